@@ -1,0 +1,90 @@
+import { findCycleIn, topologicalBatches } from "./Graph.js"
+import { TaskId } from "./Primitives.js"
+import type { Plan, PlanNode } from "./Task.js"
+
+/** A plan node placed in the flat list the engine inserts. */
+export interface FlatPlanNode {
+  readonly key: string
+  readonly node: PlanNode
+  /** The key of the node it is nested in, or null for a top-level node. */
+  readonly parentKey: string | null
+  /** Prerequisites inside the plan, by key. */
+  readonly localDependsOn: ReadonlyArray<string>
+  /** Prerequisites that are existing tasks, by id. */
+  readonly externalDependsOn: ReadonlyArray<string>
+}
+
+export type PlanProblem =
+  | { readonly _tag: "DuplicateKey"; readonly key: string }
+  | { readonly _tag: "UnknownReference"; readonly key: string; readonly reference: string }
+  | { readonly _tag: "NestedParent"; readonly key: string }
+  | { readonly _tag: "Cycle"; readonly cycle: ReadonlyArray<string> }
+
+export type FlatPlan =
+  | { readonly _tag: "Ok"; readonly nodes: ReadonlyArray<FlatPlanNode>; readonly order: ReadonlyArray<string> }
+  | { readonly _tag: "Problem"; readonly problem: PlanProblem }
+
+/** Human-readable text for a plan problem. */
+export const describePlanProblem = (p: PlanProblem): string => {
+  switch (p._tag) {
+    case "DuplicateKey":
+      return `plan key ${JSON.stringify(p.key)} is used twice: every key must be unique in the plan`
+    case "UnknownReference":
+      return `plan node ${JSON.stringify(p.key)} depends on ${JSON.stringify(p.reference)}, which is neither a key of the plan nor a task id`
+    case "NestedParent":
+      return `plan node ${JSON.stringify(p.key)} is nested and sets parentTaskId: only top-level nodes may name an existing parent`
+    case "Cycle":
+      return `the plan's dependencies form a cycle: ${p.cycle.join(" -> ")}`
+  }
+}
+
+/**
+ * Flattens a plan tree (parents before their children), resolves each `dependsOn` entry
+ * to a key of the plan or an existing task id (a key wins), and checks the plan's own
+ * dependencies for cycles. `order` lists the keys so that prerequisites come first.
+ */
+export const flattenPlan = (plan: Plan): FlatPlan => {
+  const nodes: Array<FlatPlanNode> = []
+  const keys = new Set<string>()
+  const pending: Array<{ node: PlanNode; parentKey: string | null }> = plan.tasks
+    .map((node) => ({ node, parentKey: null as string | null }))
+    .reverse()
+  const flat: Array<{ node: PlanNode; parentKey: string | null }> = []
+  while (pending.length > 0) {
+    const item = pending.pop()!
+    if (keys.has(item.node.key)) return { _tag: "Problem", problem: { _tag: "DuplicateKey", key: item.node.key } }
+    if (item.parentKey !== null && item.node.parentTaskId != null) {
+      return { _tag: "Problem", problem: { _tag: "NestedParent", key: item.node.key } }
+    }
+    keys.add(item.node.key)
+    flat.push(item)
+    for (let i = item.node.children.length - 1; i >= 0; i--) {
+      pending.push({ node: item.node.children[i]!, parentKey: item.node.key })
+    }
+  }
+  for (const { node, parentKey } of flat) {
+    const local: Array<string> = []
+    const external: Array<string> = []
+    for (const ref of node.dependsOn) {
+      if (keys.has(ref)) local.push(ref)
+      else {
+        const id = TaskId.safeParse(ref)
+        if (!id.success) return { _tag: "Problem", problem: { _tag: "UnknownReference", key: node.key, reference: ref } }
+        external.push(id.data)
+      }
+    }
+    nodes.push({
+      key: node.key,
+      node,
+      parentKey,
+      localDependsOn: [...new Set(local)],
+      externalDependsOn: [...new Set(external)]
+    })
+  }
+  const byKey = new Map(nodes.map((n) => [n.key, n]))
+  const allKeys = nodes.map((n) => n.key)
+  const depsOf = (key: string) => byKey.get(key)!.localDependsOn
+  const cycle = findCycleIn(allKeys, depsOf)
+  if (cycle !== null) return { _tag: "Problem", problem: { _tag: "Cycle", cycle } }
+  return { _tag: "Ok", nodes, order: topologicalBatches(allKeys, depsOf).flat() }
+}

@@ -1,0 +1,80 @@
+import { z } from "zod"
+
+/** A task id: any RFC 4122 UUID (new ids are v4). Normalised to lower case. */
+export const TaskId = z
+  .string({ error: "a task id must be a string" })
+  .trim()
+  .regex(/^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/, {
+    error: (issue) => `${JSON.stringify(issue.input)} is not a task id: expected a UUID such as 3f2b8c1e-9d4a-4f6b-8e2a-1c5d7e9f0a2b`
+  })
+  .transform((s) => s.toLowerCase())
+export type TaskId = z.output<typeof TaskId>
+
+const zoned = /(Z|[+-]\d{2}:?\d{2})$/i
+const dateOnly = /^\d{4}-\d{2}-\d{2}$/
+const dateTime = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?$/i
+
+/**
+ * Reads a timestamp as SQLite and Python write them (`2025-10-10 12:00:00`,
+ * `2025-10-10T12:00:00.123456+02:00`, `2025-10-10`). A time without a zone is UTC.
+ * Returns epoch milliseconds, or null when the text is not a timestamp.
+ */
+export const parseTimestamp = (text: string): number | null => {
+  const s = text.trim()
+  if (!dateTime.test(s) && !dateOnly.test(s)) return null
+  let iso = s.replace(" ", "T")
+  if (dateOnly.test(s)) iso += "T00:00:00Z"
+  else if (!zoned.test(iso)) iso += "Z"
+  // JavaScript reads at most milliseconds: drop extra fractional digits.
+  iso = iso.replace(/(\.\d{3})\d+/, "$1")
+  const ms = Date.parse(iso)
+  return Number.isNaN(ms) ? null : ms
+}
+
+/** The canonical form of every stored and printed time: ISO-8601 UTC with milliseconds. */
+export const formatTimestamp = (ms: number): string => new Date(ms).toISOString()
+
+/** An ISO-8601 timestamp, normalised to UTC (`2026-01-31T17:00:00.000Z`). */
+export const Timestamp = z
+  .string({ error: "a time must be an ISO-8601 string such as 2026-01-31T17:00:00Z" })
+  .transform((s, ctx) => {
+    const ms = parseTimestamp(s)
+    if (ms === null) {
+      ctx.addIssue({
+        code: "custom",
+        message: `${JSON.stringify(s)} is not an ISO-8601 time: use a form such as 2026-01-31T17:00:00Z`
+      })
+      return z.NEVER
+    }
+    return formatTimestamp(ms)
+  })
+export type Timestamp = z.output<typeof Timestamp>
+
+/** Any JSON value. */
+export type JsonValue = string | number | boolean | null | ReadonlyArray<JsonValue> | { readonly [key: string]: JsonValue }
+export const JsonValue: z.ZodType<JsonValue> = z.lazy(() =>
+  z.union([z.string(), z.number(), z.boolean(), z.null(), z.array(JsonValue), z.record(z.string(), JsonValue)])
+)
+
+/** A JSON object (task input data). */
+export const JsonObject = z.record(z.string(), JsonValue, { error: "must be a JSON object such as {\"repo\": \"x\"}" })
+export type JsonObject = z.output<typeof JsonObject>
+
+export const nonNegativeInt = (what: string) =>
+  z
+    .number({ error: `${what} must be a number` })
+    .int({ error: `${what} must be a whole number` })
+    .min(0, { error: `${what} must not be negative` })
+
+export const positiveInt = (what: string) =>
+  z
+    .number({ error: `${what} must be a number` })
+    .int({ error: `${what} must be a whole number` })
+    .min(1, { error: `${what} must be at least 1` })
+
+/** A base priority: a whole number from 0 (lowest) to 10 (highest). */
+export const BasePriority = z
+  .number({ error: "priority must be a whole number from 0 to 10" })
+  .int({ error: "priority must be a whole number from 0 to 10" })
+  .min(0, { error: "priority must be from 0 to 10" })
+  .max(10, { error: "priority must be from 0 to 10" })

@@ -1,0 +1,157 @@
+import { z } from "zod"
+import { DependencyType } from "./DependencyType.js"
+import { BasePriority, JsonObject, JsonValue, nonNegativeInt, positiveInt, TaskId, Timestamp } from "./Primitives.js"
+import { TaskSource } from "./TaskSource.js"
+import { TaskStatus } from "./TaskStatus.js"
+
+/** Defaults shared by the model and the submission schemas. */
+export const TaskDefaults = {
+  agentType: "general",
+  priority: 5,
+  source: "human",
+  dependencyType: "sequential",
+  maxRetries: 3,
+  maxExecutionTimeoutSeconds: 3600,
+  calculatedPriority: 5
+} as const
+
+/** The longest summary derived from a prompt. */
+export const SUMMARY_MAX = 140
+
+/** `summary` defaults to the prompt's first line, cut to 140 characters. */
+export const summarize = (prompt: string): string => {
+  const firstLine = prompt.trim().split(/\r?\n/, 1)[0] ?? ""
+  return firstLine.length <= SUMMARY_MAX ? firstLine : firstLine.slice(0, SUMMARY_MAX)
+}
+
+const now = () => new Date().toISOString()
+
+/**
+ * A task as stored and returned by every surface (camelCase JSON, times in ISO-8601 UTC).
+ * Parsing fills defaults, so `Task.parse({ prompt: "x" })` is a new task.
+ */
+export const Task = z
+  .object({
+    id: TaskId.default(() => crypto.randomUUID()),
+    prompt: z.string(),
+    summary: z.string().default(""),
+    agentType: z.string().default(TaskDefaults.agentType),
+    priority: BasePriority.default(TaskDefaults.priority),
+    status: TaskStatus.default("pending"),
+    source: TaskSource.default(TaskDefaults.source),
+    dependencyType: DependencyType.default(TaskDefaults.dependencyType),
+    calculatedPriority: z.number().min(0).max(100).default(TaskDefaults.calculatedPriority),
+    deadline: Timestamp.nullable().default(null),
+    estimatedDurationSeconds: nonNegativeInt("estimatedDurationSeconds").nullable().default(null),
+    dependencyDepth: nonNegativeInt("dependencyDepth").default(0),
+    parentTaskId: TaskId.nullable().default(null),
+    sessionId: z.string().nullable().default(null),
+    inputData: JsonObject.default({}),
+    resultData: JsonValue.nullable().default(null),
+    errorMessage: z.string().nullable().default(null),
+    retryCount: nonNegativeInt("retryCount").default(0),
+    maxRetries: nonNegativeInt("maxRetries").default(TaskDefaults.maxRetries),
+    maxExecutionTimeoutSeconds: positiveInt("maxExecutionTimeoutSeconds").default(TaskDefaults.maxExecutionTimeoutSeconds),
+    submittedAt: Timestamp.default(now),
+    startedAt: Timestamp.nullable().default(null),
+    completedAt: Timestamp.nullable().default(null),
+    lastUpdatedAt: Timestamp.default(now),
+    createdBy: z.string().nullable().default(null)
+  })
+  .transform((task) => (task.summary === "" ? { ...task, summary: summarize(task.prompt) } : task))
+export type Task = z.output<typeof Task>
+
+/** A task as a worker receives it from a claim or a heartbeat: with its lease. */
+export type ClaimedTask = Task & { readonly leaseToken: string; readonly leaseExpiresAt: string }
+
+/** An edge of the dependency graph: `dependentTaskId` waits for `prerequisiteTaskId`. */
+export const TaskDependency = z
+  .object({
+    id: TaskId.default(() => crypto.randomUUID()),
+    dependentTaskId: TaskId,
+    prerequisiteTaskId: TaskId,
+    dependencyType: DependencyType.default(TaskDefaults.dependencyType),
+    createdAt: Timestamp.default(now),
+    resolvedAt: Timestamp.nullable().default(null)
+  })
+  .refine((d) => d.dependentTaskId !== d.prerequisiteTaskId, {
+    error: "a task cannot depend on itself",
+    path: ["prerequisiteTaskId"]
+  })
+export type TaskDependency = z.output<typeof TaskDependency>
+
+const prompt = z
+  .string({ error: "prompt is required: describe the work as text" })
+  .refine((s) => s.trim().length > 0, { error: "prompt must not be empty: describe the work to do" })
+
+/** The fields a submitter may set (JSON bodies, MCP arguments, plan nodes share them). */
+const submitFields = {
+  prompt,
+  priority: BasePriority.default(TaskDefaults.priority),
+  source: TaskSource.default(TaskDefaults.source),
+  dependsOn: z.array(TaskId, { error: "dependsOn must be a list of task ids" }).default([]),
+  dependencyType: DependencyType.default(TaskDefaults.dependencyType),
+  parentTaskId: TaskId.nullable().optional(),
+  deadline: Timestamp.nullable().optional(),
+  estimatedDurationSeconds: nonNegativeInt("estimatedDurationSeconds").nullable().optional(),
+  agentType: z
+    .string({ error: "agentType must be a string" })
+    .trim()
+    .min(1, { error: "agentType must not be empty" })
+    .default(TaskDefaults.agentType),
+  maxRetries: nonNegativeInt("maxRetries").default(TaskDefaults.maxRetries),
+  maxExecutionTimeoutSeconds: positiveInt("maxExecutionTimeoutSeconds").default(TaskDefaults.maxExecutionTimeoutSeconds),
+  summary: z.string({ error: "summary must be a string" }).optional(),
+  inputData: JsonObject.default({}),
+  sessionId: z.string({ error: "sessionId must be a string" }).nullable().optional(),
+  createdBy: z.string({ error: "createdBy must be a string" }).nullable().optional()
+}
+
+/** A new task to submit. Unknown fields are rejected so that typos do not pass silently. */
+export const SubmitTaskInput = z.strictObject(submitFields)
+export type SubmitTaskInput = z.input<typeof SubmitTaskInput>
+export type SubmitTask = z.output<typeof SubmitTaskInput>
+
+/** A node of a plan: submit fields plus a local `key`, and nested `children`. */
+export interface PlanNodeInput extends Omit<SubmitTaskInput, "dependsOn"> {
+  readonly key: string
+  readonly dependsOn?: ReadonlyArray<string> | undefined
+  readonly children?: ReadonlyArray<PlanNodeInput> | undefined
+}
+export interface PlanNode extends Omit<SubmitTask, "dependsOn"> {
+  readonly key: string
+  /** Keys of this plan, or ids of existing tasks (a key wins over an id). */
+  readonly dependsOn: ReadonlyArray<string>
+  readonly children: ReadonlyArray<PlanNode>
+}
+
+export const PlanNode: z.ZodType<PlanNode, PlanNodeInput> = z.lazy(() =>
+  z.strictObject({
+    ...submitFields,
+    key: z
+      .string({ error: "every plan node needs a key (a name unique in the plan)" })
+      .trim()
+      .min(1, { error: "a plan node's key must not be empty" }),
+    dependsOn: z
+      .array(z.string({ error: "dependsOn holds keys or task ids" }), { error: "dependsOn must be a list" })
+      .default([]),
+    children: z.array(PlanNode, { error: "children must be a list of plan nodes" }).default([])
+  })
+)
+
+/** A plan file: a tree of tasks submitted all or nothing. */
+export const PlanInput = z.strictObject({
+  tasks: z.array(PlanNode, { error: "a plan needs \"tasks\": a list of plan nodes" }).min(1, {
+    error: "a plan needs at least one task"
+  })
+})
+export type PlanInput = z.input<typeof PlanInput>
+export type Plan = z.output<typeof PlanInput>
+
+/** One edge as seen from a task: the task at the other end and the edge's state. */
+export const DependencyLink = z.object({
+  taskId: TaskId,
+  dependencyType: DependencyType,
+  resolvedAt: Timestamp.nullable()
+})
+export type DependencyLink = z.output<typeof DependencyLink>
