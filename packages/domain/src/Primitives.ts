@@ -28,7 +28,12 @@ export const parseTimestamp = (text: string): number | null => {
   // JavaScript reads at most milliseconds: drop extra fractional digits.
   iso = iso.replace(/(\.\d{3})\d+/, "$1")
   const ms = Date.parse(iso)
-  return Number.isNaN(ms) ? null : ms
+  if (Number.isNaN(ms)) return null
+  // Date.parse rolls a day past the month's end over (2025-02-30 -> March 2): refuse it.
+  const [year, month, day] = s.slice(0, 10).split("-").map(Number) as [number, number, number]
+  const leap = (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0
+  const daysInMonth = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1] ?? 31
+  return day > daysInMonth ? null : ms
 }
 
 /** The canonical form of every stored and printed time: ISO-8601 UTC with milliseconds. */

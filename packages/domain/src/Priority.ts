@@ -132,7 +132,8 @@ export const nextRefreshAt = (
   // After both of these instants the score is constant.
   const starvationEnd = facts.waitingSince + settings.starvationHorizonSeconds * 1000
   const urgencyEnd = facts.deadline === null ? now : facts.deadline - (facts.estimatedDurationSeconds ?? 0) * 1000
-  let hi = Math.max(now, starvationEnd, urgencyEnd)
+  // Whole milliseconds: with a fractional bound, `mid` could equal `lo` and the loop never end.
+  let hi = Math.ceil(Math.max(now, starvationEnd, urgencyEnd))
   if (score(hi) < target) return null
   let lo = now
   // Bisect to the millisecond: about 40 steps for any span.

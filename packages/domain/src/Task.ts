@@ -107,8 +107,17 @@ const submitFields = {
   createdBy: z.string({ error: "createdBy must be a string" }).nullable().optional()
 }
 
+/** Names unknown fields and says what to do (zod alone says only "Unrecognized key"). */
+const unknownFields = (accepted: ReadonlyArray<string>) => ({
+  error: (issue: z.core.$ZodRawIssue) =>
+    issue.code === "unrecognized_keys"
+      ? `unknown field${issue.keys.length === 1 ? "" : "s"} ${issue.keys.map((k) => JSON.stringify(k)).join(", ")}: ` +
+        `remove ${issue.keys.length === 1 ? "it" : "them"} or fix the spelling (accepted: ${accepted.join(", ")})`
+      : undefined
+})
+
 /** A new task to submit. Unknown fields are rejected so that typos do not pass silently. */
-export const SubmitTaskInput = z.strictObject(submitFields)
+export const SubmitTaskInput = z.strictObject(submitFields, unknownFields(Object.keys(submitFields)))
 export type SubmitTaskInput = z.input<typeof SubmitTaskInput>
 export type SubmitTask = z.output<typeof SubmitTaskInput>
 
@@ -136,7 +145,7 @@ export const PlanNode: z.ZodType<PlanNode, PlanNodeInput> = z.lazy(() =>
       .array(z.string({ error: "dependsOn holds keys or task ids" }), { error: "dependsOn must be a list" })
       .default([]),
     children: z.array(PlanNode, { error: "children must be a list of plan nodes" }).default([])
-  })
+  }, unknownFields([...Object.keys(submitFields), "key", "children"]))
 )
 
 /** A plan file: a tree of tasks submitted all or nothing. */
@@ -144,7 +153,7 @@ export const PlanInput = z.strictObject({
   tasks: z.array(PlanNode, { error: "a plan needs \"tasks\": a list of plan nodes" }).min(1, {
     error: "a plan needs at least one task"
   })
-})
+}, unknownFields(["tasks"]))
 export type PlanInput = z.input<typeof PlanInput>
 export type Plan = z.output<typeof PlanInput>
 

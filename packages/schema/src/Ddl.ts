@@ -77,6 +77,7 @@ CREATE TABLE tasks (
   lease_expires_at TEXT,
   worker_id TEXT,
   priority_refresh_at TEXT,
+  cancelled_by TEXT,
   CHECK(parent_task_id IS NULL OR parent_task_id != id)
 )
 `
@@ -175,4 +176,13 @@ CREATE INDEX IF NOT EXISTS idx_tasks_parent ON tasks(parent_task_id);
 CREATE INDEX IF NOT EXISTS idx_tasks_status_submitted ON tasks(status, submitted_at);
 CREATE INDEX IF NOT EXISTS idx_task_dependencies_prerequisite_all ON task_dependencies(prerequisite_task_id);
 CREATE INDEX IF NOT EXISTS idx_task_audit_task ON task_audit(task_id, id);
+`
+
+/** The version table the migrator keeps (one row per applied migration). */
+export const SCHEMA_MIGRATIONS = `
+CREATE TABLE IF NOT EXISTS schema_migrations (
+  version INTEGER PRIMARY KEY,
+  name TEXT NOT NULL,
+  applied_at TEXT NOT NULL
+)
 `

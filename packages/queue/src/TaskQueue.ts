@@ -1,0 +1,163 @@
+import {
+  AddDependencyInput,
+  type ClaimedTask,
+  ClaimInput,
+  CompleteInput,
+  type ExecutionPlan,
+  ExecutionPlanInput,
+  FailInput,
+  GraphFormat,
+  HeartbeatInput,
+  ListTasksInput,
+  PruneInput,
+  type QueueStatus,
+  ReleaseInput,
+  renderDot,
+  renderMermaid,
+  type Task,
+  TaskId
+} from "@abathur/domain"
+import { type AuditEntry, TaskRepository } from "@abathur/storage"
+import { Clock, Context, Effect, Layer, PubSub, type Queue, type Scope } from "effect"
+import { Engine, type TaskChange, type TaskDetail, type TreeNode, validate } from "./Engine.js"
+import { QueueConfig } from "./QueueConfig.js"
+import { isQueueError, type QueueError } from "./QueueError.js"
+
+export interface Actor {
+  /** Who acts (a worker or operator name), recorded in the audit trail. */
+  readonly actor?: string | undefined
+}
+
+export interface ProgressOptions {
+  readonly onProgress?: ((done: number, total: number) => void) | undefined
+}
+
+/** The queue service: every operation is one atomic transaction; a rejected one changes nothing. */
+export interface TaskQueueService {
+  readonly submit: (input: unknown, options?: Actor) => Effect.Effect<Task, QueueError>
+  readonly submitPlan: (plan: unknown, options?: Actor & ProgressOptions) => Effect.Effect<{ tasks: Record<string, Task> }, QueueError>
+  readonly addDependency: (dependentId: string, input: unknown, options?: Actor) => Effect.Effect<TaskDetail, QueueError>
+  readonly claim: (input?: unknown) => Effect.Effect<ClaimedTask | null, QueueError>
+  readonly heartbeat: (id: string, input?: unknown) => Effect.Effect<ClaimedTask, QueueError>
+  readonly complete: (id: string, input?: unknown, options?: Actor) => Effect.Effect<{ task: Task; unblocked: Array<string> }, QueueError>
+  readonly fail: (id: string, input: unknown, options?: Actor) => Effect.Effect<{ task: Task; retried: boolean; cancelled: Array<string> }, QueueError>
+  readonly release: (id: string, input?: unknown, options?: Actor) => Effect.Effect<Task, QueueError>
+  readonly cancel: (id: string, options?: Actor & { readonly reason?: string }) => Effect.Effect<{ task: Task; cancelled: Array<string> }, QueueError>
+  readonly retry: (id: string, options?: Actor) => Effect.Effect<{ task: Task; revived: Array<string> }, QueueError>
+  readonly recover: () => Effect.Effect<{ recovered: Array<string> }, QueueError>
+  readonly prune: (input?: unknown, options?: ProgressOptions) => Effect.Effect<{ deleted: number; ids: Array<string> }, QueueError>
+  readonly get: (id: string) => Effect.Effect<TaskDetail, QueueError>
+  readonly list: (input?: unknown) => Effect.Effect<Array<Task>, QueueError>
+  readonly status: () => Effect.Effect<QueueStatus, QueueError>
+  readonly executionPlan: (input?: unknown) => Effect.Effect<ExecutionPlan, QueueError>
+  readonly tree: (id?: string) => Effect.Effect<TreeNode | Array<TreeNode>, QueueError>
+  readonly graph: (id: string | undefined, format: unknown) => Effect.Effect<{ format: GraphFormat; text: string }, QueueError>
+  readonly audit: (id: string) => Effect.Effect<Array<AuditEntry>, QueueError>
+  /** Refreshes stored priorities whose time has come; returns how many. */
+  readonly refreshPriorities: () => Effect.Effect<number, QueueError>
+  /** State changes made through this service, after they commit. */
+  readonly subscribe: Effect.Effect<Queue.Dequeue<TaskChange>, never, Scope.Scope>
+  /** A number that changes whenever any connection (any process) commits to the database. */
+  readonly dataVersion: () => Effect.Effect<number>
+}
+
+const id = (raw: string): string => validate(TaskId, raw)
+
+export const make = Effect.gen(function* () {
+  const store = yield* TaskRepository
+  const settings = yield* QueueConfig
+  const engine = new Engine(store, settings)
+  const events = yield* PubSub.unbounded<TaskChange>()
+
+  /** Runs `f` in one write transaction at the current time; publishes its changes after commit. */
+  const write = <A>(f: (now: number) => A): Effect.Effect<A, QueueError> =>
+    Effect.flatMap(Clock.currentTimeMillis, (now) =>
+      Effect.suspend(() => {
+        let result: A
+        try {
+          result = store.transaction(() => f(now))
+        } catch (error) {
+          engine.takeChanges()
+          return isQueueError(error) ? Effect.fail(error) : Effect.die(error)
+        }
+        const changes = engine.takeChanges()
+        return changes.length === 0 ? Effect.succeed(result) : Effect.as(PubSub.publishAll(events, changes), result)
+      })
+    )
+
+  /** Runs `f` against one read snapshot. */
+  const read = <A>(f: (now: number) => A): Effect.Effect<A, QueueError> =>
+    Effect.flatMap(Clock.currentTimeMillis, (now) =>
+      Effect.suspend(() => {
+        try {
+          return Effect.succeed(store.read(() => f(now)))
+        } catch (error) {
+          return isQueueError(error) ? Effect.fail(error) : Effect.die(error)
+        }
+      })
+    )
+
+  // No task stays PENDING once the engine has opened the database.
+  yield* Effect.orDie(write((now) => engine.evaluatePending(now)))
+
+  const service: TaskQueueService = {
+    submit: (input, options) => write((now) => engine.submit(input, now, options?.actor ?? null)),
+    submitPlan: (plan, options) =>
+      write((now) => ({ tasks: engine.submitPlan(plan, now, options?.actor ?? null, options?.onProgress) })),
+    addDependency: (dependentId, input, options) =>
+      write((now) => {
+        const dep = id(dependentId)
+        const i = validate(AddDependencyInput, input)
+        return engine.addDependency(dep, i.prerequisiteId, i.dependencyType, now, options?.actor ?? null)
+      }),
+    claim: (input = {}) => write((now) => engine.claim(validate(ClaimInput, input), now)),
+    heartbeat: (taskId, input = {}) => write((now) => engine.heartbeat(id(taskId), validate(HeartbeatInput, input), now)),
+    complete: (taskId, input = {}, options) =>
+      write((now) => engine.complete(id(taskId), validate(CompleteInput, input), now, options?.actor ?? null)),
+    fail: (taskId, input, options) =>
+      write((now) => engine.fail(id(taskId), validate(FailInput, input), now, options?.actor ?? null)),
+    release: (taskId, input = {}, options) =>
+      write((now) => engine.release(id(taskId), validate(ReleaseInput, input), now, options?.actor ?? null)),
+    cancel: (taskId, options) => write((now) => engine.cancel(id(taskId), now, options?.actor ?? null, options?.reason)),
+    retry: (taskId, options) => write((now) => engine.retry(id(taskId), now, options?.actor ?? null)),
+    recover: () => write((now) => ({ recovered: engine.recover(now) })),
+    prune: (input = {}, options) =>
+      write((now) => {
+        const i = validate(PruneInput, input)
+        return engine.prune({ olderThanMs: i.olderThan, statuses: i.status, dryRun: i.dryRun }, now, options?.onProgress)
+      }),
+    get: (taskId) => read((now) => engine.detail(id(taskId), now)),
+    list: (input = {}) =>
+      read(() => {
+        const i = validate(ListTasksInput, input)
+        return engine.list({
+          ...(i.status !== undefined && { statuses: i.status }),
+          ...(i.excludeStatus !== undefined && { excludeStatuses: i.excludeStatus }),
+          ...(i.source !== undefined && { source: i.source }),
+          ...(i.parentTaskId !== undefined && { parentTaskId: i.parentTaskId }),
+          ...(i.limit !== undefined && { limit: i.limit })
+        })
+      }),
+    status: () => read(() => engine.status()),
+    executionPlan: (input = {}) => read(() => engine.executionPlan(validate(ExecutionPlanInput, input).taskIds)),
+    tree: (taskId) => read(() => engine.tree(taskId === undefined ? undefined : id(taskId))),
+    graph: (taskId, format) =>
+      read(() => {
+        const f = validate(GraphFormat, format ?? "mermaid")
+        const g = engine.graph(taskId === undefined ? undefined : id(taskId))
+        return { format: f, text: f === "dot" ? renderDot(g.tasks, g.edges) : renderMermaid(g.tasks, g.edges) }
+      }),
+    audit: (taskId) => read(() => engine.audit_(id(taskId))),
+    refreshPriorities: () => write((now) => engine.refreshDue(now)),
+    subscribe: PubSub.subscribe(events),
+    dataVersion: () => Effect.sync(() => store.dataVersion())
+  }
+  return service
+})
+
+/** The queue service. */
+export class TaskQueue extends Context.Tag("@abathur/queue/TaskQueue")<TaskQueue, TaskQueueService>() {
+  static readonly make = make
+  static readonly layer: Layer.Layer<TaskQueue, never, TaskRepository | QueueConfig> = Layer.effect(TaskQueue, make)
+}
+

@@ -1,0 +1,452 @@
+import type { DependencyLink, DependencyType, TaskDependency, TaskSource, TaskStatus } from "@abathur/domain"
+import type BetterSqlite3 from "better-sqlite3"
+import { Context, Effect, Layer } from "effect"
+import { Database } from "./Database.js"
+import { classifyConstraint } from "./StorageError.js"
+import {
+  rowToTask,
+  rowToTaskDependency,
+  type StoredTask,
+  TaskColumns,
+  type TaskDependencyRow,
+  type TaskPatch,
+  type TaskRow,
+  taskToRow
+} from "./TaskRows.js"
+
+/** A prerequisite or dependent seen from one task, with the other task's state. */
+export interface Neighbour extends DependencyLink {
+  readonly status: TaskStatus
+  readonly depth: number
+}
+
+/** One audit record: a submission or a state change. */
+export interface AuditEntry {
+  readonly taskId: string
+  readonly fromStatus: TaskStatus | null
+  readonly toStatus: TaskStatus
+  readonly at: string
+  readonly actor: string | null
+  readonly reason: string | null
+}
+
+export interface ListFilter {
+  readonly statuses?: ReadonlyArray<TaskStatus>
+  readonly excludeStatuses?: ReadonlyArray<TaskStatus>
+  readonly source?: TaskSource
+  readonly parentTaskId?: string
+  readonly limit?: number
+}
+
+export interface StatusCounts {
+  readonly byStatus: Readonly<Record<TaskStatus, number>>
+  /** Sum of calculated priority per status. */
+  readonly prioritySum: Readonly<Record<TaskStatus, number>>
+  readonly maxOpenDepth: number | null
+  readonly oldestWaitingAt: string | null
+}
+
+export interface Edge {
+  readonly dependentTaskId: string
+  readonly prerequisiteTaskId: string
+  readonly dependencyType: DependencyType
+  readonly resolvedAt: string | null
+}
+
+const OPEN = "('pending', 'blocked', 'ready', 'running')"
+/** SQLite allows 32766 bound parameters; stay well below for IN lists. */
+const CHUNK = 500
+
+const chunks = <A>(items: ReadonlyArray<A>): Array<ReadonlyArray<A>> => {
+  const out: Array<ReadonlyArray<A>> = []
+  for (let i = 0; i < items.length; i += CHUNK) out.push(items.slice(i, i + CHUNK))
+  return out
+}
+
+const placeholders = (n: number) => Array.from({ length: n }, () => "?").join(", ")
+
+/**
+ * The task repository over better-sqlite3: rows in, models out, no business rules.
+ * Every method is synchronous (better-sqlite3 is); the queue runs them inside `transaction`.
+ * Statements are prepared once and reused.
+ */
+export const makeTaskRepository = (db: BetterSqlite3.Database) => {
+  const cache = new Map<string, BetterSqlite3.Statement>()
+  const stmt = (sql: string): BetterSqlite3.Statement => {
+    let s = cache.get(sql)
+    if (s === undefined) {
+      s = db.prepare(sql)
+      cache.set(sql, s)
+    }
+    return s
+  }
+  const all = <R>(sql: string, ...params: ReadonlyArray<unknown>) => stmt(sql).all(...params) as Array<R>
+  const get = <R>(sql: string, ...params: ReadonlyArray<unknown>) => stmt(sql).get(...params) as R | undefined
+  const pluck = (sql: string, ...params: ReadonlyArray<unknown>) =>
+    (stmt(sql).raw(true).all(...params) as Array<Array<string>>).map((r) => r[0]!)
+  /** Runs a query with a long IN list in chunks and concatenates the results. */
+  const inChunks = <R>(ids: ReadonlyArray<string>, sql: (ph: string) => string, run: (sql: string, ids: ReadonlyArray<string>) => Array<R>) => {
+    const out: Array<R> = []
+    for (const part of chunks(ids)) out.push(...run(sql(placeholders(part.length)), part))
+    return out
+  }
+
+  const insertTaskSql = `INSERT INTO tasks (id, prompt, summary, agent_type, priority, status, input_data, result_data,
+    error_message, retry_count, max_retries, max_execution_timeout_seconds, submitted_at, started_at, completed_at,
+    last_updated_at, created_by, parent_task_id, session_id, source, dependency_type, calculated_priority, deadline,
+    estimated_duration_seconds, dependency_depth, lease_token, lease_expires_at, worker_id, priority_refresh_at, cancelled_by)
+    VALUES (@id, @prompt, @summary, @agent_type, @priority, @status, @input_data, @result_data, @error_message,
+    @retry_count, @max_retries, @max_execution_timeout_seconds, @submitted_at, @started_at, @completed_at,
+    @last_updated_at, @created_by, @parent_task_id, @session_id, @source, @dependency_type, @calculated_priority,
+    @deadline, @estimated_duration_seconds, @dependency_depth, @lease_token, @lease_expires_at, @worker_id,
+    @priority_refresh_at, @cancelled_by)`
+
+  const neighbourSql = (near: "dependent_task_id" | "prerequisite_task_id", far: "dependent_task_id" | "prerequisite_task_id") =>
+    `SELECT d.${far} AS taskId, d.dependency_type AS dependencyType, d.resolved_at AS resolvedAt,
+       t.status AS status, t.dependency_depth AS depth
+     FROM task_dependencies d JOIN tasks t ON t.id = d.${far}
+     WHERE d.${near} = ? ORDER BY d.created_at, d.rowid`
+
+  const repo = {
+    db,
+
+    /** Runs `f` in one `BEGIN IMMEDIATE` transaction (a savepoint when nested); rolls back on throw. */
+    transaction: <A>(f: () => A): A => (db.inTransaction ? db.transaction(f)() : db.transaction(f).immediate()),
+
+    /** Runs `f` in a read transaction, so that its reads see one snapshot. */
+    read: <A>(f: () => A): A => (db.inTransaction ? f() : db.transaction(f).deferred()),
+
+    // ---- tasks -----------------------------------------------------------------------------
+
+    insertTask: (task: StoredTask): void => {
+      try {
+        stmt(insertTaskSql).run(taskToRow(task))
+      } catch (error) {
+        throw classifyConstraint(error) ?? error
+      }
+    },
+
+    getTask: (id: string): StoredTask | null => {
+      const row = get<TaskRow>("SELECT * FROM tasks WHERE id = ?", id)
+      return row === undefined ? null : rowToTask(row)
+    },
+
+    getTasks: (ids: ReadonlyArray<string>): Array<StoredTask> =>
+      inChunks(ids, (ph) => `SELECT * FROM tasks WHERE id IN (${ph})`, (sql, part) => all<TaskRow>(sql, ...part)).map(rowToTask),
+
+    /** Which of these ids exist, with their status and depth. */
+    getStates: (ids: ReadonlyArray<string>): Map<string, { status: TaskStatus; depth: number; completedAt: string | null }> => {
+      const rows = inChunks(
+        ids,
+        (ph) => `SELECT id, status, dependency_depth AS depth, completed_at AS completedAt FROM tasks WHERE id IN (${ph})`,
+        (sql, part) => all<{ id: string; status: TaskStatus; depth: number; completedAt: string | null }>(sql, ...part)
+      )
+      return new Map(rows.map((r) => [r.id, { status: r.status, depth: r.depth, completedAt: r.completedAt }]))
+    },
+
+    /** Sets the given fields of a task. */
+    updateTask: (id: string, patch: TaskPatch): void => {
+      const keys = Object.keys(patch).sort() as Array<keyof TaskPatch>
+      if (keys.length === 0) return
+      const sql = `UPDATE tasks SET ${keys.map((k) => `${TaskColumns[k]} = ?`).join(", ")} WHERE id = ?`
+      const values = keys.map((k) => {
+        const v = patch[k]
+        return k === "resultData" ? (v === null || v === undefined ? null : JSON.stringify(v)) : v
+      })
+      stmt(sql).run(...values, id)
+    },
+
+    deleteTasks: (ids: ReadonlyArray<string>): number => {
+      let n = 0
+      for (const part of chunks(ids)) n += stmt(`DELETE FROM tasks WHERE id IN (${placeholders(part.length)})`).run(...part).changes
+      return n
+    },
+
+    /** The highest-priority READY task (ties: oldest first), optionally of one agent type. */
+    nextReady: (agentType: string | null): string | null => {
+      const row =
+        agentType === null
+          ? get<{ id: string }>(
+              "SELECT id FROM tasks WHERE status = 'ready' ORDER BY calculated_priority DESC, submitted_at ASC LIMIT 1"
+            )
+          : get<{ id: string }>(
+              `SELECT id FROM tasks INDEXED BY idx_tasks_ready_agent_priority WHERE status = 'ready' AND agent_type = ?
+               ORDER BY calculated_priority DESC, submitted_at ASC LIMIT 1`,
+              agentType
+            )
+      return row?.id ?? null
+    },
+
+    /** RUNNING tasks whose lease expired at or before `now`. */
+    expiredLeases: (now: string): Array<string> =>
+      pluck("SELECT id FROM tasks WHERE status = 'running' AND lease_expires_at <= ? ORDER BY lease_expires_at", now),
+
+    /** The earliest lease expiry among RUNNING tasks. */
+    nextLeaseExpiry: (): string | null =>
+      get<{ at: string | null }>("SELECT min(lease_expires_at) AS at FROM tasks WHERE status = 'running'")?.at ?? null,
+
+    /** Tasks whose stored priority is due for a refresh at `now`. */
+    dueForRefresh: (now: string): Array<string> =>
+      pluck("SELECT id FROM tasks WHERE priority_refresh_at <= ? ORDER BY priority_refresh_at", now),
+
+    idsWithStatus: (status: TaskStatus): Array<string> =>
+      pluck("SELECT id FROM tasks WHERE status = ? ORDER BY submitted_at, rowid", status),
+
+    /** Every open task, for the execution plan. */
+    openTaskIds: (): Array<string> =>
+      pluck(`SELECT id FROM tasks WHERE status IN ${OPEN} ORDER BY submitted_at, rowid`),
+
+    listTasks: (filter: ListFilter): Array<StoredTask> => {
+      const where: Array<string> = []
+      const params: Array<unknown> = []
+      if (filter.statuses && filter.statuses.length > 0) {
+        where.push(`status IN (${placeholders(filter.statuses.length)})`)
+        params.push(...filter.statuses)
+      }
+      if (filter.excludeStatuses && filter.excludeStatuses.length > 0) {
+        where.push(`status NOT IN (${placeholders(filter.excludeStatuses.length)})`)
+        params.push(...filter.excludeStatuses)
+      }
+      if (filter.source !== undefined) {
+        where.push("source = ?")
+        params.push(filter.source)
+      }
+      if (filter.parentTaskId !== undefined) {
+        where.push("parent_task_id = ?")
+        params.push(filter.parentTaskId)
+      }
+      const sql = `SELECT * FROM tasks ${where.length > 0 ? `WHERE ${where.join(" AND ")}` : ""}
+        ORDER BY calculated_priority DESC, submitted_at ASC, rowid ASC${filter.limit !== undefined ? " LIMIT ?" : ""}`
+      if (filter.limit !== undefined) params.push(filter.limit)
+      return all<TaskRow>(sql, ...params).map(rowToTask)
+    },
+
+    /** Counts and sums per status (kept by triggers), deepest open task, oldest waiting task. */
+    statusCounts: (): StatusCounts => {
+      const rows = all<{ status: TaskStatus; task_count: number; priority_sum: number }>(
+        "SELECT status, task_count, priority_sum FROM task_stats"
+      )
+      const byStatus = { pending: 0, blocked: 0, ready: 0, running: 0, completed: 0, failed: 0, cancelled: 0 }
+      const prioritySum = { ...byStatus }
+      for (const r of rows) {
+        byStatus[r.status] = r.task_count
+        prioritySum[r.status] = r.priority_sum
+      }
+      const depth = get<{ d: number | null }>(`SELECT max(dependency_depth) AS d FROM tasks WHERE status IN ${OPEN}`)
+      const oldestReady = get<{ at: string | null }>("SELECT min(submitted_at) AS at FROM tasks WHERE status = 'ready'")?.at ?? null
+      const oldestBlocked =
+        get<{ at: string | null }>("SELECT min(submitted_at) AS at FROM tasks WHERE status = 'blocked'")?.at ?? null
+      const oldest = [oldestReady, oldestBlocked].filter((x): x is string => x !== null).sort()[0] ?? null
+      return { byStatus, prioritySum, maxOpenDepth: depth?.d ?? null, oldestWaitingAt: oldest }
+    },
+
+    // ---- hierarchy -------------------------------------------------------------------------
+
+    childIds: (parentId: string): Array<string> =>
+      pluck("SELECT id FROM tasks WHERE parent_task_id = ? ORDER BY submitted_at, rowid", parentId),
+
+    countChildren: (parentId: string): number =>
+      get<{ n: number }>("SELECT count(*) AS n FROM tasks WHERE parent_task_id = ?", parentId)!.n,
+
+    rootIds: (): Array<string> => pluck("SELECT id FROM tasks WHERE parent_task_id IS NULL ORDER BY submitted_at, rowid"),
+
+    /** Parent-child pairs whose parent is one of `ids`. */
+    childrenOfMany: (ids: ReadonlyArray<string>): Array<{ id: string; parentId: string }> =>
+      inChunks(
+        ids,
+        (ph) => `SELECT id, parent_task_id AS parentId FROM tasks WHERE parent_task_id IN (${ph})`,
+        (sql, part) => all<{ id: string; parentId: string }>(sql, ...part)
+      ),
+
+    // ---- dependencies ----------------------------------------------------------------------
+
+    insertDependency: (dep: TaskDependency): void => {
+      try {
+        stmt(
+          `INSERT INTO task_dependencies (id, dependent_task_id, prerequisite_task_id, dependency_type, created_at, resolved_at)
+           VALUES (?, ?, ?, ?, ?, ?)`
+        ).run(dep.id, dep.dependentTaskId, dep.prerequisiteTaskId, dep.dependencyType, dep.createdAt, dep.resolvedAt)
+      } catch (error) {
+        throw classifyConstraint(error) ?? error
+      }
+    },
+
+    /** Every dependency of a task (its prerequisites), oldest first. */
+    getTaskDependencies: (taskId: string): Array<TaskDependency> =>
+      all<TaskDependencyRow>(
+        "SELECT * FROM task_dependencies WHERE dependent_task_id = ? ORDER BY created_at ASC, rowid ASC",
+        taskId
+      ).map(rowToTaskDependency),
+
+    hasDependency: (dependentId: string, prerequisiteId: string): boolean =>
+      get("SELECT 1 FROM task_dependencies WHERE dependent_task_id = ? AND prerequisite_task_id = ?", dependentId, prerequisiteId) !==
+        undefined,
+
+    /** Marks every open dependency on a prerequisite resolved; returns the dependents it named. */
+    resolveDependency: (prerequisiteId: string, at: string): Array<string> => {
+      const dependents = pluck(
+        "SELECT dependent_task_id FROM task_dependencies WHERE prerequisite_task_id = ? AND resolved_at IS NULL",
+        prerequisiteId
+      )
+      if (dependents.length > 0) {
+        stmt("UPDATE task_dependencies SET resolved_at = ? WHERE prerequisite_task_id = ? AND resolved_at IS NULL").run(
+          at,
+          prerequisiteId
+        )
+      }
+      return dependents
+    },
+
+    /** A task's prerequisites with their state. */
+    prerequisitesOf: (taskId: string): Array<Neighbour> =>
+      all<Neighbour>(neighbourSql("dependent_task_id", "prerequisite_task_id"), taskId),
+
+    /** A task's dependents with their state. */
+    dependentsOf: (taskId: string): Array<Neighbour> =>
+      all<Neighbour>(neighbourSql("prerequisite_task_id", "dependent_task_id"), taskId),
+
+    /** Ids and depths of a task's prerequisites (for the cycle check). */
+    prerequisiteDepths: (taskId: string): Array<{ id: string; depth: number }> =>
+      all<{ id: string; depth: number }>(
+        `SELECT d.prerequisite_task_id AS id, t.dependency_depth AS depth FROM task_dependencies d
+         JOIN tasks t ON t.id = d.prerequisite_task_id WHERE d.dependent_task_id = ?`,
+        taskId
+      ),
+
+    /** Dependents still waiting on this prerequisite (unresolved edges). */
+    unresolvedDependents: (prerequisiteId: string): Array<string> =>
+      pluck(
+        "SELECT dependent_task_id FROM task_dependencies WHERE prerequisite_task_id = ? AND resolved_at IS NULL",
+        prerequisiteId
+      ),
+
+    /** How many prerequisites of a task are not completed yet. */
+    countUnresolved: (dependentId: string): number =>
+      get<{ n: number }>(
+        "SELECT count(*) AS n FROM task_dependencies WHERE dependent_task_id = ? AND resolved_at IS NULL",
+        dependentId
+      )!.n,
+
+    countPrerequisites: (dependentId: string): number =>
+      get<{ n: number }>("SELECT count(*) AS n FROM task_dependencies WHERE dependent_task_id = ?", dependentId)!.n,
+
+    /** Open tasks that directly wait on this one (the priority's dependency factor). */
+    countOpenDependents: (prerequisiteId: string): number =>
+      get<{ n: number }>(
+        `SELECT count(*) AS n FROM task_dependencies d JOIN tasks t ON t.id = d.dependent_task_id
+         WHERE d.prerequisite_task_id = ? AND d.resolved_at IS NULL AND t.status IN ${OPEN}`,
+        prerequisiteId
+      )!.n,
+
+    /** Every edge whose both ends are among `ids`. */
+    edgesAmong: (ids: ReadonlyArray<string>): Array<Edge> => {
+      const set = new Set(ids)
+      return inChunks(
+        ids,
+        (ph) =>
+          `SELECT dependent_task_id AS dependentTaskId, prerequisite_task_id AS prerequisiteTaskId,
+             dependency_type AS dependencyType, resolved_at AS resolvedAt
+           FROM task_dependencies WHERE dependent_task_id IN (${ph})`,
+        (sql, part) => all<Edge>(sql, ...part)
+      ).filter((e) => set.has(e.prerequisiteTaskId))
+    },
+
+    /** Dependents (through any edge) of these tasks. */
+    dependentsOfMany: (ids: ReadonlyArray<string>): Array<Edge> =>
+      inChunks(
+        ids,
+        (ph) =>
+          `SELECT dependent_task_id AS dependentTaskId, prerequisite_task_id AS prerequisiteTaskId,
+             dependency_type AS dependencyType, resolved_at AS resolvedAt
+           FROM task_dependencies WHERE prerequisite_task_id IN (${ph})`,
+        (sql, part) => all<Edge>(sql, ...part)
+      ),
+
+    // ---- audit -----------------------------------------------------------------------------
+
+    insertAudit: (entry: AuditEntry): void => {
+      stmt("INSERT INTO task_audit (task_id, from_status, to_status, at, actor, reason) VALUES (?, ?, ?, ?, ?, ?)").run(
+        entry.taskId,
+        entry.fromStatus,
+        entry.toStatus,
+        entry.at,
+        entry.actor,
+        entry.reason
+      )
+    },
+
+    auditOf: (taskId: string): Array<AuditEntry> =>
+      all<AuditEntry>(
+        `SELECT task_id AS taskId, from_status AS fromStatus, to_status AS toStatus, at, actor, reason
+         FROM task_audit WHERE task_id = ? ORDER BY id`,
+        taskId
+      ),
+
+    // ---- pruning ---------------------------------------------------------------------------
+
+    /** Terminal tasks of these statuses last changed at or before `cutoff`. */
+    pruneCandidates: (statuses: ReadonlyArray<TaskStatus>, cutoff: string): Array<string> =>
+      statuses.length === 0
+        ? []
+        : pluck(
+            `SELECT id FROM tasks WHERE status IN (${placeholders(statuses.length)})
+             AND coalesce(completed_at, last_updated_at) <= ? ORDER BY submitted_at, rowid`,
+            ...statuses,
+            cutoff
+          ),
+
+    /** Ids among `ids` that a row of a table outside the queue's own references by foreign key. */
+    referencedElsewhere: (ids: ReadonlyArray<string>): Set<string> => {
+      const own = new Set(["tasks", "task_dependencies", "task_audit", "task_stats", "schema_migrations"])
+      const refs = all<{ tbl: string; col: string }>(
+        `SELECT m.name AS tbl, f."from" AS col FROM sqlite_master m, pragma_foreign_key_list(m.name) f
+         WHERE m.type = 'table' AND f."table" = 'tasks'`
+      ).filter((r) => !own.has(r.tbl))
+      const found = new Set<string>()
+      for (const { tbl, col } of refs) {
+        const q = (ident: string) => `"${ident.replaceAll('"', '""')}"`
+        for (const part of chunks(ids)) {
+          const rows = db
+            .prepare(`SELECT DISTINCT ${q(col)} AS id FROM ${q(tbl)} WHERE ${q(col)} IN (${placeholders(part.length)})`)
+            .all(...part) as Array<{ id: string }>
+          for (const r of rows) found.add(r.id)
+        }
+      }
+      return found
+    },
+
+    // ---- checks ----------------------------------------------------------------------------
+
+    /** Rows that break a foreign key (`PRAGMA foreign_key_check`). */
+    validateForeignKeys: (): Array<{ table: string; rowid: number | null; parent: string; fkid: number }> =>
+      db.pragma("foreign_key_check") as Array<{ table: string; rowid: number | null; parent: string; fkid: number }>,
+
+    integrityCheck: (): string => {
+      const rows = db.pragma("integrity_check") as Array<{ integrity_check: string }>
+      return rows.map((r) => r.integrity_check).join("; ")
+    },
+
+    /** The indexes of the queue's tables. */
+    getIndexUsage: (): { indexes: Array<{ name: string; table: string; sql: string | null }> } => ({
+      indexes: all<{ name: string; table: string; sql: string | null }>(
+        `SELECT name, tbl_name AS "table", sql FROM sqlite_master WHERE type = 'index' ORDER BY tbl_name, name`
+      )
+    }),
+
+    /** `EXPLAIN QUERY PLAN` of a query, one line per step. */
+    explainQueryPlan: (sql: string, params: ReadonlyArray<unknown> = []): Array<string> =>
+      (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...params) as Array<{ detail: string }>).map((r) => r.detail),
+
+    /** Changes whenever another connection commits (SQLite's data_version). */
+    dataVersion: (): number => db.pragma("data_version", { simple: true }) as number
+  }
+  return repo
+}
+
+export type TaskStore = ReturnType<typeof makeTaskRepository>
+
+/** The task repository as an Effect service. */
+export class TaskRepository extends Context.Tag("@abathur/storage/TaskRepository")<TaskRepository, TaskStore>() {
+  static readonly make = Effect.map(Database, (handle) => makeTaskRepository(handle.db))
+  static readonly layer: Layer.Layer<TaskRepository, never, Database> = Layer.effect(TaskRepository, TaskRepository.make)
+}

@@ -1,0 +1,171 @@
+import type { DependencyType, JsonObject, JsonValue, Task, TaskDependency, TaskSource, TaskStatus } from "@abathur/domain"
+
+/** A row of `tasks` as better-sqlite3 returns it. */
+export interface TaskRow {
+  readonly id: string
+  readonly prompt: string
+  readonly summary: string
+  readonly agent_type: string
+  readonly priority: number
+  readonly status: string
+  readonly input_data: string | null
+  readonly result_data: string | null
+  readonly error_message: string | null
+  readonly retry_count: number
+  readonly max_retries: number
+  readonly max_execution_timeout_seconds: number
+  readonly submitted_at: string
+  readonly started_at: string | null
+  readonly completed_at: string | null
+  readonly last_updated_at: string
+  readonly created_by: string | null
+  readonly parent_task_id: string | null
+  readonly session_id: string | null
+  readonly source: string
+  readonly dependency_type: string
+  readonly calculated_priority: number
+  readonly deadline: string | null
+  readonly estimated_duration_seconds: number | null
+  readonly dependency_depth: number
+  readonly lease_token: string | null
+  readonly lease_expires_at: string | null
+  readonly worker_id: string | null
+  readonly priority_refresh_at: string | null
+  readonly cancelled_by: string | null
+}
+
+/** A task with the bookkeeping the queue keeps beside the public model. */
+export interface StoredTask extends Task {
+  readonly leaseToken: string | null
+  readonly leaseExpiresAt: string | null
+  readonly workerId: string | null
+  /** When the stored priority must next be recomputed (null: never, or not waiting). */
+  readonly priorityRefreshAt: string | null
+  /** The task whose failure or cancellation cancelled this one, when a cascade did. */
+  readonly cancelledBy: string | null
+}
+
+/** A row of `task_dependencies`. */
+export interface TaskDependencyRow {
+  readonly id: string
+  readonly dependent_task_id: string
+  readonly prerequisite_task_id: string
+  readonly dependency_type: string
+  readonly created_at: string
+  readonly resolved_at: string | null
+}
+
+const parseJson = (text: string | null): JsonValue | null => {
+  if (text === null || text === "") return null
+  try {
+    return JSON.parse(text) as JsonValue
+  } catch {
+    // Legacy rows may hold plain text: keep it as a string value.
+    return text
+  }
+}
+
+const parseObject = (text: string | null): JsonObject => {
+  const value = parseJson(text)
+  return value !== null && typeof value === "object" && !Array.isArray(value) ? (value as JsonObject) : {}
+}
+
+/** Maps a `tasks` row to the model. */
+export const rowToTask = (row: TaskRow): StoredTask => ({
+  id: row.id,
+  prompt: row.prompt,
+  summary: row.summary,
+  agentType: row.agent_type,
+  priority: row.priority,
+  status: row.status as TaskStatus,
+  source: row.source as TaskSource,
+  dependencyType: row.dependency_type as DependencyType,
+  calculatedPriority: row.calculated_priority,
+  deadline: row.deadline,
+  estimatedDurationSeconds: row.estimated_duration_seconds,
+  dependencyDepth: row.dependency_depth,
+  parentTaskId: row.parent_task_id,
+  sessionId: row.session_id,
+  inputData: parseObject(row.input_data),
+  resultData: parseJson(row.result_data),
+  errorMessage: row.error_message,
+  retryCount: row.retry_count,
+  maxRetries: row.max_retries,
+  maxExecutionTimeoutSeconds: row.max_execution_timeout_seconds,
+  submittedAt: row.submitted_at,
+  startedAt: row.started_at,
+  completedAt: row.completed_at,
+  lastUpdatedAt: row.last_updated_at,
+  createdBy: row.created_by,
+  leaseToken: row.lease_token,
+  leaseExpiresAt: row.lease_expires_at,
+  workerId: row.worker_id,
+  priorityRefreshAt: row.priority_refresh_at,
+  cancelledBy: row.cancelled_by
+})
+
+/** Maps a model to the column values of a `tasks` row (named parameters). */
+export const taskToRow = (task: StoredTask): TaskRow => ({
+  id: task.id,
+  prompt: task.prompt,
+  summary: task.summary,
+  agent_type: task.agentType,
+  priority: task.priority,
+  status: task.status,
+  input_data: JSON.stringify(task.inputData),
+  result_data: task.resultData === null ? null : JSON.stringify(task.resultData),
+  error_message: task.errorMessage,
+  retry_count: task.retryCount,
+  max_retries: task.maxRetries,
+  max_execution_timeout_seconds: task.maxExecutionTimeoutSeconds,
+  submitted_at: task.submittedAt,
+  started_at: task.startedAt,
+  completed_at: task.completedAt,
+  last_updated_at: task.lastUpdatedAt,
+  created_by: task.createdBy,
+  parent_task_id: task.parentTaskId,
+  session_id: task.sessionId,
+  source: task.source,
+  dependency_type: task.dependencyType,
+  calculated_priority: task.calculatedPriority,
+  deadline: task.deadline,
+  estimated_duration_seconds: task.estimatedDurationSeconds,
+  dependency_depth: task.dependencyDepth,
+  lease_token: task.leaseToken,
+  lease_expires_at: task.leaseExpiresAt,
+  worker_id: task.workerId,
+  priority_refresh_at: task.priorityRefreshAt,
+  cancelled_by: task.cancelledBy
+})
+
+/** Maps a `task_dependencies` row to the model. */
+export const rowToTaskDependency = (row: TaskDependencyRow): TaskDependency => ({
+  id: row.id,
+  dependentTaskId: row.dependent_task_id,
+  prerequisiteTaskId: row.prerequisite_task_id,
+  dependencyType: row.dependency_type as DependencyType,
+  createdAt: row.created_at,
+  resolvedAt: row.resolved_at
+})
+
+/** Column names of the model's fields, for updates. */
+export const TaskColumns = {
+  summary: "summary",
+  status: "status",
+  resultData: "result_data",
+  errorMessage: "error_message",
+  retryCount: "retry_count",
+  startedAt: "started_at",
+  completedAt: "completed_at",
+  lastUpdatedAt: "last_updated_at",
+  calculatedPriority: "calculated_priority",
+  dependencyDepth: "dependency_depth",
+  leaseToken: "lease_token",
+  leaseExpiresAt: "lease_expires_at",
+  workerId: "worker_id",
+  priorityRefreshAt: "priority_refresh_at",
+  cancelledBy: "cancelled_by"
+} as const satisfies Partial<Record<keyof StoredTask, keyof TaskRow>>
+
+/** The fields of a task the queue may change after submission. */
+export type TaskPatch = { -readonly [K in keyof typeof TaskColumns]?: StoredTask[K] }

@@ -1,0 +1,4 @@
+export * from "./Database.js"
+export * from "./StorageError.js"
+export * from "./TaskRepository.js"
+export * from "./TaskRows.js"
