@@ -20,7 +20,7 @@ export const SUMMARY_MAX = 140
 
 /** `summary` defaults to the prompt's first line, cut to 140 characters. */
 export const summarize = (prompt: string): string => {
-  const firstLine = prompt.trim().split(/\r?\n/, 1)[0] ?? ""
+  const firstLine = (prompt.trim().split(/\r?\n/, 1)[0] ?? "").trimEnd()
   return firstLine.length <= SUMMARY_MAX ? firstLine : firstLine.slice(0, SUMMARY_MAX)
 }
 

@@ -129,6 +129,10 @@ describe("SubmitTaskInput rejects bad values with a message naming the field and
     expect(rejection({ prompt: "x", inputData: [1, 2] })).toBe("inputData: must be a JSON object such as {\"repo\": \"x\"}")
   })
 
+  it.each([null, "Write the docs", [], 42])("a body that is not an object (%j) says an object is expected", (input) => {
+    expect(rejection(input)).toContain("expected object")
+  })
+
   it("reports every problem at once, separated by semicolons", () => {
     const text = rejection({ prompt: "", priority: 11, maxRetries: -1 })
     expect(text.split("; ")).toHaveLength(3)

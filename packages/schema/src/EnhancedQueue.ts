@@ -20,7 +20,7 @@ import {
   TASKS_V2
 } from "./Ddl.js"
 import type { SqlRow, SqlValue } from "./Sqlite.js"
-import { tableColumns, tableExists } from "./Sqlite.js"
+import { quoteIdentifier, tableColumns, tableExists } from "./Sqlite.js"
 import { formatTimestamp, parseLegacyTimestamp } from "./Timestamp.js"
 
 /** The columns a legacy table must have to be read as an Abathur tasks table. */
@@ -36,7 +36,7 @@ const V2_COLUMNS = [
   "error_message", "retry_count", "max_retries", "max_execution_timeout_seconds", "submitted_at",
   "started_at", "completed_at", "last_updated_at", "created_by", "parent_task_id", "session_id",
   "source", "dependency_type", "calculated_priority", "deadline", "estimated_duration_seconds",
-  "dependency_depth", "lease_token", "lease_expires_at", "worker_id", "priority_refresh_at"
+  "dependency_depth", "lease_token", "lease_expires_at", "worker_id", "priority_refresh_at", "cancelled_by"
 ] as const
 type V2Column = (typeof V2_COLUMNS)[number]
 type V2Row = Record<V2Column, SqlValue>
@@ -118,11 +118,13 @@ interface Conversion {
 }
 
 /**
- * Converts one legacy row. `columns` are the legacy table's columns; `ids` every legacy task id.
+ * Converts one legacy row. `columns` are the legacy table's columns, `target` the new table's;
+ * `ids` every legacy task id.
  */
 const convertTask = (
   legacy: SqlRow,
   columns: ReadonlySet<string>,
+  target: ReadonlyArray<string>,
   ids: TaskIds,
   id: string,
   now: Date
@@ -286,7 +288,7 @@ const convertTask = (
   // Columns the new table does not have: their values stay in the audit trail.
   const extras: Record<string, unknown> = {}
   for (const column of columns) {
-    if (V2_COLUMN_SET.has(column) || CONVERTED_COLUMNS.has(column)) continue
+    if (V2_COLUMN_SET.has(column) || CONVERTED_COLUMNS.has(column) || target.includes(column)) continue
     const raw = legacy[column]
     if (raw !== null && raw !== undefined) extras[column] = raw
   }
@@ -325,7 +327,8 @@ const convertTask = (
       lease_token: leaseToken,
       lease_expires_at: leaseExpiresAt,
       worker_id: null,
-      priority_refresh_at: null
+      priority_refresh_at: null,
+      cancelled_by: null
     },
     notes
   }
@@ -510,6 +513,9 @@ export const upgradeLegacyTasks = (db: Database.Database, now: Date): void => {
     )
   }
   const columns: ReadonlySet<string> = new Set(legacyColumns)
+  if (tableExists(db, "tasks_new")) {
+    throw new Error("a table named tasks_new already exists (left by an interrupted rebuild?); rename or drop it, then migrate again")
+  }
 
   // A table of edges that the old Python migration may already have created.
   const legacyEdges: Array<SqlRow> = tableExists(db, "task_dependencies")
@@ -521,13 +527,19 @@ export const upgradeLegacyTasks = (db: Database.Database, now: Date): void => {
   const audit = db.prepare(
     "INSERT INTO task_audit (task_id, from_status, to_status, at, actor, reason) VALUES (?, NULL, ?, ?, 'migration', ?)"
   )
+  // Columns of the new table that this conversion does not compute (added to the DDL later)
+  // take the legacy column of the same name when there is one, else their default.
+  const target = tableColumns(db, "tasks_new")
+  const computed = V2_COLUMNS.filter((c) => target.includes(c))
+  const copied = target.filter((c) => !V2_COLUMN_SET.has(c) && columns.has(c))
+  const insertColumns = [...computed, ...copied]
   const insert = db.prepare(
-    `INSERT INTO tasks_new (${V2_COLUMNS.join(", ")}) VALUES (${V2_COLUMNS.map((c) => `@${c}`).join(", ")})`
+    `INSERT INTO tasks_new (${insertColumns.map(quoteIdentifier).join(", ")}) VALUES (${insertColumns.map(() => "?").join(", ")})`
   )
 
   const ids = new TaskIds()
   for (const r of db.prepare("SELECT id FROM tasks WHERE id IS NOT NULL").raw().iterate() as IterableIterator<[SqlValue]>) {
-    if (typeof r[0] === "string") ids.add(r[0])
+    if (typeof r[0] === "string" && r[0] !== "") ids.add(r[0])
   }
 
   // Copy, a chunk at a time.
@@ -551,8 +563,8 @@ export const upgradeLegacyTasks = (db: Database.Database, now: Date): void => {
         id = randomUUID()
         notes.push(`legacy task id ${show(rawId)} was missing or not usable; given the id ${id}`)
       }
-      const converted = convertTask(row, columns, ids, id, now)
-      insert.run(converted.row)
+      const converted = convertTask(row, columns, target, ids, id, now)
+      insert.run(...computed.map((c) => converted.row[c]), ...copied.map((c) => row[c] ?? null))
       const status = converted.row.status as string
       audit.run(id, status, nowIso, "migrated from schema v1")
       for (const note of [...notes, ...converted.notes]) audit.run(id, status, nowIso, note)

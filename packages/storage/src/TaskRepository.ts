@@ -108,8 +108,6 @@ export const makeTaskRepository = (db: BetterSqlite3.Database) => {
      WHERE d.${near} = ? ORDER BY d.created_at, d.rowid`
 
   const repo = {
-    db,
-
     /** Runs `f` in one `BEGIN IMMEDIATE` transaction (a savepoint when nested); rolls back on throw. */
     transaction: <A>(f: () => A): A => (db.inTransaction ? db.transaction(f)() : db.transaction(f).immediate()),
 

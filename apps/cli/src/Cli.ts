@@ -1,0 +1,651 @@
+import type { Task, TaskStatus } from "@abathur/domain"
+import { type TaskDetail, TaskQueue, type TreeNode, ValidationError } from "@abathur/queue"
+import { Database, type DatabaseOpenError, type MigrationError, TaskRepository } from "@abathur/storage"
+import { Args, Command, HelpDoc, Options } from "@effect/cli"
+import * as Span from "@effect/cli/HelpDoc/Span"
+import { Context, Effect, type Layer, Option, Runtime } from "effect"
+import * as Render from "./Render.js"
+import { defined, optionalNumeric, parseJson, readPlanFile } from "./Input.js"
+import { type Colors, makeProgress, type Terminal } from "./Terminal.js"
+
+export type Env = Readonly<Record<string, string | undefined>>
+
+/** The services a command runs against: the queue over one open database. */
+export type QueueServices = TaskQueue | TaskRepository | Database
+
+export interface DatabaseSettings {
+  readonly filename: string
+  readonly onMigrationProgress?: (event: { version: number; name: string; done: number; total: number }) => void
+}
+
+/** Builds the layers for one database (composed in main.ts). */
+export type MainLayer = (settings: DatabaseSettings) => Layer.Layer<QueueServices, MigrationError | DatabaseOpenError | ValidationError>
+
+/** What the app gives the commands. */
+export interface AppContext {
+  readonly env: Env
+  readonly terminal: Terminal
+  readonly layer: MainLayer
+  /** Set once the global options are known (errors then follow `--json`). */
+  json: boolean | undefined
+  /** The exit code of a command that succeeded but has news (e.g. `db check` found problems). */
+  exitCode: number
+}
+
+export class App extends Context.Tag("@abathur/cli/App")<App, AppContext>() {}
+
+export const DEFAULT_DB = "./.abathur/abathur.db"
+
+// ---- global options --------------------------------------------------------------------------
+
+/** Global options: accepted before the command name and after it (the latter wins). */
+const globalOptions = {
+  db: Options.text("db").pipe(
+    Options.withPseudoName("PATH"),
+    Options.withDescription(`The database file (env ABATHUR_DB; default ${DEFAULT_DB}, its folder is created).`),
+    Options.optional
+  ),
+  json: Options.boolean("json").pipe(
+    Options.withDescription("Print exactly one JSON document on stdout; errors go to stderr as JSON.")
+  )
+}
+
+interface GlobalFlags {
+  readonly db: Option.Option<string>
+  readonly json: boolean
+}
+
+interface Ctx {
+  readonly app: AppContext
+  readonly json: boolean
+  readonly db: string
+  readonly c: Colors
+  readonly now: number
+}
+
+/** What a command prints: the JSON document with `--json`, else text for people. */
+const emit = (ctx: Ctx, doc: unknown, human: () => string): Effect.Effect<void> =>
+  Effect.sync(() => {
+    const out = ctx.app.terminal.stdout
+    if (ctx.json) out.write(`${JSON.stringify(doc, null, out.isTTY ? 2 : undefined)}\n`)
+    else out.write(`${human()}\n`)
+  })
+
+/** Runs `effect` against the queue over the command's database; closes the database after. */
+const withQueue = <A, E>(ctx: Ctx, effect: Effect.Effect<A, E, QueueServices>) =>
+  Effect.suspend(() => {
+    const progress = makeProgress(ctx.app.terminal, "migrating")
+    const layer = ctx.app.layer({
+      filename: ctx.db,
+      onMigrationProgress: (e) => progress.update(e.done, e.total, `v${e.version} ${e.name}`)
+    })
+    const logged = Effect.flatMap(Database, (db) => {
+      progress.finish()
+      const m = db.migration
+      return Effect.zipRight(
+        m.applied.length > 0 && m.fromVersion > 0
+          ? Effect.logInfo(`migrated ${ctx.db} from schema version ${m.fromVersion} to ${m.toVersion}; backup at ${m.backup ?? "(none)"}`)
+          : Effect.logDebug(`opened ${ctx.db} (schema version ${m.toVersion})`),
+        effect
+      )
+    })
+    return Effect.provide(logged, layer).pipe(Effect.ensuring(Effect.sync(() => progress.finish())))
+  })
+
+// ---- help --------------------------------------------------------------------------------------
+
+/** A command's help: what it does, then examples. */
+const describe = (text: string, ...examples: Array<string>): HelpDoc.HelpDoc =>
+  HelpDoc.blocks([
+    ...text.split("\n\n").map((para) => HelpDoc.p(para.replace(/\s*\n\s*/g, " "))),
+    HelpDoc.p(Span.strong(examples.length === 1 ? "Example:" : "Examples:")),
+    ...examples.map((e) => HelpDoc.p(Span.code(`  $ ${e}`))),
+    HelpDoc.p(Span.weak("Global options, before or after the command name: --db PATH, --json, --log-level LEVEL."))
+  ])
+
+const taskIdArg = (name = "ID") => Args.text({ name }).pipe(Args.withDescription("A task id (UUID)."))
+
+const text = (name: string, pseudo: string, description: string) =>
+  Options.text(name).pipe(Options.withPseudoName(pseudo), Options.withDescription(description), Options.optional)
+const repeatedText = (name: string, pseudo: string, description: string) =>
+  Options.text(name).pipe(Options.withPseudoName(pseudo), Options.withDescription(description), Options.repeated)
+
+// ---- the root command ---------------------------------------------------------------------------
+
+const commandSummaries: ReadonlyArray<readonly [string, string]> = [
+  ["submit PROMPT [flags]", "submit a task"],
+  ["submit --file PLAN.json", "submit a plan of tasks, all or nothing (- reads stdin)"],
+  ["show ID", "a task with its links and its priority explained"],
+  ["list [--status S]...", "tasks, most important first"],
+  ["next [--worker NAME]", "claim the most important ready task"],
+  ["heartbeat ID", "renew a running task's lease"],
+  ["complete ID [--result JSON]", "complete a running task"],
+  ["fail ID --error TEXT", "fail a running task's attempt (retries apply)"],
+  ["cancel ID", "cancel a task, its dependents and subtasks"],
+  ["retry ID", "retry a failed task"],
+  ["deps add DEPENDENT PREREQUISITE", "make a task wait for another"],
+  ["status", "the queue at a glance"],
+  ["plan [ID]...", "open tasks in batches that can run in parallel"],
+  ["tree [ID]", "the hierarchy of tasks and subtasks"],
+  ["graph [ID] [--format dot]", "the dependency graph as Mermaid or DOT"],
+  ["recover", "return tasks whose lease expired to the queue"],
+  ["prune [--older-than 30d]", "delete old finished tasks"],
+  ["db migrate | db check", "migrate or check the database file"],
+  ["mcp", "serve the MCP tools on stdio for agents"]
+]
+
+/** `abathur` and `abathur --help`: the commands at a glance. */
+export const overview = (c: Colors): string =>
+  [
+    `${c.bold("abathur")} ${VERSION}: a task queue for swarms of AI agents, on one SQLite file.`,
+    "",
+    `${c.bold("Usage")}: abathur [--db PATH] [--json] [--log-level LEVEL] COMMAND [ARGS] [FLAGS]`,
+    "",
+    c.bold("Commands"),
+    ...commandSummaries.map(([usage, what]) => `  ${usage.padEnd(34)}${c.dim(what)}`),
+    "",
+    c.bold("Global options") + c.dim(" (before or after the command name)"),
+    `  ${"--db PATH".padEnd(34)}${c.dim(`the database file (env ABATHUR_DB; default ${DEFAULT_DB})`)}`,
+    `  ${"--json".padEnd(34)}${c.dim("one JSON document on stdout; errors as JSON on stderr")}`,
+    `  ${"--log-level LEVEL".padEnd(34)}${c.dim("trace, debug, info (default; env ABATHUR_LOG_LEVEL), warning, error, none")}`,
+    "",
+    c.bold("Examples"),
+    `  abathur submit "Design the schema" --priority 8`,
+    `  abathur next --worker coder-1 --json`,
+    `  abathur status`,
+    "",
+    c.dim("Run `abathur COMMAND --help` for a command's flags and examples.")
+  ].join("\n")
+
+const root = Command.make("abathur", globalOptions, () =>
+  Effect.flatMap(App, (app) =>
+    Effect.sync(() => {
+      app.terminal.stdout.write(`${overview(app.terminal.out)}\n`)
+    })
+  )
+)
+
+/** The effective global options: after the command name, else before it, else the environment. */
+const context = (sub: GlobalFlags): Effect.Effect<Ctx, never, App | Command.Command.Context<"abathur">> =>
+  Effect.gen(function* () {
+    const top = yield* root
+    const app = yield* App
+    const json = sub.json || top.json
+    app.json = json
+    const db = Option.getOrElse(Option.orElse(sub.db, () => top.db), () => app.env["ABATHUR_DB"] || DEFAULT_DB)
+    return { app, json, db, c: app.terminal.out, now: Date.now() }
+  })
+
+/** A command with the global options, whose handler receives the effective context. */
+const command = <Name extends string, const Config extends Command.Command.Config, E, R>(
+  name: Name,
+  config: Config,
+  help: HelpDoc.HelpDoc,
+  handler: (args: Command.Command.ParseConfig<Config>, ctx: Ctx) => Effect.Effect<void, E, R>
+) =>
+  Command.make(name, { ...globalOptions, ...config }, (all) =>
+    Effect.flatMap(context(all as unknown as GlobalFlags), (ctx) => handler(all as unknown as Command.Command.ParseConfig<Config>, ctx))
+  ).pipe(Command.withDescription(help))
+
+// ---- commands ----------------------------------------------------------------------------------
+
+const submitFlags = {
+  priority: text("priority", "N", "Base priority, a whole number from 0 (lowest) to 10 (highest); default 5."),
+  source: text("source", "SOURCE", "Who submits: human (default), agent_requirements, agent_planner or agent_implementation."),
+  dependsOn: repeatedText("depends-on", "ID", "A task this one waits for (repeat the flag for several)."),
+  dependencyType: text("dependency-type", "TYPE", "sequential (default) or parallel."),
+  parent: text("parent", "ID", "The parent task: the new task is its subtask. With --file: the parent of the plan's top-level tasks."),
+  deadline: text("deadline", "ISO", "An ISO-8601 time, e.g. 2026-01-31T17:00:00Z: priority rises as it nears."),
+  estimate: text("estimate", "SECONDS", "Estimated duration in seconds (urgency counts it against the deadline)."),
+  agentType: text("agent-type", "TYPE", "The kind of agent that should run it (default general)."),
+  maxRetries: text("max-retries", "N", "How many failed attempts are retried (default 3)."),
+  timeout: text("timeout", "SECONDS", "Longest run in seconds, also the default lease (default 3600)."),
+  summary: text("summary", "TEXT", "A short title (default: the prompt's first line, cut to 140 characters)."),
+  input: text("input", "JSON", "Input data for the worker, a JSON object, e.g. '{\"repo\": \"api\"}'.")
+}
+
+const submit = command(
+  "submit",
+  {
+    prompt: Args.text({ name: "PROMPT" }).pipe(Args.withDescription("What to do: quote it (the first line becomes the summary)."), Args.optional),
+    file: text("file", "PLAN.json", "Submit a plan file instead: {\"tasks\": [NODE]} (`-` reads stdin). All or nothing."),
+    ...submitFlags
+  },
+  describe(
+    `Submit a task, or a whole plan of tasks with --file. A task waits (blocked) until every task it
+    depends on has completed; then it is ready to be claimed by \`abathur next\`.`,
+    `abathur submit "Write the API spec" --priority 8 --source agent_requirements`,
+    `abathur submit "Implement the endpoint" --depends-on 3f2b8c1e-9d4a-4f6b-8e2a-1c5d7e9f0a2b --input '{"repo": "api"}'`,
+    `abathur submit --file plan.json --parent 3f2b8c1e-9d4a-4f6b-8e2a-1c5d7e9f0a2b --json`
+  ),
+  (o, ctx) =>
+    Effect.gen(function* () {
+      if (Option.isSome(o.file)) {
+        const conflicting = Object.entries({
+          PROMPT: Option.isSome(o.prompt),
+          "--priority": Option.isSome(o.priority),
+          "--source": Option.isSome(o.source),
+          "--depends-on": o.dependsOn.length > 0,
+          "--dependency-type": Option.isSome(o.dependencyType),
+          "--deadline": Option.isSome(o.deadline),
+          "--estimate": Option.isSome(o.estimate),
+          "--agent-type": Option.isSome(o.agentType),
+          "--max-retries": Option.isSome(o.maxRetries),
+          "--timeout": Option.isSome(o.timeout),
+          "--summary": Option.isSome(o.summary),
+          "--input": Option.isSome(o.input)
+        }).filter(([, given]) => given).map(([flag]) => flag)
+        if (conflicting.length > 0) {
+          return yield* new ValidationError({
+            message: `${conflicting.join(", ")} cannot be combined with --file: set these fields on the plan's nodes (only --parent applies to a plan)`
+          })
+        }
+        const plan = yield* readPlanFile(o.file.value)
+        const parent = Option.getOrUndefined(o.parent)
+        const withParent = parent === undefined ? plan : adoptPlan(plan, parent)
+        const progress = makeProgress(ctx.app.terminal, "submitting")
+        const result = yield* withQueue(
+          ctx,
+          Effect.flatMap(TaskQueue, (q) => q.submitPlan(withParent, { onProgress: (d, t) => progress.update(d, t) }))
+        ).pipe(Effect.ensuring(Effect.sync(() => progress.finish())))
+        return yield* emit(ctx, result, () => Render.submittedPlan(ctx.c, result.tasks, ctx.app.terminal.width))
+      }
+      const inputData = Option.isSome(o.input) ? yield* parseJson("--input", o.input.value) : undefined
+      const input = defined({
+        prompt: Option.getOrUndefined(o.prompt),
+        priority: optionalNumeric(o.priority),
+        source: Option.getOrUndefined(o.source),
+        dependsOn: o.dependsOn.length > 0 ? o.dependsOn : undefined,
+        dependencyType: Option.getOrUndefined(o.dependencyType),
+        parentTaskId: Option.getOrUndefined(o.parent),
+        deadline: Option.getOrUndefined(o.deadline),
+        estimatedDurationSeconds: optionalNumeric(o.estimate),
+        agentType: Option.getOrUndefined(o.agentType),
+        maxRetries: optionalNumeric(o.maxRetries),
+        maxExecutionTimeoutSeconds: optionalNumeric(o.timeout),
+        summary: Option.getOrUndefined(o.summary),
+        inputData
+      })
+      const task = yield* withQueue(ctx, Effect.flatMap(TaskQueue, (q) => q.submit(input)))
+      yield* emit(ctx, task, () => Render.submitted(ctx.c, task))
+    })
+)
+
+/** `--parent` for a plan: the parent of every top-level node that names none. */
+const adoptPlan = (plan: unknown, parent: string): unknown => {
+  if (typeof plan !== "object" || plan === null || !("tasks" in plan) || !Array.isArray(plan.tasks)) return plan
+  return {
+    ...plan,
+    tasks: plan.tasks.map((node: unknown) =>
+      typeof node === "object" && node !== null && !Array.isArray(node) && !("parentTaskId" in node)
+        ? { ...node, parentTaskId: parent }
+        : node
+    )
+  }
+}
+
+const show = command(
+  "show",
+  { id: taskIdArg() },
+  describe(
+    "Show a task: its fields, prerequisites, dependents, subtasks, and its priority explained factor by factor.",
+    "abathur show 3f2b8c1e-9d4a-4f6b-8e2a-1c5d7e9f0a2b"
+  ),
+  (o, ctx) =>
+    Effect.gen(function* () {
+      const d = yield* withQueue(ctx, Effect.flatMap(TaskQueue, (q) => q.get(o.id)))
+      yield* emit(ctx, d, () => Render.detail(ctx.c, d, ctx.now))
+    })
+)
+
+const list = command(
+  "list",
+  {
+    status: repeatedText("status", "STATUS", "Only tasks in this status (repeatable): pending, blocked, ready, running, completed, failed, cancelled."),
+    excludeStatus: repeatedText("exclude-status", "STATUS", "Leave out tasks in this status (repeatable)."),
+    source: text("source", "SOURCE", "Only tasks from this source."),
+    parent: text("parent", "ID", "Only the direct subtasks of this task."),
+    limit: text("limit", "N", "At most this many tasks.")
+  },
+  describe(
+    "List tasks, most important first (calculated priority, then submission time).",
+    "abathur list --status ready --status blocked --limit 20",
+    "abathur list --exclude-status completed --json"
+  ),
+  (o, ctx) =>
+    Effect.gen(function* () {
+      const input = defined({
+        status: o.status.length > 0 ? o.status : undefined,
+        excludeStatus: o.excludeStatus.length > 0 ? o.excludeStatus : undefined,
+        source: Option.getOrUndefined(o.source),
+        parentTaskId: Option.getOrUndefined(o.parent),
+        limit: optionalNumeric(o.limit)
+      })
+      const tasks = yield* withQueue(ctx, Effect.flatMap(TaskQueue, (q) => q.list(input)))
+      yield* emit(ctx, tasks, () => Render.taskTable(ctx.c, tasks, ctx.now, ctx.app.terminal.width))
+    })
+)
+
+const next = command(
+  "next",
+  {
+    worker: text("worker", "NAME", "Your name, recorded with the claim."),
+    lease: text("lease", "SECONDS", "Lease length in seconds (default: the task's timeout). Renew it with heartbeat."),
+    agentType: text("agent-type", "TYPE", "Only claim tasks for this kind of agent.")
+  },
+  describe(
+    `Claim the most important ready task. It becomes running under a lease: report with complete or
+    fail (passing the lease token) before the lease expires, or renew it with heartbeat. Prints null
+    (with --json) when nothing is ready.`,
+    "abathur next --worker coder-1 --lease 600 --json"
+  ),
+  (o, ctx) =>
+    Effect.gen(function* () {
+      const input = defined({
+        worker: Option.getOrUndefined(o.worker),
+        leaseSeconds: optionalNumeric(o.lease),
+        agentType: Option.getOrUndefined(o.agentType)
+      })
+      const task = yield* withQueue(ctx, Effect.flatMap(TaskQueue, (q) => q.claim(input)))
+      yield* emit(ctx, task, () => Render.claimed(ctx.c, task))
+    })
+)
+
+const leaseToken = text("lease-token", "TOKEN", "The lease token from `next`: refused if the task was reclaimed since.")
+
+const heartbeat = command(
+  "heartbeat",
+  { id: taskIdArg(), leaseToken, lease: text("lease", "SECONDS", "New lease length in seconds from now (default: the task's timeout).") },
+  describe("Renew the lease of a running task.", "abathur heartbeat 3f2b8c1e-9d4a-4f6b-8e2a-1c5d7e9f0a2b --lease-token 9b1d... --lease 600"),
+  (o, ctx) =>
+    Effect.gen(function* () {
+      const input = defined({ leaseToken: Option.getOrUndefined(o.leaseToken), leaseSeconds: optionalNumeric(o.lease) })
+      const task = yield* withQueue(ctx, Effect.flatMap(TaskQueue, (q) => q.heartbeat(o.id, input)))
+      yield* emit(ctx, task, () => Render.heartbeat(ctx.c, task))
+    })
+)
+
+const complete = command(
+  "complete",
+  { id: taskIdArg(), result: text("result", "JSON", "The result, any JSON value, e.g. '{\"pr\": 42}'."), leaseToken },
+  describe(
+    "Complete a running task. Dependents whose last open prerequisite it was become ready.",
+    `abathur complete 3f2b8c1e-9d4a-4f6b-8e2a-1c5d7e9f0a2b --lease-token 9b1d... --result '{"pr": 42}'`
+  ),
+  (o, ctx) =>
+    Effect.gen(function* () {
+      const result = Option.isSome(o.result) ? yield* parseJson("--result", o.result.value) : undefined
+      const input = defined({ result, leaseToken: Option.getOrUndefined(o.leaseToken) })
+      const r = yield* withQueue(ctx, Effect.flatMap(TaskQueue, (q) => q.complete(o.id, input)))
+      yield* emit(ctx, r, () => Render.completed(ctx.c, r))
+    })
+)
+
+const fail = command(
+  "fail",
+  { id: taskIdArg(), error: text("error", "TEXT", "What went wrong (required)."), leaseToken },
+  describe(
+    `Fail a running task's attempt. It goes back to ready while retries remain; otherwise it fails and
+    its dependents are cancelled.`,
+    `abathur fail 3f2b8c1e-9d4a-4f6b-8e2a-1c5d7e9f0a2b --error "tests do not pass" --lease-token 9b1d...`
+  ),
+  (o, ctx) =>
+    Effect.gen(function* () {
+      const input = defined({ error: Option.getOrUndefined(o.error), leaseToken: Option.getOrUndefined(o.leaseToken) })
+      const r = yield* withQueue(ctx, Effect.flatMap(TaskQueue, (q) => q.fail(o.id, input)))
+      yield* emit(ctx, r, () => Render.failed(ctx.c, r))
+    })
+)
+
+const cancel = command(
+  "cancel",
+  { id: taskIdArg() },
+  describe(
+    "Cancel a task that has not finished, with its open dependents and the open subtasks below it.",
+    "abathur cancel 3f2b8c1e-9d4a-4f6b-8e2a-1c5d7e9f0a2b"
+  ),
+  (o, ctx) =>
+    Effect.gen(function* () {
+      const r = yield* withQueue(ctx, Effect.flatMap(TaskQueue, (q) => q.cancel(o.id, {})))
+      yield* emit(ctx, r, () => Render.cancelled(ctx.c, r))
+    })
+)
+
+const retry = command(
+  "retry",
+  { id: taskIdArg() },
+  describe(
+    "Retry a failed task: back to ready with its retries reset; the dependents its failure cancelled come back.",
+    "abathur retry 3f2b8c1e-9d4a-4f6b-8e2a-1c5d7e9f0a2b"
+  ),
+  (o, ctx) =>
+    Effect.gen(function* () {
+      const r = yield* withQueue(ctx, Effect.flatMap(TaskQueue, (q) => q.retry(o.id)))
+      yield* emit(ctx, r, () => Render.retried(ctx.c, r))
+    })
+)
+
+const depsAdd = command(
+  "add",
+  {
+    dependent: taskIdArg("DEPENDENT"),
+    prerequisite: taskIdArg("PREREQUISITE"),
+    type: text("type", "TYPE", "The edge's dependency type: sequential or parallel (default: the dependent's).")
+  },
+  describe(
+    `Make DEPENDENT wait for PREREQUISITE. Refused when it would close a cycle (the cycle is shown) or
+    go over the limits; adding an edge that exists changes nothing.`,
+    "abathur deps add 3f2b8c1e-9d4a-4f6b-8e2a-1c5d7e9f0a2b 7c0e5d2a-1b3f-4e6a-9c8d-2f4b6a8c0e1d --type parallel"
+  ),
+  (o, ctx) =>
+    Effect.gen(function* () {
+      const input = defined({ prerequisiteId: o.prerequisite, dependencyType: Option.getOrUndefined(o.type) })
+      const d = yield* withQueue(ctx, Effect.flatMap(TaskQueue, (q) => q.addDependency(o.dependent, input)))
+      yield* emit(ctx, d, () => Render.dependencyAdded(ctx.c, d, o.prerequisite))
+    })
+)
+
+const missingSubcommand = (group: string, usage: string) =>
+  Effect.fail(new ValidationError({ message: `\`abathur ${group}\` needs a subcommand: ${usage} (see \`abathur ${group} --help\`)` }))
+
+const deps = Command.make("deps", {}, () => missingSubcommand("deps", "abathur deps add DEPENDENT PREREQUISITE")).pipe(
+  Command.withDescription(describe("Manage dependencies between existing tasks.", "abathur deps add DEPENDENT PREREQUISITE")),
+  Command.withSubcommands([depsAdd])
+)
+
+const status = command(
+  "status",
+  {},
+  describe("The queue at a glance: tasks by status, average priority, depth, the oldest waiting task.", "abathur status --json"),
+  (_, ctx) =>
+    Effect.gen(function* () {
+      const s = yield* withQueue(ctx, Effect.flatMap(TaskQueue, (q) => q.status()))
+      yield* emit(ctx, s, () => Render.dashboard(ctx.c, s, ctx.db, ctx.now, ctx.app.terminal.width))
+    })
+)
+
+const OpenStatuses: ReadonlyArray<TaskStatus> = ["pending", "blocked", "ready", "running"]
+
+const plan = command(
+  "plan",
+  { ids: Args.text({ name: "ID" }).pipe(Args.withDescription("Tasks to plan for (default: every open task)."), Args.repeated) },
+  describe(
+    `The execution plan: open tasks in batches, each batch runs in parallel once the batches before it
+    are done. With ids: those tasks and their open prerequisites.`,
+    "abathur plan",
+    "abathur plan 3f2b8c1e-9d4a-4f6b-8e2a-1c5d7e9f0a2b --json"
+  ),
+  (o, ctx) =>
+    Effect.gen(function* () {
+      const [p, tasks] = yield* withQueue(
+        ctx,
+        Effect.flatMap(TaskQueue, (q) =>
+          Effect.flatMap(q.executionPlan(o.ids.length > 0 ? { taskIds: o.ids } : {}), (p) =>
+            ctx.json ? Effect.succeed([p, [] as Array<Task>] as const) : Effect.map(q.list({ status: [...OpenStatuses] }), (ts) => [p, ts] as const)
+          )
+        )
+      )
+      yield* emit(ctx, p, () => Render.plan(ctx.c, p, new Map(tasks.map((t) => [t.id, t])), ctx.app.terminal.width))
+    })
+)
+
+const tree = command(
+  "tree",
+  { id: taskIdArg().pipe(Args.withDescription("The root task (default: every task without a parent)."), Args.optional) },
+  describe("The hierarchy of tasks and subtasks, drawn as a tree.", "abathur tree", "abathur tree 3f2b8c1e-9d4a-4f6b-8e2a-1c5d7e9f0a2b --json"),
+  (o, ctx) =>
+    Effect.gen(function* () {
+      const t = yield* withQueue(ctx, Effect.flatMap(TaskQueue, (q) => q.tree(Option.getOrUndefined(o.id))))
+      const roots: ReadonlyArray<TreeNode> = Array.isArray(t) ? t : [t as TreeNode]
+      yield* emit(ctx, t, () => Render.tree(ctx.c, roots))
+    })
+)
+
+const graph = command(
+  "graph",
+  {
+    id: taskIdArg().pipe(Args.withDescription("Only the part of the graph connected to this task."), Args.optional),
+    format: text("format", "FORMAT", "mermaid (default) or dot.")
+  },
+  describe(
+    "The dependency graph as Mermaid (renders on GitHub, mermaid.live) or Graphviz DOT text.",
+    "abathur graph > graph.mmd",
+    "abathur graph --format dot | dot -Tsvg > graph.svg"
+  ),
+  (o, ctx) =>
+    Effect.gen(function* () {
+      const g = yield* withQueue(ctx, Effect.flatMap(TaskQueue, (q) => q.graph(Option.getOrUndefined(o.id), Option.getOrUndefined(o.format))))
+      yield* emit(ctx, g, () => g.text.trimEnd())
+    })
+)
+
+const recover = command(
+  "recover",
+  {},
+  describe(
+    "Put running tasks whose lease expired back to ready (or failed, when their retries are spent).",
+    "abathur recover --json"
+  ),
+  (_, ctx) =>
+    Effect.gen(function* () {
+      const r = yield* withQueue(ctx, Effect.flatMap(TaskQueue, (q) => q.recover()))
+      yield* emit(ctx, r, () => Render.recovered(ctx.c, r.recovered))
+    })
+)
+
+const prune = command(
+  "prune",
+  {
+    olderThan: text("older-than", "AGE", "Age such as 30s, 15m, 12h, 30d or 2w, counted from completion (default 30d)."),
+    status: repeatedText("status", "STATUS", "Only terminal tasks in this status (repeatable): completed, failed, cancelled."),
+    dryRun: Options.boolean("dry-run").pipe(Options.withDescription("Only report what would be deleted."))
+  },
+  describe(
+    `Delete old finished tasks (completed, failed, cancelled). A task that a kept task still references
+    (as parent or prerequisite) is kept.`,
+    "abathur prune --older-than 7d --dry-run",
+    "abathur prune --status completed --json"
+  ),
+  (o, ctx) =>
+    Effect.gen(function* () {
+      const input = defined({
+        olderThan: Option.getOrUndefined(o.olderThan),
+        status: o.status.length > 0 ? o.status : undefined,
+        dryRun: o.dryRun
+      })
+      const progress = makeProgress(ctx.app.terminal, "pruning")
+      const r = yield* withQueue(ctx, Effect.flatMap(TaskQueue, (q) => q.prune(input, { onProgress: (d, t) => progress.update(d, t) }))).pipe(
+        Effect.ensuring(Effect.sync(() => progress.finish()))
+      )
+      yield* emit(ctx, r, () => Render.pruned(ctx.c, r, o.dryRun))
+    })
+)
+
+const dbMigrate = command(
+  "migrate",
+  {},
+  describe(
+    `Bring the database to this version's schema (opening it does so too), backing it up first as
+    <file>.backup-v<from>-<UTC time>.`,
+    "abathur db migrate --db ./old.db"
+  ),
+  (_, ctx) =>
+    Effect.gen(function* () {
+      const m = yield* withQueue(ctx, Effect.map(Database, (d) => d.migration))
+      yield* emit(ctx, { fromVersion: m.fromVersion, toVersion: m.toVersion, backup: m.backup }, () => Render.migrated(ctx.c, ctx.db, m))
+    })
+)
+
+const dbCheck = command(
+  "check",
+  {},
+  describe("Check the database file: SQLite's integrity check, foreign keys, schema version. Exit 1 on problems.", "abathur db check --json"),
+  (_, ctx) =>
+    Effect.gen(function* () {
+      const r = yield* withQueue(
+        ctx,
+        Effect.gen(function* () {
+          const repo = yield* TaskRepository
+          const db = yield* Database
+          return {
+            integrity: repo.integrityCheck(),
+            foreignKeyViolations: repo.validateForeignKeys(),
+            schemaVersion: db.migration.toVersion
+          }
+        })
+      )
+      if (r.integrity !== "ok" || r.foreignKeyViolations.length > 0) ctx.app.exitCode = 1
+      yield* emit(ctx, r, () => Render.checked(ctx.c, ctx.db, r))
+    })
+)
+
+const db = Command.make("db", {}, () => missingSubcommand("db", "abathur db migrate, or abathur db check")).pipe(
+  Command.withDescription(describe("Maintain the database file.", "abathur db check")),
+  Command.withSubcommands([dbMigrate, dbCheck])
+)
+
+const mcp = command(
+  "mcp",
+  {},
+  describe(
+    `Serve the MCP tools (task_enqueue, task_plan_submit, task_get, task_list, task_claim,
+    task_complete, task_fail, task_cancel, task_queue_status, task_execution_plan) on stdio, for
+    agents. Register it with your MCP client as the command \`abathur --db PATH mcp\`.`,
+    "abathur mcp --db ~/work/.abathur/abathur.db"
+  ),
+  (_, ctx) =>
+    withQueue(
+      ctx,
+      Effect.gen(function* () {
+        const { makeMcpServer, serveStdio } = yield* Effect.promise(() => import("@abathur/mcp"))
+        const runtime = yield* Effect.runtime<TaskQueue>()
+        const server = makeMcpServer({ run: (effect) => Runtime.runPromiseExit(runtime)(effect), version: VERSION })
+        yield* Effect.logDebug(`serving MCP on stdio for ${ctx.db}`)
+        yield* Effect.promise(() => {
+          const stop = () => void server.close()
+          process.once("SIGINT", stop)
+          process.once("SIGTERM", stop)
+          return serveStdio(server)
+        })
+      })
+    )
+)
+
+export const VERSION = "0.1.0"
+
+/** The whole command tree. */
+export const abathur = root.pipe(
+  Command.withDescription(
+    describe(
+      `A task queue for swarms of AI agents: submit tasks with dependencies and subtasks, claim the most
+      important ready one, report back. One SQLite file, no server needed. Global options (--db, --json,
+      --log-level) go before or after the command name.`,
+      `abathur submit "Design the schema" --priority 8`,
+      "abathur next --worker me --json",
+      "abathur status"
+    )
+  ),
+  Command.withSubcommands([submit, show, list, next, heartbeat, complete, fail, cancel, retry, deps, status, plan, tree, graph, recover, prune, db, mcp])
+)
+
+export type { Task, TaskDetail }

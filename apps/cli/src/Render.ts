@@ -1,0 +1,364 @@
+import {
+  type ClaimedTask,
+  defaultPrioritySettings,
+  type ExecutionPlan,
+  type PriorityBreakdown,
+  type QueueStatus,
+  SourceScores,
+  type Task,
+  type TaskStatus,
+  TaskStatuses
+} from "@abathur/domain"
+import type { TaskDetail, TreeNode } from "@abathur/queue"
+import Table from "cli-table3"
+import type { Colors } from "./Terminal.js"
+
+/**
+ * Output for people: aligned tables, trees and a dashboard. Colour comes from `Colors`
+ * (identity functions when stdout is not a terminal), so the same text reads well piped.
+ */
+
+const statusColor = (c: Colors, status: TaskStatus): ((s: string) => string) => {
+  switch (status) {
+    case "ready":
+      return c.green
+    case "running":
+      return c.cyan
+    case "blocked":
+      return c.yellow
+    case "pending":
+      return c.gray
+    case "completed":
+      return (s) => c.dim(c.green(s))
+    case "failed":
+      return c.red
+    case "cancelled":
+      return c.dim
+  }
+}
+
+const statusMarks: Readonly<Record<TaskStatus, string>> = {
+  pending: "○",
+  blocked: "◌",
+  ready: "●",
+  running: "▶",
+  completed: "✔",
+  failed: "✘",
+  cancelled: "⊘"
+}
+
+export const status = (c: Colors, s: TaskStatus): string => statusColor(c, s)(`${statusMarks[s]} ${s}`)
+
+/** A calculated priority, coloured by band (70+ hot, 40+ warm). */
+export const score = (c: Colors, value: number): string => {
+  const text = value.toFixed(1)
+  return value >= 70 ? c.bold(c.red(text)) : value >= 40 ? c.yellow(text) : c.dim(text)
+}
+
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`
+
+/** `42s`, `5m`, `3h`, `2d`: a short duration. */
+export const duration = (ms: number): string => {
+  const s = Math.max(0, Math.round(ms / 1000))
+  if (s < 60) return `${s}s`
+  const m = Math.floor(s / 60)
+  if (m < 60) return `${m}m${s % 60 > 0 && m < 10 ? `${s % 60}s` : ""}`
+  const h = Math.floor(m / 60)
+  if (h < 48) return `${h}h${m % 60 > 0 && h < 10 ? `${m % 60}m` : ""}`
+  return `${Math.floor(h / 24)}d`
+}
+
+export const ago = (iso: string | null, now: number): string => {
+  if (iso === null) return "-"
+  const t = Date.parse(iso)
+  return Number.isNaN(t) ? iso : t <= now ? `${duration(now - t)} ago` : `in ${duration(t - now)}`
+}
+
+const truncate = (s: string, max: number): string =>
+  max <= 1 ? s.slice(0, Math.max(0, max)) : s.length > max ? `${s.slice(0, max - 1)}…` : s
+
+const oneLine = (s: string) => s.replace(/\s+/g, " ").trim()
+
+/** A borderless table whose columns line up (also when piped). */
+const table = (head: Array<string>, c: Colors, align?: Array<"left" | "right">) =>
+  new Table({
+    head: head.map((h) => c.bold(h)),
+    chars: {
+      top: "", "top-mid": "", "top-left": "", "top-right": "",
+      bottom: "", "bottom-mid": "", "bottom-left": "", "bottom-right": "",
+      left: "", "left-mid": "", mid: "", "mid-mid": "", right: "", "right-mid": "", middle: "  "
+    },
+    style: { head: [], border: [], "padding-left": 0, "padding-right": 0 },
+    ...(align !== undefined && { colAligns: align })
+  })
+
+const render = (t: Table.Table) => t.toString().split("\n").map((l) => l.trimEnd()).join("\n")
+
+/** `list`: one row per task. */
+export const taskTable = (c: Colors, tasks: ReadonlyArray<Task>, now: number, width: number | null): string => {
+  if (tasks.length === 0) return c.dim("No tasks match.")
+  // Widths of every column but the summary, with their separators.
+  const fixed = 36 + 2 + 12 + 2 + 3 + 2 + 5 + 2 + 20 + 2 + 8 + 2
+  const summaryWidth = width === null ? 10_000 : Math.max(16, width - fixed)
+  const t = table(["ID", "STATUS", "PRI", "SCORE", "SOURCE", "AGE", "SUMMARY"], c, ["left", "left", "right", "right", "left", "right", "left"])
+  for (const task of tasks) {
+    t.push([
+      c.dim(task.id),
+      status(c, task.status),
+      String(task.priority),
+      score(c, task.calculatedPriority),
+      task.source,
+      ago(task.submittedAt, now).replace(" ago", ""),
+      truncate(oneLine(task.summary), summaryWidth)
+    ])
+  }
+  return `${render(t)}\n${c.dim(plural(tasks.length, "task"))}`
+}
+
+/** One line about a task: mark, summary, status, score and id. */
+export const taskLine = (c: Colors, task: Task): string =>
+  `${statusColor(c, task.status)(statusMarks[task.status])} ${c.bold(oneLine(task.summary))}  ${c.dim(`[${task.status}]`)} ${score(c, task.calculatedPriority)}  ${c.dim(task.id)}`
+
+/** `submit`: the new task. */
+export const submitted = (c: Colors, task: Task): string =>
+  `${c.green("Submitted")} ${task.id}  ${status(c, task.status)}  score ${score(c, task.calculatedPriority)}\n  ${oneLine(task.summary)}`
+
+/** `submit --file`: the plan's tasks by key. */
+export const submittedPlan = (c: Colors, tasks: Readonly<Record<string, Task>>, width: number | null): string => {
+  const entries = Object.entries(tasks)
+  const t = table(["KEY", "ID", "STATUS", "SCORE", "SUMMARY"], c, ["left", "left", "left", "right", "left"])
+  const keyWidth = Math.min(24, Math.max(3, ...entries.map(([k]) => k.length)))
+  const summaryWidth = width === null ? 10_000 : Math.max(16, width - (keyWidth + 2 + 36 + 2 + 12 + 2 + 5 + 2))
+  for (const [key, task] of entries) {
+    t.push([truncate(key, keyWidth), c.dim(task.id), status(c, task.status), score(c, task.calculatedPriority), truncate(oneLine(task.summary), summaryWidth)])
+  }
+  return `${c.green("Submitted a plan of")} ${plural(entries.length, "task")}\n${render(t)}`
+}
+
+const factorNames = ["base", "urgency", "dependency", "starvation", "source"] as const
+
+const explain = (factor: (typeof factorNames)[number], task: TaskDetail, value: number, now: number): string => {
+  const settings = defaultPrioritySettings
+  switch (factor) {
+    case "base":
+      return `submitted priority ${task.priority} of 10`
+    case "urgency": {
+      if (task.deadline === null) return "no deadline"
+      const left = Date.parse(task.deadline) - now
+      const estimate = task.estimatedDurationSeconds === null ? "" : `, estimate ${duration(task.estimatedDurationSeconds * 1000)}`
+      if (left <= 0) return `deadline passed ${duration(-left)} ago`
+      return value >= 100 ? `due in ${duration(left)}: no slack left${estimate}` : `due in ${duration(left)}${estimate}`
+    }
+    case "dependency": {
+      // The inverse of 33.33 x log10(1 + n).
+      const n = Math.round(Math.pow(10, (value * 3) / 100) - 1)
+      return value >= 100 ? "999+ open tasks wait on it" : n === 0 ? "no open task waits on it" : `${plural(n, "open task")} wait${n === 1 ? "s" : ""} on it`
+    }
+    case "starvation": {
+      const waited = now - Date.parse(task.submittedAt)
+      const horizon = duration(settings.starvationHorizonSeconds * 1000)
+      return value >= 100 ? `waited ${duration(waited)}, past the ${horizon} horizon` : `waited ${duration(waited)} of the ${horizon} horizon`
+    }
+    case "source":
+      return `source ${task.source} (${Object.entries(SourceScores).map(([k, v]) => `${k.replace("agent_", "")} ${v}`).join(", ")})`
+  }
+}
+
+/** `show`: the task, its links, and its priority explained factor by factor. */
+export const detail = (c: Colors, task: TaskDetail, now: number): string => {
+  const lines: Array<string> = []
+  const kv = (k: string, v: string) => lines.push(`  ${c.dim(k.padEnd(13))}${v}`)
+  lines.push(`${c.bold(oneLine(task.summary))}`)
+  lines.push(`  ${status(c, task.status)}  ${c.dim("id")} ${task.id}`)
+  lines.push("")
+  const prompt = task.prompt.trimEnd().split(/\r?\n/)
+  if (prompt.length > 1 || prompt[0] !== task.summary) {
+    lines.push(c.bold("Prompt"))
+    for (const l of prompt) lines.push(`  ${l}`)
+    lines.push("")
+  }
+  lines.push(c.bold("Task"))
+  kv("source", task.source)
+  kv("agent type", task.agentType)
+  kv("dependencies", `${task.dependencyType}, depth ${task.dependencyDepth}`)
+  if (task.parentTaskId !== null) kv("parent", task.parentTaskId)
+  kv("retries", `${task.retryCount} of ${task.maxRetries}`)
+  kv("timeout", duration(task.maxExecutionTimeoutSeconds * 1000))
+  if (task.deadline !== null) kv("deadline", `${task.deadline} (${ago(task.deadline, now)})`)
+  if (task.estimatedDurationSeconds !== null) kv("estimate", duration(task.estimatedDurationSeconds * 1000))
+  kv("submitted", `${task.submittedAt} (${ago(task.submittedAt, now)})${task.createdBy !== null ? ` by ${task.createdBy}` : ""}`)
+  if (task.startedAt !== null) kv("started", `${task.startedAt} (${ago(task.startedAt, now)})`)
+  if (task.completedAt !== null) kv("completed", `${task.completedAt} (${ago(task.completedAt, now)})`)
+  kv("updated", `${task.lastUpdatedAt} (${ago(task.lastUpdatedAt, now)})`)
+  if (Object.keys(task.inputData).length > 0) kv("input", JSON.stringify(task.inputData))
+  if (task.resultData !== null) kv("result", JSON.stringify(task.resultData))
+  if (task.errorMessage !== null) kv("error", c.red(oneLine(task.errorMessage)))
+  lines.push("")
+
+  const weights = defaultPrioritySettings.weights
+  const totalWeight = factorNames.reduce((s, f) => s + weights[f], 0)
+  const b: PriorityBreakdown = task.priorityBreakdown
+  const nowScore = factorNames.reduce((s, f) => s + (weights[f] * b[f]) / totalWeight, 0)
+  lines.push(`${c.bold("Priority")} ${score(c, task.calculatedPriority)} ${c.dim("of 100: the weighted mean of five factor scores")}`)
+  const t = table(["  FACTOR", "SCORE", "WEIGHT", "CONTRIBUTION", "WHY"], c, ["left", "right", "right", "right", "left"])
+  for (const f of factorNames) {
+    const contribution = (weights[f] * b[f]) / totalWeight
+    t.push([`  ${f}`, b[f].toFixed(1), `×${weights[f].toFixed(1)}`, contribution.toFixed(1), c.dim(explain(f, task, b[f], now))])
+  }
+  lines.push(render(t))
+  const stale = Math.abs(nowScore - task.calculatedPriority) >= 0.05
+  lines.push(
+    `  ${c.dim(`sum of contributions: ${nowScore.toFixed(1)}${stale ? ` now; stored ${task.calculatedPriority.toFixed(1)} (refreshed as time passes while the task waits)` : ""}`)}`
+  )
+  lines.push("")
+
+  const links = (title: string, items: ReadonlyArray<{ taskId: string; dependencyType: string; resolvedAt: string | null }>, empty: string) => {
+    lines.push(`${c.bold(title)} ${c.dim(`(${items.length})`)}`)
+    if (items.length === 0) lines.push(`  ${c.dim(empty)}`)
+    for (const l of items) {
+      lines.push(`  ${l.taskId}  ${c.dim(l.dependencyType)}  ${l.resolvedAt === null ? c.yellow("open") : c.green(`resolved ${l.resolvedAt}`)}`)
+    }
+  }
+  links("Prerequisites", task.prerequisites, "none: it waits for nothing")
+  links("Dependents", task.dependents, "none: nothing waits for it")
+  lines.push(`${c.bold("Subtasks")} ${c.dim(`(${task.children.length})`)}`)
+  if (task.children.length === 0) lines.push(`  ${c.dim("none")}`)
+  for (const id of task.children) lines.push(`  ${id}`)
+  return lines.join("\n")
+}
+
+/** `next`: the claimed task and how to report on it. */
+export const claimed = (c: Colors, task: ClaimedTask | null): string => {
+  if (task === null) return c.dim("Nothing is ready to claim.")
+  return [
+    `${c.green("Claimed")} ${task.id}  ${score(c, task.calculatedPriority)}`,
+    `  ${c.bold(oneLine(task.summary))}`,
+    `  ${c.dim("lease token")}  ${task.leaseToken}`,
+    `  ${c.dim("expires")}      ${task.leaseExpiresAt}`,
+    "",
+    c.dim(`  abathur complete ${task.id} --lease-token ${task.leaseToken} --result '{"ok": true}'`),
+    c.dim(`  abathur fail ${task.id} --lease-token ${task.leaseToken} --error "what went wrong"`)
+  ].join("\n")
+}
+
+export const heartbeat = (c: Colors, task: ClaimedTask): string =>
+  `${c.green("Lease extended")} ${task.id} until ${task.leaseExpiresAt}\n  ${c.dim("lease token")} ${task.leaseToken}`
+
+const idList = (c: Colors, ids: ReadonlyArray<string>, indent = "  ") => ids.map((id) => `${indent}${c.dim("·")} ${id}`).join("\n")
+
+export const completed = (c: Colors, r: { task: Task; unblocked: ReadonlyArray<string> }): string =>
+  [`${c.green("Completed")} ${r.task.id}  ${oneLine(r.task.summary)}`, ...(r.unblocked.length > 0 ? [`  ${plural(r.unblocked.length, "task")} now ready:`, idList(c, r.unblocked, "    ")] : [])].join("\n")
+
+export const failed = (c: Colors, r: { task: Task; retried: boolean; cancelled: ReadonlyArray<string> }): string =>
+  r.retried
+    ? `${c.yellow("Failed an attempt of")} ${r.task.id}: back to ready (retry ${r.task.retryCount} of ${r.task.maxRetries})`
+    : [
+        `${c.red("Failed")} ${r.task.id}: no retries left`,
+        ...(r.cancelled.length > 0 ? [`  ${plural(r.cancelled.length, "dependent task")} cancelled:`, idList(c, r.cancelled, "    ")] : [])
+      ].join("\n")
+
+export const cancelled = (c: Colors, r: { task: Task; cancelled: ReadonlyArray<string> }): string =>
+  [
+    `${c.yellow("Cancelled")} ${r.task.id}  ${oneLine(r.task.summary)}`,
+    ...(r.cancelled.length > 0 ? [`  and ${plural(r.cancelled.length, "task")} that depended on it or sat below it:`, idList(c, r.cancelled, "    ")] : [])
+  ].join("\n")
+
+export const retried = (c: Colors, r: { task: Task; revived: ReadonlyArray<string> }): string =>
+  [
+    `${c.green("Retrying")} ${r.task.id}: now ${status(c, r.task.status)}`,
+    ...(r.revived.length > 0 ? [`  ${plural(r.revived.length, "dependent task")} revived:`, idList(c, r.revived, "    ")] : [])
+  ].join("\n")
+
+/** `status`: a compact dashboard. */
+export const dashboard = (c: Colors, s: QueueStatus, db: string, now: number, width: number | null): string => {
+  const open = s.byStatus.pending + s.byStatus.blocked + s.byStatus.ready + s.byStatus.running
+  const lines = [`${c.bold("Abathur queue")}  ${c.dim(db)}`, ""]
+  const cells = TaskStatuses.map((st) => {
+    const n = s.byStatus[st]
+    const label = status(c, st)
+    return `${label} ${n === 0 ? c.dim("0") : c.bold(String(n))}`
+  })
+  lines.push(`  ${cells.slice(0, 4).join("   ")}`)
+  lines.push(`  ${cells.slice(4).join("   ")}`)
+  // A bar of the shares of each status.
+  const barWidth = Math.max(10, Math.min(60, (width ?? 80) - 4))
+  if (s.total > 0) {
+    let bar = ""
+    let used = 0
+    TaskStatuses.forEach((st, i) => {
+      const n = s.byStatus[st]
+      const cells = i === TaskStatuses.length - 1 ? barWidth - used : Math.round((n / s.total) * barWidth)
+      const w = Math.max(0, Math.min(cells, barWidth - used))
+      used += w
+      bar += statusColor(c, st)(c.isColorSupported ? "█".repeat(w) : statusMarks[st].repeat(w))
+    })
+    lines.push(`  ${bar}`)
+  }
+  lines.push("")
+  lines.push(`  ${c.dim("total")} ${s.total}   ${c.dim("open")} ${open}   ${c.dim("done")} ${s.byStatus.completed + s.byStatus.failed + s.byStatus.cancelled}`)
+  lines.push(
+    `  ${c.dim("avg priority")} ${s.avgPriority === null ? c.dim("-") : score(c, s.avgPriority)}   ${c.dim("max depth")} ${s.maxDepth ?? c.dim("-")}   ${c.dim("oldest waiting")} ${s.oldestWaitingAt === null ? c.dim("-") : `${ago(s.oldestWaitingAt, now)} ${c.dim(`(${s.oldestWaitingAt})`)}`}`
+  )
+  return lines.join("\n")
+}
+
+/** `plan`: the batches, each a set of tasks that can run side by side. */
+export const plan = (c: Colors, p: ExecutionPlan, tasks: ReadonlyMap<string, Task>, width: number | null): string => {
+  if (p.totalBatches === 0) return c.dim("Nothing open: no batches to run.")
+  const lines = [`${c.bold(plural(p.totalBatches, "batch").replace("batchs", "batches"))} ${c.dim(`at most ${p.maxParallelism} in parallel`)}`]
+  const summaryWidth = width === null ? 10_000 : Math.max(16, width - 60)
+  p.batches.forEach((batch, i) => {
+    lines.push("")
+    lines.push(`${c.bold(`Batch ${i + 1}`)} ${c.dim(`(${plural(batch.length, "task")})`)}`)
+    for (const id of batch) {
+      const t = tasks.get(id)
+      lines.push(t === undefined ? `  ${id}` : `  ${status(c, t.status).padEnd(c.isColorSupported ? 0 : 11)} ${c.dim(id)}  ${truncate(oneLine(t.summary), summaryWidth)}`)
+    }
+  })
+  return lines.join("\n")
+}
+
+/** `tree`: the hierarchy drawn with box characters. */
+export const tree = (c: Colors, roots: ReadonlyArray<TreeNode>): string => {
+  if (roots.length === 0) return c.dim("No tasks.")
+  const lines: Array<string> = []
+  const walk = (node: TreeNode, prefix: string, last: boolean, top: boolean) => {
+    lines.push(`${top ? "" : prefix + (last ? "└─ " : "├─ ")}${taskLine(c, node.task)}`)
+    const childPrefix = top ? "" : prefix + (last ? "   " : "│  ")
+    node.children.forEach((child, i) => walk(child, childPrefix, i === node.children.length - 1, false))
+  }
+  for (const root of roots) walk(root, "", true, true)
+  return lines.join("\n")
+}
+
+export const recovered = (c: Colors, ids: ReadonlyArray<string>): string =>
+  ids.length === 0 ? c.dim("No expired leases.") : `${c.yellow("Recovered")} ${plural(ids.length, "expired lease")}:\n${idList(c, ids)}`
+
+export const pruned = (c: Colors, r: { deleted: number; ids: ReadonlyArray<string> }, dryRun: boolean): string => {
+  if (r.deleted === 0) return c.dim(dryRun ? "Nothing to prune." : "Nothing pruned.")
+  const head = dryRun ? `${c.yellow("Would delete")} ${plural(r.deleted, "task")} (dry run)` : `${c.green("Deleted")} ${plural(r.deleted, "task")}`
+  const shown = r.ids.slice(0, 20)
+  return [head, idList(c, shown), ...(r.ids.length > shown.length ? [c.dim(`  … and ${r.ids.length - shown.length} more`)] : [])].join("\n")
+}
+
+export const migrated = (c: Colors, db: string, m: { fromVersion: number; toVersion: number; backup: string | null; applied: ReadonlyArray<number> }): string =>
+  m.applied.length === 0
+    ? `${c.green("Up to date")}: ${db} is at schema version ${m.toVersion}`
+    : [
+        `${c.green("Migrated")} ${db} from schema version ${m.fromVersion} to ${m.toVersion} (${plural(m.applied.length, "migration")})`,
+        `  ${c.dim("backup")} ${m.backup ?? c.dim("none needed (new database)")}`
+      ].join("\n")
+
+export const checked = (c: Colors, db: string, r: { integrity: string; foreignKeyViolations: ReadonlyArray<unknown>; schemaVersion: number }): string => {
+  const ok = r.integrity === "ok" && r.foreignKeyViolations.length === 0
+  return [
+    `${ok ? c.green("✔ healthy") : c.red("✘ problems found")}  ${c.dim(db)}`,
+    `  ${c.dim("integrity")}       ${r.integrity === "ok" ? c.green("ok") : c.red(r.integrity)}`,
+    `  ${c.dim("foreign keys")}    ${r.foreignKeyViolations.length === 0 ? c.green("ok") : c.red(`${r.foreignKeyViolations.length} violations`)}`,
+    `  ${c.dim("schema version")}  ${r.schemaVersion}`,
+    ...r.foreignKeyViolations.slice(0, 20).map((v) => `  ${c.red("·")} ${JSON.stringify(v)}`)
+  ].join("\n")
+}
+
+export const dependencyAdded = (c: Colors, d: TaskDetail, prerequisiteId: string): string =>
+  `${c.green("Added")}: ${d.id} now depends on ${prerequisiteId}\n  ${status(c, d.status)}  ${c.dim(`${plural(d.prerequisites.length, "prerequisite")}, depth ${d.dependencyDepth}`)}`

@@ -1,0 +1,38 @@
+import { limitsFromEnv, QueueConfig, type QueueLimits, TaskQueue, ValidationError } from "@abathur/queue"
+import { Database, TaskRepository } from "@abathur/storage"
+import { Effect, Layer } from "effect"
+import type { DatabaseSettings, Env, MainLayer } from "./Cli.js"
+import { runCli } from "./Run.js"
+
+/** The queue's limits from ABATHUR_MAX_DEPENDENCIES, ABATHUR_MAX_DEPTH, ABATHUR_MAX_SUBTASKS. */
+const limits = (env: Env): Effect.Effect<QueueLimits, ValidationError> =>
+  Effect.try({
+    try: () => limitsFromEnv(env),
+    catch: (error) =>
+      new ValidationError({
+        message: `bad limit in the environment (ABATHUR_MAX_DEPENDENCIES, ABATHUR_MAX_DEPTH, ABATHUR_MAX_SUBTASKS): ${(error as Error).message}`
+      })
+  })
+
+/** The app's layers: the queue over the task repository over the database, configured from `env`. */
+export const MainLive = (env: Env): MainLayer => (settings: DatabaseSettings) =>
+  TaskQueue.layer.pipe(
+    Layer.provideMerge(TaskRepository.layer),
+    Layer.provideMerge(
+      Database.layer({
+        filename: settings.filename,
+        ...(settings.onMigrationProgress !== undefined && { onMigrationProgress: settings.onMigrationProgress })
+      })
+    ),
+    Layer.provide(Layer.unwrapEffect(Effect.map(limits(env), (l) => QueueConfig.layer({ limits: l }))))
+  )
+
+runCli(process.argv, process.env, MainLive(process.env)).then(
+  (code) => {
+    process.exitCode = code
+  },
+  (error: unknown) => {
+    process.stderr.write(`abathur: unexpected failure: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`)
+    process.exitCode = 1
+  }
+)

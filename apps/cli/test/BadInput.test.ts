@@ -1,0 +1,271 @@
+import BetterSqlite3 from "better-sqlite3"
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs"
+import { join } from "node:path"
+import { beforeAll, describe, expect, it } from "vitest"
+import { dumpDatabase, MISSING_ID, run, Sandbox, type Task, tempDir } from "./support/Cli.js"
+
+/**
+ * Bad input of every kind: each gets the contract's tag and exit code, the Error JSON on stderr
+ * (nothing on stdout) with --json, one line on stderr without it, and leaves the database unchanged.
+ */
+
+interface Fixture {
+  readonly s: Sandbox
+  /** ready */
+  readonly a: Task
+  /** blocked on a */
+  readonly b: Task
+  /** running, claimed with `token` */
+  readonly r: Task
+  readonly token: string
+  /** failed for good */
+  readonly f: Task
+  /** completed */
+  readonly d: Task
+  /** a parent with one subtask */
+  readonly p: Task
+  readonly baseline: { dump: string; status: string; list: string }
+  readonly planFile: (name: string, content: unknown) => string
+}
+
+let fx: Fixture
+
+beforeAll(async () => {
+  const s = new Sandbox()
+  const f = await s.submit("Fails for good", "--priority", "10", "--max-retries", "0")
+  expect((await s.json<Task>(["next"])).id).toBe(f.id)
+  await s.json(["fail", f.id, "--error", "broken"])
+  const d = await s.submit("Done", "--priority", "10")
+  expect((await s.json<Task>(["next"])).id).toBe(d.id)
+  await s.json(["complete", d.id])
+  const r = await s.submit("Running", "--priority", "10")
+  const claimed = await s.json<Task>(["next", "--worker", "w1"])
+  expect(claimed.id).toBe(r.id)
+  const a = await s.submit("Ready")
+  const b = await s.submit("Blocked", "--depends-on", a.id)
+  const p = await s.submit("Parent")
+  await s.submit("Only child", "--parent", p.id)
+  const status = (await s.run(["status", "--json"])).stdout
+  const list = (await s.run(["list", "--json"])).stdout
+  const planFile = (name: string, content: unknown) => {
+    const file = join(s.dir, name)
+    writeFileSync(file, typeof content === "string" ? content : JSON.stringify(content))
+    return file
+  }
+  fx = { s, a, b, r, token: claimed.leaseToken!, f, d, p, baseline: { dump: s.dump()!, status, list }, planFile }
+})
+
+interface Case {
+  readonly name: string
+  readonly args: (fx: Fixture) => Array<string>
+  readonly tag: string
+  readonly code: number
+  readonly env?: Readonly<Record<string, string>>
+  readonly input?: string
+  readonly check?: (error: Record<string, unknown>, fx: Fixture) => void
+}
+
+const cases: ReadonlyArray<Case> = [
+  // submit
+  { name: "priority 11", args: () => ["submit", "x", "--priority", "11"], tag: "ValidationError", code: 2, check: (e) => expect(e["message"]).toContain("0 to 10") },
+  { name: "negative priority", args: () => ["submit", "x", "--priority", "-1"], tag: "ValidationError", code: 2 },
+  { name: "priority that is not a number", args: () => ["submit", "x", "--priority", "high"], tag: "ValidationError", code: 2 },
+  { name: "fractional priority", args: () => ["submit", "x", "--priority", "2.5"], tag: "ValidationError", code: 2 },
+  { name: "empty prompt", args: () => ["submit", "  "], tag: "ValidationError", code: 2, check: (e) => expect(e["message"]).toContain("prompt") },
+  { name: "no prompt at all", args: () => ["submit"], tag: "ValidationError", code: 2 },
+  { name: "unknown source", args: () => ["submit", "x", "--source", "robot"], tag: "ValidationError", code: 2, check: (e) => expect(e["message"]).toContain("robot") },
+  { name: "unknown dependency type", args: () => ["submit", "x", "--dependency-type", "diagonal"], tag: "ValidationError", code: 2 },
+  { name: "bad prerequisite id", args: () => ["submit", "x", "--depends-on", "not-a-uuid"], tag: "ValidationError", code: 2 },
+  { name: "missing prerequisite", args: () => ["submit", "x", "--depends-on", MISSING_ID], tag: "TaskNotFound", code: 3, check: (e) => expect(e["taskId"]).toBe(MISSING_ID) },
+  { name: "missing parent", args: () => ["submit", "x", "--parent", MISSING_ID], tag: "TaskNotFound", code: 3 },
+  { name: "failed prerequisite", args: (fx) => ["submit", "x", "--depends-on", fx.f.id], tag: "InvalidTransition", code: 4 },
+  { name: "deadline that is not a time", args: () => ["submit", "x", "--deadline", "tomorrow"], tag: "ValidationError", code: 2 },
+  { name: "malformed --input JSON", args: () => ["submit", "x", "--input", "{repo: api}"], tag: "ValidationError", code: 2, check: (e) => expect(e["message"]).toContain("--input") },
+  { name: "--input that is not an object", args: () => ["submit", "x", "--input", "[1, 2]"], tag: "ValidationError", code: 2 },
+  { name: "negative max retries", args: () => ["submit", "x", "--max-retries", "-2"], tag: "ValidationError", code: 2 },
+  { name: "zero timeout", args: () => ["submit", "x", "--timeout", "0"], tag: "ValidationError", code: 2 },
+  { name: "flag without its value", args: () => ["submit", "x", "--priority"], tag: "ValidationError", code: 2 },
+  { name: "unknown flag", args: () => ["submit", "x", "--urgent"], tag: "ValidationError", code: 2, check: (e) => expect(e["message"]).toContain("--urgent") },
+  { name: "unknown command", args: () => ["enqueue", "x"], tag: "ValidationError", code: 2 },
+  // limits
+  {
+    name: "too many prerequisites",
+    args: (fx) => ["submit", "x", "--depends-on", fx.a.id, "--depends-on", fx.d.id],
+    env: { ABATHUR_MAX_DEPENDENCIES: "1" },
+    tag: "LimitExceeded",
+    code: 4,
+    check: (e) => expect(e).toMatchObject({ limit: "dependencies", max: 1, actual: 2 })
+  },
+  {
+    name: "too deep",
+    args: (fx) => ["submit", "x", "--depends-on", fx.b.id],
+    env: { ABATHUR_MAX_DEPTH: "1" },
+    tag: "LimitExceeded",
+    code: 4,
+    check: (e) => expect(e).toMatchObject({ limit: "depth", max: 1, actual: 2 })
+  },
+  {
+    name: "too many subtasks",
+    args: (fx) => ["submit", "x", "--parent", fx.p.id],
+    env: { ABATHUR_MAX_SUBTASKS: "1" },
+    tag: "LimitExceeded",
+    code: 4,
+    check: (e) => expect(e).toMatchObject({ limit: "subtasks", max: 1, actual: 2 })
+  },
+  { name: "a limit that is not a number", args: () => ["status"], env: { ABATHUR_MAX_DEPTH: "deep" }, tag: "ValidationError", code: 2 },
+  // plan files
+  { name: "plan file that does not exist", args: (fx) => ["submit", "--file", join(fx.s.dir, "nope.json")], tag: "ValidationError", code: 2, check: (e) => expect(e["message"]).toContain("nope.json") },
+  { name: "plan file with malformed JSON", args: (fx) => ["submit", "--file", fx.planFile("bad.json", '{"tasks": [')], tag: "ValidationError", code: 2 },
+  { name: "plan on stdin with malformed JSON", args: () => ["submit", "--file", "-"], input: "not json", tag: "ValidationError", code: 2 },
+  { name: "plan node without a key", args: (fx) => ["submit", "--file", fx.planFile("nokey.json", { tasks: [{ prompt: "x" }] })], tag: "ValidationError", code: 2 },
+  {
+    name: "plan node with an unknown field",
+    args: (fx) => ["submit", "--file", fx.planFile("unknown.json", { tasks: [{ key: "k", prompt: "x", colour: "red" }] })],
+    tag: "ValidationError",
+    code: 2,
+    check: (e) => expect(e["message"]).toContain("colour")
+  },
+  {
+    name: "plan with a duplicate key",
+    args: (fx) => ["submit", "--file", fx.planFile("dup.json", { tasks: [{ key: "k", prompt: "x" }, { key: "k", prompt: "y" }] })],
+    tag: "ValidationError",
+    code: 2
+  },
+  {
+    name: "plan with a cycle",
+    args: (fx) =>
+      ["submit", "--file", fx.planFile("cycle.json", { tasks: [{ key: "a", prompt: "a", dependsOn: ["c"] }, { key: "b", prompt: "b", dependsOn: ["a"] }, { key: "c", prompt: "c", dependsOn: ["b"] }] })],
+    tag: "DependencyCycle",
+    code: 4,
+    check: (e) => {
+      const cycle = e["cycle"] as Array<string>
+      expect(cycle[0]).toBe(cycle.at(-1))
+      expect(new Set(cycle)).toEqual(new Set(["a", "b", "c"]))
+      expect(cycle).toHaveLength(4)
+    }
+  },
+  {
+    name: "plan depending on a missing task",
+    args: (fx) => ["submit", "--file", fx.planFile("missing.json", { tasks: [{ key: "k", prompt: "x", dependsOn: [MISSING_ID] }] })],
+    tag: "TaskNotFound",
+    code: 3
+  },
+  {
+    name: "plan over the subtask limit",
+    args: (fx) => ["submit", "--file", fx.planFile("wide.json", { tasks: [{ key: "top", prompt: "t", children: [{ key: "c1", prompt: "1" }, { key: "c2", prompt: "2" }] }] })],
+    env: { ABATHUR_MAX_SUBTASKS: "1" },
+    tag: "LimitExceeded",
+    code: 4
+  },
+  { name: "plan file with task flags", args: (fx) => ["submit", "--file", fx.planFile("ok.json", { tasks: [{ key: "k", prompt: "x" }] }), "--priority", "3"], tag: "ValidationError", code: 2 },
+  // reading
+  { name: "show with a bad id", args: () => ["show", "42"], tag: "ValidationError", code: 2 },
+  { name: "show a missing task", args: () => ["show", MISSING_ID], tag: "TaskNotFound", code: 3 },
+  { name: "list with an unknown status", args: () => ["list", "--status", "done"], tag: "ValidationError", code: 2, check: (e) => expect(e["message"]).toContain("done") },
+  { name: "list excluding an unknown status", args: () => ["list", "--exclude-status", "finished"], tag: "ValidationError", code: 2 },
+  { name: "list with limit 0", args: () => ["list", "--limit", "0"], tag: "ValidationError", code: 2 },
+  { name: "list by an unknown source", args: () => ["list", "--source", "robot"], tag: "ValidationError", code: 2 },
+  { name: "plan for a missing task", args: () => ["plan", MISSING_ID], tag: "TaskNotFound", code: 3 },
+  { name: "tree of a bad id", args: () => ["tree", "nope"], tag: "ValidationError", code: 2 },
+  { name: "graph in an unknown format", args: () => ["graph", "--format", "png"], tag: "ValidationError", code: 2, check: (e) => expect(e["message"]).toContain("png") },
+  // dependencies
+  {
+    name: "dependency that closes a cycle",
+    args: (fx) => ["deps", "add", fx.a.id, fx.b.id],
+    tag: "DependencyCycle",
+    code: 4,
+    check: (e, fx) => expect(e["cycle"]).toEqual([fx.a.id, fx.b.id, fx.a.id])
+  },
+  { name: "task depending on itself", args: (fx) => ["deps", "add", fx.a.id, fx.a.id], tag: "DependencyCycle", code: 4 },
+  { name: "dependency of an unknown type", args: (fx) => ["deps", "add", fx.b.id, fx.d.id, "--type", "weak"], tag: "ValidationError", code: 2 },
+  { name: "dependency for a running task", args: (fx) => ["deps", "add", fx.r.id, fx.a.id], tag: "InvalidTransition", code: 4 },
+  { name: "dependency on a failed task", args: (fx) => ["deps", "add", fx.a.id, fx.f.id], tag: "InvalidTransition", code: 4 },
+  { name: "dependency on a missing task", args: (fx) => ["deps", "add", fx.a.id, MISSING_ID], tag: "TaskNotFound", code: 3 },
+  { name: "deps without a subcommand", args: () => ["deps"], tag: "ValidationError", code: 2 },
+  // the worker's commands
+  { name: "complete a blocked task", args: (fx) => ["complete", fx.b.id], tag: "InvalidTransition", code: 4, check: (e, fx) => expect(e).toMatchObject({ taskId: fx.b.id, status: "blocked" }) },
+  { name: "complete a task nobody claimed", args: (fx) => ["complete", fx.a.id], tag: "InvalidTransition", code: 4 },
+  { name: "complete with a stale lease token", args: (fx) => ["complete", fx.r.id, "--lease-token", "0b7f6a9e-5a2c-4e3b-9d1f-8c7e6b5a4d3c"], tag: "LeaseMismatch", code: 4 },
+  { name: "complete with a malformed result", args: (fx) => ["complete", fx.r.id, "--lease-token", fx.token, "--result", "{ok}"], tag: "ValidationError", code: 2 },
+  { name: "fail without an error text", args: (fx) => ["fail", fx.r.id, "--lease-token", fx.token], tag: "ValidationError", code: 2, check: (e) => expect(e["message"]).toContain("error") },
+  { name: "fail with a stale lease token", args: (fx) => ["fail", fx.r.id, "--error", "x", "--lease-token", "stale"], tag: "LeaseMismatch", code: 4 },
+  { name: "heartbeat with a stale lease token", args: (fx) => ["heartbeat", fx.r.id, "--lease-token", "stale"], tag: "LeaseMismatch", code: 4 },
+  { name: "heartbeat of a task that is not running", args: (fx) => ["heartbeat", fx.a.id], tag: "InvalidTransition", code: 4 },
+  { name: "next with a zero lease", args: () => ["next", "--lease", "0"], tag: "ValidationError", code: 2 },
+  { name: "cancel a completed task", args: (fx) => ["cancel", fx.d.id], tag: "InvalidTransition", code: 4 },
+  { name: "retry a task that did not fail", args: (fx) => ["retry", fx.a.id], tag: "InvalidTransition", code: 4 },
+  { name: "retry a missing task", args: () => ["retry", MISSING_ID], tag: "TaskNotFound", code: 3 },
+  // maintenance and options
+  { name: "prune with a bad age", args: () => ["prune", "--older-than", "5 years"], tag: "ValidationError", code: 2 },
+  { name: "prune of open tasks", args: () => ["prune", "--status", "ready"], tag: "ValidationError", code: 2 },
+  { name: "an unknown log level", args: () => ["status", "--log-level", "loud"], tag: "ValidationError", code: 2 },
+  { name: "an unknown log level in the environment", args: () => ["status"], env: { ABATHUR_LOG_LEVEL: "loud" }, tag: "ValidationError", code: 2 },
+  { name: "db without a subcommand", args: () => ["db"], tag: "ValidationError", code: 2 }
+]
+
+describe.concurrent("bad input leaves the database unchanged", () => {
+  for (const c of cases) {
+    it(`${c.name}: ${c.tag} (exit ${c.code})`, async () => {
+      const error = await fx.s.fails(c.args(fx), c.tag, c.code, { ...(c.env && { env: c.env }), ...(c.input !== undefined && { input: c.input }) })
+      c.check?.(error, fx)
+      expect(fx.s.dump()).toBe(fx.baseline.dump)
+    })
+  }
+
+  it("without --json: one line on stderr saying what is wrong, nothing on stdout", async () => {
+    const samples = [cases[0]!, cases.find((c) => c.tag === "DependencyCycle")!, cases.find((c) => c.tag === "LeaseMismatch")!, cases.find((c) => c.tag === "TaskNotFound")!]
+    for (const c of samples) {
+      const r = await fx.s.run(c.args(fx), { ...(c.env && { env: c.env }), ...(c.input !== undefined && { input: c.input }) })
+      expect(r.code).toBe(c.code)
+      expect(r.stdout).toBe("")
+      expect(r.stderr.trimEnd().split("\n")).toHaveLength(1)
+      expect(r.stderr).toMatch(new RegExp(`^error ${c.tag}: .+`))
+    }
+  })
+})
+
+describe("the database is unchanged after all of it", () => {
+  it("status and list read the same as before", async () => {
+    // Runs after the concurrent block (files run their describe blocks in order).
+    expect((await fx.s.run(["status", "--json"])).stdout).toBe(fx.baseline.status)
+    expect((await fx.s.run(["list", "--json"])).stdout).toBe(fx.baseline.list)
+    expect(fx.baseline.status.length).toBeGreaterThan(10)
+  })
+})
+
+describe("unusable databases", () => {
+  it("a folder, a file that is not a database, a path that cannot be created: ValidationError naming the path", async () => {
+    const dir = tempDir()
+    const notDb = join(dir, "notes.txt")
+    writeFileSync(notDb, "these are my notes, not a database\n".repeat(100))
+    const folder = join(dir, "folder")
+    mkdirSync(folder)
+    const underFile = join(notDb, "sub", "abathur.db")
+    for (const path of [folder, notDb, underFile]) {
+      const r = await run(["--db", path, "status", "--json"], { cwd: dir })
+      expect({ path, code: r.code, stdout: r.stdout }).toEqual({ path, code: 2, stdout: "" })
+      const e = JSON.parse(r.stderr).error
+      expect(e._tag).toBe("ValidationError")
+      expect(e.message).toContain(path)
+      const human = await run(["list", "--db", path], { cwd: dir })
+      expect(human.code).toBe(2)
+      expect(human.stderr).toMatch(/^error ValidationError: cannot open database .+ \(check --db or ABATHUR_DB/)
+    }
+    expect(readFileSync(notDb, "utf8")).toBe("these are my notes, not a database\n".repeat(100))
+  })
+
+  it("a database from a newer version: MigrationError (exit 5), reason too-new, untouched", async () => {
+    const s = new Sandbox()
+    await s.submit("A")
+    const db = new BetterSqlite3(s.db)
+    db.prepare("INSERT INTO schema_migrations (version, name, applied_at) VALUES (999, 'from the future', '2030-01-01T00:00:00.000Z')").run()
+    db.close()
+    const before = dumpDatabase(s.db)
+    const e = await s.fails(["status"], "MigrationError", 5)
+    expect(e["reason"]).toBe("too-new")
+    const human = await s.run(["list"])
+    expect(human.code).toBe(5)
+    expect(human.stderr).toMatch(/^error MigrationError: /)
+    expect(dumpDatabase(s.db)).toBe(before)
+  })
+})

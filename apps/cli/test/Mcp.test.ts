@@ -1,0 +1,124 @@
+import { Client } from "@modelcontextprotocol/sdk/client/index.js"
+import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js"
+import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js"
+import { describe, expect, it } from "vitest"
+import { CLI, MISSING_ID, Sandbox, type Task } from "./support/Cli.js"
+
+const ToolNames = [
+  "task_cancel",
+  "task_claim",
+  "task_complete",
+  "task_enqueue",
+  "task_execution_plan",
+  "task_fail",
+  "task_get",
+  "task_list",
+  "task_plan_submit",
+  "task_queue_status"
+]
+
+const connect = async (s: Sandbox) => {
+  const transport = new StdioClientTransport({
+    command: process.execPath,
+    args: [CLI, "--db", s.db, "mcp"],
+    env: { PATH: process.env["PATH"] ?? "" },
+    stderr: "pipe"
+  })
+  let stderr = ""
+  transport.stderr?.on("data", (d: Buffer) => (stderr += d.toString("utf8")))
+  const client = new Client({ name: "abathur-cli-test", version: "1.0.0" })
+  await client.connect(transport)
+  const call = async (name: string, args: Record<string, unknown> = {}) => (await client.callTool({ name, arguments: args })) as CallToolResult
+  const text = (r: CallToolResult) => {
+    const first = r.content[0]
+    if (first?.type !== "text") throw new Error("expected text content")
+    return first.text
+  }
+  const ok = async (name: string, args: Record<string, unknown> = {}): Promise<any> => {
+    const r = await call(name, args)
+    if (r.isError === true) throw new Error(`${name}: ${text(r)}`)
+    const doc = JSON.parse(text(r))
+    expect(r.structuredContent).toEqual(doc)
+    return doc
+  }
+  const err = async (name: string, args: Record<string, unknown> = {}) => {
+    const r = await call(name, args)
+    expect(r.isError).toBe(true)
+    return (JSON.parse(text(r)) as { error: { _tag: string; message: string; [k: string]: unknown } }).error
+  }
+  return { client, ok, err, stderr: () => stderr, close: () => client.close() }
+}
+
+describe("abathur mcp", () => {
+  it("lists the tools and runs a small plan through them; the CLI sees the same queue", async () => {
+    const s = new Sandbox()
+    const mcp = await connect(s)
+    try {
+      const { tools } = await mcp.client.listTools()
+      expect(tools.map((t) => t.name).sort()).toEqual(ToolNames)
+      for (const t of tools) {
+        expect(t.description?.length).toBeGreaterThan(20)
+        expect(t.inputSchema.type).toBe("object")
+      }
+      const enqueue = tools.find((t) => t.name === "task_enqueue")!
+      expect(enqueue.inputSchema.required).toEqual(["prompt"])
+      expect(Object.keys(enqueue.inputSchema.properties ?? {})).toEqual(
+        expect.arrayContaining(["prompt", "priority", "source", "dependsOn", "parentTaskId", "inputData"])
+      )
+      expect(tools.find((t) => t.name === "task_complete")!.inputSchema.required).toContain("taskId")
+
+      const goal = await mcp.ok("task_enqueue", { prompt: "Release 1.0", source: "human", priority: 9 })
+      expect(goal.status).toBe("ready")
+      const plan = await mcp.ok("task_plan_submit", {
+        tasks: [
+          { key: "notes", prompt: "Write release notes", parentTaskId: goal.id, source: "agent_planner" },
+          { key: "tag", prompt: "Tag the release", parentTaskId: goal.id, dependsOn: ["notes"] },
+          { key: "announce", prompt: "Announce it", parentTaskId: goal.id, dependsOn: ["tag"] }
+        ]
+      })
+      const ids = { notes: plan.tasks.notes.id, tag: plan.tasks.tag.id, announce: plan.tasks.announce.id }
+      const execution = await mcp.ok("task_execution_plan", { taskIds: [ids.announce] })
+      expect(execution).toEqual({ batches: [[ids.notes], [ids.tag], [ids.announce]], totalBatches: 3, maxParallelism: 1 })
+      const listed = await mcp.ok("task_list", { parentTaskId: goal.id, status: ["ready", "blocked"] })
+      expect(listed.tasks.map((t: Task) => t.id).sort()).toEqual(Object.values(ids).sort())
+
+      // The goal first (human, priority 9), then the plan in dependency order.
+      const first = await mcp.ok("task_claim", { worker: "agent-1" })
+      expect(first.task.id).toBe(goal.id)
+      const order: Array<string> = []
+      for (;;) {
+        const { task } = await mcp.ok("task_claim", { worker: "agent-1", leaseSeconds: 300 })
+        if (task === null) break
+        expect(task.leaseToken).toEqual(expect.any(String))
+        order.push(task.id)
+        const done = await mcp.ok("task_complete", { taskId: task.id, leaseToken: task.leaseToken, result: { done: task.summary } })
+        expect(done.task.status).toBe("completed")
+      }
+      expect(order).toEqual([ids.notes, ids.tag, ids.announce])
+      const failed = await mcp.ok("task_fail", { taskId: goal.id, error: "changed my mind" })
+      expect(failed.retried).toBe(true)
+      const cancelled = await mcp.ok("task_cancel", { taskId: goal.id })
+      expect(cancelled.task.status).toBe("cancelled")
+      const got = await mcp.ok("task_get", { taskId: ids.announce })
+      expect(got.resultData).toEqual({ done: "Announce it" })
+      expect(got.priorityBreakdown).toBeDefined()
+      const status = await mcp.ok("task_queue_status")
+      expect(status.byStatus).toMatchObject({ completed: 3, cancelled: 1 })
+
+      // Errors are tool errors carrying the contract's Error JSON.
+      expect((await mcp.err("task_enqueue", { prompt: "x", priority: 11 }))._tag).toBe("ValidationError")
+      expect((await mcp.err("task_get", { taskId: MISSING_ID }))._tag).toBe("TaskNotFound")
+      expect((await mcp.err("task_complete", { taskId: ids.notes }))._tag).toBe("InvalidTransition")
+      expect((await mcp.err("task_list", { status: ["finished"] }))._tag).toBe("ValidationError")
+      const cycle = await mcp.err("task_plan_submit", { tasks: [{ key: "a", prompt: "a", dependsOn: ["a"] }] })
+      expect(cycle._tag).toBe("DependencyCycle")
+    } finally {
+      await mcp.close()
+    }
+    // Nothing but the protocol went to stdout (the client would have failed), and the CLI agrees.
+    expect(mcp.stderr()).not.toContain("error")
+    const status = await s.json(["status"])
+    expect(status.total).toBe(4)
+    expect(status.byStatus.completed).toBe(3)
+  })
+})

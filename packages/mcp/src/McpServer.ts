@@ -1,0 +1,107 @@
+import { errorBody } from "@abathur/queue"
+import type { TaskQueue } from "@abathur/queue"
+import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js"
+import { StdioServerTransport } from "@modelcontextprotocol/sdk/server/stdio.js"
+import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js"
+import { Cause, type Effect, Exit, Option } from "effect"
+import { advertisedSchema, callTool, type ToolArguments, toolDefinitions } from "./McpTools.js"
+
+/**
+ * How the server runs an operation: the app decides (a ManagedRuntime, a Runtime taken inside a
+ * scope, ...). The library never runs an Effect on its own layers. The error channel may also carry
+ * the runtime's own failures (e.g. opening the database), reported like the operation's errors.
+ */
+export type RunEffect = <A, E>(effect: Effect.Effect<A, E, TaskQueue>) => Promise<Exit.Exit<A, E | unknown>>
+
+export interface McpServerOptions {
+  readonly run: RunEffect
+  /** Reported to clients (default "abathur"). */
+  readonly name?: string
+  readonly version?: string
+}
+
+const text = (value: unknown): string => JSON.stringify(value, null, 2)
+
+/** A tagged error (or anything else) as the contract's error document. */
+export const toErrorBody = (error: unknown): { error: Record<string, unknown> } => {
+  if (typeof error === "object" && error !== null && "_tag" in error && typeof error._tag === "string") {
+    const message = "message" in error && typeof error.message === "string" ? error.message : error._tag
+    return errorBody({ ...(error as object), _tag: error._tag, message })
+  }
+  return { error: { _tag: "UnexpectedError", message: error instanceof Error ? error.message : String(error) } }
+}
+
+/** A tool result for a finished operation: the document, or a tool error carrying the Error JSON. */
+export const toToolResult = (exit: Exit.Exit<object, unknown>): CallToolResult => {
+  if (Exit.isSuccess(exit)) {
+    return { content: [{ type: "text", text: text(exit.value) }], structuredContent: exit.value as Record<string, unknown> }
+  }
+  const failure = Cause.failureOption(exit.cause)
+  const body = Option.isSome(failure)
+    ? toErrorBody(failure.value)
+    : {
+        error: {
+          _tag: "UnexpectedError",
+          message: Cause.isInterruptedOnly(exit.cause)
+            ? "the operation was interrupted"
+            : (Cause.pretty(exit.cause).split("\n", 1)[0] ?? "unexpected failure")
+        }
+      }
+  return { content: [{ type: "text", text: text(body) }], isError: true }
+}
+
+/**
+ * An MCP server with the contract's ten tools (`task_enqueue`, `task_plan_submit`, `task_get`,
+ * `task_list`, `task_claim`, `task_complete`, `task_fail`, `task_cancel`, `task_queue_status`,
+ * `task_execution_plan`). Connect it to any transport: stdio (`serveStdio`) or streamable HTTP.
+ */
+export const makeMcpServer = (options: McpServerOptions): McpServer => {
+  const server = new McpServer(
+    { name: options.name ?? "abathur", version: options.version ?? "0.1.0" },
+    {
+      capabilities: { tools: {} },
+      instructions:
+        "Abathur is a task queue for swarms of agents. Submit work with task_enqueue or task_plan_submit, " +
+        "claim it with task_claim, and report with task_complete or task_fail (passing the claim's leaseToken). " +
+        "Errors come back as {\"error\": {\"_tag\", \"message\"}}."
+    }
+  )
+  for (const tool of toolDefinitions) {
+    server.registerTool(
+      tool.name,
+      {
+        title: tool.title,
+        description: tool.description,
+        inputSchema: advertisedSchema(tool.schema),
+        annotations: { title: tool.title, readOnlyHint: tool.readOnly, openWorldHint: false }
+      },
+      async (args: ToolArguments) => toToolResult(await options.run(callTool(tool, args)))
+    )
+  }
+  return server
+}
+
+export interface StdioOptions {
+  readonly stdin?: NodeJS.ReadableStream & { pause(): unknown }
+  readonly stdout?: NodeJS.WritableStream
+}
+
+/**
+ * Serves `server` over stdio until the client closes stdin (or the transport closes);
+ * resolves once the server is closed.
+ */
+export const serveStdio = async (server: McpServer, options: StdioOptions = {}): Promise<void> => {
+  const stdin = options.stdin ?? process.stdin
+  const transport = new StdioServerTransport(
+    stdin as ConstructorParameters<typeof StdioServerTransport>[0],
+    (options.stdout ?? process.stdout) as ConstructorParameters<typeof StdioServerTransport>[1]
+  )
+  const closed = new Promise<void>((resolve) => {
+    transport.onclose = () => resolve()
+    stdin.once("end", () => resolve())
+    stdin.once("close", () => resolve())
+  })
+  await server.connect(transport)
+  await closed
+  await server.close()
+}

@@ -1,0 +1,191 @@
+import {
+  ClaimInput,
+  CompleteInput,
+  ExecutionPlanInput,
+  FailInput,
+  ListTasksInput,
+  PlanInput,
+  SubmitTaskInput,
+  TaskId,
+  TaskStatus
+} from "@abathur/domain"
+import { TaskQueue, type TaskQueueService, ValidationError } from "@abathur/queue"
+import { Effect } from "effect"
+import { z } from "zod"
+
+/** Arguments of a tool call, as the client sent them (validated by the queue, not here). */
+export type ToolArguments = Readonly<Record<string, unknown>>
+
+/** One MCP tool: its name, description, the domain schema it advertises and what it does. */
+export interface ToolDefinition {
+  readonly name: string
+  readonly title: string
+  readonly description: string
+  /** The domain schema the arguments follow (advertised as the tool's JSON Schema). */
+  readonly schema: z.ZodType
+  readonly readOnly: boolean
+  readonly call: (queue: TaskQueueService, args: ToolArguments) => Effect.Effect<object, unknown>
+}
+
+/** `taskId` of a tool that acts on one task; a missing one is a ValidationError. */
+const taskIdOf = (args: ToolArguments): Effect.Effect<string, ValidationError> => {
+  const id = args["taskId"]
+  return typeof id === "string"
+    ? Effect.succeed(id)
+    : Effect.fail(new ValidationError({ message: "taskId is required: the id of the task to act on (a UUID)" }))
+}
+
+/** The arguments without `taskId`, passed to the queue as the operation's input. */
+const rest = (args: ToolArguments): Record<string, unknown> => {
+  const { taskId: _id, ...others } = args
+  return others
+}
+
+const withTaskId = <S extends z.ZodObject>(schema: S) => schema.extend({ taskId: TaskId })
+
+/** The contract's ten tools, over the queue service. Results are the CLI's `--json` documents. */
+export const toolDefinitions: ReadonlyArray<ToolDefinition> = [
+  {
+    name: "task_enqueue",
+    title: "Enqueue a task",
+    description:
+      "Submit one task to the queue. `prompt` is required; `dependsOn` lists ids of existing tasks it waits for; " +
+      "`parentTaskId` makes it a subtask; `source` says who submits (human, agent_requirements, agent_planner, " +
+      "agent_implementation). Returns the new Task (status ready or blocked).",
+    schema: SubmitTaskInput,
+    readOnly: false,
+    call: (q, args) => q.submit(args, { actor: "mcp" })
+  },
+  {
+    name: "task_plan_submit",
+    title: "Submit a plan of tasks",
+    description:
+      "Submit a whole plan at once, all or nothing: `tasks` is a list of nodes with the submit fields plus a `key` " +
+      "unique in the plan, `dependsOn` (keys of the plan or existing task ids) and nested `children` (subtasks). " +
+      "Only top-level nodes may set `parentTaskId`. Returns {\"tasks\": {KEY: Task}}.",
+    schema: PlanInput,
+    readOnly: false,
+    call: (q, args) => q.submitPlan(args, { actor: "mcp" })
+  },
+  {
+    name: "task_get",
+    title: "Get a task",
+    description:
+      "A task with its prerequisites, dependents, children and the priority breakdown (factor scores).",
+    schema: z.strictObject({ taskId: TaskId }),
+    readOnly: true,
+    call: (q, args) => Effect.flatMap(taskIdOf(args), (id) => q.get(id))
+  },
+  {
+    name: "task_list",
+    title: "List tasks",
+    description:
+      "Tasks by calculated priority (highest first), then submission time (oldest first). Filter with `status` " +
+      "and `excludeStatus` (lists of pending, blocked, ready, running, completed, failed, cancelled), `source`, " +
+      "`parentTaskId`, `limit`. Returns {\"tasks\": [Task]}.",
+    schema: ListTasksInput.extend({
+      status: z.array(TaskStatus).optional(),
+      excludeStatus: z.array(TaskStatus).optional()
+    }),
+    readOnly: true,
+    call: (q, args) => Effect.map(q.list(args), (tasks) => ({ tasks }))
+  },
+  {
+    name: "task_claim",
+    title: "Claim the next task",
+    description:
+      "Claim the most important ready task (optionally only of `agentType`) and lease it for `leaseSeconds` " +
+      "(default: the task's timeout). `waitSeconds` (0..60) waits for work to become ready. Returns " +
+      "{\"task\": Task|null}; the task carries `leaseToken` and `leaseExpiresAt`: pass the token to task_complete " +
+      "or task_fail.",
+    schema: ClaimInput,
+    readOnly: false,
+    call: (q, args) => claimWaiting(q, args)
+  },
+  {
+    name: "task_complete",
+    title: "Complete a task",
+    description:
+      "Complete a running task with an optional JSON `result`. Pass the `leaseToken` from the claim: if the task " +
+      "was reclaimed meanwhile, the result is refused (LeaseMismatch). Returns {\"task\", \"unblocked\": [id]}.",
+    schema: withTaskId(CompleteInput),
+    readOnly: false,
+    call: (q, args) => Effect.flatMap(taskIdOf(args), (id) => q.complete(id, rest(args), { actor: "mcp" }))
+  },
+  {
+    name: "task_fail",
+    title: "Fail a task",
+    description:
+      "Report that a running task's attempt failed, with an `error` text. It is retried while retries remain; " +
+      "otherwise it fails and its dependents are cancelled. Returns {\"task\", \"retried\", \"cancelled\": [id]}.",
+    schema: withTaskId(FailInput),
+    readOnly: false,
+    call: (q, args) => Effect.flatMap(taskIdOf(args), (id) => q.fail(id, rest(args), { actor: "mcp" }))
+  },
+  {
+    name: "task_cancel",
+    title: "Cancel a task",
+    description:
+      "Cancel a task that is not finished; its open dependents and subtasks are cancelled too. Returns " +
+      "{\"task\", \"cancelled\": [id]} (the ids cancelled besides the task).",
+    schema: z.strictObject({ taskId: TaskId }),
+    readOnly: false,
+    call: (q, args) =>
+      Effect.flatMap(taskIdOf(args), (id) =>
+        Object.keys(rest(args)).length > 0
+          ? Effect.fail(new ValidationError({ message: `unknown fields ${Object.keys(rest(args)).map((k) => JSON.stringify(k)).join(", ")}: task_cancel takes only taskId` }))
+          : q.cancel(id, { actor: "mcp" })
+      )
+  },
+  {
+    name: "task_queue_status",
+    title: "Queue status",
+    description:
+      "Counts by status, the average priority and largest dependency depth of open tasks, and the submission " +
+      "time of the oldest waiting task.",
+    schema: z.strictObject({}),
+    readOnly: true,
+    call: (q) => q.status()
+  },
+  {
+    name: "task_execution_plan",
+    title: "Execution plan",
+    description:
+      "Open tasks (or the named `taskIds` with their open prerequisites) in batches that can run in parallel, " +
+      "in dependency order. Returns {\"batches\": [[id]], \"totalBatches\", \"maxParallelism\"}.",
+    schema: ExecutionPlanInput,
+    readOnly: true,
+    call: (q, args) => q.executionPlan(args)
+  }
+]
+
+const sleep = (ms: number) => Effect.sleep(`${ms} millis`)
+
+/** A claim that waits up to `waitSeconds` for a task to become ready. */
+const claimWaiting = (q: TaskQueueService, args: ToolArguments): Effect.Effect<object, unknown> =>
+  Effect.gen(function* () {
+    const waitSeconds = typeof args["waitSeconds"] === "number" ? args["waitSeconds"] : 0
+    const deadline = Date.now() + Math.min(Math.max(waitSeconds, 0), 60) * 1000
+    for (;;) {
+      const task = yield* q.claim(args)
+      if (task !== null || Date.now() >= deadline) return { task }
+      yield* sleep(Math.min(250, Math.max(1, deadline - Date.now())))
+    }
+  })
+
+/** The JSON Schema a client sees for a tool: the domain schema's input side. */
+export const jsonSchemaOf = (schema: z.ZodType): Record<string, unknown> => {
+  const { $schema: _s, ...json } = z.toJSONSchema(schema, { io: "input", unrepresentable: "any" }) as Record<string, unknown>
+  return json
+}
+
+/**
+ * The schema registered with the SDK: it advertises the domain schema's JSON Schema but accepts any
+ * object, so that the queue validates the arguments with the same domain schema and a bad argument
+ * comes back as the contract's ValidationError (the SDK's own check would answer in its own words).
+ */
+export const advertisedSchema = (schema: z.ZodType) => z.looseObject({}).meta(jsonSchemaOf(schema))
+
+/** Runs a tool's operation against the queue service. */
+export const callTool = (tool: ToolDefinition, args: ToolArguments) =>
+  Effect.flatMap(TaskQueue, (queue) => tool.call(queue, args))

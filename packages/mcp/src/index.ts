@@ -1,0 +1,2 @@
+export * from "./McpServer.js"
+export * from "./McpTools.js"

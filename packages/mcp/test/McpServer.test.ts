@@ -1,0 +1,284 @@
+import { QueueConfig, TaskQueue } from "@abathur/queue"
+import { Database, TaskRepository } from "@abathur/storage"
+import { Client } from "@modelcontextprotocol/sdk/client/index.js"
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js"
+import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js"
+import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js"
+import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js"
+import { Layer, ManagedRuntime } from "effect"
+import { mkdtempSync, rmSync } from "node:fs"
+import { createServer } from "node:http"
+import type { AddressInfo } from "node:net"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { afterEach, beforeEach, describe, expect, it } from "vitest"
+import { makeMcpServer, toolDefinitions } from "../src/index.js"
+
+const ToolNames = [
+  "task_enqueue",
+  "task_plan_submit",
+  "task_get",
+  "task_list",
+  "task_claim",
+  "task_complete",
+  "task_fail",
+  "task_cancel",
+  "task_queue_status",
+  "task_execution_plan"
+]
+
+interface Harness {
+  readonly client: Client
+  readonly call: (name: string, args?: Record<string, unknown>) => Promise<CallToolResult>
+  readonly ok: (name: string, args?: Record<string, unknown>) => Promise<any>
+  readonly err: (name: string, args?: Record<string, unknown>) => Promise<{ _tag: string; message: string; [k: string]: unknown }>
+  readonly close: () => Promise<void>
+}
+
+let dir: string
+
+const open = async (env: { maxDependencies?: number } = {}): Promise<Harness> => {
+  const layer = TaskQueue.layer.pipe(
+    Layer.provideMerge(TaskRepository.layer),
+    Layer.provideMerge(Database.layer({ filename: join(dir, "q.db") })),
+    Layer.provideMerge(
+      QueueConfig.layer({ limits: { maxDependencies: env.maxDependencies ?? 50, maxDepth: 10, maxSubtasks: 50 } })
+    )
+  )
+  const runtime = ManagedRuntime.make(layer)
+  const server = makeMcpServer({ run: (effect) => runtime.runPromiseExit(effect) })
+  const [clientTransport, serverTransport] = InMemoryTransport.createLinkedPair()
+  await server.connect(serverTransport)
+  const client = new Client({ name: "test", version: "1.0.0" })
+  await client.connect(clientTransport)
+  const call = async (name: string, args: Record<string, unknown> = {}) =>
+    (await client.callTool({ name, arguments: args })) as CallToolResult
+  const textOf = (r: CallToolResult) => {
+    const first = r.content[0]
+    if (first?.type !== "text") throw new Error("expected text content")
+    return first.text
+  }
+  return {
+    client,
+    call,
+    ok: async (name, args) => {
+      const r = await call(name, args)
+      if (r.isError === true) throw new Error(`${name} failed: ${textOf(r)}`)
+      const doc = JSON.parse(textOf(r))
+      expect(r.structuredContent).toEqual(doc)
+      return doc
+    },
+    err: async (name, args) => {
+      const r = await call(name, args)
+      expect(r.isError).toBe(true)
+      const doc = JSON.parse(textOf(r)) as { error: { _tag: string; message: string } }
+      expect(Object.keys(doc)).toEqual(["error"])
+      return doc.error
+    },
+    close: async () => {
+      await client.close()
+      await server.close()
+      await runtime.dispose()
+    }
+  }
+}
+
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), "abathur-mcp-"))
+})
+afterEach(() => {
+  rmSync(dir, { recursive: true, force: true })
+})
+
+describe("makeMcpServer", () => {
+  it("lists the contract's ten tools with JSON schemas derived from the domain", async () => {
+    const h = await open()
+    try {
+      const { tools } = await h.client.listTools()
+      expect(tools.map((t) => t.name).sort()).toEqual([...ToolNames].sort())
+      expect(toolDefinitions).toHaveLength(10)
+      const enqueue = tools.find((t) => t.name === "task_enqueue")!
+      const props = enqueue.inputSchema.properties as Record<string, { type?: string; enum?: Array<string>; maximum?: number }>
+      expect(enqueue.inputSchema.required).toEqual(["prompt"])
+      expect(props["priority"]?.maximum).toBe(10)
+      expect(props["source"]?.enum).toEqual(["human", "agent_requirements", "agent_planner", "agent_implementation"])
+      expect((enqueue.inputSchema as Record<string, unknown>)["additionalProperties"]).toBe(false)
+      const complete = tools.find((t) => t.name === "task_complete")!
+      expect(Object.keys(complete.inputSchema.properties ?? {})).toContain("taskId")
+      expect(complete.inputSchema.required).toContain("taskId")
+      const list = tools.find((t) => t.name === "task_list")!
+      const status = (list.inputSchema.properties as Record<string, { type?: string; items?: { enum?: Array<string> } }>)["status"]
+      expect(status?.type).toBe("array")
+      expect(status?.items?.enum).toContain("ready")
+      const plan = tools.find((t) => t.name === "task_plan_submit")!
+      expect(plan.inputSchema.required).toEqual(["tasks"])
+      const claim = tools.find((t) => t.name === "task_claim")!
+      expect(claim.annotations?.readOnlyHint).toBe(false)
+      expect(tools.find((t) => t.name === "task_get")!.annotations?.readOnlyHint).toBe(true)
+    } finally {
+      await h.close()
+    }
+  })
+
+  it("submits, claims and completes a plan in dependency order", async () => {
+    const h = await open()
+    try {
+      const root = await h.ok("task_enqueue", { prompt: "Ship the feature", source: "human", priority: 8 })
+      expect(root.status).toBe("ready")
+      const plan = await h.ok("task_plan_submit", {
+        tasks: [
+          { key: "design", prompt: "Design it", parentTaskId: root.id, source: "agent_planner" },
+          { key: "build", prompt: "Build it", parentTaskId: root.id, dependsOn: ["design"] },
+          { key: "test", prompt: "Test it", parentTaskId: root.id, dependsOn: ["build"] }
+        ]
+      })
+      expect(Object.keys(plan.tasks).sort()).toEqual(["build", "design", "test"])
+      expect(plan.tasks.build.status).toBe("blocked")
+      const execution = await h.ok("task_execution_plan", { taskIds: [plan.tasks.test.id] })
+      expect(execution.batches).toEqual([[plan.tasks.design.id], [plan.tasks.build.id], [plan.tasks.test.id]])
+      expect(execution.totalBatches).toBe(3)
+
+      // The human's task first (higher priority), then the plan in order.
+      const first = await h.ok("task_claim", { worker: "w1" })
+      expect(first.task.id).toBe(root.id)
+      expect(first.task.leaseToken).toEqual(expect.any(String))
+      const order: Array<string> = []
+      for (;;) {
+        const claimed = await h.ok("task_claim", { worker: "w1", leaseSeconds: 60 })
+        if (claimed.task === null) break
+        order.push(claimed.task.id)
+        const done = await h.ok("task_complete", {
+          taskId: claimed.task.id,
+          leaseToken: claimed.task.leaseToken,
+          result: { ok: true }
+        })
+        expect(done.task.status).toBe("completed")
+        expect(done.task.leaseToken).toBeUndefined()
+      }
+      expect(order).toEqual([plan.tasks.design.id, plan.tasks.build.id, plan.tasks.test.id])
+      const got = await h.ok("task_get", { taskId: plan.tasks.test.id })
+      expect(got.resultData).toEqual({ ok: true })
+      expect(got.prerequisites).toEqual([
+        expect.objectContaining({ taskId: plan.tasks.build.id, resolvedAt: expect.any(String) })
+      ])
+      expect(got.priorityBreakdown).toEqual(
+        expect.objectContaining({ base: expect.any(Number), source: expect.any(Number) })
+      )
+      const status = await h.ok("task_queue_status")
+      expect(status.total).toBe(4)
+      expect(status.byStatus.completed).toBe(3)
+      expect(status.byStatus.running).toBe(1)
+      const list = await h.ok("task_list", { status: ["completed"] })
+      expect(list.tasks).toHaveLength(3)
+      const parentList = await h.ok("task_list", { parentTaskId: root.id, limit: 2 })
+      expect(parentList.tasks).toHaveLength(2)
+    } finally {
+      await h.close()
+    }
+  })
+
+  it("fails with retries, then cancels dependents; cancel cascades", async () => {
+    const h = await open()
+    try {
+      const a = await h.ok("task_enqueue", { prompt: "a", maxRetries: 1 })
+      const b = await h.ok("task_enqueue", { prompt: "b", dependsOn: [a.id] })
+      let claimed = await h.ok("task_claim", {})
+      const first = await h.ok("task_fail", { taskId: a.id, error: "boom", leaseToken: claimed.task.leaseToken })
+      expect(first.retried).toBe(true)
+      expect(first.task.status).toBe("ready")
+      claimed = await h.ok("task_claim", {})
+      const second = await h.ok("task_fail", { taskId: a.id, error: "boom again" })
+      expect(second.retried).toBe(false)
+      expect(second.cancelled).toEqual([b.id])
+      const c = await h.ok("task_enqueue", { prompt: "c" })
+      const d = await h.ok("task_enqueue", { prompt: "d", dependsOn: [c.id] })
+      const cancelled = await h.ok("task_cancel", { taskId: c.id })
+      expect(cancelled.task.status).toBe("cancelled")
+      expect(cancelled.cancelled).toEqual([d.id])
+      const none = await h.ok("task_claim", { waitSeconds: 0.3 })
+      expect(none).toEqual({ task: null })
+    } finally {
+      await h.close()
+    }
+  })
+
+  it("answers bad input with tool errors carrying the contract's error document", async () => {
+    const h = await open({ maxDependencies: 1 })
+    try {
+      expect((await h.err("task_enqueue", { prompt: "x", priority: 11 }))._tag).toBe("ValidationError")
+      expect((await h.err("task_enqueue", {}))._tag).toBe("ValidationError")
+      expect((await h.err("task_enqueue", { prompt: "x", bogus: 1 })).message).toContain("bogus")
+      expect((await h.err("task_enqueue", { prompt: "x", source: "robot" })).message).toContain("robot")
+      expect((await h.err("task_get", { taskId: "nope" }))._tag).toBe("ValidationError")
+      expect((await h.err("task_get", {}))._tag).toBe("ValidationError")
+      const missing = "3f2b8c1e-9d4a-4f6b-8e2a-1c5d7e9f0a2b"
+      const notFound = await h.err("task_get", { taskId: missing })
+      expect(notFound).toEqual(expect.objectContaining({ _tag: "TaskNotFound", taskId: missing }))
+      expect((await h.err("task_list", { status: ["bogus"] }))._tag).toBe("ValidationError")
+      const cycle = await h.err("task_plan_submit", {
+        tasks: [
+          { key: "a", prompt: "a", dependsOn: ["b"] },
+          { key: "b", prompt: "b", dependsOn: ["a"] }
+        ]
+      })
+      expect(cycle._tag).toBe("DependencyCycle")
+      expect(cycle["cycle"]).toEqual(expect.arrayContaining(["a", "b"]))
+      const x = await h.ok("task_enqueue", { prompt: "x" })
+      const y = await h.ok("task_enqueue", { prompt: "y" })
+      const limit = await h.err("task_enqueue", { prompt: "z", dependsOn: [x.id, y.id] })
+      expect(limit).toEqual(expect.objectContaining({ _tag: "LimitExceeded", limit: "dependencies", max: 1, actual: 2 }))
+      const blocked = await h.ok("task_enqueue", { prompt: "w", dependsOn: [x.id] })
+      expect((await h.err("task_complete", { taskId: blocked.id }))._tag).toBe("InvalidTransition")
+      const claimed = await h.ok("task_claim", {})
+      const stale = await h.err("task_complete", { taskId: claimed.task.id, leaseToken: "not-the-token" })
+      expect(stale._tag).toBe("LeaseMismatch")
+      expect((await h.err("task_fail", { taskId: claimed.task.id }))._tag).toBe("ValidationError")
+      expect((await h.err("task_cancel", { taskId: claimed.task.id, extra: true }))._tag).toBe("ValidationError")
+      expect((await h.err("task_claim", { waitSeconds: 100 }))._tag).toBe("ValidationError")
+      // Nothing of the rejected calls was stored.
+      const status = await h.ok("task_queue_status")
+      expect(status.total).toBe(3)
+    } finally {
+      await h.close()
+    }
+  })
+})
+
+describe("over streamable HTTP", () => {
+  it("serves the same tools, one stateless server per request", async () => {
+    const layer = TaskQueue.layer.pipe(
+      Layer.provideMerge(TaskRepository.layer),
+      Layer.provideMerge(Database.layer({ filename: join(dir, "http.db") })),
+      Layer.provideMerge(QueueConfig.layer())
+    )
+    const runtime = ManagedRuntime.make(layer)
+    const http = createServer((req, res) => {
+      const server = makeMcpServer({ run: (effect) => runtime.runPromiseExit(effect) })
+      const transport = new StreamableHTTPServerTransport({ enableJsonResponse: true }) // no sessionIdGenerator: stateless
+      res.on("close", () => {
+        void transport.close()
+        void server.close()
+      })
+      void server.connect(transport).then(() => transport.handleRequest(req, res))
+    })
+    await new Promise<void>((resolve) => http.listen(0, "127.0.0.1", resolve))
+    const { port } = http.address() as AddressInfo
+    const client = new Client({ name: "http-test", version: "1.0.0" })
+    try {
+      await client.connect(new StreamableHTTPClientTransport(new URL(`http://127.0.0.1:${port}/mcp`)))
+      const { tools } = await client.listTools()
+      expect(tools).toHaveLength(10)
+      const r = (await client.callTool({ name: "task_enqueue", arguments: { prompt: "over HTTP" } })) as CallToolResult
+      expect(r.isError).not.toBe(true)
+      expect((r.structuredContent as { prompt: string }).prompt).toBe("over HTTP")
+      const bad = (await client.callTool({ name: "task_get", arguments: { taskId: "x" } })) as CallToolResult
+      expect(bad.isError).toBe(true)
+      const first = bad.content[0]
+      expect(first?.type === "text" && JSON.parse(first.text).error._tag).toBe("ValidationError")
+    } finally {
+      await client.close()
+      await new Promise((resolve) => http.close(resolve))
+      await runtime.dispose()
+    }
+  })
+})

@@ -1,0 +1,5 @@
+export * from "./Ddl.js"
+export * from "./MigrationError.js"
+export * from "./Migrations.js"
+export * from "./Migrator.js"
+export { normalizeTimestamp, parseLegacyTimestamp } from "./Timestamp.js"

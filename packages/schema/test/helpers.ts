@@ -1,0 +1,97 @@
+import Database from "better-sqlite3"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { afterEach } from "vitest"
+import { TASKS_V1 } from "../src/Ddl.js"
+
+const dirs: Array<string> = []
+const open: Array<Database.Database> = []
+
+afterEach(() => {
+  for (const db of open.splice(0)) if (db.open) db.close()
+  for (const dir of dirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true })
+})
+
+/** A fresh temporary directory, removed after the test. */
+export const tempDir = (): string => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "abathur-schema-"))
+  dirs.push(dir)
+  return dir
+}
+
+/** A database file in a fresh temporary directory, closed after the test. */
+export const openDatabase = (file?: string): Database.Database => {
+  const db = new Database(file ?? path.join(tempDir(), "abathur.db"))
+  open.push(db)
+  return db
+}
+
+/** Every table's rows (in rowid order where there is one) and the whole schema, as JSON. */
+export const dump = (db: Database.Database): string => {
+  const schema = db
+    .prepare("SELECT type, name, tbl_name, sql FROM sqlite_schema ORDER BY type, name")
+    .all() as Array<{ type: string; name: string; sql: string | null }>
+  const tables: Record<string, unknown> = {}
+  for (const t of schema) {
+    if (t.type !== "table") continue
+    tables[t.name] = db.prepare(`SELECT * FROM "${t.name}"`).raw().all()
+  }
+  return JSON.stringify({ schema, tables }, (_k, v: unknown) => (typeof v === "bigint" ? v.toString() : v))
+}
+
+/** A legacy row: an id and any columns (values as loose as SQLite allows). */
+export interface V1Task {
+  readonly id: string
+  readonly [column: string]: unknown
+}
+
+/** The TASKS_V1 table, optionally without its status CHECK, filled with rows. */
+export const createV1 = (
+  db: Database.Database,
+  tasks: ReadonlyArray<V1Task>,
+  options: { versioned?: boolean; statusCheck?: boolean; ddl?: string } = {}
+): void => {
+  let ddl = options.ddl ?? TASKS_V1
+  if (options.statusCheck === false) ddl = ddl.replace(/ CHECK\(status IN \([^)]*\)\)/, "")
+  db.exec(ddl)
+  if (options.versioned === true) {
+    db.exec("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)")
+    db.prepare("INSERT INTO schema_migrations VALUES (1, 'legacy-tasks', '2025-10-01T00:00:00.000Z')").run()
+  }
+  const foreignKeys = db.pragma("foreign_keys", { simple: true }) === 1
+  db.pragma("foreign_keys = OFF")
+  db.transaction(() => {
+    for (const t of tasks) insertV1(db, t)
+  })()
+  db.pragma(`foreign_keys = ${foreignKeys ? "ON" : "OFF"}`)
+}
+
+export const insertV1 = (db: Database.Database, task: V1Task): void => {
+  const row: Record<string, unknown> = {
+    prompt: `Task ${task.id}`,
+    agent_type: "general",
+    priority: 5,
+    status: "pending",
+    input_data: "{}",
+    submitted_at: "2025-10-10 12:00:00",
+    last_updated_at: "2025-10-10 12:00:00",
+    ...task
+  }
+  const columns = Object.keys(row)
+  db.prepare(`INSERT INTO tasks (${columns.join(", ")}) VALUES (${columns.map(() => "?").join(", ")})`).run(
+    ...columns.map((c) => row[c])
+  )
+}
+
+/** A row of a table by id. */
+export const row = (db: Database.Database, table: string, id: string): Record<string, unknown> =>
+  db.prepare(`SELECT * FROM ${table} WHERE id = ?`).get(id) as Record<string, unknown>
+
+/** The audit reasons of a task, in order. */
+export const auditReasons = (db: Database.Database, taskId: string): Array<string> =>
+  (db.prepare("SELECT reason FROM task_audit WHERE task_id = ? ORDER BY id").all(taskId) as Array<{ reason: string }>).map(
+    (r) => r.reason
+  )
+
+export const uuid = (n: number): string => `00000000-0000-4000-8000-${n.toString(16).padStart(12, "0")}`
