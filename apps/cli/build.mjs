@@ -75,7 +75,7 @@ if (result.metafile) {
 const hash = createHash("sha256").update(readFileSync(join(outdir, "cli.cjs"))).digest("hex").slice(0, 16)
 const launcher = `#!/usr/bin/env node
 // abathur: runs the bundled CLI (cli.cjs) through V8's code cache, so that it starts fast.
-import { readFileSync, renameSync, writeFileSync } from "node:fs"
+import { accessSync, constants, readFileSync, renameSync, writeFileSync } from "node:fs"
 import { createRequire } from "node:module"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
@@ -91,8 +91,16 @@ try {
   cachedData = readFileSync(cacheFile)
 } catch {}
 const script = new Script(source, { filename, cachedData })
-if (cachedData === undefined || script.cachedDataRejected === true) {
-  // Keep what this run compiled for the next runs (best effort: the folder may be read-only).
+const writable = () => {
+  try {
+    accessSync(dir, constants.W_OK)
+    return true
+  } catch {
+    return false
+  }
+}
+if ((cachedData === undefined || script.cachedDataRejected === true) && writable()) {
+  // Keep what this run compiled for the next runs.
   process.once("exit", () => {
     try {
       const tmp = \`\${cacheFile}.\${process.pid}.tmp\`
