@@ -1,0 +1,100 @@
+/**
+ * Local test helpers: temporary database files (one fresh folder per test, removed after it)
+ * and builders for tasks and dependencies. Local because @abathur/testing depends on this
+ * package.
+ */
+import { Task, TaskDependency } from "@abathur/domain"
+import BetterSqlite3 from "better-sqlite3"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { afterEach } from "vitest"
+import { type DatabaseHandle, type DatabaseOptions, openDatabase } from "../src/Database.js"
+import { makeTaskRepository, type TaskStore } from "../src/TaskRepository.js"
+import type { StoredTask } from "../src/TaskRows.js"
+
+const dirs: Array<string> = []
+const handles: Array<BetterSqlite3.Database> = []
+
+afterEach(() => {
+  for (const db of handles.splice(0)) if (db.open) db.close()
+  for (const dir of dirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true })
+})
+
+/** A fresh temporary directory, removed after the test. */
+export const tempDir = (): string => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "abathur-storage-"))
+  dirs.push(dir)
+  return dir
+}
+
+/** A database path in a fresh temporary directory, inside a folder that does not exist yet. */
+export const tempDbFile = (): string => path.join(tempDir(), "data", "abathur.db")
+
+/** Closes a raw handle after the test (when the test did not). */
+export const track = (db: BetterSqlite3.Database): BetterSqlite3.Database => {
+  handles.push(db)
+  return db
+}
+
+/** A raw better-sqlite3 connection to a file, closed after the test. */
+export const rawConnection = (filename: string): BetterSqlite3.Database => track(new BetterSqlite3(filename))
+
+export interface Opened {
+  readonly handle: DatabaseHandle
+  readonly db: BetterSqlite3.Database
+  readonly repo: TaskStore
+  readonly filename: string
+}
+
+/** Opens (and migrates) a fresh database file and builds the repository over it. */
+export const openRepo = (options: Partial<DatabaseOptions> = {}): Opened => {
+  const filename = options.filename ?? tempDbFile()
+  const handle = openDatabase({ ...options, filename })
+  track(handle.db)
+  return { handle, db: handle.db, repo: makeTaskRepository(handle.db), filename }
+}
+
+type Bookkeeping = "leaseToken" | "leaseExpiresAt" | "workerId" | "priorityRefreshAt" | "cancelledBy"
+
+/** A stored task: `Task.parse` of the overrides (defaults filled) plus null bookkeeping fields. */
+export const makeTask = (overrides: Partial<StoredTask> = {}): StoredTask => {
+  const {
+    leaseToken = null,
+    leaseExpiresAt = null,
+    workerId = null,
+    priorityRefreshAt = null,
+    cancelledBy = null,
+    ...fields
+  } = overrides
+  const bookkeeping: Pick<StoredTask, Bookkeeping> = { leaseToken, leaseExpiresAt, workerId, priorityRefreshAt, cancelledBy }
+  return { ...Task.parse({ prompt: "Do the thing", ...fields }), ...bookkeeping }
+}
+
+/** A dependency edge: `dependent` waits for `prerequisite`. */
+export const makeDependency = (
+  dependent: string,
+  prerequisite: string,
+  overrides: Partial<TaskDependency> = {}
+): TaskDependency => TaskDependency.parse({ dependentTaskId: dependent, prerequisiteTaskId: prerequisite, ...overrides })
+
+/** An ISO time `minutes` after a fixed origin, so that orderings are explicit. */
+export const at = (minutes: number): string => new Date(Date.UTC(2026, 0, 1, 0, 0, 0) + minutes * 60_000).toISOString()
+
+/** Every row of the queue's tables, to prove that a rejected write changed nothing. */
+export const dump = (db: BetterSqlite3.Database) => ({
+  tasks: db.prepare("SELECT * FROM tasks ORDER BY id").all(),
+  deps: db.prepare("SELECT * FROM task_dependencies ORDER BY id").all(),
+  audit: db.prepare("SELECT * FROM task_audit ORDER BY id").all(),
+  stats: db.prepare("SELECT * FROM task_stats ORDER BY status").all()
+})
+
+/** Runs `f` and returns what it threw (fails the test when it does not throw). */
+export const thrown = (f: () => unknown): unknown => {
+  try {
+    f()
+  } catch (error) {
+    return error
+  }
+  throw new Error("expected the call to throw")
+}
