@@ -1,0 +1,79 @@
+import type { ClaimedTask, JsonValue, TaskStatus } from "@abathur/domain"
+import type { QueueError, TaskQueueService } from "@abathur/queue"
+import { Data, Effect } from "effect"
+
+/**
+ * The queue operations a worker needs, over the in-process queue (one SQLite file shared with
+ * other processes) or over the HTTP API of `abathur-server`. Business rules stay in the queue:
+ * the worker only claims, renews, reports and gives back.
+ */
+
+/** The queue could not be reached or answered out of contract (HTTP only). */
+export class BackendError extends Data.TaggedError("BackendError")<{
+  readonly message: string
+  /** Worth trying again later (connection refused, 5xx, timeout). */
+  readonly transient: boolean
+}> {}
+
+export type WorkError = QueueError | BackendError
+
+export interface ClaimRequest {
+  readonly worker: string
+  readonly leaseSeconds?: number | undefined
+  readonly agentType?: string | undefined
+}
+
+export interface WorkBackend {
+  /** Where the tasks come from, for messages. */
+  readonly label: string
+  /** What the children get in their environment to reach the same queue. */
+  readonly childEnv: Readonly<Record<string, string>>
+  /**
+   * Claims the most important ready task. `waitSeconds > 0` waits for one (long poll) when the
+   * backend can (`longPoll`); otherwise it answers at once.
+   */
+  readonly claim: (request: ClaimRequest, waitSeconds: number) => Effect.Effect<ClaimedTask | null, WorkError>
+  readonly longPoll: boolean
+  readonly heartbeat: (id: string, leaseToken: string, leaseSeconds: number) => Effect.Effect<void, WorkError>
+  readonly complete: (id: string, leaseToken: string, result: JsonValue) => Effect.Effect<void, WorkError>
+  readonly fail: (id: string, leaseToken: string, error: string) => Effect.Effect<{ readonly retried: boolean }, WorkError>
+  /** A RUNNING task back to READY without spending a retry. */
+  readonly release: (id: string, leaseToken: string, reason: string) => Effect.Effect<void, WorkError>
+  /** How many tasks are READY and RUNNING in the whole queue. */
+  readonly openCounts: () => Effect.Effect<{ readonly ready: number; readonly running: number }, WorkError>
+  /** A task's status now, or null when it no longer exists. */
+  readonly statusOf: (id: string) => Effect.Effect<TaskStatus | null, WorkError>
+  /**
+   * A number that changes whenever another process commits to the queue: cheap enough to poll
+   * every 50 ms. Null when the backend cannot tell (then it long-polls).
+   */
+  readonly version: (() => Effect.Effect<number>) | null
+}
+
+/** The worker over the in-process queue service (the database file at `dbPath`). */
+export const localBackend = (queue: TaskQueueService, dbPath: string): WorkBackend => ({
+  label: dbPath,
+  childEnv: { ABATHUR_DB: dbPath },
+  longPoll: false,
+  claim: (request) =>
+    queue.claim({
+      worker: request.worker,
+      ...(request.leaseSeconds !== undefined && { leaseSeconds: request.leaseSeconds }),
+      ...(request.agentType !== undefined && { agentType: request.agentType })
+    }),
+  heartbeat: (id, leaseToken, leaseSeconds) => Effect.asVoid(queue.heartbeat(id, { leaseToken, leaseSeconds })),
+  complete: (id, leaseToken, result) => Effect.asVoid(queue.complete(id, { leaseToken, result })),
+  fail: (id, leaseToken, error) => Effect.map(queue.fail(id, { leaseToken, error }), (r) => ({ retried: r.retried })),
+  release: (id, leaseToken, reason) => Effect.asVoid(queue.release(id, { leaseToken, reason })),
+  openCounts: () => Effect.map(queue.status(), (s) => ({ ready: s.byStatus.ready, running: s.byStatus.running })),
+  statusOf: (id) =>
+    queue.get(id).pipe(
+      Effect.map((t): TaskStatus | null => t.status),
+      Effect.catchTag("TaskNotFound", () => Effect.succeed(null))
+    ),
+  version: () => queue.dataVersion()
+})
+
+/** The errors that mean the task is no longer this worker's: cancelled, reclaimed or deleted. */
+export const isLost = (error: WorkError): boolean =>
+  error._tag === "InvalidTransition" || error._tag === "LeaseMismatch" || error._tag === "TaskNotFound"

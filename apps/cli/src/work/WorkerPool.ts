@@ -1,0 +1,403 @@
+import type { ClaimedTask, JsonValue } from "@abathur/domain"
+import { Cause, Effect, Either, Fiber, Queue, Runtime } from "effect"
+import { BackendError, type ClaimRequest, isLost, type WorkBackend, type WorkError } from "./Backend.js"
+import { type Child, type ChildExit, lastBytes, resultOf, startChild, STDERR_ERROR_BYTES } from "./Child.js"
+import type { StatusSnapshot } from "./StatusLine.js"
+
+/**
+ * The worker pool behind `abathur work`: claims ready tasks, runs the command once per task (at
+ * most `concurrency` at a time), renews leases while children run, and reports each outcome. The
+ * queue decides what a report means (retries, cascades); the pool only calls it.
+ */
+
+export interface PoolOptions {
+  /** The program and its arguments, run per task (`/bin/sh -c CMD` with --shell). */
+  readonly argv: ReadonlyArray<string>
+  /** The command as typed, for messages and logs. */
+  readonly command: string
+  readonly concurrency: number
+  readonly worker: string
+  readonly agentType?: string | undefined
+  /** Lease length; default each task's maxExecutionTimeoutSeconds. */
+  readonly leaseSeconds?: number | undefined
+  readonly untilEmpty: boolean
+  readonly maxTasks?: number | undefined
+  /** The children's base environment (the worker's own). */
+  readonly env: Readonly<Record<string, string | undefined>>
+  readonly cwd: string
+  /** Where the per-task log files go (the folder exists), or null for none. */
+  readonly logPath: ((taskId: string) => string) | null
+  /** Between SIGTERM and SIGKILL (default 5 s). */
+  readonly killGraceMs?: number
+  /** How often the idle worker looks for changes from other processes (default 50 ms). */
+  readonly pollMs?: number
+  /** Idle rescan, e.g. for leases that expire without anyone writing (default 2 s). */
+  readonly rescanMs?: number
+  /** Long-poll wait per claim for backends that long-poll (default 2 s: also how long a stop may wait). */
+  readonly longPollSeconds?: number
+}
+
+export type LogLevel = "debug" | "info" | "warning" | "error"
+
+export interface PoolIo {
+  readonly log: (level: LogLevel, message: string) => Effect.Effect<void>
+  /** Installs the handler for SIGINT/SIGTERM; returns its removal. */
+  readonly onSignal: (handler: (signal: string) => void) => () => void
+  /** Called once at the start with the way to read the live status. */
+  readonly attach: (snapshot: () => StatusSnapshot) => void
+  /** Called whenever the live status changes. */
+  readonly changed: () => void
+}
+
+export interface WorkSummary {
+  readonly completed: number
+  readonly failed: number
+  readonly retried: number
+  readonly timedOut: number
+}
+
+interface Entry {
+  readonly task: ClaimedTask
+  readonly startedAt: number
+  child: Child | null
+  exited: boolean
+  timedOut: boolean
+  /** Why the task is no longer ours (cancelled, reclaimed), or null. */
+  lost: string | null
+  /** Killed by a second signal: give the task back. */
+  forced: boolean
+}
+
+/** The largest prompt passed in ABATHUR_TASK_PROMPT (Linux refuses single variables over 128 KiB). */
+const PROMPT_ENV_BYTES = 120 * 1024
+
+const promptForEnv = (prompt: string): string => {
+  const clean = prompt.replace(/\0/g, "")
+  const bytes = Buffer.from(clean, "utf8")
+  return bytes.length <= PROMPT_ENV_BYTES ? clean : lastBytes(bytes.subarray(0, PROMPT_ENV_BYTES), PROMPT_ENV_BYTES).replace(/\uFFFD$/, "")
+}
+
+/** The Task JSON the child reads on stdin (the lease stays with the worker). */
+const stdinFor = (task: ClaimedTask): string => {
+  const { leaseToken: _token, leaseExpiresAt: _expires, ...rest } = task
+  return `${JSON.stringify(rest)}\n`
+}
+
+const short = (id: string) => id.slice(0, 8)
+
+/** Text for people from an error of the queue, the server or a defect. */
+const describe = (error: WorkError | Cause.Cause<WorkError>): string =>
+  Cause.isCause(error) ? Cause.pretty(error).split("\n")[0] ?? "unexpected failure" : `${error._tag}: ${error.message}`
+
+/** Turns defects (e.g. SQLITE_BUSY past the busy timeout) into transient backend errors. */
+const guard = <A>(effect: Effect.Effect<A, WorkError>): Effect.Effect<A, WorkError> =>
+  Effect.catchAllDefect(effect, (defect) =>
+    Effect.fail(new BackendError({ message: defect instanceof Error ? defect.message : String(defect), transient: true }))
+  )
+
+const transient = (error: WorkError) => error._tag === "BackendError" && error.transient
+
+export const runPool = (backend: WorkBackend, options: PoolOptions, io: PoolIo): Effect.Effect<WorkSummary, WorkError> =>
+  Effect.gen(function* () {
+    const graceMs = options.killGraceMs ?? 5000
+    const pollMs = options.pollMs ?? 50
+    const rescanMs = options.rescanMs ?? 2000
+    const longPollSeconds = options.longPollSeconds ?? 2
+    const wake = yield* Queue.sliding<void>(1)
+    const notify = () => {
+      Queue.unsafeOffer(wake, undefined)
+    }
+    const running = new Map<string, Entry>()
+    const counts = { completed: 0, failed: 0, retried: 0, timedOut: 0 }
+    let claimed = 0
+    let stopping: string | null = null
+    let signals = 0
+    let fatal: WorkError | null = null
+    const request: ClaimRequest = { worker: options.worker, leaseSeconds: options.leaseSeconds, agentType: options.agentType }
+
+    const changed = () => io.changed()
+    const runtime = yield* Effect.runtime<never>()
+    const logNow = (level: LogLevel, message: string) => {
+      Runtime.runFork(runtime)(io.log(level, message))
+    }
+    io.attach(() => ({
+      running: [...running.values()].map((e) => ({ id: e.task.id, summary: e.task.summary, startedAt: e.startedAt })),
+      ...counts,
+      stopping
+    }))
+
+    // ---- one task ------------------------------------------------------------------------
+
+    const lose = (entry: Entry, why: string) =>
+      Effect.suspend(() => {
+        if (entry.lost !== null || entry.exited) return Effect.void
+        entry.lost = why
+        entry.child?.terminate(graceMs)
+        return io.log("warning", `task ${short(entry.task.id)} ${why}: stopping its command (process group ${entry.child?.pid ?? "?"})`)
+      })
+
+    const heartbeats = (entry: Entry, leaseSeconds: number) =>
+      Effect.gen(function* () {
+        const every = Math.min(60_000, Math.max(100, Math.floor((leaseSeconds * 1000) / 3)))
+        while (true) {
+          yield* Effect.sleep(every)
+          const r = yield* Effect.either(guard(backend.heartbeat(entry.task.id, entry.task.leaseToken, leaseSeconds)))
+          if (Either.isLeft(r)) {
+            if (isLost(r.left)) return yield* lose(entry, `was cancelled or reclaimed (${r.left._tag}: ${r.left.message})`)
+            yield* io.log("warning", `task ${short(entry.task.id)}: heartbeat failed, trying again: ${describe(r.left)}`)
+          }
+        }
+      })
+
+    /** Runs a report until it is recorded or refused for good (transient errors are retried). */
+    const persist = <A>(what: string, entry: Entry, effect: Effect.Effect<A, WorkError>): Effect.Effect<A | null> =>
+      Effect.gen(function* () {
+        for (let attempt = 0; ; attempt++) {
+          const r = yield* Effect.either(guard(effect))
+          if (Either.isRight(r)) return r.right
+          if (transient(r.left) && attempt < 8) {
+            yield* io.log("warning", `task ${short(entry.task.id)}: could not ${what} yet (${describe(r.left)}); trying again`)
+            yield* Effect.sleep(Math.min(5000, 100 * 2 ** attempt))
+            continue
+          }
+          const why = isLost(r.left) ? "it was cancelled or reclaimed meanwhile" : describe(r.left)
+          yield* io.log(isLost(r.left) ? "warning" : "error", `task ${short(entry.task.id)}: could not ${what}: ${why}`)
+          return null
+        }
+      })
+
+    const seconds = (ms: number) => `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)}s`
+
+    const report = (entry: Entry, exit: ChildExit) =>
+      Effect.gen(function* () {
+        const { task } = entry
+        const id = short(task.id)
+        if (entry.forced) {
+          const done = yield* persist("return it to the queue", entry, backend.release(task.id, task.leaseToken, `worker ${options.worker} stopped by a second signal`))
+          if (done !== null) yield* io.log("info", `task ${id} returned to the queue (its command was killed)`)
+          return
+        }
+        if (entry.lost !== null) {
+          yield* io.log("info", `task ${id}: its command stopped; the task ${entry.lost}, so nothing is reported`)
+          return
+        }
+        const stderr = exit.stderr.buffer()
+        const stderrTail = lastBytes(stderr, STDERR_ERROR_BYTES)
+        let error: string | null = null
+        if (exit.spawnError !== null) {
+          error = `cannot run ${options.command}: ${exit.spawnError.message}`
+        } else if (entry.timedOut) {
+          const limit = task.maxExecutionTimeoutSeconds
+          const how = (entry.child?.sent ?? []).includes("SIGKILL") ? `SIGTERM, then SIGKILL ${graceMs / 1000} s later` : "SIGTERM"
+          const head = `timed out after ${limit} s (maxExecutionTimeoutSeconds): the command's process group got ${how}`
+          const room = STDERR_ERROR_BYTES - Buffer.byteLength(head) - 1
+          error = stderr.length > 0 && room > 0 ? `${head}\n${lastBytes(stderr, room)}` : head
+        } else if (exit.code !== 0) {
+          error =
+            stderrTail.trim() !== ""
+              ? stderrTail
+              : exit.signal !== null
+                ? `the command was killed by ${exit.signal} (no output on stderr)`
+                : `the command exited with code ${exit.code} (no output on stderr)`
+        }
+        if (error === null) {
+          const result = resultOf(exit.stdout) as JsonValue
+          const done = yield* persist("complete it", entry, backend.complete(task.id, task.leaseToken, result))
+          if (done !== null) {
+            counts.completed++
+            yield* io.log("info", `task ${id} completed in ${seconds(exit.durationMs)}: ${task.summary}`)
+          }
+          return
+        }
+        const r = yield* persist("fail it", entry, backend.fail(task.id, task.leaseToken, error))
+        if (r === null) return
+        if (entry.timedOut) counts.timedOut++
+        if (r.retried) counts.retried++
+        else counts.failed++
+        const firstLine = error.trim().split("\n").pop() ?? ""
+        const what = entry.timedOut ? "timed out" : exit.spawnError !== null ? "could not start" : exit.signal !== null ? `killed by ${exit.signal}` : `exit code ${exit.code}`
+        yield* io.log(
+          r.retried ? "warning" : "error",
+          `task ${id} failed (${what}) after ${seconds(exit.durationMs)}${r.retried ? `, will be retried (${task.retryCount + 1} of ${task.maxRetries})` : ", no retries left"}: ${firstLine.slice(0, 200)}`
+        )
+      })
+
+    const runTask = (entry: Entry) =>
+      Effect.gen(function* () {
+        const { task } = entry
+        const leaseSeconds = options.leaseSeconds ?? task.maxExecutionTimeoutSeconds
+        const child = startChild({
+          argv: options.argv,
+          env: {
+            ...options.env,
+            ...backend.childEnv,
+            ABATHUR_TASK_ID: task.id,
+            ABATHUR_TASK_PROMPT: promptForEnv(task.prompt)
+          },
+          cwd: options.cwd,
+          stdin: stdinFor(task),
+          logPath: options.logPath === null ? null : options.logPath(task.id),
+          logHeader: `# abathur work: task ${task.id}, attempt ${task.retryCount + 1} of ${task.maxRetries + 1}, by ${options.worker} at ${new Date(entry.startedAt).toISOString()}: ${options.command}\n`
+        })
+        entry.child = child
+        changed()
+        yield* io.log("debug", `task ${short(task.id)} started (pid ${child.pid ?? "-"}): ${task.summary}`)
+        const beats = yield* Effect.fork(heartbeats(entry, leaseSeconds))
+        const deadline = yield* Effect.fork(
+          Effect.sleep(task.maxExecutionTimeoutSeconds * 1000).pipe(
+            Effect.zipRight(
+              Effect.suspend(() => {
+                if (entry.exited || entry.forced) return Effect.void
+                entry.timedOut = true
+                child.terminate(graceMs)
+                return io.log("warning", `task ${short(task.id)} timed out after ${task.maxExecutionTimeoutSeconds} s: SIGTERM to its process group`)
+              })
+            )
+          )
+        )
+        const exit = yield* child.exited
+        entry.exited = true
+        yield* Fiber.interrupt(beats)
+        yield* Fiber.interrupt(deadline)
+        yield* report(entry, exit)
+      }).pipe(
+        Effect.ensuring(
+          Effect.sync(() => {
+            running.delete(entry.task.id)
+            changed()
+            notify()
+          })
+        )
+      )
+
+    const start = (task: ClaimedTask) =>
+      Effect.gen(function* () {
+        claimed++
+        const entry: Entry = { task, startedAt: Date.now(), child: null, exited: false, timedOut: false, lost: null, forced: false }
+        running.set(task.id, entry)
+        yield* Effect.fork(runTask(entry))
+      })
+
+    // ---- signals -------------------------------------------------------------------------
+
+    const onSignal = (signal: string) => {
+      signals++
+      if (signals === 1) {
+        stopping = `${signal}: finishing ${running.size} running`
+        const message =
+          running.size === 0
+            ? `${signal}: stopping`
+            : `${signal}: taking no new tasks; waiting for ${running.size} running (send the signal again to kill them and return their tasks to the queue)`
+        logNow("warning", message)
+      } else {
+        stopping = `${signal} again: killing ${running.size} running`
+        logNow("warning", `${signal} again: killing ${running.size} running command(s); their tasks go back to the queue`))
+        for (const entry of running.values()) {
+          if (entry.exited) continue
+          entry.forced = true
+          entry.child?.kill()
+        }
+      }
+      changed()
+      notify()
+    }
+
+    // ---- watching other processes --------------------------------------------------------
+
+    /** Cancelled tasks: a task no longer RUNNING while its command runs is not ours any more. */
+    const checkRunning = Effect.gen(function* () {
+      for (const entry of [...running.values()]) {
+        if (entry.exited || entry.lost !== null) continue
+        const status = yield* Effect.either(guard(backend.statusOf(entry.task.id)))
+        if (Either.isLeft(status)) continue
+        if (status.right !== "running" && !entry.exited) yield* lose(entry, status.right === null ? "was deleted" : `is ${status.right} now`)
+      }
+    })
+
+    const watcher = (version: () => Effect.Effect<number>) =>
+      Effect.gen(function* () {
+        let last = yield* version()
+        let dirty = false
+        let checkedAt = 0
+        while (true) {
+          yield* Effect.sleep(pollMs)
+          const v = yield* version()
+          if (v !== last) {
+            last = v
+            dirty = true
+            notify()
+          }
+          if (dirty && running.size > 0 && Date.now() - checkedAt >= 250) {
+            dirty = false
+            checkedAt = Date.now()
+            yield* checkRunning
+          }
+        }
+      })
+
+    // ---- the loop ------------------------------------------------------------------------
+
+    /** Handles a claim's outcome; false when the loop must stop. */
+    const took = (r: Either.Either<ClaimedTask | null, WorkError>, streak: { errors: number }) =>
+      Effect.gen(function* () {
+        if (Either.isLeft(r)) {
+          if (!transient(r.left)) {
+            fatal = r.left
+            stopping = "error"
+            return "stop" as const
+          }
+          if (streak.errors++ % 10 === 0) yield* io.log("warning", `cannot claim from ${backend.label}: ${describe(r.left)}; trying again`)
+          yield* Effect.raceFirst(Queue.take(wake), Effect.sleep(Math.min(5000, 200 * 2 ** Math.min(streak.errors, 5))))
+          return "again" as const
+        }
+        streak.errors = 0
+        const task = r.right
+        if (task === null) return "none" as const
+        if (stopping !== null) {
+          // A signal came while the claim was on its way: give the task back.
+          yield* Effect.ignore(guard(backend.release(task.id, task.leaseToken, `worker ${options.worker} is stopping`)))
+          return "stop" as const
+        }
+        yield* start(task)
+        return "started" as const
+      })
+
+    const remove = io.onSignal(onSignal)
+    const watch = backend.version === null ? null : yield* Effect.fork(watcher(backend.version))
+
+    const loop = Effect.gen(function* () {
+      const streak = { errors: 0 }
+      while (stopping === null) {
+        if (options.maxTasks !== undefined && claimed >= options.maxTasks) break
+        if (running.size >= options.concurrency) {
+          yield* Queue.take(wake)
+          continue
+        }
+        const now = yield* took(yield* Effect.either(guard(backend.claim(request, 0))), streak)
+        if (now === "stop") break
+        if (now !== "none") continue
+        if (options.untilEmpty && running.size === 0) {
+          const open = yield* Effect.either(guard(backend.openCounts()))
+          if (Either.isRight(open) && open.right.running === 0 && (open.right.ready === 0 || options.agentType !== undefined)) break
+        }
+        if (backend.longPoll) {
+          const later = yield* took(yield* Effect.either(guard(backend.claim(request, longPollSeconds))), streak)
+          if (later === "stop") break
+        } else {
+          yield* Effect.raceFirst(Queue.take(wake), Effect.sleep(rescanMs))
+        }
+      }
+      while (running.size > 0) yield* Queue.take(wake)
+    })
+
+    yield* loop.pipe(
+      Effect.ensuring(
+        Effect.gen(function* () {
+          remove()
+          if (watch !== null) yield* Fiber.interrupt(watch)
+        })
+      )
+    )
+    if (fatal !== null) return yield* Effect.fail<WorkError>(fatal)
+    return { ...counts }
+  })

@@ -1,0 +1,715 @@
+import { TaskQueue, type TaskQueueService, ValidationError } from "@abathur/queue"
+import { HttpRouter, HttpServerRequest, HttpServerResponse } from "@effect/platform"
+import { Cause, Deferred, Effect, Schedule, Stream } from "effect"
+import { timingSafeEqual } from "node:crypto"
+import { errorResponse, internalError, NotFound, Unauthorized } from "./ApiError.js"
+import { optionalJson, requireJson } from "./Body.js"
+import { dashboardHtml } from "./Dashboard.js"
+import { docsHtml } from "./Docs.js"
+import { handleMcp } from "./Mcp.js"
+import { Metrics } from "./Metrics.js"
+import { type OperationDoc, openApiDocument } from "./OpenApi.js"
+import { CancelInput, RetryInput } from "./Schemas.js"
+import { Shutdown, Wakeup } from "./Wakeup.js"
+
+export const VERSION = "0.1.0"
+
+/** What a route handler may use. */
+type Env =
+  | TaskQueue
+  | Wakeup
+  | Shutdown
+  | Metrics
+  | HttpServerRequest.HttpServerRequest
+  | HttpRouter.RouteContext
+  | HttpServerRequest.ParsedSearchParams
+
+type Handler = Effect.Effect<HttpServerResponse.HttpServerResponse, unknown, Env>
+
+export interface ApiRoute {
+  readonly method: "GET" | "POST" | "*"
+  /** In the router's syntax (`/v1/tasks/:id`). */
+  readonly path: HttpRouter.PathInput
+  readonly doc: OperationDoc
+  readonly handler: Handler
+}
+
+// ---- helpers ---------------------------------------------------------------------------------
+
+const json = (body: unknown, status = 200) => HttpServerResponse.unsafeJson(body, { status })
+const noContent = HttpServerResponse.empty({ status: 204 })
+
+const queue = TaskQueue
+const taskId = Effect.map(HttpRouter.params, (p) => p["id"] ?? "")
+
+/** Who acts, from the optional `X-Abathur-Actor` header (kept in the audit trail). */
+const actor = Effect.map(HttpServerRequest.HttpServerRequest, (req) => {
+  const a = req.headers["x-abathur-actor"]
+  return a === undefined || a.trim() === "" ? {} : { actor: a.trim() }
+})
+
+const searchParams = Effect.map(HttpServerRequest.HttpServerRequest, (req) => new URL(req.url, "http://localhost").searchParams)
+
+/** The query parameters, refusing unknown names (a typo should not pass silently). */
+const query = (allowed: ReadonlyArray<string>) =>
+  Effect.flatMap(searchParams, (params) => {
+    const unknown = [...new Set(params.keys())].filter((k) => !allowed.includes(k) && k !== "access_token")
+    if (unknown.length > 0) {
+      return Effect.fail(
+        new ValidationError({
+          message: `unknown query parameter${unknown.length === 1 ? "" : "s"} ${unknown.map((k) => JSON.stringify(k)).join(", ")}: accepted: ${allowed.join(", ") || "none"}`
+        })
+      )
+    }
+    return Effect.succeed(params)
+  })
+
+/** Repeated or comma-separated values of one parameter (`?status=ready&status=blocked`, `?ids=a,b`). */
+const many = (params: URLSearchParams, name: string): Array<string> | undefined => {
+  const values = params.getAll(name).flatMap((v) => v.split(",")).map((v) => v.trim()).filter((v) => v !== "")
+  return values.length === 0 ? undefined : values
+}
+
+const one = (params: URLSearchParams, name: string): string | undefined => {
+  const v = params.get(name)
+  return v === null || v.trim() === "" ? undefined : v.trim()
+}
+
+/** A number when the text is one, else the text (so that the schema explains what is wrong). */
+const numeric = (v: string | undefined): number | string | undefined => (v !== undefined && /^-?\d+(\.\d+)?$/.test(v) ? Number(v) : v)
+
+const defined = <T extends Record<string, unknown>>(o: T): Partial<T> =>
+  Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>
+
+const strictBody = <T>(schema: { safeParse: (u: unknown) => { success: true; data: T } | { success: false; error: { issues: ReadonlyArray<{ path: ReadonlyArray<PropertyKey>; message: string }> } } }, body: unknown) => {
+  const r = schema.safeParse(body)
+  if (r.success) return Effect.succeed(r.data)
+  return Effect.fail(
+    new ValidationError({
+      message: r.error.issues.map((i) => (i.path.length > 0 ? `${i.path.map(String).join(".")}: ${i.message}` : i.message)).join("; ")
+    })
+  )
+}
+
+// ---- long-poll claims ------------------------------------------------------------------------
+
+let waitingClaims = 0
+
+/**
+ * Claims a task, waiting up to `waitSeconds` for one to become ready: woken when this server
+ * makes a task ready or another process commits; a shutdown ends the wait (204).
+ */
+const claimWaiting = (q: TaskQueueService, body: unknown, waitSeconds: number) =>
+  Effect.gen(function* () {
+    const wakeup = yield* Wakeup
+    const shutdown = yield* Shutdown
+    const deadline = Date.now() + waitSeconds * 1000
+    yield* wakeup.interest
+    yield* Effect.acquireRelease(
+      Effect.sync(() => waitingClaims++),
+      () => Effect.sync(() => waitingClaims--)
+    )
+    for (;;) {
+      const signal = yield* wakeup.next
+      const task = yield* q.claim(body)
+      if (task !== null) return task
+      const left = deadline - Date.now()
+      if (left <= 0 || (yield* Deferred.isDone(shutdown))) return null
+      const woken = yield* Effect.raceAll([
+        Effect.as(signal, true),
+        Effect.as(Deferred.await(shutdown), false),
+        Effect.as(Effect.sleep(left), false)
+      ])
+      if (!woken) return null
+    }
+  }).pipe(Effect.scoped)
+
+// ---- server-sent events ----------------------------------------------------------------------
+
+let eventClients = 0
+
+const encoder = new TextEncoder()
+
+const events = Effect.gen(function* () {
+  const params = yield* query(["heartbeatSeconds"])
+  const raw = numeric(one(params, "heartbeatSeconds")) ?? 15
+  if (typeof raw !== "number" || raw < 1 || raw > 300) {
+    return yield* Effect.fail(new ValidationError({ message: "heartbeatSeconds must be a number from 1 to 300" }))
+  }
+  const q = yield* queue
+  const wakeup = yield* Wakeup
+  const shutdown = yield* Shutdown
+  const stream = Stream.unwrapScoped(
+    Effect.gen(function* () {
+      const changes = yield* q.subscribe
+      const external = yield* wakeup.external
+      yield* wakeup.interest
+      yield* Effect.acquireRelease(
+        Effect.sync(() => eventClients++),
+        () => Effect.sync(() => eventClients--)
+      )
+      return Stream.mergeAll(
+        [
+          Stream.succeed("retry: 2000\n: connected\n\n"),
+          Stream.fromQueue(changes).pipe(Stream.map((c) => `event: task\ndata: ${JSON.stringify(c)}\n\n`)),
+          Stream.fromQueue(external).pipe(Stream.map((v) => `event: sync\ndata: ${JSON.stringify({ dataVersion: v })}\n\n`)),
+          Stream.fromSchedule(Schedule.spaced(`${raw} seconds`)).pipe(Stream.map(() => `: heartbeat ${new Date().toISOString()}\n\n`))
+        ],
+        { concurrency: "unbounded" }
+      )
+    })
+  ).pipe(
+    Stream.interruptWhen(Deferred.await(shutdown)),
+    Stream.map((s) => encoder.encode(s))
+  )
+  return HttpServerResponse.stream(stream, {
+    contentType: "text/event-stream; charset=utf-8",
+    headers: { "cache-control": "no-cache", "x-accel-buffering": "no" }
+  })
+})
+
+// ---- routes ----------------------------------------------------------------------------------
+
+const E400 = [400] as const
+const taskParam = { name: "id", in: "path", required: true, description: "The task's id (a UUID).", schema: { type: "string", format: "uuid" } } as const
+
+export const routes: ReadonlyArray<ApiRoute> = [
+  {
+    method: "POST",
+    path: "/v1/tasks",
+    doc: {
+      tag: "tasks",
+      summary: "Submit a task",
+      description:
+        "Creates one task. `prompt` is required; prerequisites (`dependsOn`) and the parent must exist. The task is READY, or BLOCKED while a prerequisite is open.",
+      body: { schema: "SubmitTaskInput", required: true },
+      responses: { 201: { description: "The new task.", schema: "Task" } },
+      errors: [400, 404, 409]
+    },
+    handler: Effect.gen(function* () {
+      const body = yield* requireJson("at least a prompt")
+      return json(yield* (yield* queue).submit(body, yield* actor), 201)
+    })
+  },
+  {
+    method: "POST",
+    path: "/v1/plans",
+    doc: {
+      tag: "tasks",
+      summary: "Submit a plan",
+      description:
+        "Submits a tree of tasks with dependencies between them, by local keys, all or nothing. In `dependsOn` a key of the plan wins over a task id; nested `children` become subtasks.",
+      body: { schema: "PlanInput", required: true },
+      responses: { 201: { description: "The new tasks by key.", schema: "PlanResult" } },
+      errors: [400, 404, 409]
+    },
+    handler: Effect.gen(function* () {
+      const body = yield* requireJson('"tasks": a list of plan nodes')
+      return json(yield* (yield* queue).submitPlan(body, yield* actor), 201)
+    })
+  },
+  {
+    method: "GET",
+    path: "/v1/tasks",
+    doc: {
+      tag: "tasks",
+      summary: "List tasks",
+      description: "Tasks by calculated priority (highest first), then submission time (oldest first).",
+      params: [
+        { name: "status", in: "query", description: "Only these statuses; repeat it or separate with commas.", schema: { type: "array", items: { $ref: "#/components/schemas/TaskStatus" } }, explode: true },
+        { name: "excludeStatus", in: "query", description: "Leave out these statuses; repeat it or separate with commas.", schema: { type: "array", items: { $ref: "#/components/schemas/TaskStatus" } }, explode: true },
+        { name: "source", in: "query", description: "Only tasks from this source.", schema: { $ref: "#/components/schemas/TaskSource" } },
+        { name: "parent", in: "query", description: "Only the direct subtasks of this task.", schema: { type: "string", format: "uuid" } },
+        { name: "limit", in: "query", description: "At most this many tasks.", schema: { type: "integer", minimum: 1 } }
+      ],
+      responses: { 200: { description: "The tasks.", schema: { type: "array", items: { $ref: "#/components/schemas/Task" } } } },
+      errors: E400
+    },
+    handler: Effect.gen(function* () {
+      const params = yield* query(["status", "excludeStatus", "source", "parent", "parentTaskId", "limit"])
+      const input = defined({
+        status: many(params, "status"),
+        excludeStatus: many(params, "excludeStatus"),
+        source: one(params, "source"),
+        parentTaskId: one(params, "parent") ?? one(params, "parentTaskId"),
+        limit: numeric(one(params, "limit"))
+      })
+      return json(yield* (yield* queue).list(input))
+    })
+  },
+  {
+    method: "GET",
+    path: "/v1/tasks/:id",
+    doc: {
+      tag: "tasks",
+      summary: "Show a task",
+      description: "The task with its prerequisites, dependents, children and priority breakdown.",
+      params: [taskParam],
+      responses: { 200: { description: "The task in detail.", schema: "TaskDetail" } },
+      errors: [400, 404]
+    },
+    handler: Effect.gen(function* () {
+      return json(yield* (yield* queue).get(yield* taskId))
+    })
+  },
+  {
+    method: "GET",
+    path: "/v1/tasks/:id/audit",
+    doc: {
+      tag: "tasks",
+      summary: "A task's audit trail",
+      description: "Its submission and every state change, oldest first.",
+      params: [taskParam],
+      responses: { 200: { description: "The entries.", schema: { type: "array", items: { $ref: "#/components/schemas/AuditEntry" } } } },
+      errors: [400, 404]
+    },
+    handler: Effect.gen(function* () {
+      return json(yield* (yield* queue).audit(yield* taskId))
+    })
+  },
+  {
+    method: "POST",
+    path: "/v1/tasks/:id/dependencies",
+    doc: {
+      tag: "tasks",
+      summary: "Add a prerequisite",
+      description:
+        "The task (PENDING, BLOCKED or READY) waits for `prerequisiteId` too. A cycle is refused with its path; adding an existing edge changes nothing.",
+      params: [taskParam],
+      body: { schema: "AddDependencyInput", required: true },
+      responses: { 200: { description: "The dependent task in detail.", schema: "TaskDetail" } },
+      errors: [400, 404, 409]
+    },
+    handler: Effect.gen(function* () {
+      const id = yield* taskId
+      const body = yield* requireJson("prerequisiteId")
+      return json(yield* (yield* queue).addDependency(id, body, yield* actor))
+    })
+  },
+  {
+    method: "POST",
+    path: "/v1/claims",
+    doc: {
+      tag: "workers",
+      summary: "Claim the next task",
+      description:
+        "Leases the most important READY task (optionally only of `agentType`) for `leaseSeconds` (default: the task's timeout). " +
+        "With `waitSeconds` (at most 60) the request waits for a task to become ready (long poll): it is woken as soon as one does, " +
+        "through this server or another process sharing the database. 204 when nothing was ready in time.",
+      body: { schema: "ClaimInput", required: false },
+      responses: {
+        200: { description: "The claimed task with its lease token.", schema: "ClaimedTask" },
+        204: { description: "Nothing was ready (after waiting up to waitSeconds)." }
+      },
+      errors: E400
+    },
+    handler: Effect.gen(function* () {
+      const q = yield* queue
+      const body = yield* optionalJson
+      const wait = typeof body === "object" && body !== null && "waitSeconds" in body ? body.waitSeconds : undefined
+      const task = typeof wait === "number" && wait > 0 && wait <= 60 ? yield* claimWaiting(q, body, wait) : yield* q.claim(body)
+      return task === null ? noContent : json(task)
+    })
+  },
+  {
+    method: "POST",
+    path: "/v1/tasks/:id/heartbeat",
+    doc: {
+      tag: "workers",
+      summary: "Extend a lease",
+      description: "Renews the lease of a RUNNING task for `leaseSeconds` (default: its timeout).",
+      params: [taskParam],
+      body: { schema: "HeartbeatInput", required: false },
+      responses: { 200: { description: "The task with its new lease.", schema: "ClaimedTask" } },
+      errors: [400, 404, 409]
+    },
+    handler: Effect.gen(function* () {
+      const id = yield* taskId
+      return json(yield* (yield* queue).heartbeat(id, yield* optionalJson))
+    })
+  },
+  {
+    method: "POST",
+    path: "/v1/tasks/:id/complete",
+    doc: {
+      tag: "workers",
+      summary: "Complete a task",
+      description: "Completes a RUNNING task with an optional JSON `result`; dependents whose last open prerequisite it was become READY.",
+      params: [taskParam],
+      body: { schema: "CompleteInput", required: false },
+      responses: { 200: { description: "The task and the dependents it unblocked.", schema: "CompleteResult" } },
+      errors: [400, 404, 409]
+    },
+    handler: Effect.gen(function* () {
+      const id = yield* taskId
+      return json(yield* (yield* queue).complete(id, yield* optionalJson, yield* actor))
+    })
+  },
+  {
+    method: "POST",
+    path: "/v1/tasks/:id/fail",
+    doc: {
+      tag: "workers",
+      summary: "Fail an attempt",
+      description:
+        "Reports that a RUNNING task's attempt failed. It goes back to READY while retries remain; otherwise it FAILS and its open dependents are cancelled.",
+      params: [taskParam],
+      body: { schema: "FailInput", required: true },
+      responses: { 200: { description: "The task, whether it was retried, and what was cancelled.", schema: "FailResult" } },
+      errors: [400, 404, 409]
+    },
+    handler: Effect.gen(function* () {
+      const id = yield* taskId
+      const body = yield* requireJson('"error": what went wrong')
+      return json(yield* (yield* queue).fail(id, body, yield* actor))
+    })
+  },
+  {
+    method: "POST",
+    path: "/v1/tasks/:id/release",
+    doc: {
+      tag: "workers",
+      summary: "Give a task back",
+      description: "A worker that stops (e.g. on shutdown) returns its RUNNING task to READY without spending a retry.",
+      params: [taskParam],
+      body: { schema: "ReleaseInput", required: false },
+      responses: { 200: { description: "The task, READY again.", schema: "Task" } },
+      errors: [400, 404, 409]
+    },
+    handler: Effect.gen(function* () {
+      const id = yield* taskId
+      return json(yield* (yield* queue).release(id, yield* optionalJson, yield* actor))
+    })
+  },
+  {
+    method: "POST",
+    path: "/v1/tasks/:id/cancel",
+    doc: {
+      tag: "tasks",
+      summary: "Cancel a task",
+      description: "Cancels a task that is not finished, with its open transitive dependents and subtasks.",
+      params: [taskParam],
+      body: { schema: "CancelInput", required: false },
+      responses: { 200: { description: "The task and the ids cancelled with it.", schema: "CancelResult" } },
+      errors: [400, 404, 409]
+    },
+    handler: Effect.gen(function* () {
+      const id = yield* taskId
+      const body = yield* strictBody(CancelInput, yield* optionalJson)
+      return json(yield* (yield* queue).cancel(id, { ...(yield* actor), ...(body.reason !== undefined && { reason: body.reason }) }))
+    })
+  },
+  {
+    method: "POST",
+    path: "/v1/tasks/:id/retry",
+    doc: {
+      tag: "tasks",
+      summary: "Retry a failed task",
+      description: "A FAILED task goes back to READY with its retry count reset; the dependents its failure cancelled come back unless another failure still dooms them.",
+      params: [taskParam],
+      body: { schema: "RetryInput", required: false },
+      responses: { 200: { description: "The task and the dependents revived.", schema: "RetryResult" } },
+      errors: [400, 404, 409]
+    },
+    handler: Effect.gen(function* () {
+      const id = yield* taskId
+      yield* strictBody(RetryInput, yield* optionalJson)
+      return json(yield* (yield* queue).retry(id, yield* actor))
+    })
+  },
+  {
+    method: "POST",
+    path: "/v1/recover",
+    doc: {
+      tag: "workers",
+      summary: "Recover expired leases",
+      description: "RUNNING tasks whose lease expired go back to READY (or FAIL when retries are spent). Claims do this too.",
+      responses: { 200: { description: "The recovered ids.", schema: { type: "object", properties: { recovered: { type: "array", items: { type: "string" } } }, required: ["recovered"] } } }
+    },
+    handler: Effect.gen(function* () {
+      return json(yield* (yield* queue).recover())
+    })
+  },
+  {
+    method: "GET",
+    path: "/v1/status",
+    doc: {
+      tag: "queue",
+      summary: "Queue status",
+      description: "Counts by status, the average priority and largest depth of open tasks, and the oldest waiting task's submission time.",
+      responses: { 200: { description: "The status.", schema: "QueueStatus" } }
+    },
+    handler: Effect.gen(function* () {
+      yield* query([])
+      return json(yield* (yield* queue).status())
+    })
+  },
+  {
+    method: "GET",
+    path: "/v1/plan",
+    doc: {
+      tag: "queue",
+      summary: "Execution plan",
+      description: "Open tasks (or the named ones with their open transitive prerequisites) in batches that can run in parallel.",
+      params: [
+        { name: "ids", in: "query", description: "Task ids, comma-separated (or repeated); default: every open task.", schema: { type: "array", items: { type: "string", format: "uuid" } }, explode: false }
+      ],
+      responses: { 200: { description: "The batches.", schema: "ExecutionPlan" } },
+      errors: [400, 404]
+    },
+    handler: Effect.gen(function* () {
+      const params = yield* query(["ids"])
+      const ids = many(params, "ids")
+      return json(yield* (yield* queue).executionPlan(ids === undefined ? {} : { taskIds: ids }))
+    })
+  },
+  {
+    method: "GET",
+    path: "/v1/tree",
+    doc: {
+      tag: "queue",
+      summary: "Task hierarchy",
+      description: "The subtask tree below `id`, or the whole forest (one node per root) without it.",
+      params: [{ name: "id", in: "query", description: "The root task.", schema: { type: "string", format: "uuid" } }],
+      responses: {
+        200: { description: "A node (with id) or a list of nodes.", schema: { oneOf: [{ $ref: "#/components/schemas/TreeNode" }, { type: "array", items: { $ref: "#/components/schemas/TreeNode" } }] } }
+      },
+      errors: [400, 404]
+    },
+    handler: Effect.gen(function* () {
+      const params = yield* query(["id"])
+      return json(yield* (yield* queue).tree(one(params, "id")))
+    })
+  },
+  {
+    method: "GET",
+    path: "/v1/graph",
+    doc: {
+      tag: "queue",
+      summary: "Dependency graph",
+      description:
+        "The dependency graph (of open tasks, or around `id`) as Mermaid or Graphviz DOT. The text comes as text/plain; " +
+        "with `Accept: application/json` the answer is `{\"format\", \"text\"}` instead.",
+      params: [
+        { name: "format", in: "query", description: "mermaid (default) or dot.", schema: { $ref: "#/components/schemas/GraphFormat" } },
+        { name: "id", in: "query", description: "Only the graph around this task.", schema: { type: "string", format: "uuid" } }
+      ],
+      responses: {
+        200: {
+          description: "The graph.",
+          content: {
+            "text/plain": { schema: { type: "string" } },
+            "application/json": { schema: { $ref: "#/components/schemas/GraphDocument" } }
+          }
+        }
+      },
+      errors: [400, 404]
+    },
+    handler: Effect.gen(function* () {
+      const params = yield* query(["format", "id"])
+      const graph = yield* (yield* queue).graph(one(params, "id"), one(params, "format") ?? "mermaid")
+      const req = yield* HttpServerRequest.HttpServerRequest
+      const accept = req.headers["accept"] ?? ""
+      return accept.includes("application/json")
+        ? json(graph)
+        : HttpServerResponse.text(graph.text.endsWith("\n") ? graph.text : `${graph.text}\n`, { contentType: "text/plain; charset=utf-8" })
+    })
+  },
+  {
+    method: "GET",
+    path: "/v1/events",
+    doc: {
+      tag: "queue",
+      summary: "Task events (server-sent events)",
+      description:
+        "A text/event-stream of state changes: `event: task` with data `{taskId, from, to, at}` (TaskChange) for every change " +
+        "this server commits; `event: sync` with `{dataVersion}` when another process changed the database (refetch what you show); " +
+        "comment lines (`: heartbeat`) every `heartbeatSeconds` keep the connection open. The stream starts with `: connected`.",
+      params: [{ name: "heartbeatSeconds", in: "query", description: "Seconds between heartbeats (1..300, default 15).", schema: { type: "integer", minimum: 1, maximum: 300 } }],
+      responses: { 200: { description: "The event stream.", content: { "text/event-stream": { schema: { type: "string" } } } } },
+      errors: E400
+    },
+    handler: events
+  },
+  {
+    method: "*",
+    path: "/mcp",
+    doc: {
+      tag: "agents",
+      summary: "MCP over streamable HTTP",
+      description:
+        "The Model Context Protocol endpoint (stateless streamable HTTP, JSON responses) with the same tools as `abathur mcp`: " +
+        "task_enqueue, task_plan_submit, task_get, task_list, task_claim, task_complete, task_fail, task_cancel, task_queue_status, task_execution_plan. " +
+        "POST JSON-RPC messages with `Accept: application/json, text/event-stream`.",
+      methods: ["post"],
+      body: { schema: { type: "object", description: "A JSON-RPC 2.0 message (or a batch)." }, required: true },
+      responses: { 200: { description: "The JSON-RPC answer.", content: { "application/json": { schema: { type: "object" } } } } }
+    },
+    handler: handleMcp(VERSION)
+  },
+  {
+    method: "GET",
+    path: "/healthz",
+    doc: {
+      tag: "server",
+      summary: "Liveness",
+      description: "200 while the server runs. Needs no token.",
+      responses: { 200: { description: "Alive.", schema: "Health" } },
+      public: true
+    },
+    handler: Effect.succeed(json({ status: "ok" }))
+  },
+  {
+    method: "GET",
+    path: "/metrics",
+    doc: {
+      tag: "server",
+      summary: "Prometheus metrics",
+      description:
+        "Text exposition format: `abathur_tasks{status}` (from the database), `abathur_claims_total{result}`, `abathur_completions_total`, " +
+        "`abathur_failures_total{outcome}`, `abathur_task_transitions_total{from,to}`, `abathur_claims_waiting`, `abathur_event_streams`, " +
+        "and the histogram `abathur_http_request_duration_seconds{method,route,status}`.",
+      responses: { 200: { description: "The metrics.", content: { "text/plain; version=0.0.4": { schema: { type: "string" } } } } }
+    },
+    handler: Effect.gen(function* () {
+      const metrics = yield* Metrics
+      return HttpServerResponse.text(yield* metrics.render, { contentType: "text/plain; version=0.0.4; charset=utf-8" })
+    })
+  },
+  {
+    method: "GET",
+    path: "/openapi.json",
+    doc: {
+      tag: "server",
+      summary: "This API as OpenAPI 3.1",
+      description: "Generated from the same zod schemas the queue validates with.",
+      responses: { 200: { description: "The document.", content: { "application/json": { schema: { type: "object" } } } } }
+    },
+    handler: Effect.sync(() => HttpServerResponse.text(openApiText(), { contentType: "application/json" }))
+  },
+  {
+    method: "GET",
+    path: "/docs",
+    doc: {
+      tag: "server",
+      summary: "API reference",
+      description: "This document as a page for people.",
+      responses: { 200: { description: "HTML.", content: { "text/html": { schema: { type: "string" } } } } }
+    },
+    handler: Effect.sync(() => HttpServerResponse.text(docsPage(), { contentType: "text/html; charset=utf-8" }))
+  },
+  {
+    method: "GET",
+    path: "/",
+    doc: {
+      tag: "server",
+      summary: "Dashboard",
+      description: "A live view of the queue (status, tasks by status, recent changes). With a token, open it as `/?access_token=TOKEN`.",
+      responses: { 200: { description: "HTML.", content: { "text/html": { schema: { type: "string" } } } } }
+    },
+    handler: Effect.succeed(HttpServerResponse.text(dashboardHtml, { contentType: "text/html; charset=utf-8" }))
+  }
+]
+
+let openApiCache: string | undefined
+const openApiText = () => (openApiCache ??= JSON.stringify(openApiDocument(routes, VERSION), null, 2))
+let docsCache: string | undefined
+const docsPage = () => (docsCache ??= docsHtml(openApiDocument(routes, VERSION)))
+
+// ---- the application -------------------------------------------------------------------------
+
+/** Renders whatever a handler failed with as the contract's error document. */
+const toResponse = (handler: Handler, method: string, route: string) =>
+  handler.pipe(
+    Effect.catchAll((error) =>
+      typeof error === "object" && error !== null && "_tag" in error && typeof error._tag === "string" && "message" in error
+        ? Effect.succeed(errorResponse(error as { _tag: string; message: string }))
+        : Effect.as(Effect.logError(`${method} ${route} failed`, error), internalError("the server failed unexpectedly; see its log"))
+    ),
+    Effect.catchAllDefect((defect) =>
+      Effect.as(
+        Effect.logError(`${method} ${route} failed`, Cause.pretty(Cause.die(defect))),
+        internalError(defect instanceof Error ? `unexpected failure: ${defect.message}` : "the server failed unexpectedly; see its log")
+      )
+    )
+  )
+
+/** Measures the request (by route pattern) and logs it at debug level. */
+const observed = <R>(method: string, route: string, handler: Effect.Effect<HttpServerResponse.HttpServerResponse, never, R>) =>
+  Effect.gen(function* () {
+    const started = performance.now()
+    const response = yield* handler
+    const seconds = (performance.now() - started) / 1000
+    const metrics = yield* Metrics
+    metrics.observeRequest(method, route, response.status, seconds)
+    const req = yield* HttpServerRequest.HttpServerRequest
+    yield* Effect.logDebug("request").pipe(
+      Effect.annotateLogs({ method: req.method, url: req.url, status: response.status, ms: Math.round(seconds * 100000) / 100 })
+    )
+    return response
+  })
+
+const bearer = (header: string | undefined): string | undefined => {
+  const m = header === undefined ? null : /^Bearer\s+(.+)$/i.exec(header.trim())
+  return m?.[1]?.trim()
+}
+
+const sameSecret = (given: string, expected: string): boolean => {
+  const a = Buffer.from(given)
+  const b = Buffer.from(expected)
+  return a.length === b.length && timingSafeEqual(a, b)
+}
+
+/**
+ * The HTTP application: every route, authentication (with a token, every route but /healthz
+ * needs `Authorization: Bearer TOKEN`, or `?access_token=TOKEN` for browsers' pages and event
+ * streams), 404 in the Error shape for anything else.
+ */
+export const makeApp = (options: { readonly token: string | null }) =>
+  Effect.gen(function* () {
+    const metrics = yield* Metrics
+    const q = yield* TaskQueue
+    const instrumented = metrics.instrument(q)
+    metrics.registerGauge("abathur_claims_waiting", "Long-poll claims waiting for work.", () => waitingClaims)
+    metrics.registerGauge("abathur_event_streams", "Open GET /v1/events streams.", () => eventClients)
+
+    const router = HttpRouter.fromIterable(
+      routes.map((r) =>
+        HttpRouter.makeRoute(r.method, r.path, observed(r.method, r.path, toResponse(r.handler, r.method, r.path)))
+      )
+    )
+    const publicPaths = new Set(routes.filter((r) => r.doc.public === true).map((r) => r.path as string))
+    const unauthorized = errorResponse(
+      new Unauthorized({ message: "this server needs a token: send Authorization: Bearer <ABATHUR_TOKEN>" }),
+      { "www-authenticate": 'Bearer realm="abathur"' }
+    )
+
+    const app = Effect.gen(function* () {
+      const req = yield* HttpServerRequest.HttpServerRequest
+      if (options.token !== null) {
+        const url = new URL(req.url, "http://localhost")
+        if (!publicPaths.has(url.pathname)) {
+          const given = bearer(req.headers["authorization"]) ?? url.searchParams.get("access_token") ?? undefined
+          if (given === undefined || !sameSecret(given, options.token)) {
+            return yield* observed(req.method, "unauthorized", Effect.succeed(unauthorized))
+          }
+        }
+      }
+      return yield* router.pipe(
+        Effect.catchTag("RouteNotFound", () =>
+          observed(
+            req.method,
+            "unmatched",
+            Effect.succeed(
+              errorResponse(
+                new NotFound({
+                  message: `no route ${req.method} ${new URL(req.url, "http://localhost").pathname}: see /docs or /openapi.json for the API`
+                })
+              )
+            )
+          )
+        )
+      )
+    }).pipe(Effect.provideService(TaskQueue, instrumented))
+    return app
+  })

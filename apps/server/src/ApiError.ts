@@ -1,0 +1,32 @@
+import { httpStatusFor } from "@abathur/domain"
+import { errorBody } from "@abathur/queue"
+import { HttpServerResponse } from "@effect/platform"
+import { Data } from "effect"
+
+/** No route matches the method and path. */
+export class NotFound extends Data.TaggedError("NotFound")<{ readonly message: string }> {}
+
+/** The request body is larger than the server accepts. */
+export class PayloadTooLarge extends Data.TaggedError("PayloadTooLarge")<{
+  readonly message: string
+  readonly maxBytes: number
+}> {}
+
+/** The bearer token is missing or wrong. */
+export class Unauthorized extends Data.TaggedError("Unauthorized")<{ readonly message: string }> {}
+
+/** Statuses of the server's own tags; the contract's tags map through `httpStatusFor`. */
+const ServerStatuses: Readonly<Record<string, number>> = { NotFound: 404, PayloadTooLarge: 413, Unauthorized: 401 }
+
+export const statusOf = (tag: string): number => ServerStatuses[tag] ?? httpStatusFor(tag)
+
+/** The contract's error document as a response: `{"error": {"_tag", "message", ...details}}`. */
+export const errorResponse = (
+  error: { readonly _tag: string; readonly message: string },
+  headers: Readonly<Record<string, string>> = {}
+): HttpServerResponse.HttpServerResponse =>
+  HttpServerResponse.unsafeJson(errorBody(error), { status: statusOf(error._tag), headers })
+
+/** An unexpected failure, without internals. */
+export const internalError = (message: string): HttpServerResponse.HttpServerResponse =>
+  HttpServerResponse.unsafeJson({ error: { _tag: "InternalError", message } }, { status: 500 })

@@ -1,0 +1,93 @@
+import { ValidationError } from "@abathur/queue"
+import { HttpServerRequest } from "@effect/platform"
+import { NodeHttpServerRequest } from "@effect/platform-node"
+import { Effect } from "effect"
+import { PayloadTooLarge } from "./ApiError.js"
+
+/** The largest request body the server reads: 1 MiB. */
+export const MAX_BODY_BYTES = 1024 * 1024
+
+/** A request ended before its body arrived (the client went away). */
+export class BodyAborted extends Error {}
+
+const tooLarge = () =>
+  new PayloadTooLarge({
+    message: `the request body is larger than ${MAX_BODY_BYTES} bytes (1 MiB): split the work into smaller requests`,
+    maxBytes: MAX_BODY_BYTES
+  })
+
+/**
+ * Reads the raw body, refusing more than `MAX_BODY_BYTES`. A body declared too large by its
+ * Content-Length is refused before it is read; Node then discards the rest after the answer,
+ * so the client sees the 413 and the connection stays usable.
+ */
+export const readText: Effect.Effect<string, PayloadTooLarge, HttpServerRequest.HttpServerRequest> = Effect.flatMap(
+  HttpServerRequest.HttpServerRequest,
+  (request) => {
+    const source = NodeHttpServerRequest.toIncomingMessage(request)
+    const declared = Number(source.headers["content-length"])
+    if (Number.isFinite(declared) && declared > MAX_BODY_BYTES) return Effect.fail(tooLarge())
+    if (source.readableEnded) return Effect.succeed("")
+    return Effect.async<string, PayloadTooLarge>((resume) => {
+      const chunks: Array<Buffer> = []
+      let size = 0
+      const cleanup = () => {
+        source.off("data", onData)
+        source.off("end", onEnd)
+        source.off("error", onError)
+        source.off("aborted", onError)
+      }
+      const onData = (chunk: Buffer) => {
+        size += chunk.length
+        if (size > MAX_BODY_BYTES) {
+          cleanup()
+          source.resume() // discard the rest
+          resume(Effect.fail(tooLarge()))
+        } else chunks.push(chunk)
+      }
+      const onEnd = () => {
+        cleanup()
+        resume(Effect.succeed(Buffer.concat(chunks).toString("utf8")))
+      }
+      const onError = () => {
+        cleanup()
+        resume(Effect.die(new BodyAborted("the request was aborted while its body was read")))
+      }
+      source.on("data", onData)
+      source.on("end", onEnd)
+      source.on("error", onError)
+      source.on("aborted", onError)
+      return Effect.sync(cleanup)
+    })
+  }
+)
+
+/**
+ * Reads a JSON body. An empty body is `undefined` (the route decides whether that is allowed);
+ * malformed JSON is a ValidationError.
+ */
+export const readJson: Effect.Effect<unknown, PayloadTooLarge | ValidationError, HttpServerRequest.HttpServerRequest> = Effect.flatMap(
+  readText,
+  (text) => {
+    if (text.trim() === "") return Effect.succeed(undefined)
+    try {
+      return Effect.succeed(JSON.parse(text) as unknown)
+    } catch (error) {
+      return Effect.fail(new ValidationError({ message: `the request body is not valid JSON: ${(error as Error).message}` }))
+    }
+  }
+)
+
+/** A JSON body that must be present. */
+export const requireJson = (what: string): Effect.Effect<unknown, PayloadTooLarge | ValidationError, HttpServerRequest.HttpServerRequest> =>
+  Effect.flatMap(readJson, (body) =>
+    body === undefined
+      ? Effect.fail(new ValidationError({ message: `the request body is required: a JSON object with ${what}` }))
+      : Effect.succeed(body)
+  )
+
+/** A JSON body that may be empty (then `{}`). */
+export const optionalJson: Effect.Effect<unknown, PayloadTooLarge | ValidationError, HttpServerRequest.HttpServerRequest> = Effect.map(
+  readJson,
+  (body) => body ?? {}
+)

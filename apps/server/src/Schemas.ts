@@ -1,0 +1,170 @@
+import {
+  AddDependencyInput,
+  ClaimInput,
+  CompleteInput,
+  DependencyLink,
+  DependencyType,
+  ErrorBody,
+  FailInput,
+  GraphFormat,
+  HeartbeatInput,
+  JsonValue,
+  PlanInput,
+  PlanNode,
+  ReleaseInput,
+  SubmitTaskInput,
+  Task,
+  TaskId,
+  TaskSource,
+  TaskStatus
+} from "@abathur/domain"
+import { z } from "zod"
+
+/**
+ * Schemas of the HTTP API. Request bodies are the domain's own zod schemas (the queue validates
+ * with the same ones); the server adds the few bodies it parses itself (cancel, retry) and
+ * zod descriptions of the answers it prints, built on the domain's Task. The OpenAPI document is
+ * generated from this registry.
+ */
+
+/** `POST /v1/tasks/{id}/cancel`: an optional reason, kept in the audit trail. */
+export const CancelInput = z.strictObject({
+  reason: z.string({ error: "reason must be a string" }).optional()
+})
+
+/** `POST /v1/tasks/{id}/retry` takes no fields. */
+export const RetryInput = z.strictObject({})
+
+const Timestamp = z.string().meta({ format: "date-time", description: "ISO-8601 UTC" })
+const Ids = z.array(TaskId)
+
+export const ClaimedTask = z
+  .intersection(Task, z.object({ leaseToken: z.string(), leaseExpiresAt: Timestamp }))
+  .meta({ description: "A claimed task carries its lease: pass leaseToken to heartbeat, complete and fail." })
+
+export const PriorityBreakdown = z
+  .object({ base: z.number(), urgency: z.number(), dependency: z.number(), starvation: z.number(), source: z.number() })
+  .meta({ description: "The factor scores (0..100) whose weighted mean is calculatedPriority." })
+
+export const TaskDetail = z.intersection(
+  Task,
+  z.object({
+    prerequisites: z.array(DependencyLink),
+    dependents: z.array(DependencyLink),
+    children: Ids,
+    priorityBreakdown: PriorityBreakdown
+  })
+)
+
+export const PlanResult = z.object({ tasks: z.record(z.string(), Task) }).meta({ description: "The new tasks by plan key." })
+export const CompleteResult = z.object({ task: Task, unblocked: Ids }).meta({
+  description: "The completed task, and the dependents that became ready."
+})
+export const FailResult = z.object({ task: Task, retried: z.boolean(), cancelled: Ids }).meta({
+  description: "retried: the task went back to READY (retries remain); otherwise it FAILED and `cancelled` lists its cancelled dependents."
+})
+export const CancelResult = z.object({ task: Task, cancelled: Ids }).meta({
+  description: "The cancelled task, and the ids cancelled with it (transitive dependents and subtasks)."
+})
+export const RetryResult = z.object({ task: Task, revived: Ids }).meta({
+  description: "The task back to READY, and the dependents its failure had cancelled that came back."
+})
+export const QueueStatus = z.object({
+  total: z.number().int(),
+  byStatus: z.object(Object.fromEntries(TaskStatus.options.map((s) => [s, z.number().int()])) as Record<TaskStatus, z.ZodNumber>),
+  avgPriority: z.number().nullable().meta({ description: "Over open tasks; null when none." }),
+  maxDepth: z.number().int().nullable().meta({ description: "Largest dependency depth of open tasks; null when none." }),
+  oldestWaitingAt: Timestamp.nullable().meta({ description: "Earliest submittedAt among READY and BLOCKED tasks." })
+})
+export const ExecutionPlan = z.object({
+  batches: z.array(Ids).meta({ description: "Layers of open tasks: each batch can run in parallel once the previous ones are done." }),
+  totalBatches: z.number().int(),
+  maxParallelism: z.number().int()
+})
+export const GraphDocument = z.object({ format: GraphFormat, text: z.string() })
+export interface TreeNodeDoc {
+  readonly task: z.input<typeof Task>
+  readonly children: ReadonlyArray<TreeNodeDoc>
+}
+export const TreeNode: z.ZodType<TreeNodeDoc> = z.lazy(() => z.object({ task: Task, children: z.array(TreeNode) }))
+export const AuditEntry = z.object({
+  taskId: TaskId,
+  fromStatus: TaskStatus.nullable(),
+  toStatus: TaskStatus,
+  at: Timestamp,
+  actor: z.string().nullable(),
+  reason: z.string().nullable()
+})
+export const TaskChange = z
+  .object({ taskId: TaskId, from: TaskStatus.nullable(), to: TaskStatus, at: Timestamp })
+  .meta({ description: "The data of an `event: task` on GET /v1/events." })
+export const Health = z.object({ status: z.literal("ok") })
+
+/** Every named schema of the API document, by component name. */
+export const components: ReadonlyArray<readonly [string, z.ZodType]> = [
+  ["Task", Task],
+  ["ClaimedTask", ClaimedTask],
+  ["TaskDetail", TaskDetail],
+  ["TaskStatus", TaskStatus],
+  ["TaskSource", TaskSource],
+  ["DependencyType", DependencyType],
+  ["DependencyLink", DependencyLink],
+  ["PriorityBreakdown", PriorityBreakdown],
+  ["JsonValue", JsonValue],
+  ["SubmitTaskInput", SubmitTaskInput],
+  ["PlanInput", PlanInput],
+  ["PlanNode", PlanNode],
+  ["AddDependencyInput", AddDependencyInput],
+  ["ClaimInput", ClaimInput],
+  ["HeartbeatInput", HeartbeatInput],
+  ["CompleteInput", CompleteInput],
+  ["FailInput", FailInput],
+  ["ReleaseInput", ReleaseInput],
+  ["CancelInput", CancelInput],
+  ["RetryInput", RetryInput],
+  ["PlanResult", PlanResult],
+  ["CompleteResult", CompleteResult],
+  ["FailResult", FailResult],
+  ["CancelResult", CancelResult],
+  ["RetryResult", RetryResult],
+  ["QueueStatus", QueueStatus],
+  ["ExecutionPlan", ExecutionPlan],
+  ["GraphFormat", GraphFormat],
+  ["GraphDocument", GraphDocument],
+  ["TreeNode", TreeNode],
+  ["AuditEntry", AuditEntry],
+  ["TaskChange", TaskChange],
+  ["Error", ErrorBody],
+  ["Health", Health]
+]
+
+type Json = Record<string, unknown>
+
+/** Objects whose every property is always present in answers (defaults filled in). */
+const complete = new Set(["Task"])
+
+/**
+ * The components of the API document, generated from the zod schemas (input side, so that
+ * requests read as clients write them; the Task model lists every field as required because
+ * answers always carry them).
+ */
+export const jsonSchemas = (): Record<string, Json> => {
+  const registry = z.registry<{ id: string }>()
+  for (const [id, schema] of components) registry.add(schema, { id })
+  const generated = z.toJSONSchema(registry, {
+    io: "input",
+    unrepresentable: "any",
+    uri: (id) => `#/components/schemas/${id}`
+  }) as { schemas: Record<string, Json> }
+  const out: Record<string, Json> = {}
+  for (const [id, schema] of Object.entries(generated.schemas)) {
+    const { $schema: _s, $id: _i, ...rest } = schema
+    if (complete.has(id) && typeof rest["properties"] === "object" && rest["properties"] !== null) {
+      const properties = rest["properties"] as Record<string, Json>
+      rest["required"] = Object.keys(properties)
+      for (const p of Object.values(properties)) delete p["default"]
+    }
+    out[id] = rest
+  }
+  return out
+}

@@ -1,0 +1,81 @@
+import type { TaskQueue } from "@abathur/queue"
+import { NodeHttpServer } from "@effect/platform-node"
+import { Data, Deferred, Duration, Effect, FiberRef, Logger, LogLevel, Option, type Scope } from "effect"
+import * as Http from "node:http"
+import type { AddressInfo } from "node:net"
+import { makeApp } from "./Api.js"
+import type { Metrics } from "./Metrics.js"
+import { Shutdown, type Wakeup } from "./Wakeup.js"
+
+/** The server could not listen (address in use, no permission, unknown host). */
+export class ListenError extends Data.TaggedError("ListenError")<{ readonly message: string }> {}
+
+export interface ServeOptions {
+  readonly port: number
+  readonly host: string
+  readonly token: string | null
+  /** How long a shutdown waits for requests in flight before closing their connections. */
+  readonly graceMillis?: number
+}
+
+const urlOf = (address: AddressInfo): string =>
+  `http://${address.family === "IPv6" || address.address.includes(":") ? `[${address.address}]` : address.address}:${address.port}`
+
+/**
+ * Listens until the scope closes, then shuts down gracefully: stop accepting connections,
+ * end long polls (204) and event streams, let requests in flight finish (closing each
+ * connection once idle), and after `graceMillis` close whatever is left.
+ */
+export const serve = (options: ServeOptions): Effect.Effect<void, ListenError, Scope.Scope | TaskQueue | Metrics | Wakeup | Shutdown> =>
+  Effect.gen(function* () {
+    const shutdown = yield* Shutdown
+    const app = yield* makeApp({ token: options.token })
+    const handler = yield* NodeHttpServer.makeHandler(app)
+    const server = Http.createServer({ keepAliveTimeout: 5_000, requestTimeout: 120_000 }, handler)
+
+    yield* Effect.async<void, ListenError>((resume) => {
+      const onError = (error: NodeJS.ErrnoException) =>
+        resume(
+          Effect.fail(
+            new ListenError({
+              message:
+                error.code === "EADDRINUSE"
+                  ? `cannot listen on ${options.host}:${options.port}: the address is in use (another server? pick another --port, or 0 for a free one)`
+                  : `cannot listen on ${options.host}:${options.port}: ${error.message}`
+            })
+          )
+        )
+      server.once("error", onError)
+      server.listen({ port: options.port, host: options.host }, () => {
+        server.off("error", onError)
+        resume(Effect.void)
+      })
+    })
+    const address = server.address() as AddressInfo
+    // The address line is printed at any level but `none`: scripts and tests read it.
+    const minimum = yield* FiberRef.get(FiberRef.currentMinimumLogLevel)
+    const visible = minimum._tag !== "None" && LogLevel.greaterThan(minimum, LogLevel.Info) ? LogLevel.Info : minimum
+    yield* Effect.logInfo(`listening on ${urlOf(address)}`).pipe(
+      Effect.annotateLogs({ auth: options.token === null ? "none" : "bearer" }),
+      Logger.withMinimumLogLevel(visible)
+    )
+
+    yield* Effect.addFinalizer(() =>
+      Effect.gen(function* () {
+        yield* Effect.logInfo("shutting down: no new connections; finishing requests in flight")
+        const closed = yield* Deferred.make<void>()
+        server.close(() => Deferred.unsafeDone(closed, Effect.void))
+        yield* Deferred.succeed(shutdown, undefined)
+        server.closeIdleConnections()
+        const sweeper = setInterval(() => server.closeIdleConnections(), 20)
+        const finished = yield* Deferred.await(closed).pipe(Effect.timeout(Duration.millis(options.graceMillis ?? 1_500)), Effect.option)
+        clearInterval(sweeper)
+        if (Option.isNone(finished)) {
+          yield* Effect.logWarning("requests still in flight after the grace period: closing their connections")
+          server.closeAllConnections()
+        }
+        yield* Effect.logInfo("stopped listening")
+      })
+    )
+  })
+

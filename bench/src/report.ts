@@ -1,0 +1,220 @@
+/** The console tables and BENCHMARKS.md. */
+import BetterSqlite3 from "better-sqlite3"
+import { createRequire } from "node:module"
+import { cpus, totalmem, type as osType, release } from "node:os"
+import { ENGINE_FRAME, OUTER_FRAME, TX_FRAME } from "./costs.js"
+import { EXPLANATIONS } from "./explanations.js"
+import type { Breakdown, CpuProfileSummary, ResultRow, WorkloadResult } from "./types.js"
+import { fmtMs } from "./util.js"
+
+export interface Machine {
+  readonly cpu: string
+  readonly cores: number
+  readonly memory: string
+  readonly os: string
+  readonly node: string
+  readonly sqlite: string
+  readonly betterSqlite3: string
+  readonly effect: string
+}
+
+const versionOf = (pkg: string): string => {
+  try {
+    const require = createRequire(import.meta.url)
+    return (require(`${pkg}/package.json`) as { version: string }).version
+  } catch {
+    return "unknown"
+  }
+}
+
+export const describeMachine = (): Machine => {
+  const db = new BetterSqlite3(":memory:")
+  const sqlite = db.prepare("SELECT sqlite_version()").pluck().get() as string
+  db.close()
+  const list = cpus()
+  return {
+    cpu: list[0]?.model.trim() ?? "unknown",
+    cores: list.length,
+    memory: `${(totalmem() / 1024 ** 3).toFixed(1)} GiB`,
+    os: `${osType()} ${release()}`,
+    node: process.version,
+    sqlite,
+    betterSqlite3: versionOf("better-sqlite3"),
+    effect: versionOf("effect")
+  }
+}
+
+// ---- console -------------------------------------------------------------------------------
+
+const COLUMNS = ["metric", "abathur", "floor", "ratio", "target", "verdict"] as const
+const HEADERS = ["metric", "Abathur", "floor", "ratio", "target", ""]
+
+export const printResult = (r: WorkloadResult): void => {
+  const rows = r.rows.map((row) => COLUMNS.map((c) => (c === "verdict" && row.verdict === "INFO" ? "" : row[c])))
+  const widths = HEADERS.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)))
+  const line = (cells: ReadonlyArray<string>) => cells.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd()
+  console.log(`\n${r.id}  ${r.title}  (${fmtMs(r.elapsedMs)})`)
+  console.log(`    ${r.setup}`)
+  console.log(`  ${line(HEADERS)}`)
+  for (const row of rows) console.log(`  ${line(row)}`)
+  for (const note of r.notes) console.log(`  · ${note}`)
+}
+
+export const printAnalysis = (id: string, b: Breakdown | undefined, p: CpuProfileSummary | undefined): void => {
+  if (b !== undefined) {
+    console.log(`\n${id} where the time goes (${b.ops} × ${b.op}, instrumented run, ${fmtMs(b.wallMs)}):`)
+    for (const l of b.lines.slice(0, 14)) {
+      console.log(`  ${l.usPerOp.toFixed(1).padStart(10)} µs/op  ${(l.share * 100).toFixed(1).padStart(5)}%  ${String(l.calls).padStart(8)} calls  ${l.name}`)
+    }
+  }
+  if (p !== undefined) {
+    console.log(`\n${id} CPU profile of the measured section (${fmtMs(p.totalMs)} sampled), self time by area:`)
+    for (const a of p.byArea.slice(0, 10)) console.log(`  ${(a.share * 100).toFixed(1).padStart(5)}%  ${a.area}`)
+    console.log(`  top frames:`)
+    for (const f of p.top.slice(0, 15)) console.log(`  ${(f.share * 100).toFixed(1).padStart(5)}%  ${f.fn}  ${f.where}`)
+  }
+}
+
+// ---- markdown ------------------------------------------------------------------------------
+
+const md = (s: string) => s.replaceAll("|", "\\|")
+
+const table = (rows: ReadonlyArray<ResultRow>): string =>
+  [
+    "| Metric | Abathur | Floor | Ratio | Target | Result |",
+    "|---|---:|---:|---:|---|---|",
+    ...rows.map(
+      (r) => `| ${md(r.metric)} | ${md(r.abathur)} | ${md(r.floor)} | ${md(r.ratio)} | ${md(r.target)} | ${r.verdict === "INFO" ? "" : `**${r.verdict}**`} |`
+    )
+  ].join("\n")
+
+/** Sums of the breakdown by kind: SQL calls, engine code, transaction wrapper, Effect. */
+export const breakdownSummary = (b: Breakdown): string => {
+  const per = (pred: (name: string) => boolean) => b.lines.filter((l) => pred(l.name)).reduce((s, l) => s + l.usPerOp, 0)
+  const calls = (pred: (name: string) => boolean) => b.lines.filter((l) => pred(l.name)).reduce((s, l) => s + l.calls, 0)
+  const isStore = (n: string) => n.startsWith("store.")
+  const totalUs = (b.wallMs * 1000) / b.ops
+  const store = per(isStore)
+  const top = b.lines
+    .filter((l) => isStore(l.name))
+    .slice(0, 5)
+    .map((l) => `${l.name.slice(6)} ${l.usPerOp.toFixed(1)} µs (${(l.calls / b.ops).toFixed(l.calls / b.ops < 10 ? 1 : 0)}×)`)
+    .join(", ")
+  return (
+    `${totalUs.toFixed(1)} µs per ${b.op}: repository calls (SQL + row mapping) ${store.toFixed(1)} µs over ` +
+    `${(calls(isStore) / b.ops).toFixed(1)} calls (largest: ${top}); engine JS between them ${per((n) => n === ENGINE_FRAME).toFixed(1)} µs; ` +
+    `BEGIN/COMMIT ${per((n) => n === TX_FRAME).toFixed(1)} µs; Effect runtime and service wrapper ${per((n) => n === OUTER_FRAME).toFixed(1)} µs ` +
+    `(instrumented run of ${b.ops.toLocaleString("en-US")} operations; the timers add about 0.1 µs per call)`
+  )
+}
+
+const breakdownTable = (b: Breakdown): string =>
+  [
+    `| Part (self time) | Calls | µs per ${md(b.op)} | Share |`,
+    "|---|---:|---:|---:|",
+    ...b.lines
+      .slice(0, 16)
+      .map((l) => `| ${md(l.name)} | ${l.calls.toLocaleString("en-US")} | ${l.usPerOp.toFixed(1)} | ${(l.share * 100).toFixed(1)}% |`)
+  ].join("\n")
+
+const profileTables = (p: CpuProfileSummary): string =>
+  [
+    "| Area (self time) | Share |",
+    "|---|---:|",
+    ...p.byArea.slice(0, 10).map((a) => `| ${md(a.area)} | ${(a.share * 100).toFixed(1)}% |`),
+    "",
+    "| Top frame (self time) | Where | Share |",
+    "|---|---|---:|",
+    ...p.top.slice(0, 15).map((f) => `| ${md(f.fn)} | ${md(f.where)} | ${(f.share * 100).toFixed(1)}% |`)
+  ].join("\n")
+
+export interface ReportInput {
+  readonly machine: Machine
+  readonly date: Date
+  readonly command: string
+  readonly quick: boolean
+  readonly totalMs: number
+  readonly results: ReadonlyArray<WorkloadResult>
+  /** Analysis runs (breakdown, CPU profile) by workload id. */
+  readonly analysis: ReadonlyMap<string, { breakdown?: Breakdown | undefined; profile?: CpuProfileSummary | undefined }>
+}
+
+export const renderMarkdown = (input: ReportInput): string => {
+  const { machine: m, results } = input
+  const out: Array<string> = []
+  out.push("# Abathur benchmarks", "")
+  out.push(
+    `Generated by \`${input.command}\` on ${input.date.toISOString().slice(0, 16).replace("T", " ")} UTC ` +
+      `(whole run ${fmtMs(input.totalMs)}). Figures, not pass/fail tests: the harness lives in \`bench/\`, ` +
+      "is not part of the test suite and never runs in CI."
+  )
+  if (input.quick) out.push("", "**Quick run: every size is 10× smaller than the targets assume, so the verdicts do not apply.**")
+  out.push("", "## Machine", "")
+  out.push("| | |", "|---|---|")
+  out.push(`| CPU | ${m.cpu} |`, `| Cores | ${m.cores} |`, `| Memory | ${m.memory} |`, `| OS | ${m.os} |`)
+  out.push(`| Node.js | ${m.node} |`, `| SQLite | ${m.sqlite} (better-sqlite3 ${m.betterSqlite3}) |`, `| effect | ${m.effect} |`)
+  out.push("")
+  out.push(
+    "Every workload runs in a fresh child process on a file database in a temp dir (WAL, `synchronous=NORMAL`: " +
+      "the defaults of `Database.layer`). Abathur is measured through the real `TaskQueue` service (`TaskQueue.layer` + " +
+      "`TaskRepository.layer` + `Database.layer` + `QueueConfig.layer`, one `ManagedRuntime` per workload, each " +
+      "operation through `runtime.runSync`). The floor is plain better-sqlite3 doing the minimal SQL of the same work " +
+      "with hand-written prepared statements on the same schema (a fresh file migrated with `migrate`), measured in the " +
+      "same run. Abathur also writes an audit row per state change and keeps priorities fresh; the floor does neither. " +
+      "These shared machines are noisy: compare ratios from one run rather than figures across runs."
+  )
+  out.push("", "## Summary", "")
+  out.push("| Workload | Metric | Abathur | Floor | Ratio | Target | Result |", "|---|---|---:|---:|---:|---|---|")
+  for (const r of results) {
+    for (const row of r.rows.filter((x) => x.verdict !== "INFO")) {
+      out.push(`| ${r.id} | ${md(row.metric)} | ${md(row.abathur)} | ${md(row.floor)} | ${md(row.ratio)} | ${md(row.target)} | **${row.verdict}** |`)
+    }
+  }
+  for (const r of results) {
+    out.push("", `## ${r.id}: ${r.title}`, "", r.setup + ".", "", table(r.rows))
+    if (r.notes.length > 0) out.push("", ...r.notes.map((n) => `- ${n}`))
+  }
+  const missed = results.filter((r) => r.rows.some((x) => x.verdict === "MISS"))
+  if (missed.length > 0) {
+    out.push("", "## Missed targets", "")
+    out.push(
+      "For each miss: the measured reason, then what would close it. \"Where the time goes\" comes from an extra run of " +
+        "the same workload with every `TaskRepository` call timed (self time; the engine code inside the transaction " +
+        "and the Effect runtime outside it are what is left), and a V8 CPU profile of the measured section."
+    )
+    for (const r of missed) {
+      const a = input.analysis.get(r.id)
+      const ex = EXPLANATIONS[r.id]
+      const misses = r.rows.filter((x) => x.verdict === "MISS").map((x) => `${x.metric} ${x.abathur} against ${x.target}`)
+      out.push("", `### ${r.id}: ${misses.join("; ")}`, "")
+      const reason: Array<string> = []
+      if (a?.breakdown !== undefined) reason.push(`Where the time goes: ${breakdownSummary(a.breakdown)}.`)
+      if (a?.profile !== undefined) {
+        const areas = a.profile.byArea
+          .slice(0, 5)
+          .map((x) => `${x.area} ${(x.share * 100).toFixed(0)}%`)
+          .join(", ")
+        reason.push(`CPU profile by area: ${areas}.`)
+      }
+      if (ex !== undefined) reason.push(ex.reason)
+      out.push(`**Reason.** ${reason.join(" ")}`)
+      if (ex !== undefined) out.push("", `**What would close it.** ${ex.close}`)
+      if (a?.breakdown !== undefined || a?.profile !== undefined) {
+        out.push("", "<details><summary>Breakdown and profile</summary>", "")
+        if (a.breakdown !== undefined) out.push(breakdownTable(a.breakdown), "")
+        if (a.profile !== undefined) out.push(profileTables(a.profile), "")
+        out.push("</details>")
+      }
+    }
+  }
+  out.push(
+    "",
+    "## Reproducing",
+    "",
+    "`pnpm bench` builds the harness and its workspace dependencies and runs every workload (several minutes), then " +
+      "writes this file. `node bench/dist/main.js --only W3,W4` runs some workloads; `--quick` runs every size 10× smaller " +
+      "as a smoke test; `--analyze` adds the breakdown and CPU profile to every workload, not only the missed ones; " +
+      "`--no-analysis` skips them. Partial and quick runs print to the console and write this file only with `--out FILE`."
+  )
+  return out.join("\n") + "\n"
+}

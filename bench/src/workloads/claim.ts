@@ -1,0 +1,175 @@
+/** W3 (claim + complete throughput) and W4 (claim latency with deadlines). */
+import type { PlanInput } from "@abathur/domain"
+import BetterSqlite3 from "better-sqlite3"
+import { join } from "node:path"
+import { copyGraph, floorClaim, floorComplete, iso, openFloor } from "../floor.js"
+import { openQueue, type QueueHandle } from "../runtime.js"
+import { readyPlans } from "../seed.js"
+import type { WorkloadResult } from "../types.js"
+import { fmtInt, fmtMs, fmtRate, settle, stats, tempDir } from "../util.js"
+import { type Ctx, infoRow, lap, latencyRow, rateRow, verdict } from "./common.js"
+
+/** Submits the plans through the service; returns the set-up rate. */
+const submitAll = (h: QueueHandle, plans: ReadonlyArray<PlanInput>, n: number): number => {
+  const t0 = performance.now()
+  for (const plan of plans) h.run(h.q.submitPlan(plan))
+  return n / ((performance.now() - t0) / 1000)
+}
+
+export const w3 = async (ctx: Ctx): Promise<WorkloadResult> => {
+  const started = performance.now()
+  const n = ctx.size(100_000)
+  const warm = Math.min(1000, n / 10)
+  const { dir, cleanup } = tempDir()
+  try {
+    const file = join(dir, "abathur.db")
+    const h = await openQueue(file, { meter: ctx.meter })
+    const setupRate = submitAll(h, readyPlans(n + warm, { seed: 31 }), n + warm)
+    const notes = [`set-up: ${fmtInt(n + warm)} READY tasks submitted through submitPlan (plans of 10,000) at ${fmtRate(setupRate)}`]
+
+    // Floor: the claim statement, then complete + resolve edges, two transactions per task.
+    let floorMs = Number.NaN
+    const fClaim: Array<number> = []
+    const fComplete: Array<number> = []
+    if (ctx.withFloor) {
+      const db = openFloor(join(dir, "floor.db"))
+      copyGraph(db, file)
+      const claim = floorClaim(db)
+      const complete = floorComplete(db)
+      for (let i = 0; i < warm; i++) complete(claim()!)
+      settle()
+      const t0 = performance.now()
+      for (let i = 0; i < n; i++) {
+        const id = lap(fClaim, claim)
+        if (id === null) throw new Error("floor: the queue ran dry")
+        lap(fComplete, () => complete(id))
+      }
+      floorMs = performance.now() - t0
+      db.close()
+    }
+
+    // Abathur: claim, then complete with the lease token, through the service.
+    for (let i = 0; i < warm; i++) {
+      const c = h.run(h.q.claim({ worker: "bench" }))!
+      h.run(h.q.complete(c.id, { leaseToken: c.leaseToken }))
+    }
+    const aClaim: Array<number> = []
+    const aComplete: Array<number> = []
+    const ms = await ctx.measure("claim + complete", n, () => {
+      for (let i = 0; i < n; i++) {
+        const c = lap(aClaim, () => ctx.call(() => h.run(h.q.claim({ worker: "bench" }))))
+        if (c === null) throw new Error("abathur: the queue ran dry")
+        lap(aComplete, () => ctx.call(() => h.run(h.q.complete(c.id, { leaseToken: c.leaseToken }))))
+      }
+    })
+    const left = h.run(h.q.status()).byStatus.ready
+    await h.dispose()
+    if (left !== 0) notes.push(`warning: ${left} tasks still READY after the run`)
+
+    const rate = n / (ms / 1000)
+    const floorRate = n / (floorMs / 1000)
+    const share = rate / floorRate
+    const ac = stats(aClaim), ao = stats(aComplete), fc = stats(fClaim), fo = stats(fComplete)
+    return {
+      id: "W3",
+      title: "Claim and complete ready tasks in one process",
+      setup: `${fmtInt(n)} READY independent tasks (varied base priority and source), claimed and completed one by one after ${fmtInt(warm)} warm-up pairs; floor: the one-statement claim and the complete + resolve UPDATEs, one transaction each`,
+      rows: [
+        rateRow("throughput (claim + complete)", rate, floorRate, { min: 20_000 }),
+        {
+          metric: "share of the floor's rate",
+          abathur: `${(share * 100).toFixed(1)}%`,
+          floor: "100%",
+          ratio: "",
+          target: "≥ 40%",
+          verdict: ctx.withFloor ? verdict(share >= 0.4) : "INFO"
+        },
+        latencyRow("claim p50", ac.p50, fc.p50),
+        latencyRow("claim p99", ac.p99, fc.p99),
+        latencyRow("complete p50", ao.p50, fo.p50),
+        latencyRow("complete p99", ao.p99, fo.p99)
+      ],
+      notes,
+      ...ctx.analysis,
+      elapsedMs: performance.now() - started
+    }
+  } finally {
+    cleanup()
+  }
+}
+
+export const w4 = async (ctx: Ctx): Promise<WorkloadResult> => {
+  const started = performance.now()
+  const n = ctx.size(100_000)
+  const claims = Math.round(n / 10)
+  const warm = Math.min(500, claims / 10)
+  const { dir, cleanup } = tempDir()
+  try {
+    const file = join(dir, "abathur.db")
+    const h = await openQueue(file, { meter: ctx.meter })
+    const setupRate = submitAll(h, readyPlans(n, { seed: 41, deadlineShare: 0.1 }), n)
+    const withDeadline = (h.run(h.q.list({ status: "ready" })) as ReadonlyArray<{ deadline: string | null }>).filter(
+      (t) => t.deadline !== null
+    ).length
+    const notes = [
+      `set-up: ${fmtInt(n)} READY tasks (${fmtInt(withDeadline)} with a deadline 1 min to 48 h away and an estimate of 1 to 60 min) submitted through submitPlan at ${fmtRate(setupRate)}`
+    ]
+
+    const fLat: Array<number> = []
+    if (ctx.withFloor) {
+      const db = openFloor(join(dir, "floor.db"))
+      copyGraph(db, file)
+      const claim = floorClaim(db)
+      for (let i = 0; i < warm; i++) claim()
+      settle()
+      for (let i = 0; i < claims; i++) lap(fLat, claim)
+      db.close()
+    }
+
+    for (let i = 0; i < warm; i++) h.run(h.q.claim({ worker: "bench" }))
+    const lat: Array<number> = []
+    await ctx.measure("claim", claims, () => {
+      for (let i = 0; i < claims; i++) lap(lat, () => ctx.call(() => h.run(h.q.claim({ worker: "bench" }))))
+    })
+
+    // A queue left alone long enough that every stored score fell due (starvation moves by the
+    // refresh step after ~3.6 minutes): the next claim refreshes them all in its transaction.
+    let stormRow = infoRow("first claim after every stored score fell due", "—")
+    if (ctx.withFloor) {
+      const side = new BetterSqlite3(file)
+      side.pragma("busy_timeout = 5000")
+      const due = side
+        .prepare("UPDATE tasks SET priority_refresh_at = ? WHERE priority_refresh_at IS NOT NULL")
+        .run(iso(Date.now() - 1)).changes
+      side.close()
+      const t0 = performance.now()
+      h.run(h.q.claim({ worker: "bench" }))
+      const first = performance.now() - t0
+      const t1 = performance.now()
+      h.run(h.q.claim({ worker: "bench" }))
+      const next = performance.now() - t1
+      stormRow = infoRow(`first claim after all ${fmtInt(due)} stored scores fell due (then the next)`, `${fmtMs(first)} (then ${fmtMs(next)})`)
+    }
+    await h.dispose()
+
+    const a = stats(lat)
+    const f = stats(fLat)
+    return {
+      id: "W4",
+      title: "Claim latency, 10% of tasks with deadlines",
+      setup: `${fmtInt(n)} READY tasks, 10% with deadlines; ${fmtInt(claims)} claims timed one by one after ${fmtInt(warm)} warm-up claims (leases stay open); floor: the one-statement claim per transaction on a copy of the same rows`,
+      rows: [
+        latencyRow("claim p50", a.p50, f.p50),
+        latencyRow("claim p99", a.p99, f.p99, { max: 1 }),
+        latencyRow("claim max", a.max, f.max),
+        rateRow("claims per second", claims / (a.total / 1000), claims / (f.total / 1000)),
+        stormRow
+      ],
+      notes,
+      ...ctx.analysis,
+      elapsedMs: performance.now() - started
+    }
+  } finally {
+    cleanup()
+  }
+}

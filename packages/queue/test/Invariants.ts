@@ -1,0 +1,265 @@
+/**
+ * An invariant checker for DESIGN.md section 3, reading the database directly (plain SQL over
+ * the better-sqlite3 handle), so that it does not trust the engine or the repository it checks.
+ */
+import { calculatePriority, parseTimestamp, type PriorityFacts, type TaskSource, type TaskStatus, TaskStatuses } from "@abathur/domain"
+import { Database, TaskRepository } from "@abathur/storage"
+import type BetterSqlite3 from "better-sqlite3"
+import { Clock, Effect } from "effect"
+import { defaultQueueSettings, type QueueSettings } from "../src/QueueConfig.js"
+
+export interface InvariantOptions {
+  /** The current instant (epoch ms), for the priority formula. */
+  readonly now: number
+  readonly settings: QueueSettings
+  /**
+   * Check the freshness bound: every waiting task's stored score within `tolerance` points of
+   * the formula now. It is guaranteed at claim time (the claim refreshes what is due), so
+   * check it right after a claim or a refresh.
+   */
+  readonly freshness: boolean
+  /** Points of the freshness bound (default 1). */
+  readonly tolerance?: number
+  /**
+   * Tasks that ran (RUNNING, COMPLETED, FAILED) had every prerequisite COMPLETED when they were
+   * claimed. True for every database the engine built; a migrated legacy one may break it.
+   */
+  readonly strictHistory?: boolean
+  /** Open dependents of a task, as the priority counts them (the repository's count). */
+  readonly countOpenDependents: (id: string) => number
+}
+
+interface Row {
+  readonly id: string
+  readonly status: TaskStatus
+  readonly priority: number
+  readonly source: TaskSource
+  readonly deadline: string | null
+  readonly estimated_duration_seconds: number | null
+  readonly submitted_at: string
+  readonly calculated_priority: number
+  readonly dependency_depth: number
+  readonly parent_task_id: string | null
+  readonly lease_token: string | null
+  readonly lease_expires_at: string | null
+  readonly priority_refresh_at: string | null
+}
+
+interface EdgeRow {
+  readonly dependent: string
+  readonly prerequisite: string
+  readonly resolved_at: string | null
+}
+
+interface AuditRow {
+  readonly task_id: string
+  readonly from_status: TaskStatus | null
+  readonly to_status: TaskStatus
+}
+
+const TERMINAL: ReadonlySet<TaskStatus> = new Set(["completed", "failed", "cancelled"])
+const WAITING: ReadonlySet<TaskStatus> = new Set(["pending", "blocked", "ready"])
+
+/** The formula's value for a task row at `now`, recomputed from its facts. */
+export const formulaOf = (row: Row, openDependents: number, now: number, settings: QueueSettings): number => {
+  const facts: PriorityFacts = {
+    priority: row.priority,
+    source: row.source,
+    deadline: row.deadline === null ? null : parseTimestamp(row.deadline),
+    estimatedDurationSeconds: row.estimated_duration_seconds,
+    openDependents,
+    waitingSince: parseTimestamp(row.submitted_at)!
+  }
+  return calculatePriority(facts, now, settings.priority)
+}
+
+/** Every task row with the columns the checks read. */
+export const taskRows = (db: BetterSqlite3.Database): Array<Row> =>
+  db
+    .prepare(
+      `SELECT id, status, priority, source, deadline, estimated_duration_seconds, submitted_at, calculated_priority,
+         dependency_depth, parent_task_id, lease_token, lease_expires_at, priority_refresh_at
+       FROM tasks ORDER BY rowid`
+    )
+    .all() as Array<Row>
+
+/** Every broken invariant, as a readable line; empty when the database is sound. */
+export const findViolations = (db: BetterSqlite3.Database, options: InvariantOptions): Array<string> => {
+  const out: Array<string> = []
+  const tasks = taskRows(db)
+  const byId = new Map(tasks.map((t) => [t.id, t]))
+  const edges = db
+    .prepare("SELECT dependent_task_id AS dependent, prerequisite_task_id AS prerequisite, resolved_at FROM task_dependencies")
+    .all() as Array<EdgeRow>
+  const prereqs = new Map<string, Array<EdgeRow>>()
+  const dependents = new Map<string, Array<string>>()
+  for (const e of edges) {
+    let p = prereqs.get(e.dependent)
+    if (p === undefined) prereqs.set(e.dependent, (p = []))
+    p.push(e)
+    let d = dependents.get(e.prerequisite)
+    if (d === undefined) dependents.set(e.prerequisite, (d = []))
+    d.push(e.dependent)
+  }
+  const children = new Map<string, number>()
+  for (const t of tasks) if (t.parent_task_id !== null) children.set(t.parent_task_id, (children.get(t.parent_task_id) ?? 0) + 1)
+  const { limits } = options.settings
+  const strict = options.strictHistory ?? true
+  const runningTokens = new Set<string>()
+
+  for (const t of tasks) {
+    const where = `task ${t.id} (${t.status})`
+    if (!TaskStatuses.includes(t.status)) out.push(`${where}: unknown status`)
+    // 1. PENDING is transient; READY iff every prerequisite COMPLETED; BLOCKED iff some is not.
+    if (t.status === "pending") out.push(`${where}: a task stays PENDING after the engine opened the database`)
+    const mine = prereqs.get(t.id) ?? []
+    const states = mine.map((e) => byId.get(e.prerequisite)?.status)
+    const allCompleted = states.every((s) => s === "completed")
+    if (t.status === "ready" && !allCompleted) out.push(`${where}: READY with prerequisites ${JSON.stringify(states)}`)
+    if (t.status === "blocked" && allCompleted) out.push(`${where}: BLOCKED but every prerequisite is COMPLETED`)
+    if (strict && (t.status === "running" || t.status === "completed" || t.status === "failed") && !allCompleted) {
+      out.push(`${where}: ran before its prerequisites completed: ${JSON.stringify(states)}`)
+    }
+    // 5. No open task under a FAILED or CANCELLED prerequisite.
+    if (!TERMINAL.has(t.status) && states.some((s) => s === "failed" || s === "cancelled")) {
+      out.push(`${where}: open under a failed or cancelled prerequisite: ${JSON.stringify(states)}`)
+    }
+    // 2. RUNNING iff a lease (token and expiry); tokens are unique.
+    if (t.status === "running") {
+      if (t.lease_token === null || t.lease_expires_at === null) out.push(`${where}: RUNNING without a lease`)
+      if (t.lease_token !== null) {
+        if (runningTokens.has(t.lease_token)) out.push(`${where}: lease token shared with another task`)
+        runningTokens.add(t.lease_token)
+      }
+    } else if (t.lease_token !== null || t.lease_expires_at !== null) {
+      out.push(`${where}: a lease on a task that is not RUNNING`)
+    }
+    // 7. Depth: 0 without prerequisites, else 1 + the deepest prerequisite; limits.
+    const expectedDepth = mine.length === 0 ? 0 : 1 + Math.max(...mine.map((e) => byId.get(e.prerequisite)?.dependency_depth ?? -1))
+    if (t.dependency_depth !== expectedDepth) out.push(`${where}: depth ${t.dependency_depth}, expected ${expectedDepth}`)
+    if (t.dependency_depth > limits.maxDepth) out.push(`${where}: depth ${t.dependency_depth} over ${limits.maxDepth}`)
+    if (mine.length > limits.maxDependencies) out.push(`${where}: ${mine.length} prerequisites, over ${limits.maxDependencies}`)
+    const kids = children.get(t.id) ?? 0
+    if (kids > limits.maxSubtasks) out.push(`${where}: ${kids} subtasks, over ${limits.maxSubtasks}`)
+    // Priority in range; a refresh time only on waiting tasks.
+    if (!(t.calculated_priority >= 0 && t.calculated_priority <= 100)) out.push(`${where}: priority ${t.calculated_priority}`)
+    if (!WAITING.has(t.status) && t.priority_refresh_at !== null) out.push(`${where}: refresh time on a task that does not wait`)
+    // 6. Freshness (at claim time).
+    if (options.freshness && WAITING.has(t.status)) {
+      const truth = formulaOf(t, options.countOpenDependents(t.id), options.now, options.settings)
+      const tolerance = options.tolerance ?? 1
+      if (Math.abs(truth - t.calculated_priority) > tolerance) {
+        out.push(`${where}: stored priority ${t.calculated_priority} but the formula gives ${truth} at ${new Date(options.now).toISOString()}`)
+      }
+    }
+  }
+
+  // Edges: both ends exist; resolved iff the prerequisite COMPLETED.
+  for (const e of edges) {
+    const p = byId.get(e.prerequisite)
+    if (p === undefined || !byId.has(e.dependent)) {
+      out.push(`edge ${e.dependent} -> ${e.prerequisite}: an end does not exist`)
+      continue
+    }
+    if ((e.resolved_at !== null) !== (p.status === "completed")) {
+      out.push(`edge ${e.dependent} -> ${e.prerequisite}: resolved_at ${e.resolved_at} but the prerequisite is ${p.status}`)
+    }
+  }
+
+  // 7. Acyclic (Kahn's algorithm over every edge).
+  const remaining = new Map(tasks.map((t) => [t.id, (prereqs.get(t.id) ?? []).length]))
+  const ready = tasks.filter((t) => remaining.get(t.id) === 0).map((t) => t.id)
+  let placed = 0
+  while (ready.length > 0) {
+    const id = ready.pop()!
+    placed++
+    for (const d of dependents.get(id) ?? []) {
+      const left = remaining.get(d)! - 1
+      remaining.set(d, left)
+      if (left === 0) ready.push(d)
+    }
+  }
+  if (placed !== tasks.length) out.push(`the dependency graph has a cycle among ${tasks.length - placed} tasks`)
+
+  // Hierarchy: parents exist.
+  for (const t of tasks) {
+    if (t.parent_task_id !== null && !byId.has(t.parent_task_id)) out.push(`task ${t.id}: parent ${t.parent_task_id} does not exist`)
+  }
+
+  // task_stats equals a real count per status (and the priority sums).
+  const stats = db.prepare("SELECT status, task_count, priority_sum FROM task_stats").all() as Array<{
+    status: TaskStatus
+    task_count: number
+    priority_sum: number
+  }>
+  for (const s of TaskStatuses) {
+    const real = tasks.filter((t) => t.status === s)
+    const row = stats.find((r) => r.status === s)
+    if (row === undefined) {
+      out.push(`task_stats has no row for ${s}`)
+      continue
+    }
+    if (row.task_count !== real.length) out.push(`task_stats says ${row.task_count} ${s}, the table holds ${real.length}`)
+    const sum = real.reduce((acc, t) => acc + t.calculated_priority, 0)
+    if (Math.abs(row.priority_sum - sum) > 1e-6 * Math.max(1, real.length)) {
+      out.push(`task_stats priority sum for ${s} is ${row.priority_sum}, the table gives ${sum}`)
+    }
+  }
+
+  // Audit: at least one row per task; a chain of changes ending at the current status.
+  const audit = db.prepare("SELECT task_id, from_status, to_status FROM task_audit ORDER BY id").all() as Array<AuditRow>
+  const trail = new Map<string, Array<AuditRow>>()
+  for (const a of audit) {
+    if (!byId.has(a.task_id)) {
+      out.push(`audit row for task ${a.task_id}, which does not exist`)
+      continue
+    }
+    let list = trail.get(a.task_id)
+    if (list === undefined) trail.set(a.task_id, (list = []))
+    list.push(a)
+  }
+  for (const t of tasks) {
+    const list = trail.get(t.id) ?? []
+    if (list.length === 0) {
+      out.push(`task ${t.id}: no audit row`)
+      continue
+    }
+    if (list[list.length - 1]!.to_status !== t.status) {
+      out.push(`task ${t.id}: status ${t.status} but its last audit row says ${list[list.length - 1]!.to_status}`)
+    }
+    for (let i = 1; i < list.length; i++) {
+      if (list[i]!.from_status !== list[i - 1]!.to_status) {
+        out.push(`task ${t.id}: audit row ${i} goes from ${list[i]!.from_status}, the previous one ended at ${list[i - 1]!.to_status}`)
+      }
+    }
+  }
+
+  const fk = db.pragma("foreign_key_check") as Array<unknown>
+  if (fk.length > 0) out.push(`foreign key violations: ${JSON.stringify(fk)}`)
+  return out
+}
+
+/** Fails the test (a defect) with every broken invariant, checked now against the database. */
+export const checkInvariants = (options: {
+  readonly settings?: QueueSettings
+  readonly freshness?: boolean
+  readonly strictHistory?: boolean
+  readonly context?: string
+} = {}) =>
+  Effect.gen(function* () {
+    const { db } = yield* Database
+    const repo = yield* TaskRepository
+    const now = yield* Clock.currentTimeMillis
+    const violations = findViolations(db, {
+      now,
+      settings: options.settings ?? defaultQueueSettings,
+      freshness: options.freshness ?? false,
+      strictHistory: options.strictHistory ?? true,
+      countOpenDependents: (id) => repo.countOpenDependents(id)
+    })
+    if (violations.length > 0) {
+      const shown = violations.slice(0, 20).join("\n  ")
+      const more = violations.length > 20 ? `\n  ... and ${violations.length - 20} more` : ""
+      return yield* Effect.die(new Error(`invariants broken${options.context ? ` ${options.context}` : ""}:\n  ${shown}${more}`))
+    }
+  })

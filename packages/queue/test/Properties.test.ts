@@ -1,0 +1,551 @@
+/**
+ * Property-based test: random sequences of operations, valid and invalid, against a fresh queue;
+ * after every step the invariants of DESIGN.md section 3 hold (Invariants.ts), a rejected
+ * operation changed nothing and failed with one of the contract's tags, and each accepted
+ * operation did what the contract says.
+ */
+import { randomUUID } from "node:crypto"
+import { formatTimestamp, type PlanNodeInput, type TaskSource } from "@abathur/domain"
+import { Database, TaskRepository } from "@abathur/storage"
+import { TestDatabase } from "@abathur/testing"
+import { describe, expect, it } from "@effect/vitest"
+import { Cause, Clock, Duration, Effect, Exit, Layer, Option, TestClock, TestContext } from "effect"
+import fc from "fast-check"
+import { defaultQueueSettings, QueueConfig, type QueueSettings } from "../src/QueueConfig.js"
+import { TaskQueue } from "../src/TaskQueue.js"
+import { checkInvariants, formulaOf, taskRows } from "./Invariants.js"
+import { dump } from "./TestQueue.js"
+
+// ---- commands ------------------------------------------------------------------------------
+
+type TokenMode = "current" | "stale" | "none" | "random" | "empty"
+type Pick = { readonly from: "running" | "open" | "failed" | "any"; readonly n: number }
+
+type Cmd =
+  | {
+      readonly _tag: "submit"
+      readonly prereqs: ReadonlyArray<number>
+      readonly unknown: boolean
+      readonly badPriority: boolean
+      readonly parent: number | null
+      readonly priority: number
+      readonly source: TaskSource
+      readonly deadlineSeconds: number | null
+      readonly estimate: number | null
+      readonly maxRetries: number
+      readonly agentType: "general" | "coder"
+      readonly dependencyType: "sequential" | "parallel"
+    }
+  | {
+      readonly _tag: "plan"
+      readonly nodes: ReadonlyArray<{ readonly deps: ReadonlyArray<number>; readonly ext: ReadonlyArray<number>; readonly child: boolean }>
+      readonly cyclic: boolean
+      readonly parent: number | null
+      readonly unknown: boolean
+    }
+  | { readonly _tag: "addDependency"; readonly a: number; readonly b: number; readonly self: boolean; readonly type: "sequential" | "parallel" | null }
+  | { readonly _tag: "claim"; readonly leaseSeconds: number | null; readonly agentType: "general" | "coder" | null; readonly bad: boolean }
+  | { readonly _tag: "heartbeat" | "complete" | "fail" | "release"; readonly target: Pick; readonly token: TokenMode; readonly leaseSeconds: number | null }
+  | { readonly _tag: "cancel" | "retry"; readonly target: Pick }
+  | { readonly _tag: "recover" | "refresh" | "inspect" }
+  | { readonly _tag: "prune"; readonly olderThan: string; readonly dryRun: boolean; readonly status: string | null }
+  | { readonly _tag: "advance"; readonly ms: number }
+
+const pickArb = (from: ReadonlyArray<Pick["from"]>) =>
+  fc.record({ from: fc.constantFrom(...from), n: fc.nat(1000) })
+
+const submitArb = fc.record({
+  _tag: fc.constant("submit" as const),
+  prereqs: fc.array(fc.nat(1000), { maxLength: 4 }),
+  unknown: fc.integer({ min: 0, max: 6 }).map((n) => n === 0),
+  badPriority: fc.integer({ min: 0, max: 19 }).map((n) => n === 0),
+  parent: fc.option(fc.nat(1000), { nil: null, freq: 3 }),
+  priority: fc.integer({ min: 0, max: 10 }),
+  source: fc.constantFrom<TaskSource>("human", "agent_requirements", "agent_planner", "agent_implementation"),
+  deadlineSeconds: fc.option(fc.integer({ min: -7200, max: 3 * 86_400 }), { nil: null }),
+  estimate: fc.option(fc.integer({ min: 0, max: 7200 }), { nil: null }),
+  maxRetries: fc.integer({ min: 0, max: 2 }),
+  agentType: fc.constantFrom("general" as const, "general" as const, "coder" as const),
+  dependencyType: fc.constantFrom("sequential" as const, "parallel" as const)
+})
+
+const planArb = fc.record({
+  _tag: fc.constant("plan" as const),
+  nodes: fc.array(
+    fc.record({ deps: fc.array(fc.nat(100), { maxLength: 2 }), ext: fc.array(fc.nat(1000), { maxLength: 1 }), child: fc.boolean() }),
+    { minLength: 1, maxLength: 5 }
+  ),
+  cyclic: fc.integer({ min: 0, max: 4 }).map((n) => n === 0),
+  parent: fc.option(fc.nat(1000), { nil: null, freq: 3 }),
+  unknown: fc.integer({ min: 0, max: 9 }).map((n) => n === 0)
+})
+
+const leaseArb = fc.option(fc.integer({ min: 1, max: 7200 }), { nil: null })
+const tokenArb = fc.constantFrom<TokenMode>("current", "current", "current", "none", "stale", "random", "empty")
+
+const cmdArb: fc.Arbitrary<Cmd> = fc.oneof(
+  { weight: 8, arbitrary: submitArb },
+  { weight: 2, arbitrary: planArb },
+  {
+    weight: 4,
+    arbitrary: fc.record({
+      _tag: fc.constant("addDependency" as const),
+      a: fc.nat(1000),
+      b: fc.nat(1000),
+      self: fc.integer({ min: 0, max: 7 }).map((n) => n === 0),
+      type: fc.constantFrom("sequential" as const, "parallel" as const, null)
+    })
+  },
+  {
+    weight: 7,
+    arbitrary: fc.record({
+      _tag: fc.constant("claim" as const),
+      leaseSeconds: leaseArb,
+      agentType: fc.constantFrom("general" as const, "coder" as const, null, null, null),
+      bad: fc.integer({ min: 0, max: 14 }).map((n) => n === 0)
+    })
+  },
+  ...(["heartbeat", "complete", "fail", "release"] as const).map((tag) => ({
+    weight: tag === "complete" ? 6 : tag === "fail" ? 3 : 2,
+    arbitrary: fc.record({
+      _tag: fc.constant(tag),
+      target: pickArb(["running", "running", "running", "any"]),
+      token: tokenArb,
+      leaseSeconds: leaseArb
+    })
+  })),
+  { weight: 2, arbitrary: fc.record({ _tag: fc.constant("cancel" as const), target: pickArb(["open", "open", "any"]) }) },
+  { weight: 2, arbitrary: fc.record({ _tag: fc.constant("retry" as const), target: pickArb(["failed", "failed", "any"]) }) },
+  { weight: 1, arbitrary: fc.constant({ _tag: "recover" as const }) },
+  { weight: 1, arbitrary: fc.constant({ _tag: "refresh" as const }) },
+  { weight: 1, arbitrary: fc.constant({ _tag: "inspect" as const }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      _tag: fc.constant("prune" as const),
+      olderThan: fc.constantFrom("1s", "10m", "2h", "30d", "soon"),
+      dryRun: fc.boolean(),
+      status: fc.constantFrom(null, null, "completed", "failed", "cancelled", "ready")
+    })
+  },
+  {
+    weight: 4,
+    arbitrary: fc.record({
+      _tag: fc.constant("advance" as const),
+      ms: fc.oneof(fc.integer({ min: 1, max: 10_000 }), fc.integer({ min: 10_000, max: 600_000 }), fc.integer({ min: 600_000, max: 3 * 3_600_000 }))
+    })
+  }
+)
+
+// ---- the model the steps keep ----------------------------------------------------------------
+
+const CONTRACT_TAGS = ["ValidationError", "TaskNotFound", "DependencyCycle", "LimitExceeded", "InvalidTransition", "LeaseMismatch"]
+const OPEN = new Set(["pending", "blocked", "ready", "running"])
+const TERMINAL = new Set(["completed", "failed", "cancelled"])
+
+interface Ctx {
+  /** Every id the queue ever gave out (pruned ones too). */
+  readonly ids: Array<string>
+  /** Lease tokens issued per task, oldest first. */
+  readonly tokens: Map<string, Array<string>>
+}
+
+type Rows = ReturnType<typeof taskRows>
+type Row = Rows[number]
+
+/** What an operation must give: success, or a failure with one of these tags. */
+type Expected = "ok" | ReadonlyArray<string> | undefined
+
+const pickFrom = (list: ReadonlyArray<string>, n: number): string | undefined => (list.length === 0 ? undefined : list[n % list.length])
+
+const sorted = (xs: Iterable<string>) => [...xs].sort()
+
+const layerFor = (settings: QueueSettings) =>
+  TaskQueue.layer.pipe(Layer.provideMerge(TestDatabase.layer({ filename: ":memory:" })), Layer.provide(QueueConfig.layer(settings)))
+
+const STATS = new Map<string, number>()
+const step = (cmd: Cmd, ctx: Ctx, settings: QueueSettings, index: number) =>
+  Effect.gen(function* () {
+    const q = yield* TaskQueue
+    const { db } = yield* Database
+    const repo = yield* TaskRepository
+    const where = `at step ${index} ${JSON.stringify(cmd)}`
+    if (cmd._tag === "advance") {
+      yield* TestClock.adjust(Duration.millis(cmd.ms))
+      return yield* checkInvariants({ settings, context: where })
+    }
+    const now = yield* Clock.currentTimeMillis
+    const beforeDump = yield* dump
+    const before = taskRows(db)
+    const beforeById = new Map(before.map((r) => [r.id, r]))
+    const edgesBefore = db
+      .prepare("SELECT dependent_task_id AS d, prerequisite_task_id AS p, resolved_at AS r FROM task_dependencies")
+      .all() as Array<{ d: string; p: string; r: string | null }>
+    const idsWith = (p: Pick) =>
+      p.from === "any"
+        ? ctx.ids
+        : before.filter((r) => (p.from === "open" ? OPEN.has(r.status) : r.status === p.from)).map((r) => r.id)
+    /** A target: from the wanted kind of task, else any known id, else an id that never existed. */
+    const target = (p: Pick) => pickFrom(idsWith(p), p.n) ?? pickFrom(ctx.ids, p.n) ?? randomUUID()
+    const truth = (r: Row) => formulaOf(r, repo.countOpenDependents(r.id), now, settings)
+
+    let op: Effect.Effect<unknown, { readonly _tag: string }>
+    let expected: Expected
+    let check: (result: any, after: Rows) => void = () => {}
+
+    switch (cmd._tag) {
+      case "submit": {
+        const dependsOn = ctx.ids.length === 0 ? [] : [...new Set(cmd.prereqs.map((n) => pickFrom(ctx.ids, n)!))]
+        if (cmd.unknown) dependsOn.push(randomUUID())
+        const parent = cmd.parent === null ? undefined : pickFrom(ctx.ids, cmd.parent)
+        const input = {
+          prompt: `task ${ctx.ids.length}`,
+          priority: cmd.badPriority ? 11 : cmd.priority,
+          source: cmd.source,
+          dependsOn,
+          dependencyType: cmd.dependencyType,
+          agentType: cmd.agentType,
+          maxRetries: cmd.maxRetries,
+          ...(cmd.deadlineSeconds !== null && { deadline: formatTimestamp(now + cmd.deadlineSeconds * 1000) }),
+          ...(cmd.estimate !== null && { estimatedDurationSeconds: cmd.estimate }),
+          ...(parent !== undefined && { parentTaskId: parent })
+        }
+        op = q.submit(input)
+        if (cmd.badPriority) expected = ["ValidationError"]
+        else if (cmd.unknown) expected = ["TaskNotFound", "LimitExceeded", "InvalidTransition"]
+        check = (task: { id: string; status: string; dependencyDepth: number }) => {
+          ctx.ids.push(task.id)
+          const states = dependsOn.map((id) => beforeById.get(id)?.status)
+          expect(states.every((s) => s !== undefined && s !== "failed" && s !== "cancelled"), where).toBe(true)
+          expect(task.status, where).toBe(states.every((s) => s === "completed") ? "ready" : "blocked")
+        }
+        break
+      }
+      case "plan": {
+        const keys = cmd.nodes.map((_, i) => `k${i}`)
+        const nodes: Array<PlanNodeInput & { dependsOn: Array<string> }> = cmd.nodes.map((n, i) => ({
+          key: keys[i]!,
+          prompt: `plan node ${i}`,
+          dependsOn: [
+            ...(i === 0 ? [] : n.deps.map((d) => keys[d % i]!)),
+            ...(ctx.ids.length === 0 ? [] : n.ext.map((e) => pickFrom(ctx.ids, e)!))
+          ]
+        }))
+        // A cycle: the first node waits for the last, and the last for the first.
+        if (cmd.cyclic) {
+          nodes[0]!.dependsOn.push(keys[keys.length - 1]!)
+          nodes[nodes.length - 1]!.dependsOn.push(keys[0]!)
+        }
+        if (cmd.unknown) nodes[nodes.length - 1]!.dependsOn.push(randomUUID())
+        const parent = cmd.parent === null ? undefined : pickFrom(ctx.ids, cmd.parent)
+        // Nodes flagged `child` nest under the first node; the others are top level.
+        const top: Array<PlanNodeInput> = []
+        const kids: Array<PlanNodeInput> = []
+        nodes.forEach((n, i) => (i > 0 && cmd.nodes[i]!.child ? kids.push(n) : top.push(n)))
+        const tasks = top.map((n, i) => ({
+          ...n,
+          ...(i === 0 && kids.length > 0 && { children: kids }),
+          ...(parent !== undefined && { parentTaskId: parent })
+        }))
+        op = q.submitPlan({ tasks })
+        if (cmd.cyclic) expected = ["DependencyCycle"]
+        check = (r: { tasks: Record<string, { id: string }> }) => {
+          expect(Object.keys(r.tasks).sort(), where).toEqual([...keys].sort())
+          for (const k of keys) ctx.ids.push(r.tasks[k]!.id)
+        }
+        break
+      }
+      case "addDependency": {
+        const a = pickFrom(ctx.ids, cmd.a) ?? randomUUID()
+        const b = cmd.self ? a : (pickFrom(ctx.ids, cmd.b) ?? randomUUID())
+        op = q.addDependency(a, { prerequisiteId: b, ...(cmd.type !== null && { dependencyType: cmd.type }) })
+        const dep = beforeById.get(a)
+        if (dep === undefined || !beforeById.has(b)) expected = ["TaskNotFound"]
+        else if (!["pending", "blocked", "ready"].includes(dep.status)) expected = ["InvalidTransition"]
+        else if (a === b) expected = ["DependencyCycle"]
+        else if (["failed", "cancelled"].includes(beforeById.get(b)!.status)) expected = ["InvalidTransition"]
+        check = (detail: { status: string; prerequisites: ReadonlyArray<{ taskId: string }> }) => {
+          expect(detail.prerequisites.map((p) => p.taskId), where).toContain(b)
+          const prereq = beforeById.get(b)!
+          if (dep!.status === "ready" && prereq.status !== "completed") expect(detail.status, where).toBe("blocked")
+          else expect(detail.status, where).toBe(dep!.status)
+        }
+        break
+      }
+      case "claim": {
+        const input = {
+          worker: "w",
+          ...(cmd.bad ? { leaseSeconds: 0 } : cmd.leaseSeconds !== null && { leaseSeconds: cmd.leaseSeconds }),
+          ...(cmd.agentType !== null && { agentType: cmd.agentType })
+        }
+        op = q.claim(input)
+        expected = cmd.bad ? ["ValidationError"] : "ok"
+        check = (c: { id: string; leaseToken: string; leaseExpiresAt: string } | null, after) => {
+          const agent = (id: string) => db.prepare("SELECT agent_type AS a FROM tasks WHERE id = ?").get(id) as { a: string }
+          const readyNow = after.filter((r) => r.status === "ready" && (cmd.agentType === null || agent(r.id).a === cmd.agentType))
+          if (c === null) {
+            expect(readyNow.map((r) => r.id), where).toEqual([])
+            return
+          }
+          const claimed = after.find((r) => r.id === c.id)!
+          expect(claimed.status, where).toBe("running")
+          expect(claimed.lease_token, where).toBe(c.leaseToken)
+          const timeout = (db.prepare("SELECT max_execution_timeout_seconds AS t FROM tasks WHERE id = ?").get(c.id) as { t: number }).t
+          expect(Date.parse(c.leaseExpiresAt), where).toBe(now + (cmd.leaseSeconds ?? timeout) * 1000)
+          if (cmd.agentType !== null) expect(agent(c.id).a, where).toBe(cmd.agentType)
+          // The stored order: nothing READY ranks above the claimed task.
+          for (const r of readyNow) {
+            const above =
+              r.calculated_priority > claimed.calculated_priority ||
+              (r.calculated_priority === claimed.calculated_priority && r.submitted_at < claimed.submitted_at)
+            expect(above, `${where}: ${r.id} ranks above the claimed ${c.id}`).toBe(false)
+          }
+          // The freshness bound: the claimed task's score is fresh, and at most 2 points below the true best.
+          const mine = truth(claimed)
+          expect(Math.abs(mine - claimed.calculated_priority), where).toBeLessThanOrEqual(1)
+          const best = Math.max(mine, ...readyNow.map(truth))
+          expect(mine, where).toBeGreaterThanOrEqual(best - 2)
+          ctx.tokens.set(c.id, [...(ctx.tokens.get(c.id) ?? []), c.leaseToken])
+        }
+        break
+      }
+      case "heartbeat":
+      case "complete":
+      case "fail":
+      case "release": {
+        const id = target(cmd.target)
+        const row = beforeById.get(id)
+        const current = row?.lease_token ?? undefined
+        const issued = ctx.tokens.get(id) ?? []
+        const token =
+          cmd.token === "current"
+            ? current
+            : cmd.token === "stale"
+              ? (issued.find((t) => t !== current) ?? randomUUID())
+              : cmd.token === "random"
+                ? randomUUID()
+                : cmd.token === "empty"
+                  ? ""
+                  : undefined
+        const lease = token === undefined ? {} : { leaseToken: token }
+        op =
+          cmd._tag === "heartbeat"
+            ? q.heartbeat(id, { ...lease, ...(cmd.leaseSeconds !== null && { leaseSeconds: cmd.leaseSeconds }) })
+            : cmd._tag === "complete"
+              ? q.complete(id, { ...lease, result: { step: index } })
+              : cmd._tag === "fail"
+                ? q.fail(id, { ...lease, error: `attempt broke at step ${index}` })
+                : q.release(id, lease)
+        expected =
+          token === ""
+            ? ["ValidationError"]
+            : row === undefined
+              ? ["TaskNotFound"]
+              : row.status !== "running"
+                ? ["InvalidTransition"]
+                : token !== undefined && token !== current
+                  ? ["LeaseMismatch"]
+                  : "ok"
+        check = (r: any, after) => {
+          const mine = after.find((x) => x.id === id)!
+          const changedTo = (status: string) =>
+            sorted(after.filter((x) => x.id !== id && x.status === status && beforeById.get(x.id)?.status !== status).map((x) => x.id))
+          if (cmd._tag === "heartbeat") {
+            const timeout = (db.prepare("SELECT max_execution_timeout_seconds AS t FROM tasks WHERE id = ?").get(id) as { t: number }).t
+            expect(mine.status, where).toBe("running")
+            expect(mine.lease_token, where).toBe(current)
+            expect(Date.parse(mine.lease_expires_at!), where).toBe(now + (cmd.leaseSeconds ?? timeout) * 1000)
+          } else if (cmd._tag === "complete") {
+            expect(mine.status, where).toBe("completed")
+            // Exactly the dependents whose last open prerequisite this was.
+            const unresolved = (d: string) => edgesBefore.filter((e) => e.d === d && e.r === null).map((e) => e.p)
+            const expectedUnblocked = edgesBefore
+              .filter((e) => e.p === id && e.r === null && beforeById.get(e.d)!.status === "blocked")
+              .map((e) => e.d)
+              .filter((d) => unresolved(d).every((p) => p === id))
+            expect(sorted(r.unblocked), where).toEqual(sorted(new Set(expectedUnblocked)))
+            expect(changedTo("ready"), where).toEqual(sorted(r.unblocked))
+          } else if (cmd._tag === "fail") {
+            const retried = row!.status === "running" && (db.prepare("SELECT max_retries AS m FROM tasks WHERE id = ?").get(id) as { m: number }).m > retryCountBefore(id)
+            expect(r.retried, where).toBe(retried)
+            expect(mine.status, where).toBe(retried ? "ready" : "failed")
+            expect(sorted(r.cancelled), where).toEqual(changedTo("cancelled"))
+            if (retried) expect(r.cancelled, where).toEqual([])
+          } else {
+            expect(mine.status, where).toBe("ready")
+            expect(retryCountAfter(id), where).toBe(retryCountBefore(id))
+          }
+        }
+        break
+      }
+      case "cancel": {
+        const id = target(cmd.target)
+        const row = beforeById.get(id)
+        op = q.cancel(id)
+        expected = row === undefined ? ["TaskNotFound"] : TERMINAL.has(row.status) ? ["InvalidTransition"] : "ok"
+        check = (r: { cancelled: Array<string> }, after) => {
+          const byId = new Map(after.map((x) => [x.id, x]))
+          expect(byId.get(id)!.status, where).toBe("cancelled")
+          const changed = after.filter((x) => x.id !== id && x.status === "cancelled" && beforeById.get(x.id)!.status !== "cancelled")
+          expect(sorted(r.cancelled), where).toEqual(sorted(changed.map((x) => x.id)))
+          // Every task below it in the hierarchy, and every transitive dependent, is now terminal.
+          const below = new Set([id])
+          for (let grew = true; grew; ) {
+            grew = false
+            for (const x of after) {
+              if (x.parent_task_id !== null && below.has(x.parent_task_id) && !below.has(x.id)) {
+                below.add(x.id)
+                grew = true
+              }
+            }
+          }
+          for (const x of below) expect(TERMINAL.has(byId.get(x)!.status), `${where}: subtask ${x} below ${id} is still open`).toBe(true)
+          // COMPLETED tasks are never touched (checked for every step below).
+        }
+        break
+      }
+      case "retry": {
+        const id = target(cmd.target)
+        const row = beforeById.get(id)
+        op = q.retry(id)
+        expected = row === undefined ? ["TaskNotFound"] : row.status !== "failed" ? ["InvalidTransition"] : "ok"
+        check = (r: { task: { status: string; retryCount: number; errorMessage: string | null }; revived: Array<string> }, after) => {
+          expect(r.task, where).toMatchObject({ status: "ready", retryCount: 0, errorMessage: null })
+          const byId = new Map(after.map((x) => [x.id, x]))
+          for (const v of r.revived) {
+            expect(beforeById.get(v)!.status, where).toBe("cancelled")
+            expect(byId.get(v)!.status, where).toBe("blocked")
+          }
+        }
+        break
+      }
+      case "recover": {
+        op = q.recover()
+        expected = "ok"
+        check = (r: { recovered: Array<string> }) => {
+          const expired = before.filter((x) => x.status === "running" && Date.parse(x.lease_expires_at!) <= now).map((x) => x.id)
+          expect(sorted(r.recovered), where).toEqual(sorted(expired))
+        }
+        break
+      }
+      case "refresh": {
+        op = q.refreshPriorities()
+        expected = "ok"
+        break
+      }
+      case "inspect": {
+        op = Effect.all([q.status(), q.executionPlan(), q.list({ status: ["ready"] })])
+        expected = "ok"
+        check = ([status, plan, ready]: [any, any, Array<{ id: string }>], after) => {
+          const count = (s: string) => after.filter((x) => x.status === s).length
+          for (const s of ["pending", "blocked", "ready", "running", "completed", "failed", "cancelled"]) {
+            expect(status.byStatus[s], where).toBe(count(s))
+          }
+          const open = after.filter((x) => OPEN.has(x.status)).map((x) => x.id)
+          expect(sorted((plan.batches as Array<Array<string>>).flat()), where).toEqual(sorted(open))
+          expect(ready.length, where).toBe(count("ready"))
+        }
+        break
+      }
+      case "prune": {
+        op = q.prune({ olderThan: cmd.olderThan, dryRun: cmd.dryRun, ...(cmd.status !== null && { status: [cmd.status] }) })
+        expected = cmd.olderThan === "soon" || cmd.status === "ready" ? ["ValidationError"] : "ok"
+        check = (r: { deleted: number; ids: Array<string> }, after) => {
+          expect(r.deleted, where).toBe(r.ids.length)
+          const left = new Set(after.map((x) => x.id))
+          for (const id of r.ids) {
+            expect(TERMINAL.has(beforeById.get(id)!.status), where).toBe(true)
+            expect(left.has(id), where).toBe(cmd.dryRun)
+          }
+          expect(after.length, where).toBe(before.length - (cmd.dryRun ? 0 : r.ids.length))
+        }
+        break
+      }
+    }
+
+    function retryCountBefore(id: string): number {
+      return (beforeDump.tasks as Array<{ id: string; retry_count: number }>).find((t) => t.id === id)!.retry_count
+    }
+    function retryCountAfter(id: string): number {
+      return (db.prepare("SELECT retry_count AS n FROM tasks WHERE id = ?").get(id) as { n: number }).n
+    }
+
+    const exit = yield* Effect.exit(op)
+    // The freshness bound holds right after a claim (or a refresh) that went through.
+    if (process.env["PROP_STATS"]) {
+      const k = `${cmd._tag}:${Exit.isSuccess(exit) ? (exit.value === null ? "null" : "ok") : Option.getOrThrow(Cause.failureOption(exit.cause) as Option.Option<{ _tag: string }>)._tag}`
+      STATS.set(k, (STATS.get(k) ?? 0) + 1)
+    }
+    const fresh = Exit.isSuccess(exit) && (cmd._tag === "claim" || cmd._tag === "refresh")
+    if (Exit.isFailure(exit)) {
+      const failure = Cause.failureOption(exit.cause)
+      if (Option.isNone(failure)) throw new Error(`${where}: a defect, not a contract error:\n${Cause.pretty(exit.cause)}`)
+      const e = failure.value
+      expect(CONTRACT_TAGS, `${where}: ${e._tag}`).toContain(e._tag)
+      if (expected === "ok") throw new Error(`${where}: expected success, got ${e._tag}: ${(e as { message?: string }).message}`)
+      if (expected !== undefined) expect(expected, `${where}: got ${e._tag}: ${(e as { message?: string }).message}`).toContain(e._tag)
+      if (e._tag === "DependencyCycle") {
+        const cycle = (e as unknown as { cycle: ReadonlyArray<string> }).cycle
+        expect(cycle.length, where).toBeGreaterThanOrEqual(2)
+        expect(cycle[0], where).toBe(cycle[cycle.length - 1])
+        if (cmd._tag === "addDependency") {
+          // [A, B, ..., A]: A -> B is the new edge, every later step an existing edge.
+          for (let i = 1; i + 1 < cycle.length; i++) {
+            expect(edgesBefore.some((x) => x.d === cycle[i] && x.p === cycle[i + 1]), `${where}: ${cycle[i]} -> ${cycle[i + 1]}`).toBe(true)
+          }
+        }
+      }
+      // A rejected operation changes nothing.
+      expect(yield* dump, where).toEqual(beforeDump)
+    } else {
+      if (Array.isArray(expected)) throw new Error(`${where}: expected ${expected.join(" or ")}, but it succeeded`)
+      const after = taskRows(db)
+      check(exit.value, after)
+      // COMPLETED tasks are never touched (only pruned).
+      const afterDump = yield* dump
+      const afterTasks = new Map((afterDump.tasks as Array<{ id: string }>).map((t) => [t.id, t]))
+      for (const t of beforeDump.tasks as Array<{ id: string; status: string }>) {
+        if (t.status !== "completed") continue
+        const now_ = afterTasks.get(t.id)
+        if (now_ === undefined) expect(cmd._tag, `${where}: completed task ${t.id} vanished`).toBe("prune")
+        else expect(now_, `${where}: completed task ${t.id} changed`).toEqual(t)
+      }
+    }
+    yield* checkInvariants({ settings, freshness: fresh, context: where })
+  })
+
+const small: QueueSettings = { ...defaultQueueSettings, limits: { maxDependencies: 3, maxDepth: 3, maxSubtasks: 3 } }
+
+const run = (settings: QueueSettings, cmds: ReadonlyArray<Cmd>) =>
+  Effect.runPromise(
+    Effect.gen(function* () {
+      const ctx: Ctx = { ids: [], tokens: new Map() }
+      for (let i = 0; i < cmds.length; i++) {
+        const t0 = performance.now()
+        yield* step(cmds[i]!, ctx, settings, i)
+        const dt = performance.now() - t0
+        if (process.env["PROP_STATS"] && dt > 100) console.log(`slow step ${i} ${dt.toFixed(0)}ms ${JSON.stringify(cmds[i])}`)
+      }
+      if (process.env["PROP_STATS"]) {
+        const { db } = yield* Database
+        for (const r of db.prepare("SELECT status, count(*) AS n FROM tasks GROUP BY status").all() as Array<{ status: string; n: number }>) {
+          STATS.set(`end:${r.status}`, (STATS.get(`end:${r.status}`) ?? 0) + r.n)
+        }
+      }
+    }).pipe(Effect.provide(layerFor(settings)), Effect.provide(TestContext.TestContext))
+  )
+
+describe("random operation sequences", () => {
+  it("keep every invariant of DESIGN.md section 3 after each step", { timeout: 90_000 }, async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.constantFrom(small, defaultQueueSettings), fc.array(cmdArb, { minLength: 60, maxLength: 60 }), run),
+      {
+        numRuns: Number(process.env["PROP_RUNS"] ?? 100),
+        ...(process.env["PROP_SEED"] !== undefined && { seed: Number(process.env["PROP_SEED"]) }),
+        // Shrinking a long sequence can take a while: report what was found within the time limit.
+        interruptAfterTimeLimit: 50_000
+      }
+    )
+    if (process.env["PROP_STATS"]) console.log([...STATS].sort().map(([k, v]) => `${k} ${v}`).join("\n"))
+  })
+})
