@@ -10,7 +10,6 @@ import {
   TaskStatuses
 } from "@abathur/domain"
 import type { TaskDetail, TreeNode } from "@abathur/queue"
-import Table from "cli-table3"
 import type { Colors } from "./Terminal.js"
 
 /**
@@ -79,20 +78,60 @@ const truncate = (s: string, max: number): string =>
 
 const oneLine = (s: string) => s.replace(/\s+/g, " ").trim()
 
-/** A borderless table whose columns line up (also when piped). */
-const table = (head: Array<string>, c: Colors, align?: Array<"left" | "right">) =>
-  new Table({
-    head: head.map((h) => c.bold(h)),
-    chars: {
-      top: "", "top-mid": "", "top-left": "", "top-right": "",
-      bottom: "", "bottom-mid": "", "bottom-left": "", "bottom-right": "",
-      left: "", "left-mid": "", mid: "", "mid-mid": "", right: "", "right-mid": "", middle: "  "
-    },
-    style: { head: [], border: [], "padding-left": 0, "padding-right": 0 },
-    ...(align !== undefined && { colAligns: align })
-  })
+const ansi = /\u001b\[[0-9;]*m/g
 
-const render = (t: Table.Table) => t.toString().split("\n").map((l) => l.trimEnd()).join("\n")
+/** Columns a character takes on a terminal: 2 for wide (CJK, emoji), 0 for combining marks. */
+const charWidth = (cp: number): number =>
+  (cp >= 0x0300 && cp <= 0x036f) || cp === 0x200d || (cp >= 0xfe00 && cp <= 0xfe0f)
+    ? 0
+    : (cp >= 0x1100 && cp <= 0x115f) || (cp >= 0x2e80 && cp <= 0xa4cf) || (cp >= 0xac00 && cp <= 0xd7a3) ||
+        (cp >= 0xf900 && cp <= 0xfaff) || (cp >= 0xfe30 && cp <= 0xfe4f) || (cp >= 0xff00 && cp <= 0xff60) ||
+        (cp >= 0xffe0 && cp <= 0xffe6) || (cp >= 0x1f300 && cp <= 0x1faff) || (cp >= 0x20000 && cp <= 0x3fffd)
+      ? 2
+      : 1
+
+/** The width of a cell on a terminal (colour codes take none). */
+export const visibleWidth = (s: string): number => {
+  const plain = s.includes("\u001b") ? s.replace(ansi, "") : s
+  let w = 0
+  for (const ch of plain) w += charWidth(ch.codePointAt(0)!)
+  return w
+}
+
+/**
+ * A borderless table whose columns line up, piped or not. Linear in the number of cells: `list`
+ * prints 100,000 rows in well under a second (cli-table3 takes about 1.5 ms a row).
+ */
+interface Columns {
+  readonly push: (row: ReadonlyArray<string>) => void
+  readonly rows: Array<ReadonlyArray<string>>
+  readonly head: ReadonlyArray<string>
+  readonly align: ReadonlyArray<"left" | "right"> | undefined
+}
+
+const table = (head: Array<string>, c: Colors, align?: Array<"left" | "right">): Columns => {
+  const rows: Array<ReadonlyArray<string>> = []
+  return { head: head.map((h) => c.bold(h)), rows, align, push: (row) => void rows.push(row) }
+}
+
+const render = (t: Columns): string => {
+  const all = [t.head, ...t.rows]
+  const widths = all.map((row) => row.map(visibleWidth))
+  const max: Array<number> = []
+  for (const row of widths) row.forEach((w, i) => (max[i] = Math.max(max[i] ?? 0, w)))
+  const last = max.length - 1
+  return all
+    .map((row, r) =>
+      row
+        .map((cell, i) => {
+          const pad = " ".repeat(Math.max(0, max[i]! - widths[r]![i]!))
+          return t.align?.[i] === "right" ? pad + cell : i === last ? cell : cell + pad
+        })
+        .join("  ")
+        .trimEnd()
+    )
+    .join("\n")
+}
 
 /** `list`: one row per task. */
 export const taskTable = (c: Colors, tasks: ReadonlyArray<Task>, now: number, width: number | null): string => {

@@ -138,6 +138,13 @@ const withoutGlobals = (args: ReadonlyArray<string>): Array<string> => {
 
 /** Runs the command line; resolves to the exit code. */
 export const runCli = async (argv: ReadonlyArray<string>, env: Env, layer: MainLayer): Promise<number> => {
+  // `abathur list | head`: the reader left; stop quietly, as other command-line tools do.
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on("error", (error: NodeJS.ErrnoException) => {
+      if (error.code !== "EPIPE") throw error
+      process.exit(typeof process.exitCode === "number" ? process.exitCode : 0)
+    })
+  }
   const terminal = makeTerminal(env)
   const args = argv.slice(2)
   const app: AppContext = { env, terminal, layer, json: undefined, exitCode: 0 }

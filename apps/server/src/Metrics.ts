@@ -115,7 +115,7 @@ export class Metrics extends Context.Tag("@abathur/server/Metrics")<Metrics, Met
       const changes = yield* queue.subscribe
       yield* Effect.forkScoped(
         Effect.forever(
-          Effect.map(Queue.takeAll(changes), (batch) => {
+          Effect.map(Queue.takeBetween(changes, 1, 4096), (batch) => {
             for (const c of batch) transitions.inc({ from: c.from ?? "none", to: c.to })
           })
         )

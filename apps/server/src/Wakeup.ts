@@ -44,7 +44,7 @@ export class Wakeup extends Context.Tag("@abathur/server/Wakeup")<Wakeup, Wakeup
         const changes = yield* queue.subscribe
         yield* Effect.forkScoped(
           Effect.forever(
-            Effect.flatMap(Queue.takeAll(changes), (batch) => {
+            Effect.flatMap(Queue.takeBetween(changes, 1, 4096), (batch) => {
               for (const c of batch) if (c.to === "ready") return wake
               return Effect.void
             })

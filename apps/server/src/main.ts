@@ -77,6 +77,7 @@ const main = (): void => {
   )
   NodeRuntime.runMain(program, {
     disableErrorReporting: true,
+    disablePrettyLogger: true,
     teardown: (exit, onExit) => onExit(exitCodeOf(exit))
   })
 }

@@ -567,17 +567,27 @@ export class Engine {
     const seen = new Set(roots)
     const queue = [...roots]
     const touchedPrereqs = new Set<string>()
+    // Terminal tasks met below the roots: only their subtasks are followed (a finished subtask
+    // stays as it is, but the open subtasks under it are still below the cancelled task).
+    const finished = new Set<string>()
     while (queue.length > 0) {
       const id = queue.shift()!
       const next = [
-        ...this.store.dependentsOf(id).map((d) => d.taskId),
+        ...(finished.has(id) ? [] : this.store.dependentsOf(id).map((d) => d.taskId)),
         ...(withSubtasks ? this.store.childIds(id) : [])
       ]
       for (const nid of next) {
         if (seen.has(nid)) continue
         seen.add(nid)
         const t = this.store.getTask(nid)
-        if (t === null || isTerminal(t.status)) continue
+        if (t === null) continue
+        if (isTerminal(t.status)) {
+          if (withSubtasks) {
+            finished.add(nid)
+            queue.push(nid)
+          }
+          continue
+        }
         this.transition(t, "cancelled", now, { leaseToken: null, leaseExpiresAt: null, workerId: null, cancelledBy: cause, errorMessage: reason }, actor, reason)
         cancelled.push(nid)
         queue.push(nid)

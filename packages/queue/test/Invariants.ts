@@ -60,6 +60,17 @@ interface AuditRow {
 const TERMINAL: ReadonlySet<TaskStatus> = new Set(["completed", "failed", "cancelled"])
 const WAITING: ReadonlySet<TaskStatus> = new Set(["pending", "blocked", "ready"])
 
+const cache = new WeakMap<BetterSqlite3.Database, Map<string, BetterSqlite3.Statement>>()
+
+/** A statement prepared once per connection (the checks run after every step of long sequences). */
+export const prepared = (db: BetterSqlite3.Database, sql: string): BetterSqlite3.Statement => {
+  let byDb = cache.get(db)
+  if (byDb === undefined) cache.set(db, (byDb = new Map()))
+  let st = byDb.get(sql)
+  if (st === undefined) byDb.set(sql, (st = db.prepare(sql)))
+  return st
+}
+
 /** The formula's value for a task row at `now`, recomputed from its facts. */
 export const formulaOf = (row: Row, openDependents: number, now: number, settings: QueueSettings): number => {
   const facts: PriorityFacts = {
@@ -75,22 +86,22 @@ export const formulaOf = (row: Row, openDependents: number, now: number, setting
 
 /** Every task row with the columns the checks read. */
 export const taskRows = (db: BetterSqlite3.Database): Array<Row> =>
-  db
-    .prepare(
-      `SELECT id, status, priority, source, deadline, estimated_duration_seconds, submitted_at, calculated_priority,
+  prepared(
+    db,
+    `SELECT id, status, priority, source, deadline, estimated_duration_seconds, submitted_at, calculated_priority,
          dependency_depth, parent_task_id, lease_token, lease_expires_at, priority_refresh_at
        FROM tasks ORDER BY rowid`
-    )
-    .all() as Array<Row>
+  ).all() as Array<Row>
 
 /** Every broken invariant, as a readable line; empty when the database is sound. */
 export const findViolations = (db: BetterSqlite3.Database, options: InvariantOptions): Array<string> => {
   const out: Array<string> = []
   const tasks = taskRows(db)
   const byId = new Map(tasks.map((t) => [t.id, t]))
-  const edges = db
-    .prepare("SELECT dependent_task_id AS dependent, prerequisite_task_id AS prerequisite, resolved_at FROM task_dependencies")
-    .all() as Array<EdgeRow>
+  const edges = prepared(
+    db,
+    "SELECT dependent_task_id AS dependent, prerequisite_task_id AS prerequisite, resolved_at FROM task_dependencies"
+  ).all() as Array<EdgeRow>
   const prereqs = new Map<string, Array<EdgeRow>>()
   const dependents = new Map<string, Array<string>>()
   for (const e of edges) {
@@ -187,7 +198,7 @@ export const findViolations = (db: BetterSqlite3.Database, options: InvariantOpt
   }
 
   // task_stats equals a real count per status (and the priority sums).
-  const stats = db.prepare("SELECT status, task_count, priority_sum FROM task_stats").all() as Array<{
+  const stats = prepared(db, "SELECT status, task_count, priority_sum FROM task_stats").all() as Array<{
     status: TaskStatus
     task_count: number
     priority_sum: number
@@ -207,7 +218,7 @@ export const findViolations = (db: BetterSqlite3.Database, options: InvariantOpt
   }
 
   // Audit: at least one row per task; a chain of changes ending at the current status.
-  const audit = db.prepare("SELECT task_id, from_status, to_status FROM task_audit ORDER BY id").all() as Array<AuditRow>
+  const audit = prepared(db, "SELECT task_id, from_status, to_status FROM task_audit ORDER BY id").all() as Array<AuditRow>
   const trail = new Map<string, Array<AuditRow>>()
   for (const a of audit) {
     if (!byId.has(a.task_id)) {

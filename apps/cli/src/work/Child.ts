@@ -139,8 +139,10 @@ export const startChild = (spec: ChildSpec): Child => {
       fd = null
     }
   }
+  let endsLine = true
   const log = (chunk: Buffer) => {
-    if (fd === null) return
+    if (fd === null || chunk.length === 0) return
+    endsLine = chunk[chunk.length - 1] === 0x0a
     try {
       writeSync(fd, chunk)
     } catch {
@@ -157,7 +159,7 @@ export const startChild = (spec: ChildSpec): Child => {
     result = { code, signal, spawnError, stdout, stderr, durationMs: Date.now() - startedAt }
     if (fd !== null) {
       const how = spawnError !== null ? `could not start: ${spawnError.message}` : signal !== null ? `killed by ${signal}` : `exited with code ${code}`
-      log(Buffer.from(`\n# ${how} after ${((Date.now() - startedAt) / 1000).toFixed(1)} s\n`))
+      log(Buffer.from(`${endsLine ? "" : "\n"}# ${how} after ${((Date.now() - startedAt) / 1000).toFixed(1)} s\n`))
       try {
         closeSync(fd)
       } catch {

@@ -291,7 +291,7 @@ export const runPool = (backend: WorkBackend, options: PoolOptions, io: PoolIo):
         logNow("warning", message)
       } else {
         stopping = `${signal} again: killing ${running.size} running`
-        logNow("warning", `${signal} again: killing ${running.size} running command(s); their tasks go back to the queue`))
+        logNow("warning", `${signal} again: killing ${running.size} running command(s); their tasks go back to the queue`)
         for (const entry of running.values()) {
           if (entry.exited) continue
           entry.forced = true
