@@ -1,10 +1,15 @@
-// Builds `abathur-server` into dist/main.js: src/main.ts bundled by esbuild as one ES module for
-// Node 20, executable (`#!/usr/bin/env node`). Workspace packages are bundled from their TypeScript
-// sources (the "@abathur/source" export condition); better-sqlite3 stays external (a native addon).
-// Some bundled dependencies are CommonJS and call `require` (node built-ins, e.g. `ws` through
-// @effect/platform-node): the banner gives the module a `require` of its own.
+// Builds `abathur-server` into dist/: src/main.ts bundled by esbuild as ES modules for Node 20;
+// dist/main.js is the executable (`#!/usr/bin/env node`). Workspace packages are bundled from their
+// TypeScript sources (the "@abathur/source" export condition); better-sqlite3 stays external (a
+// native addon). Some bundled dependencies are CommonJS and call `require` for Node's built-ins:
+// the banner gives each module a `require` of its own.
+//
+// Start-up: main.js only reads the command line; the server is a chunk imported once the command
+// line is valid, and the MCP SDK another chunk loaded by the first /mcp request. @effect/platform-node
+// imports `undici` (its HTTP client) and `ws` (WebSockets) at the top of modules the server uses,
+// but the server never calls either: they are replaced by stubs that throw if ever used.
 import { build } from "esbuild"
-import { chmodSync, rmSync } from "node:fs"
+import { chmodSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 
@@ -12,10 +17,38 @@ const here = dirname(fileURLToPath(import.meta.url))
 const outdir = join(here, "dist")
 rmSync(outdir, { recursive: true, force: true })
 
+/** Modules bundled as stubs: present for imports, never used by the server. */
+const unused = {
+  undici: ["Agent", "getGlobalDispatcher", "setGlobalDispatcher", "Dispatcher"],
+  ws: ["WebSocket", "WebSocketServer"]
+}
+
+const stubs = {
+  name: "abathur-server-stubs",
+  setup(b) {
+    const filter = new RegExp(`^(${Object.keys(unused).join("|")})$`)
+    b.onResolve({ filter }, (args) => ({ path: args.path, namespace: "abathur-unused" }))
+    b.onLoad({ filter: /.*/, namespace: "abathur-unused" }, (args) => {
+      const names = unused[args.path]
+      return {
+        contents: `const unused = () => { throw new Error(${JSON.stringify(`${args.path} is not bundled with abathur-server`)}) }
+const stub = new Proxy(unused, { get: unused, construct: unused })
+export default stub
+${names.map((n) => `export const ${n} = stub`).join("\n")}`,
+        loader: "js"
+      }
+    })
+  }
+}
+
 const result = await build({
   entryPoints: [join(here, "src/main.ts")],
-  outfile: join(outdir, "main.js"),
+  outdir,
+  entryNames: "[name]",
+  chunkNames: "chunks/[name]-[hash]",
+  splitting: true,
   bundle: true,
+  minify: true,
   format: "esm",
   platform: "node",
   target: "node20",
@@ -25,12 +58,9 @@ const result = await build({
   legalComments: "none",
   metafile: process.argv.includes("--metafile"),
   banner: {
-    js: [
-      "#!/usr/bin/env node",
-      'import { createRequire as __abathurCreateRequire } from "node:module";',
-      "const require = __abathurCreateRequire(import.meta.url);"
-    ].join("\n")
+    js: ['import { createRequire as __abathurCreateRequire } from "node:module";', "const require = __abathurCreateRequire(import.meta.url);"].join("\n")
   },
+  plugins: [stubs],
   logLevel: "warning"
 })
 
@@ -39,4 +69,7 @@ if (result.metafile) {
   console.log(await analyzeMetafile(result.metafile))
 }
 
-chmodSync(join(outdir, "main.js"), 0o755)
+// The shebang goes on the entry only (a banner would put it on every chunk).
+const main = join(outdir, "main.js")
+writeFileSync(main, `#!/usr/bin/env node\n${readFileSync(main, "utf8")}`)
+chmodSync(main, 0o755)

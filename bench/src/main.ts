@@ -11,7 +11,7 @@ import { fork } from "node:child_process"
 import { writeFileSync } from "node:fs"
 import { dirname, join, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
-import { describeMachine, printAnalysis, printResult, renderMarkdown } from "./report.js"
+import { describeMachine, describeProbe, printAnalysis, printResult, probe, renderMarkdown } from "./report.js"
 import type { Breakdown, CpuProfileSummary, RunOptions, WorkloadResult } from "./types.js"
 import { fmtMs, tempDir } from "./util.js"
 import { w3, w4 } from "./workloads/claim.js"
@@ -127,6 +127,8 @@ const main = async (): Promise<void> => {
   const command = ["pnpm bench", ...process.argv.slice(2)].join(" ")
   console.log(`Abathur benchmarks: ${machine.cpu}, ${machine.cores} cores, ${machine.memory}, Node ${machine.node}, SQLite ${machine.sqlite}`)
   if (args.quick) console.log("Quick run: sizes 10× smaller; the targets assume the full sizes.")
+  const before = probe()
+  console.log(`machine: ${describeProbe(before)} (a quiet machine does ~115k/s)`)
   const shared = tempDir("abathur-bench-run-")
   const results: Array<WorkloadResult> = []
   const analysis = new Map<string, { breakdown?: Breakdown | undefined; profile?: CpuProfileSummary | undefined }>()
@@ -150,11 +152,13 @@ const main = async (): Promise<void> => {
   } finally {
     shared.cleanup()
   }
+  const after = probe()
+  console.log(`\nmachine after the run: ${describeProbe(after)}`)
   const totalMs = performance.now() - started
   const full = !args.quick && args.only.length === ALL.length
   const out = args.out ?? (full ? join(ROOT, "BENCHMARKS.md") : undefined)
   if (out !== undefined) {
-    writeFileSync(out, renderMarkdown({ machine, date, command, quick: args.quick, totalMs, results, analysis }))
+    writeFileSync(out, renderMarkdown({ machine, date, command, quick: args.quick, totalMs, probes: { before, after }, results, analysis }))
     console.log(`\nwrote ${out}`)
   } else {
     console.log("\n(partial or quick run: BENCHMARKS.md left as it is; pass --out FILE to write a report)")

@@ -1,11 +1,12 @@
 /** The console tables and BENCHMARKS.md. */
 import BetterSqlite3 from "better-sqlite3"
 import { createRequire } from "node:module"
-import { cpus, totalmem, type as osType, release } from "node:os"
+import { cpus, loadavg, totalmem, type as osType, release } from "node:os"
+import { join } from "node:path"
 import { ENGINE_FRAME, OUTER_FRAME, TX_FRAME } from "./costs.js"
 import { EXPLANATIONS } from "./explanations.js"
 import type { Breakdown, CpuProfileSummary, ResultRow, WorkloadResult } from "./types.js"
-import { fmtMs } from "./util.js"
+import { fmtInt, fmtMs, tempDir } from "./util.js"
 
 export interface Machine {
   readonly cpu: string
@@ -43,6 +44,36 @@ export const describeMachine = (): Machine => {
     effect: versionOf("effect")
   }
 }
+
+/** How busy the machine is: load average and a raw single-row transaction rate. */
+export interface Probe {
+  readonly load: string
+  readonly rawTxPerSecond: number
+}
+
+export const probe = (): Probe => {
+  const { dir, cleanup } = tempDir("abathur-probe-")
+  try {
+    const db = new BetterSqlite3(join(dir, "probe.db"))
+    db.pragma("journal_mode = WAL")
+    db.pragma("synchronous = NORMAL")
+    db.exec("CREATE TABLE t (id TEXT PRIMARY KEY, v TEXT)")
+    const insert = db.prepare("INSERT INTO t VALUES (?, ?)")
+    const tx = db.transaction((i: number) => insert.run(crypto.randomUUID(), `row ${i}`))
+    for (let i = 0; i < 500; i++) tx.immediate(i)
+    const n = 5000
+    const t0 = performance.now()
+    for (let i = 0; i < n; i++) tx.immediate(i)
+    const rate = n / ((performance.now() - t0) / 1000)
+    db.close()
+    return { load: loadavg().map((x) => x.toFixed(2)).join(" / "), rawTxPerSecond: rate }
+  } finally {
+    cleanup()
+  }
+}
+
+export const describeProbe = (p: Probe): string =>
+  `load average ${p.load} (1/5/15 min); raw single-row write transactions ${fmtInt(p.rawTxPerSecond)}/s`
 
 // ---- console -------------------------------------------------------------------------------
 
@@ -134,6 +165,7 @@ export interface ReportInput {
   readonly command: string
   readonly quick: boolean
   readonly totalMs: number
+  readonly probes: { readonly before: Probe; readonly after: Probe }
   readonly results: ReadonlyArray<WorkloadResult>
   /** Analysis runs (breakdown, CPU profile) by workload id. */
   readonly analysis: ReadonlyMap<string, { breakdown?: Breakdown | undefined; profile?: CpuProfileSummary | undefined }>
@@ -153,6 +185,13 @@ export const renderMarkdown = (input: ReportInput): string => {
   out.push("| | |", "|---|---|")
   out.push(`| CPU | ${m.cpu} |`, `| Cores | ${m.cores} |`, `| Memory | ${m.memory} |`, `| OS | ${m.os} |`)
   out.push(`| Node.js | ${m.node} |`, `| SQLite | ${m.sqlite} (better-sqlite3 ${m.betterSqlite3}) |`, `| effect | ${m.effect} |`)
+  out.push(`| Busy before the run | ${describeProbe(input.probes.before)} |`, `| Busy after the run | ${describeProbe(input.probes.after)} |`)
+  out.push("")
+  out.push(
+    "The machine is shared: other sessions build and test on the same 2 cores while the harness runs, and STACK.md's " +
+      "quiet-machine figure for raw single-row transactions is ~115k/s. The probe rows above say how far from quiet this " +
+      "run was; absolute figures scale with it, the Abathur-to-floor ratios much less."
+  )
   out.push("")
   out.push(
     "Every workload runs in a fresh child process on a file database in a temp dir (WAL, `synchronous=NORMAL`: " +

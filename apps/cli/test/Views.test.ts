@@ -1,8 +1,9 @@
 import BetterSqlite3 from "better-sqlite3"
-import { existsSync, readdirSync } from "node:fs"
+import { spawnSync } from "node:child_process"
+import { existsSync, readdirSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { describe, expect, it } from "vitest"
-import { run, Sandbox, type Task, tempDir } from "./support/Cli.js"
+import { CLI, run, Sandbox, type Task, tempDir } from "./support/Cli.js"
 
 describe("status, plan, tree, graph", () => {
   it("status: counts, averages and the oldest waiting task", async () => {
@@ -92,6 +93,28 @@ describe("status, plan, tree, graph", () => {
     expect(j.format).toBe("dot")
     expect(j.text).toBe(dot)
     expect((await s.json(["graph"])).format).toBe("mermaid")
+  })
+})
+
+describe("large queues", () => {
+  it("a plan of 3,000 tasks, listed in full, and a reader that leaves early", async () => {
+    const s = new Sandbox({ ABATHUR_MAX_DEPTH: "0" })
+    const tasks = Array.from({ length: 3000 }, (_, i) => ({ key: `k${i}`, prompt: `Task ${i}`, dependsOn: i % 10 === 0 ? [] : [`k${i - 1}`] }))
+    const file = join(s.dir, "big.json")
+    writeFileSync(file, JSON.stringify({ tasks }))
+    const submitted = await s.json<{ tasks: Record<string, Task> }>(["submit", "--file", file])
+    expect(Object.keys(submitted.tasks)).toHaveLength(3000)
+    const started = Date.now()
+    const text = await s.text(["list"])
+    expect(Date.now() - started).toBeLessThan(20_000)
+    const lines = text.trimEnd().split("\n")
+    expect(lines).toHaveLength(3002)
+    expect(lines.at(-1)).toBe("3000 tasks")
+    // `abathur list | head -1` ends quietly with exit 0.
+    const piped = spawnSync("bash", ["-c", `set -o pipefail; "${process.execPath}" "${CLI}" --db "${s.db}" list | head -1`], { encoding: "utf8" })
+    expect(piped.stdout).toMatch(/^ID +STATUS/)
+    expect(piped.stderr).toBe("")
+    expect(piped.status).toBe(0)
   })
 })
 

@@ -6,13 +6,12 @@ import { errorResponse, internalError, NotFound, Unauthorized } from "./ApiError
 import { optionalJson, requireJson } from "./Body.js"
 import { dashboardHtml } from "./Dashboard.js"
 import { docsHtml } from "./Docs.js"
-import { handleMcp } from "./Mcp.js"
 import { Metrics } from "./Metrics.js"
 import { type OperationDoc, openApiDocument } from "./OpenApi.js"
 import { CancelInput, RetryInput } from "./Schemas.js"
+import { VERSION } from "./Version.js"
 import { Shutdown, Wakeup } from "./Wakeup.js"
 
-export const VERSION = "0.1.0"
 
 /** What a route handler may use. */
 type Env =
@@ -545,7 +544,8 @@ export const routes: ReadonlyArray<ApiRoute> = [
       body: { schema: { type: "object", description: "A JSON-RPC 2.0 message (or a batch)." }, required: true },
       responses: { 200: { description: "The JSON-RPC answer.", content: { "application/json": { schema: { type: "object" } } } } }
     },
-    handler: handleMcp(VERSION)
+    // The MCP SDK is loaded on the first call, so that the server starts faster.
+    handler: Effect.flatMap(Effect.promise(() => import("./Mcp.js")), (m) => m.handleMcp(VERSION))
   },
   {
     method: "GET",

@@ -1,17 +1,19 @@
-import { limitsFromEnv, type QueueLimits } from "@abathur/queue"
-import { LogLevel } from "effect"
 import { isIP } from "node:net"
+
+// This module is loaded before anything else (the server itself is imported only once the
+// command line is valid), so it imports nothing heavy.
 
 /** The server's settings, from flags (first) and the environment. */
 export interface ServerConfig {
   readonly port: number
   readonly host: string
   readonly db: string
-  readonly logLevel: LogLevel.LogLevel
+  readonly logLevel: LogLevelName
   readonly logFormat: "logfmt" | "json"
   /** The bearer token every route but /healthz needs; null = no authentication. */
   readonly token: string | null
-  readonly limits: QueueLimits
+  /** The environment, for the queue's limits (ABATHUR_MAX_*), read when the queue starts. */
+  readonly env: Env
 }
 
 export type Env = Readonly<Record<string, string | undefined>>
@@ -32,6 +34,7 @@ export const DEFAULT_HOST = "127.0.0.1"
 export const DEFAULT_DB = "./.abathur/abathur.db"
 
 export const LogLevelNames = ["all", "trace", "debug", "info", "warning", "error", "fatal", "none"] as const
+export type LogLevelName = (typeof LogLevelNames)[number]
 
 export const usage = `abathur-server: the Abathur task queue over HTTP
 
@@ -53,10 +56,10 @@ Options (flags win over the environment):
 Routes: GET / (dashboard), /docs (API reference), /openapi.json, /healthz, /metrics, /v1/..., POST /mcp.
 The bound address is logged as "listening on http://HOST:PORT".`
 
-const levelNamed = (text: string): LogLevel.LogLevel | undefined => {
+const levelNamed = (text: string): LogLevelName | undefined => {
   const raw = text.trim().toLowerCase()
   const name = raw === "warn" ? "warning" : raw === "off" ? "none" : raw
-  return LogLevel.allLevels.find((l) => l._tag.toLowerCase() === name)
+  return LogLevelNames.find((l) => l === name)
 }
 
 const parsePort = (raw: string, where: string): number => {
@@ -67,7 +70,7 @@ const parsePort = (raw: string, where: string): number => {
   return Number(s)
 }
 
-const parseLogLevel = (raw: string, where: string): LogLevel.LogLevel => {
+const parseLogLevel = (raw: string, where: string): LogLevelName => {
   const level = levelNamed(raw)
   if (level === undefined) {
     throw new ConfigError(`${where} ${JSON.stringify(raw)} is not a log level: use one of ${LogLevelNames.join(", ")}`)
@@ -122,23 +125,15 @@ export const parseCommand = (args: ReadonlyArray<string>, env: Env): Command => 
   const level = pick("--log-level", "ABATHUR_LOG_LEVEL")
   const format = pick("--log-format", "ABATHUR_LOG_FORMAT")
   const token = nonEmpty(env["ABATHUR_TOKEN"])?.trim() ?? null
-  let limits: QueueLimits
-  try {
-    limits = limitsFromEnv(env)
-  } catch (error) {
-    throw new ConfigError(
-      `bad limit in the environment (ABATHUR_MAX_DEPENDENCIES, ABATHUR_MAX_DEPTH, ABATHUR_MAX_SUBTASKS): ${(error as Error).message}`
-    )
-  }
   if (db !== undefined && db.value.trim() === "") throw new ConfigError(`${db.where} must not be empty`)
   const config: ServerConfig = {
     port: port === undefined ? DEFAULT_PORT : parsePort(port.value, port.where),
     host: host === undefined ? DEFAULT_HOST : host.value.trim(),
     db: db?.value ?? DEFAULT_DB,
-    logLevel: level === undefined ? LogLevel.Info : parseLogLevel(level.value, level.where),
+    logLevel: level === undefined ? "info" : parseLogLevel(level.value, level.where),
     logFormat: format === undefined ? "logfmt" : parseLogFormat(format.value, format.where),
     token,
-    limits
+    env
   }
   if (config.host === "") throw new ConfigError("the host must not be empty")
   if (!isLoopback(config.host) && config.token === null) {

@@ -109,6 +109,12 @@ export const docsHtml = (doc: Json): string => {
       if (isObj(op)) ops.push({ tag: Array.isArray(op["tags"]) ? String(op["tags"][0]) : "other", method, path, op })
     }
   }
+  /** The fields of a named body schema, shown with the operation itself. */
+  const inlineFields = (schema: unknown): string => {
+    if (!isObj(schema) || typeof schema["$ref"] !== "string") return ""
+    const target = components[refName(schema["$ref"])]
+    return isObj(target) ? fieldsTable(target) : ""
+  }
   const anchor = (method: string, path: string) => `op-${method}-${path.replace(/[^A-Za-z0-9]+/g, "-")}`
   const nav = tags
     .map(
@@ -134,7 +140,7 @@ ${
         .join("")}</tbody></table>`
     : ""
 }
-${body !== undefined ? `<h4>Body (JSON${body["required"] === true ? ", required" : ", optional"})</h4>${schemaBlock(bodySchema)}` : ""}
+${body !== undefined ? `<h4>Body (JSON${body["required"] === true ? ", required" : ", optional"})</h4>${schemaBlock(bodySchema)}${inlineFields(bodySchema)}` : ""}
 <h4>Answers</h4><table><tbody>${Object.entries(responses)
       .map(([status, r]) => {
         const res = isObj(r) ? r : {}
@@ -155,6 +161,7 @@ ${body !== undefined ? `<h4>Body (JSON${body["required"] === true ? ", required"
     .join("")
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="icon" href="data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 16 16'%3E%3Ccircle cx='8' cy='8' r='7' fill='%235b3cc4'/%3E%3C/svg%3E">
 <title>${esc(info["title"])} API ${esc(info["version"])}</title>
 <style>
 :root { color-scheme: light dark; --fg: #1d2230; --muted: #5b6478; --bg: #fbfbfd; --card: #fff; --line: #e2e5ee; --accent: #5b3cc4; }

@@ -68,7 +68,12 @@ export const serve = (options: ServeOptions): Effect.Effect<void, ListenError, S
         yield* Deferred.succeed(shutdown, undefined)
         server.closeIdleConnections()
         const sweeper = setInterval(() => server.closeIdleConnections(), 20)
-        const finished = yield* Deferred.await(closed).pipe(Effect.timeout(Duration.millis(options.graceMillis ?? 1_500)), Effect.option)
+        // (Finalizers run uninterruptibly: the wait must be interruptible for the timeout to end it.)
+        const finished = yield* Deferred.await(closed).pipe(
+          Effect.interruptible,
+          Effect.timeout(Duration.millis(options.graceMillis ?? 1_200)),
+          Effect.option
+        )
         clearInterval(sweeper)
         if (Option.isNone(finished)) {
           yield* Effect.logWarning("requests still in flight after the grace period: closing their connections")

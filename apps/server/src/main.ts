@@ -1,85 +1,22 @@
-import { exitCodeFor } from "@abathur/domain"
-import { errorBody, QueueConfig, TaskQueue } from "@abathur/queue"
-import { Database, TaskRepository } from "@abathur/storage"
-import { NodeRuntime } from "@effect/platform-node"
-import { Cause, Effect, Exit, Layer, Logger, Option } from "effect"
-import { VERSION } from "./Api.js"
-import { ConfigError, parseCommand, type ServerConfig, usage } from "./Config.js"
-import { Metrics } from "./Metrics.js"
-import { serve } from "./Server.js"
-import { Shutdown, Wakeup } from "./Wakeup.js"
+// abathur-server: reads the command line first (cheap), then loads and runs the server.
+import { ConfigError, parseCommand, usage } from "./Config.js"
+import { VERSION } from "./Version.js"
 
-/** The queue over the task repository over the database file. */
-const QueueLive = (config: ServerConfig) =>
-  TaskQueue.layer.pipe(
-    Layer.provideMerge(TaskRepository.layer),
-    Layer.provideMerge(Database.layer({ filename: config.db })),
-    Layer.provide(QueueConfig.layer({ limits: config.limits }))
-  )
-
-/** Everything the HTTP application uses. */
-const AppLive = (config: ServerConfig) =>
-  Layer.mergeAll(Metrics.layer, Wakeup.layer(), Shutdown.layer).pipe(Layer.provideMerge(QueueLive(config)))
-
-/** The server: listening while the layer lives; released before the database closes. */
-export const MainLive = (config: ServerConfig) =>
-  Layer.scopedDiscard(serve({ port: config.port, host: config.host, token: config.token })).pipe(Layer.provide(AppLive(config)))
-
-/** Log records, one line each on stderr (never stdout). */
-const stderrLogger = (format: ServerConfig["logFormat"]) =>
-  Logger.map(format === "json" ? Logger.jsonLogger : Logger.logfmtLogger, (line) => {
-    process.stderr.write(`${line}\n`)
-  })
-
-const tagOf = (error: unknown): { _tag: string; message: string } =>
-  typeof error === "object" && error !== null && "_tag" in error && typeof error._tag === "string"
-    ? { ...(error as object), _tag: error._tag, message: "message" in error && typeof error.message === "string" ? error.message : error._tag }
-    : { _tag: "UnexpectedError", message: error instanceof Error ? error.message : String(error) }
-
-const exitCodeOf = (exit: Exit.Exit<unknown, unknown>): number => {
-  if (Exit.isSuccess(exit) || Cause.isInterruptedOnly(exit.cause)) return 0
-  const failure = Cause.failureOption(exit.cause)
-  return Option.isSome(failure) ? exitCodeFor(tagOf(failure.value)._tag) : 1
+const fail = (message: string): never => {
+  process.stderr.write(`abathur-server: ${message}\n${JSON.stringify({ error: { _tag: "ValidationError", message } })}\n`)
+  process.exit(2)
 }
 
-const main = (): void => {
-  let command
-  try {
-    command = parseCommand(process.argv.slice(2), process.env)
-  } catch (error) {
-    if (!(error instanceof ConfigError)) throw error
-    process.stderr.write(`abathur-server: ${error.message}\n${JSON.stringify(errorBody({ _tag: "ValidationError", message: error.message }))}\n`)
-    process.exit(2)
-  }
-  if (command._tag === "Help") {
-    process.stdout.write(`${usage}\n`)
-    return
-  }
-  if (command._tag === "Version") {
-    process.stdout.write(`abathur-server ${VERSION}\n`)
-    return
-  }
-  const { config } = command
-  const program = Layer.launch(MainLive(config)).pipe(
-    Effect.tapErrorCause((cause) =>
-      Cause.isInterruptedOnly(cause)
-        ? Effect.void
-        : Effect.logError(
-            Option.match(Cause.failureOption(cause), {
-              onNone: () => `the server stopped: ${Cause.pretty(cause)}`,
-              onSome: (error) => `the server stopped: ${JSON.stringify(errorBody(tagOf(error)))}`
-            })
-          )
-    ),
-    Effect.annotateLogs({ service: "abathur-server" }),
-    Logger.withMinimumLogLevel(config.logLevel),
-    Effect.provide(Logger.replace(Logger.defaultLogger, stderrLogger(config.logFormat)))
-  )
-  NodeRuntime.runMain(program, {
-    disableErrorReporting: true,
-    disablePrettyLogger: true,
-    teardown: (exit, onExit) => onExit(exitCodeOf(exit))
-  })
+let command
+try {
+  command = parseCommand(process.argv.slice(2), process.env)
+} catch (error) {
+  if (!(error instanceof ConfigError)) throw error
+  fail(error.message)
 }
-
-main()
+if (command?._tag === "Help") process.stdout.write(`${usage}\n`)
+else if (command?._tag === "Version") process.stdout.write(`abathur-server ${VERSION}\n`)
+else if (command?._tag === "Serve") {
+  const { run } = await import("./Run.js")
+  run(command.config)
+}

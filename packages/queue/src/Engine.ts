@@ -144,12 +144,21 @@ export class Engine {
       })
     }
     const at = formatTimestamp(now)
-    const next: StoredTask = { ...task, ...patch, status: to, lastUpdatedAt: at }
+    let next: StoredTask = { ...task, ...patch, status: to, lastUpdatedAt: at }
     const full: TaskPatch = { ...patch, status: to, lastUpdatedAt: at }
-    if (!isWaiting(to)) full.priorityRefreshAt = null
+    if (isWaiting(to)) {
+      // The refreshed priority goes into the same UPDATE as the state change (one statement, not two).
+      const p = this.priorityOf(next, now)
+      full.calculatedPriority = p.calculatedPriority
+      full.priorityRefreshAt = p.priorityRefreshAt
+      next = { ...next, ...p }
+    } else {
+      full.priorityRefreshAt = null
+      next = { ...next, priorityRefreshAt: null }
+    }
     this.store.updateTask(task.id, full)
     this.audit({ taskId: task.id, fromStatus: task.status, toStatus: to, at, actor, reason })
-    return isWaiting(to) ? this.refresh(next, now) : { ...next, priorityRefreshAt: null }
+    return next
   }
 
   private facts(task: StoredTask, openDependents?: number): PriorityFacts {
@@ -166,14 +175,21 @@ export class Engine {
   /** Recomputes a waiting task's stored priority and its next refresh time. */
   private refresh(task: StoredTask, now: number, openDependents?: number): StoredTask {
     if (!isWaiting(task.status)) return task
-    const facts = this.facts(task, openDependents)
-    const score = calculatePriority(facts, now, this.settings.priority)
-    const due = nextRefreshAt(facts, now, this.settings.priority)
-    const refreshAt = due === null ? null : formatTimestamp(due)
-    if (score !== task.calculatedPriority || refreshAt !== task.priorityRefreshAt) {
-      this.store.updateTask(task.id, { calculatedPriority: score, priorityRefreshAt: refreshAt })
+    const p = this.priorityOf(task, now, openDependents)
+    if (p.calculatedPriority !== task.calculatedPriority || p.priorityRefreshAt !== task.priorityRefreshAt) {
+      this.store.updateTask(task.id, p)
     }
-    return { ...task, calculatedPriority: score, priorityRefreshAt: refreshAt }
+    return { ...task, ...p }
+  }
+
+  /** A waiting task's priority at `now` and when it must next be recomputed. */
+  private priorityOf(task: StoredTask, now: number, openDependents?: number): { calculatedPriority: number; priorityRefreshAt: string | null } {
+    const facts = this.facts(task, openDependents)
+    const due = nextRefreshAt(facts, now, this.settings.priority)
+    return {
+      calculatedPriority: calculatePriority(facts, now, this.settings.priority),
+      priorityRefreshAt: due === null ? null : formatTimestamp(due)
+    }
   }
 
   private refreshById(id: string, now: number): void {

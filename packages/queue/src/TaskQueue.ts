@@ -69,13 +69,17 @@ export const make = Effect.gen(function* () {
   const engine = new Engine(store, settings)
   const events = yield* PubSub.unbounded<TaskChange>()
 
-  /** Runs `f` in one write transaction at the current time; publishes its changes after commit. */
+  /**
+   * Runs `f` in one write transaction at the current time; publishes its changes after commit.
+   * The time is read once the write lock is held: another process may hold it for a while
+   * (busy_timeout), and times read before the wait would run behind that process's commits.
+   */
   const write = <A>(f: (now: number) => A): Effect.Effect<A, QueueError> =>
-    Effect.flatMap(Clock.currentTimeMillis, (now) =>
+    Effect.clockWith((clock) =>
       Effect.suspend(() => {
         let result: A
         try {
-          result = store.transaction(() => f(now))
+          result = store.transaction(() => f(clock.unsafeCurrentTimeMillis()))
         } catch (error) {
           engine.takeChanges()
           return isQueueError(error) ? Effect.fail(error) : Effect.die(error)

@@ -27,9 +27,11 @@ export interface InvariantOptions {
   readonly strictHistory?: boolean
   /** Open dependents of a task, as the priority counts them (the repository's count). */
   readonly countOpenDependents: (id: string) => number
+  /** The task rows, when the caller has just read them (`taskRows`). */
+  readonly rows?: ReadonlyArray<Row>
 }
 
-interface Row {
+export interface Row {
   readonly id: string
   readonly status: TaskStatus
   readonly priority: number
@@ -96,7 +98,7 @@ export const taskRows = (db: BetterSqlite3.Database): Array<Row> =>
 /** Every broken invariant, as a readable line; empty when the database is sound. */
 export const findViolations = (db: BetterSqlite3.Database, options: InvariantOptions): Array<string> => {
   const out: Array<string> = []
-  const tasks = taskRows(db)
+  const tasks = options.rows ?? taskRows(db)
   const byId = new Map(tasks.map((t) => [t.id, t]))
   const edges = prepared(
     db,
@@ -256,6 +258,7 @@ export const checkInvariants = (options: {
   readonly freshness?: boolean
   readonly strictHistory?: boolean
   readonly context?: string
+  readonly rows?: ReadonlyArray<Row>
 } = {}) =>
   Effect.gen(function* () {
     const { db } = yield* Database
@@ -266,7 +269,8 @@ export const checkInvariants = (options: {
       settings: options.settings ?? defaultQueueSettings,
       freshness: options.freshness ?? false,
       strictHistory: options.strictHistory ?? true,
-      countOpenDependents: (id) => repo.countOpenDependents(id)
+      countOpenDependents: (id) => repo.countOpenDependents(id),
+      ...(options.rows !== undefined && { rows: options.rows })
     })
     if (violations.length > 0) {
       const shown = violations.slice(0, 20).join("\n  ")

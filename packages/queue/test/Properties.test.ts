@@ -158,6 +158,8 @@ interface Ctx {
   readonly ids: Array<string>
   /** Lease tokens issued per task, oldest first. */
   readonly tokens: Map<string, Array<string>>
+  /** The database as the last step left it (read once per step). */
+  state?: { readonly dump: Snapshot; readonly rows: Rows }
 }
 
 type Rows = ReturnType<typeof taskRows>
@@ -178,6 +180,7 @@ const layerFor = (settings: QueueSettings) =>
  * nothing. The audit trail is append-only (nothing updates it), so its count, last id and id sum
  * stand for it: the full trail grows with every step and would dominate the run time.
  */
+type Snapshot = ReturnType<typeof snapshot>
 const snapshot = (db: BetterSqlite3.Database) => {
   const tables = {
     tasks: prepared(db, "SELECT * FROM tasks ORDER BY id").all() as Array<{ id: string; status: string; retry_count: number }>,
@@ -194,13 +197,14 @@ const step = (cmd: Cmd, ctx: Ctx, settings: QueueSettings, index: number) =>
     const { db } = yield* Database
     const repo = yield* TaskRepository
     const where = `at step ${index} ${JSON.stringify(cmd)}`
+    const state = ctx.state ?? { dump: snapshot(db), rows: taskRows(db) }
     if (cmd._tag === "advance") {
       yield* TestClock.adjust(Duration.millis(cmd.ms))
-      return yield* checkInvariants({ settings, context: where })
+      return yield* checkInvariants({ settings, context: where, rows: state.rows })
     }
     const now = yield* Clock.currentTimeMillis
-    const beforeDump = snapshot(db)
-    const before = taskRows(db)
+    const beforeDump = state.dump
+    const before = state.rows
     const beforeById = new Map(before.map((r) => [r.id, r]))
     const edgesBefore = prepared(db, "SELECT dependent_task_id AS d, prerequisite_task_id AS p, resolved_at AS r FROM task_dependencies").all() as Array<{ d: string; p: string; r: string | null }>
     const idsWith = (p: Pick): ReadonlyArray<string> => {
@@ -518,14 +522,15 @@ const step = (cmd: Cmd, ctx: Ctx, settings: QueueSettings, index: number) =>
       // A rejected operation changes nothing.
       const afterDump = snapshot(db)
       if (afterDump.json !== beforeDump.json) expect({ ...afterDump, json: "" }, where).toEqual({ ...beforeDump, json: "" })
+      ctx.state = state
     } else {
       if (Array.isArray(expected)) throw new Error(`${where}: expected ${expected.join(" or ")}, but it succeeded`)
       const after = taskRows(db)
       check(exit.value, after)
       // COMPLETED tasks are never touched (only pruned).
-      const afterTasks = new Map(
-        (prepared(db, "SELECT * FROM tasks ORDER BY id").all() as Array<{ id: string }>).map((t) => [t.id, t])
-      )
+      const afterDump = snapshot(db)
+      ctx.state = { dump: afterDump, rows: after }
+      const afterTasks = new Map(afterDump.tasks.map((t) => [t.id, t]))
       for (const t of beforeDump.tasks) {
         if (t.status !== "completed") continue
         const later = afterTasks.get(t.id)
@@ -533,7 +538,7 @@ const step = (cmd: Cmd, ctx: Ctx, settings: QueueSettings, index: number) =>
         else if (JSON.stringify(later) !== JSON.stringify(t)) expect(later, `${where}: completed task ${t.id} changed`).toEqual(t)
       }
     }
-    yield* checkInvariants({ settings, freshness: fresh, context: where })
+    yield* checkInvariants({ settings, freshness: fresh, context: where, rows: ctx.state.rows })
   })
 
 const small: QueueSettings = { ...defaultQueueSettings, limits: { maxDependencies: 3, maxDepth: 3, maxSubtasks: 3 } }

@@ -107,12 +107,16 @@ export const makeTaskRepository = (db: BetterSqlite3.Database) => {
      FROM task_dependencies d JOIN tasks t ON t.id = d.${far}
      WHERE d.${near} = ? ORDER BY d.created_at, d.rowid`
 
+  // One transaction function for every call: better-sqlite3 builds its wrappers per
+  // `db.transaction(f)`, so wrapping each operation's closure anew costs on every call.
+  const runner = db.transaction((f: () => unknown) => f())
+
   const repo = {
     /** Runs `f` in one `BEGIN IMMEDIATE` transaction (a savepoint when nested); rolls back on throw. */
-    transaction: <A>(f: () => A): A => (db.inTransaction ? db.transaction(f)() : db.transaction(f).immediate()),
+    transaction: <A>(f: () => A): A => (db.inTransaction ? runner(f) : runner.immediate(f)) as A,
 
     /** Runs `f` in a read transaction, so that its reads see one snapshot. */
-    read: <A>(f: () => A): A => (db.inTransaction ? f() : db.transaction(f).deferred()),
+    read: <A>(f: () => A): A => (db.inTransaction ? f() : (runner.deferred(f) as A)),
 
     // ---- tasks -----------------------------------------------------------------------------
 
@@ -177,7 +181,11 @@ export const makeTaskRepository = (db: BetterSqlite3.Database) => {
 
     /** RUNNING tasks whose lease expired at or before `now`. */
     expiredLeases: (now: string): Array<string> =>
-      pluck("SELECT id FROM tasks WHERE status = 'running' AND lease_expires_at <= ? ORDER BY lease_expires_at", now),
+      // Without statistics the planner prefers idx_tasks_status_submitted and reads every RUNNING task.
+      pluck(
+        "SELECT id FROM tasks INDEXED BY idx_tasks_lease_expiry WHERE status = 'running' AND lease_expires_at <= ? ORDER BY lease_expires_at",
+        now
+      ),
 
     /** The earliest lease expiry among RUNNING tasks. */
     nextLeaseExpiry: (): string | null =>
@@ -230,7 +238,10 @@ export const makeTaskRepository = (db: BetterSqlite3.Database) => {
         byStatus[r.status] = r.task_count
         prioritySum[r.status] = r.priority_sum
       }
-      const depth = get<{ d: number | null }>(`SELECT max(dependency_depth) AS d FROM tasks WHERE status IN ${OPEN}`)
+      // The partial index answers max() with one lookup; the planner's default reads every open task.
+      const depth = get<{ d: number | null }>(
+        `SELECT max(dependency_depth) AS d FROM tasks INDEXED BY idx_tasks_open_depth WHERE status IN ${OPEN}`
+      )
       const oldestReady = get<{ at: string | null }>("SELECT min(submitted_at) AS at FROM tasks WHERE status = 'ready'")?.at ?? null
       const oldestBlocked =
         get<{ at: string | null }>("SELECT min(submitted_at) AS at FROM tasks WHERE status = 'blocked'")?.at ?? null

@@ -1,7 +1,6 @@
 import { build } from "esbuild"
 import { execFileSync } from "node:child_process"
-import { mkdtempSync, rmSync } from "node:fs"
-import { tmpdir } from "node:os"
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 import type { TestProject } from "vitest/node"
@@ -19,7 +18,10 @@ const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..")
 
 export default async function setup(project: TestProject) {
   execFileSync(process.execPath, [join(root, "build.mjs")], { cwd: root, stdio: "inherit" })
-  const dir = mkdtempSync(join(tmpdir(), "abathur-server-fixtures-"))
+  // Inside this package, so that the bundle finds better-sqlite3 in its node_modules.
+  const cache = join(root, "node_modules", ".cache")
+  mkdirSync(cache, { recursive: true })
+  const dir = mkdtempSync(join(cache, "abathur-server-fixtures-"))
   const queueScript = join(dir, "queueScript.mjs")
   await build({
     entryPoints: [join(root, "test/fixtures/queueScript.ts")],
@@ -30,9 +32,7 @@ export default async function setup(project: TestProject) {
     target: "node20",
     conditions: ["@abathur/source"],
     external: ["better-sqlite3"],
-    // better-sqlite3 is resolved from this package's node_modules.
-    nodePaths: [join(root, "node_modules")],
-    banner: { js: 'import { createRequire as __cr } from "node:module"; const require = __cr(' + JSON.stringify(join(root, "package.json")) + ");" },
+    banner: { js: 'import { createRequire as __cr } from "node:module"; const require = __cr(import.meta.url);' },
     logLevel: "warning"
   })
   project.provide("serverMain", join(root, "dist", "main.js"))

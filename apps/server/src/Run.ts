@@ -1,0 +1,87 @@
+import { exitCodeFor } from "@abathur/domain"
+import { errorBody, limitsFromEnv, QueueConfig, type QueueLimits, TaskQueue } from "@abathur/queue"
+import { Database, TaskRepository } from "@abathur/storage"
+import { NodeRuntime } from "@effect/platform-node"
+import { Cause, Effect, Exit, Layer, Logger, LogLevel, Option } from "effect"
+import type { ServerConfig } from "./Config.js"
+import { Metrics } from "./Metrics.js"
+import { serve } from "./Server.js"
+import { Shutdown, Wakeup } from "./Wakeup.js"
+
+/** The queue over the task repository over the database file. */
+const QueueLive = (config: ServerConfig, limits: QueueLimits) =>
+  TaskQueue.layer.pipe(
+    Layer.provideMerge(TaskRepository.layer),
+    Layer.provideMerge(Database.layer({ filename: config.db })),
+    Layer.provide(QueueConfig.layer({ limits }))
+  )
+
+/** Everything the HTTP application uses. */
+const AppLive = (config: ServerConfig, limits: QueueLimits) =>
+  Layer.mergeAll(Metrics.layer, Wakeup.layer(), Shutdown.layer).pipe(Layer.provideMerge(QueueLive(config, limits)))
+
+/** The server: listening while the layer lives; released before the database closes. */
+export const MainLive = (config: ServerConfig, limits: QueueLimits) =>
+  Layer.scopedDiscard(serve({ port: config.port, host: config.host, token: config.token })).pipe(
+    Layer.provide(AppLive(config, limits))
+  )
+
+/** Log records, one line each on stderr (never stdout). */
+const stderrLogger = (format: ServerConfig["logFormat"]) =>
+  Logger.map(format === "json" ? Logger.jsonLogger : Logger.logfmtLogger, (line) => {
+    process.stderr.write(`${line}\n`)
+  })
+
+const tagOf = (error: unknown): { _tag: string; message: string } =>
+  typeof error === "object" && error !== null && "_tag" in error && typeof error._tag === "string"
+    ? { ...(error as object), _tag: error._tag, message: "message" in error && typeof error.message === "string" ? error.message : error._tag }
+    : { _tag: "UnexpectedError", message: error instanceof Error ? error.message : String(error) }
+
+const exitCodeOf = (exit: Exit.Exit<unknown, unknown>): number => {
+  if (Exit.isSuccess(exit) || Cause.isInterruptedOnly(exit.cause)) return 0
+  const failure = Cause.failureOption(exit.cause)
+  return Option.isSome(failure) ? exitCodeFor(tagOf(failure.value)._tag) : 1
+}
+
+const levels: Record<ServerConfig["logLevel"], LogLevel.LogLevel> = {
+  all: LogLevel.All,
+  trace: LogLevel.Trace,
+  debug: LogLevel.Debug,
+  info: LogLevel.Info,
+  warning: LogLevel.Warning,
+  error: LogLevel.Error,
+  fatal: LogLevel.Fatal,
+  none: LogLevel.None
+}
+
+/** Runs the server until SIGTERM or SIGINT; sets the exit code (0 after a graceful stop). */
+export const run = (config: ServerConfig): void => {
+  let limits: QueueLimits
+  try {
+    limits = limitsFromEnv(config.env)
+  } catch (error) {
+    const message = `bad limit in the environment (ABATHUR_MAX_DEPENDENCIES, ABATHUR_MAX_DEPTH, ABATHUR_MAX_SUBTASKS): ${(error as Error).message}`
+    process.stderr.write(`abathur-server: ${message}\n${JSON.stringify(errorBody({ _tag: "ValidationError", message }))}\n`)
+    process.exit(2)
+  }
+  const program = Layer.launch(MainLive(config, limits)).pipe(
+    Effect.tapErrorCause((cause) =>
+      Cause.isInterruptedOnly(cause)
+        ? Effect.void
+        : Effect.logError(
+            Option.match(Cause.failureOption(cause), {
+              onNone: () => `the server stopped: ${Cause.pretty(cause)}`,
+              onSome: (error) => `the server stopped: ${JSON.stringify(errorBody(tagOf(error)))}`
+            })
+          )
+    ),
+    Effect.annotateLogs({ service: "abathur-server" }),
+    Logger.withMinimumLogLevel(levels[config.logLevel]),
+    Effect.provide(Logger.replace(Logger.defaultLogger, stderrLogger(config.logFormat)))
+  )
+  NodeRuntime.runMain(program, {
+    disableErrorReporting: true,
+    disablePrettyLogger: true,
+    teardown: (exit, onExit) => onExit(exitCodeOf(exit))
+  })
+}

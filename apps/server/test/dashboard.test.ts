@@ -1,0 +1,77 @@
+import { existsSync } from "node:fs"
+import { type Browser, chromium } from "playwright-core"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { client, type RunningServer, runQueueScript, startServer } from "./support/server.js"
+
+const executablePath = process.env["CHROMIUM_PATH"] ?? "/usr/bin/chromium"
+
+let server: RunningServer
+let browser: Browser
+
+beforeAll(async () => {
+  server = await startServer({ env: { ABATHUR_TOKEN: "dash-token" } })
+  browser = await chromium.launch({
+    executablePath,
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"]
+  })
+})
+afterAll(async () => {
+  await browser?.close()
+  await server?.dispose()
+})
+
+describe.skipIf(!existsSync(executablePath))("the dashboard in headless Chromium", () => {
+  it("shows the counts and follows changes live", async () => {
+    const api = client(server.url, { authorization: "Bearer dash-token" })
+    await api.post("/v1/tasks", { prompt: "already there" })
+    const page = await browser.newPage()
+    const errors: Array<string> = []
+    page.on("pageerror", (e) => errors.push(e.message))
+    page.on("console", (m) => {
+      if (m.type() === "error") errors.push(`${m.text()} ${m.location().url}`)
+    })
+    const requests: Array<string> = []
+    page.on("request", (r) => requests.push(r.url()))
+    await page.goto(`${server.url}/?access_token=dash-token`)
+
+    await expect.poll(() => page.textContent("[data-testid=count-ready]")).toBe("1")
+    await expect.poll(() => page.textContent("[data-testid=count-total]")).toBe("1")
+    await expect.poll(() => page.textContent("#connection")).toBe("live")
+    expect(await page.textContent("#tasks")).toContain("already there")
+
+    // a task submitted through the API appears without reloading
+    const submitted = await api.post("/v1/tasks", { prompt: "Submitted while watching", priority: 9 })
+    await expect.poll(() => page.textContent("[data-testid=count-ready]")).toBe("2")
+    await expect.poll(() => page.textContent("#tasks")).toContain("Submitted while watching")
+    await expect.poll(() => page.locator(`#events li[data-task-id="${submitted.body.id}"]`).count()).toBeGreaterThan(0)
+
+    // a claim moves it to running
+    const claim = await api.post("/v1/claims", {})
+    expect(claim.body.id).toBe(submitted.body.id)
+    await expect.poll(() => page.textContent("[data-testid=count-running]")).toBe("1")
+    await expect.poll(() => page.textContent(`tr[data-task-id="${submitted.body.id}"]`)).toContain("running")
+
+    // a change made by another process (no event of its own) is picked up through the sync event
+    const script = await runQueueScript([server.db, "submit", "from another process"])
+    expect(script.code, script.stderr).toBe(0)
+    await expect.poll(() => page.textContent("[data-testid=count-ready]"), { timeout: 5_000 }).toBe("2")
+    await expect.poll(() => page.textContent("#tasks")).toContain("from another process")
+
+    // the form submits through the API
+    await page.fill("#prompt", "typed in the dashboard")
+    await page.click("#submit-form button[type=submit]")
+    await expect.poll(() => page.textContent("[data-testid=count-total]")).toBe("4")
+    expect((await api.get("/v1/tasks?status=ready")).body.map((t: { prompt: string }) => t.prompt)).toContain("typed in the dashboard")
+
+    // task text is shown as text, never as markup
+    await api.post("/v1/tasks", { prompt: "<img src=x onerror=\"window.__pwned=1\">" })
+    await expect.poll(() => page.textContent("#tasks")).toContain("<img src=x")
+    expect(await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned)).toBeUndefined()
+
+    // no request left this server
+    const origin = new URL(server.url).origin
+    expect(requests.filter((u) => !u.startsWith(origin))).toEqual([])
+    expect(errors).toEqual([])
+    await page.close()
+  })
+})

@@ -1,0 +1,153 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { type Client, client, type RunningServer, runQueueScript, sleep, startServer } from "./support/server.js"
+
+let server: RunningServer
+let api: Client
+let other: RunningServer
+let otherApi: Client
+
+beforeAll(async () => {
+  server = await startServer()
+  api = client(server.url)
+  // a second server on the same database file: another process committing
+  other = await startServer({ db: server.db })
+  otherApi = client(other.url)
+})
+afterAll(async () => {
+  await other?.dispose()
+  await server?.dispose()
+})
+
+/** Claims everything that is ready, so that a test starts from an empty queue. */
+const drain = async () => {
+  while ((await api.post("/v1/claims", {})).status === 200) {}
+}
+
+const waitingClaims = async (c: Client = api) => {
+  const m = /^abathur_claims_waiting (\d+)$/m.exec((await c.get("/metrics")).text)
+  return Number(m?.[1] ?? -1)
+}
+
+/** Resolves once `n` claims are waiting on the server. */
+const untilWaiting = async (n: number, c: Client = api) => {
+  for (let i = 0; i < 200 && (await waitingClaims(c)) < n; i++) await sleep(20)
+  expect(await waitingClaims(c)).toBeGreaterThanOrEqual(n)
+}
+
+const timedClaim = (body: Record<string, unknown>, c: Client = api) => {
+  const p = c.post("/v1/claims", body)
+  return p.then((r) => ({ ...r, at: performance.now() }))
+}
+
+describe("long-poll claims", () => {
+  it("a claim waiting 5 s wakes within ~100 ms when a task is submitted through this server", async () => {
+    await drain()
+    const started = performance.now()
+    const claim = timedClaim({ waitSeconds: 5, worker: "waiter" })
+    await untilWaiting(1)
+    const submitted = await api.post("/v1/tasks", { prompt: "wake up" })
+    const submittedAt = performance.now()
+    const r = await claim
+    expect(r.status, r.text).toBe(200)
+    expect(r.body.id).toBe(submitted.body.id)
+    const latency = r.at - submittedAt
+    console.log(`in-process wake-up: ${latency.toFixed(1)} ms after the submit answered`)
+    expect(latency).toBeLessThan(250)
+    expect(r.at - started).toBeLessThan(4_000)
+  })
+
+  it("wakes when a task becomes ready by completing its prerequisite", async () => {
+    await drain()
+    const a = await api.post("/v1/tasks", { prompt: "first" })
+    const b = await api.post("/v1/tasks", { prompt: "second", dependsOn: [a.body.id] })
+    const first = await api.post("/v1/claims", {})
+    expect(first.body.id).toBe(a.body.id)
+    const claim = timedClaim({ waitSeconds: 5 })
+    await untilWaiting(1)
+    await api.post(`/v1/tasks/${a.body.id}/complete`, { leaseToken: first.body.leaseToken })
+    const done = performance.now()
+    const r = await claim
+    expect(r.body.id).toBe(b.body.id)
+    expect(r.at - done).toBeLessThan(250)
+  })
+
+  it("wakes within ~100 ms when another server process submits to the same database", async () => {
+    await drain()
+    const claim = timedClaim({ waitSeconds: 5 })
+    await untilWaiting(1)
+    const submitted = await otherApi.post("/v1/tasks", { prompt: "from the other server" })
+    const submittedAt = performance.now()
+    const r = await claim
+    expect(r.status, r.text).toBe(200)
+    expect(r.body.id).toBe(submitted.body.id)
+    const latency = r.at - submittedAt
+    console.log(`cross-process wake-up (second server): ${latency.toFixed(1)} ms`)
+    expect(latency).toBeLessThan(400)
+  })
+
+  it("wakes when a plain script over @abathur/queue submits to the same database", async () => {
+    await drain()
+    const claim = timedClaim({ waitSeconds: 10 })
+    await untilWaiting(1)
+    const script = await runQueueScript([server.db, "submit", "from a script"])
+    const exitedAt = performance.now()
+    expect(script.code, script.stderr).toBe(0)
+    const task = JSON.parse(script.stdout)
+    const r = await claim
+    expect(r.status, r.text).toBe(200)
+    expect(r.body.id).toBe(task.id)
+    console.log(`cross-process wake-up (script): ${(r.at - exitedAt).toFixed(1)} ms after the script exited`)
+    expect(r.at - exitedAt).toBeLessThan(400)
+  })
+
+  it("answers 204 when the wait ends; a claim for another agent type keeps waiting", async () => {
+    await drain()
+    const started = performance.now()
+    const r = await api.post("/v1/claims", { waitSeconds: 1 })
+    const waited = performance.now() - started
+    expect(r.status).toBe(204)
+    expect(waited).toBeGreaterThanOrEqual(950)
+    expect(waited).toBeLessThan(3_000)
+
+    const reviewer = timedClaim({ waitSeconds: 1.5, agentType: "reviewer" })
+    await untilWaiting(1)
+    const coder = await api.post("/v1/tasks", { prompt: "code", agentType: "coder" })
+    const r2 = await reviewer
+    expect(r2.status).toBe(204)
+    const c = await api.post("/v1/claims", { agentType: "coder" })
+    expect(c.body.id).toBe(coder.body.id)
+  })
+
+  it("several waiters share the tasks that arrive: each task once", async () => {
+    await drain()
+    const claims = [0, 1, 2, 3].map(() => timedClaim({ waitSeconds: 2 }))
+    await untilWaiting(4)
+    const plan = await api.post("/v1/plans", { tasks: [0, 1, 2].map((i) => ({ key: `k${i}`, prompt: `task ${i}` })) })
+    expect(plan.status).toBe(201)
+    const results = await Promise.all(claims)
+    const got = results.filter((r) => r.status === 200).map((r) => r.body.id)
+    expect(got.sort()).toEqual(Object.values(plan.body.tasks).map((t: any) => t.id).sort())
+    expect(results.filter((r) => r.status === 204)).toHaveLength(1)
+  })
+})
+
+describe("sharing the database with other processes", () => {
+  it("the server and a script write at the same time without errors or lost tasks", async () => {
+    const before = (await api.get("/v1/status")).body.total as number
+    const http = (async () => {
+      for (let i = 0; i < 10; i++) {
+        const rs = await Promise.all(Array.from({ length: 10 }, (_, j) => api.post("/v1/tasks", { prompt: `http ${i}.${j}` })))
+        for (const r of rs) expect(r.status, r.text).toBe(201)
+      }
+    })()
+    const scripts = Promise.all([0, 1].map((i) => runQueueScript([server.db, "submit", `script ${i}`, "100"])))
+    const viaOther = Promise.all(Array.from({ length: 20 }, (_, i) => otherApi.post("/v1/tasks", { prompt: `other ${i}` })))
+    const [, scriptRuns, others] = await Promise.all([http, scripts, viaOther])
+    for (const s of scriptRuns) expect(s.code, s.stderr).toBe(0)
+    for (const r of others) expect(r.status).toBe(201)
+    const after = (await api.get("/v1/status")).body.total as number
+    expect(after - before).toBe(100 + 200 + 20)
+    const status = await runQueueScript([server.db, "status"])
+    expect(JSON.parse(status.stdout).total).toBe(after)
+  })
+})

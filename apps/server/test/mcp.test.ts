@@ -1,0 +1,92 @@
+import { Client } from "@modelcontextprotocol/sdk/client/index.js"
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { client, type RunningServer, startServer } from "./support/server.js"
+
+let server: RunningServer
+
+beforeAll(async () => {
+  server = await startServer({ env: { ABATHUR_TOKEN: "mcp-token" } })
+})
+afterAll(async () => {
+  await server?.dispose()
+})
+
+const connect = async (token = "mcp-token") => {
+  const mcp = new Client({ name: "abathur-server-test", version: "1.0.0" })
+  const transport = new StreamableHTTPClientTransport(new URL("/mcp", server.url), {
+    requestInit: { headers: { authorization: `Bearer ${token}` } }
+  })
+  await mcp.connect(transport)
+  return mcp
+}
+
+const result = (r: Awaited<ReturnType<Client["callTool"]>>) => {
+  const content = r.content as Array<{ type: string; text: string }>
+  return JSON.parse(content[0]!.text)
+}
+
+describe("MCP over streamable HTTP", () => {
+  it("lists the contract's ten tools", async () => {
+    const mcp = await connect()
+    try {
+      const { tools } = await mcp.listTools()
+      expect(tools.map((t) => t.name).sort()).toEqual(
+        [
+          "task_enqueue", "task_plan_submit", "task_get", "task_list", "task_claim", "task_complete", "task_fail", "task_cancel",
+          "task_queue_status", "task_execution_plan"
+        ].sort()
+      )
+      const enqueue = tools.find((t) => t.name === "task_enqueue")!
+      expect(enqueue.inputSchema.properties).toHaveProperty("prompt")
+    } finally {
+      await mcp.close()
+    }
+  })
+
+  it("enqueue, claim and complete; the HTTP API sees the same queue", async () => {
+    const mcp = await connect()
+    try {
+      const enqueued = await mcp.callTool({ name: "task_enqueue", arguments: { prompt: "via MCP", priority: 9 } })
+      expect(enqueued.isError).toBeFalsy()
+      const task = result(enqueued)
+      expect(task).toMatchObject({ prompt: "via MCP", status: "ready", priority: 9 })
+      const claimed = result(await mcp.callTool({ name: "task_claim", arguments: { worker: "agent-1" } }))
+      expect(claimed.task.id).toBe(task.id)
+      expect(typeof claimed.task.leaseToken).toBe("string")
+      const completed = result(
+        await mcp.callTool({ name: "task_complete", arguments: { taskId: task.id, leaseToken: claimed.task.leaseToken, result: { ok: 1 } } })
+      )
+      expect(completed.task.status).toBe("completed")
+      expect(completed.unblocked).toEqual([])
+      const http = await client(server.url, { authorization: "Bearer mcp-token" }).get(`/v1/tasks/${task.id}`)
+      expect(http.body).toMatchObject({ status: "completed", resultData: { ok: 1 } })
+      const status = result(await mcp.callTool({ name: "task_queue_status", arguments: {} }))
+      expect(status.byStatus.completed).toBeGreaterThanOrEqual(1)
+      const empty = result(await mcp.callTool({ name: "task_claim", arguments: {} }))
+      expect(empty).toEqual({ task: null })
+      const metrics = await client(server.url, { authorization: "Bearer mcp-token" }).get("/metrics")
+      expect(metrics.text).toMatch(/^abathur_completions_total [1-9]/m)
+    } finally {
+      await mcp.close()
+    }
+  })
+
+  it("input errors come back as tool errors carrying the Error JSON", async () => {
+    const mcp = await connect()
+    try {
+      const r = await mcp.callTool({ name: "task_enqueue", arguments: { prompt: "" } })
+      expect(r.isError).toBe(true)
+      expect(result(r).error._tag).toBe("ValidationError")
+      const missing = await mcp.callTool({ name: "task_get", arguments: { taskId: "3f2b8c1e-9d4a-4f6b-8e2a-1c5d7e9f0a2b" } })
+      expect(missing.isError).toBe(true)
+      expect(result(missing).error._tag).toBe("TaskNotFound")
+    } finally {
+      await mcp.close()
+    }
+  })
+
+  it("needs the token like every other route", async () => {
+    await expect(connect("wrong")).rejects.toThrow()
+  })
+})
