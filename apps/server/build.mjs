@@ -48,7 +48,7 @@ const result = await build({
   chunkNames: "chunks/[name]-[hash]",
   splitting: true,
   bundle: true,
-  minify: true,
+  minify: !process.argv.includes("--no-minify"),
   format: "esm",
   platform: "node",
   target: "node20",

@@ -71,19 +71,19 @@ describe("abathur work", () => {
       "fail.mjs",
       `process.stdout.write("some output\\n"); process.stderr.write("noise ".repeat(600) + "\\nboom: the build broke\\n"); process.exit(3)`
     )
-    const task = await s.submit("Build it", "--max-retries", "2")
-    const dependent = await s.submit("Ship it", "--depends-on", task.id)
+    const [task, dependent] = await s.plan({ key: "build", prompt: "Build it", maxRetries: 2 }, { prompt: "Ship it", dependsOn: ["build"] })
     const summary = summaryOf(await s.run(["work", "--until-empty", "--exec", "node fail.mjs", "--json"]))
     expect(summary).toEqual({ completed: 0, failed: 1, retried: 2, timedOut: 0 })
-    const failed = await s.show(task.id)
+    const now = await s.tasks()
+    const failed = now.get(task!.id)!
     expect(failed.status).toBe("failed")
     expect(failed.retryCount).toBe(2)
     expect(failed.errorMessage!.endsWith("boom: the build broke\n")).toBe(true)
     expect(Buffer.byteLength(failed.errorMessage!)).toBeLessThanOrEqual(2048)
     expect(failed.errorMessage!.length).toBeGreaterThan(2000)
-    expect((await s.show(dependent.id)).status).toBe("cancelled")
+    expect(now.get(dependent!.id)!.status).toBe("cancelled")
     // Three attempts in the task's log.
-    const log = readFileSync(taskLogPath(s.db, task.id), "utf8")
+    const log = readFileSync(taskLogPath(s.db, task!.id), "utf8")
     expect(log.match(/^# abathur work: task/gm)).toHaveLength(3)
     expect(log).toContain("boom: the build broke")
     expect(log).toContain("some output")
@@ -171,26 +171,24 @@ if (task.prompt === "json") {
 }
 `
     )
-    const json = await s.submit("json")
-    const text = await s.submit("text")
-    const nasty = await s.submit(`rm -rf / $(touch pwned) \`touch pwned2\`; touch pwned3 "' && touch pwned4`)
+    const [json, text, nasty] = await s.plan("json", "text", `rm -rf / $(touch pwned) \`touch pwned2\`; touch pwned3 "' && touch pwned4`)
     const summary = summaryOf(await s.run(["work", "-n", "3", "--until-empty", "--exec", "node child.mjs --flag 'two words'", "--json"]))
     expect(summary).toEqual({ completed: 3, failed: 0, retried: 0, timedOut: 0 })
-    expect((await s.show(json.id)).resultData).toEqual({ answer: 42, ok: true })
-    expect((await s.show(text.id)).resultData).toEqual({ stdout: "plain words\nmore words\n" })
-    const nastyDone = await s.show(nasty.id)
-    expect(nastyDone.resultData).toEqual({ stdout: "" })
-    const seen = JSON.parse(s.read(`seen-${nasty.id}.json`))
+    const now = await s.tasks()
+    expect(now.get(json!.id)!.resultData).toEqual({ answer: 42, ok: true })
+    expect(now.get(text!.id)!.resultData).toEqual({ stdout: "plain words\nmore words\n" })
+    expect(now.get(nasty!.id)!.resultData).toEqual({ stdout: "" })
+    const seen = JSON.parse(s.read(`seen-${nasty!.id}.json`))
     expect(seen.argv).toEqual(["--flag", "two words"])
-    expect(seen.id).toBe(nasty.id)
-    expect(seen.prompt).toBe(nasty.prompt)
+    expect(seen.id).toBe(nasty!.id)
+    expect(seen.prompt).toBe(nasty!.prompt)
     expect(seen.db).toBe(s.db)
     const stdinTask = JSON.parse(seen.stdin)
-    expect(stdinTask).toMatchObject({ id: nasty.id, prompt: nasty.prompt, status: "running" })
+    expect(stdinTask).toMatchObject({ id: nasty!.id, prompt: nasty!.prompt, status: "running" })
     expect(stdinTask).not.toHaveProperty("leaseToken")
     for (const f of ["pwned", "pwned2", "pwned3", "pwned4"]) expect(existsSync(join(s.dir, f))).toBe(false)
     // stdout and stderr, in the log file beside the database.
-    const log = readFileSync(join(s.dir, "logs", `${text.id}.log`), "utf8")
+    const log = readFileSync(join(s.dir, "logs", `${text!.id}.log`), "utf8")
     expect(log).toContain("plain words")
     expect(log).toContain("a warning")
     expect(log).toMatch(/exited with code 0/)
@@ -207,7 +205,7 @@ await new Promise((r) => setTimeout(r, 1500))
 appendFileSync("events.log", "end " + process.env.ABATHUR_TASK_ID + "\\n")
 `
     )
-    const tasks = [await s.submit("one"), await s.submit("two"), await s.submit("three")]
+    const tasks = await s.plan("one", "two", "three")
     const worker = s.start(["work", "-n", "2", "--exec", "node nap.mjs", "--json"])
     await waitFor("two tasks to start", () => s.lines("events.log").length >= 2)
     worker.signal("SIGINT")
@@ -216,7 +214,8 @@ appendFileSync("events.log", "end " + process.env.ABATHUR_TASK_ID + "\\n")
     expect(r.stderr).toContain("taking no new tasks")
     const events = s.lines("events.log")
     expect(events.filter(([k]) => k === "end")).toHaveLength(2)
-    const statuses = await Promise.all(tasks.map((t) => s.show(t.id).then((x) => x.status)))
+    const now = await s.tasks()
+    const statuses = tasks.map((t) => now.get(t.id)!.status)
     expect(statuses.sort()).toEqual(["completed", "completed", "ready"])
   })
 
@@ -232,7 +231,7 @@ appendFileSync("pids", process.pid + " " + g.pid + "\\n")
 setInterval(() => {}, 1000)
 `
     )
-    const tasks = [await s.submit("one"), await s.submit("two")]
+    const tasks = await s.plan("one", "two")
     const worker = s.start(["work", "-n", "2", "--exec", "node stuck.mjs", "--json"])
     await waitFor("two commands to start", () => s.lines("pids").length >= 2)
     worker.signal("SIGINT")
@@ -240,10 +239,10 @@ setInterval(() => {}, 1000)
     worker.signal("SIGINT")
     const r = await worker.done
     expect(summaryOf(r)).toEqual({ completed: 0, failed: 0, retried: 0, timedOut: 0 })
+    const now = await s.tasks()
     for (const t of tasks) {
-      const now = await s.show(t.id)
-      expect(now.status).toBe("ready")
-      expect(now.retryCount).toBe(0)
+      expect(now.get(t.id)!.status).toBe("ready")
+      expect(now.get(t.id)!.retryCount).toBe(0)
     }
     const pids = s.lines("pids").flat().map(Number)
     await waitFor("the commands and their children to die", () => pids.every((p) => !isAlive(p)), 3000)
@@ -316,13 +315,14 @@ setInterval(() => {}, 1000)
       [["work", "--exec", "true", "--max-tasks", "-1"], /--max-tasks|Expected/],
       [["work", "--exec", "true", "--server", "ftp://x"], /--server/]
     ]
-    for (const [args, message] of cases) {
-      const r = await s.run([...args, "--json"])
+    const results = await Promise.all(cases.map(([args]) => s.run([...args, "--json"])))
+    cases.forEach(([args, message], i) => {
+      const r = results[i]!
       expect({ args, code: r.code, stdout: r.stdout }).toEqual({ args, code: 2, stdout: "" })
       const doc = JSON.parse(r.stderr)
       expect(doc.error._tag).toBe("ValidationError")
       expect(doc.error.message).toMatch(message)
-    }
+    })
     expect((await s.show(task.id)).status).toBe("ready")
   })
 })

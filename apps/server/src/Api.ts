@@ -3,7 +3,7 @@ import { HttpRouter, HttpServerRequest, HttpServerResponse } from "@effect/platf
 import { Cause, Deferred, Effect, Schedule, Stream } from "effect"
 import { timingSafeEqual } from "node:crypto"
 import { errorResponse, internalError, NotFound, Unauthorized } from "./ApiError.js"
-import { optionalJson, requireJson } from "./Body.js"
+import { BodyAborted, optionalJson, requireJson } from "./Body.js"
 import { dashboardHtml } from "./Dashboard.js"
 import { docsHtml } from "./Docs.js"
 import { Metrics } from "./Metrics.js"
@@ -95,6 +95,12 @@ const strictBody = <T>(schema: { safeParse: (u: unknown) => { success: true; dat
 let waitingClaims = 0
 
 /**
+ * One claim, uninterruptibly: a client that goes away mid-claim must not cut the claim between its
+ * commit and the publication of its changes (wake-ups, events, metrics).
+ */
+const claimOnce = (q: TaskQueueService, body: unknown) => Effect.uninterruptible(q.claim(body))
+
+/**
  * Claims a task, waiting up to `waitSeconds` for one to become ready: woken when this server
  * makes a task ready or another process commits; a shutdown ends the wait (204).
  */
@@ -110,7 +116,7 @@ const claimWaiting = (q: TaskQueueService, body: unknown, waitSeconds: number) =
     )
     for (;;) {
       const signal = yield* wakeup.next
-      const task = yield* q.claim(body)
+      const task = yield* claimOnce(q, body)
       if (task !== null) return task
       const left = deadline - Date.now()
       if (left <= 0 || (yield* Deferred.isDone(shutdown))) return null
@@ -306,7 +312,7 @@ export const routes: ReadonlyArray<ApiRoute> = [
       const q = yield* queue
       const body = yield* optionalJson
       const wait = typeof body === "object" && body !== null && "waitSeconds" in body ? body.waitSeconds : undefined
-      const task = typeof wait === "number" && wait > 0 && wait <= 60 ? yield* claimWaiting(q, body, wait) : yield* q.claim(body)
+      const task = typeof wait === "number" && wait > 0 && wait <= 60 ? yield* claimWaiting(q, body, wait) : yield* claimOnce(q, body)
       return task === null ? noContent : json(task)
     })
   },
@@ -627,12 +633,20 @@ const toResponse = (handler: Handler, method: string, route: string) =>
         : Effect.as(Effect.logError(`${method} ${route} failed`, error), internalError("the server failed unexpectedly; see its log"))
     ),
     Effect.catchAllDefect((defect) =>
-      Effect.as(
-        Effect.logError(`${method} ${route} failed`, Cause.pretty(Cause.die(defect))),
-        internalError(defect instanceof Error ? `unexpected failure: ${defect.message}` : "the server failed unexpectedly; see its log")
-      )
+      defect instanceof BodyAborted
+        ? Effect.as(
+            Effect.logDebug(`${method} ${route}: the client went away while sending its body`),
+            errorResponse(new ValidationError({ message: defect.message }))
+          )
+        : Effect.as(
+            Effect.logError(`${method} ${route} failed`, Cause.pretty(Cause.die(defect))),
+            internalError(defect instanceof Error ? `unexpected failure: ${defect.message}` : "the server failed unexpectedly; see its log")
+          )
     )
   )
+
+/** The URL without the token a browser may pass as `access_token`. */
+const redacted = (url: string): string => url.replace(/([?&]access_token=)[^&]*/g, "$1***")
 
 /** Measures the request (by route pattern) and logs it at debug level. */
 const observed = <R>(method: string, route: string, handler: Effect.Effect<HttpServerResponse.HttpServerResponse, never, R>) =>
@@ -644,7 +658,7 @@ const observed = <R>(method: string, route: string, handler: Effect.Effect<HttpS
     metrics.observeRequest(method, route, response.status, seconds)
     const req = yield* HttpServerRequest.HttpServerRequest
     yield* Effect.logDebug("request").pipe(
-      Effect.annotateLogs({ method: req.method, url: req.url, status: response.status, ms: Math.round(seconds * 100000) / 100 })
+      Effect.annotateLogs({ method: req.method, url: redacted(req.url), status: response.status, ms: Math.round(seconds * 100000) / 100 })
     )
     return response
   })
@@ -675,7 +689,12 @@ export const makeApp = (options: { readonly token: string | null }) =>
 
     const router = HttpRouter.fromIterable(
       routes.map((r) =>
-        HttpRouter.makeRoute(r.method, r.path, observed(r.method, r.path, toResponse(r.handler, r.method, r.path)))
+        HttpRouter.makeRoute(r.method, r.path, observed(r.method, r.path, toResponse(r.handler, r.method, r.path)), {
+          // A client that goes away must not cut a write between its commit and the publication of
+          // its changes (wake-ups, events, metrics). Long polls and MCP stay interruptible; their
+          // writes are guarded one by one.
+          uninterruptible: r.method === "POST" && r.path !== "/v1/claims"
+        })
       )
     )
     const publicPaths = new Set(routes.filter((r) => r.doc.public === true).map((r) => r.path as string))

@@ -36,6 +36,7 @@ export const readText: Effect.Effect<string, PayloadTooLarge, HttpServerRequest.
         source.off("end", onEnd)
         source.off("error", onError)
         source.off("aborted", onError)
+        source.off("close", onClose)
       }
       const onData = (chunk: Buffer) => {
         size += chunk.length
@@ -53,10 +54,15 @@ export const readText: Effect.Effect<string, PayloadTooLarge, HttpServerRequest.
         cleanup()
         resume(Effect.die(new BodyAborted("the request was aborted while its body was read")))
       }
+      // closed before its end: the connection went away (or was closed by a shutdown)
+      const onClose = () => {
+        if (!source.readableEnded) onError()
+      }
       source.on("data", onData)
       source.on("end", onEnd)
       source.on("error", onError)
       source.on("aborted", onError)
+      source.on("close", onClose)
       return Effect.sync(cleanup)
     })
   }

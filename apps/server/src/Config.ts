@@ -54,7 +54,8 @@ Options (flags win over the environment):
   --version           the version
 
 Routes: GET / (dashboard), /docs (API reference), /openapi.json, /healthz, /metrics, /v1/..., POST /mcp.
-The bound address is logged as "listening on http://HOST:PORT".`
+The bound address is logged as "listening on http://HOST:PORT" (at every level but none).
+SIGTERM or SIGINT stops the server gracefully (exit 0).`
 
 const levelNamed = (text: string): LogLevelName | undefined => {
   const raw = text.trim().toLowerCase()

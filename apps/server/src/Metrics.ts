@@ -99,7 +99,7 @@ export class Metrics extends Context.Tag("@abathur/server/Metrics")<Metrics, Met
         "HTTP request latency by method, route pattern and status.",
         [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60]
       )
-      const claims = new Counter("abathur_claims_total", "Claims answered by this server, by result (claimed or empty).")
+      const claims = new Counter("abathur_claims_total", "Claim attempts through this server (HTTP and MCP; a waiting claim may try several times), by result (claimed or empty).")
       const completions = new Counter("abathur_completions_total", "Tasks completed through this server.")
       const failures = new Counter(
         "abathur_failures_total",

@@ -118,6 +118,25 @@ describe("long-poll claims", () => {
     expect(c.body.id).toBe(coder.body.id)
   })
 
+  it("a long poll whose client went away stops waiting and claims nothing", async () => {
+    await drain()
+    const controller = new AbortController()
+    const aborted = fetch(new URL("/v1/claims", server.url), {
+      method: "POST",
+      body: JSON.stringify({ waitSeconds: 10 }),
+      headers: { "content-type": "application/json" },
+      signal: controller.signal
+    }).catch(() => "aborted")
+    await untilWaiting(1)
+    controller.abort()
+    expect(await aborted).toBe("aborted")
+    for (let i = 0; i < 100 && (await waitingClaims()) > 0; i++) await sleep(20)
+    expect(await waitingClaims()).toBe(0)
+    const t = await api.post("/v1/tasks", { prompt: "nobody waits for me" })
+    await sleep(150)
+    expect((await api.get(`/v1/tasks/${t.body.id}`)).body.status).toBe("ready")
+  })
+
   it("several waiters share the tasks that arrive: each task once", async () => {
     await drain()
     const claims = [0, 1, 2, 3].map(() => timedClaim({ waitSeconds: 2 }))

@@ -544,7 +544,7 @@ export class Engine {
     const cleared = { leaseToken: null, leaseExpiresAt: null, workerId: null, errorMessage: error }
     if (task.retryCount < task.maxRetries) {
       const next = this.transition(task, "ready", now, { ...cleared, retryCount: task.retryCount + 1 }, actor, `attempt failed, retry ${task.retryCount + 1} of ${task.maxRetries}: ${error}`)
-      return { task: next, retried: true, cancelled: [] }
+      return { ...this.requeued(next, now, actor), retried: true }
     }
     const failed = this.transition(task, "failed", now, cleared, actor, `failed: ${error}`)
     const cancelled = this.cascade([task.id], task.id, `prerequisite ${task.id} failed`, now, actor, false)
@@ -571,7 +571,27 @@ export class Engine {
       actor ?? task.workerId,
       options.reason ?? "released by its worker"
     )
-    return publicTask(next)
+    return publicTask(this.requeued(next, now, actor ?? task.workerId).task)
+  }
+
+  /**
+   * A task back from RUNNING waits like any other (invariant 1): BLOCKED while a prerequisite is
+   * open, CANCELLED (with its dependents) when one failed or was cancelled. Only a migrated legacy
+   * database has RUNNING tasks like that; a task the engine let run had every prerequisite done.
+   */
+  private requeued(task: StoredTask, now: number, actor: string | null): { task: StoredTask; cancelled: Array<string> } {
+    const prereqs = this.store.prerequisitesOf(task.id)
+    const doom = prereqs.find((p) => p.status === "failed" || p.status === "cancelled")
+    if (doom !== undefined) {
+      const reason = `prerequisite ${doom.taskId} is ${doom.status}`
+      const done = this.transition(task, "cancelled", now, { cancelledBy: doom.taskId, errorMessage: reason }, actor, reason)
+      for (const p of prereqs) if (p.resolvedAt === null) this.refreshById(p.taskId, now)
+      return { task: done, cancelled: this.cascade([task.id], doom.taskId, reason, now, actor, false) }
+    }
+    if (prereqs.some((p) => p.status !== "completed")) {
+      return { task: this.transition(task, "blocked", now, {}, actor, "prerequisites not completed"), cancelled: [] }
+    }
+    return { task, cancelled: [] }
   }
 
   /**
@@ -640,8 +660,21 @@ export class Engine {
     if (task.status !== "failed") {
       throw new InvalidTransition({ message: `only failed tasks can be retried: task ${id} is ${task.status}`, taskId: id, status: task.status })
     }
-    const openPrereqs = this.store.countUnresolved(id)
-    const next = this.transition(task, openPrereqs > 0 ? "blocked" : "ready", now, { errorMessage: null, retryCount: 0, completedAt: null }, actor, "retried")
+    // Only a migrated legacy database has FAILED tasks whose prerequisites are not all COMPLETED.
+    const prereqs = this.store.prerequisitesOf(id)
+    const doom = prereqs.find((p) => p.status === "failed" || p.status === "cancelled")
+    if (doom !== undefined) {
+      throw new InvalidTransition({
+        message: `task ${id} cannot be retried while its prerequisite ${doom.taskId} is ${doom.status}: retry that one first`,
+        taskId: id,
+        status: task.status
+      })
+    }
+    const retried = this.transition(task, "ready", now, { errorMessage: null, retryCount: 0, completedAt: null }, actor, "retried")
+    // The state machine takes a FAILED task back to READY only; it waits there if a prerequisite is open.
+    const next = prereqs.some((p) => p.status !== "completed")
+      ? this.transition(retried, "blocked", now, {}, actor, "prerequisites not completed")
+      : retried
     // Candidates: cancelled tasks downstream whose cancellation this failure caused.
     const candidates = new Set<string>()
     const queue = [id]
@@ -694,6 +727,8 @@ export class Engine {
       if (doom !== undefined) {
         const reason = `prerequisite ${doom.taskId} is ${doom.status}`
         this.transition(task, "cancelled", now, { cancelledBy: doom.taskId, errorMessage: reason }, "engine", reason)
+        // Its open prerequisites, evaluated before it, counted it as an open dependent.
+        for (const p of prereqs) if (p.resolvedAt === null) this.refreshById(p.taskId, now)
         this.cascade([id], doom.taskId, reason, now, "engine", false)
       } else {
         const open = prereqs.some((p) => p.status !== "completed")

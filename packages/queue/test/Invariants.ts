@@ -59,7 +59,6 @@ interface AuditRow {
   readonly to_status: TaskStatus
 }
 
-const TERMINAL: ReadonlySet<TaskStatus> = new Set(["completed", "failed", "cancelled"])
 const WAITING: ReadonlySet<TaskStatus> = new Set(["pending", "blocked", "ready"])
 
 const cache = new WeakMap<BetterSqlite3.Database, Map<string, BetterSqlite3.Statement>>()
@@ -86,14 +85,16 @@ export const formulaOf = (row: Row, openDependents: number, now: number, setting
   return calculatePriority(facts, now, settings.priority)
 }
 
+const COLUMNS = `id, status, priority, source, deadline, estimated_duration_seconds, submitted_at, calculated_priority,
+  dependency_depth, parent_task_id, lease_token, lease_expires_at, priority_refresh_at`
+
 /** Every task row with the columns the checks read. */
 export const taskRows = (db: BetterSqlite3.Database): Array<Row> =>
-  prepared(
-    db,
-    `SELECT id, status, priority, source, deadline, estimated_duration_seconds, submitted_at, calculated_priority,
-         dependency_depth, parent_task_id, lease_token, lease_expires_at, priority_refresh_at
-       FROM tasks ORDER BY rowid`
-  ).all() as Array<Row>
+  prepared(db, `SELECT ${COLUMNS} FROM tasks ORDER BY rowid`).all() as Array<Row>
+
+/** The rows of the waiting tasks (PENDING, BLOCKED, READY): those whose score must stay fresh. */
+export const waitingRows = (db: BetterSqlite3.Database): Array<Row> =>
+  prepared(db, `SELECT ${COLUMNS} FROM tasks WHERE status IN ('pending', 'blocked', 'ready') ORDER BY rowid`).all() as Array<Row>
 
 /** Every broken invariant, as a readable line; empty when the database is sound. */
 export const findViolations = (db: BetterSqlite3.Database, options: InvariantOptions): Array<string> => {
@@ -133,8 +134,8 @@ export const findViolations = (db: BetterSqlite3.Database, options: InvariantOpt
     if (strict && (t.status === "running" || t.status === "completed" || t.status === "failed") && !allCompleted) {
       out.push(`${where}: ran before its prerequisites completed: ${JSON.stringify(states)}`)
     }
-    // 5. No open task under a FAILED or CANCELLED prerequisite.
-    if (!TERMINAL.has(t.status) && states.some((s) => s === "failed" || s === "cancelled")) {
+    // 5. No open (non-running) task under a FAILED or CANCELLED prerequisite.
+    if (WAITING.has(t.status) && states.some((s) => s === "failed" || s === "cancelled")) {
       out.push(`${where}: open under a failed or cancelled prerequisite: ${JSON.stringify(states)}`)
     }
     // 2. RUNNING iff a lease (token and expiry); tokens are unique.
@@ -241,7 +242,10 @@ export const findViolations = (db: BetterSqlite3.Database, options: InvariantOpt
       out.push(`task ${t.id}: status ${t.status} but its last audit row says ${list[list.length - 1]!.to_status}`)
     }
     for (let i = 1; i < list.length; i++) {
-      if (list[i]!.from_status !== list[i - 1]!.to_status) {
+      const [prev, row] = [list[i - 1]!, list[i]!]
+      // A row from nothing to the same state is a note (the migration records what it dropped).
+      const note = row.from_status === null && row.to_status === prev.to_status
+      if (row.from_status !== prev.to_status && !note) {
         out.push(`task ${t.id}: audit row ${i} goes from ${list[i]!.from_status}, the previous one ended at ${list[i - 1]!.to_status}`)
       }
     }

@@ -1,6 +1,7 @@
 import type { ClaimedTask, JsonValue, TaskStatus } from "@abathur/domain"
 import type { QueueError, TaskQueueService } from "@abathur/queue"
 import { Data, Effect } from "effect"
+import { watch } from "node:fs"
 
 /**
  * The queue operations a worker needs, over the in-process queue (one SQLite file shared with
@@ -48,6 +49,11 @@ export interface WorkBackend {
    * every 50 ms. Null when the backend cannot tell (then it long-polls).
    */
   readonly version: (() => Effect.Effect<number>) | null
+  /**
+   * Calls `onChange` soon after the queue may have changed (e.g. a file watch); returns the way
+   * to stop, or null when it cannot watch. Either way, or after `onBroken`, `version` is polled.
+   */
+  readonly watch?: ((onChange: () => void, onBroken: () => void) => (() => void) | null) | undefined
 }
 
 /** The worker over the in-process queue service (the database file at `dbPath`). */
@@ -71,7 +77,20 @@ export const localBackend = (queue: TaskQueueService, dbPath: string): WorkBacke
       Effect.map((t): TaskStatus | null => t.status),
       Effect.catchTag("TaskNotFound", () => Effect.succeed(null))
     ),
-  version: () => queue.dataVersion()
+  version: () => queue.dataVersion(),
+  // Every commit, from any process, writes to the WAL file: a watch on it is free while idle.
+  watch: (onChange, onBroken) => {
+    try {
+      const watcher = watch(`${dbPath}-wal`, { persistent: false }, () => onChange())
+      watcher.on("error", () => {
+        watcher.close()
+        onBroken()
+      })
+      return () => watcher.close()
+    } catch {
+      return null
+    }
+  }
 })
 
 /** The errors that mean the task is no longer this worker's: cancelled, reclaimed or deleted. */

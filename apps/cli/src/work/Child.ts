@@ -76,7 +76,9 @@ export const resultOf = (stdout: Tail): unknown => {
 }
 
 export interface ChildSpec {
-  /** The program and its arguments (`["/bin/sh", "-c", CMD]` with --shell). */
+  /** The program's path (resolved once, not searched on PATH per run). */
+  readonly file: string
+  /** The program's arguments, `argv[0]` first (as typed in CMD). */
   readonly argv: ReadonlyArray<string>
   readonly env: Readonly<Record<string, string | undefined>>
   readonly cwd: string
@@ -170,10 +172,10 @@ export const startChild = (spec: ChildSpec): Child => {
     for (const w of waiters.splice(0)) w(result)
   }
 
-  const [file, ...args] = spec.argv
+  const [argv0, ...args] = spec.argv
   let child: ReturnType<typeof spawn>
   try {
-    child = spawn(file!, args, { cwd: spec.cwd, env: spec.env, detached: true, stdio: ["pipe", "pipe", "pipe"] })
+    child = spawn(spec.file, args, { argv0: argv0 ?? spec.file, cwd: spec.cwd, env: spec.env, detached: true, stdio: ["pipe", "pipe", "pipe"] })
   } catch (error) {
     finish(null, null, error instanceof Error ? error : new Error(String(error)))
     return { pid: undefined, exited: Effect.succeed(result!), terminate: () => {}, kill: () => {}, sent }

@@ -54,16 +54,18 @@ const executable = (path: string): boolean => {
 
 /**
  * The program's path, found the way execvp finds it (PATH unless the name has a slash), so that a
- * typo is a ValidationError at start rather than a failed attempt per task.
+ * typo is a ValidationError at start rather than a failed attempt per task, and so that each run
+ * execs it directly instead of searching PATH again.
  */
 export const resolveProgram = (program: string, cwd: string, env: Readonly<Record<string, string | undefined>>): string => {
   if (program.includes("/")) {
     const path = isAbsolute(program) ? program : resolve(cwd, program)
-    if (executable(path)) return program
+    if (executable(path)) return path
     throw new ValidationError({ message: `--exec: ${program} is not an executable file` })
   }
   for (const dir of (env["PATH"] ?? "").split(delimiter)) {
-    if (dir !== "" && executable(join(resolve(cwd, dir), program))) return program
+    const path = join(resolve(cwd, dir), program)
+    if (dir !== "" && executable(path)) return path
   }
   throw new ValidationError({ message: `--exec: ${program} is not found on PATH` })
 }

@@ -68,7 +68,8 @@ export const makeStatusLine = (stream: NodeJS.WriteStream, c: Colors, snapshot: 
       .map((t) => `${c.dim(t.id.slice(0, 8))} ${t.summary.replace(/\s+/g, " ")} ${c.dim(seconds(now - t.startedAt))}`)
       .join(c.dim(" · "))
     const head = s.stopping !== null ? `${c.yellow("stopping")} ${c.dim(`(${s.stopping})`)} ` : `${c.bold("work")} `
-    return `${head}${counts}${tasks !== "" ? `${c.dim(" │ ")}${tasks}` : ""}`
+    const tail = tasks !== "" ? tasks : s.stopping === null ? c.dim("waiting for ready tasks") : ""
+    return `${head}${counts}${tail !== "" ? `${c.dim(" │ ")}${tail}` : ""}`
   }
   let stopped = false
   const draw = () => {
@@ -76,7 +77,7 @@ export const makeStatusLine = (stream: NodeJS.WriteStream, c: Colors, snapshot: 
     if (pending !== null) clearTimeout(pending)
     pending = null
     lastDraw = Date.now()
-    const width = Math.max(20, (stream.columns ?? 100) - 1)
+    const width = Math.max(20, (stream.columns || 100) - 1)
     stream.write(`\r\x1b[2K${fit(render(), width)}`)
     drawn = true
   }

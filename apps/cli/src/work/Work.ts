@@ -78,6 +78,7 @@ const nonEmpty = (flag: string, raw: Option.Option<string>): string | undefined 
 }
 
 interface Plan {
+  readonly file: string
   readonly argv: Array<string>
   readonly command: string
   readonly concurrency: number
@@ -97,8 +98,8 @@ const plan = (o: WorkFlags, env: WorkContext["app"]["env"], cwd: string): Plan =
     throw new ValidationError({ message: `--server ${JSON.stringify(server)} is not an http(s) URL, e.g. http://127.0.0.1:7420` })
   }
   const argv = parseCommand(o.exec.value, o.shell, env)
-  if (!o.shell) resolveProgram(argv[0]!, cwd, env)
   return {
+    file: o.shell ? argv[0]! : resolveProgram(argv[0]!, cwd, env),
     argv,
     command: o.exec.value,
     concurrency: wholeNumber("-n", o.concurrency, 1, 1024) ?? 1,
@@ -160,6 +161,7 @@ export const runWork = (o: WorkFlags, ctx: WorkContext): Effect.Effect<void, Wor
         const summary = yield* runPool(
           backend,
           {
+            file: p.file,
             argv: p.argv,
             command: p.command,
             concurrency: p.concurrency,

@@ -11,6 +11,8 @@ import type { StatusSnapshot } from "./StatusLine.js"
  */
 
 export interface PoolOptions {
+  /** The program's path. */
+  readonly file: string
   /** The program and its arguments, run per task (`/bin/sh -c CMD` with --shell). */
   readonly argv: ReadonlyArray<string>
   /** The command as typed, for messages and logs. */
@@ -149,12 +151,15 @@ export const runPool = (backend: WorkBackend, options: PoolOptions, io: PoolIo):
         }
       })
 
-    /** Runs a report until it is recorded or refused for good (transient errors are retried). */
-    const persist = <A>(what: string, entry: Entry, effect: Effect.Effect<A, WorkError>): Effect.Effect<A | null> =>
+    /**
+     * Runs a report until it is recorded or refused for good (transient errors are retried a few
+     * times); a refusal is logged and returned.
+     */
+    const persist = <A>(what: string, entry: Entry, effect: Effect.Effect<A, WorkError>): Effect.Effect<Either.Either<A, WorkError>> =>
       Effect.gen(function* () {
         for (let attempt = 0; ; attempt++) {
           const r = yield* Effect.either(guard(effect))
-          if (Either.isRight(r)) return r.right
+          if (Either.isRight(r)) return r
           if (transient(r.left) && attempt < 8) {
             yield* io.log("warning", `task ${short(entry.task.id)}: could not ${what} yet (${describe(r.left)}); trying again`)
             yield* Effect.sleep(Math.min(5000, 100 * 2 ** attempt))
@@ -162,7 +167,7 @@ export const runPool = (backend: WorkBackend, options: PoolOptions, io: PoolIo):
           }
           const why = isLost(r.left) ? "it was cancelled or reclaimed meanwhile" : describe(r.left)
           yield* io.log(isLost(r.left) ? "warning" : "error", `task ${short(entry.task.id)}: could not ${what}: ${why}`)
-          return null
+          return r
         }
       })
 
@@ -174,7 +179,7 @@ export const runPool = (backend: WorkBackend, options: PoolOptions, io: PoolIo):
         const id = short(task.id)
         if (entry.forced) {
           const done = yield* persist("return it to the queue", entry, backend.release(task.id, task.leaseToken, `worker ${options.worker} stopped by a second signal`))
-          if (done !== null) yield* io.log("info", `task ${id} returned to the queue (its command was killed)`)
+          if (Either.isRight(done)) yield* io.log("info", `task ${id} returned to the queue (its command was killed)`)
           return
         }
         if (entry.lost !== null) {
@@ -203,14 +208,19 @@ export const runPool = (backend: WorkBackend, options: PoolOptions, io: PoolIo):
         if (error === null) {
           const result = resultOf(exit.stdout) as JsonValue
           const done = yield* persist("complete it", entry, backend.complete(task.id, task.leaseToken, result))
-          if (done !== null) {
+          if (Either.isRight(done)) {
             counts.completed++
-            yield* io.log("info", `task ${id} completed in ${seconds(exit.durationMs)}: ${task.summary}`)
+            yield* io.log("debug", `task ${id} completed in ${seconds(exit.durationMs)}: ${task.summary}`)
+            return
           }
-          return
+          if (isLost(done.left) || transient(done.left)) return
+          // The queue refused the result (e.g. a ValidationError): the attempt fails rather than
+          // leaving the task running until its lease lapses.
+          error = `the command succeeded but its result was refused: ${describe(done.left)}`
         }
-        const r = yield* persist("fail it", entry, backend.fail(task.id, task.leaseToken, error))
-        if (r === null) return
+        const failed = yield* persist("fail it", entry, backend.fail(task.id, task.leaseToken, error))
+        if (Either.isLeft(failed)) return
+        const r = failed.right
         if (entry.timedOut) counts.timedOut++
         if (r.retried) counts.retried++
         else counts.failed++
@@ -227,6 +237,7 @@ export const runPool = (backend: WorkBackend, options: PoolOptions, io: PoolIo):
         const { task } = entry
         const leaseSeconds = options.leaseSeconds ?? task.maxExecutionTimeoutSeconds
         const child = startChild({
+          file: options.file,
           argv: options.argv,
           env: {
             ...options.env,
@@ -314,26 +325,70 @@ export const runPool = (backend: WorkBackend, options: PoolOptions, io: PoolIo):
       }
     })
 
-    const watcher = (version: () => Effect.Effect<number>) =>
-      Effect.gen(function* () {
-        let last = yield* version()
-        let dirty = false
-        let checkedAt = 0
-        while (true) {
-          yield* Effect.sleep(pollMs)
-          const v = yield* version()
-          if (v !== last) {
-            last = v
-            dirty = true
-            notify()
-          }
-          if (dirty && running.size > 0 && Date.now() - checkedAt >= 250) {
-            dirty = false
-            checkedAt = Date.now()
-            yield* checkRunning
-          }
+    /**
+     * Wakes the loop when another process commits. The backend's change events (a file watch on
+     * the WAL) cost nothing while nothing happens; without them the version is polled every
+     * `pollMs`. A change also looks for cancelled tasks among the running ones (at most every
+     * 250 ms). Plain callbacks rather than a fiber loop: an idle worker must cost next to nothing.
+     */
+    const watchChanges = (version: () => Effect.Effect<number>): (() => void) => {
+      const read = () => Effect.runSync(Effect.orElseSucceed(version(), () => Number.NaN))
+      let last = read()
+      let dirty = false
+      let checking = false
+      let checkedAt = 0
+      let checkTimer: NodeJS.Timeout | null = null
+      let pending: NodeJS.Timeout | null = null
+      const maybeCheck = () => {
+        if (!dirty || checking || running.size === 0) return
+        const wait = 250 - (Date.now() - checkedAt)
+        if (wait > 0) {
+          checkTimer ??= setTimeout(() => {
+            checkTimer = null
+            maybeCheck()
+          }, wait)
+          return
         }
-      })
+        dirty = false
+        checking = true
+        checkedAt = Date.now()
+        Runtime.runFork(runtime)(
+          checkRunning.pipe(
+            Effect.ensuring(
+              Effect.sync(() => {
+                checking = false
+                maybeCheck()
+              })
+            )
+          )
+        )
+      }
+      const look = () => {
+        pending = null
+        const v = read()
+        if (v === last) return
+        last = v
+        dirty = true
+        notify()
+        maybeCheck()
+      }
+      // A commit writes several pages: one look per burst of events.
+      const event = () => {
+        pending ??= setTimeout(look, 5)
+      }
+      let poll: NodeJS.Timeout | null = null
+      const polling = () => {
+        poll ??= setInterval(look, pollMs)
+      }
+      const unwatch = backend.watch?.(event, polling) ?? null
+      if (unwatch === null) polling()
+      return () => {
+        unwatch?.()
+        if (poll !== null) clearInterval(poll)
+        if (pending !== null) clearTimeout(pending)
+        if (checkTimer !== null) clearTimeout(checkTimer)
+      }
+    }
 
     // ---- the loop ------------------------------------------------------------------------
 
@@ -363,7 +418,7 @@ export const runPool = (backend: WorkBackend, options: PoolOptions, io: PoolIo):
       })
 
     const remove = io.onSignal(onSignal)
-    const watch = backend.version === null ? null : yield* Effect.fork(watcher(backend.version))
+    const unwatch = backend.version === null ? null : watchChanges(backend.version)
 
     const loop = Effect.gen(function* () {
       const streak = { errors: 0 }
@@ -392,9 +447,9 @@ export const runPool = (backend: WorkBackend, options: PoolOptions, io: PoolIo):
 
     yield* loop.pipe(
       Effect.ensuring(
-        Effect.gen(function* () {
+        Effect.sync(() => {
           remove()
-          if (watch !== null) yield* Fiber.interrupt(watch)
+          unwatch?.()
         })
       )
     )

@@ -87,6 +87,19 @@ export class WorkSandbox {
     return this.json<Task>(["submit", prompt, ...flags])
   }
 
+  /** Submits a plan of top-level tasks (`prompt` plus submit fields) in one call; returns them in order. */
+  async plan(...nodes: Array<string | Record<string, unknown>>): Promise<Array<Task>> {
+    const tasks = nodes.map((n, i) => ({ key: `k${i}`, ...(typeof n === "string" ? { prompt: n } : n) }))
+    const r = await this.json<{ tasks: Record<string, Task> }>(["submit", "--file", this.file(`plan-${Date.now()}.json`, JSON.stringify({ tasks }))])
+    return tasks.map((t) => r.tasks[t.key]!)
+  }
+
+  /** Every task now, by id (one `list`). */
+  async tasks(): Promise<Map<string, Task>> {
+    const list = await this.json<Array<Task>>(["list"])
+    return new Map(list.map((t) => [t.id, t]))
+  }
+
   show(id: string): Promise<Task> {
     return this.json<Task>(["show", id])
   }

@@ -1,0 +1,232 @@
+/**
+ * Focused tests of the service's smaller paths: change notifications, dataVersion, the time a
+ * write uses, plan problems, the hierarchy reach of a cancel, configuration and error bodies.
+ */
+import { aNode, aTask } from "@abathur/testing"
+import { Database } from "@abathur/storage"
+import { describe, expect, it } from "@effect/vitest"
+import BetterSqlite3 from "better-sqlite3"
+import { Clock, Effect, Queue } from "effect"
+import type { TreeNode } from "../src/Engine.js"
+import * as Index from "../src/index.js"
+import { defaultQueueSettings, limitsFromEnv, parseLimit, QueueConfig } from "../src/QueueConfig.js"
+import { errorBody, LimitExceeded, ValidationError } from "../src/QueueError.js"
+import { TaskQueue } from "../src/TaskQueue.js"
+import { checkInvariants } from "./Invariants.js"
+import { dump, flip, statuses, testQueue } from "./TestQueue.js"
+
+describe("notifications and versions", () => {
+  it.scoped("subscribe() receives every state change after it commits, and nothing from a rejected operation", () =>
+    Effect.gen(function* () {
+      const q = yield* TaskQueue
+      const changes = yield* q.subscribe
+      const a = yield* q.submit(aTask())
+      const b = yield* q.submit(aTask({ dependsOn: [a.id] }))
+      const c = yield* q.claim({ worker: "w" })
+      yield* q.complete(a.id, { leaseToken: c!.leaseToken })
+      const seen = [...(yield* Queue.takeAll(changes))].map((x) => [x.taskId, x.from, x.to])
+      expect(seen).toEqual([
+        [a.id, null, "ready"],
+        [b.id, null, "blocked"],
+        [a.id, "ready", "running"],
+        [a.id, "running", "completed"],
+        [b.id, "blocked", "ready"]
+      ])
+      // Rejected: nothing was committed, so nothing is published.
+      yield* flip(q.complete(a.id))
+      yield* flip(q.submit({ prompt: "x", dependsOn: [a.id, "3f2b8c1e-9d4a-4f6b-8e2a-1c5d7e9f0a2b"] }))
+      expect(yield* Queue.size(changes)).toBe(0)
+      // A read publishes nothing either.
+      yield* q.status()
+      expect(yield* Queue.size(changes)).toBe(0)
+    }).pipe(Effect.provide(testQueue())))
+
+  it.effect("dataVersion() moves when another connection commits", () =>
+    Effect.gen(function* () {
+      const q = yield* TaskQueue
+      const { filename } = yield* Database
+      const v0 = yield* q.dataVersion()
+      // This connection's own commits do not move it (SQLite's data_version).
+      yield* q.submit(aTask())
+      expect(yield* q.dataVersion()).toBe(v0)
+      const other = new BetterSqlite3(filename)
+      try {
+        other.prepare("UPDATE tasks SET summary = 'changed elsewhere'").run()
+      } finally {
+        other.close()
+      }
+      expect(yield* q.dataVersion()).not.toBe(v0)
+    }).pipe(Effect.provide(testQueue())))
+
+  it.effect("a write reads the time once it holds the write lock, so times follow the commit order", () =>
+    Effect.gen(function* () {
+      const q = yield* TaskQueue
+      const { db } = yield* Database
+      const inTransaction: Array<boolean> = []
+      const at = 1_700_000_000_000
+      const spy: Clock.Clock = {
+        [Clock.ClockTypeId]: Clock.ClockTypeId,
+        unsafeCurrentTimeMillis: () => (inTransaction.push(db.inTransaction), at),
+        currentTimeMillis: Effect.sync(() => (inTransaction.push(db.inTransaction), at)),
+        unsafeCurrentTimeNanos: () => BigInt(at) * 1_000_000n,
+        currentTimeNanos: Effect.sync(() => BigInt(at) * 1_000_000n),
+        sleep: () => Effect.void
+      }
+      const t = yield* Effect.withClock(q.submit(aTask()), spy)
+      expect(t.submittedAt).toBe(new Date(at).toISOString())
+      const c = yield* Effect.withClock(q.claim(), spy)
+      expect(c!.startedAt).toBe(new Date(at).toISOString())
+      expect(inTransaction.length).toBeGreaterThan(0)
+      expect(inTransaction.every((x) => x)).toBe(true)
+    }).pipe(Effect.provide(testQueue())))
+})
+
+describe("cancel reaches the whole hierarchy below the task", () => {
+  it.effect("open subtasks below a finished subtask are cancelled too; the finished one stays as it is", () =>
+    Effect.gen(function* () {
+      const q = yield* TaskQueue
+      const parent = yield* q.submit(aTask({ priority: 0 }))
+      const child = yield* q.submit(aTask({ parentTaskId: parent.id, priority: 10 }))
+      const c = yield* q.claim()
+      expect(c!.id).toBe(child.id)
+      // While it runs, the child's agent spawns work below it, then the child completes.
+      const grandchild = yield* q.submit(aTask({ parentTaskId: child.id }))
+      const after = yield* q.submit(aTask({ dependsOn: [grandchild.id] }))
+      yield* q.complete(child.id, { leaseToken: c!.leaseToken })
+      // Its other dependents (of the completed child) are not below the parent: they stay.
+      const next = yield* q.submit(aTask({ dependsOn: [child.id] }))
+      const r = yield* q.cancel(parent.id)
+      expect(r.cancelled.sort()).toEqual([grandchild.id, after.id].sort())
+      expect(yield* statuses([parent.id, child.id, grandchild.id, after.id, next.id])).toEqual([
+        "cancelled",
+        "completed",
+        "cancelled",
+        "cancelled",
+        "ready"
+      ])
+      yield* checkInvariants()
+    }).pipe(Effect.provide(testQueue())))
+
+  it.effect("a subtask submitted under a cancelled task is reached when an ancestor is cancelled", () =>
+    Effect.gen(function* () {
+      const q = yield* TaskQueue
+      const root = yield* q.submit(aTask())
+      const mid = yield* q.submit(aTask({ parentTaskId: root.id }))
+      yield* q.cancel(mid.id)
+      const late = yield* q.submit(aTask({ parentTaskId: mid.id }))
+      const r = yield* q.cancel(root.id)
+      expect(r.cancelled).toEqual([late.id])
+      yield* checkInvariants()
+    }).pipe(Effect.provide(testQueue())))
+
+  it.effect("a failure does not reach subtasks (only dependents)", () =>
+    Effect.gen(function* () {
+      const q = yield* TaskQueue
+      const a = yield* q.submit(aTask({ maxRetries: 0, priority: 10 }))
+      const kid = yield* q.submit(aTask({ parentTaskId: a.id }))
+      const dep = yield* q.submit(aTask({ dependsOn: [a.id] }))
+      const c = yield* q.claim()
+      expect(c!.id).toBe(a.id)
+      const r = yield* q.fail(a.id, { error: "no" })
+      expect(r.cancelled).toEqual([dep.id])
+      expect(yield* statuses([kid.id])).toEqual(["ready"])
+      yield* checkInvariants()
+    }).pipe(Effect.provide(testQueue())))
+})
+
+describe("plan problems are ValidationErrors that write nothing", () => {
+  it.effect("duplicate keys, a parent id on a nested node, a reference that is neither key nor id", () =>
+    Effect.gen(function* () {
+      const q = yield* TaskQueue
+      const existing = yield* q.submit(aTask())
+      const before = yield* dump
+      const dup = yield* flip(q.submitPlan({ tasks: [aNode("a"), aNode("b", { children: [aNode("a")] })] }))
+      expect(dup).toMatchObject({ _tag: "ValidationError" })
+      expect(dup.message).toMatch(/"a"/)
+      const nested = yield* flip(q.submitPlan({ tasks: [aNode("p", { children: [aNode("k", { parentTaskId: existing.id })] })] }))
+      expect(nested._tag).toBe("ValidationError")
+      const unknown = yield* flip(q.submitPlan({ tasks: [aNode("a", { dependsOn: ["nope"] })] }))
+      expect(unknown._tag).toBe("ValidationError")
+      expect(unknown.message).toMatch(/nope/)
+      const missingParent = yield* flip(q.submitPlan({ tasks: [aNode("a", { parentTaskId: "3f2b8c1e-9d4a-4f6b-8e2a-1c5d7e9f0a2b" })] }))
+      expect(missingParent._tag).toBe("TaskNotFound")
+      expect(yield* dump).toEqual(before)
+    }).pipe(Effect.provide(testQueue())))
+
+  it.effect("a plan on an existing parent and prerequisites: depths, statuses and the dependency factor", () =>
+    Effect.gen(function* () {
+      const q = yield* TaskQueue
+      const parent = yield* q.submit(aTask())
+      const done = yield* q.submit(aTask({ priority: 10 }))
+      const open = yield* q.submit(aTask())
+      const c = yield* q.claim()
+      expect(c!.id).toBe(done.id)
+      yield* q.complete(done.id)
+      const beforeOpen = (yield* q.get(open.id)).calculatedPriority
+      const { tasks } = yield* q.submitPlan({
+        tasks: [aNode("x", { parentTaskId: parent.id, dependsOn: [done.id] }), aNode("y", { dependsOn: ["x", open.id] })]
+      })
+      expect(tasks["x"]).toMatchObject({ status: "ready", dependencyDepth: 1, parentTaskId: parent.id })
+      expect(tasks["y"]).toMatchObject({ status: "blocked", dependencyDepth: 2 })
+      expect((yield* q.get(tasks["x"]!.id)).prerequisites[0]!.resolvedAt).not.toBeNull()
+      // `open` gained an open dependent: its priority rose at once.
+      expect((yield* q.get(open.id)).calculatedPriority).toBeGreaterThan(beforeOpen)
+      yield* checkInvariants({ freshness: true })
+    }).pipe(Effect.provide(testQueue())))
+})
+
+describe("reads", () => {
+  it.effect("execution plan of named tasks skips terminal ones; tree and graph of one task", () =>
+    Effect.gen(function* () {
+      const q = yield* TaskQueue
+      const a = yield* q.submit(aTask({ priority: 10 }))
+      const b = yield* q.submit(aTask({ dependsOn: [a.id] }))
+      const c = yield* q.claim()
+      yield* q.complete(c!.id)
+      expect((yield* q.executionPlan({ taskIds: [a.id, b.id, b.id] })).batches).toEqual([[b.id]])
+      expect(yield* q.executionPlan({ taskIds: [a.id] })).toEqual({ batches: [], totalBatches: 0, maxParallelism: 0 })
+      const missing = yield* flip(q.executionPlan({ taskIds: ["3f2b8c1e-9d4a-4f6b-8e2a-1c5d7e9f0a2b"] }))
+      expect(missing._tag).toBe("TaskNotFound")
+      expect(((yield* q.tree(a.id)) as TreeNode).children).toEqual([])
+      expect((yield* q.graph(a.id, "dot")).text).toContain(`"${a.id}" -> "${b.id}"`)
+      const audit = yield* q.audit(a.id)
+      expect(audit.map((x) => x.toStatus)).toEqual(["ready", "running", "completed"])
+      expect((yield* flip(q.audit("3f2b8c1e-9d4a-4f6b-8e2a-1c5d7e9f0a2b")))._tag).toBe("TaskNotFound")
+    }).pipe(Effect.provide(testQueue())))
+})
+
+describe("configuration and errors", () => {
+  it("limits read as the contract configures them: 0 is unlimited", () => {
+    expect(parseLimit(undefined, 50)).toBe(50)
+    expect(parseLimit(" ", 50)).toBe(50)
+    expect(parseLimit("7", 50)).toBe(7)
+    expect(parseLimit("0", 50)).toBe(Number.POSITIVE_INFINITY)
+    for (const bad of ["-1", "1.5", "many"]) expect(() => parseLimit(bad, 50)).toThrow(/whole number/)
+    expect(limitsFromEnv({ ABATHUR_MAX_DEPENDENCIES: "3", ABATHUR_MAX_DEPTH: "0" })).toEqual({
+      maxDependencies: 3,
+      maxDepth: Number.POSITIVE_INFINITY,
+      maxSubtasks: 50
+    })
+  })
+
+  it.effect("QueueConfig.layer fills what is not given with the defaults", () =>
+    Effect.gen(function* () {
+      const settings = yield* QueueConfig
+      expect(settings.priority).toEqual(defaultQueueSettings.priority)
+      expect(settings.limits.maxDepth).toBe(2)
+    }).pipe(Effect.provide(QueueConfig.layer({ limits: { maxDependencies: 1, maxDepth: 2, maxSubtasks: 3 } }))))
+
+  it("errorBody gives the contract's error document with the details", () => {
+    expect(errorBody(new LimitExceeded({ message: "too deep", limit: "depth", max: 10, actual: 11 }))).toEqual({
+      error: { _tag: "LimitExceeded", message: "too deep", limit: "depth", max: 10, actual: 11 }
+    })
+    expect(errorBody(new ValidationError({ message: "bad" }))).toEqual({ error: { _tag: "ValidationError", message: "bad" } })
+  })
+
+  it("the package index exports the service, its configuration and its errors", () => {
+    expect(Index.TaskQueue).toBe(TaskQueue)
+    expect(Index.QueueConfig).toBe(QueueConfig)
+    expect(typeof Index.Engine).toBe("function")
+    expect(typeof Index.isQueueError).toBe("function")
+  })
+})
