@@ -7,6 +7,7 @@ import { Context, Effect, type Layer, Option, Runtime } from "effect"
 import * as Render from "./Render.js"
 import { defined, optionalNumeric, parseJson, readPlanFile } from "./Input.js"
 import { type Colors, makeProgress, type Terminal } from "./Terminal.js"
+import { runWork, workOptions } from "./work/Work.js"
 
 export type Env = Readonly<Record<string, string | undefined>>
 
@@ -131,7 +132,8 @@ const commandSummaries: ReadonlyArray<readonly [string, string]> = [
   ["recover", "return tasks whose lease expired to the queue"],
   ["prune [--older-than 30d]", "delete old finished tasks"],
   ["db migrate | db check", "migrate or check the database file"],
-  ["mcp", "serve the MCP tools on stdio for agents"]
+  ["mcp", "serve the MCP tools on stdio for agents"],
+  ["work --exec CMD [-n N]", "run ready tasks through a command, N at a time"]
 ]
 
 /** `abathur` and `abathur --help`: the commands at a glance. */
@@ -631,6 +633,25 @@ const mcp = command(
     )
 )
 
+const work = command(
+  "work",
+  workOptions,
+  describe(
+    `Run tasks through a command: claim ready tasks, most important first, and run CMD once per task,
+    at most N at a time. The child reads the task as JSON on stdin and finds ABATHUR_TASK_ID,
+    ABATHUR_TASK_PROMPT and ABATHUR_DB in its environment (so it can submit subtasks with --parent
+    $ABATHUR_TASK_ID). Exit 0 completes the task (result: the last stdout line when it is JSON, else
+    the stdout tail); another exit fails it with the stderr tail (retries apply); past the task's
+    timeout its process group gets SIGTERM, then SIGKILL. Output goes to logs/<task id>.log beside
+    the database. Ctrl-C stops claiming and lets running tasks finish; a second Ctrl-C kills them and
+    returns their tasks to the queue.`,
+    `abathur work --exec "node agent.mjs" -n 4`,
+    `abathur work --exec "./run-task.sh" --until-empty --json`,
+    `abathur work --shell --exec 'claude -p "$ABATHUR_TASK_PROMPT"' --agent-type coder`
+  ),
+  (o, ctx) => runWork(o, ctx)
+)
+
 export const VERSION = "0.1.0"
 
 /** The whole command tree. */
@@ -645,7 +666,7 @@ export const abathur = root.pipe(
       "abathur status"
     )
   ),
-  Command.withSubcommands([submit, show, list, next, heartbeat, complete, fail, cancel, retry, deps, status, plan, tree, graph, recover, prune, db, mcp])
+  Command.withSubcommands([submit, show, list, next, heartbeat, complete, fail, cancel, retry, deps, status, plan, tree, graph, recover, prune, db, mcp, work])
 )
 
 export type { Task, TaskDetail }

@@ -1,7 +1,9 @@
+import { formatIssues } from "@abathur/domain"
 import { TaskQueue, type TaskQueueService, ValidationError } from "@abathur/queue"
 import { HttpRouter, HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { Cause, Deferred, Effect, Schedule, Stream } from "effect"
 import { timingSafeEqual } from "node:crypto"
+import type { z } from "zod"
 import { errorResponse, internalError, NotFound, Unauthorized } from "./ApiError.js"
 import { BodyAborted, optionalJson, requireJson } from "./Body.js"
 import { dashboardHtml } from "./Dashboard.js"
@@ -11,7 +13,6 @@ import { type OperationDoc, openApiDocument } from "./OpenApi.js"
 import { CancelInput, RetryInput } from "./Schemas.js"
 import { VERSION } from "./Version.js"
 import { Shutdown, Wakeup } from "./Wakeup.js"
-
 
 /** What a route handler may use. */
 type Env =
@@ -80,14 +81,10 @@ const numeric = (v: string | undefined): number | string | undefined => (v !== u
 const defined = <T extends Record<string, unknown>>(o: T): Partial<T> =>
   Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>
 
-const strictBody = <T>(schema: { safeParse: (u: unknown) => { success: true; data: T } | { success: false; error: { issues: ReadonlyArray<{ path: ReadonlyArray<PropertyKey>; message: string }> } } }, body: unknown) => {
+/** Validates a body the server reads itself (the queue validates the others). */
+const strictBody = <S extends z.ZodType>(schema: S, body: unknown): Effect.Effect<z.output<S>, ValidationError> => {
   const r = schema.safeParse(body)
-  if (r.success) return Effect.succeed(r.data)
-  return Effect.fail(
-    new ValidationError({
-      message: r.error.issues.map((i) => (i.path.length > 0 ? `${i.path.map(String).join(".")}: ${i.message}` : i.message)).join("; ")
-    })
-  )
+  return r.success ? Effect.succeed(r.data) : Effect.fail(new ValidationError({ message: formatIssues(r.error) }))
 }
 
 // ---- long-poll claims ------------------------------------------------------------------------

@@ -603,27 +603,28 @@ export class Engine {
     const seen = new Set(roots)
     const queue = [...roots]
     const touchedPrereqs = new Set<string>()
-    // Terminal tasks met below the roots: only their subtasks are followed (a finished subtask
-    // stays as it is, but the open subtasks under it are still below the cancelled task).
+    // Finished subtasks met below the roots: only their own subtasks are followed (a finished
+    // subtask stays as it is, but the open subtasks under it are still below the cancelled task).
     const finished = new Set<string>()
     while (queue.length > 0) {
       const id = queue.shift()!
-      const next = [
-        ...(finished.has(id) ? [] : this.store.dependentsOf(id).map((d) => d.taskId)),
-        ...(withSubtasks ? this.store.childIds(id) : [])
+      const next: Array<readonly [string, boolean]> = [
+        ...(finished.has(id) ? [] : this.store.dependentsOf(id).map((d) => [d.taskId, false] as const)),
+        ...(withSubtasks ? this.store.childIds(id).map((c) => [c, true] as const) : [])
       ]
-      for (const nid of next) {
+      for (const [nid, subtask] of next) {
         if (seen.has(nid)) continue
-        seen.add(nid)
         const t = this.store.getTask(nid)
         if (t === null) continue
         if (isTerminal(t.status)) {
-          if (withSubtasks) {
+          if (subtask) {
+            seen.add(nid)
             finished.add(nid)
             queue.push(nid)
           }
           continue
         }
+        seen.add(nid)
         this.transition(t, "cancelled", now, { leaseToken: null, leaseExpiresAt: null, workerId: null, cancelledBy: cause, errorMessage: reason }, actor, reason)
         cancelled.push(nid)
         queue.push(nid)

@@ -73,7 +73,6 @@ describe("several processes on one database file", () => {
     const { dir, cleanup } = tempDir("abathur-concurrency-")
     try {
       const dbPath = join(dir, "shared.db")
-      const T = [performance.now()]
       // Submit the work through the queue, then close this process's connection.
       const ids = await Effect.runPromise(
         Effect.gen(function* () {
@@ -87,12 +86,10 @@ describe("several processes on one database file", () => {
         )
       )
       expect(ids).toHaveLength(2000)
-      T.push(performance.now())
 
       const workers = await Promise.all(
         Array.from({ length: WORKERS }, (_, i) => start(dbPath, join(dir, `worker-${i}.json`), `worker-${i}`))
       )
-      T.push(performance.now())
       for (const w of workers) w.child.send("go")
       const exits = await Promise.all(workers.map((w) => w.exit))
       for (const [i, e] of exits.entries()) {
@@ -100,7 +97,6 @@ describe("several processes on one database file", () => {
         expect(e.code, `worker-${i} exit code; stderr:\n${e.stderr}`).toBe(0)
       }
 
-      T.push(performance.now())
       const reports = Array.from({ length: WORKERS }, (_, i) => JSON.parse(readFileSync(join(dir, `worker-${i}.json`), "utf8")) as Report)
       // Each worker took part, and each reports what it completed: the union is every task, once.
       for (const r of reports) {
@@ -145,7 +141,6 @@ describe("several processes on one database file", () => {
         expect(
           findViolations(db, { now: Date.now(), settings: defaultQueueSettings, freshness: false, countOpenDependents: () => 0 })
         ).toEqual([])
-        T.push(performance.now()); console.log("PHASES", T.map((t, i) => i === 0 ? 0 : Math.round(t - T[i - 1]!)), reports.map((r) => r.ms))
       } finally {
         db.close()
       }
