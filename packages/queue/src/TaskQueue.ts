@@ -67,7 +67,8 @@ export const make = Effect.gen(function* () {
   const store = yield* TaskRepository
   const settings = yield* QueueConfig
   const engine = new Engine(store, settings)
-  const events = yield* PubSub.unbounded<TaskChange>()
+  // Sliding: a slow subscriber (an SSE client) loses the oldest changes, never grows memory.
+  const events = yield* PubSub.sliding<TaskChange>(16_384)
 
   /**
    * Runs `f` in one write transaction at the current time; publishes its changes after commit.
@@ -76,7 +77,8 @@ export const make = Effect.gen(function* () {
    */
   const write = <A>(f: (now: number) => A): Effect.Effect<A, QueueError> =>
     Effect.clockWith((clock) =>
-      Effect.suspend(() => {
+      // Uninterruptible: a committed change is always published.
+      Effect.uninterruptible(Effect.suspend(() => {
         let result: A
         try {
           result = store.transaction(() => f(clock.unsafeCurrentTimeMillis()))
@@ -86,7 +88,7 @@ export const make = Effect.gen(function* () {
         }
         const changes = engine.takeChanges()
         return changes.length === 0 ? Effect.succeed(result) : Effect.as(PubSub.publishAll(events, changes), result)
-      })
+      }))
     )
 
   /** Runs `f` against one read snapshot. */
