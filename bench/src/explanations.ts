@@ -47,7 +47,7 @@ export const EXPLANATIONS: Readonly<Record<string, { readonly reason: string; re
       "audit) and 4 per complete instead of 2. It maps a 30-column `SELECT *` row (with JSON.parse) twice per pair. Every call " +
       "goes through zod validation and the Effect runtime. The mean rate is also pulled down by stalls that the p50 figures " +
       "do not show: WAL checkpoints (an fsync each), preemption on a loaded 2-core machine, and, when a run lasts more than " +
-      "about 3.6 minutes, claims that refresh a whole plan's worth of stored scores at once (see the notes above).",
+      "about 3.6 minutes, claims that refresh a whole plan's worth of stored scores at once (W4's last row).",
     close:
       "(1) Drop AUTOINCREMENT from task_audit (see W1). (2) Claim with one statement: `UPDATE ... WHERE id = (SELECT ... " +
       "LIMIT 1) RETURNING *`, which replaces nextReady + getTask + UPDATE. (3) Check the recover and refresh conditions " +

@@ -184,8 +184,16 @@ export class Engine {
 
   /** A waiting task's priority at `now` and when it must next be recomputed. */
   private priorityOf(task: StoredTask, now: number, openDependents?: number): { calculatedPriority: number; priorityRefreshAt: string | null } {
-    const facts = this.facts(task, openDependents)
-    const due = nextRefreshAt(facts, now, this.settings.priority)
+    return this.scoreAt(task.status, this.facts(task, openDependents), now)
+  }
+
+  /**
+   * The score of a task with these facts at `now`, and when it must next be recomputed.
+   * Only READY tasks are refreshed as time passes (claims compare READY tasks only); a
+   * BLOCKED task's score is recomputed when its facts change and when it becomes READY.
+   */
+  private scoreAt(status: TaskStatus, facts: PriorityFacts, now: number): { calculatedPriority: number; priorityRefreshAt: string | null } {
+    const due = status === "ready" ? nextRefreshAt(facts, now, this.settings.priority) : null
     return {
       calculatedPriority: calculatePriority(facts, now, this.settings.priority),
       priorityRefreshAt: due === null ? null : formatTimestamp(due)
@@ -199,8 +207,19 @@ export class Engine {
 
   /** Refreshes every stored priority whose time has come (the freshness rule). */
   refreshDue(now: number): number {
+    // One query reads the facts of every due task; one prepared UPDATE per task writes it back.
     const due = this.store.dueForRefresh(formatTimestamp(now))
-    for (const id of due) this.refreshById(id, now)
+    for (const f of due) {
+      const facts: PriorityFacts = {
+        priority: f.priority,
+        source: f.source,
+        deadline: ms(f.deadline),
+        estimatedDurationSeconds: f.estimatedDurationSeconds,
+        openDependents: f.openDependents,
+        waitingSince: ms(f.submittedAt) ?? 0
+      }
+      this.store.setPriority(f.id, this.scoreAt(f.status, facts, now))
+    }
     return due.length
   }
 
@@ -285,13 +304,7 @@ export class Engine {
       priorityRefreshAt: null,
       cancelledBy: null
     }
-    const facts = this.facts(task, openDependents)
-    const due = nextRefreshAt(facts, now, this.settings.priority)
-    return {
-      ...task,
-      calculatedPriority: calculatePriority(facts, now, this.settings.priority),
-      priorityRefreshAt: due === null ? null : formatTimestamp(due)
-    }
+    return { ...task, ...this.scoreAt(status, this.facts(task, openDependents), now) }
   }
 
   private insertEdge(dependentId: string, prerequisiteId: string, type: DependencyType, now: number, resolvedAt: string | null) {

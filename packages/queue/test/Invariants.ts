@@ -13,7 +13,7 @@ export interface InvariantOptions {
   readonly now: number
   readonly settings: QueueSettings
   /**
-   * Check the freshness bound: every waiting task's stored score within `tolerance` points of
+   * Check the freshness bound: every READY task's stored score within `tolerance` points of
    * the formula now. It is guaranteed at claim time (the claim refreshes what is due), so
    * check it right after a claim or a refresh.
    */
@@ -155,11 +155,11 @@ export const findViolations = (db: BetterSqlite3.Database, options: InvariantOpt
     if (mine.length > limits.maxDependencies) out.push(`${where}: ${mine.length} prerequisites, over ${limits.maxDependencies}`)
     const kids = children.get(t.id) ?? 0
     if (kids > limits.maxSubtasks) out.push(`${where}: ${kids} subtasks, over ${limits.maxSubtasks}`)
-    // Priority in range; a refresh time only on waiting tasks.
+    // Priority in range; a refresh time only on READY tasks (time refreshes only what claims compare).
     if (!(t.calculated_priority >= 0 && t.calculated_priority <= 100)) out.push(`${where}: priority ${t.calculated_priority}`)
-    if (!WAITING.has(t.status) && t.priority_refresh_at !== null) out.push(`${where}: refresh time on a task that does not wait`)
-    // 6. Freshness (at claim time).
-    if (options.freshness && WAITING.has(t.status)) {
+    if (t.status !== "ready" && t.priority_refresh_at !== null) out.push(`${where}: refresh time on a task that is not ready`)
+    // 6. Freshness (at claim time): every READY task, the tasks a claim compares.
+    if (options.freshness && t.status === "ready") {
       const truth = formulaOf(t, options.countOpenDependents(t.id), options.now, options.settings)
       const tolerance = options.tolerance ?? 1
       if (Math.abs(truth - t.calculated_priority) > tolerance) {

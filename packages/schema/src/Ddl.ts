@@ -102,7 +102,7 @@ CREATE TABLE IF NOT EXISTS task_dependencies (
 /** Every state change and submission, for audit. Rows go with their task when it is pruned. */
 export const TASK_AUDIT_V2 = `
 CREATE TABLE IF NOT EXISTS task_audit (
-  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  id INTEGER PRIMARY KEY,
   task_id TEXT NOT NULL REFERENCES tasks(id) ON DELETE CASCADE,
   from_status TEXT,
   to_status TEXT NOT NULL,

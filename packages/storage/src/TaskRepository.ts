@@ -20,6 +20,18 @@ export interface Neighbour extends DependencyLink {
   readonly depth: number
 }
 
+/** What the priority of a task due for a refresh depends on. */
+export interface RefreshFacts {
+  readonly id: string
+  readonly status: TaskStatus
+  readonly priority: number
+  readonly source: TaskSource
+  readonly deadline: string | null
+  readonly estimatedDurationSeconds: number | null
+  readonly submittedAt: string
+  readonly openDependents: number
+}
+
 /** One audit record: a submission or a state change. */
 export interface AuditEntry {
   readonly taskId: string
@@ -234,8 +246,24 @@ export const makeTaskRepository = (db: BetterSqlite3.Database) => {
       get<{ at: string | null }>("SELECT min(lease_expires_at) AS at FROM tasks WHERE status = 'running'")?.at ?? null,
 
     /** Tasks whose stored priority is due for a refresh at `now`. */
-    dueForRefresh: (now: string): Array<string> =>
-      pluck("SELECT id FROM tasks WHERE priority_refresh_at <= ? ORDER BY priority_refresh_at", now),
+    dueForRefresh: (now: string): Array<RefreshFacts> =>
+      all<RefreshFacts>(
+        `SELECT id, status, priority, source, deadline,
+           estimated_duration_seconds AS estimatedDurationSeconds, submitted_at AS submittedAt,
+           (SELECT count(*) FROM task_dependencies d JOIN tasks x ON x.id = d.dependent_task_id
+             WHERE d.prerequisite_task_id = tasks.id AND d.resolved_at IS NULL AND x.status IN ${OPEN}) AS openDependents
+         FROM tasks WHERE priority_refresh_at <= ? ORDER BY priority_refresh_at`,
+        now
+      ),
+
+    /** Stores a task's computed priority and its next refresh time. */
+    setPriority: (id: string, p: { calculatedPriority: number; priorityRefreshAt: string | null }): void => {
+      stmt("UPDATE tasks SET calculated_priority = ?, priority_refresh_at = ? WHERE id = ?").run(
+        p.calculatedPriority,
+        p.priorityRefreshAt,
+        id
+      )
+    },
 
     idsWithStatus: (status: TaskStatus): Array<string> =>
       pluck("SELECT id FROM tasks WHERE status = ? ORDER BY submitted_at, rowid", status),

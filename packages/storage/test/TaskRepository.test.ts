@@ -207,9 +207,9 @@ describe("the ready queue", () => {
     const sooner = makeTask({ status: "blocked", priorityRefreshAt: at(10) })
     const never = makeTask({ status: "ready" })
     const { repo } = withTasks(later, sooner, never)
-    expect(repo.dueForRefresh(at(9))).toEqual([])
-    expect(repo.dueForRefresh(at(10))).toEqual([sooner.id])
-    expect(repo.dueForRefresh(at(60))).toEqual([sooner.id, later.id])
+    expect(repo.dueForRefresh(at(9)).map((f) => f.id)).toEqual([])
+    expect(repo.dueForRefresh(at(10)).map((f) => f.id)).toEqual([sooner.id])
+    expect(repo.dueForRefresh(at(60)).map((f) => f.id)).toEqual([sooner.id, later.id])
   })
 
   it("idsWithStatus and openTaskIds list in submission order", () => {
