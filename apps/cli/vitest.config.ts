@@ -1,3 +1,3 @@
 import { abathurVitestConfig } from "@abathur/vitest-config"
 
-export default abathurVitestConfig({ testTimeout: 60_000 })
+export default abathurVitestConfig({ testTimeout: 120_000 })

@@ -14,7 +14,7 @@ export const abathurVitestConfig = (options = {}) =>
     test: {
       include: options.include ?? ["test/**/*.test.ts"],
       testTimeout: options.testTimeout ?? 30_000,
-      hookTimeout: 30_000,
+      hookTimeout: options.testTimeout ?? 30_000,
       pool: "forks",
       coverage: {
         enabled: options.coverage !== undefined,

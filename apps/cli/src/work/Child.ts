@@ -80,7 +80,8 @@ export interface ChildSpec {
   readonly file: string
   /** The program's arguments, `argv[0]` first (as typed in CMD). */
   readonly argv: ReadonlyArray<string>
-  readonly env: Readonly<Record<string, string | undefined>>
+  /** The variables of this run, on top of the spawner's base environment. */
+  readonly env: Readonly<Record<string, string>>
   readonly cwd: string
   /** Written to the child's stdin, which is then closed. */
   readonly stdin: string
@@ -126,8 +127,11 @@ export const signalGroup = (pid: number, signal: NodeJS.Signals): boolean => {
 /** How long to wait, after the child exited, for whatever it left behind to close stdout/stderr. */
 const DRAIN_MS = 200
 
-/** Starts the command. Never throws: a failure to start shows in `exited` as `spawnError`. */
-export const startChild = (spec: ChildSpec): Child => {
+/**
+ * Starts the command from this process (the fallback when no spawner helper runs). Never throws:
+ * a failure to start shows in `exited` as `spawnError`.
+ */
+export const startChild = (spec: ChildSpec, baseEnv: Readonly<Record<string, string | undefined>>): Child => {
   const startedAt = Date.now()
   const stdout = new Tail(STDOUT_KEEP)
   const stderr = new Tail(STDERR_ERROR_BYTES * 2)
@@ -175,7 +179,7 @@ export const startChild = (spec: ChildSpec): Child => {
   const [argv0, ...args] = spec.argv
   let child: ReturnType<typeof spawn>
   try {
-    child = spawn(spec.file, args, { argv0: argv0 ?? spec.file, cwd: spec.cwd, env: spec.env, detached: true, stdio: ["pipe", "pipe", "pipe"] })
+    child = spawn(spec.file, args, { argv0: argv0 ?? spec.file, cwd: spec.cwd, env: { ...baseEnv, ...spec.env }, detached: true, stdio: ["pipe", "pipe", "pipe"] })
   } catch (error) {
     finish(null, null, error instanceof Error ? error : new Error(String(error)))
     return { pid: undefined, exited: Effect.succeed(result!), terminate: () => {}, kill: () => {}, sent }

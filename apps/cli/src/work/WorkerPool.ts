@@ -1,7 +1,8 @@
 import type { ClaimedTask, JsonValue } from "@abathur/domain"
 import { Cause, Effect, Either, Fiber, Queue, Runtime } from "effect"
 import { BackendError, type ClaimRequest, isLost, type WorkBackend, type WorkError } from "./Backend.js"
-import { type Child, type ChildExit, lastBytes, resultOf, startChild, STDERR_ERROR_BYTES } from "./Child.js"
+import { type Child, type ChildExit, lastBytes, resultOf, STDERR_ERROR_BYTES } from "./Child.js"
+import { makeSpawner } from "./Spawner.js"
 import type { StatusSnapshot } from "./StatusLine.js"
 
 /**
@@ -236,15 +237,10 @@ export const runPool = (backend: WorkBackend, options: PoolOptions, io: PoolIo):
       Effect.gen(function* () {
         const { task } = entry
         const leaseSeconds = options.leaseSeconds ?? task.maxExecutionTimeoutSeconds
-        const child = startChild({
+        const child = spawner.start({
           file: options.file,
           argv: options.argv,
-          env: {
-            ...options.env,
-            ...backend.childEnv,
-            ABATHUR_TASK_ID: task.id,
-            ABATHUR_TASK_PROMPT: promptForEnv(task.prompt)
-          },
+          env: { ABATHUR_TASK_ID: task.id, ABATHUR_TASK_PROMPT: promptForEnv(task.prompt) },
           cwd: options.cwd,
           stdin: stdinFor(task),
           logPath: options.logPath === null ? null : options.logPath(task.id),
@@ -417,6 +413,8 @@ export const runPool = (backend: WorkBackend, options: PoolOptions, io: PoolIo):
         return "started" as const
       })
 
+    const spawner = makeSpawner({ ...options.env, ...backend.childEnv })
+    spawner.warm()
     const remove = io.onSignal(onSignal)
     const unwatch = backend.version === null ? null : watchChanges(backend.version)
 
@@ -450,6 +448,7 @@ export const runPool = (backend: WorkBackend, options: PoolOptions, io: PoolIo):
         Effect.sync(() => {
           remove()
           unwatch?.()
+          spawner.close()
         })
       )
     )
