@@ -52,11 +52,24 @@ try {
   console.log(`throughput: ${summary.completed} tasks in ${seconds.toFixed(2)} s = ${(summary.completed / seconds).toFixed(0)} tasks/s (work -n ${n} --until-empty --exec true, process start-up included)`)
   console.log(`spawn floor: ${(await floor(500)).toFixed(0)} processes/s (again, after)`)
 
+  if (windowCount === 0) process.exit(0)
   const worker = spawn(process.execPath, [cli, "--db", db, "work", "--exec", "true"], { stdio: "ignore" })
+  const cpuOf = (pid) => {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, "utf8")
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
+      return Number(fields[11]) + Number(fields[12]) // utime + stime, in clock ticks
+    } catch {
+      return 0
+    }
+  }
+  /** The worker and its own children (the spawner helper), in clock ticks. */
   const ticks = () => {
-    const stat = readFileSync(`/proc/${worker.pid}/stat`, "utf8")
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
-    return Number(fields[11]) + Number(fields[12]) // utime + stime, in clock ticks
+    let children = []
+    try {
+      children = readFileSync(`/proc/${worker.pid}/task/${worker.pid}/children`, "utf8").trim().split(/\s+/).filter(Boolean)
+    } catch {}
+    return cpuOf(worker.pid) + children.reduce((n, c) => n + cpuOf(c), 0)
   }
   await new Promise((r) => setTimeout(r, 2000)) // start-up
   const hz = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim())
@@ -74,7 +87,7 @@ try {
   const first = windows[0]
   const steady = windows.slice(-1)[0]
   console.log(
-    `idle CPU (a worker waiting for work, ${idleSeconds} s windows): ${windows.map(pct).join(", ")} of a core; ` +
+    `idle CPU (a worker waiting for work, with its spawner helper, ${idleSeconds} s windows): ${windows.map(pct).join(", ")} of a core; ` +
       `mean ${pct({ cpu: windows.reduce((a, w) => a + w.cpu, 0), wall: windows.reduce((a, w) => a + w.wall, 0) })}, first ${pct(first)}, last ${pct(steady)}`
   )
 } finally {
