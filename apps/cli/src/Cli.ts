@@ -8,6 +8,8 @@ import * as Render from "./Render.js"
 import { defined, optionalNumeric, parseJson, readPlanFile } from "./Input.js"
 import { type Colors, makeProgress, type Terminal } from "./Terminal.js"
 import { runWork, workOptions } from "./work/Work.js"
+import { taskLogPath } from "./work/TaskLog.js"
+import { existsSync } from "node:fs"
 
 export type Env = Readonly<Record<string, string | undefined>>
 
@@ -296,7 +298,8 @@ const show = command(
   (o, ctx) =>
     Effect.gen(function* () {
       const d = yield* withQueue(ctx, Effect.flatMap(TaskQueue, (q) => q.get(o.id)))
-      yield* emit(ctx, d, () => Render.detail(ctx.c, d, ctx.now))
+      const log = taskLogPath(ctx.db, d.id)
+      yield* emit(ctx, d, () => Render.detail(ctx.c, d, ctx.now) + (existsSync(log) ? `\n${ctx.c.dim("log")}  ${log}` : ""))
     })
 )
 

@@ -23,6 +23,7 @@ import { type Child, type ChildExit, type ChildSpec, signalGroup, startChild, ST
 /** The helper's source: plain CommonJS run by `node -e`, no imports but Node's own. */
 const HELPER = String.raw`
 "use strict"
+process.title = "abathur work: spawner"
 const { spawn } = require("node:child_process")
 const { closeSync, openSync, writeSync } = require("node:fs")
 for (const s of ["SIGINT", "SIGTERM", "SIGHUP"]) process.on(s, () => {})

@@ -225,11 +225,11 @@ export const runPool = (backend: WorkBackend, options: PoolOptions, io: PoolIo):
         if (entry.timedOut) counts.timedOut++
         if (r.retried) counts.retried++
         else counts.failed++
-        const firstLine = error.trim().split("\n").pop() ?? ""
+        const lastLine = error.trim().split("\n").pop() ?? ""
         const what = entry.timedOut ? "timed out" : exit.spawnError !== null ? "could not start" : exit.signal !== null ? `killed by ${exit.signal}` : `exit code ${exit.code}`
         yield* io.log(
           r.retried ? "warning" : "error",
-          `task ${id} failed (${what}) after ${seconds(exit.durationMs)}${r.retried ? `, will be retried (${task.retryCount + 1} of ${task.maxRetries})` : ", no retries left"}: ${firstLine.slice(0, 200)}`
+          `task ${id} failed (${what}) after ${seconds(exit.durationMs)}${r.retried ? `, will be retried (${task.retryCount + 1} of ${task.maxRetries})` : ", no retries left"}: ${lastLine.slice(0, 200)}`
         )
       })
 
@@ -248,7 +248,7 @@ export const runPool = (backend: WorkBackend, options: PoolOptions, io: PoolIo):
         })
         entry.child = child
         changed()
-        yield* io.log("debug", `task ${short(task.id)} started (pid ${child.pid ?? "-"}): ${task.summary}`)
+        yield* io.log("debug", `task ${short(task.id)} started: ${task.summary}`)
         const beats = yield* Effect.fork(heartbeats(entry, leaseSeconds))
         const deadline = yield* Effect.fork(
           Effect.sleep(task.maxExecutionTimeoutSeconds * 1000).pipe(
