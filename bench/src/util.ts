@@ -2,6 +2,7 @@
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { mulberry32 } from "@abathur/testing"
 
 export const nowMs = (): number => performance.now()
 
@@ -79,16 +80,7 @@ export const settle = (): void => {
   if (gc !== undefined) gc()
 }
 
-/** A small deterministic PRNG (mulberry32) returning floats in [0, 1). */
-export const prng = (seed: number): (() => number) => {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+/** A small deterministic PRNG (the fixtures' mulberry32). */
+export const prng = mulberry32
 
 export const randInt = (rand: () => number, n: number): number => Math.floor(rand() * n)
