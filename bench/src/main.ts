@@ -8,7 +8,7 @@
  * heap and caches do not colour the next one's figures.
  */
 import { fork } from "node:child_process"
-import { writeFileSync } from "node:fs"
+import { existsSync, readFileSync, writeFileSync } from "node:fs"
 import { dirname, join, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
 import { describeMachine, describeProbe, printAnalysis, printResult, probe, renderMarkdown } from "./report.js"
@@ -158,7 +158,11 @@ const main = async (): Promise<void> => {
   const full = !args.quick && args.only.length === ALL.length
   const out = args.out ?? (full ? join(ROOT, "BENCHMARKS.md") : undefined)
   if (out !== undefined) {
-    writeFileSync(out, renderMarkdown({ machine, date, command, quick: args.quick, totalMs, probes: { before, after }, results, analysis }))
+    // Keep the sections that other scripts measure (CLI start-up, the worker pool).
+    const marker = "<!-- Sections below this line are measured by other scripts; pnpm bench keeps them. -->"
+    const previous = existsSync(out) ? readFileSync(out, "utf8") : ""
+    const kept = previous.includes(marker) ? `\n\n${previous.slice(previous.indexOf(marker))}` : ""
+    writeFileSync(out, renderMarkdown({ machine, date, command, quick: args.quick, totalMs, probes: { before, after }, results, analysis }).trimEnd() + kept + (kept === "" ? "\n" : ""))
     console.log(`\nwrote ${out}`)
   } else {
     console.log("\n(partial or quick run: BENCHMARKS.md left as it is; pass --out FILE to write a report)")
