@@ -2,7 +2,7 @@
  * Realistic legacy Abathur databases (schema version 1, as the Python implementation wrote them),
  * for migration tests. Deterministic for a given seed.
  */
-import { SCHEMA_MIGRATIONS, TASKS_V1 } from "@abathur/schema"
+import { SCHEMA_MIGRATIONS, TASK_DEPENDENCIES_V2, TASKS_V1 } from "@abathur/schema"
 import BetterSqlite3 from "better-sqlite3"
 import { mulberry32 } from "./Builders.js"
 
@@ -137,6 +137,7 @@ CREATE TABLE agents (
 CREATE INDEX idx_agents_task ON agents(task_id);
 `
 
+// The old Python migration created the seed's task_dependencies table: the same DDL as v2's.
 const PYTHON_COLUMNS = `
 ALTER TABLE tasks ADD COLUMN source TEXT NOT NULL DEFAULT 'human';
 ALTER TABLE tasks ADD COLUMN calculated_priority REAL NOT NULL DEFAULT 5.0;
@@ -144,19 +145,7 @@ ALTER TABLE tasks ADD COLUMN deadline TIMESTAMP;
 ALTER TABLE tasks ADD COLUMN estimated_duration_seconds INTEGER;
 ALTER TABLE tasks ADD COLUMN dependency_depth INTEGER DEFAULT 0;
 ALTER TABLE tasks ADD COLUMN dependency_type TEXT NOT NULL DEFAULT 'sequential';
-CREATE TABLE IF NOT EXISTS task_dependencies (
-  id TEXT PRIMARY KEY,
-  dependent_task_id TEXT NOT NULL,
-  prerequisite_task_id TEXT NOT NULL,
-  dependency_type TEXT NOT NULL DEFAULT 'sequential',
-  created_at TIMESTAMP NOT NULL,
-  resolved_at TIMESTAMP,
-  FOREIGN KEY (dependent_task_id) REFERENCES tasks(id) ON DELETE CASCADE,
-  FOREIGN KEY (prerequisite_task_id) REFERENCES tasks(id) ON DELETE CASCADE,
-  CHECK(dependency_type IN ('sequential', 'parallel')),
-  CHECK(dependent_task_id != prerequisite_task_id),
-  UNIQUE(dependent_task_id, prerequisite_task_id)
-);
+${TASK_DEPENDENCIES_V2};
 CREATE INDEX IF NOT EXISTS idx_task_dependencies_prerequisite
   ON task_dependencies(prerequisite_task_id, resolved_at) WHERE resolved_at IS NULL;
 CREATE INDEX IF NOT EXISTS idx_task_dependencies_dependent
