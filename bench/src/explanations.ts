@@ -29,7 +29,7 @@ export const EXPLANATIONS: Readonly<Record<string, { readonly reason: string; re
       "too and reaches only a few thousand tasks/s on this machine. Abathur's extra costs: insertTask binds 30 named parameters " +
       "(the floor binds 12 positional ones and lets defaults fill the rest); one audit row per task; and per-task JavaScript " +
       "in the domain package. `facts()` parses the ISO submission time back with regular expressions (parseTimestamp), " +
-      "formatTimestamp runs for every row and edge, and nextRefreshAt bisects for every task.",
+      "formatTimestamp runs for every row and edge, and priorityRank computes every task's claim rank.",
     close:
       "Work out the shared values once per plan: every task of a plan has the same submission time, and without a deadline " +
       "the same next-refresh time, because starvation grows at the same rate for every task. Pass epoch milliseconds into the " +

@@ -1,8 +1,7 @@
 /** Data of the workloads: plans for the service, rows for plain SQL. Deterministic per seed. */
 import {
-  calculatePriority,
   defaultPrioritySettings,
-  nextRefreshAt,
+  priorityRank,
   type PlanInput,
   type PlanNodeInput,
   type TaskSource
@@ -161,8 +160,9 @@ export const componentGraph = (
 const TASK_INSERT = `INSERT INTO tasks (id, prompt, summary, agent_type, priority, status, input_data, result_data,
   error_message, retry_count, max_retries, max_execution_timeout_seconds, submitted_at, started_at, completed_at,
   last_updated_at, created_by, parent_task_id, session_id, source, dependency_type, calculated_priority, deadline,
-  estimated_duration_seconds, dependency_depth, lease_token, lease_expires_at, worker_id, priority_refresh_at, cancelled_by)
-  VALUES (?, ?, ?, 'general', ?, ?, '{}', ?, ?, 0, 3, 3600, ?, ?, ?, ?, NULL, ?, NULL, ?, 'sequential', ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+  estimated_duration_seconds, dependency_depth, lease_token, lease_expires_at, worker_id, priority_refresh_at, cancelled_by,
+  priority_rank, priority_starved)
+  VALUES (?, ?, ?, 'general', ?, ?, '{}', ?, ?, 0, 3, 3600, ?, ?, ?, ?, NULL, ?, NULL, ?, 'sequential', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
 export interface MillionShape {
   readonly total: number
@@ -175,7 +175,7 @@ export interface MillionShape {
  * transaction (the triggers keep task_stats right): submitted over the last 30 days;
  * 85% completed, 3% cancelled, 2% failed, 6% ready, 3% blocked (each on an open task),
  * 1% running with a live lease; every fifth completed task depended on an earlier one.
- * Open tasks carry the priority and refresh time the engine would store.
+ * Open tasks carry the priority, claim rank and refresh time the engine would store.
  */
 export const seedLongLivedQueue = (db: Db, n: number, now: number, seed = 17): MillionShape => {
   const rand = prng(seed)
@@ -216,6 +216,8 @@ export const seedLongLivedQueue = (db: Db, n: number, now: number, seed = 17): M
       const estimate = deadline === null ? null : 60 + randInt(rand, 3600)
       let score = 5
       let refreshAt: string | null = null
+      let rank: number | null = null
+      let starved = 0
       if (waiting || effectiveStatus === "running") {
         const facts = {
           priority,
@@ -225,10 +227,12 @@ export const seedLongLivedQueue = (db: Db, n: number, now: number, seed = 17): M
           openDependents: 0,
           waitingSince: submitted
         }
-        score = calculatePriority(facts, now, settings)
+        const r = priorityRank(facts, now, settings)
+        score = r.calculatedPriority
         if (waiting) {
-          const due = nextRefreshAt(facts, now, settings)
-          refreshAt = due === null ? null : iso(due)
+          rank = r.rank
+          starved = r.starved ? 1 : 0
+          refreshAt = effectiveStatus === "ready" && r.refreshAt !== null ? iso(r.refreshAt) : null
         }
       }
       const finished = submitted + 60_000 + randInt(rand, 600_000)
@@ -257,7 +261,9 @@ export const seedLongLivedQueue = (db: Db, n: number, now: number, seed = 17): M
         running ? iso(now + 2 * 3_600_000) : null,
         running ? "bench-worker" : null,
         refreshAt,
-        null
+        null,
+        rank,
+        starved
       )
       if (prereq !== null) {
         edge.run(crypto.randomUUID(), id, prereq.id, submittedAt, prereq.resolvedAt)

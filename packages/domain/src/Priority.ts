@@ -117,30 +117,89 @@ export const calculatePriority = (
 ): number => combine(priorityBreakdown(facts, now, settings), settings)
 
 /**
- * The first instant after `now` at which the score will have risen by `refreshStep` points,
- * or null when it never will. The score never falls as time passes (urgency and starvation
- * only rise), so until that instant a score stored at `now` is less than `refreshStep`
- * below the formula: this is what keeps stored scores fresh without scanning the queue.
+ * Points per millisecond that starvation adds to every waiting task's score, until the task
+ * reaches the horizon. It is the same for every task: that is what makes the claim order of
+ * tasks that have not reached the horizon independent of time (see `priorityRank`).
  */
-export const nextRefreshAt = (
+export const starvationRate = (settings: PrioritySettings = defaultPrioritySettings): number => {
+  const w = settings.weights
+  const total = w.base + w.urgency + w.dependency + w.starvation + w.source
+  return (w.starvation * 100) / total / (settings.starvationHorizonSeconds * 1000)
+}
+
+/**
+ * Where a waiting task stands in the claim order, and until when that stays true.
+ *
+ * Starvation rises at the same rate for every task that has waited less than the horizon,
+ * so for those tasks `score(t) - rate * t` does not change with time: it is their `rank`, and
+ * their order by rank is their order by score at any instant. Tasks past the horizon
+ * (`starved`) have a constant starvation factor, so their rank is simply their score. The
+ * claim compares the best of each class at the current instant (`rankedScore`).
+ *
+ * What still moves with time is urgency, and the moment a task reaches the horizon:
+ * `refreshAt` is the first of the instant urgency has risen by `refreshStep` points and the
+ * instant the task crosses the horizon (null: never). A task without a deadline is therefore
+ * refreshed at most once while it waits, however long that is.
+ */
+export interface PriorityRank {
+  /** The score at `now`. */
+  readonly calculatedPriority: number
+  readonly rank: number
+  readonly starved: boolean
+  readonly refreshAt: number | null
+}
+
+export const priorityRank = (
+  facts: PriorityFacts,
+  now: number,
+  settings: PrioritySettings = defaultPrioritySettings
+): PriorityRank => {
+  const score = calculatePriority(facts, now, settings)
+  const rate = starvationRate(settings)
+  const horizonAt = facts.waitingSince + settings.starvationHorizonSeconds * 1000
+  const starved = rate === 0 || now >= horizonAt
+  const urgencyAt = nextUrgencyRefreshAt(facts, now, settings)
+  const refreshAt = starved ? urgencyAt : urgencyAt === null ? Math.ceil(horizonAt) : Math.min(urgencyAt, Math.ceil(horizonAt))
+  // Less the starvation earned so far and the rate times the start of the wait: what remains
+  // does not move with time while the task is short of the horizon.
+  return { calculatedPriority: score, rank: starved ? score : score - rate * Math.max(now, facts.waitingSince), starved, refreshAt }
+}
+
+/**
+ * The score a stored rank stands for at `now`. Exact for a task without a deadline; for one
+ * with a deadline it is at most `refreshStep` below the formula until the rank's `refreshAt`.
+ */
+export const rankedScore = (
+  rank: { readonly rank: number; readonly starved: boolean; readonly waitingSince: number },
+  now: number,
+  settings: PrioritySettings = defaultPrioritySettings
+): number => {
+  if (rank.starved) return rank.rank
+  const horizonAt = rank.waitingSince + settings.starvationHorizonSeconds * 1000
+  return rank.rank + starvationRate(settings) * Math.min(Math.max(now, rank.waitingSince), horizonAt)
+}
+
+/**
+ * The first instant after `now` at which the weighted urgency has risen by `refreshStep`
+ * points, or null when it never will (no deadline, no urgency weight, or already at 100).
+ * Urgency is 100 x 2^(-slack / half-life), so the instant has a closed form.
+ */
+export const nextUrgencyRefreshAt = (
   facts: PriorityFacts,
   now: number,
   settings: PrioritySettings = defaultPrioritySettings
 ): number | null => {
-  const score = (t: number) => calculatePriority(facts, t, settings)
-  const target = score(now) + settings.refreshStep
-  // After both of these instants the score is constant.
-  const starvationEnd = facts.waitingSince + settings.starvationHorizonSeconds * 1000
-  const urgencyEnd = facts.deadline === null ? now : facts.deadline - (facts.estimatedDurationSeconds ?? 0) * 1000
-  // Whole milliseconds: with a fractional bound, `mid` could equal `lo` and the loop never end.
-  let hi = Math.ceil(Math.max(now, starvationEnd, urgencyEnd))
-  if (score(hi) < target) return null
-  let lo = now
-  // Bisect to the millisecond: about 40 steps for any span.
-  while (hi - lo > 1) {
-    const mid = Math.floor((lo + hi) / 2)
-    if (score(mid) >= target) hi = mid
-    else lo = mid
-  }
-  return hi
+  const w = settings.weights
+  if (facts.deadline === null || w.urgency === 0) return null
+  const total = w.base + w.urgency + w.dependency + w.starvation + w.source
+  const full = (w.urgency * 100) / total
+  // The instant urgency reaches 100: the time left equals the estimate.
+  const fullAt = facts.deadline - (facts.estimatedDurationSeconds ?? 0) * 1000
+  if (now >= fullAt) return null
+  const target = (w.urgency * urgencyScore(facts.deadline, facts.estimatedDurationSeconds, now, settings.urgencyHalfLifeSeconds)) / total +
+    settings.refreshStep
+  if (target >= full) return Math.ceil(fullAt)
+  // full x 2^(-slack / halfLife) = target  <=>  slack = -halfLife x log2(target / full)
+  const slackMs = -settings.urgencyHalfLifeSeconds * 1000 * Math.log2(target / full)
+  return Math.max(Math.floor(now) + 1, Math.ceil(fullAt - slackMs))
 }

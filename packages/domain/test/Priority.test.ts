@@ -7,12 +7,15 @@ import {
   defaultPrioritySettings,
   dependencyScore,
   formatIssues,
-  nextRefreshAt,
+  nextUrgencyRefreshAt,
   priorityBreakdown,
   type PriorityFacts,
+  priorityRank,
+  rankedScore,
   PrioritySettings,
   PriorityWeights,
   SourceScores,
+  starvationRate,
   starvationScore,
   TaskSources,
   urgencyScore
@@ -254,74 +257,122 @@ describe("calculatePriority (properties)", () => {
   })
 })
 
-describe("nextRefreshAt", () => {
-  it("returns the first millisecond at which the score has risen by refreshStep", () => {
+const arbFactsNear = fc.record({
+  priority: fc.integer({ min: 0, max: 10 }),
+  source: fc.constantFrom(...TaskSources),
+  deadline: fc.option(fc.integer({ min: NOW - 3 * HOUR, max: NOW + 48 * HOUR }), { nil: null }),
+  estimatedDurationSeconds: fc.option(fc.integer({ min: 0, max: 6 * 3600 }), { nil: null }),
+  openDependents: fc.integer({ min: 0, max: 2000 }),
+  waitingSince: fc.integer({ min: NOW - 3 * HOUR, max: NOW + MIN })
+})
+
+/** Weights that are 0 or not denormal, and a horizon of a minute or more (rank arithmetic stays exact to 1e-4). */
+const sane = (s: PrioritySettings) =>
+  Object.values(s.weights).every((w) => w === 0 || w >= 1e-6) && s.starvationHorizonSeconds >= 60
+
+describe("starvationRate", () => {
+  it("is the weighted starvation points per millisecond: 100 x 0.5 / 6 over an hour by default", () => {
+    expect(starvationRate()).toBeCloseTo((100 * 0.5) / 6 / HOUR, 15)
+    expect(starvationRate(only("base"))).toBe(0)
+    expect(starvationRate(only("starvation", { starvationHorizonSeconds: 100 }))).toBeCloseTo(100 / 100_000, 15)
+  })
+})
+
+describe("priorityRank", () => {
+  it("ranked back at any later instant before its refresh, stands within refreshStep below the formula", () => {
     fc.assert(
-      fc.property(arbFacts, time, settingsOrDefault, (f, now, s) => {
-        const target = calculatePriority(f, now, s) + s.refreshStep
-        const at = nextRefreshAt(f, now, s)
-        if (at === null) {
-          // it never rises that far: not even long after every factor has stopped moving
-          const far = Math.max(now, f.waitingSince, f.deadline ?? now) + 1000 * HOUR + s.starvationHorizonSeconds * 1000
-          expect(calculatePriority(f, far, s)).toBeLessThan(target)
-        } else {
-          expect(Number.isInteger(at)).toBe(true)
-          expect(at).toBeGreaterThan(now)
-          expect(calculatePriority(f, at, s)).toBeGreaterThanOrEqual(target)
-          expect(calculatePriority(f, at - 1, s)).toBeLessThan(target)
-        }
-      }),
-      { numRuns: 1000 }
+      fc.property(arbFactsNear, settingsOrDefault, fc.integer({ min: 0, max: 10 * HOUR }), fc.double({ min: 0, max: 1, noNaN: true }),
+        (f, s, offset, frac) => {
+          fc.pre(sane(s))
+          const r = priorityRank(f, NOW, s)
+          expect(r.calculatedPriority).toBe(calculatePriority(f, NOW, s))
+          // At the instant it was computed, the rank stands exactly for the score.
+          expect(rankedScore({ ...r, waitingSince: f.waitingSince }, NOW, s)).toBeCloseTo(r.calculatedPriority, 4)
+          // Any instant up to (not including) the refresh.
+          const until = r.refreshAt ?? NOW + offset + 1
+          const later = NOW + Math.floor(frac * (until - NOW - 1))
+          const truth = calculatePriority(f, later, s)
+          const ranked = rankedScore({ ...r, waitingSince: f.waitingSince }, later, s)
+          expect(ranked).toBeLessThanOrEqual(truth + 1e-6)
+          expect(truth - ranked).toBeLessThan(s.refreshStep + 1e-6)
+        }),
+      { numRuns: 2000 }
     )
   })
 
-  it("a fresh task with default settings moves half a point after 3.6 minutes of waiting (starvation)", () => {
-    // score = 25 + (0.5 / 6) x 100 x waited / 1 h: +0.5 after 216 s
-    const at = nextRefreshAt(facts(), NOW)
-    expect(at).not.toBeNull()
-    expect(Math.abs(at! - (NOW + 216_000))).toBeLessThanOrEqual(1)
+  it("orders tasks short of the horizon by score at every later instant, without a refresh", () => {
+    fc.assert(
+      fc.property(arbFactsNear, arbFactsNear, fc.integer({ min: 0, max: 30 * MIN }), (a0, b0, dt) => {
+        // (A wait that starts later than now, seen through a clock behind the submitter's, is
+        // ranked as if it started now: off by the skew times the rate, not tested here.)
+        const a = { ...a0, deadline: null, waitingSince: Math.min(a0.waitingSince, NOW) }
+        const b = { ...b0, deadline: null, waitingSince: Math.min(b0.waitingSince, NOW) }
+        const ra = priorityRank(a, NOW), rb = priorityRank(b, NOW)
+        fc.pre(!ra.starved && !rb.starved && ra.refreshAt! > NOW + dt && rb.refreshAt! > NOW + dt)
+        const later = NOW + dt
+        const byRank = Math.sign(ra.rank - rb.rank)
+        const byScore = Math.sign(calculatePriority(a, later) - calculatePriority(b, later))
+        if (Math.abs(calculatePriority(a, later) - calculatePriority(b, later)) > 1e-6) expect(byRank).toBe(byScore)
+      }),
+      { numRuns: 2000 }
+    )
   })
 
-  it("is null when starvation is already capped and there is no deadline", () => {
-    expect(nextRefreshAt(facts({ waitingSince: NOW - 2 * HOUR }), NOW)).toBeNull()
-    expect(nextRefreshAt(facts({ waitingSince: NOW - 2 * HOUR, openDependents: 50, priority: 10 }), NOW)).toBeNull()
+  it("a task without a deadline is refreshed once: when it crosses the starvation horizon", () => {
+    const r = priorityRank(facts({ waitingSince: NOW - 10 * MIN }), NOW)
+    expect(r.starved).toBe(false)
+    expect(r.refreshAt).toBe(NOW + 50 * MIN)
+    const after = priorityRank(facts({ waitingSince: NOW - 10 * MIN }), r.refreshAt!)
+    expect(after).toMatchObject({ starved: true, refreshAt: null })
+    expect(after.rank).toBeCloseTo((50 + 50 + 100) / 6, 9)
   })
 
-  it("is null when the deadline is past and starvation capped (nothing moves any more)", () => {
-    expect(nextRefreshAt(facts({ waitingSince: NOW - 2 * HOUR, deadline: NOW - MIN }), NOW)).toBeNull()
+  it("is starved at once when starvation weighs nothing (nothing to cross)", () => {
+    const s = only("base")
+    expect(priorityRank(facts(), NOW, s)).toEqual({ calculatedPriority: 50, rank: 50, starved: true, refreshAt: null })
   })
 
-  it("is null when the score is too close to 100 to rise a whole step", () => {
-    const s = PrioritySettings.parse({ refreshStep: 1 })
-    const f = facts({ priority: 10, openDependents: 999, deadline: NOW - 1, waitingSince: NOW - HOUR + 1000 })
-    expect(calculatePriority(f, NOW, s)).toBeGreaterThan(99)
-    expect(nextRefreshAt(f, NOW, s)).toBeNull()
+  it("stands for the true score when a clock behind the submitter's sees a wait that starts later", () => {
+    const f = facts({ waitingSince: NOW + 5_000 })
+    const r = priorityRank(f, NOW)
+    for (const t of [NOW, NOW + 5_000, NOW + 20 * MIN]) {
+      expect(rankedScore({ ...r, waitingSince: f.waitingSince }, t)).toBeCloseTo(calculatePriority(f, t), 9)
+    }
+  })
+})
+
+describe("nextUrgencyRefreshAt", () => {
+  it("returns the first millisecond at which weighted urgency has risen by refreshStep", () => {
+    fc.assert(
+      fc.property(arbFactsNear, settingsOrDefault, (f, s) => {
+        fc.pre(sane(s))
+        const w = s.weights
+        const total = w.base + w.urgency + w.dependency + w.starvation + w.source
+        const weighted = (t: number) => (w.urgency * urgencyScore(f.deadline, f.estimatedDurationSeconds, t, s.urgencyHalfLifeSeconds)) / total
+        const at = nextUrgencyRefreshAt(f, NOW, s)
+        if (at === null) {
+          // Nothing left to rise: no deadline, no weight, or already full.
+          expect(f.deadline === null || w.urgency === 0 || weighted(NOW) === (w.urgency * 100) / total).toBe(true)
+        } else {
+          expect(Number.isInteger(at)).toBe(true)
+          expect(at).toBeGreaterThan(NOW)
+          const reached = weighted(at) >= weighted(NOW) + s.refreshStep - 1e-9 || weighted(at) === (w.urgency * 100) / total
+          expect(reached).toBe(true)
+          expect(weighted(at - 1)).toBeLessThan(weighted(NOW) + s.refreshStep + 1e-9)
+        }
+      }),
+      { numRuns: 2000 }
+    )
   })
 
-  it("is driven by an approaching deadline once starvation is capped", () => {
-    const f = facts({ waitingSince: NOW - 2 * HOUR, deadline: NOW + 5 * HOUR, estimatedDurationSeconds: 3600 })
-    const at = nextRefreshAt(f, NOW)
-    expect(at).not.toBeNull()
-    expect(at!).toBeLessThanOrEqual(NOW + 4 * HOUR)
-    expect(calculatePriority(f, at!)).toBeGreaterThanOrEqual(calculatePriority(f, NOW) + defaultPrioritySettings.refreshStep)
+  it("is the instant urgency becomes 100 when less than a step remains", () => {
+    const f = facts({ deadline: NOW + 60_000, estimatedDurationSeconds: 30 })
+    expect(nextUrgencyRefreshAt(f, NOW)).toBe(NOW + 30_000)
   })
 
-  it("waits for a task that starts waiting in the future", () => {
-    const f = facts({ waitingSince: NOW + HOUR })
-    const at = nextRefreshAt(f, NOW)
-    expect(at).not.toBeNull()
-    expect(at!).toBeGreaterThan(NOW + HOUR)
-  })
-
-  it("terminates when a horizon ends on a fractional millisecond (regression: it used to loop forever)", () => {
-    const s = PrioritySettings.parse({
-      weights: { base: 0, urgency: 0, dependency: 0, source: 0, starvation: 1 },
-      starvationHorizonSeconds: 1.0005,
-      refreshStep: 0.1
-    })
-    const f = facts({ waitingSince: 0 })
-    const at = nextRefreshAt(f, 999, s)
-    expect(at).toBe(1001)
-    expect(calculatePriority(f, 1001, s)).toBeGreaterThanOrEqual(calculatePriority(f, 999, s) + 0.1)
+  it("is null past the deadline or without one", () => {
+    expect(nextUrgencyRefreshAt(facts({ deadline: NOW - MIN }), NOW)).toBeNull()
+    expect(nextUrgencyRefreshAt(facts(), NOW)).toBeNull()
+    expect(nextUrgencyRefreshAt(facts({ deadline: NOW + HOUR }), NOW, only("base"))).toBeNull()
   })
 })

@@ -10,14 +10,14 @@ import {
   formatTimestamp,
   isTerminal,
   isWaiting,
-  nextRefreshAt,
   OpenStatuses,
   parseTimestamp,
   PlanInput,
   type PriorityBreakdown,
   priorityBreakdown,
   type PriorityFacts,
-  calculatePriority,
+  priorityRank,
+  rankedScore,
   type QueueStatus,
   SubmitTaskInput,
   type SubmitTask,
@@ -30,7 +30,7 @@ import {
   topologicalBatches,
   type JsonValue
 } from "@abathur/domain"
-import type { AuditEntry, ListFilter, StoredTask, TaskPatch, TaskStore } from "@abathur/storage"
+import type { AuditEntry, ListFilter, StoredPriority, StoredTask, TaskPatch, TaskStore } from "@abathur/storage"
 import type { z } from "zod"
 import type { QueueSettings } from "./QueueConfig.js"
 import {
@@ -70,7 +70,7 @@ export const validate = <S extends z.ZodType>(schema: S, input: unknown): z.outp
   return result.data
 }
 
-/** The public model of a stored task (no lease or bookkeeping fields). */
+/** The public model of a stored task (no lease or bookkeeping fields), as stored. */
 export const publicTask = (t: StoredTask): Task => {
   const {
     leaseToken: _l,
@@ -78,16 +78,12 @@ export const publicTask = (t: StoredTask): Task => {
     workerId: _w,
     priorityRefreshAt: _p,
     cancelledBy: _c,
+    priorityRank: _r,
+    priorityStarved: _s,
     ...task
   } = t
   return task
 }
-
-const claimed = (t: StoredTask): ClaimedTask => ({
-  ...publicTask(t),
-  leaseToken: t.leaseToken ?? "",
-  leaseExpiresAt: t.leaseExpiresAt ?? ""
-})
 
 const ms = (iso: string | null): number | null => (iso === null ? null : (parseTimestamp(iso) ?? null))
 
@@ -149,12 +145,15 @@ export class Engine {
     if (isWaiting(to)) {
       // The refreshed priority goes into the same UPDATE as the state change (one statement, not two).
       const p = this.priorityOf(next, now)
-      full.calculatedPriority = p.calculatedPriority
-      full.priorityRefreshAt = p.priorityRefreshAt
+      Object.assign(full, p)
       next = { ...next, ...p }
     } else {
+      // Out of the claim order: the score stays what it was when the task stopped waiting.
+      const calculatedPriority = this.view(task, now).calculatedPriority
+      full.calculatedPriority = calculatedPriority
       full.priorityRefreshAt = null
-      next = { ...next, priorityRefreshAt: null }
+      full.priorityRank = null
+      next = { ...next, calculatedPriority, priorityRefreshAt: null, priorityRank: null }
     }
     this.store.updateTask(task.id, full)
     this.audit({ taskId: task.id, fromStatus: task.status, toStatus: to, at, actor, reason })
@@ -172,32 +171,55 @@ export class Engine {
     }
   }
 
-  /** Recomputes a waiting task's stored priority and its next refresh time. */
+  /** Recomputes a waiting task's stored priority, claim rank and next refresh time. */
   private refresh(task: StoredTask, now: number, openDependents?: number): StoredTask {
     if (!isWaiting(task.status)) return task
     const p = this.priorityOf(task, now, openDependents)
-    if (p.calculatedPriority !== task.calculatedPriority || p.priorityRefreshAt !== task.priorityRefreshAt) {
+    if (
+      p.calculatedPriority !== task.calculatedPriority ||
+      p.priorityRank !== task.priorityRank ||
+      p.priorityStarved !== task.priorityStarved ||
+      p.priorityRefreshAt !== task.priorityRefreshAt
+    ) {
       this.store.updateTask(task.id, p)
     }
     return { ...task, ...p }
   }
 
-  /** A waiting task's priority at `now` and when it must next be recomputed. */
-  private priorityOf(task: StoredTask, now: number, openDependents?: number): { calculatedPriority: number; priorityRefreshAt: string | null } {
+  /** A waiting task's priority at `now`, its place in the claim order and when to recompute them. */
+  private priorityOf(task: StoredTask, now: number, openDependents?: number): StoredPriority {
     return this.scoreAt(task.status, this.facts(task, openDependents), now)
   }
 
   /**
-   * The score of a task with these facts at `now`, and when it must next be recomputed.
-   * Only READY tasks are refreshed as time passes (claims compare READY tasks only); a
-   * BLOCKED task's score is recomputed when its facts change and when it becomes READY.
+   * The score of a task with these facts at `now`, its claim rank, and when they must next be
+   * recomputed. Only READY tasks are refreshed as time passes (claims compare READY tasks
+   * only); a BLOCKED task's are recomputed when its facts change and when it becomes READY.
    */
-  private scoreAt(status: TaskStatus, facts: PriorityFacts, now: number): { calculatedPriority: number; priorityRefreshAt: string | null } {
-    const due = status === "ready" ? nextRefreshAt(facts, now, this.settings.priority) : null
+  private scoreAt(status: TaskStatus, facts: PriorityFacts, now: number): StoredPriority {
+    const r = priorityRank(facts, now, this.settings.priority)
     return {
-      calculatedPriority: calculatePriority(facts, now, this.settings.priority),
-      priorityRefreshAt: due === null ? null : formatTimestamp(due)
+      calculatedPriority: r.calculatedPriority,
+      priorityRank: r.rank,
+      priorityStarved: r.starved,
+      priorityRefreshAt: status === "ready" && r.refreshAt !== null ? formatTimestamp(r.refreshAt) : null
     }
+  }
+
+  /**
+   * The public model of a task at `now`: a waiting task's score is what its rank stands for
+   * now (starvation grows while it waits, without a write); other tasks keep their last score.
+   */
+  private view(t: StoredTask, now: number): Task {
+    const task = publicTask(t)
+    if (!isWaiting(t.status) || t.priorityRank === null) return task
+    const waitingSince = ms(t.submittedAt) ?? 0
+    const score = rankedScore({ rank: t.priorityRank, starved: t.priorityStarved, waitingSince }, now, this.settings.priority)
+    return { ...task, calculatedPriority: Math.min(100, Math.max(0, score)) }
+  }
+
+  private claimed(t: StoredTask, now: number): ClaimedTask {
+    return { ...this.view(t, now), leaseToken: t.leaseToken ?? "", leaseExpiresAt: t.leaseExpiresAt ?? "" }
   }
 
   private refreshById(id: string, now: number): void {
@@ -205,7 +227,10 @@ export class Engine {
     if (task !== null) this.refresh(task, now)
   }
 
-  /** Refreshes every stored priority whose time has come (the freshness rule). */
+  /**
+   * Refreshes every stored priority whose time has come (the freshness rule): READY tasks
+   * whose urgency has risen by a step, or that have just crossed the starvation horizon.
+   */
   refreshDue(now: number): number {
     // One query reads the facts of every due task; one prepared UPDATE per task writes it back.
     const due = this.store.dueForRefresh(formatTimestamp(now))
@@ -221,6 +246,18 @@ export class Engine {
       this.store.setPriority(f.id, this.scoreAt(f.status, facts, now))
     }
     return due.length
+  }
+
+  /** The best READY task at `now` (ties: oldest first): the better head of the two rank classes. */
+  private bestReady(agentType: string | null, now: number): string | null {
+    let best: { id: string; score: number; submittedAt: string } | null = null
+    for (const h of this.store.readyHeads(agentType)) {
+      const score = rankedScore({ rank: h.rank, starved: h.starved, waitingSince: ms(h.submittedAt) ?? 0 }, now, this.settings.priority)
+      if (best === null || score > best.score || (score === best.score && h.submittedAt < best.submittedAt)) {
+        best = { id: h.id, score, submittedAt: h.submittedAt }
+      }
+    }
+    return best?.id ?? null
   }
 
   private checkLimit(limit: "dependencies" | "depth" | "subtasks", max: number, actual: number, what: string): void {
@@ -302,7 +339,9 @@ export class Engine {
       leaseExpiresAt: null,
       workerId: null,
       priorityRefreshAt: null,
-      cancelledBy: null
+      cancelledBy: null,
+      priorityRank: null,
+      priorityStarved: false
     }
     return { ...task, ...this.scoreAt(status, this.facts(task, openDependents), now) }
   }
@@ -347,7 +386,7 @@ export class Engine {
     this.audit({ taskId: task.id, fromStatus: null, toStatus: task.status, at: task.submittedAt, actor: actor ?? task.createdBy, reason: "submitted" })
     // Work now waits on these: their dependency factor rose.
     for (const id of open) this.refreshById(id, now)
-    return publicTask(task)
+    return this.view(task, now)
   }
 
   /** Submits a plan (a tree of tasks with dependencies by key), all or nothing. */
@@ -422,7 +461,7 @@ export class Engine {
     }
     for (const id of external) if (states.get(id)!.status !== "completed") this.refreshById(id, now)
     const result: Record<string, Task> = {}
-    for (const [key, task] of created) result[key] = publicTask(task)
+    for (const [key, task] of created) result[key] = this.view(task, now)
     return result
   }
 
@@ -497,7 +536,7 @@ export class Engine {
   claim(options: { worker?: string | undefined; leaseSeconds?: number | undefined; agentType?: string | undefined }, now: number): ClaimedTask | null {
     this.recover(now)
     this.refreshDue(now)
-    const id = this.store.nextReady(options.agentType ?? null)
+    const id = this.bestReady(options.agentType ?? null, now)
     if (id === null) return null
     const task = this.load(id)
     const leaseSeconds = options.leaseSeconds ?? task.maxExecutionTimeoutSeconds
@@ -514,7 +553,7 @@ export class Engine {
       options.worker ?? null,
       "claimed"
     )
-    return claimed(next)
+    return this.claimed(next, now)
   }
 
   /** Extends a RUNNING task's lease. */
@@ -524,7 +563,7 @@ export class Engine {
     const leaseExpiresAt = formatTimestamp(now + (options.leaseSeconds ?? task.maxExecutionTimeoutSeconds) * 1000)
     const at = formatTimestamp(now)
     this.store.updateTask(id, { leaseExpiresAt, lastUpdatedAt: at })
-    return claimed({ ...task, leaseExpiresAt, lastUpdatedAt: at })
+    return this.claimed({ ...task, leaseExpiresAt, lastUpdatedAt: at }, now)
   }
 
   /** Completes a RUNNING task and unblocks the dependents whose last open prerequisite it was. */
@@ -549,7 +588,7 @@ export class Engine {
         unblocked.push(depId)
       }
     }
-    return { task: publicTask(done), unblocked }
+    return { task: this.view(done, now), unblocked }
   }
 
   /** One failed attempt: back to READY while retries remain, else FAILED with its cascade. */
@@ -569,7 +608,7 @@ export class Engine {
     const task = this.load(id)
     this.checkLease(task, options.leaseToken, "fail")
     const r = this.failAttempt(task, options.error, now, actor ?? task.workerId)
-    return { task: publicTask(r.task), retried: r.retried, cancelled: r.cancelled }
+    return { task: this.view(r.task, now), retried: r.retried, cancelled: r.cancelled }
   }
 
   /** Gives a RUNNING task back to the queue without spending a retry (a worker shutting down). */
@@ -584,7 +623,7 @@ export class Engine {
       actor ?? task.workerId,
       options.reason ?? "released by its worker"
     )
-    return publicTask(this.requeued(next, now, actor ?? task.workerId).task)
+    return this.view(this.requeued(next, now, actor ?? task.workerId).task, now)
   }
 
   /**
@@ -665,7 +704,7 @@ export class Engine {
     )
     for (const p of this.store.prerequisitesOf(id)) if (p.resolvedAt === null) this.refreshById(p.taskId, now)
     const cancelled = this.cascade([id], id, `task ${id} was cancelled`, now, actor, true)
-    return { task: publicTask(done), cancelled }
+    return { task: this.view(done, now), cancelled }
   }
 
   /** Retries a FAILED task; dependents its failure cancelled come back BLOCKED. */
@@ -725,7 +764,7 @@ export class Engine {
     for (const c of [id, ...revived]) {
       for (const p of this.store.prerequisitesOf(c)) if (p.resolvedAt === null) this.refreshById(p.taskId, now)
     }
-    return { task: publicTask(this.load(next.id)), revived }
+    return { task: this.view(this.load(next.id), now), revived }
   }
 
   /** Evaluates PENDING tasks (after a legacy migration): BLOCKED, READY or CANCELLED. */
@@ -762,7 +801,7 @@ export class Engine {
       resolvedAt: n.resolvedAt
     })
     return {
-      ...publicTask(task),
+      ...this.view(task, now),
       prerequisites: this.store.prerequisitesOf(id).map(link),
       dependents: this.store.dependentsOf(id).map(link),
       children: this.store.childIds(id),
@@ -770,8 +809,12 @@ export class Engine {
     }
   }
 
-  list(filter: ListFilter): Array<Task> {
-    return this.store.listTasks(filter).map(publicTask)
+  /** Tasks by score now (ties: oldest first); waiting tasks' scores are read from their ranks. */
+  list(filter: ListFilter, now: number): Array<Task> {
+    return this.store
+      .listTasks(filter)
+      .map((t) => this.view(t, now))
+      .sort((a, b) => b.calculatedPriority - a.calculatedPriority || (a.submittedAt < b.submittedAt ? -1 : a.submittedAt > b.submittedAt ? 1 : 0))
   }
 
   status(): QueueStatus {
@@ -834,7 +877,7 @@ export class Engine {
   }
 
   /** The hierarchy below a task, or the forest of every root task. */
-  tree(id: string | undefined): TreeNode | Array<TreeNode> {
+  tree(id: string | undefined, now: number): TreeNode | Array<TreeNode> {
     const roots = id === undefined ? this.store.rootIds() : [this.load(id).id]
     // Load level by level, so a large forest costs one query per level, not per task.
     const tasks = new Map<string, StoredTask>()
@@ -859,14 +902,14 @@ export class Engine {
       return ta.submittedAt < tb.submittedAt ? -1 : ta.submittedAt > tb.submittedAt ? 1 : 0
     }
     const build = (tid: string): TreeNode => ({
-      task: publicTask(tasks.get(tid)!),
+      task: this.view(tasks.get(tid)!, now),
       children: (children.get(tid) ?? []).sort(order).map(build)
     })
     return id === undefined ? roots.map(build) : build(roots[0]!)
   }
 
   /** Tasks and edges of the dependency graph: all tasks, or one task's connected part. */
-  graph(id: string | undefined): { tasks: Array<Task>; edges: Array<{ from: string; to: string; resolved: boolean; type: DependencyType }> } {
+  graph(id: string | undefined, now: number): { tasks: Array<Task>; edges: Array<{ from: string; to: string; resolved: boolean; type: DependencyType }> } {
     let ids: Array<string>
     if (id === undefined) {
       ids = this.store.listTasks({}).map((t) => t.id)
@@ -888,7 +931,7 @@ export class Engine {
       }
       ids = [...set]
     }
-    const tasks = this.store.getTasks(ids).map(publicTask)
+    const tasks = this.store.getTasks(ids).map((t) => this.view(t, now))
     const edges = this.store.edgesAmong(ids).map((e) => ({
       from: e.prerequisiteTaskId,
       to: e.dependentTaskId,

@@ -134,7 +134,7 @@ export const make = Effect.gen(function* () {
       }),
     get: (taskId) => read((now) => engine.detail(id(taskId), now)),
     list: (input = {}) =>
-      read(() => {
+      read((now) => {
         const i = validate(ListTasksInput, input)
         return engine.list({
           ...(i.status !== undefined && { statuses: i.status }),
@@ -142,15 +142,15 @@ export const make = Effect.gen(function* () {
           ...(i.source !== undefined && { source: i.source }),
           ...(i.parentTaskId !== undefined && { parentTaskId: i.parentTaskId }),
           ...(i.limit !== undefined && { limit: i.limit })
-        })
+        }, now)
       }),
     status: () => read(() => engine.status()),
     executionPlan: (input = {}) => read(() => engine.executionPlan(validate(ExecutionPlanInput, input).taskIds)),
-    tree: (taskId) => read(() => engine.tree(taskId === undefined ? undefined : id(taskId))),
+    tree: (taskId) => read((now) => engine.tree(taskId === undefined ? undefined : id(taskId), now)),
     graph: (taskId, format) =>
-      read(() => {
+      read((now) => {
         const f = validate(GraphFormat, format ?? "mermaid")
-        const g = engine.graph(taskId === undefined ? undefined : id(taskId))
+        const g = engine.graph(taskId === undefined ? undefined : id(taskId), now)
         return { format: f, text: f === "dot" ? renderDot(g.tasks, g.edges) : renderMermaid(g.tasks, g.edges) }
       }),
     audit: (taskId) => read(() => engine.audit_(id(taskId))),

@@ -1,10 +1,14 @@
 /**
- * The freshness bound of DESIGN.md section 4: urgency and starvation move with time, so a stored
- * score goes stale; the engine stores with each waiting task the instant its score will have
- * risen by `refreshStep` (0.5 point), and every claim first refreshes the tasks whose instant has
- * come (through idx_tasks_priority_refresh), then takes the best through idx_tasks_ready_priority.
- * So at every claim each READY task's stored score is within 1 point of the formula at that
- * instant, and the claimed task is never more than 2 points below the true best READY task.
+ * The freshness bound of DESIGN.md section 4: urgency and starvation move with time. Starvation
+ * rises at the same rate for every task short of the horizon, so each waiting task stores a
+ * rank (its score less that shared growth) that keeps its place as time passes, and tasks past
+ * the horizon rank by their constant score. What still moves is urgency, and the moment a task
+ * crosses the horizon: the engine stores the instant urgency will have risen by `refreshStep`
+ * (0.5 point) or the task crosses the horizon, and every claim first refreshes the tasks whose
+ * instant has come (through idx_tasks_priority_refresh), then compares the heads of the two
+ * classes (through idx_tasks_ready_rank). So at every claim each READY task's ranked score is
+ * within 1 point of the formula at that instant, and the claimed task is never more than 2
+ * points below the true best READY task.
  */
 import { formatTimestamp, type TaskSource } from "@abathur/domain"
 import { Database, TaskRepository } from "@abathur/storage"
@@ -14,13 +18,13 @@ import { Clock, Duration, Effect, TestClock } from "effect"
 import { vi } from "vitest"
 import { defaultQueueSettings } from "../src/QueueConfig.js"
 import { TaskQueue } from "../src/TaskQueue.js"
-import { checkInvariants, formulaOf, taskRows, waitingRows } from "./Invariants.js"
+import { checkInvariants, formulaOf, rankedOf, taskRows, waitingRows } from "./Invariants.js"
 import { testQueue } from "./TestQueue.js"
 
 const SOURCES: ReadonlyArray<TaskSource> = ["human", "agent_requirements", "agent_planner", "agent_implementation"]
 const STEPS_MS = [1_000, 7_000, 45_000, 120_000, 600_000, 1_800_000, 3_600_000, 7_200_000, 5 * 3_600_000]
 
-/** The stored score and the formula's value now, for every waiting task. */
+/** The ranked score (what claims compare) and the formula's value now, for every waiting task. */
 const scores = Effect.gen(function* () {
   const { db } = yield* Database
   const repo = yield* TaskRepository
@@ -28,7 +32,7 @@ const scores = Effect.gen(function* () {
   return waitingRows(db).map((r) => ({
     id: r.id,
     status: r.status,
-    stored: r.calculated_priority,
+    stored: rankedOf(r, now, defaultQueueSettings)!,
     truth: formulaOf(r, repo.countOpenDependents(r.id), now, defaultQueueSettings)
   }))
 })
@@ -102,7 +106,7 @@ describe("the freshness bound", () => {
         const repo = yield* TaskRepository
         const row = taskRows(db).find((r) => r.id === c!.id)!
         const mine = formulaOf(row, repo.countOpenDependents(row.id), now, defaultQueueSettings)
-        expect(Math.abs(mine - row.calculated_priority)).toBeLessThanOrEqual(1)
+        expect(Math.abs(mine - c!.calculatedPriority)).toBeLessThanOrEqual(1)
         const best = Math.max(mine, ...readyNow.map((s) => s.truth))
         worstGapToBest = Math.max(worstGapToBest, best - mine)
         expect(mine).toBeGreaterThanOrEqual(best - 2)
@@ -122,29 +126,69 @@ describe("the freshness bound", () => {
       expect(worstBeforeClaim).toBeGreaterThan(1)
     }).pipe(Effect.provide(testQueue())), { timeout: 60_000 })
 
-  it.effect("a refresh touches only the tasks whose time has come", () =>
+  it.effect("a task without a deadline is refreshed once while it waits: when it crosses the starvation horizon", () =>
     Effect.gen(function* () {
       const q = yield* TaskQueue
       for (let i = 0; i < 50; i++) yield* q.submit({ prompt: `t${i}`, priority: i % 11 })
-      // Starvation rises for all of them at once: after a while every one is due.
+      // Starvation rises for all of them at once, which does not change their order: nothing is due.
       yield* TestClock.adjust(Duration.minutes(10))
-      expect(yield* q.refreshPriorities()).toBe(50)
-      // At the same instant nothing is due any more; a moment later still nothing.
       expect(yield* q.refreshPriorities()).toBe(0)
-      yield* TestClock.adjust(Duration.seconds(1))
+      yield* TestClock.adjust(Duration.minutes(40))
       expect(yield* q.refreshPriorities()).toBe(0)
       yield* checkInvariants({ freshness: true })
-      // Once the horizon has passed, starvation is constant and nothing is ever due again.
-      yield* TestClock.adjust(Duration.hours(2))
+      // Past the horizon each task moves to the starved class, once.
+      yield* TestClock.adjust(Duration.minutes(11))
       expect(yield* q.refreshPriorities()).toBe(50)
+      yield* checkInvariants({ freshness: true })
       yield* TestClock.adjust(Duration.hours(5))
       expect(yield* q.refreshPriorities()).toBe(0)
+      yield* checkInvariants({ freshness: true })
+    }).pipe(Effect.provide(testQueue())))
+
+  it.effect("a task with a deadline is refreshed as its urgency rises, and not after the deadline", () =>
+    Effect.gen(function* () {
+      const q = yield* TaskQueue
+      const start = yield* Clock.currentTimeMillis
+      yield* q.submit({ prompt: "due in two hours", deadline: formatTimestamp(start + 2 * 3_600_000) })
+      yield* q.submit({ prompt: "no deadline" })
+      let refreshes = 0
+      for (let m = 0; m < 180; m += 5) {
+        yield* TestClock.adjust(Duration.minutes(5))
+        refreshes += yield* q.refreshPriorities()
+        yield* checkInvariants({ freshness: true, tolerance: 0.5 })
+      }
+      // Urgency rises by up to 33 weighted points over the two hours: tens of refreshes, then none.
+      expect(refreshes).toBeGreaterThan(10)
+      yield* TestClock.adjust(Duration.hours(3))
+      expect(yield* q.refreshPriorities()).toBe(0)
+    }).pipe(Effect.provide(testQueue())))
+
+  it.effect("after a long idle the first claim still takes the true best, across both classes", () =>
+    Effect.gen(function* () {
+      const q = yield* TaskQueue
+      // An old task long past the horizon, and a newer one. Read without the horizon, the old
+      // one's rank would stand at (20 + 0.5 x 300 + 100) / 6 = 45; its true score is capped at
+      // (20 + 50 + 100) / 6 = 28.3, below the newer one's (80 + 0.5 x 1.7 + 100) / 6 = 30.1.
+      const old = yield* q.submit({ prompt: "old", priority: 2 })
+      yield* TestClock.adjust(Duration.hours(3))
+      const fresh = yield* q.submit({ prompt: "fresh", priority: 8 })
+      yield* TestClock.adjust(Duration.minutes(2))
+      const { db } = yield* Database
+      const repo = yield* TaskRepository
+      const now = yield* Clock.currentTimeMillis
+      const truth = (id: string) => formulaOf(taskRows(db).find((r) => r.id === id)!, repo.countOpenDependents(id), now, defaultQueueSettings)
+      expect(truth(fresh.id)).toBeGreaterThan(truth(old.id))
+      const first = yield* q.claim({ worker: "w" })
+      expect(first!.id).toBe(fresh.id)
+      const second = yield* q.claim({ worker: "w" })
+      expect(second!.id).toBe(old.id)
+      expect(second!.calculatedPriority).toBeCloseTo(truth(old.id), 6)
       yield* checkInvariants({ freshness: true })
     }).pipe(Effect.provide(testQueue())))
 })
 
 describe("the claim does not scan", () => {
-  it.effect("after the refresh, the claim query walks idx_tasks_ready_priority (and the refresh its own index)", () =>
+  it.effect("after the refresh, the claim queries walk idx_tasks_ready_rank (and the refresh its own index)", () =>
     Effect.gen(function* () {
       const q = yield* TaskQueue
       const { db } = yield* Database
@@ -170,13 +214,13 @@ describe("the claim does not scan", () => {
         expect(found, `${what} among ${JSON.stringify(statements)}`).toBeDefined()
         return found!
       }
-      const next = pick((s) => /status = 'ready'/.test(s) && /ORDER BY calculated_priority DESC/.test(s) && !/agent_type/.test(s), "the claim query")
+      const next = pick((s) => /status = 'ready'/.test(s) && /ORDER BY priority_rank DESC/.test(s) && !/agent_type/.test(s), "the claim query")
       const nextPlan = plan(next)
-      expect(nextPlan).toContain("idx_tasks_ready_priority")
+      expect(nextPlan).toContain("idx_tasks_ready_rank")
       expect(nextPlan).not.toMatch(/TEMP B-TREE/)
       const typed = pick((s) => /status = 'ready'/.test(s) && /agent_type = \?/.test(s), "the typed claim query")
       const typedPlan = plan(typed)
-      expect(typedPlan).toContain("idx_tasks_ready_agent_priority")
+      expect(typedPlan).toContain("idx_tasks_ready_agent_rank")
       expect(typedPlan).not.toMatch(/TEMP B-TREE/)
       const due = pick((s) => /priority_refresh_at <= \?/.test(s), "the refresh query")
       expect(plan(due)).toMatch(/SEARCH tasks USING INDEX idx_tasks_priority_refresh/)

@@ -2,7 +2,15 @@
  * An invariant checker for DESIGN.md section 3, reading the database directly (plain SQL over
  * the better-sqlite3 handle), so that it does not trust the engine or the repository it checks.
  */
-import { calculatePriority, parseTimestamp, type PriorityFacts, type TaskSource, type TaskStatus, TaskStatuses } from "@abathur/domain"
+import {
+  calculatePriority,
+  parseTimestamp,
+  type PriorityFacts,
+  rankedScore,
+  type TaskSource,
+  type TaskStatus,
+  TaskStatuses
+} from "@abathur/domain"
 import { Database, TaskRepository } from "@abathur/storage"
 import type BetterSqlite3 from "better-sqlite3"
 import { Clock, Effect } from "effect"
@@ -45,6 +53,8 @@ export interface Row {
   readonly lease_token: string | null
   readonly lease_expires_at: string | null
   readonly priority_refresh_at: string | null
+  readonly priority_rank: number | null
+  readonly priority_starved: number
 }
 
 interface EdgeRow {
@@ -86,7 +96,20 @@ export const formulaOf = (row: Row, openDependents: number, now: number, setting
 }
 
 const COLUMNS = `id, status, priority, source, deadline, estimated_duration_seconds, submitted_at, calculated_priority,
-  dependency_depth, parent_task_id, lease_token, lease_expires_at, priority_refresh_at`
+  dependency_depth, parent_task_id, lease_token, lease_expires_at, priority_refresh_at, priority_rank, priority_starved`
+
+/**
+ * The score a waiting task stands at in the claim order at `now` (what claims compare):
+ * its stored rank read back through the domain's definition; null when it has no rank.
+ */
+export const rankedOf = (row: Row, now: number, settings: QueueSettings): number | null =>
+  row.priority_rank === null
+    ? null
+    : rankedScore(
+      { rank: row.priority_rank, starved: row.priority_starved === 1, waitingSince: parseTimestamp(row.submitted_at)! },
+      now,
+      settings.priority
+    )
 
 /** Every task row with the columns the checks read. */
 export const taskRows = (db: BetterSqlite3.Database): Array<Row> =>
@@ -158,12 +181,20 @@ export const findViolations = (db: BetterSqlite3.Database, options: InvariantOpt
     // Priority in range; a refresh time only on READY tasks (time refreshes only what claims compare).
     if (!(t.calculated_priority >= 0 && t.calculated_priority <= 100)) out.push(`${where}: priority ${t.calculated_priority}`)
     if (t.status !== "ready" && t.priority_refresh_at !== null) out.push(`${where}: refresh time on a task that is not ready`)
-    // 6. Freshness (at claim time): every READY task, the tasks a claim compares.
+    // Every waiting task has a place in the claim order; other tasks have none.
+    if (WAITING.has(t.status) !== (t.priority_rank !== null)) out.push(`${where}: claim rank ${t.priority_rank}`)
+    // 6. Freshness (at claim time): every READY task, the tasks a claim compares, stands within
+    // the bound of the formula, and is in the starved class exactly when it is past the horizon.
     if (options.freshness && t.status === "ready") {
       const truth = formulaOf(t, options.countOpenDependents(t.id), options.now, options.settings)
+      const ranked = rankedOf(t, options.now, options.settings)
       const tolerance = options.tolerance ?? 1
-      if (Math.abs(truth - t.calculated_priority) > tolerance) {
-        out.push(`${where}: stored priority ${t.calculated_priority} but the formula gives ${truth} at ${new Date(options.now).toISOString()}`)
+      if (ranked === null || Math.abs(truth - ranked) > tolerance) {
+        out.push(`${where}: ranked at ${ranked} but the formula gives ${truth} at ${new Date(options.now).toISOString()}`)
+      }
+      const horizonAt = parseTimestamp(t.submitted_at)! + options.settings.priority.starvationHorizonSeconds * 1000
+      if (options.settings.priority.weights.starvation > 0 && (t.priority_starved === 1) !== options.now >= horizonAt) {
+        out.push(`${where}: starved flag ${t.priority_starved} at ${new Date(options.now).toISOString()}`)
       }
     }
   }
@@ -260,6 +291,7 @@ export const findViolations = (db: BetterSqlite3.Database, options: InvariantOpt
 export const checkInvariants = (options: {
   readonly settings?: QueueSettings
   readonly freshness?: boolean
+  readonly tolerance?: number
   readonly strictHistory?: boolean
   readonly context?: string
   readonly rows?: ReadonlyArray<Row>
@@ -272,6 +304,7 @@ export const checkInvariants = (options: {
       now,
       settings: options.settings ?? defaultQueueSettings,
       freshness: options.freshness ?? false,
+      ...(options.tolerance !== undefined && { tolerance: options.tolerance }),
       strictHistory: options.strictHistory ?? true,
       countOpenDependents: (id) => repo.countOpenDependents(id),
       ...(options.rows !== undefined && { rows: options.rows })

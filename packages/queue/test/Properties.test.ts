@@ -14,7 +14,7 @@ import fc from "fast-check"
 import type BetterSqlite3 from "better-sqlite3"
 import { defaultQueueSettings, QueueConfig, type QueueSettings } from "../src/QueueConfig.js"
 import { TaskQueue } from "../src/TaskQueue.js"
-import { checkInvariants, formulaOf, prepared, taskRows } from "./Invariants.js"
+import { checkInvariants, formulaOf, prepared, rankedOf, taskRows } from "./Invariants.js"
 
 // ---- commands ------------------------------------------------------------------------------
 
@@ -321,11 +321,13 @@ const step = (cmd: Cmd, ctx: Ctx, settings: QueueSettings, index: number) =>
           const timeout = (prepared(db, "SELECT max_execution_timeout_seconds AS t FROM tasks WHERE id = ?").get(c.id) as { t: number }).t
           expect(Date.parse(c.leaseExpiresAt), where).toBe(now + (cmd.leaseSeconds ?? timeout) * 1000)
           if (cmd.agentType !== null) expect(agent(c.id).a, where).toBe(cmd.agentType)
-          // The stored order: nothing READY ranks above the claimed task.
+          // The claim order: nothing READY ranks above the claimed task (whose score is frozen at
+          // what it ranked at when claimed).
           for (const r of readyNow) {
+            const ranked = rankedOf(r, now, settings)!
             const above =
-              r.calculated_priority > claimed.calculated_priority ||
-              (r.calculated_priority === claimed.calculated_priority && r.submitted_at < claimed.submitted_at)
+              ranked > claimed.calculated_priority + 1e-9 ||
+              (Math.abs(ranked - claimed.calculated_priority) <= 1e-9 && r.submitted_at < claimed.submitted_at)
             expect(above, `${where}: ${r.id} ranks above the claimed ${c.id}`).toBe(false)
           }
           // The freshness bound: the claimed task's score is fresh, and at most 2 points below the true best.

@@ -186,3 +186,22 @@ CREATE TABLE IF NOT EXISTS schema_migrations (
   applied_at TEXT NOT NULL
 )
 `
+
+/**
+ * Version 3: the claim order. Starvation rises at the same rate for every waiting task, so
+ * a task's `priority_rank` (its score minus that shared growth) keeps its place as time
+ * passes; tasks past the starvation horizon (`priority_starved` = 1) rank by their score.
+ * A claim reads the head of each class through `idx_tasks_ready_rank` and compares the two
+ * at the current instant. Existing READY tasks are made due for a refresh, which computes
+ * their rank before the next claim.
+ */
+export const CLAIM_RANK_V3 = `
+ALTER TABLE tasks ADD COLUMN priority_rank REAL;
+ALTER TABLE tasks ADD COLUMN priority_starved INTEGER NOT NULL DEFAULT 0 CHECK (priority_starved IN (0, 1));
+DROP INDEX IF EXISTS idx_tasks_ready_agent_priority;
+CREATE INDEX IF NOT EXISTS idx_tasks_ready_rank
+  ON tasks(priority_starved, priority_rank DESC, submitted_at ASC) WHERE status = 'ready';
+CREATE INDEX IF NOT EXISTS idx_tasks_ready_agent_rank
+  ON tasks(agent_type, priority_starved, priority_rank DESC, submitted_at ASC) WHERE status = 'ready';
+UPDATE tasks SET priority_refresh_at = submitted_at WHERE status = 'ready';
+`

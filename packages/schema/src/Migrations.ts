@@ -1,5 +1,5 @@
 import type Database from "better-sqlite3"
-import { TASKS_V1 } from "./Ddl.js"
+import { CLAIM_RANK_V3, TASKS_V1 } from "./Ddl.js"
 import { upgradeLegacyTasks } from "./EnhancedQueue.js"
 import { tableExists } from "./Sqlite.js"
 
@@ -32,6 +32,11 @@ export const Migrations: ReadonlyArray<Migration> = [
     version: 2,
     name: "enhanced-queue",
     up: (db, ctx) => upgradeLegacyTasks(db, ctx.now())
+  },
+  {
+    version: 3,
+    name: "claim-rank",
+    up: (db) => db.exec(CLAIM_RANK_V3)
   }
 ]
 

@@ -32,6 +32,28 @@ export interface RefreshFacts {
   readonly openDependents: number
 }
 
+/** The best READY task of one class of the claim order. */
+export interface ReadyHead {
+  readonly id: string
+  readonly rank: number
+  readonly starved: boolean
+  readonly submittedAt: string
+}
+
+interface ReadyHeadRow {
+  readonly id: string
+  readonly rank: number | null
+  readonly submittedAt: string
+}
+
+/** The priority columns a refresh writes. */
+export interface StoredPriority {
+  readonly calculatedPriority: number
+  readonly priorityRank: number | null
+  readonly priorityStarved: boolean
+  readonly priorityRefreshAt: string | null
+}
+
 /** One audit record: a submission or a state change. */
 export interface AuditEntry {
   readonly taskId: string
@@ -106,12 +128,13 @@ export const makeTaskRepository = (db: BetterSqlite3.Database) => {
   const insertTaskSql = `INSERT INTO tasks (id, prompt, summary, agent_type, priority, status, input_data, result_data,
     error_message, retry_count, max_retries, max_execution_timeout_seconds, submitted_at, started_at, completed_at,
     last_updated_at, created_by, parent_task_id, session_id, source, dependency_type, calculated_priority, deadline,
-    estimated_duration_seconds, dependency_depth, lease_token, lease_expires_at, worker_id, priority_refresh_at, cancelled_by)
+    estimated_duration_seconds, dependency_depth, lease_token, lease_expires_at, worker_id, priority_refresh_at, cancelled_by,
+    priority_rank, priority_starved)
     VALUES (@id, @prompt, @summary, @agent_type, @priority, @status, @input_data, @result_data, @error_message,
     @retry_count, @max_retries, @max_execution_timeout_seconds, @submitted_at, @started_at, @completed_at,
     @last_updated_at, @created_by, @parent_task_id, @session_id, @source, @dependency_type, @calculated_priority,
     @deadline, @estimated_duration_seconds, @dependency_depth, @lease_token, @lease_expires_at, @worker_id,
-    @priority_refresh_at, @cancelled_by)`
+    @priority_refresh_at, @cancelled_by, @priority_rank, @priority_starved)`
 
   const neighbourSql = (near: "dependent_task_id" | "prerequisite_task_id", far: "dependent_task_id" | "prerequisite_task_id") =>
     `SELECT d.${far} AS taskId, d.dependency_type AS dependencyType, d.resolved_at AS resolvedAt,
@@ -207,7 +230,8 @@ export const makeTaskRepository = (db: BetterSqlite3.Database) => {
       const sql = `UPDATE tasks SET ${keys.map((k) => `${TaskColumns[k]} = ?`).join(", ")} WHERE id = ?`
       const values = keys.map((k) => {
         const v = patch[k]
-        return k === "resultData" ? (v === null || v === undefined ? null : JSON.stringify(v)) : v
+        if (k === "resultData") return v === null || v === undefined ? null : JSON.stringify(v)
+        return typeof v === "boolean" ? (v ? 1 : 0) : v
       })
       stmt(sql).run(...values, id)
     },
@@ -218,19 +242,31 @@ export const makeTaskRepository = (db: BetterSqlite3.Database) => {
       return n
     },
 
-    /** The highest-priority READY task (ties: oldest first), optionally of one agent type. */
-    nextReady: (agentType: string | null): string | null => {
-      const row =
-        agentType === null
-          ? get<{ id: string }>(
-              "SELECT id FROM tasks WHERE status = 'ready' ORDER BY calculated_priority DESC, submitted_at ASC LIMIT 1"
-            )
-          : get<{ id: string }>(
-              `SELECT id FROM tasks INDEXED BY idx_tasks_ready_agent_priority WHERE status = 'ready' AND agent_type = ?
-               ORDER BY calculated_priority DESC, submitted_at ASC LIMIT 1`,
-              agentType
-            )
-      return row?.id ?? null
+    /**
+     * The head of each class of the claim order among READY tasks (optionally of one agent
+     * type): the best not yet starved and the best starved, by rank then age. The caller
+     * compares the two at the current instant.
+     */
+    readyHeads: (agentType: string | null): Array<ReadyHead> => {
+      const heads: Array<ReadyHead> = []
+      for (const starved of [0, 1]) {
+        const row =
+          agentType === null
+            ? get<ReadyHeadRow>(
+                `SELECT id, priority_rank AS rank, submitted_at AS submittedAt FROM tasks INDEXED BY idx_tasks_ready_rank
+                 WHERE status = 'ready' AND priority_starved = ? ORDER BY priority_rank DESC, submitted_at ASC LIMIT 1`,
+                starved
+              )
+            : get<ReadyHeadRow>(
+                `SELECT id, priority_rank AS rank, submitted_at AS submittedAt FROM tasks INDEXED BY idx_tasks_ready_agent_rank
+                 WHERE status = 'ready' AND agent_type = ? AND priority_starved = ?
+                 ORDER BY priority_rank DESC, submitted_at ASC LIMIT 1`,
+                agentType,
+                starved
+              )
+        if (row !== undefined) heads.push({ ...row, rank: row.rank ?? Number.NEGATIVE_INFINITY, starved: starved === 1 })
+      }
+      return heads
     },
 
     /** RUNNING tasks whose lease expired at or before `now`. */
@@ -256,13 +292,11 @@ export const makeTaskRepository = (db: BetterSqlite3.Database) => {
         now
       ),
 
-    /** Stores a task's computed priority and its next refresh time. */
-    setPriority: (id: string, p: { calculatedPriority: number; priorityRefreshAt: string | null }): void => {
-      stmt("UPDATE tasks SET calculated_priority = ?, priority_refresh_at = ? WHERE id = ?").run(
-        p.calculatedPriority,
-        p.priorityRefreshAt,
-        id
-      )
+    /** Stores a task's computed priority, its place in the claim order and its next refresh time. */
+    setPriority: (id: string, p: StoredPriority): void => {
+      stmt(
+        "UPDATE tasks SET calculated_priority = ?, priority_rank = ?, priority_starved = ?, priority_refresh_at = ? WHERE id = ?"
+      ).run(p.calculatedPriority, p.priorityRank, p.priorityStarved ? 1 : 0, p.priorityRefreshAt, id)
     },
 
     idsWithStatus: (status: TaskStatus): Array<string> =>

@@ -32,6 +32,8 @@ export interface TaskRow {
   readonly worker_id: string | null
   readonly priority_refresh_at: string | null
   readonly cancelled_by: string | null
+  readonly priority_rank: number | null
+  readonly priority_starved: number
 }
 
 /** A task with the bookkeeping the queue keeps beside the public model. */
@@ -41,6 +43,10 @@ export interface StoredTask extends Task {
   readonly workerId: string | null
   /** When the stored priority must next be recomputed (null: never, or not waiting). */
   readonly priorityRefreshAt: string | null
+  /** Place in the claim order (see the domain's `priorityRank`); null until first ranked. */
+  readonly priorityRank: number | null
+  /** Past the starvation horizon: ranked by score rather than by score less shared growth. */
+  readonly priorityStarved: boolean
   /** The task whose failure or cancellation cancelled this one, when a cascade did. */
   readonly cancelledBy: string | null
 }
@@ -101,7 +107,9 @@ export const rowToTask = (row: TaskRow): StoredTask => ({
   leaseExpiresAt: row.lease_expires_at,
   workerId: row.worker_id,
   priorityRefreshAt: row.priority_refresh_at,
-  cancelledBy: row.cancelled_by
+  cancelledBy: row.cancelled_by,
+  priorityRank: row.priority_rank,
+  priorityStarved: row.priority_starved === 1
 })
 
 /** Maps a model to the column values of a `tasks` row (named parameters). */
@@ -135,7 +143,9 @@ export const taskToRow = (task: StoredTask): TaskRow => ({
   lease_expires_at: task.leaseExpiresAt,
   worker_id: task.workerId,
   priority_refresh_at: task.priorityRefreshAt,
-  cancelled_by: task.cancelledBy
+  cancelled_by: task.cancelledBy,
+  priority_rank: task.priorityRank,
+  priority_starved: task.priorityStarved ? 1 : 0
 })
 
 /** Maps a `task_dependencies` row to the model. */
@@ -164,7 +174,9 @@ export const TaskColumns = {
   leaseExpiresAt: "lease_expires_at",
   workerId: "worker_id",
   priorityRefreshAt: "priority_refresh_at",
-  cancelledBy: "cancelled_by"
+  cancelledBy: "cancelled_by",
+  priorityRank: "priority_rank",
+  priorityStarved: "priority_starved"
 } as const satisfies Partial<Record<keyof StoredTask, keyof TaskRow>>
 
 /** The fields of a task the queue may change after submission. */
