@@ -30,7 +30,7 @@ import {
   topologicalBatches,
   type JsonValue
 } from "@abathur/domain"
-import type { AuditEntry, ListFilter, StoredPriority, StoredTask, TaskPatch, TaskStore } from "@abathur/storage"
+import type { AuditEntry, ListFilter, RefreshFacts, StoredPriority, StoredTask, TaskPatch, TaskStore } from "@abathur/storage"
 import type { z } from "zod"
 import type { QueueSettings } from "./QueueConfig.js"
 import {
@@ -121,6 +121,11 @@ export class Engine {
   private audit(entry: AuditEntry): void {
     this.store.insertAudit(entry)
     this.changes.push({ taskId: entry.taskId, from: entry.fromStatus, to: entry.toStatus, at: entry.at })
+  }
+
+  private auditMany(entries: ReadonlyArray<AuditEntry>): void {
+    this.store.insertAudits(entries)
+    for (const e of entries) this.changes.push({ taskId: e.taskId, from: e.fromStatus, to: e.toStatus, at: e.at })
   }
 
   /** Moves a task to another state (checked against the state machine) and records it. */
@@ -234,18 +239,19 @@ export class Engine {
   refreshDue(now: number): number {
     // One query reads the facts of every due task; one prepared UPDATE per task writes it back.
     const due = this.store.dueForRefresh(formatTimestamp(now))
-    for (const f of due) {
-      const facts: PriorityFacts = {
-        priority: f.priority,
-        source: f.source,
-        deadline: ms(f.deadline),
-        estimatedDurationSeconds: f.estimatedDurationSeconds,
-        openDependents: f.openDependents,
-        waitingSince: ms(f.submittedAt) ?? 0
-      }
-      this.store.setPriority(f.id, this.scoreAt(f.status, facts, now))
-    }
+    for (const f of due) this.store.setPriority(f.id, this.scoreAt(f.status, this.refreshFacts(f), now))
     return due.length
+  }
+
+  private refreshFacts(f: RefreshFacts): PriorityFacts {
+    return {
+      priority: f.priority,
+      source: f.source,
+      deadline: ms(f.deadline),
+      estimatedDurationSeconds: f.estimatedDurationSeconds,
+      openDependents: f.openDependents,
+      waitingSince: ms(f.submittedAt) ?? 0
+    }
   }
 
   /** The best READY task at `now` (ties: oldest first): the better head of the two rank classes. */
@@ -579,15 +585,19 @@ export class Engine {
       actor ?? task.workerId,
       "completed"
     )
+    // Set-wise: one UPDATE resolves every edge, one query finds the dependents it unblocked
+    // with their priority facts, then one UPDATE per dependent and the audit rows in batches.
+    if (this.store.resolveDependency(id, at).length === 0) return { task: this.view(done, now), unblocked: [] }
     const unblocked: Array<string> = []
-    for (const depId of this.store.resolveDependency(id, at)) {
-      const dep = this.store.getTask(depId)
-      if (dep === null || (dep.status !== "blocked" && dep.status !== "pending")) continue
-      if (this.store.countUnresolved(depId) === 0) {
-        this.transition(dep, "ready", now, {}, actor ?? task.workerId, `last prerequisite ${id} completed`)
-        unblocked.push(depId)
-      }
+    const entries: Array<AuditEntry> = []
+    const reason = `last prerequisite ${id} completed`
+    for (const f of this.store.unblockedBy(id, at)) {
+      const p = this.scoreAt("ready", this.refreshFacts(f), now)
+      this.store.updateTask(f.id, { status: "ready", lastUpdatedAt: at, ...p })
+      entries.push({ taskId: f.id, fromStatus: f.status, toStatus: "ready", at, actor: actor ?? task.workerId, reason })
+      unblocked.push(f.id)
     }
+    this.auditMany(entries)
     return { task: this.view(done, now), unblocked }
   }
 

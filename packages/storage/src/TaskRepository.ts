@@ -396,19 +396,31 @@ export const makeTaskRepository = (db: BetterSqlite3.Database) => {
         undefined,
 
     /** Marks every open dependency on a prerequisite resolved; returns the dependents it named. */
-    resolveDependency: (prerequisiteId: string, at: string): Array<string> => {
-      const dependents = pluck(
-        "SELECT dependent_task_id FROM task_dependencies WHERE prerequisite_task_id = ? AND resolved_at IS NULL",
+    resolveDependency: (prerequisiteId: string, at: string): Array<string> =>
+      pluck(
+        "UPDATE task_dependencies SET resolved_at = ? WHERE prerequisite_task_id = ? AND resolved_at IS NULL RETURNING dependent_task_id",
+        at,
         prerequisiteId
-      )
-      if (dependents.length > 0) {
-        stmt("UPDATE task_dependencies SET resolved_at = ? WHERE prerequisite_task_id = ? AND resolved_at IS NULL").run(
-          at,
-          prerequisiteId
-        )
-      }
-      return dependents
-    },
+      ),
+
+    /**
+     * The dependents whose last open prerequisite was resolved at `at` by this prerequisite:
+     * BLOCKED (or PENDING) with no unresolved prerequisite left, with the facts their
+     * priority needs. One query for the whole fan-out.
+     */
+    unblockedBy: (prerequisiteId: string, at: string): Array<RefreshFacts> =>
+      all<RefreshFacts>(
+        `SELECT t.id, t.status, t.priority, t.source, t.deadline,
+           t.estimated_duration_seconds AS estimatedDurationSeconds, t.submitted_at AS submittedAt,
+           (SELECT count(*) FROM task_dependencies o JOIN tasks x ON x.id = o.dependent_task_id
+             WHERE o.prerequisite_task_id = t.id AND o.resolved_at IS NULL AND x.status IN ${OPEN}) AS openDependents
+         FROM task_dependencies d JOIN tasks t ON t.id = d.dependent_task_id
+         WHERE d.prerequisite_task_id = ? AND d.resolved_at = ? AND t.status IN ('blocked', 'pending')
+           AND NOT EXISTS (SELECT 1 FROM task_dependencies u WHERE u.dependent_task_id = t.id AND u.resolved_at IS NULL)
+         ORDER BY d.rowid`,
+        prerequisiteId,
+        at
+      ),
 
     /** A task's prerequisites with their state. */
     prerequisitesOf: (taskId: string): Array<Neighbour> =>
@@ -476,6 +488,18 @@ export const makeTaskRepository = (db: BetterSqlite3.Database) => {
       ),
 
     // ---- audit -----------------------------------------------------------------------------
+
+    /** Records many entries, 100 rows per statement. */
+    insertAudits: (entries: ReadonlyArray<AuditEntry>): void => {
+      for (let i = 0; i < entries.length; i += 100) {
+        const part = entries.slice(i, i + 100)
+        const values: Array<unknown> = []
+        for (const e of part) values.push(e.taskId, e.fromStatus, e.toStatus, e.at, e.actor, e.reason)
+        stmt(
+          `INSERT INTO task_audit (task_id, from_status, to_status, at, actor, reason) VALUES ${part.map(() => "(?, ?, ?, ?, ?, ?)").join(", ")}`
+        ).run(...values)
+      }
+    },
 
     insertAudit: (entry: AuditEntry): void => {
       stmt("INSERT INTO task_audit (task_id, from_status, to_status, at, actor, reason) VALUES (?, ?, ?, ?, ?, ?)").run(
