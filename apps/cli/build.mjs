@@ -13,14 +13,17 @@
 import { build } from "esbuild"
 import { execFileSync } from "node:child_process"
 import { createHash } from "node:crypto"
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { chmodSync, existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs"
 import { readFile } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 
 const here = dirname(fileURLToPath(import.meta.url))
-const outdir = join(here, "dist")
+const dist = join(here, "dist")
+// Built beside dist/ and swapped in at the end, so that a build while the CLI runs (another
+// test run, a worker) leaves it a working dist/ at every moment but the two renames.
+const outdir = join(here, `dist.building-${process.pid}`)
 rmSync(outdir, { recursive: true, force: true })
 
 /**
@@ -115,10 +118,15 @@ script.runInThisContext()(module.exports, createRequire(filename), module, filen
 writeFileSync(join(outdir, "main.js"), launcher)
 chmodSync(join(outdir, "main.js"), 0o755)
 
+const old = join(here, `dist.old-${process.pid}`)
+if (existsSync(dist)) renameSync(dist, old)
+renameSync(outdir, dist)
+rmSync(old, { recursive: true, force: true })
+
 // Warm-up: one run writes the code cache.
 const warm = mkdtempSync(join(tmpdir(), "abathur-build-"))
 try {
-  execFileSync(process.execPath, [join(outdir, "main.js"), "--db", join(warm, "warm.db"), "status", "--json"], { stdio: "ignore" })
+  execFileSync(process.execPath, [join(dist, "main.js"), "--db", join(warm, "warm.db"), "status", "--json"], { stdio: "ignore" })
 } finally {
   rmSync(warm, { recursive: true, force: true })
 }
