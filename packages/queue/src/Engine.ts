@@ -239,7 +239,19 @@ export class Engine {
   refreshDue(now: number): number {
     // One query reads the facts of every due task; one prepared UPDATE per task writes it back.
     const due = this.store.dueForRefresh(formatTimestamp(now))
-    for (const f of due) this.store.setPriority(f.id, this.scoreAt(f.status, this.refreshFacts(f), now))
+    const horizonMs = this.settings.priority.starvationHorizonSeconds * 1000
+    for (const f of due) {
+      const waitingSince = ms(f.submittedAt) ?? 0
+      if (f.deadline === null && f.rank !== null && !f.starved && now >= waitingSince + horizonMs) {
+        // Crossing the horizon without a deadline: the score stops growing where the rank says,
+        // and nothing about the task moves with time any more. No need to count its dependents.
+        const score = rankedScore({ rank: f.rank, starved: false, waitingSince }, now, this.settings.priority)
+        this.store.setPriority(f.id, { calculatedPriority: score, priorityRank: score, priorityStarved: true, priorityRefreshAt: null })
+      } else {
+        const facts = this.refreshFacts({ ...f, openDependents: this.store.countOpenDependents(f.id) })
+        this.store.setPriority(f.id, this.scoreAt(f.status, facts, now))
+      }
+    }
     return due.length
   }
 

@@ -68,8 +68,9 @@ describe("migration 2 on a legacy database", () => {
       { id: e, status: "cancelled", dependencies: null }
     ])
     const result = migrate(db, { now })
-    expect(result.applied).toEqual([2])
-    expect(readVersion(db)).toBe(2)
+    // Migration 3 follows in the same run.
+    expect(result.applied).toEqual([2, 3])
+    expect(readVersion(db)).toBe(3)
 
     expect(row(db, "tasks", a)).toEqual({
       id: a,
@@ -101,7 +102,9 @@ describe("migration 2 on a legacy database", () => {
       lease_expires_at: null,
       worker_id: null,
       priority_refresh_at: null,
-      cancelled_by: null
+      cancelled_by: null,
+      priority_rank: null,
+      priority_starved: 0
     })
     expect(row(db, "tasks", b)).toMatchObject({
       summary: "x".repeat(140),
@@ -395,7 +398,15 @@ describe("migration 2 on a legacy database", () => {
       "migrated from schema v1",
       "legacy status \"paused\" is not a known status; migrated as failed"
     ])
-    expect(row(db, "tasks", uuid(3))).toMatchObject({ status: "ready" })
+    // A legacy READY task is due for a refresh at once (migration 3), so that it is ranked before any claim.
+    expect(row(db, "tasks", uuid(3))).toMatchObject({
+      status: "ready",
+      priority_refresh_at: "2025-10-10T12:00:00.000Z",
+      priority_rank: null,
+      priority_starved: 0
+    })
+    expect(row(db, "tasks", uuid(1))).toMatchObject({ priority_refresh_at: null, priority_rank: null, priority_starved: 0 })
+    expect(row(db, "tasks", uuid(2))).toMatchObject({ priority_refresh_at: null })
   })
 
   it("uses the columns the old Python migration added, and its task_dependencies table", () => {

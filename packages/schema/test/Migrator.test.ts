@@ -14,8 +14,8 @@ const SEED_INDEXES = [
   "idx_tasks_deadline",
   "idx_tasks_blocked"
 ]
+/** The queue's own indexes of v2, less idx_tasks_ready_agent_priority (dropped by v3). */
 const QUEUE_INDEXES = [
-  "idx_tasks_ready_agent_priority",
   "idx_tasks_ready_submitted",
   "idx_tasks_lease_expiry",
   "idx_tasks_priority_refresh",
@@ -25,6 +25,8 @@ const QUEUE_INDEXES = [
   "idx_task_dependencies_prerequisite_all",
   "idx_task_audit_task"
 ]
+/** The claim-order indexes of v3. */
+const CLAIM_RANK_INDEXES = ["idx_tasks_ready_rank", "idx_tasks_ready_agent_rank"]
 
 const names = (db: Database.Database, type: string): Array<string> =>
   (db.prepare("SELECT name FROM sqlite_schema WHERE type = ? ORDER BY name").all(type) as Array<{ name: string }>).map(
@@ -49,18 +51,20 @@ describe("migrate: a clean database", () => {
     expect(readVersion(db)).toBe(0)
     const result = migrate(db)
     expect(result).toEqual({ fromVersion: 0, toVersion: LATEST_VERSION, backup: null, applied: Migrations.map((m) => m.version) })
-    expect(LATEST_VERSION).toBe(2)
+    expect(LATEST_VERSION).toBe(3)
     expect(readVersion(db)).toBe(LATEST_VERSION)
     expect(names(db, "table")).toEqual(
       expect.arrayContaining(["schema_migrations", "tasks", "task_dependencies", "task_audit", "task_stats"])
     )
     expect(names(db, "table")).not.toContain("tasks_new")
-    expect(names(db, "index")).toEqual(expect.arrayContaining([...SEED_INDEXES, ...QUEUE_INDEXES]))
+    expect(names(db, "index")).toEqual(expect.arrayContaining([...SEED_INDEXES, ...QUEUE_INDEXES, ...CLAIM_RANK_INDEXES]))
+    expect(names(db, "index")).not.toContain("idx_tasks_ready_agent_priority")
     expect(names(db, "trigger")).toEqual(["trg_task_stats_delete", "trg_task_stats_insert", "trg_task_stats_update"])
     const versions = db.prepare("SELECT version, name, applied_at FROM schema_migrations ORDER BY version").all()
     expect(versions).toEqual([
       { version: 1, name: "legacy-tasks", applied_at: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/) },
-      { version: 2, name: "enhanced-queue", applied_at: expect.any(String) }
+      { version: 2, name: "enhanced-queue", applied_at: expect.any(String) },
+      { version: 3, name: "claim-rank", applied_at: expect.any(String) }
     ])
     expect(fs.readdirSync(path.dirname(db.name))).toEqual(["abathur.db"])
     expect(db.pragma("integrity_check", { simple: true })).toBe("ok")
@@ -100,21 +104,23 @@ describe("migrate: a clean database", () => {
     const events: Array<unknown> = []
     migrate(db, { onProgress: (e) => events.push(e) })
     expect(events).toEqual([
-      { version: 1, name: "legacy-tasks", done: 1, total: 2 },
-      { version: 2, name: "enhanced-queue", done: 2, total: 2 }
+      { version: 1, name: "legacy-tasks", done: 1, total: 3 },
+      { version: 2, name: "enhanced-queue", done: 2, total: 3 },
+      { version: 3, name: "claim-rank", done: 3, total: 3 }
     ])
   })
 
   it("applies only the pending part of a longer list", () => {
     const db = openDatabase()
     migrate(db)
-    const extra: Migration = { version: 3, name: "notes", up: (d) => d.exec("CREATE TABLE notes (a)") }
+    const extra: Migration = { version: 4, name: "notes", up: (d) => d.exec("CREATE TABLE notes (a)") }
     const result = migrate(db, { migrations: [...Migrations, extra], now: fixedNow })
-    expect(result.fromVersion).toBe(2)
-    expect(result.toVersion).toBe(3)
-    expect(result.applied).toEqual([3])
-    expect(result.backup).toMatch(/abathur\.db\.backup-v2-20261126T060411Z$/)
-    expect(readVersion(db)).toBe(3)
+    expect(result.fromVersion).toBe(3)
+    expect(result.toVersion).toBe(4)
+    expect(result.applied).toEqual([4])
+    expect(result.backup).toMatch(/abathur\.db\.backup-v3-20261126T060411Z$/)
+    expect(readVersion(db)).toBe(4)
+    expect(names(db, "table")).toContain("notes")
   })
 })
 
@@ -149,7 +155,7 @@ describe("migrate: foreign keys and transactions", () => {
     migrate(db)
     const before = dump(db)
     const dangling: Migration = {
-      version: 3,
+      version: 4,
       name: "dangling",
       up: (d) => d.exec("INSERT INTO task_audit (task_id, to_status, at) VALUES ('nope', 'pending', 'x')")
     }
@@ -163,7 +169,7 @@ describe("migrate: foreign keys and transactions", () => {
     })()
     expect(error).toBeInstanceOf(MigrationError)
     expect((error as MigrationError).reason).toBe("failed")
-    expect((error as MigrationError).version).toBe(3)
+    expect((error as MigrationError).version).toBe(4)
     expect((error as MigrationError).message).toMatch(/foreign key check found 1 violation/)
     expect(dump(db)).toBe(before)
   })
@@ -176,7 +182,7 @@ describe("migrate: foreign keys and transactions", () => {
     db.prepare("INSERT INTO agents VALUES ('a1', ?), ('a2', ?)").run(uuid(1), uuid(99))
     db.pragma("foreign_keys = ON")
     const result = migrate(db)
-    expect(result.applied).toEqual([2])
+    expect(result.applied).toEqual([2, 3])
     expect(db.pragma("foreign_key_check")).toEqual([{ table: "agents", rowid: 2, parent: "tasks", fkid: 0 }])
   })
 })
@@ -201,10 +207,11 @@ describe("migrate: failure halfway", () => {
     expect(error).toBeInstanceOf(MigrationError)
     const e = error as MigrationError
     expect(e.reason).toBe("failed")
-    expect(e.version).toBe(3)
+    // Migrations 2 and 3 ran before boom; all three are rolled back.
+    expect(e.version).toBe(4)
     expect(e.fromVersion).toBe(1)
-    expect(e.toVersion).toBe(3)
-    expect(e.message).toMatch(/migration 3 \(boom\) failed and was rolled back: boom/)
+    expect(e.toVersion).toBe(4)
+    expect(e.message).toMatch(/migration 4 \(boom\) failed and was rolled back: boom/)
     expect((e.cause as Error).message).toBe("boom")
     expect(dump(db)).toBe(before)
     expect(readVersion(db)).toBe(1)
@@ -223,7 +230,7 @@ describe("migrate: failure halfway", () => {
     expect(fs.existsSync(`${backup}-2`)).toBe(true)
     // And without the broken migration it succeeds.
     const result = migrate(db, { now: fixedNow })
-    expect(result).toEqual({ fromVersion: 1, toVersion: 2, backup: `${backup}-3`, applied: [2] })
+    expect(result).toEqual({ fromVersion: 1, toVersion: 3, backup: `${backup}-3`, applied: [2, 3] })
   })
 
   it("rolls back a failing first migration on a brand-new database", () => {
@@ -314,10 +321,11 @@ describe("migrate: a legacy database", () => {
     expect(readVersion(db)).toBe(1)
     const result = migrate(db, { now: fixedNow })
     expect(result.fromVersion).toBe(1)
-    expect(result.applied).toEqual([2])
+    expect(result.applied).toEqual([2, 3])
     expect(db.prepare("SELECT version, name, applied_at FROM schema_migrations ORDER BY version").all()).toEqual([
       { version: 1, name: "legacy-tasks", applied_at: "2026-11-26T06:04:11.123Z" },
-      { version: 2, name: "enhanced-queue", applied_at: "2026-11-26T06:04:11.123Z" }
+      { version: 2, name: "enhanced-queue", applied_at: "2026-11-26T06:04:11.123Z" },
+      { version: 3, name: "claim-rank", applied_at: "2026-11-26T06:04:11.123Z" }
     ])
   })
 
@@ -329,7 +337,8 @@ describe("migrate: a legacy database", () => {
     expect(fs.existsSync(result.backup!)).toBe(true)
     expect(db.prepare("SELECT version, applied_at FROM schema_migrations ORDER BY version").all()).toEqual([
       { version: 1, applied_at: "2025-10-01T00:00:00.000Z" },
-      { version: 2, applied_at: "2026-11-26T06:04:11.123Z" }
+      { version: 2, applied_at: "2026-11-26T06:04:11.123Z" },
+      { version: 3, applied_at: "2026-11-26T06:04:11.123Z" }
     ])
   })
 
@@ -338,7 +347,7 @@ describe("migrate: a legacy database", () => {
     db.pragma("journal_mode = WAL")
     createV1(db, [{ id: uuid(1), status: "running", started_at: "2025-10-10 12:00:00" }])
     const result = migrate(db, { now: fixedNow })
-    expect(result.applied).toEqual([2])
+    expect(result.applied).toEqual([2, 3])
     const copy = new Database(result.backup!, { readonly: true })
     try {
       expect(readVersion(copy)).toBe(1)
@@ -371,8 +380,8 @@ describe("migrate: a legacy database", () => {
         return fixedNow()
       }
     })
-    expect(result.fromVersion).toBe(2)
+    expect(result.fromVersion).toBe(LATEST_VERSION)
     expect(result.applied).toEqual([])
-    expect(readVersion(db)).toBe(2)
+    expect(readVersion(db)).toBe(LATEST_VERSION)
   })
 })

@@ -32,6 +32,16 @@ export interface RefreshFacts {
   readonly openDependents: number
 }
 
+/** A task due for a refresh: what its priority depends on but the count of its dependents, and its rank. */
+export interface DueRefresh extends Omit<RefreshFacts, "openDependents"> {
+  readonly rank: number | null
+  readonly starved: boolean
+}
+
+interface DueRefreshRow extends Omit<DueRefresh, "starved"> {
+  readonly starved: number
+}
+
 /** The best READY task of one class of the claim order. */
 export interface ReadyHead {
   readonly id: string
@@ -281,16 +291,14 @@ export const makeTaskRepository = (db: BetterSqlite3.Database) => {
     nextLeaseExpiry: (): string | null =>
       get<{ at: string | null }>("SELECT min(lease_expires_at) AS at FROM tasks WHERE status = 'running'")?.at ?? null,
 
-    /** Tasks whose stored priority is due for a refresh at `now`. */
-    dueForRefresh: (now: string): Array<RefreshFacts> =>
-      all<RefreshFacts>(
-        `SELECT id, status, priority, source, deadline,
-           estimated_duration_seconds AS estimatedDurationSeconds, submitted_at AS submittedAt,
-           (SELECT count(*) FROM task_dependencies d JOIN tasks x ON x.id = d.dependent_task_id
-             WHERE d.prerequisite_task_id = tasks.id AND d.resolved_at IS NULL AND x.status IN ${OPEN}) AS openDependents
+    /** Tasks whose stored priority is due for a refresh at `now`, with their stored rank. */
+    dueForRefresh: (now: string): Array<DueRefresh> =>
+      all<DueRefreshRow>(
+        `SELECT id, status, priority, source, deadline, estimated_duration_seconds AS estimatedDurationSeconds,
+           submitted_at AS submittedAt, priority_rank AS rank, priority_starved AS starved
          FROM tasks WHERE priority_refresh_at <= ? ORDER BY priority_refresh_at`,
         now
-      ),
+      ).map((r) => ({ ...r, starved: r.starved === 1 })),
 
     /** Stores a task's computed priority, its place in the claim order and its next refresh time. */
     setPriority: (id: string, p: StoredPriority): void => {
@@ -437,20 +445,6 @@ export const makeTaskRepository = (db: BetterSqlite3.Database) => {
          JOIN tasks t ON t.id = d.prerequisite_task_id WHERE d.dependent_task_id = ?`,
         taskId
       ),
-
-    /** Dependents still waiting on this prerequisite (unresolved edges). */
-    unresolvedDependents: (prerequisiteId: string): Array<string> =>
-      pluck(
-        "SELECT dependent_task_id FROM task_dependencies WHERE prerequisite_task_id = ? AND resolved_at IS NULL",
-        prerequisiteId
-      ),
-
-    /** How many prerequisites of a task are not completed yet. */
-    countUnresolved: (dependentId: string): number =>
-      get<{ n: number }>(
-        "SELECT count(*) AS n FROM task_dependencies WHERE dependent_task_id = ? AND resolved_at IS NULL",
-        dependentId
-      )!.n,
 
     countPrerequisites: (dependentId: string): number =>
       get<{ n: number }>("SELECT count(*) AS n FROM task_dependencies WHERE dependent_task_id = ?", dependentId)!.n,

@@ -1,5 +1,6 @@
 /** The seed's integration tests and query-plan checks (phase 1), against a real migrated file. */
-import { describe, expect, it } from "vitest"
+import { describe, expect, it, vi } from "vitest"
+import { makeTaskRepository } from "../src/TaskRepository.js"
 import { at, makeDependency, makeTask, openRepo } from "./helpers.js"
 
 const SEED_INDEXES = [
@@ -18,13 +19,27 @@ const usesIndex = (plan: ReadonlyArray<string>, index: string): boolean =>
 describe("seed integration tests", () => {
   it("a fresh database has the new columns", () => {
     const { repo } = openRepo()
-    const task = makeTask({ prompt: "Test migration", source: "agent_planner", calculatedPriority: 7.5, dependencyDepth: 1 })
+    const task = makeTask({
+      prompt: "Test migration",
+      source: "agent_planner",
+      calculatedPriority: 7.5,
+      dependencyDepth: 1,
+      status: "ready",
+      priorityRank: -120.25,
+      priorityStarved: true
+    })
     repo.insertTask(task)
     const back = repo.getTask(task.id)
     expect(back).toEqual(task)
     expect(back?.source).toBe("agent_planner")
     expect(back?.calculatedPriority).toBe(7.5)
     expect(back?.dependencyDepth).toBe(1)
+    expect(back?.priorityRank).toBe(-120.25)
+    expect(back?.priorityStarved).toBe(true)
+    // A task written without them: not ranked yet, not starved.
+    const plain = makeTask({ prompt: "Plain" })
+    repo.insertTask(plain)
+    expect(repo.getTask(plain.id)).toMatchObject({ priorityRank: null, priorityStarved: false })
   })
 
   it("task_dependencies works", () => {
@@ -114,9 +129,19 @@ describe("query plans", () => {
     LIMIT 1`
   const prerequisiteSql = `SELECT * FROM task_dependencies
     WHERE prerequisite_task_id = ? AND resolved_at IS NULL`
-  /** The SQL of `nextReady(agentType)`. */
-  const readyAgentSql = `SELECT id FROM tasks INDEXED BY idx_tasks_ready_agent_priority WHERE status = 'ready' AND agent_type = ?
-               ORDER BY calculated_priority DESC, submitted_at ASC LIMIT 1`
+
+  /** The statements `readyHeads(agentType)` prepares, recorded from a repository built for the purpose. */
+  const readyHeadsSql = (db: Parameters<typeof makeTaskRepository>[0], agentType: string | null): Array<string> => {
+    // A new repository prepares its queries on first use, so these are readyHeads' own.
+    const repo = makeTaskRepository(db)
+    const spy = vi.spyOn(db, "prepare")
+    try {
+      repo.readyHeads(agentType)
+      return [...new Set(spy.mock.calls.map((c) => String(c[0])))]
+    } finally {
+      spy.mockRestore()
+    }
+  }
 
   /** A database with some rows of every status, so that the planner has a choice. */
   const populated = () => {
@@ -125,7 +150,14 @@ describe("query plans", () => {
     opened.repo.transaction(() => {
       let previous: string | null = null
       for (let i = 0; i < 70; i++) {
-        const task = makeTask({ status: statuses[i % statuses.length]!, calculatedPriority: i % 10, submittedAt: at(i) })
+        const task = makeTask({
+          status: statuses[i % statuses.length]!,
+          agentType: i % 2 === 0 ? "coder" : "general",
+          calculatedPriority: i % 10,
+          priorityRank: (i % 10) - 1_000,
+          priorityStarved: i % 3 === 0,
+          submittedAt: at(i)
+        })
         opened.repo.insertTask(task)
         if (previous !== null) opened.repo.insertDependency(makeDependency(task.id, previous))
         previous = task.id
@@ -148,11 +180,51 @@ describe("query plans", () => {
       expect(usesIndex(plan, "idx_task_dependencies_prerequisite")).toBe(true)
     })
 
-    it(`nextReady(agentType) uses idx_tasks_ready_agent_priority (${name})`, () => {
-      const { repo } = open()
-      const plan = repo.explainQueryPlan(readyAgentSql, ["coder"])
-      expect(usesIndex(plan, "idx_tasks_ready_agent_priority")).toBe(true)
-      expect(plan.join("\n")).not.toMatch(/TEMP B-TREE/)
+    it(`readyHeads(null) reads each class's head through idx_tasks_ready_rank (${name})`, () => {
+      const { db, repo } = open()
+      const statements = readyHeadsSql(db, null)
+      expect(statements).toHaveLength(1)
+      for (const starved of [0, 1]) {
+        const plan = repo.explainQueryPlan(statements[0]!, [starved])
+        expect(usesIndex(plan, "idx_tasks_ready_rank")).toBe(true)
+        expect(plan.join("\n")).toMatch(/SEARCH tasks USING INDEX idx_tasks_ready_rank \(priority_starved=\?\)/)
+        expect(plan.join("\n")).not.toMatch(/TEMP B-TREE/)
+      }
+    })
+
+    it(`readyHeads(agentType) reads each class's head through idx_tasks_ready_agent_rank (${name})`, () => {
+      const { db, repo } = open()
+      const statements = readyHeadsSql(db, "coder")
+      expect(statements).toHaveLength(1)
+      for (const starved of [0, 1]) {
+        const plan = repo.explainQueryPlan(statements[0]!, ["coder", starved])
+        expect(usesIndex(plan, "idx_tasks_ready_agent_rank")).toBe(true)
+        expect(plan.join("\n")).toMatch(/SEARCH tasks USING INDEX idx_tasks_ready_agent_rank \(agent_type=\? AND priority_starved=\?\)/)
+        expect(plan.join("\n")).not.toMatch(/TEMP B-TREE/)
+      }
+    })
+
+    it(`readyHeads still uses its indexes after ANALYZE (${name})`, () => {
+      const { db, repo } = open()
+      db.exec("ANALYZE")
+      const plain = readyHeadsSql(db, null)[0]!
+      const typed = readyHeadsSql(db, "general")[0]!
+      expect(usesIndex(repo.explainQueryPlan(plain, [1]), "idx_tasks_ready_rank")).toBe(true)
+      expect(usesIndex(repo.explainQueryPlan(typed, ["general", 0]), "idx_tasks_ready_agent_rank")).toBe(true)
+      // And they agree with a plain scan of the table.
+      const scan = (agentType: string | null) =>
+        [0, 1].flatMap((starved) =>
+          db
+            .prepare(
+              `SELECT id FROM tasks NOT INDEXED WHERE status = 'ready' AND priority_starved = ? AND (? IS NULL OR agent_type = ?)
+               ORDER BY priority_rank DESC, submitted_at ASC LIMIT 1`
+            )
+            .pluck()
+            .all(starved, agentType, agentType)
+        )
+      expect(repo.readyHeads(null).map((h) => h.id)).toEqual(scan(null))
+      expect(repo.readyHeads("general").map((h) => h.id)).toEqual(scan("general"))
+      expect(repo.readyHeads("coder").map((h) => h.id)).toEqual(scan("coder"))
     })
   }
 

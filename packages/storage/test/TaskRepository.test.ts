@@ -63,6 +63,8 @@ describe("updateTask", () => {
       calculatedPriority: 8.5,
       dependencyDepth: 4,
       priorityRefreshAt: at(9),
+      priorityRank: -42.5,
+      priorityStarved: true,
       cancelledBy: untouched.id,
       errorMessage: "warning",
       completedAt: at(2),
@@ -81,12 +83,26 @@ describe("updateTask", () => {
       calculatedPriority: 8.5,
       dependencyDepth: 4,
       priorityRefreshAt: at(9),
+      priorityRank: -42.5,
+      priorityStarved: true,
       cancelledBy: untouched.id,
       errorMessage: "warning",
       completedAt: at(2),
       resultData: { files: ["a", "b"], ok: true }
     })
     expect(repo.getTask(untouched.id)).toEqual(untouched)
+  })
+
+  it("stores priorityStarved as 0 or 1 and clears the rank with null", () => {
+    const task = makeTask({ status: "ready", priorityRank: 3, priorityStarved: true })
+    const { db, repo } = withTasks(task)
+    const stored = () => db.prepare("SELECT priority_rank, priority_starved FROM tasks WHERE id = ?").get(task.id)
+    expect(stored()).toEqual({ priority_rank: 3, priority_starved: 1 })
+    repo.updateTask(task.id, { priorityStarved: false, priorityRank: null })
+    expect(stored()).toEqual({ priority_rank: null, priority_starved: 0 })
+    expect(repo.getTask(task.id)).toEqual({ ...task, priorityRank: null, priorityStarved: false })
+    repo.updateTask(task.id, { priorityStarved: true })
+    expect(stored()).toEqual({ priority_rank: null, priority_starved: 1 })
   })
 
   it("clears fields set to null, stores scalar results, and ignores an empty patch", () => {
@@ -154,33 +170,131 @@ describe("deleteTasks", () => {
 })
 
 describe("the ready queue", () => {
-  it("nextReady takes the highest priority, oldest first on ties, only among READY tasks", () => {
-    const low = makeTask({ status: "ready", calculatedPriority: 3, submittedAt: at(0) })
-    const highNew = makeTask({ status: "ready", calculatedPriority: 9, submittedAt: at(5) })
-    const highOld = makeTask({ status: "ready", calculatedPriority: 9, submittedAt: at(2) })
-    const pendingTop = makeTask({ status: "pending", calculatedPriority: 50, submittedAt: at(0) })
-    const blockedTop = makeTask({ status: "blocked", calculatedPriority: 50, submittedAt: at(0) })
-    const { repo } = withTasks(low, highNew, highOld, pendingTop, blockedTop)
-    expect(repo.nextReady(null)).toBe(highOld.id)
-    repo.updateTask(highOld.id, { status: "running" })
-    expect(repo.nextReady(null)).toBe(highNew.id)
-    repo.updateTask(highNew.id, { status: "running" })
-    expect(repo.nextReady(null)).toBe(low.id)
-    repo.updateTask(low.id, { status: "completed" })
-    expect(repo.nextReady(null)).toBeNull()
+  it("readyHeads is empty when no task is READY", () => {
+    expect(openRepo().repo.readyHeads(null)).toEqual([])
+    const { repo } = withTasks(
+      makeTask({ status: "pending", priorityRank: 9 }),
+      makeTask({ status: "blocked", priorityRank: 9, priorityStarved: true }),
+      makeTask({ status: "running", priorityRank: 9 }),
+      makeTask({ status: "completed", priorityRank: 9, priorityStarved: true })
+    )
+    expect(repo.readyHeads(null)).toEqual([])
+    expect(repo.readyHeads("general")).toEqual([])
   })
 
-  it("nextReady(agentType) only considers that agent type", () => {
-    const general = makeTask({ status: "ready", calculatedPriority: 10, submittedAt: at(0) })
-    const coderLow = makeTask({ status: "ready", agentType: "coder", calculatedPriority: 2, submittedAt: at(0) })
-    const coderHigh = makeTask({ status: "ready", agentType: "coder", calculatedPriority: 6, submittedAt: at(3) })
-    const coderHighOlder = makeTask({ status: "ready", agentType: "coder", calculatedPriority: 6, submittedAt: at(1) })
-    const coderPending = makeTask({ status: "pending", agentType: "coder", calculatedPriority: 99 })
-    const { repo } = withTasks(general, coderLow, coderHigh, coderHighOlder, coderPending)
-    expect(repo.nextReady("coder")).toBe(coderHighOlder.id)
-    expect(repo.nextReady("general")).toBe(general.id)
-    expect(repo.nextReady("reviewer")).toBeNull()
-    expect(repo.nextReady(null)).toBe(general.id)
+  it("readyHeads gives the head of the one class present", () => {
+    const low = makeTask({ status: "ready", priorityRank: -500, submittedAt: at(0) })
+    const high = makeTask({ status: "ready", priorityRank: -100, submittedAt: at(5) })
+    const waiting = withTasks(low, high)
+    expect(waiting.repo.readyHeads(null)).toEqual([{ id: high.id, rank: -100, starved: false, submittedAt: at(5) }])
+
+    const starvedLow = makeTask({ status: "ready", priorityRank: 12, priorityStarved: true, submittedAt: at(1) })
+    const starvedHigh = makeTask({ status: "ready", priorityRank: 30.5, priorityStarved: true, submittedAt: at(2) })
+    const starved = withTasks(starvedLow, starvedHigh)
+    expect(starved.repo.readyHeads(null)).toEqual([{ id: starvedHigh.id, rank: 30.5, starved: true, submittedAt: at(2) }])
+  })
+
+  it("readyHeads gives the head of each class, not starved first; ranks of different classes are not compared", () => {
+    // Ranks of the two classes are on different scales: the caller compares the heads at an instant.
+    const waitingHead = makeTask({ status: "ready", priorityRank: -1_000, submittedAt: at(4) })
+    const waitingNext = makeTask({ status: "ready", priorityRank: -2_000, submittedAt: at(0) })
+    const starvedHead = makeTask({ status: "ready", priorityRank: 40, priorityStarved: true, submittedAt: at(3) })
+    const starvedNext = makeTask({ status: "ready", priorityRank: 35, priorityStarved: true, submittedAt: at(1) })
+    const notReady = makeTask({ status: "blocked", priorityRank: 99, priorityStarved: true, submittedAt: at(0) })
+    const { repo } = withTasks(starvedNext, waitingNext, notReady, starvedHead, waitingHead)
+    expect(repo.readyHeads(null)).toEqual([
+      { id: waitingHead.id, rank: -1_000, starved: false, submittedAt: at(4) },
+      { id: starvedHead.id, rank: 40, starved: true, submittedAt: at(3) }
+    ])
+    // A claimed head gives way to the next of its class; the other class is unchanged.
+    repo.updateTask(starvedHead.id, { status: "running" })
+    expect(repo.readyHeads(null).map((h) => h.id)).toEqual([waitingHead.id, starvedNext.id])
+    // A task crossing the horizon moves to the starved class.
+    repo.setPriority(waitingNext.id, { calculatedPriority: 50, priorityRank: 50, priorityStarved: true, priorityRefreshAt: null })
+    expect(repo.readyHeads(null).map((h) => h.id)).toEqual([waitingHead.id, waitingNext.id])
+    repo.updateTask(waitingHead.id, { status: "running" })
+    expect(repo.readyHeads(null).map((h) => h.id)).toEqual([waitingNext.id])
+  })
+
+  it("readyHeads(agentType) only considers that agent type", () => {
+    const general = makeTask({ status: "ready", priorityRank: 10, submittedAt: at(0) })
+    const generalStarved = makeTask({ status: "ready", priorityRank: 90, priorityStarved: true, submittedAt: at(0) })
+    const coderLow = makeTask({ status: "ready", agentType: "coder", priorityRank: 2, submittedAt: at(0) })
+    const coderHigh = makeTask({ status: "ready", agentType: "coder", priorityRank: 6, submittedAt: at(3) })
+    const coderHighOlder = makeTask({ status: "ready", agentType: "coder", priorityRank: 6, submittedAt: at(1) })
+    const coderPending = makeTask({ status: "pending", agentType: "coder", priorityRank: 99, priorityStarved: true })
+    const { repo } = withTasks(general, generalStarved, coderLow, coderHigh, coderHighOlder, coderPending)
+    expect(repo.readyHeads("coder")).toEqual([{ id: coderHighOlder.id, rank: 6, starved: false, submittedAt: at(1) }])
+    expect(repo.readyHeads("general")).toEqual([
+      { id: general.id, rank: 10, starved: false, submittedAt: at(0) },
+      { id: generalStarved.id, rank: 90, starved: true, submittedAt: at(0) }
+    ])
+    expect(repo.readyHeads("reviewer")).toEqual([])
+    expect(repo.readyHeads(null).map((h) => h.id)).toEqual([general.id, generalStarved.id])
+  })
+
+  it("readyHeads breaks ties in rank by submission time, oldest first, whatever the insertion order", () => {
+    const newer = makeTask({ status: "ready", priorityRank: 7, submittedAt: at(9) })
+    const oldest = makeTask({ status: "ready", priorityRank: 7, submittedAt: at(1) })
+    const older = makeTask({ status: "ready", priorityRank: 7, submittedAt: at(4) })
+    const starvedNewer = makeTask({ status: "ready", priorityRank: 7, priorityStarved: true, submittedAt: at(8) })
+    const starvedOlder = makeTask({ status: "ready", priorityRank: 7, priorityStarved: true, submittedAt: at(2) })
+    const { repo } = withTasks(newer, starvedNewer, older, oldest, starvedOlder)
+    expect(repo.readyHeads(null).map((h) => h.id)).toEqual([oldest.id, starvedOlder.id])
+    repo.updateTask(oldest.id, { status: "running" })
+    repo.updateTask(starvedOlder.id, { status: "running" })
+    expect(repo.readyHeads(null).map((h) => h.id)).toEqual([older.id, starvedNewer.id])
+  })
+
+  it("readyHeads puts a task without a rank last in its class, and reports its rank as -Infinity", () => {
+    // An unranked READY task (as migration 3 leaves one until the queue's refresh) never goes ahead of a ranked one.
+    const unranked = makeTask({ status: "ready", priorityRank: null, submittedAt: at(0) })
+    const ranked = makeTask({ status: "ready", priorityRank: -1e12, submittedAt: at(5) })
+    const { repo } = withTasks(unranked, ranked)
+    expect(repo.readyHeads(null)).toEqual([{ id: ranked.id, rank: -1e12, starved: false, submittedAt: at(5) }])
+    repo.updateTask(ranked.id, { status: "running" })
+    expect(repo.readyHeads(null)).toEqual([{ id: unranked.id, rank: Number.NEGATIVE_INFINITY, starved: false, submittedAt: at(0) }])
+    expect(repo.readyHeads("general")).toEqual([
+      { id: unranked.id, rank: Number.NEGATIVE_INFINITY, starved: false, submittedAt: at(0) }
+    ])
+  })
+
+  it("setPriority stores the score, the rank, the class and the refresh time, and nothing else", () => {
+    const task = makeTask({ status: "ready", calculatedPriority: 5, submittedAt: at(0), lastUpdatedAt: at(0) })
+    const other = makeTask({ status: "ready", calculatedPriority: 5 })
+    const { db, repo } = withTasks(task, other)
+    const columns = () =>
+      db
+        .prepare("SELECT calculated_priority, priority_rank, priority_starved, priority_refresh_at FROM tasks WHERE id = ?")
+        .get(task.id)
+    repo.setPriority(task.id, { calculatedPriority: 61.5, priorityRank: -987_654.321, priorityStarved: false, priorityRefreshAt: at(30) })
+    expect(columns()).toEqual({ calculated_priority: 61.5, priority_rank: -987_654.321, priority_starved: 0, priority_refresh_at: at(30) })
+    expect(repo.getTask(task.id)).toEqual({
+      ...task,
+      calculatedPriority: 61.5,
+      priorityRank: -987_654.321,
+      priorityStarved: false,
+      priorityRefreshAt: at(30)
+    })
+    repo.setPriority(task.id, { calculatedPriority: 70, priorityRank: 70, priorityStarved: true, priorityRefreshAt: null })
+    expect(columns()).toEqual({ calculated_priority: 70, priority_rank: 70, priority_starved: 1, priority_refresh_at: null })
+    repo.setPriority(task.id, { calculatedPriority: 0, priorityRank: null, priorityStarved: false, priorityRefreshAt: null })
+    expect(columns()).toEqual({ calculated_priority: 0, priority_rank: null, priority_starved: 0, priority_refresh_at: null })
+    expect(repo.getTask(other.id)).toEqual(other)
+    // task_stats follows the score.
+    expect(repo.statusCounts().prioritySum.ready).toBe(5)
+    // An unknown id changes nothing.
+    repo.setPriority(MISSING, { calculatedPriority: 1, priorityRank: 1, priorityStarved: true, priorityRefreshAt: at(1) })
+    expect(repo.getTask(MISSING)).toBeNull()
+  })
+
+  it("setPriority's refresh time is what dueForRefresh reads", () => {
+    const task = makeTask({ status: "ready" })
+    const { repo } = withTasks(task)
+    expect(repo.dueForRefresh(at(100))).toEqual([])
+    repo.setPriority(task.id, { calculatedPriority: 10, priorityRank: -3, priorityStarved: false, priorityRefreshAt: at(20) })
+    expect(repo.dueForRefresh(at(19))).toEqual([])
+    expect(repo.dueForRefresh(at(20)).map((f) => f.id)).toEqual([task.id])
   })
 
   it("expiredLeases and nextLeaseExpiry look at RUNNING tasks only", () => {
@@ -457,18 +571,42 @@ describe("dependencies", () => {
     expect(repo.prerequisiteDepths(a.id)).toEqual([])
   })
 
-  it("unresolvedDependents, countUnresolved and countPrerequisites follow resolution", () => {
+  it("resolveDependency resolves a prerequisite's open edges once, and unblockedBy names the dependents it freed", () => {
     const { repo, a, b, c, d } = graph()
-    expect(repo.unresolvedDependents(a.id).sort()).toEqual([b.id, c.id, d.id].sort())
-    expect(repo.countUnresolved(c.id)).toBe(2)
     expect(repo.countPrerequisites(c.id)).toBe(2)
-    repo.resolveDependency(a.id, at(10))
-    expect(repo.unresolvedDependents(a.id)).toEqual([])
-    expect(repo.unresolvedDependents(b.id)).toEqual([c.id])
-    expect(repo.countUnresolved(c.id)).toBe(1)
-    expect(repo.countUnresolved(b.id)).toBe(0)
+    // a -> b, c, d: b waits on a only, c on a and b, d is cancelled.
+    repo.updateTask(b.id, { status: "blocked" })
+    repo.updateTask(c.id, { status: "blocked" })
+    expect(repo.resolveDependency(a.id, at(10)).sort()).toEqual([b.id, c.id, d.id].sort())
+    expect(repo.resolveDependency(a.id, at(11))).toEqual([])
+    // b has nothing left; c still waits on b; d is not waiting.
+    const freed = repo.unblockedBy(a.id, at(10))
+    expect(freed.map((f) => f.id)).toEqual([b.id])
+    expect(freed[0]).toMatchObject({ status: "blocked", priority: b.priority, source: b.source, submittedAt: b.submittedAt, openDependents: 1 })
+    expect(repo.unblockedBy(a.id, at(11))).toEqual([])
+    expect(repo.resolveDependency(b.id, at(12))).toEqual([c.id])
+    expect(repo.unblockedBy(b.id, at(12)).map((f) => f.id)).toEqual([c.id])
     expect(repo.countPrerequisites(c.id)).toBe(2)
     expect(repo.countPrerequisites(a.id)).toBe(0)
+  })
+
+  it("insertAudits records many entries in order, across statements of 100 rows", () => {
+    const { repo, a } = graph()
+    const before = repo.auditOf(a.id).length
+    const entries = Array.from({ length: 250 }, (_, i) => ({
+      taskId: a.id,
+      fromStatus: "blocked" as const,
+      toStatus: "ready" as const,
+      at: at(100 + i),
+      actor: `w${i}`,
+      reason: i % 2 === 0 ? null : `r${i}`
+    }))
+    repo.insertAudits(entries)
+    repo.insertAudits([])
+    const trail = repo.auditOf(a.id).slice(before)
+    expect(trail.length).toBe(250)
+    expect(trail.map((e) => e.actor)).toEqual(entries.map((e) => e.actor))
+    expect(trail[1]).toMatchObject({ fromStatus: "blocked", toStatus: "ready", reason: "r1" })
   })
 
   it("countOpenDependents counts open dependents on unresolved edges only", () => {

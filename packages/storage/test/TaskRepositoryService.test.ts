@@ -14,16 +14,16 @@ describe("TaskRepository service", () => {
       const repo = yield* TaskRepository
       const { db, migration } = yield* Database
       expect(migration.toVersion).toBe(LATEST_VERSION)
-      const a = makeTask({ prompt: "first", status: "ready", calculatedPriority: 3 })
-      const b = makeTask({ prompt: "second", status: "ready", calculatedPriority: 8 })
+      const a = makeTask({ prompt: "first", status: "ready", calculatedPriority: 3, priorityRank: 3 })
+      const b = makeTask({ prompt: "second", status: "ready", calculatedPriority: 8, priorityRank: 8 })
       repo.transaction(() => {
         repo.insertTask(a)
         repo.insertTask(b)
         repo.insertDependency(makeDependency(a.id, b.id))
       })
       expect(repo.getTask(a.id)).toEqual(a)
-      expect(repo.nextReady(null)).toBe(b.id)
-      expect(repo.countUnresolved(a.id)).toBe(1)
+      expect(repo.readyHeads(null).map((h) => h.id)).toEqual([b.id])
+      expect(repo.countPrerequisites(a.id)).toBe(1)
       // The repository writes through the layer's connection.
       expect(db.prepare("SELECT count(*) FROM tasks").pluck().get()).toBe(2)
     }).pipe(Effect.provide(live())))

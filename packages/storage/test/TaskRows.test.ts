@@ -33,6 +33,9 @@ const fullTask = (parentTaskId: string | null): StoredTask =>
     leaseExpiresAt: at(15),
     workerId: "worker-7",
     priorityRefreshAt: at(20),
+    // A rank is a score less the starvation shared since the epoch: large, negative, fractional.
+    priorityRank: -56_123_456.789_012_34,
+    priorityStarved: true,
     cancelledBy: "00000000-0000-4000-8000-000000000009"
   })
 
@@ -51,6 +54,8 @@ describe("row mapping", () => {
       leaseExpiresAt: null,
       workerId: null,
       priorityRefreshAt: null,
+      priorityRank: null,
+      priorityStarved: false,
       cancelledBy: null
     })
   })
@@ -62,11 +67,16 @@ describe("row mapping", () => {
     expect(row.result_data).toBe(JSON.stringify(task.resultData))
     expect(row.agent_type).toBe("writer")
     expect(row.lease_token).toBe("lease-123")
+    expect(row.priority_rank).toBe(-56_123_456.789_012_34)
+    expect(row.priority_starved).toBe(1)
     expect(rowToTask(row)).toEqual(task)
     const bare = makeTask()
     expect(taskToRow(bare).result_data).toBeNull()
     expect(taskToRow(bare).input_data).toBe("{}")
+    expect(taskToRow(bare).priority_rank).toBeNull()
+    expect(taskToRow(bare).priority_starved).toBe(0)
     expect(rowToTask(taskToRow(bare))).toEqual(bare)
+    expect(rowToTask({ ...row, priority_starved: 0 }).priorityStarved).toBe(false)
   })
 
   it("every field survives a trip through the database", () => {
@@ -78,6 +88,20 @@ describe("row mapping", () => {
     expect(repo.getTask(task.id)).toEqual(task)
   })
 
+  it("the claim-order fields are stored as a REAL and a 0/1 and read back as given", () => {
+    const { db, repo } = openRepo()
+    const starved = makeTask({ status: "ready", priorityRank: 73.25, priorityStarved: true })
+    const waiting = makeTask({ status: "ready", priorityRank: -1e12 + 0.5, priorityStarved: false })
+    const unranked = makeTask({ status: "blocked" })
+    for (const t of [starved, waiting, unranked]) repo.insertTask(t)
+    const stored = (id: string) =>
+      db.prepare("SELECT priority_rank, priority_starved, typeof(priority_rank) AS type FROM tasks WHERE id = ?").get(id)
+    expect(stored(starved.id)).toEqual({ priority_rank: 73.25, priority_starved: 1, type: "real" })
+    expect(stored(waiting.id)).toEqual({ priority_rank: -1e12 + 0.5, priority_starved: 0, type: "real" })
+    expect(stored(unranked.id)).toEqual({ priority_rank: null, priority_starved: 0, type: "null" })
+    for (const t of [starved, waiting, unranked]) expect(repo.getTask(t.id)).toEqual(t)
+  })
+
   it("nulls survive a trip through the database", () => {
     const { repo } = openRepo()
     const task = makeTask({ sessionId: null, deadline: null, estimatedDurationSeconds: null, createdBy: null })
@@ -85,7 +109,8 @@ describe("row mapping", () => {
     const back = repo.getTask(task.id)
     expect(back).toEqual(task)
     const nullable = ["resultData", "errorMessage", "deadline", "startedAt", "completedAt", "parentTaskId", "leaseToken"] as const
-    for (const k of [...nullable, "cancelledBy"] as const) expect(back?.[k]).toBeNull()
+    for (const k of [...nullable, "cancelledBy", "priorityRank", "priorityRefreshAt"] as const) expect(back?.[k]).toBeNull()
+    expect(back?.priorityStarved).toBe(false)
   })
 
   it("JSON result data of every shape round-trips", () => {

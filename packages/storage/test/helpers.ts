@@ -55,19 +55,39 @@ export const openRepo = (options: Partial<DatabaseOptions> = {}): Opened => {
   return { handle, db: handle.db, repo: makeTaskRepository(handle.db), filename }
 }
 
-type Bookkeeping = "leaseToken" | "leaseExpiresAt" | "workerId" | "priorityRefreshAt" | "cancelledBy"
+type Bookkeeping =
+  | "leaseToken"
+  | "leaseExpiresAt"
+  | "workerId"
+  | "priorityRefreshAt"
+  | "priorityRank"
+  | "priorityStarved"
+  | "cancelledBy"
 
-/** A stored task: `Task.parse` of the overrides (defaults filled) plus null bookkeeping fields. */
+/**
+ * A stored task: `Task.parse` of the overrides (defaults filled) plus bookkeeping fields, null
+ * (and not starved) unless given.
+ */
 export const makeTask = (overrides: Partial<StoredTask> = {}): StoredTask => {
   const {
     leaseToken = null,
     leaseExpiresAt = null,
     workerId = null,
     priorityRefreshAt = null,
+    priorityRank = null,
+    priorityStarved = false,
     cancelledBy = null,
     ...fields
   } = overrides
-  const bookkeeping: Pick<StoredTask, Bookkeeping> = { leaseToken, leaseExpiresAt, workerId, priorityRefreshAt, cancelledBy }
+  const bookkeeping: Pick<StoredTask, Bookkeeping> = {
+    leaseToken,
+    leaseExpiresAt,
+    workerId,
+    priorityRefreshAt,
+    priorityRank,
+    priorityStarved,
+    cancelledBy
+  }
   return { ...Task.parse({ prompt: "Do the thing", ...fields }), ...bookkeeping }
 }
 

@@ -1,5 +1,5 @@
 import { parseTimestamp, summarize } from "@abathur/domain"
-import { migrate, readVersion } from "@abathur/schema"
+import { LATEST_VERSION, Migrations, migrate, readVersion } from "@abathur/schema"
 import BetterSqlite3 from "better-sqlite3"
 import { existsSync, mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
@@ -83,7 +83,10 @@ const taskDifferences = (legacy: Row, migrated: Row, depth: number): Array<strin
   }
   check("summary", migrated["summary"], summarize(legacy["prompt"] as string))
   check("dependency_depth", migrated["dependency_depth"], depth)
-  check("priority_refresh_at", migrated["priority_refresh_at"], null)
+  // Migration 3: not ranked yet; a READY task is due for a refresh (ranked) before any claim.
+  check("priority_refresh_at", migrated["priority_refresh_at"], migrated["status"] === "ready" ? migrated["submitted_at"] : null)
+  check("priority_rank", migrated["priority_rank"], null)
+  check("priority_starved", migrated["priority_starved"], 0)
   if (legacy["status"] === "running") {
     if (!/^[0-9a-f-]{36}$/.test(String(migrated["lease_token"]))) differences.push(`${id}.lease_token missing`)
     check(
@@ -129,8 +132,9 @@ describe("migrating a legacy database", () => {
     const result = migrate(db)
     const elapsed = performance.now() - started
     expect(result.fromVersion).toBe(1)
-    expect(result.toVersion).toBe(2)
-    expect(result.applied).toEqual([2])
+    expect(result.toVersion).toBe(LATEST_VERSION)
+    expect(result.applied).toEqual(Migrations.filter((m) => m.version > 1).map((m) => m.version))
+    expect(result.applied).toEqual([2, 3])
     expect(result.backup).not.toBeNull()
     expect(existsSync(result.backup!)).toBe(true)
 
@@ -180,7 +184,7 @@ describe("migrating a legacy database", () => {
     }
 
     const dump = dumpDatabase(db)
-    expect(migrate(db)).toEqual({ fromVersion: 2, toVersion: 2, backup: null, applied: [] })
+    expect(migrate(db)).toEqual({ fromVersion: LATEST_VERSION, toVersion: LATEST_VERSION, backup: null, applied: [] })
     expect(dumpDatabase(db)).toBe(dump)
     console.info(`migrated 10,000 legacy tasks and ${summary.dependencyCount} dependencies in ${elapsed.toFixed(0)} ms`)
   })
@@ -220,7 +224,7 @@ describe("migrating a legacy database", () => {
       const before = tasksById(db)
 
       const result = migrate(db)
-      expect(result).toMatchObject({ fromVersion: 1, toVersion: 2, applied: [2] })
+      expect(result).toMatchObject({ fromVersion: 1, toVersion: LATEST_VERSION, applied: [2, 3] })
       expect(db.pragma("foreign_keys", { simple: true })).toBe(1)
 
       // Other tables: row for row, and their foreign keys now point at the new tasks table.
