@@ -227,8 +227,13 @@ describe.concurrent("bad input leaves the database unchanged", () => {
 describe("the database is unchanged after all of it", () => {
   it("status and list read the same as before", async () => {
     // Runs after the concurrent block (files run their describe blocks in order).
+    expect(fx.s.dump()).toBe(fx.baseline.dump)
     expect((await fx.s.run(["status", "--json"])).stdout).toBe(fx.baseline.status)
-    expect((await fx.s.run(["list", "--json"])).stdout).toBe(fx.baseline.list)
+    // A waiting task's score is read at the moment of listing (it grows while the task waits):
+    // the rest of every task reads the same.
+    const unscored = (json: string) =>
+      (JSON.parse(json) as Array<Record<string, unknown>>).map(({ calculatedPriority: _p, ...rest }) => rest)
+    expect(unscored((await fx.s.run(["list", "--json"])).stdout)).toEqual(unscored(fx.baseline.list))
     expect(fx.baseline.status.length).toBeGreaterThan(10)
   })
 })
