@@ -10,11 +10,14 @@
 // but the server never calls either: they are replaced by stubs that throw if ever used.
 import { build } from "esbuild"
 import { chmodSync, readFileSync, rmSync, writeFileSync } from "node:fs"
-import { dirname, join } from "node:path"
+import { dirname, join, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
 
 const here = dirname(fileURLToPath(import.meta.url))
-const outdir = join(here, "dist")
+// `--outdir DIR` builds elsewhere (the benchmark harness profiles an unminified build); DIR must be
+// inside this package for the bundle to find better-sqlite3 in its node_modules.
+const outdirAt = process.argv.indexOf("--outdir")
+const outdir = outdirAt > 0 && process.argv[outdirAt + 1] !== undefined ? resolve(process.argv[outdirAt + 1]) : join(here, "dist")
 rmSync(outdir, { recursive: true, force: true })
 
 /** Modules bundled as stubs: present for imports, never used by the server. */

@@ -7,6 +7,7 @@ interface ProfileNode {
   readonly callFrame: { readonly functionName: string; readonly url: string; readonly lineNumber: number }
 }
 interface Profile {
+  readonly startTime?: number
   readonly nodes: ReadonlyArray<ProfileNode>
   readonly samples?: ReadonlyArray<number>
   readonly timeDeltas?: ReadonlyArray<number>
@@ -35,14 +36,34 @@ const shortUrl = (url: string): string => {
   return m?.[1] ?? url.replace(/^file:\/\//, "")
 }
 
-export const summarize = (profile: Profile, top = 25): CpuProfileSummary => {
+export interface SummarizeOptions {
+  /** Maps a frame's script URL and (0-based) line to where it comes from (e.g. a bundle's source module). */
+  readonly locate?: (url: string, line: number) => string
+  /** The area of a frame, from where it comes from (default: areaOf). */
+  readonly area?: (where: string, fn: string) => string
+  /** Leave `(idle)` samples out (a server waiting for requests); the summary says how much. */
+  readonly excludeIdle?: boolean
+  /** Only samples taken in this window (microseconds on the profile's clock, CLOCK_MONOTONIC). */
+  readonly window?: { readonly fromUs: number; readonly toUs: number }
+}
+
+export const summarize = (profile: Profile, top = 25, options: SummarizeOptions = {}): CpuProfileSummary => {
   const byId = new Map(profile.nodes.map((n) => [n.id, n]))
   const self = new Map<number, number>()
   const samples = profile.samples ?? []
   const deltas = profile.timeDeltas ?? []
+  const idleIds = new Set(profile.nodes.filter((n) => n.callFrame.functionName === "(idle)").map((n) => n.id))
   let totalUs = 0
+  let idleUs = 0
+  let at = profile.startTime ?? 0
   for (let i = 0; i < samples.length; i++) {
     const d = deltas[i] ?? 0
+    at += d
+    if (options.window !== undefined && (at < options.window.fromUs || at > options.window.toUs)) continue
+    if (options.excludeIdle === true && idleIds.has(samples[i]!)) {
+      idleUs += d
+      continue
+    }
     totalUs += d
     self.set(samples[i]!, (self.get(samples[i]!) ?? 0) + d)
   }
@@ -53,12 +74,13 @@ export const summarize = (profile: Profile, top = 25): CpuProfileSummary => {
     if (node === undefined) continue
     const { functionName, url, lineNumber } = node.callFrame
     const fn = functionName === "" ? "(anonymous)" : functionName
-    const where = url === "" ? "" : `${shortUrl(url)}:${lineNumber + 1}`
+    const source = url === "" || options.locate === undefined ? url : options.locate(url, lineNumber)
+    const where = url === "" ? "" : source === url ? `${shortUrl(url)}:${lineNumber + 1}` : shortUrl(source)
     const key = `${fn}@${where}`
     const entry = byFrame.get(key)
     if (entry === undefined) byFrame.set(key, { fn, where, us })
     else entry.us += us
-    const area = areaOf(url, functionName)
+    const area = (options.area ?? areaOf)(source, functionName)
     byArea.set(area, (byArea.get(area) ?? 0) + us)
   }
   const share = (us: number) => (totalUs > 0 ? us / totalUs : 0)
@@ -68,6 +90,7 @@ export const summarize = (profile: Profile, top = 25): CpuProfileSummary => {
     .map((e) => ({ fn: e.fn, where: e.where, selfMs: e.us / 1000, share: share(e.us) }))
   return {
     totalMs: totalUs / 1000,
+    ...(options.excludeIdle === true && { idleMs: idleUs / 1000 }),
     byArea: [...byArea.entries()]
       .sort((a, b) => b[1] - a[1])
       .map(([area, us]) => ({ area, selfMs: us / 1000, share: share(us) })),

@@ -1,11 +1,13 @@
 /**
  * Abathur's benchmark harness: workloads W1-W7 and peak memory, each against a plain
- * better-sqlite3 floor measured in the same run. Not a test: never part of CI.
+ * better-sqlite3 floor measured in the same run, and H1-H2 over HTTP against a bare node:http
+ * floor. Not a test: never part of CI.
  *
- *   node bench/dist/main.js [--only W3,W4] [--quick] [--analyze | --no-analysis] [--out FILE]
+ *   node bench/dist/main.js [--only W3,W4,H1] [--quick] [--analyze | --no-analysis] [--no-server-build] [--out FILE]
  *
  * Each workload runs in a fresh child process (this file with --child), so one workload's
- * heap and caches do not colour the next one's figures.
+ * heap and caches do not colour the next one's figures. The H workloads start abathur-server
+ * (apps/server/dist, built first) as a further child process.
  */
 import { fork } from "node:child_process"
 import { existsSync, readFileSync, writeFileSync } from "node:fs"
@@ -13,19 +15,34 @@ import { dirname, join, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
 import { describeMachine, describeProbe, printAnalysis, printResult, probe, renderMarkdown } from "./report.js"
 import type { Breakdown, CpuProfileSummary, RunOptions, WorkloadResult } from "./types.js"
+import { buildServer, profileBuildDir } from "./http.js"
 import { fmtMs, tempDir } from "./util.js"
 import { w3, w4 } from "./workloads/claim.js"
 import { Ctx } from "./workloads/common.js"
 import { w5 } from "./workloads/complete.js"
 import { w6 } from "./workloads/edges.js"
 import { mem, memoryChild, type MemoryMode } from "./workloads/memory.js"
+import { h1, h2 } from "./workloads/http.js"
 import { w7 } from "./workloads/reads.js"
 import { w1, w2 } from "./workloads/submit.js"
 
-const WORKLOADS: Record<string, (ctx: Ctx) => Promise<WorkloadResult>> = { W1: w1, W2: w2, W3: w3, W4: w4, W5: w5, W6: w6, W7: w7, MEM: mem }
+const WORKLOADS: Record<string, (ctx: Ctx) => Promise<WorkloadResult>> = {
+  W1: w1,
+  W2: w2,
+  W3: w3,
+  W4: w4,
+  W5: w5,
+  W6: w6,
+  W7: w7,
+  MEM: mem,
+  H1: h1,
+  H2: h2
+}
 const ALL = Object.keys(WORKLOADS)
 /** Workloads whose analysis runs at the quick size (their full set-up is long). */
-const ANALYSE_QUICK = new Set(["W1", "W3", "W4", "W6"])
+const ANALYSE_QUICK = new Set(["W1", "W3", "W4", "W6", "H1", "H2"])
+/** Workloads over HTTP: they need the server built; their analysis is a CPU profile of the server process only. */
+const HTTP = new Set(["H1", "H2"])
 
 const HERE = fileURLToPath(import.meta.url)
 const ROOT = resolve(dirname(HERE), "..", "..")
@@ -35,6 +52,7 @@ interface Args {
   readonly quick: boolean
   readonly analysis: "missed" | "all" | "none"
   readonly out: string | undefined
+  readonly serverBuild: boolean
   readonly child: string | undefined
   readonly breakdown: boolean
   readonly cpuProfile: boolean
@@ -42,13 +60,15 @@ interface Args {
   readonly memChild: { mode: MemoryMode; file: string } | undefined
 }
 
-const usage = "usage: node bench/dist/main.js [--only W1,W2,...,W7,MEM] [--quick] [--analyze | --no-analysis] [--out FILE]"
+const usage =
+  "usage: node bench/dist/main.js [--only W1,W2,...,W7,MEM,H1,H2] [--quick] [--analyze | --no-analysis] [--no-server-build] [--out FILE]"
 
 const parseArgs = (argv: ReadonlyArray<string>): Args => {
   let only: Array<string> = ALL
   let quick = false
   let analysis: Args["analysis"] = "missed"
   let out: string | undefined
+  let serverBuild = true
   let child: string | undefined
   let breakdown = false
   let cpuProfile = false
@@ -72,6 +92,7 @@ const parseArgs = (argv: ReadonlyArray<string>): Args => {
     else if (a === "--analyze") analysis = "all"
     else if (a === "--no-analysis") analysis = "none"
     else if (a === "--out") out = resolve(value())
+    else if (a === "--no-server-build") serverBuild = false
     else if (a === "--child") child = value()
     else if (a === "--breakdown") breakdown = true
     else if (a === "--cpu-profile") cpuProfile = true
@@ -82,7 +103,7 @@ const parseArgs = (argv: ReadonlyArray<string>): Args => {
       process.exit(0)
     } else throw new Error(`unknown option ${a}\n${usage}`)
   }
-  return { only: ALL.filter((w) => only.includes(w)), quick, analysis, out, child, breakdown, cpuProfile, sharedDir, memChild }
+  return { only: ALL.filter((w) => only.includes(w)), quick, analysis, out, serverBuild, child, breakdown, cpuProfile, sharedDir, memChild }
 }
 
 /** Runs one workload in a fresh child process and returns its result. */
@@ -132,6 +153,12 @@ const main = async (): Promise<void> => {
   const shared = tempDir("abathur-bench-run-")
   const results: Array<WorkloadResult> = []
   const analysis = new Map<string, { breakdown?: Breakdown | undefined; profile?: CpuProfileSummary | undefined }>()
+  if (args.serverBuild && args.only.some((id) => HTTP.has(id))) {
+    // `pnpm bench` builds the harness's dependencies only; the H workloads run the server's dist/.
+    console.log("building abathur-server (apps/server/dist) for the HTTP workloads")
+    buildServer()
+  }
+  let profileBuild = false
   try {
     for (const id of args.only) {
       const result = await runInChild(id, { quick: args.quick, sharedDir: shared.dir, breakdown: false, cpuProfile: false })
@@ -144,6 +171,18 @@ const main = async (): Promise<void> => {
     for (const r of toAnalyse) {
       const quick = args.quick || ANALYSE_QUICK.has(r.id)
       const base = { quick, sharedDir: shared.dir }
+      if (HTTP.has(r.id)) {
+        // The profile is of the server process: an unminified build, so that frames name their modules.
+        if (!profileBuild) {
+          console.log("\nbuilding an unminified abathur-server for its CPU profile")
+          buildServer({ outdir: profileBuildDir(), minify: false })
+          profileBuild = true
+        }
+        const p = await runInChild(r.id, { ...base, breakdown: false, cpuProfile: true })
+        analysis.set(r.id, { profile: p.profile })
+        printAnalysis(r.id, undefined, p.profile)
+        continue
+      }
       const b = await runInChild(r.id, { ...base, breakdown: true, cpuProfile: false })
       const p = await runInChild(r.id, { ...base, breakdown: false, cpuProfile: true })
       analysis.set(r.id, { breakdown: b.breakdown, profile: p.profile })

@@ -161,7 +161,7 @@ const breakdownTable = (b: Breakdown): string =>
       .map((l) => `| ${md(l.name)} | ${l.calls.toLocaleString("en-US")} | ${l.usPerOp.toFixed(1)} | ${(l.share * 100).toFixed(1)}% |`)
   ].join("\n")
 
-const profileTables = (p: CpuProfileSummary): string =>
+const profileTables = (p: CpuProfileSummary, native = "(native: SQLite inside better-sqlite3 calls)"): string =>
   [
     "| Area (self time) | Share |",
     "|---|---:|",
@@ -169,7 +169,7 @@ const profileTables = (p: CpuProfileSummary): string =>
     "",
     "| Top frame (self time) | Where | Share |",
     "|---|---|---:|",
-    ...p.top.slice(0, 15).map((f) => `| ${md(f.fn)} | ${f.where === "" ? "(native: SQLite inside better-sqlite3 calls)" : md(f.where)} | ${(f.share * 100).toFixed(1)}% |`)
+    ...p.top.slice(0, 15).map((f) => `| ${md(f.fn)} | ${f.where === "" ? native : md(f.where)} | ${(f.share * 100).toFixed(1)}% |`)
   ].join("\n")
 
 export interface ReportInput {
@@ -216,6 +216,32 @@ export const renderMarkdown = (input: ReportInput): string => {
       "same run. Abathur also writes an audit row per state change and keeps priorities fresh; the floor does neither. " +
       "These shared machines are noisy: compare ratios from one run rather than figures across runs."
   )
+  const http = results.filter((r) => r.id.startsWith("H"))
+  if (http.length > 0) {
+    out.push(
+      "",
+      "The H workloads measure the HTTP server: the built bundle of abathur-server (`apps/server/dist/main.js`, rebuilt " +
+        "by the harness first) runs as its own child process on a loopback port with a fresh file database, driven by a " +
+        "keep-alive `node:http` client with 8 concurrent loops in the workload's process. Their floor is a bare `node:http` " +
+        "server (`bench/src/bareserver.ts`) that reads the body and answers a small JSON body, driven by the same client in " +
+        "the same way in the same run: what HTTP alone costs with this client on this machine, where client and server share " +
+        "the 2 cores. Each H workload also runs the same operations in-process through `TaskQueue` (W1's and W3's loops) in " +
+        "the same child, and reads the server's CPU time from `/proc`, so that the tables can say what HTTP adds per request."
+    )
+    out.push("", "## HTTP beside in-process", "")
+    out.push("| Work | W (in-process, its own workload) | In-process, same moment as H | Over HTTP | Bare HTTP floor |", "|---|---:|---:|---:|---:|")
+    const cell = (id: string, metric: string, column: "abathur" | "floor" = "abathur") =>
+      results.find((r) => r.id === id)?.rows.find((row) => row.metric.startsWith(metric))?.[column] ?? "—"
+    if (results.some((r) => r.id === "H1")) {
+      out.push(
+        `| claim + complete | ${cell("W3", "throughput (claim + complete)")} | ${cell("H1", "in-process claim + complete")} | ` +
+          `${cell("H1", "throughput (claim + complete cycles)")} | ${cell("H1", "throughput (claim + complete cycles)", "floor")} |`
+      )
+    }
+    if (results.some((r) => r.id === "H2")) {
+      out.push(`| submit | ${cell("W1", "throughput")} | ${cell("H2", "in-process submit")} | ${cell("H2", "throughput")} | ${cell("H2", "throughput", "floor")} |`)
+    }
+  }
   out.push("", "## Summary", "")
   out.push("| Workload | Metric | Abathur | Floor | Ratio | Target | Result |", "|---|---|---:|---:|---:|---|---|")
   for (const r of results) {
@@ -233,7 +259,9 @@ export const renderMarkdown = (input: ReportInput): string => {
     out.push(
       "For each miss: the measured reason, then what would close it. \"Where the time goes\" comes from an extra run of " +
         "the same workload with every `TaskRepository` call timed (self time; the engine code inside the transaction " +
-        "and the Effect runtime outside it are what is left), and a V8 CPU profile of the measured section."
+        "and the Effect runtime outside it are what is left), and a V8 CPU profile of the measured section. For the H " +
+        "workloads the profile is of the server process (an unminified build of the same sources run with `--cpu-prof`, " +
+        "samples of the measured window only, idle time left out), with frames attributed to their source modules."
     )
     const raw = Math.min(input.probes.before.rawTxPerSecond, input.probes.after.rawTxPerSecond)
     if (raw < 50_000) {
@@ -265,7 +293,9 @@ export const renderMarkdown = (input: ReportInput): string => {
       if (a?.breakdown !== undefined || a?.profile !== undefined) {
         out.push("", "<details><summary>Breakdown and profile</summary>", "")
         if (a.breakdown !== undefined) out.push(breakdownTable(a.breakdown), "")
-        if (a.profile !== undefined) out.push(profileTables(a.profile), "")
+        if (a.profile !== undefined) {
+          out.push(r.id.startsWith("H") ? profileTables(a.profile, "(native: a Node binding or V8 builtin)") : profileTables(a.profile), "")
+        }
         out.push("</details>")
       }
     }
@@ -292,7 +322,9 @@ export const renderMarkdown = (input: ReportInput): string => {
     "`pnpm bench` builds the harness and its workspace dependencies and runs every workload (several minutes), then " +
       "writes this file. `node bench/dist/main.js --only W3,W4` runs some workloads; `--quick` runs every size 10× smaller " +
       "as a smoke test; `--analyze` adds the breakdown and CPU profile to every workload, not only the missed ones; " +
-      "`--no-analysis` skips them. Partial and quick runs print to the console and write this file only with `--out FILE`."
+      "`--no-analysis` skips them. Partial and quick runs print to the console and write this file only with `--out FILE`. " +
+      "`node bench/dist/main.js --only H1,H2` runs the HTTP workloads (it builds `apps/server` first; `--no-server-build` " +
+      "uses the existing `dist/`)."
   )
   return out.join("\n") + "\n"
 }

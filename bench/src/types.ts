@@ -40,6 +40,8 @@ export interface ProfileLine {
 
 export interface CpuProfileSummary {
   readonly totalMs: number
+  /** Idle samples left out of the shares (a server's profile), when counted. */
+  readonly idleMs?: number
   readonly byArea: ReadonlyArray<{ area: string; selfMs: number; share: number }>
   readonly top: ReadonlyArray<ProfileLine>
 }

@@ -1,14 +1,14 @@
 import { formatIssues } from "@abathur/domain"
 import { TaskQueue, type TaskQueueService, ValidationError } from "@abathur/queue"
 import { HttpRouter, HttpServerRequest, HttpServerResponse } from "@effect/platform"
-import { Cause, Deferred, Effect, Schedule, Stream } from "effect"
+import { Cause, Deferred, Effect, FiberRef, LogLevel, Schedule, Stream } from "effect"
 import { timingSafeEqual } from "node:crypto"
 import type { z } from "zod"
 import { errorResponse, internalError, NotFound, Unauthorized } from "./ApiError.js"
 import { BodyAborted, optionalJson, requireJson } from "./Body.js"
 import { dashboardHtml } from "./Dashboard.js"
 import { docsHtml } from "./Docs.js"
-import { Metrics } from "./Metrics.js"
+import { Metrics, type MetricsService } from "./Metrics.js"
 import { type OperationDoc, openApiDocument } from "./OpenApi.js"
 import { CancelInput, RetryInput } from "./Schemas.js"
 import { VERSION } from "./Version.js"
@@ -89,8 +89,6 @@ const strictBody = <S extends z.ZodType>(schema: S, body: unknown): Effect.Effec
 
 // ---- long-poll claims ------------------------------------------------------------------------
 
-let waitingClaims = 0
-
 /**
  * One claim, uninterruptibly: a client that goes away mid-claim must not cut the claim between its
  * commit and the publication of its changes (wake-ups, events, metrics).
@@ -107,10 +105,7 @@ const claimWaiting = (q: TaskQueueService, body: unknown, waitSeconds: number) =
     const shutdown = yield* Shutdown
     const deadline = Date.now() + waitSeconds * 1000
     yield* wakeup.interest
-    yield* Effect.acquireRelease(
-      Effect.sync(() => waitingClaims++),
-      () => Effect.sync(() => waitingClaims--)
-    )
+    yield* wakeup.waiting
     for (;;) {
       const signal = yield* wakeup.next
       const task = yield* claimOnce(q, body)
@@ -645,19 +640,32 @@ const toResponse = (handler: Handler, method: string, route: string) =>
 /** The URL without the token a browser may pass as `access_token`. */
 const redacted = (url: string): string => url.replace(/([?&]access_token=)[^&]*/g, "$1***")
 
-/** Measures the request (by route pattern) and logs it at debug level. */
-const observed = <R>(method: string, route: string, handler: Effect.Effect<HttpServerResponse.HttpServerResponse, never, R>) =>
-  Effect.gen(function* () {
+/**
+ * Measures the request (by route pattern) and, when the log level lets debug records through,
+ * logs it (the record and its annotations are built only then: this runs on every request).
+ */
+const observed = <R>(
+  metrics: MetricsService,
+  debug: boolean,
+  method: string,
+  route: string,
+  handler: Effect.Effect<HttpServerResponse.HttpServerResponse, never, R>
+) =>
+  Effect.suspend(() => {
     const started = performance.now()
-    const response = yield* handler
-    const seconds = (performance.now() - started) / 1000
-    const metrics = yield* Metrics
-    metrics.observeRequest(method, route, response.status, seconds)
-    const req = yield* HttpServerRequest.HttpServerRequest
-    yield* Effect.logDebug("request").pipe(
-      Effect.annotateLogs({ method: req.method, url: redacted(req.url), status: response.status, ms: Math.round(seconds * 100000) / 100 })
-    )
-    return response
+    return Effect.flatMap(handler, (response) => {
+      const seconds = (performance.now() - started) / 1000
+      metrics.observeRequest(method, route, response.status, seconds)
+      if (!debug) return Effect.succeed(response)
+      return Effect.flatMap(HttpServerRequest.HttpServerRequest, (req) =>
+        Effect.as(
+          Effect.logDebug("request").pipe(
+            Effect.annotateLogs({ method: req.method, url: redacted(req.url), status: response.status, ms: Math.round(seconds * 100000) / 100 })
+          ),
+          response
+        )
+      )
+    })
   })
 
 const bearer = (header: string | undefined): string | undefined => {
@@ -681,12 +689,17 @@ export const makeApp = (options: { readonly token: string | null }) =>
     const metrics = yield* Metrics
     const q = yield* TaskQueue
     const instrumented = metrics.instrument(q)
-    metrics.registerGauge("abathur_claims_waiting", "Long-poll claims waiting for work.", () => waitingClaims)
+    // The level is fixed for the server's life (set around the whole program).
+    const debug = LogLevel.lessThanEqual(yield* FiberRef.get(FiberRef.currentMinimumLogLevel), LogLevel.Debug)
+    const observe = <R>(method: string, route: string, handler: Effect.Effect<HttpServerResponse.HttpServerResponse, never, R>) =>
+      observed(metrics, debug, method, route, handler)
+    const wakeup = yield* Wakeup
+    metrics.registerGauge("abathur_claims_waiting", "Claims waiting for work (HTTP long polls and MCP task_claim with waitSeconds).", wakeup.waitingClaims)
     metrics.registerGauge("abathur_event_streams", "Open GET /v1/events streams.", () => eventClients)
 
     const router = HttpRouter.fromIterable(
       routes.map((r) =>
-        HttpRouter.makeRoute(r.method, r.path, observed(r.method, r.path, toResponse(r.handler, r.method, r.path)), {
+        HttpRouter.makeRoute(r.method, r.path, observe(r.method, r.path, toResponse(r.handler, r.method, r.path)), {
           // A client that goes away must not cut a write between its commit and the publication of
           // its changes (wake-ups, events, metrics). Long polls and MCP stay interruptible; their
           // writes are guarded one by one.
@@ -707,13 +720,13 @@ export const makeApp = (options: { readonly token: string | null }) =>
         if (!publicPaths.has(url.pathname)) {
           const given = bearer(req.headers["authorization"]) ?? url.searchParams.get("access_token") ?? undefined
           if (given === undefined || !sameSecret(given, options.token)) {
-            return yield* observed(req.method, "unauthorized", Effect.succeed(unauthorized))
+            return yield* observe(req.method, "unauthorized", Effect.succeed(unauthorized))
           }
         }
       }
       return yield* router.pipe(
         Effect.catchTag("RouteNotFound", () =>
-          observed(
+          observe(
             req.method,
             "unmatched",
             Effect.succeed(

@@ -1,9 +1,25 @@
-import { makeMcpServer, type RunEffect } from "@abathur/mcp"
+import { makeMcpServer, type RunEffect, type WaitForWork } from "@abathur/mcp"
 import type { TaskQueue } from "@abathur/queue"
 import { HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { WebStandardStreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js"
-import { Effect, Runtime } from "effect"
+import { Deferred, Effect, Runtime } from "effect"
 import { readJson } from "./Body.js"
+import { Shutdown, Wakeup } from "./Wakeup.js"
+
+/**
+ * `task_claim` with `waitSeconds` waits on this server's wake-ups (its own commits, other
+ * processes' commits, lease expiries) instead of polling; a shutdown ends the wait (no task).
+ */
+const waitForWork = Effect.gen(function* () {
+  const wakeup = yield* Wakeup
+  const shutdown = yield* Shutdown
+  const wait: WaitForWork = Effect.as(Effect.zipRight(wakeup.interest, wakeup.waiting), {
+    next: Effect.map(wakeup.next, (signal) => (millis: number) =>
+      Effect.raceAll([Effect.as(signal, true), Effect.as(Effect.sleep(millis), true), Effect.as(Deferred.await(shutdown), false)])
+    )
+  })
+  return wait
+})
 
 /** Request headers that describe the body the server already read, not the message. */
 const dropped = new Set(["content-length", "transfer-encoding", "connection", "keep-alive", "expect"])
@@ -19,7 +35,7 @@ export const handleMcp = (version: string) =>
     const runtime = yield* Effect.runtime<TaskQueue>()
     const body = request.method === "POST" ? yield* readJson : undefined
     const run: RunEffect = (effect) => Runtime.runPromiseExit(runtime)(effect)
-    const server = makeMcpServer({ run, name: "abathur", version })
+    const server = makeMcpServer({ run, name: "abathur", version, waitForWork: yield* waitForWork })
     const transport = new WebStandardStreamableHTTPServerTransport({ enableJsonResponse: true }) // no sessionIdGenerator: stateless
     const headers = new Headers()
     for (const [k, v] of Object.entries(request.headers)) if (!dropped.has(k)) headers.set(k, v)

@@ -50,8 +50,9 @@ class Histogram {
     readonly help: string,
     readonly buckets: ReadonlyArray<number>
   ) {}
-  observe(labels: Labels, value: number): void {
-    const k = keyOf(labels)
+  /** `key` identifies the labels (default: derived from them); a caller with a cheaper key passes it. */
+  observe(labels: Labels, value: number, key?: string): void {
+    const k = key ?? keyOf(labels)
     let cell = this.values.get(k)
     if (cell === undefined) {
       cell = { labels, counts: this.buckets.map(() => 0), sum: 0, count: 0 }
@@ -122,7 +123,8 @@ export class Metrics extends Context.Tag("@abathur/server/Metrics")<Metrics, Met
       )
 
       const service: MetricsService = {
-        observeRequest: (method, route, status, seconds) => requests.observe({ method, route, status: String(status) }, seconds),
+        observeRequest: (method, route, status, seconds) =>
+          requests.observe({ method, route, status: String(status) }, seconds, `${method} ${status} ${route}`),
         instrument: (q) => ({
           ...q,
           claim: (input) =>

@@ -1,4 +1,5 @@
 import type { TaskQueue } from "@abathur/queue"
+import { HttpMiddleware } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
 import { Data, Deferred, Duration, Effect, FiberRef, Logger, LogLevel, Option, type Scope } from "effect"
 import * as Http from "node:http"
@@ -30,7 +31,9 @@ export const serve = (options: ServeOptions): Effect.Effect<void, ListenError, S
   Effect.gen(function* () {
     const shutdown = yield* Shutdown
     const app = yield* makeApp({ token: options.token })
-    const handler = yield* NodeHttpServer.makeHandler(app)
+    // No tracer is configured, so the platform's per-request span (URL parsing, header redaction,
+    // attributes) went nowhere but cost CPU on every request (see BENCHMARKS.md, H1).
+    const handler = yield* NodeHttpServer.makeHandler(app).pipe(HttpMiddleware.withTracerDisabledWhenEffect(() => true))
     const server = Http.createServer({ keepAliveTimeout: 5_000, requestTimeout: 120_000 }, handler)
 
     yield* Effect.async<void, ListenError>((resume) => {

@@ -11,6 +11,10 @@ import { Context, Deferred, Effect, FiberId, Layer, PubSub, Queue, type Scope } 
  *   `PRAGMA data_version` changes when another connection commits. While someone is
  *   interested (a waiting claim, an open event stream), one fiber reads it every
  *   `pollMillis` (a cheap in-memory check, not a claim) and wakes everyone when it moves.
+ * - Expiring leases: a RUNNING task whose lease expires becomes claimable (the next claim
+ *   recovers it) without any commit at that instant. While someone is interested, one fiber
+ *   sleeps until the earliest lease expiry and then wakes everyone; it reads the expiry again
+ *   whenever a task enters or leaves RUNNING here, or another process commits.
  */
 export interface WakeupService {
   /**
@@ -24,6 +28,10 @@ export interface WakeupService {
   readonly external: Effect.Effect<Queue.Dequeue<number>, never, Scope.Scope>
   /** How many are interested right now (waiting claims and event streams). */
   readonly interested: () => number
+  /** Counts a waiting claim (HTTP long poll or MCP `task_claim`) while the scope is open. */
+  readonly waiting: Effect.Effect<void, never, Scope.Scope>
+  /** How many claims are waiting right now. */
+  readonly waitingClaims: () => number
 }
 
 export class Wakeup extends Context.Tag("@abathur/server/Wakeup")<Wakeup, WakeupService>() {
@@ -40,21 +48,30 @@ export class Wakeup extends Context.Tag("@abathur/server/Wakeup")<Wakeup, Wakeup
           return Deferred.succeed(d, undefined)
         })
 
+        let interested = 0
+        let started = yield* Deferred.make<void>()
+        // Tells the lease watch to read the earliest expiry again (at most one pending).
+        const leasePokes = yield* Queue.sliding<void>(1)
+        const poke = Queue.offer(leasePokes, undefined)
+
         // In-process changes.
         const changes = yield* queue.subscribe
         yield* Effect.forkScoped(
           Effect.forever(
             Effect.flatMap(Queue.takeBetween(changes, 1, 4096), (batch) => {
-              for (const c of batch) if (c.to === "ready") return wake
-              return Effect.void
+              let ready = false
+              let leases = false
+              for (const c of batch) {
+                if (c.to === "ready") ready = true
+                if (c.to === "running" || c.from === "running") leases = true
+              }
+              return Effect.zipRight(ready ? wake : Effect.void, leases && interested > 0 ? poke : Effect.void)
             })
           )
         )
 
         // Other processes' commits, watched only while someone is interested.
         const externalHub = yield* PubSub.sliding<number>(16)
-        let interested = 0
-        let started = yield* Deferred.make<void>()
         let last = yield* queue.dataVersion()
         const watch = Effect.gen(function* () {
           for (;;) {
@@ -63,6 +80,7 @@ export class Wakeup extends Context.Tag("@abathur/server/Wakeup")<Wakeup, Wakeup
             if (v !== last) {
               last = v
               yield* wake
+              yield* poke
               yield* PubSub.publish(externalHub, v)
             }
             yield* Effect.sleep(pollMillis)
@@ -70,10 +88,36 @@ export class Wakeup extends Context.Tag("@abathur/server/Wakeup")<Wakeup, Wakeup
         })
         yield* Effect.forkScoped(watch)
 
+        // Expiring leases, watched only while someone is interested. `fired` is the expiry that
+        // last woke everyone: a lease that expired but that no claim recovered (nobody waiting
+        // claims) is not fired again until something changes.
+        let fired: string | null = null
+        const leaseWatch = Effect.gen(function* () {
+          for (;;) {
+            if (interested === 0) yield* Deferred.await(started)
+            const at = yield* Effect.orElseSucceed(queue.nextLeaseExpiry(), () => null)
+            const due = at === null || at === fired ? Number.NaN : Date.parse(at)
+            if (Number.isNaN(due)) {
+              yield* Queue.take(leasePokes)
+              continue
+            }
+            // 1 ms past the expiry: the claim recovers leases that expired at or before its time.
+            const expired = yield* Effect.raceFirst(
+              Effect.as(Effect.sleep(Math.max(0, due - Date.now()) + 1), true),
+              Effect.as(Queue.take(leasePokes), false)
+            )
+            if (expired) {
+              fired = at
+              yield* wake
+            }
+          }
+        })
+        yield* Effect.forkScoped(leaseWatch)
+
         const interest = Effect.acquireRelease(
           Effect.suspend(() => {
             interested++
-            return interested === 1 ? Deferred.succeed(started, undefined) : Effect.void
+            return interested === 1 ? Effect.zipRight(Deferred.succeed(started, undefined), poke) : Effect.void
           }),
           () =>
             Effect.sync(() => {
@@ -82,11 +126,22 @@ export class Wakeup extends Context.Tag("@abathur/server/Wakeup")<Wakeup, Wakeup
             })
         ).pipe(Effect.asVoid)
 
+        let waitingClaims = 0
         const service: WakeupService = {
           next: Effect.sync(() => Deferred.await(current)),
           interest,
           external: PubSub.subscribe(externalHub),
-          interested: () => interested
+          interested: () => interested,
+          waiting: Effect.acquireRelease(
+            Effect.sync(() => {
+              waitingClaims++
+            }),
+            () =>
+              Effect.sync(() => {
+                waitingClaims--
+              })
+          ),
+          waitingClaims: () => waitingClaims
         }
         return service
       })

@@ -137,6 +137,19 @@ describe("long-poll claims", () => {
     expect((await api.get(`/v1/tasks/${t.body.id}`)).body.status).toBe("ready")
   })
 
+  it("a waiting claim picks up a task whose lease expired (nothing else commits)", async () => {
+    await drain()
+    const t = await api.post("/v1/tasks", { prompt: "the first worker will vanish" })
+    const first = await api.post("/v1/claims", { worker: "vanishing", leaseSeconds: 1 })
+    expect(first.body.id).toBe(t.body.id)
+    // Without a wake-up at the lease's expiry this would answer 204 after the whole wait.
+    const r = await api.post("/v1/claims", { worker: "second", waitSeconds: 30 })
+    expect(r.status, r.text).toBe(200)
+    expect(r.body).toMatchObject({ id: t.body.id, status: "running", retryCount: 1 })
+    expect(r.body.leaseToken).not.toBe(first.body.leaseToken)
+    await api.post(`/v1/tasks/${t.body.id}/complete`, { leaseToken: r.body.leaseToken })
+  })
+
   it("several waiters share the tasks that arrive: each task once", async () => {
     await drain()
     const claims = [0, 1, 2, 3].map(() => timedClaim({ waitSeconds: 2 }))

@@ -72,6 +72,33 @@ describe("MCP over streamable HTTP", () => {
     }
   })
 
+  it("a waiting task_claim sleeps on the server's wake-ups and returns the task submitted meanwhile", async () => {
+    const http = client(server.url, { authorization: "Bearer mcp-token" })
+    const counter = async (pattern: RegExp) => Number(pattern.exec((await http.get("/metrics")).text)?.[1] ?? Number.NaN)
+    const empty = () => counter(/^abathur_claims_total\{result="empty"\} (\d+)$/m)
+    const waiting = () => counter(/^abathur_claims_waiting (\d+)$/m)
+    const mcp = await connect()
+    try {
+      // Start from an empty queue.
+      while (result(await mcp.callTool({ name: "task_claim", arguments: {} })).task !== null) {}
+      const call = mcp.callTool({ name: "task_claim", arguments: { worker: "waiting-agent", waitSeconds: 30 } })
+      for (let i = 0; i < 500 && (await waiting()) < 1; i++) await new Promise((r) => setTimeout(r, 20))
+      expect(await waiting()).toBe(1)
+      // While it waits and nothing commits, it does not poll: no more empty claims.
+      const before = await empty()
+      await new Promise((r) => setTimeout(r, 1_000))
+      expect(await empty()).toBe(before)
+      const submitted = await http.post("/v1/tasks", { prompt: "for the waiting agent" })
+      expect(submitted.status).toBe(201)
+      const claimed = await call
+      expect(claimed.isError).toBeFalsy()
+      expect(result(claimed).task).toMatchObject({ id: submitted.body.id, status: "running" })
+      expect(await waiting()).toBe(0)
+    } finally {
+      await mcp.close()
+    }
+  })
+
   it("input errors come back as tool errors carrying the Error JSON", async () => {
     const mcp = await connect()
     try {

@@ -4,7 +4,7 @@ import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js"
 import { StdioServerTransport } from "@modelcontextprotocol/sdk/server/stdio.js"
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js"
 import { Cause, type Effect, Exit, Option } from "effect"
-import { advertisedSchema, callTool, type ToolArguments, toolDefinitions } from "./McpTools.js"
+import { advertisedSchema, callTool, pollForWork, type ToolArguments, type ToolContext, toolDefinitions, type WaitForWork } from "./McpTools.js"
 
 /**
  * How the server runs an operation: the app decides (a ManagedRuntime, a Runtime taken inside a
@@ -18,6 +18,12 @@ export interface McpServerOptions {
   /** Reported to clients (default "abathur"). */
   readonly name?: string
   readonly version?: string
+  /**
+   * How `task_claim` with `waitSeconds` waits between attempts. Default: `pollForWork()`, every
+   * 250 ms. The HTTP server passes one that wakes on its own commits, other processes' commits
+   * and lease expiries.
+   */
+  readonly waitForWork?: WaitForWork
 }
 
 const text = (value: unknown): string => JSON.stringify(value, null, 2)
@@ -66,6 +72,7 @@ export const makeMcpServer = (options: McpServerOptions): McpServer => {
         "Errors come back as {\"error\": {\"_tag\", \"message\"}}."
     }
   )
+  const context: ToolContext = { waitForWork: options.waitForWork ?? pollForWork() }
   for (const tool of toolDefinitions) {
     server.registerTool(
       tool.name,
@@ -75,7 +82,7 @@ export const makeMcpServer = (options: McpServerOptions): McpServer => {
         inputSchema: advertisedSchema(tool.schema),
         annotations: { title: tool.title, readOnlyHint: tool.readOnly, openWorldHint: false }
       },
-      async (args: ToolArguments) => toToolResult(await options.run(callTool(tool, args)))
+      async (args: ToolArguments) => toToolResult(await options.run(callTool(tool, args, context)))
     )
   }
   return server

@@ -10,11 +10,41 @@ import {
   TaskStatus
 } from "@abathur/domain"
 import { TaskQueue, type TaskQueueService, ValidationError } from "@abathur/queue"
-import { Effect } from "effect"
+import { Effect, type Scope } from "effect"
 import { z } from "zod"
 
 /** Arguments of a tool call, as the client sent them (validated by the queue, not here). */
 export type ToolArguments = Readonly<Record<string, unknown>>
+
+/**
+ * What a waiting `task_claim` waits on between attempts. `next` is taken *before* each claim
+ * attempt; when the attempt finds nothing, the claim waits on what it returned for at most
+ * `millis`, so that a task made ready between the attempt and the wait is not missed. The wait
+ * answers `false` to stop waiting early (the host is shutting down): the claim then returns no task.
+ */
+export interface WorkSignal {
+  readonly next: Effect.Effect<(millis: number) => Effect.Effect<boolean>>
+}
+
+/**
+ * Opens a work signal for one waiting claim, in the scope of that claim (held until it ends): a
+ * host that knows when work arrives (the HTTP server's wake-ups) passes its own; the default,
+ * `pollForWork()`, sleeps 250 ms between attempts.
+ */
+export type WaitForWork = Effect.Effect<WorkSignal, never, Scope.Scope>
+
+/** The fallback: retry every `intervalMillis` (stdio `abathur mcp` has no wake-ups of its own). */
+export const pollForWork = (intervalMillis = 250): WaitForWork =>
+  Effect.succeed({
+    next: Effect.succeed((millis: number) => Effect.as(Effect.sleep(Math.min(intervalMillis, Math.max(1, millis))), true))
+  })
+
+/** What a tool may use besides the queue. */
+export interface ToolContext {
+  readonly waitForWork: WaitForWork
+}
+
+const defaultContext: ToolContext = { waitForWork: pollForWork() }
 
 /** One MCP tool: its name, description, the domain schema it advertises and what it does. */
 export interface ToolDefinition {
@@ -24,7 +54,7 @@ export interface ToolDefinition {
   /** The domain schema the arguments follow (advertised as the tool's JSON Schema). */
   readonly schema: z.ZodType
   readonly readOnly: boolean
-  readonly call: (queue: TaskQueueService, args: ToolArguments) => Effect.Effect<object, unknown>
+  readonly call: (queue: TaskQueueService, args: ToolArguments, context: ToolContext) => Effect.Effect<object, unknown>
 }
 
 /** `taskId` of a tool that acts on one task; a missing one is a ValidationError. */
@@ -100,7 +130,7 @@ export const toolDefinitions: ReadonlyArray<ToolDefinition> = [
       "or task_fail.",
     schema: ClaimInput,
     readOnly: false,
-    call: (q, args) => claimWaiting(q, args)
+    call: (q, args, context) => claimWaiting(q, args, context.waitForWork)
   },
   {
     name: "task_complete",
@@ -159,19 +189,21 @@ export const toolDefinitions: ReadonlyArray<ToolDefinition> = [
   }
 ]
 
-const sleep = (ms: number) => Effect.sleep(`${ms} millis`)
-
-/** A claim that waits up to `waitSeconds` for a task to become ready. */
-const claimWaiting = (q: TaskQueueService, args: ToolArguments): Effect.Effect<object, unknown> =>
+/** A claim that waits up to `waitSeconds` for a task to become ready, woken by `waitForWork`. */
+const claimWaiting = (q: TaskQueueService, args: ToolArguments, waitForWork: WaitForWork): Effect.Effect<object, unknown> =>
   Effect.gen(function* () {
     const waitSeconds = typeof args["waitSeconds"] === "number" ? args["waitSeconds"] : 0
-    const deadline = Date.now() + Math.min(Math.max(waitSeconds, 0), 60) * 1000
+    if (!(waitSeconds > 0)) return { task: yield* q.claim(args) }
+    const deadline = Date.now() + Math.min(waitSeconds, 60) * 1000
+    const signal = yield* waitForWork
     for (;;) {
+      const wait = yield* signal.next
       const task = yield* q.claim(args)
-      if (task !== null || Date.now() >= deadline) return { task }
-      yield* sleep(Math.min(250, Math.max(1, deadline - Date.now())))
+      const left = deadline - Date.now()
+      if (task !== null || left <= 0) return { task }
+      if (!(yield* wait(left))) return { task: null }
     }
-  })
+  }).pipe(Effect.scoped)
 
 /** The JSON Schema a client sees for a tool: the domain schema's input side. */
 export const jsonSchemaOf = (schema: z.ZodType): Record<string, unknown> => {
@@ -187,5 +219,5 @@ export const jsonSchemaOf = (schema: z.ZodType): Record<string, unknown> => {
 export const advertisedSchema = (schema: z.ZodType) => z.looseObject({}).meta(jsonSchemaOf(schema))
 
 /** Runs a tool's operation against the queue service. */
-export const callTool = (tool: ToolDefinition, args: ToolArguments) =>
-  Effect.flatMap(TaskQueue, (queue) => tool.call(queue, args))
+export const callTool = (tool: ToolDefinition, args: ToolArguments, context: ToolContext = defaultContext) =>
+  Effect.flatMap(TaskQueue, (queue) => tool.call(queue, args, context))

@@ -5,14 +5,14 @@ import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/
 import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js"
 import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js"
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js"
-import { Layer, ManagedRuntime } from "effect"
+import { Effect, Layer, ManagedRuntime } from "effect"
 import { mkdtempSync, rmSync } from "node:fs"
 import { createServer } from "node:http"
 import type { AddressInfo } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
-import { makeMcpServer, toolDefinitions } from "../src/index.js"
+import { makeMcpServer, toolDefinitions, type WaitForWork } from "../src/index.js"
 
 const ToolNames = [
   "task_enqueue",
@@ -37,7 +37,7 @@ interface Harness {
 
 let dir: string
 
-const open = async (env: { maxDependencies?: number } = {}): Promise<Harness> => {
+const open = async (env: { maxDependencies?: number; waitForWork?: WaitForWork } = {}): Promise<Harness> => {
   const layer = TaskQueue.layer.pipe(
     Layer.provideMerge(TaskRepository.layer),
     Layer.provideMerge(Database.layer({ filename: join(dir, "q.db") })),
@@ -46,7 +46,10 @@ const open = async (env: { maxDependencies?: number } = {}): Promise<Harness> =>
     )
   )
   const runtime = ManagedRuntime.make(layer)
-  const server = makeMcpServer({ run: (effect) => runtime.runPromiseExit(effect) })
+  const server = makeMcpServer({
+    run: (effect) => runtime.runPromiseExit(effect),
+    ...(env.waitForWork !== undefined && { waitForWork: env.waitForWork })
+  })
   const [clientTransport, serverTransport] = InMemoryTransport.createLinkedPair()
   await server.connect(serverTransport)
   const client = new Client({ name: "test", version: "1.0.0" })
@@ -238,6 +241,91 @@ describe("makeMcpServer", () => {
       // Nothing of the rejected calls was stored.
       const status = await h.ok("task_queue_status")
       expect(status.total).toBe(3)
+    } finally {
+      await h.close()
+    }
+  })
+})
+
+describe("task_claim with waitSeconds and a host's work signal", () => {
+  /** A signal the test fires by hand: records how often it was taken and what each wait was given. */
+  const manualSignal = () => {
+    const state = { taken: 0, waits: [] as Array<number>, fire: undefined as ((go: boolean) => void) | undefined, scopes: 0, closed: 0 }
+    const waitForWork: WaitForWork = Effect.acquireRelease(
+      Effect.sync(() => {
+        state.scopes++
+      }),
+      () =>
+        Effect.sync(() => {
+          state.closed++
+        })
+    ).pipe(
+      Effect.as({
+        next: Effect.sync(() => {
+          state.taken++
+          return (millis: number) =>
+            Effect.async<boolean>((resume) => {
+              state.waits.push(millis)
+              state.fire = (go) => resume(Effect.succeed(go))
+            })
+        })
+      })
+    )
+    return { state, waitForWork }
+  }
+
+  const until = async (ok: () => boolean) => {
+    for (let i = 0; i < 1_000 && !ok(); i++) await new Promise((r) => setTimeout(r, 5))
+    expect(ok()).toBe(true)
+  }
+
+  it("waits on the signal (taken before each attempt) and returns the task made ready meanwhile", async () => {
+    const { state, waitForWork } = manualSignal()
+    const h = await open({ waitForWork })
+    try {
+      const pending = h.ok("task_claim", { worker: "agent", waitSeconds: 30 })
+      await until(() => state.fire !== undefined)
+      expect(state).toMatchObject({ taken: 1, scopes: 1, closed: 0 })
+      expect(state.waits[0]).toBeGreaterThan(0)
+      expect(state.waits[0]).toBeLessThanOrEqual(30_000)
+      const task = await h.ok("task_enqueue", { prompt: "wake the agent" })
+      state.fire!(true)
+      const claimed = await pending
+      expect(claimed.task).toMatchObject({ id: task.id, status: "running" })
+      expect(typeof claimed.task.leaseToken).toBe("string")
+      expect(state).toMatchObject({ taken: 2, scopes: 1, closed: 1 })
+      // Without waitSeconds the signal is not used.
+      expect(await h.ok("task_claim", {})).toEqual({ task: null })
+      expect(state.scopes).toBe(1)
+    } finally {
+      await h.close()
+    }
+  })
+
+  it("a wait that answers false ends the claim with no task; a ready task is claimed without waiting", async () => {
+    const { state, waitForWork } = manualSignal()
+    const h = await open({ waitForWork })
+    try {
+      const pending = h.ok("task_claim", { waitSeconds: 30 })
+      await until(() => state.fire !== undefined)
+      state.fire!(false)
+      expect(await pending).toEqual({ task: null })
+      expect(state.closed).toBe(1)
+      const task = await h.ok("task_enqueue", { prompt: "already there" })
+      expect((await h.ok("task_claim", { waitSeconds: 30 })).task.id).toBe(task.id)
+      expect(state.waits).toHaveLength(1)
+    } finally {
+      await h.close()
+    }
+  })
+
+  it("without a signal (stdio) it polls, and still finds a task submitted while it waits", async () => {
+    const h = await open()
+    try {
+      const pending = h.ok("task_claim", { waitSeconds: 20 })
+      await new Promise((r) => setTimeout(r, 300))
+      const task = await h.ok("task_enqueue", { prompt: "found by polling" })
+      expect((await pending).task.id).toBe(task.id)
     } finally {
       await h.close()
     }

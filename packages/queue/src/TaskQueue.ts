@@ -59,6 +59,8 @@ export interface TaskQueueService {
   readonly subscribe: Effect.Effect<Queue.Dequeue<TaskChange>, never, Scope.Scope>
   /** A number that changes whenever any connection (any process) commits to the database. */
   readonly dataVersion: () => Effect.Effect<number>
+  /** When the earliest lease of a RUNNING task expires (ISO-8601), or null when no task runs. */
+  readonly nextLeaseExpiry: () => Effect.Effect<string | null, QueueError>
 }
 
 const id = (raw: string): string => validate(TaskId, raw)
@@ -156,7 +158,8 @@ export const make = Effect.gen(function* () {
     audit: (taskId) => read(() => engine.audit_(id(taskId))),
     refreshPriorities: () => write((now) => engine.refreshDue(now)),
     subscribe: PubSub.subscribe(events),
-    dataVersion: () => Effect.sync(() => store.dataVersion())
+    dataVersion: () => Effect.sync(() => store.dataVersion()),
+    nextLeaseExpiry: () => read(() => store.nextLeaseExpiry())
   }
   return service
 })

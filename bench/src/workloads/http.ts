@@ -1,0 +1,454 @@
+/**
+ * H1 (claim + complete over HTTP) and H2 (submit over HTTP): the real abathur-server (the built
+ * dist/, a child process on a free loopback port, a fresh database file), driven by a keep-alive
+ * node:http client with 8 concurrent loops. The floor is a bare node:http server answering a
+ * small JSON body, driven by the same client the same way, in the same child; beside it, the
+ * same work in-process through TaskQueue (W1's and W3's loops), also in the same child.
+ */
+import { mkdirSync } from "node:fs"
+import { join } from "node:path"
+import { areaOf, summarize } from "../cpuprofile.js"
+import {
+  type Answer,
+  BARE_MAIN,
+  bundleModules,
+  HttpClient,
+  type Listening,
+  profileBuildDir,
+  readCpuProfile,
+  runLoops,
+  SERVER_MAIN,
+  startListening
+} from "../http.js"
+import { openQueue } from "../runtime.js"
+import { readyPlans, SOURCES } from "../seed.js"
+import type { CpuProfileSummary, ResultRow, WorkloadResult } from "../types.js"
+import { fmtInt, fmtRate, prng, randInt, settle, stats, tempDir } from "../util.js"
+import { type Ctx, infoRow, latencyRow, verdict } from "./common.js"
+
+/** Concurrent client loops (each keeps one keep-alive connection busy). */
+export const CONCURRENCY = 8
+
+const fmtShareOf = (a: number, b: number, what: string): string =>
+  Number.isFinite(a) && Number.isFinite(b) && b > 0 ? `${((a / b) * 100).toFixed(1)}% of ${what}` : "—"
+
+const rate = (metric: string, value: number, floor: number, unit: string, target?: { min: number }): ResultRow => ({
+  metric,
+  abathur: fmtRate(value, unit),
+  floor: Number.isFinite(floor) ? fmtRate(floor, unit) : "—",
+  ratio: fmtShareOf(value, floor, "floor"),
+  target: target === undefined ? "" : `≥ ${fmtRate(target.min, unit)}`,
+  verdict: target === undefined ? "INFO" : verdict(value >= target.min)
+})
+
+const cpuRow = (metric: string, usPerOp: number, floorUsPerOp: number): ResultRow =>
+  infoRow(
+    metric,
+    Number.isFinite(usPerOp) ? `${usPerOp.toFixed(0)} µs` : "n/a",
+    Number.isFinite(floorUsPerOp) ? `${floorUsPerOp.toFixed(0)} µs` : "—",
+    Number.isFinite(usPerOp) && Number.isFinite(floorUsPerOp) && floorUsPerOp > 0 ? `${(usPerOp / floorUsPerOp).toFixed(1)}× floor` : "—"
+  )
+
+const expect = (a: Answer, status: number, what: string): Answer => {
+  if (a.status !== status) throw new Error(`${what}: HTTP ${a.status} (expected ${status}): ${a.text.slice(0, 400)}`)
+  return a
+}
+
+/** CPU time of the server process and of this (client) process over a measured section. */
+interface CpuSpan {
+  readonly serverMs: number
+  readonly clientMs: number
+}
+
+const cpuSpan = (server: Listening) => {
+  const s0 = server.cpuMs()
+  const c0 = process.cpuUsage()
+  return (): CpuSpan => {
+    const c = process.cpuUsage(c0)
+    return { serverMs: server.cpuMs() - s0, clientMs: (c.user + c.system) / 1000 }
+  }
+}
+
+/** The CPU clock of V8's profiles (CLOCK_MONOTONIC, µs): the measured window of a server profile. */
+const monotonicUs = (): number => Number(process.hrtime.bigint() / 1000n)
+
+// ---- the floor: bare node:http ----------------------------------------------------------------
+
+interface FloorRun {
+  readonly requests: number
+  readonly ms: number
+  readonly lat: Array<number>
+  readonly cpu: CpuSpan
+}
+
+/**
+ * The bare server, driven like the workload: `requests` POSTs with a small JSON body over
+ * CONCURRENCY keep-alive loops (after a warm-up), alternating the workload's paths.
+ */
+const runFloor = async (requests: number, paths: ReadonlyArray<string>, body: unknown): Promise<FloorRun> => {
+  const server = await startListening([BARE_MAIN, "--port", "0", "--host", "127.0.0.1"])
+  const client = new HttpClient(server.port, CONCURRENCY)
+  try {
+    let left = Math.min(2_000, requests)
+    await runLoops(CONCURRENCY, async () => {
+      if (left-- <= 0) return false
+      expect(await client.post(paths[left % paths.length]!, body), 200, "bare server")
+      return true
+    })
+    settle()
+    const lat: Array<number> = []
+    left = requests
+    const span = cpuSpan(server)
+    const t0 = performance.now()
+    await runLoops(CONCURRENCY, async () => {
+      if (left-- <= 0) return false
+      const s = performance.now()
+      expect(await client.post(paths[left % paths.length]!, body), 200, "bare server")
+      lat.push(performance.now() - s)
+      return true
+    })
+    const ms = performance.now() - t0
+    return { requests, ms, lat, cpu: span() }
+  } finally {
+    client.close()
+    await server.stop()
+  }
+}
+
+// ---- abathur-server -----------------------------------------------------------------------------
+
+interface ServerRun {
+  readonly server: Listening
+  readonly client: HttpClient
+  /** Stops the server; with a profile, summarises the measured window of it. */
+  readonly stop: (window?: { fromUs: number; toUs: number }) => Promise<CpuProfileSummary | undefined>
+}
+
+/** The real server on `db`: dist/main.js, or an unminified build under the CPU profiler. */
+const startServer = async (ctx: Ctx, dir: string, db: string): Promise<ServerRun> => {
+  const profileDir = join(dir, "cpu-profile")
+  const main = ctx.options.cpuProfile ? join(profileBuildDir(), "main.js") : SERVER_MAIN
+  const flags = ctx.options.cpuProfile ? ["--cpu-prof", "--cpu-prof-dir", profileDir, "--cpu-prof-interval", "200"] : []
+  if (ctx.options.cpuProfile) mkdirSync(profileDir, { recursive: true })
+  const server = await startListening([...flags, main, "--port", "0", "--host", "127.0.0.1", "--db", db, "--log-level", "warning"])
+  const client = new HttpClient(server.port, CONCURRENCY)
+  return {
+    server,
+    client,
+    stop: async (window) => {
+      client.close()
+      const code = await server.stop()
+      if (code !== 0) throw new Error(`abathur-server exited with ${code}:\n${server.stderr()}`)
+      if (!ctx.options.cpuProfile) return undefined
+      const profile = readCpuProfile(profileDir) as Parameters<typeof summarize>[0]
+      const locate = bundleModules()
+      return summarize(profile, 25, {
+        locate: (url, line) => {
+          const m = locate(url, line)
+          return m.startsWith("src/") ? `apps/server/${m}` : m
+        },
+        area: serverArea,
+        excludeIdle: true,
+        ...(window !== undefined && { window })
+      })
+    }
+  }
+}
+
+/** Areas of the server's profile: its own modules and the HTTP stack besides the queue's. */
+const serverArea = (where: string, fn: string): string => {
+  // In these profiles better-sqlite3's calls show as self time of the repository functions that make them.
+  if (where.includes("/packages/storage/")) return "@abathur/storage (repository, with the SQLite calls it makes)"
+  if (where === "" && fn !== "(garbage collector)" && fn !== "(program)") return "native (Node bindings such as socket writes, V8 builtins)"
+  if (where.startsWith("apps/server/")) return "apps/server (routes, metrics, wake-ups)"
+  if (where.includes("@effect/platform-node") || where.includes("@effect+platform-node")) return "@effect/platform-node (Node HTTP adapter)"
+  if (where.includes("@effect/platform") || where.includes("@effect+platform")) return "@effect/platform (router, request, response)"
+  if (where.startsWith("node:internal/http") || where.startsWith("node:_http") || where.startsWith("node:http")) return "node:http (parser, sockets)"
+  if (where.startsWith("node:net") || where.startsWith("node:internal/stream") || where.startsWith("node:stream")) return "node streams and sockets"
+  return areaOf(where, fn)
+}
+
+// ---- H1 ---------------------------------------------------------------------------------------
+
+export const h1 = async (ctx: Ctx): Promise<WorkloadResult> => {
+  const started = performance.now()
+  const n = ctx.size(20_000)
+  const warm = Math.min(1_000, Math.round(n / 10))
+  const ref = ctx.withFloor ? Math.min(5_000, Math.round(n / 4)) : 0
+  const refWarm = Math.min(200, Math.round(ref / 10))
+  const seeded = n + warm + ref + refWarm
+  const { dir, cleanup } = tempDir("abathur-bench-http-")
+  try {
+    const db = join(dir, "abathur.db")
+    // Seed through the queue library, then hand the file to the server.
+    const h = await openQueue(db)
+    const t0 = performance.now()
+    for (const plan of readyPlans(seeded, { seed: 51 })) h.run(h.q.submitPlan(plan))
+    const seedRate = seeded / ((performance.now() - t0) / 1000)
+    const notes = [
+      `set-up: ${fmtInt(seeded)} READY tasks submitted through TaskQueue.submitPlan at ${fmtRate(seedRate)} before the server starts`
+    ]
+
+    // In-process reference: W3's loop (claim, complete with the token) on the same file, same moment.
+    let inProcess = Number.NaN
+    let inProcessCpuUs = Number.NaN
+    if (ref > 0) {
+      for (let i = 0; i < refWarm; i++) {
+        const c = h.run(h.q.claim({ worker: "ref" }))!
+        h.run(h.q.complete(c.id, { leaseToken: c.leaseToken }))
+      }
+      settle()
+      const c0 = process.cpuUsage()
+      const r0 = performance.now()
+      for (let i = 0; i < ref; i++) {
+        const c = h.run(h.q.claim({ worker: "ref" }))
+        if (c === null) throw new Error("in-process: the queue ran dry")
+        h.run(h.q.complete(c.id, { leaseToken: c.leaseToken }))
+      }
+      inProcess = ref / ((performance.now() - r0) / 1000)
+      const used = process.cpuUsage(c0)
+      inProcessCpuUs = (used.user + used.system) / ref
+    }
+    await h.dispose()
+
+    // Floor: the bare server, the same client and concurrency, 2 requests per cycle.
+    const floor = ctx.withFloor ? await runFloor(2 * n, ["/v1/claims", "/v1/tasks/x/complete"], { worker: "w0" }) : undefined
+
+    // Abathur: claim then complete the claimed task, in each of CONCURRENCY loops.
+    const run = await startServer(ctx, dir, db)
+    const claimLat: Array<number> = []
+    const completeLat: Array<number> = []
+    const cycle = async (w: number, record: boolean): Promise<void> => {
+      let s = performance.now()
+      const claimed = await run.client.post("/v1/claims", { worker: `w${w}` })
+      if (record) claimLat.push(performance.now() - s)
+      if (claimed.status === 204) throw new Error("abathur-server: the queue ran dry")
+      const task = JSON.parse(expect(claimed, 200, "claim").text) as { id: string; leaseToken: string }
+      s = performance.now()
+      expect(await run.client.post(`/v1/tasks/${task.id}/complete`, { leaseToken: task.leaseToken }), 200, "complete")
+      if (record) completeLat.push(performance.now() - s)
+    }
+    let ms: number
+    let cpu: CpuSpan
+    let profile: CpuProfileSummary | undefined
+    let left = -1
+    try {
+      let warmLeft = warm
+      await runLoops(CONCURRENCY, async (w) => {
+        if (warmLeft-- <= 0) return false
+        await cycle(w, false)
+        return true
+      })
+      settle()
+      let todo = n
+      const span = cpuSpan(run.server)
+      const from = monotonicUs()
+      const c0 = performance.now()
+      await runLoops(CONCURRENCY, async (w) => {
+        if (todo-- <= 0) return false
+        await cycle(w, true)
+        return true
+      })
+      ms = performance.now() - c0
+      const to = monotonicUs()
+      cpu = span()
+      const status = JSON.parse(expect(await run.client.request("GET", "/v1/status"), 200, "status").text) as {
+        byStatus: { ready: number; running: number }
+      }
+      left = status.byStatus.ready + status.byStatus.running
+      profile = await run.stop({ fromUs: from, toUs: to })
+    } catch (error) {
+      await run.stop().catch(() => undefined)
+      throw error
+    }
+    if (left !== 0) notes.push(`warning: ${left} tasks still READY or RUNNING after the run`)
+
+    const cycles = n / (ms / 1000)
+    const fReq = floor === undefined ? Number.NaN : floor.requests / (floor.ms / 1000)
+    const fLat = stats(floor?.lat ?? [])
+    const ac = stats(claimLat)
+    const ao = stats(completeLat)
+    const serverUs = (cpu.serverMs * 1000) / n
+    const clientUs = (cpu.clientMs * 1000) / n
+    const fServerUs = floor === undefined ? Number.NaN : (floor.cpu.serverMs * 1000 * 2) / floor.requests
+    const fClientUs = floor === undefined ? Number.NaN : (floor.cpu.clientMs * 1000 * 2) / floor.requests
+    notes.push(
+      `CPU per cycle: server ${serverUs.toFixed(0)} µs, client ${clientUs.toFixed(0)} µs; the server process used ` +
+        `${((cpu.serverMs / ms) * 100).toFixed(0)}% of one core during the run (its main thread plus V8's and libuv's helper threads). ` +
+        `The requests run on its one main thread: at this cost one core caps it at about ${fmtInt(1e6 / serverUs)} cycles/s`
+    )
+    if (Number.isFinite(inProcessCpuUs)) {
+      notes.push(
+        `HTTP's own cost: the server spends ${(serverUs - inProcessCpuUs).toFixed(0)} µs of CPU per cycle more than the same two ` +
+          `operations in-process (${((serverUs - inProcessCpuUs) / 2).toFixed(0)} µs per request; the bare server spends ` +
+          `${Number.isFinite(fServerUs) ? (fServerUs / 2).toFixed(0) : "?"} µs per request)`
+      )
+    }
+    if (floor !== undefined && fReq / 2 < 5_000) {
+      notes.push(
+        `with this client on this machine even the bare node:http server manages only ${fmtRate(fReq / 2, "cycles/s")} ` +
+          `(${fmtRate(fReq, "requests/s")}): 5,000 cycles/s is out of reach here whatever the server does`
+      )
+    }
+    if (floor !== undefined) {
+      notes.push(
+        `bare node:http: ${fmtInt(floor.requests)} POSTs at ${fmtRate(fReq, "requests/s")}, server ${((floor.cpu.serverMs * 1000) / floor.requests).toFixed(0)} µs ` +
+          `and client ${((floor.cpu.clientMs * 1000) / floor.requests).toFixed(0)} µs CPU per request`
+      )
+    }
+    return {
+      id: "H1",
+      title: "Claim and complete over HTTP, 8 concurrent workers",
+      setup:
+        `${fmtInt(n)} cycles (POST /v1/claims, then POST /v1/tasks/{id}/complete with the lease token) by ${CONCURRENCY} concurrent ` +
+        `keep-alive loops against abathur-server (dist/main.js as a child process, loopback, a fresh file database seeded with ` +
+        `${fmtInt(seeded)} READY tasks, of which ${fmtInt(ref + refWarm)} go to the in-process loop first), after ${fmtInt(warm)} warm-up cycles; floor: a bare node:http server answering a small JSON body, ` +
+        `driven by the same client with ${CONCURRENCY} connections (one cycle = 2 requests); in-process: W3's loop through TaskQueue on the same file`,
+      rows: [
+        rate("throughput (claim + complete cycles)", cycles, fReq / 2, "cycles/s", { min: 5_000 }),
+        rate("requests", (2 * n) / (ms / 1000), fReq, "requests/s"),
+        infoRow(
+          "in-process claim + complete (TaskQueue, same file, same moment)",
+          fmtRate(inProcess, "cycles/s"),
+          "—",
+          fmtShareOf(cycles, inProcess, "in-process reached over HTTP")
+        ),
+        latencyRow("claim p50", ac.p50, fLat.p50),
+        latencyRow("claim p99", ac.p99, fLat.p99),
+        latencyRow("complete p50", ao.p50, fLat.p50),
+        latencyRow("complete p99", ao.p99, fLat.p99),
+        cpuRow("server CPU per cycle", serverUs, fServerUs),
+        infoRow(
+          "in-process CPU per cycle (the same claim + complete without HTTP)",
+          Number.isFinite(inProcessCpuUs) ? `${inProcessCpuUs.toFixed(0)} µs` : "—",
+          "—",
+          Number.isFinite(inProcessCpuUs) ? `server spends ${(serverUs / inProcessCpuUs).toFixed(2)}× it` : "—"
+        ),
+        cpuRow("client CPU per cycle", clientUs, fClientUs)
+      ],
+      notes,
+      ...(profile !== undefined && { profile }),
+      elapsedMs: performance.now() - started
+    }
+  } finally {
+    cleanup()
+  }
+}
+
+// ---- H2 ---------------------------------------------------------------------------------------
+
+export const h2 = async (ctx: Ctx): Promise<WorkloadResult> => {
+  const started = performance.now()
+  const n = ctx.size(10_000)
+  const warm = Math.min(500, Math.round(n / 10))
+  const ref = ctx.withFloor ? Math.min(3_000, Math.round(n / 4)) : 0
+  const rand = prng(7)
+  const input = (i: number) => ({
+    prompt: `independent task ${i}: write the unit tests of one module`,
+    priority: randInt(rand, 11),
+    source: SOURCES[randInt(rand, SOURCES.length)]!
+  })
+  const { dir, cleanup } = tempDir("abathur-bench-http-")
+  try {
+    // In-process reference: W1's loop (one TaskQueue.submit per task) on a file of its own.
+    let inProcess = Number.NaN
+    let inProcessCpuUs = Number.NaN
+    if (ref > 0) {
+      const h = await openQueue(join(dir, "in-process.db"))
+      for (let i = 0; i < Math.min(200, ref / 10); i++) h.run(h.q.submit(input(i)))
+      settle()
+      const c0 = process.cpuUsage()
+      const r0 = performance.now()
+      for (let i = 0; i < ref; i++) h.run(h.q.submit(input(i)))
+      inProcess = ref / ((performance.now() - r0) / 1000)
+      const used = process.cpuUsage(c0)
+      inProcessCpuUs = (used.user + used.system) / ref
+      await h.dispose()
+    }
+
+    const body = input(0)
+    const floor = ctx.withFloor ? await runFloor(n, ["/v1/tasks"], body) : undefined
+
+    const run = await startServer(ctx, dir, join(dir, "abathur.db"))
+    const lat: Array<number> = []
+    let ms: number
+    let cpu: CpuSpan
+    let profile: CpuProfileSummary | undefined
+    let total = -1
+    try {
+      const inputs = Array.from({ length: n + warm }, (_, i) => input(i))
+      let next = 0
+      const submit = async (record: boolean) => {
+        const s = performance.now()
+        expect(await run.client.post("/v1/tasks", inputs[next++]), 201, "submit")
+        if (record) lat.push(performance.now() - s)
+      }
+      let warmLeft = warm
+      await runLoops(CONCURRENCY, async () => {
+        if (warmLeft-- <= 0) return false
+        await submit(false)
+        return true
+      })
+      settle()
+      let todo = n
+      const span = cpuSpan(run.server)
+      const from = monotonicUs()
+      const t0 = performance.now()
+      await runLoops(CONCURRENCY, async () => {
+        if (todo-- <= 0) return false
+        await submit(true)
+        return true
+      })
+      ms = performance.now() - t0
+      const to = monotonicUs()
+      cpu = span()
+      total = (JSON.parse(expect(await run.client.request("GET", "/v1/status"), 200, "status").text) as { total: number }).total
+      profile = await run.stop({ fromUs: from, toUs: to })
+    } catch (error) {
+      await run.stop().catch(() => undefined)
+      throw error
+    }
+    const notes: Array<string> = []
+    if (total !== n + warm) notes.push(`warning: ${total} tasks stored, expected ${n + warm}`)
+    const tasks = n / (ms / 1000)
+    const fReq = floor === undefined ? Number.NaN : floor.requests / (floor.ms / 1000)
+    const fLat = stats(floor?.lat ?? [])
+    const a = stats(lat)
+    const serverUs = (cpu.serverMs * 1000) / n
+    const clientUs = (cpu.clientMs * 1000) / n
+    const fServerUs = floor === undefined ? Number.NaN : (floor.cpu.serverMs * 1000) / floor.requests
+    const fClientUs = floor === undefined ? Number.NaN : (floor.cpu.clientMs * 1000) / floor.requests
+    notes.push(
+      `CPU per submit: server ${serverUs.toFixed(0)} µs, client ${clientUs.toFixed(0)} µs; the server process used ` +
+        `${((cpu.serverMs / ms) * 100).toFixed(0)}% of one core during the run (its main thread plus helper threads)`
+    )
+    return {
+      id: "H2",
+      title: "Submit over HTTP, one task per POST, 8 concurrent clients",
+      setup:
+        `${fmtInt(n)} POST /v1/tasks (one task each, ${fmtInt(warm)} warm-up first) by ${CONCURRENCY} concurrent keep-alive loops against ` +
+        `abathur-server on a fresh file database; floor: the bare node:http server, same client, same body; in-process: W1's loop ` +
+        `(TaskQueue.submit, one call per task) in the same child`,
+      rows: [
+        rate("throughput", tasks, fReq, "tasks/s"),
+        infoRow("in-process submit (TaskQueue, same moment)", fmtRate(inProcess), "—", fmtShareOf(tasks, inProcess, "in-process reached over HTTP")),
+        latencyRow("submit p50", a.p50, fLat.p50),
+        latencyRow("submit p99", a.p99, fLat.p99),
+        cpuRow("server CPU per submit", serverUs, fServerUs),
+        infoRow(
+          "in-process CPU per submit",
+          Number.isFinite(inProcessCpuUs) ? `${inProcessCpuUs.toFixed(0)} µs` : "—",
+          "—",
+          Number.isFinite(inProcessCpuUs) ? `server spends ${(serverUs / inProcessCpuUs).toFixed(2)}× it` : "—"
+        ),
+        cpuRow("client CPU per submit", clientUs, fClientUs)
+      ],
+      notes,
+      ...(profile !== undefined && { profile }),
+      elapsedMs: performance.now() - started
+    }
+  } finally {
+    cleanup()
+  }
+}
+
