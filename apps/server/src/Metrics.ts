@@ -1,6 +1,6 @@
 import { TaskStatuses } from "@abathur/domain"
 import { type QueueError, TaskQueue, type TaskQueueService } from "@abathur/queue"
-import { Context, Effect, Layer, Queue } from "effect"
+import { Context, Effect, Layer } from "effect"
 
 /**
  * Prometheus metrics of this server process, in the text exposition format (version 0.0.4).
@@ -113,14 +113,9 @@ export class Metrics extends Context.Tag("@abathur/server/Metrics")<Metrics, Met
       const gauges: Array<{ name: string; help: string; read: () => number }> = []
       const started = Date.now() / 1000
 
-      const changes = yield* queue.subscribe
-      yield* Effect.forkScoped(
-        Effect.forever(
-          Effect.map(Queue.takeBetween(changes, 1, 4096), (batch) => {
-            for (const c of batch) transitions.inc({ from: c.from ?? "none", to: c.to })
-          })
-        )
-      )
+      yield* queue.onCommit((batch) => {
+        for (const c of batch) transitions.inc({ from: c.from ?? "none", to: c.to })
+      })
 
       const service: MetricsService = {
         observeRequest: (method, route, status, seconds) =>

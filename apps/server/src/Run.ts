@@ -13,7 +13,7 @@ const QueueLive = (config: ServerConfig, limits: QueueLimits) =>
   TaskQueue.layer.pipe(
     Layer.provideMerge(TaskRepository.layer),
     Layer.provideMerge(Database.layer({ filename: config.db })),
-    Layer.provide(QueueConfig.layer({ limits }))
+    Layer.provide(QueueConfig.layer({ limits, groupCommit: true }))
   )
 
 /** Everything the HTTP application uses. */

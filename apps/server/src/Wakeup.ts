@@ -1,5 +1,5 @@
 import { TaskQueue } from "@abathur/queue"
-import { Context, Deferred, Effect, FiberId, Layer, PubSub, Queue, type Scope } from "effect"
+import { Context, Deferred, Effect, Exit, FiberId, Layer, PubSub, Queue, type Scope } from "effect"
 
 /**
  * Wakes long-poll claims when a task may have become ready, and tells event streams when
@@ -42,11 +42,12 @@ export class Wakeup extends Context.Tag("@abathur/server/Wakeup")<Wakeup, Wakeup
         const queue = yield* TaskQueue
         const pollMillis = options.pollMillis ?? 50
         let current = yield* Deferred.make<void>()
-        const wake = Effect.suspend(() => {
+        const wakeNow = (): void => {
           const d = current
           current = Deferred.unsafeMake<void>(FiberId.none)
-          return Deferred.succeed(d, undefined)
-        })
+          Deferred.unsafeDone(d, Exit.void)
+        }
+        const wake = Effect.sync(wakeNow)
 
         let interested = 0
         let started = yield* Deferred.make<void>()
@@ -55,20 +56,17 @@ export class Wakeup extends Context.Tag("@abathur/server/Wakeup")<Wakeup, Wakeup
         const poke = Queue.offer(leasePokes, undefined)
 
         // In-process changes.
-        const changes = yield* queue.subscribe
-        yield* Effect.forkScoped(
-          Effect.forever(
-            Effect.flatMap(Queue.takeBetween(changes, 1, 4096), (batch) => {
-              let ready = false
-              let leases = false
-              for (const c of batch) {
-                if (c.to === "ready") ready = true
-                if (c.to === "running" || c.from === "running") leases = true
-              }
-              return Effect.zipRight(ready ? wake : Effect.void, leases && interested > 0 ? poke : Effect.void)
-            })
-          )
-        )
+        // Checked synchronously after each commit: no fiber runs for a commit that wakes nobody.
+        yield* queue.onCommit((batch) => {
+          let ready = false
+          let leases = false
+          for (const c of batch) {
+            if (c.to === "ready") ready = true
+            if (c.to === "running" || c.from === "running") leases = true
+          }
+          if (ready) wakeNow()
+          if (leases && interested > 0) Queue.unsafeOffer(leasePokes, undefined)
+        })
 
         // Other processes' commits, watched only while someone is interested.
         const externalHub = yield* PubSub.sliding<number>(16)

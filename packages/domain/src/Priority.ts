@@ -162,8 +162,16 @@ export const priorityRank = (
   const refreshAt = starved ? urgencyAt : urgencyAt === null ? Math.ceil(horizonAt) : Math.min(urgencyAt, Math.ceil(horizonAt))
   // Less the starvation earned so far and the rate times the start of the wait: what remains
   // does not move with time while the task is short of the horizon.
-  return { calculatedPriority: score, rank: starved ? score : score - rate * Math.max(now, facts.waitingSince), starved, refreshAt }
+  const rank = starved ? score : score - rate * Math.max(now, facts.waitingSince)
+  return { calculatedPriority: score, rank: toMicropoint(rank), starved, refreshAt }
 }
+
+/**
+ * Ranks are kept to a millionth of a point: two tasks with the same score, reached along
+ * different paths of floating-point arithmetic, then have the same rank, and the tie goes
+ * to the older one as it should (not to a rounding error).
+ */
+const toMicropoint = (x: number): number => Math.round(x * 1e6) / 1e6
 
 /**
  * The score a stored rank stands for at `now`. Exact for a task without a deadline; for one
@@ -176,7 +184,7 @@ export const rankedScore = (
 ): number => {
   if (rank.starved) return rank.rank
   const horizonAt = rank.waitingSince + settings.starvationHorizonSeconds * 1000
-  return rank.rank + starvationRate(settings) * Math.min(Math.max(now, rank.waitingSince), horizonAt)
+  return toMicropoint(rank.rank + starvationRate(settings) * Math.min(Math.max(now, rank.waitingSince), horizonAt))
 }
 
 /**

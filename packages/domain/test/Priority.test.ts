@@ -324,7 +324,7 @@ describe("priorityRank", () => {
     expect(r.refreshAt).toBe(NOW + 50 * MIN)
     const after = priorityRank(facts({ waitingSince: NOW - 10 * MIN }), r.refreshAt!)
     expect(after).toMatchObject({ starved: true, refreshAt: null })
-    expect(after.rank).toBeCloseTo((50 + 50 + 100) / 6, 9)
+    expect(after.rank).toBeCloseTo((50 + 50 + 100) / 6, 5)
   })
 
   it("is starved at once when starvation weighs nothing (nothing to cross)", () => {
@@ -336,7 +336,7 @@ describe("priorityRank", () => {
     const f = facts({ waitingSince: NOW + 5_000 })
     const r = priorityRank(f, NOW)
     for (const t of [NOW, NOW + 5_000, NOW + 20 * MIN]) {
-      expect(rankedScore({ ...r, waitingSince: f.waitingSince }, t)).toBeCloseTo(calculatePriority(f, t), 9)
+      expect(rankedScore({ ...r, waitingSince: f.waitingSince }, t)).toBeCloseTo(calculatePriority(f, t), 5)
     }
   })
 })

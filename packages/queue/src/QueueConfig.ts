@@ -11,6 +11,13 @@ export interface QueueLimits {
 export interface QueueSettings {
   readonly limits: QueueLimits
   readonly priority: PrioritySettings
+  /**
+   * Group commit: write operations that arrive together (in one turn of the event loop) run in
+   * one SQLite transaction, each in a savepoint of its own, so that one commit serves them all.
+   * Each operation is still all or nothing and answers only after the commit. For servers with
+   * concurrent clients; operations then complete asynchronously (no `Effect.runSync`).
+   */
+  readonly groupCommit?: boolean
 }
 
 export const defaultQueueSettings: QueueSettings = {

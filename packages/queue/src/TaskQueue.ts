@@ -57,6 +57,12 @@ export interface TaskQueueService {
   readonly refreshPriorities: () => Effect.Effect<number, QueueError>
   /** State changes made through this service, after they commit. */
   readonly subscribe: Effect.Effect<Queue.Dequeue<TaskChange>, never, Scope.Scope>
+  /**
+   * Calls `listener` synchronously with the changes of every commit made through this service,
+   * right after the commit, while the scope is open. For cheap bookkeeping (counters, wake-ups):
+   * unlike `subscribe`, it resumes no fiber per commit. A listener that throws is ignored.
+   */
+  readonly onCommit: (listener: (changes: ReadonlyArray<TaskChange>) => void) => Effect.Effect<void, never, Scope.Scope>
   /** A number that changes whenever any connection (any process) commits to the database. */
   readonly dataVersion: () => Effect.Effect<number>
   /** When the earliest lease of a RUNNING task expires (ISO-8601), or null when no task runs. */
@@ -71,13 +77,33 @@ export const make = Effect.gen(function* () {
   const engine = new Engine(store, settings)
   // Sliding: a slow subscriber (an SSE client) loses the oldest changes, never grows memory.
   const events = yield* PubSub.sliding<TaskChange>(16_384)
+  // Publishing resumes every subscriber's fiber: skipped while nobody subscribes.
+  let subscribers = 0
+  const listeners = new Set<(changes: ReadonlyArray<TaskChange>) => void>()
+  const committed = (changes: ReadonlyArray<TaskChange>): void => {
+    for (const listener of listeners) {
+      try {
+        listener(changes)
+      } catch {
+        // A listener's failure is its own; the commit stands.
+      }
+    }
+  }
+
+  /** What a committed operation hands back: its result, after its changes went out. */
+  const answer = <A>(result: A, changes: Array<TaskChange>): Effect.Effect<A, QueueError> => {
+    if (changes.length === 0) return Effect.succeed(result)
+    committed(changes)
+    return subscribers === 0 ? Effect.succeed(result) : Effect.as(PubSub.publishAll(events, changes), result)
+  }
+  const failure = (error: unknown): Effect.Effect<never, QueueError> => (isQueueError(error) ? Effect.fail(error) : Effect.die(error))
 
   /**
    * Runs `f` in one write transaction at the current time; publishes its changes after commit.
    * The time is read once the write lock is held: another process may hold it for a while
    * (busy_timeout), and times read before the wait would run behind that process's commits.
    */
-  const write = <A>(f: (now: number) => A): Effect.Effect<A, QueueError> =>
+  const writeAlone = <A>(f: (now: number) => A): Effect.Effect<A, QueueError> =>
     Effect.clockWith((clock) =>
       // Uninterruptible: a committed change is always published.
       Effect.uninterruptible(Effect.suspend(() => {
@@ -86,12 +112,58 @@ export const make = Effect.gen(function* () {
           result = store.transaction(() => f(clock.unsafeCurrentTimeMillis()))
         } catch (error) {
           engine.takeChanges()
-          return isQueueError(error) ? Effect.fail(error) : Effect.die(error)
+          return failure(error)
         }
-        const changes = engine.takeChanges()
-        return changes.length === 0 ? Effect.succeed(result) : Effect.as(PubSub.publishAll(events, changes), result)
+        return answer(result, engine.takeChanges())
       }))
     )
+
+  // Group commit: operations queued in this turn of the event loop, run together at its end.
+  interface Pending {
+    readonly run: (now: number) => unknown
+    readonly clock: Clock.Clock
+    readonly resume: (outcome: Effect.Effect<unknown, QueueError>) => void
+  }
+  let pending: Array<Pending> = []
+  const flush = (): void => {
+    const ops = pending
+    pending = []
+    const outcomes: Array<{ ok: true; value: unknown; changes: Array<TaskChange> } | { ok: false; error: unknown }> = []
+    try {
+      store.transaction(() => {
+        for (const op of ops) {
+          try {
+            // Nested: a savepoint, rolled back alone when the operation throws.
+            const value = store.transaction(() => op.run(op.clock.unsafeCurrentTimeMillis()))
+            outcomes.push({ ok: true, value, changes: engine.takeChanges() })
+          } catch (error) {
+            engine.takeChanges()
+            outcomes.push({ ok: false, error })
+          }
+        }
+      })
+    } catch (error) {
+      // The lock or the commit failed: nothing of the batch was committed.
+      engine.takeChanges()
+      for (const op of ops) op.resume(failure(error))
+      return
+    }
+    ops.forEach((op, i) => {
+      const o = outcomes[i]!
+      op.resume(o.ok ? answer(o.value, o.changes) : failure(o.error))
+    })
+  }
+  const writeGrouped = <A>(f: (now: number) => A): Effect.Effect<A, QueueError> =>
+    Effect.clockWith((clock) =>
+      Effect.uninterruptible(
+        Effect.async<A, QueueError>((resume) => {
+          pending.push({ run: f, clock, resume: resume as Pending["resume"] })
+          if (pending.length === 1) setImmediate(flush)
+        })
+      )
+    )
+
+  const write = settings.groupCommit === true ? writeGrouped : writeAlone
 
   /** Runs `f` against one read snapshot. */
   const read = <A>(f: (now: number) => A): Effect.Effect<A, QueueError> =>
@@ -157,7 +229,12 @@ export const make = Effect.gen(function* () {
       }),
     audit: (taskId) => read(() => engine.audit_(id(taskId))),
     refreshPriorities: () => write((now) => engine.refreshDue(now)),
-    subscribe: PubSub.subscribe(events),
+    subscribe: Effect.zipLeft(
+      PubSub.subscribe(events),
+      Effect.acquireRelease(Effect.sync(() => subscribers++), () => Effect.sync(() => subscribers--))
+    ),
+    onCommit: (listener) =>
+      Effect.acquireRelease(Effect.sync(() => void listeners.add(listener)), () => Effect.sync(() => void listeners.delete(listener))),
     dataVersion: () => Effect.sync(() => store.dataVersion()),
     nextLeaseExpiry: () => read(() => store.nextLeaseExpiry())
   }

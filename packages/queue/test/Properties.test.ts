@@ -328,7 +328,7 @@ const step = (cmd: Cmd, ctx: Ctx, settings: QueueSettings, index: number) =>
             const above =
               ranked > claimed.calculated_priority + 1e-9 ||
               (Math.abs(ranked - claimed.calculated_priority) <= 1e-9 && r.submitted_at < claimed.submitted_at)
-            expect(above, `${where}: ${r.id} ranks above the claimed ${c.id}`).toBe(false)
+            expect(above, `${where}: ${r.id} ranks above the claimed ${c.id}: ${JSON.stringify({ r, ranked, claimed, mine: truth(claimed), theirs: truth(r) })}`).toBe(false)
           }
           // The freshness bound: the claimed task's score is fresh, and at most 2 points below the true best.
           const mine = truth(claimed)

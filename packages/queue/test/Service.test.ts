@@ -3,10 +3,10 @@
  * write uses, plan problems, the hierarchy reach of a cancel, configuration and error bodies.
  */
 import { aNode, aTask } from "@abathur/testing"
-import { Database } from "@abathur/storage"
+import { Database, TaskRepository } from "@abathur/storage"
 import { describe, expect, it } from "@effect/vitest"
 import BetterSqlite3 from "better-sqlite3"
-import { Clock, Effect, Queue } from "effect"
+import { Clock, Effect, Exit, Queue, Scope } from "effect"
 import type { TreeNode } from "../src/Engine.js"
 import * as Index from "../src/index.js"
 import { defaultQueueSettings, limitsFromEnv, parseLimit, QueueConfig } from "../src/QueueConfig.js"
@@ -40,6 +40,80 @@ describe("notifications and versions", () => {
       yield* q.status()
       expect(yield* Queue.size(changes)).toBe(0)
     }).pipe(Effect.provide(testQueue())))
+
+  it.effect("onCommit() listeners see each commit's changes synchronously, while their scope is open", () =>
+    Effect.gen(function* () {
+      const q = yield* TaskQueue
+      const seen: Array<Array<string>> = []
+      const scope = yield* Scope.make()
+      yield* Scope.extend(q.onCommit((changes) => seen.push(changes.map((c) => `${c.from ?? "new"}>${c.to}`))), scope)
+      // A listener that throws changes nothing for the commit or the other listeners.
+      yield* Scope.extend(q.onCommit(() => { throw new Error("a broken listener") }), scope)
+      const a = yield* q.submit(aTask())
+      // Already there when the operation returns: no fiber in between.
+      expect(seen).toEqual([["new>ready"]])
+      yield* q.submit(aTask({ dependsOn: [a.id] }))
+      const c = yield* q.claim({ worker: "w" })
+      yield* q.complete(a.id, { leaseToken: c!.leaseToken })
+      yield* flip(q.complete(a.id))
+      yield* q.status()
+      expect(seen).toEqual([["new>ready"], ["new>blocked"], ["ready>running"], ["running>completed", "blocked>ready"]])
+      expect((yield* q.get(a.id)).status).toBe("completed")
+      yield* Scope.close(scope, Exit.void)
+      yield* q.submit(aTask())
+      expect(seen.length).toBe(4)
+    }).pipe(Effect.provide(testQueue())))
+
+  it.effect("group commit: operations that arrive together share one transaction, each all or nothing", () =>
+    Effect.gen(function* () {
+      const q = yield* TaskQueue
+      const repo = yield* TaskRepository
+      const { db } = yield* Database
+      const first = yield* q.submit(aTask({ prompt: "first" }))
+      const before = yield* dump
+      // Count the outermost transactions from here on.
+      let transactions = 0
+      const original = repo.transaction
+      ;(repo as { transaction: typeof original }).transaction = <A>(f: () => A): A => {
+        if (!db.inTransaction) transactions++
+        return original(f)
+      }
+      try {
+        const [submitted, bad, cyclic, claimed] = yield* Effect.all(
+          [
+            Effect.all(
+              Array.from({ length: 20 }, (_, i) => q.submit(aTask({ prompt: `batch ${i}`, dependsOn: [first.id] }))),
+              { concurrency: "unbounded" }
+            ),
+            // Rejected in the middle of the batch: its own changes roll back, the others stand.
+            flip(q.submit({ prompt: "bad", dependsOn: [first.id, "3f2b8c1e-9d4a-4f6b-8e2a-1c5d7e9f0a2b"] })),
+            flip(q.submitPlan({ tasks: [{ key: "a", prompt: "a", dependsOn: ["b"] }, { key: "b", prompt: "b", dependsOn: ["a"] }] })),
+            q.claim({ worker: "w" })
+          ],
+          { concurrency: "unbounded" }
+        )
+        expect(transactions).toBe(1)
+        expect(submitted.map((t) => t.status)).toEqual(Array.from({ length: 20 }, () => "blocked"))
+        expect(bad._tag).toBe("TaskNotFound")
+        expect(cyclic._tag).toBe("DependencyCycle")
+        expect(claimed?.id).toBe(first.id)
+        // Exactly the 20 tasks, their edges and audit rows, and the claim: nothing of the rejected two.
+        const after = yield* dump
+        expect(after.tasks.length).toBe(before.tasks.length + 20)
+        expect(after.deps.length).toBe(before.deps.length + 20)
+        expect(after.audit.length).toBe(before.audit.length + 21)
+        expect((yield* q.list({ status: "blocked" })).map((t) => t.prompt).sort()).toEqual(
+          Array.from({ length: 20 }, (_, i) => `batch ${i}`).sort()
+        )
+        // One at a time, each is a transaction of its own.
+        yield* q.submit(aTask())
+        yield* q.submit(aTask())
+        expect(transactions).toBe(3)
+      } finally {
+        ;(repo as { transaction: typeof original }).transaction = original
+      }
+      yield* checkInvariants()
+    }).pipe(Effect.provide(testQueue({ groupCommit: true }))))
 
   it.effect("dataVersion() moves when another connection commits", () =>
     Effect.gen(function* () {
