@@ -3,6 +3,12 @@ import BetterSqlite3 from "better-sqlite3"
 import { Context, Effect, Layer } from "effect"
 import { mkdirSync } from "node:fs"
 import { dirname } from "node:path"
+import {
+  type BackgroundCheckpointer,
+  type BackgroundCheckpointOptions,
+  DEFAULT_MAX_WAL_BYTES,
+  startCheckpointer
+} from "./Checkpointer.js"
 import { DatabaseOpenError, MigrationError } from "./StorageError.js"
 
 /** How to open the database. */
@@ -15,6 +21,12 @@ export interface DatabaseOptions {
   readonly synchronous?: "NORMAL" | "FULL"
   /** Called while migrations run (for progress on a terminal). */
   readonly onMigrationProgress?: (event: { version: number; name: string; done: number; total: number }) => void
+  /**
+   * Checkpoint the WAL on a background thread instead of inside the commits that fill it (file
+   * databases in WAL mode): `true` (the default), `false` (SQLite's automatic checkpoints every
+   * 1000 pages), or settings. See Checkpointer.ts. Processes sharing the file may differ.
+   */
+  readonly backgroundCheckpoint?: boolean | BackgroundCheckpointOptions
 }
 
 /** An open, migrated SQLite database. */
@@ -23,6 +35,69 @@ export interface DatabaseHandle {
   readonly filename: string
   /** What opening the database migrated. */
   readonly migration: MigrationResult
+  /** The background checkpointer, or null (in-memory, turned off, or it could not start). */
+  readonly checkpointer: BackgroundCheckpointer | null
+  /**
+   * Stops the background checkpointer, checkpoints what is left and closes the connection.
+   * Idempotent; `db.close()` does the same.
+   */
+  readonly close: () => void
+}
+
+/** SQLite's default `wal_autocheckpoint`, in pages. */
+const DEFAULT_AUTOCHECKPOINT = 1000
+
+/**
+ * Starts the background checkpointer on a file connection in WAL mode, unless turned off. The
+ * connection's own automatic checkpoint moves to `maxWalBytes` (see Checkpointer.ts) and back to
+ * SQLite's default should the worker die; `db.close()` stops the worker first.
+ */
+const withCheckpointer = (
+  db: BetterSqlite3.Database,
+  options: DatabaseOptions
+): { checkpointer: BackgroundCheckpointer | null; close: () => void } => {
+  const setting = options.backgroundCheckpoint ?? true
+  const plain = { checkpointer: null, close: () => db.close() }
+  if (setting === false || db.memory || db.pragma("journal_mode", { simple: true }) !== "wal") return plain
+  const settings = setting === true ? {} : setting
+  const autocheckpoint = (pages: number) => db.pragma(`wal_autocheckpoint = ${pages}`)
+  const pageSize = db.pragma("page_size", { simple: true }) as number
+  autocheckpoint(Math.max(1, Math.ceil((settings.maxWalBytes ?? DEFAULT_MAX_WAL_BYTES) / pageSize)))
+  let checkpointer: BackgroundCheckpointer
+  try {
+    checkpointer = startCheckpointer(options.filename, {
+      ...settings,
+      synchronous: options.synchronous ?? "NORMAL",
+      onUnexpectedExit: () => {
+        try {
+          if (db.open) autocheckpoint(DEFAULT_AUTOCHECKPOINT)
+        } catch {
+          // Runs from an event: never throw there.
+        }
+      }
+    })
+  } catch {
+    autocheckpoint(DEFAULT_AUTOCHECKPOINT)
+    return plain
+  }
+  const closeConnection = db.close.bind(db)
+  const close = () => {
+    checkpointer.stop()
+    if (!db.open) return
+    // What the worker had not copied yet: when this is not the file's last connection (another
+    // process has it open), closing would leave it in the WAL. Best effort.
+    try {
+      if (!db.inTransaction) db.pragma("wal_checkpoint(PASSIVE)")
+    } catch {
+      // An I/O error: closing reports what matters.
+    }
+    closeConnection()
+  }
+  db.close = () => {
+    close()
+    return db
+  }
+  return { checkpointer, close }
 }
 
 /**
@@ -44,7 +119,7 @@ export const openDatabase = (options: DatabaseOptions): DatabaseHandle => {
     db.pragma(`synchronous = ${options.synchronous ?? "NORMAL"}`)
     db.pragma("foreign_keys = ON")
     const migration = migrate(db, options.onMigrationProgress ? { onProgress: options.onMigrationProgress } : {})
-    return { db, filename, migration }
+    return { db, filename, migration, ...withCheckpointer(db, options) }
   } catch (error) {
     db.close()
     if (error instanceof SchemaMigrationError) {
@@ -73,7 +148,7 @@ export class Database extends Context.Tag("@abathur/storage/Database")<Database,
               ? error
               : new DatabaseOpenError({ filename: options.filename, message: String(error) })
         }),
-        (handle) => Effect.sync(() => handle.db.close())
+        (handle) => Effect.sync(() => handle.close())
       )
     )
 }

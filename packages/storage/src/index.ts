@@ -1,3 +1,9 @@
+export {
+  type BackgroundCheckpointer,
+  type BackgroundCheckpointOptions,
+  type CheckpointStats,
+  startCheckpointer
+} from "./Checkpointer.js"
 export * from "./Database.js"
 export * from "./StorageError.js"
 export * from "./TaskRepository.js"
