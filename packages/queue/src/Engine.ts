@@ -18,6 +18,7 @@ import {
   type PriorityFacts,
   priorityRank,
   rankedScore,
+  starvationRate,
   type QueueStatus,
   SubmitTaskInput,
   type SubmitTask,
@@ -30,7 +31,7 @@ import {
   topologicalBatches,
   type JsonValue
 } from "@abathur/domain"
-import type { AuditEntry, ListFilter, RefreshFacts, StoredPriority, StoredTask, TaskPatch, TaskStore } from "@abathur/storage"
+import type { AuditEntry, DueRefresh, ListFilter, RefreshFacts, StoredPriority, StoredTask, TaskPatch, TaskStore } from "@abathur/storage"
 import type { z } from "zod"
 import type { QueueSettings } from "./QueueConfig.js"
 import {
@@ -41,6 +42,9 @@ import {
   TaskNotFound,
   ValidationError
 } from "./QueueError.js"
+
+/** How many tasks a claim moves into the starved class ahead of time, at most (see refreshDue). */
+const EARLY_CROSSINGS = 64
 
 /** A state change made by an operation (published after commit). */
 export interface TaskChange {
@@ -239,20 +243,42 @@ export class Engine {
   refreshDue(now: number): number {
     // One query reads the facts of every due task; one prepared UPDATE per task writes it back.
     const due = this.store.dueForRefresh(formatTimestamp(now))
-    const horizonMs = this.settings.priority.starvationHorizonSeconds * 1000
-    for (const f of due) {
-      const waitingSince = ms(f.submittedAt) ?? 0
-      if (f.deadline === null && f.rank !== null && !f.starved && now >= waitingSince + horizonMs) {
-        // Crossing the horizon without a deadline: the score stops growing where the rank says,
-        // and nothing about the task moves with time any more. No need to count its dependents.
-        const score = rankedScore({ rank: f.rank, starved: false, waitingSince }, now, this.settings.priority)
-        this.store.setPriority(f.id, { calculatedPriority: score, priorityRank: score, priorityStarved: true, priorityRefreshAt: null })
-      } else {
-        const facts = this.refreshFacts({ ...f, openDependents: this.store.countOpenDependents(f.id) })
-        this.store.setPriority(f.id, this.scoreAt(f.status, facts, now))
-      }
+    for (const f of due) if (!this.crossEarly(f, now)) this.rerank(f, now)
+    // Smoothing: tasks submitted together cross the horizon together. Up to EARLY_CROSSINGS
+    // tasks that will cross within one refresh step cross now, at the score they will have then
+    // (at most a step above the formula until they get there), so that a busy queue spreads a
+    // big plan's crossing over many claims instead of stalling one of them.
+    const rate = starvationRate(this.settings.priority)
+    if (rate > 0) {
+      const window = this.settings.priority.refreshStep / rate
+      const soon = this.store.dueForRefresh(formatTimestamp(now + window), EARLY_CROSSINGS)
+      for (const f of soon) this.crossEarly(f, now)
     }
     return due.length
+  }
+
+  /**
+   * Moves a READY task without a deadline into the starved class once it is within one refresh
+   * step of the horizon: its score stops growing at its rank's value at the horizon, and nothing
+   * about it moves with time any more (no need to count its dependents). False when that does
+   * not apply.
+   */
+  private crossEarly(f: DueRefresh, now: number): boolean {
+    const p = this.settings.priority
+    const rate = starvationRate(p)
+    const waitingSince = ms(f.submittedAt) ?? 0
+    const horizonAt = waitingSince + p.starvationHorizonSeconds * 1000
+    if (f.deadline !== null || f.rank === null || f.starved || rate === 0 || now < horizonAt - p.refreshStep / rate) return false
+    const score = rankedScore({ rank: f.rank, starved: false, waitingSince }, horizonAt, p)
+    // The stored score (calculated_priority) keeps its last value: reads derive the score from
+    // the rank, and leaving it spares an index and the statistics trigger per crossing.
+    this.store.updateTask(f.id, { priorityRank: score, priorityStarved: true, priorityRefreshAt: null })
+    return true
+  }
+
+  private rerank(f: DueRefresh, now: number): void {
+    const facts = this.refreshFacts({ ...f, openDependents: this.store.countOpenDependents(f.id) })
+    this.store.setPriority(f.id, this.scoreAt(f.status, facts, now))
   }
 
   private refreshFacts(f: RefreshFacts): PriorityFacts {

@@ -7,6 +7,7 @@ import {
   parseTimestamp,
   type PriorityFacts,
   rankedScore,
+  starvationRate,
   type TaskSource,
   type TaskStatus,
   TaskStatuses
@@ -192,8 +193,12 @@ export const findViolations = (db: BetterSqlite3.Database, options: InvariantOpt
       if (ranked === null || Math.abs(truth - ranked) > tolerance) {
         out.push(`${where}: ranked at ${ranked} but the formula gives ${truth} at ${new Date(options.now).toISOString()}`)
       }
-      const horizonAt = parseTimestamp(t.submitted_at)! + options.settings.priority.starvationHorizonSeconds * 1000
-      if (options.settings.priority.weights.starvation > 0 && (t.priority_starved === 1) !== options.now >= horizonAt) {
+      // Past the horizon a task is starved; it may become so up to one refresh step early.
+      const p = options.settings.priority
+      const horizonAt = parseTimestamp(t.submitted_at)! + p.starvationHorizonSeconds * 1000
+      const early = p.refreshStep / starvationRate(p)
+      const starved = t.priority_starved === 1
+      if (p.weights.starvation > 0 && (starved ? options.now < horizonAt - early : options.now >= horizonAt)) {
         out.push(`${where}: starved flag ${t.priority_starved} at ${new Date(options.now).toISOString()}`)
       }
     }

@@ -291,13 +291,14 @@ export const makeTaskRepository = (db: BetterSqlite3.Database) => {
     nextLeaseExpiry: (): string | null =>
       get<{ at: string | null }>("SELECT min(lease_expires_at) AS at FROM tasks WHERE status = 'running'")?.at ?? null,
 
-    /** Tasks whose stored priority is due for a refresh at `now`, with their stored rank. */
-    dueForRefresh: (now: string): Array<DueRefresh> =>
+    /** Tasks whose stored priority is due for a refresh at `at` (the earliest `limit`), with their stored rank. */
+    dueForRefresh: (at: string, limit?: number): Array<DueRefresh> =>
       all<DueRefreshRow>(
         `SELECT id, status, priority, source, deadline, estimated_duration_seconds AS estimatedDurationSeconds,
            submitted_at AS submittedAt, priority_rank AS rank, priority_starved AS starved
-         FROM tasks WHERE priority_refresh_at <= ? ORDER BY priority_refresh_at`,
-        now
+         FROM tasks WHERE priority_refresh_at <= ? ORDER BY priority_refresh_at LIMIT ?`,
+        at,
+        limit ?? -1
       ).map((r) => ({ ...r, starved: r.starved === 1 })),
 
     /** Stores a task's computed priority, its place in the claim order and its next refresh time. */
