@@ -43,9 +43,6 @@ import {
   ValidationError
 } from "./QueueError.js"
 
-/** How many tasks a claim moves into the starved class ahead of time, at most (see refreshDue). */
-const EARLY_CROSSINGS = 64
-
 /** A state change made by an operation (published after commit). */
 export interface TaskChange {
   readonly taskId: string
@@ -87,6 +84,12 @@ export const publicTask = (t: StoredTask): Task => {
     ...task
   } = t
   return task
+}
+
+/** A number in [0, 1) fixed by a task id (a UUID: its first 32 bits). */
+const spreadOf = (id: string): number => {
+  const n = Number.parseInt(id.slice(0, 8), 16)
+  return Number.isFinite(n) ? n / 2 ** 32 : 0
 }
 
 const ms = (iso: string | null): number | null => (iso === null ? null : (parseTimestamp(iso) ?? null))
@@ -197,7 +200,7 @@ export class Engine {
 
   /** A waiting task's priority at `now`, its place in the claim order and when to recompute them. */
   private priorityOf(task: StoredTask, now: number, openDependents?: number): StoredPriority {
-    return this.scoreAt(task.status, this.facts(task, openDependents), now)
+    return this.scoreAt(task.status, this.facts(task, openDependents), now, task.id)
   }
 
   /**
@@ -205,13 +208,23 @@ export class Engine {
    * recomputed. Only READY tasks are refreshed as time passes (claims compare READY tasks
    * only); a BLOCKED task's are recomputed when its facts change and when it becomes READY.
    */
-  private scoreAt(status: TaskStatus, facts: PriorityFacts, now: number): StoredPriority {
-    const r = priorityRank(facts, now, this.settings.priority)
+  private scoreAt(status: TaskStatus, facts: PriorityFacts, now: number, id: string): StoredPriority {
+    const p = this.settings.priority
+    const r = priorityRank(facts, now, p)
+    let refreshAt = r.refreshAt
+    const rate = starvationRate(p)
+    if (refreshAt !== null && !r.starved && facts.deadline === null && rate > 0) {
+      // Tasks submitted together reach the horizon together: each crosses at an instant of its
+      // own within the last refresh step before it (by its id), so that a busy queue spreads a
+      // big plan's crossing over many claims instead of stalling one of them.
+      const horizonAt = facts.waitingSince + p.starvationHorizonSeconds * 1000
+      refreshAt = Math.max(now, Math.ceil(horizonAt - spreadOf(id) * (p.refreshStep / rate)))
+    }
     return {
       calculatedPriority: r.calculatedPriority,
       priorityRank: r.rank,
       priorityStarved: r.starved,
-      priorityRefreshAt: status === "ready" && r.refreshAt !== null ? formatTimestamp(r.refreshAt) : null
+      priorityRefreshAt: status === "ready" && refreshAt !== null ? formatTimestamp(refreshAt) : null
     }
   }
 
@@ -244,22 +257,13 @@ export class Engine {
     // One query reads the facts of every due task; one prepared UPDATE per task writes it back.
     const due = this.store.dueForRefresh(formatTimestamp(now))
     for (const f of due) if (!this.crossEarly(f, now)) this.rerank(f, now)
-    // Smoothing: tasks submitted together cross the horizon together. Up to EARLY_CROSSINGS
-    // tasks that will cross within one refresh step cross now, at the score they will have then
-    // (at most a step above the formula until they get there), so that a busy queue spreads a
-    // big plan's crossing over many claims instead of stalling one of them.
-    const rate = starvationRate(this.settings.priority)
-    if (rate > 0) {
-      const window = this.settings.priority.refreshStep / rate
-      const soon = this.store.dueForRefresh(formatTimestamp(now + window), EARLY_CROSSINGS)
-      for (const f of soon) this.crossEarly(f, now)
-    }
     return due.length
   }
 
   /**
    * Moves a READY task without a deadline into the starved class once it is within one refresh
-   * step of the horizon: its score stops growing at its rank's value at the horizon, and nothing
+   * step of the horizon (its refresh time is set early, see `scoreAt`): its score stops growing
+   * at its rank's value at the horizon, at most a step above the formula until then, and nothing
    * about it moves with time any more (no need to count its dependents). False when that does
    * not apply.
    */
@@ -278,7 +282,7 @@ export class Engine {
 
   private rerank(f: DueRefresh, now: number): void {
     const facts = this.refreshFacts({ ...f, openDependents: this.store.countOpenDependents(f.id) })
-    this.store.setPriority(f.id, this.scoreAt(f.status, facts, now))
+    this.store.setPriority(f.id, this.scoreAt(f.status, facts, now, f.id))
   }
 
   private refreshFacts(f: RefreshFacts): PriorityFacts {
@@ -387,7 +391,7 @@ export class Engine {
       priorityRank: null,
       priorityStarved: false
     }
-    return { ...task, ...this.scoreAt(status, this.facts(task, openDependents), now) }
+    return { ...task, ...this.scoreAt(status, this.facts(task, openDependents), now, task.id) }
   }
 
   private insertEdge(dependentId: string, prerequisiteId: string, type: DependencyType, now: number, resolvedAt: string | null) {
@@ -630,7 +634,7 @@ export class Engine {
     const entries: Array<AuditEntry> = []
     const reason = `last prerequisite ${id} completed`
     for (const f of this.store.unblockedBy(id, at)) {
-      const p = this.scoreAt("ready", this.refreshFacts(f), now)
+      const p = this.scoreAt("ready", this.refreshFacts(f), now, f.id)
       this.store.updateTask(f.id, { status: "ready", lastUpdatedAt: at, ...p })
       entries.push({ taskId: f.id, fromStatus: f.status, toStatus: "ready", at, actor: actor ?? task.workerId, reason })
       unblocked.push(f.id)

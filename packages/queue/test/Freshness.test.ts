@@ -149,28 +149,26 @@ describe("the freshness bound", () => {
     Effect.gen(function* () {
       const q = yield* TaskQueue
       const { db } = yield* Database
-      const starved = () => (db.prepare("SELECT count(*) AS n FROM tasks WHERE priority_starved = 1 AND status = 'ready'").get() as { n: number }).n
+      const starved = () => (db.prepare("SELECT count(*) AS n FROM tasks WHERE priority_starved = 1").get() as { n: number }).n
       yield* q.submitPlan({ tasks: Array.from({ length: 300 }, (_, i) => ({ key: `t${i}`, prompt: `t${i}`, priority: i % 11 })) })
-      // Two minutes before the horizon (within one refresh step, 3.6 minutes of starvation):
-      // each claim moves a bounded number of them, not all 300 at once.
-      yield* TestClock.adjust(Duration.minutes(58))
-      let previous = 0
-      const moved: Array<number> = []
-      for (let i = 0; i < 6; i++) {
+      // From four minutes before the horizon, a claim every 20 seconds: each task crosses at an
+      // instant of its own within the last refresh step (3.6 minutes) before its horizon.
+      yield* TestClock.adjust(Duration.minutes(56))
+      const crossed: Array<number> = []
+      let before = starved()
+      for (let i = 0; i < 15; i++) {
+        yield* TestClock.adjust(Duration.seconds(20))
         const c = yield* q.claim({ worker: "w" })
-        yield* q.complete(c!.id, { leaseToken: c!.leaseToken })
+        yield* q.release(c!.id, { leaseToken: c!.leaseToken })
         const now = starved()
-        moved.push(now - previous)
-        previous = now
+        crossed.push(now - before)
+        before = now
         yield* checkInvariants({ freshness: true })
       }
-      expect(Math.max(...moved)).toBeLessThanOrEqual(64)
-      expect(previous).toBeGreaterThan(64)
-      // At the horizon the rest cross in one go, as the bound requires.
-      yield* TestClock.adjust(Duration.minutes(3))
-      yield* q.claim({ worker: "w" })
-      expect(starved()).toBe(300 - 7)
-      yield* checkInvariants({ freshness: true })
+      expect(before).toBe(300)
+      // Spread: many claims moved some, none moved a third of them.
+      expect(crossed.filter((n) => n > 0).length).toBeGreaterThanOrEqual(8)
+      expect(Math.max(...crossed)).toBeLessThan(100)
     }).pipe(Effect.provide(testQueue())))
 
   it.effect("a task with a deadline is refreshed as its urgency rises, and not after the deadline", () =>
