@@ -65,6 +65,8 @@ console.log(JSON.stringify({ server: e.ABATHUR_SERVER, id: e.ABATHUR_TASK_ID, db
     const r = await s.run(["work", "--server", url, "--exec", "true", "--json"], { ABATHUR_TOKEN: "wrong" })
     expect(r.code).toBe(1)
     expect(r.stdout).toBe("")
-    expect(JSON.parse(r.stderr).error.message).toMatch(/ABATHUR_TOKEN/)
+    // The Error document is the last line (a warning about a transient failure may precede it).
+    const last = r.stderr.trim().split("\n").at(-1)!
+    expect(JSON.parse(last).error.message).toMatch(/ABATHUR_TOKEN/)
   })
 })

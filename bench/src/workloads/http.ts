@@ -318,12 +318,7 @@ export const h1 = async (ctx: Ctx): Promise<WorkloadResult> => {
         latencyRow("complete p50", ao.p50, fLat.p50),
         latencyRow("complete p99", ao.p99, fLat.p99),
         cpuRow("server CPU per cycle", serverUs, fServerUs),
-        infoRow(
-          "in-process CPU per cycle (the same claim + complete without HTTP)",
-          Number.isFinite(inProcessCpuUs) ? `${inProcessCpuUs.toFixed(0)} µs` : "—",
-          "—",
-          Number.isFinite(inProcessCpuUs) ? `server spends ${(serverUs / inProcessCpuUs).toFixed(2)}× it` : "—"
-        ),
+        inProcessCpuRow("in-process CPU per cycle (the same claim + complete without HTTP)", inProcessCpuUs, serverUs),
         cpuRow("client CPU per cycle", clientUs, fClientUs)
       ],
       notes,
@@ -334,6 +329,15 @@ export const h1 = async (ctx: Ctx): Promise<WorkloadResult> => {
     cleanup()
   }
 }
+
+/** The same work's CPU in-process, and how much more the server spends on it. */
+const inProcessCpuRow = (metric: string, inProcessCpuUs: number, serverUs: number) =>
+  infoRow(
+    metric,
+    Number.isFinite(inProcessCpuUs) ? `${inProcessCpuUs.toFixed(0)} µs` : "—",
+    "—",
+    Number.isFinite(inProcessCpuUs) ? `server spends ${(serverUs / inProcessCpuUs).toFixed(2)}× it` : "—"
+  )
 
 // ---- H2 ---------------------------------------------------------------------------------------
 
@@ -435,12 +439,7 @@ export const h2 = async (ctx: Ctx): Promise<WorkloadResult> => {
         latencyRow("submit p50", a.p50, fLat.p50),
         latencyRow("submit p99", a.p99, fLat.p99),
         cpuRow("server CPU per submit", serverUs, fServerUs),
-        infoRow(
-          "in-process CPU per submit",
-          Number.isFinite(inProcessCpuUs) ? `${inProcessCpuUs.toFixed(0)} µs` : "—",
-          "—",
-          Number.isFinite(inProcessCpuUs) ? `server spends ${(serverUs / inProcessCpuUs).toFixed(2)}× it` : "—"
-        ),
+        inProcessCpuRow("in-process CPU per submit", inProcessCpuUs, serverUs),
         cpuRow("client CPU per submit", clientUs, fClientUs)
       ],
       notes,
