@@ -23,7 +23,7 @@ if (!existsSync(db)) {
   await build({
     entryPoints: [join(here, "make-db.ts")], outfile: maker, bundle: true, format: "esm", platform: "node",
     target: "node20", conditions: ["@abathur/source"], external: ["better-sqlite3"], logLevel: "warning",
-    banner: { js: 'import { createRequire } from "node:module"; const require = createRequire(import.meta.url);' },
+    banner: { js: 'import { createRequire as __abathurCreateRequire } from "node:module"; const require = __abathurCreateRequire(import.meta.url);' },
     nodePaths: [join(here, "../node_modules")]
   })
   // Resolve better-sqlite3 from the CLI's node_modules.

@@ -19,6 +19,12 @@ export type QueueServices = TaskQueue | TaskRepository | Database
 export interface DatabaseSettings {
   readonly filename: string
   readonly onMigrationProgress?: (event: { version: number; name: string; done: number; total: number }) => void
+  /**
+   * The command keeps the database open for long (`mcp`): checkpoint the WAL on a background
+   * thread. A short command does not pay for starting one; `work` waits on the -wal file
+   * itself and keeps SQLite's own checkpoints.
+   */
+  readonly longRunning?: boolean
 }
 
 /** Builds the layers for one database (composed in main.ts). */
@@ -75,12 +81,13 @@ const emit = (ctx: Ctx, doc: unknown, human: () => string): Effect.Effect<void> 
   })
 
 /** Runs `effect` against the queue over the command's database; closes the database after. */
-const withQueue = <A, E>(ctx: Ctx, effect: Effect.Effect<A, E, QueueServices>) =>
+const withQueue = <A, E>(ctx: Ctx, effect: Effect.Effect<A, E, QueueServices>, options: { readonly longRunning?: boolean } = {}) =>
   Effect.suspend(() => {
     const progress = makeProgress(ctx.app.terminal, "migrating")
     const layer = ctx.app.layer({
       filename: ctx.db,
-      onMigrationProgress: (e) => progress.update(e.done, e.total, `v${e.version} ${e.name}`)
+      onMigrationProgress: (e) => progress.update(e.done, e.total, `v${e.version} ${e.name}`),
+      longRunning: options.longRunning === true
     })
     const logged = Effect.flatMap(Database, (db) => {
       progress.finish()
@@ -632,7 +639,8 @@ const mcp = command(
           process.once("SIGTERM", stop)
           return serveStdio(server)
         })
-      })
+      }),
+      { longRunning: true }
     )
 )
 

@@ -21,6 +21,7 @@ export const MainLive = (env: Env): MainLayer => (settings: DatabaseSettings) =>
     Layer.provideMerge(
       Database.layer({
         filename: settings.filename,
+        backgroundCheckpoint: settings.longRunning === true,
         ...(settings.onMigrationProgress !== undefined && { onMigrationProgress: settings.onMigrationProgress })
       })
     ),
