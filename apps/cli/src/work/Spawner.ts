@@ -28,6 +28,10 @@ const { spawn } = require("node:child_process")
 const { closeSync, openSync, writeSync } = require("node:fs")
 for (const s of ["SIGINT", "SIGTERM", "SIGHUP"]) process.on(s, () => {})
 process.on("disconnect", () => process.exit(0))
+// The worker went away (it may exit right after starting us): a message that cannot reach it
+// is dropped, and the helper ends, instead of an unhandled EPIPE on the shared stderr.
+process.on("error", () => process.exit(0))
+const send = (m) => { if (process.connected) process.send(m, (error) => { if (error) process.exit(0) }) }
 let baseEnv = {}
 const DRAIN_MS = 200
 const killGroup = (pid) => { try { process.kill(-pid, "SIGKILL") } catch {} }
@@ -63,7 +67,7 @@ const start = (m) => {
       try { closeSync(fd) } catch {}
       fd = null
     }
-    process.send({ t: "exit", key: m.key, code, signal, spawnError, stdout: stdout.buffer(), stdoutTruncated: stdout.truncated,
+    send({ t: "exit", key: m.key, code, signal, spawnError, stdout: stdout.buffer(), stdoutTruncated: stdout.truncated,
       stderr: stderr.buffer(), stderrTruncated: stderr.truncated, durationMs: Date.now() - startedAt })
   }
   let child
@@ -73,7 +77,7 @@ const start = (m) => {
     return finish(null, null, e instanceof Error ? e.message : String(e))
   }
   const pid = child.pid
-  if (pid !== undefined) process.send({ t: "spawned", key: m.key, pid })
+  if (pid !== undefined) send({ t: "spawned", key: m.key, pid })
   let exitInfo = null, open = 2
   const settle = () => { if (exitInfo !== null && open === 0) finish(exitInfo.code, exitInfo.signal, null) }
   for (const [stream, tail] of [[child.stdout, stdout], [child.stderr, stderr]]) {
@@ -97,7 +101,7 @@ process.on("message", (m) => {
   if (m.t === "env") baseEnv = m.env
   else if (m.t === "start") start(m)
 })
-process.send({ t: "ready" })
+send({ t: "ready" })
 `
 
 interface Pending {
