@@ -12,7 +12,7 @@ import { Metrics, type MetricsService } from "./Metrics.js"
 import { type OperationDoc, openApiDocument } from "./OpenApi.js"
 import { CancelInput, RetryInput } from "./Schemas.js"
 import { VERSION } from "./Version.js"
-import { Shutdown, Wakeup } from "./Wakeup.js"
+import { Shutdown, Wakeup, workSignal } from "./Wakeup.js"
 
 /** What a route handler may use. */
 type Env =
@@ -101,23 +101,14 @@ const claimOnce = (q: TaskQueueService, body: unknown) => Effect.uninterruptible
  */
 const claimWaiting = (q: TaskQueueService, body: unknown, waitSeconds: number) =>
   Effect.gen(function* () {
-    const wakeup = yield* Wakeup
-    const shutdown = yield* Shutdown
     const deadline = Date.now() + waitSeconds * 1000
-    yield* wakeup.interest
-    yield* wakeup.waiting
+    const signal = yield* workSignal
     for (;;) {
-      const signal = yield* wakeup.next
+      const wait = yield* signal.next
       const task = yield* claimOnce(q, body)
       if (task !== null) return task
       const left = deadline - Date.now()
-      if (left <= 0 || (yield* Deferred.isDone(shutdown))) return null
-      const woken = yield* Effect.raceAll([
-        Effect.as(signal, true),
-        Effect.as(Deferred.await(shutdown), false),
-        Effect.as(Effect.sleep(left), false)
-      ])
-      if (!woken) return null
+      if (left <= 0 || !(yield* wait(left))) return null
     }
   }).pipe(Effect.scoped)
 

@@ -2,24 +2,15 @@ import { makeMcpServer, type RunEffect, type WaitForWork } from "@abathur/mcp"
 import type { TaskQueue } from "@abathur/queue"
 import { HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { WebStandardStreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js"
-import { Deferred, Effect, Runtime } from "effect"
+import { Effect, Runtime } from "effect"
 import { readJson } from "./Body.js"
-import { Shutdown, Wakeup } from "./Wakeup.js"
+import { type Shutdown, type Wakeup, workSignal } from "./Wakeup.js"
 
 /**
  * `task_claim` with `waitSeconds` waits on this server's wake-ups (its own commits, other
  * processes' commits, lease expiries) instead of polling; a shutdown ends the wait (no task).
  */
-const waitForWork = Effect.gen(function* () {
-  const wakeup = yield* Wakeup
-  const shutdown = yield* Shutdown
-  const wait: WaitForWork = Effect.as(Effect.zipRight(wakeup.interest, wakeup.waiting), {
-    next: Effect.map(wakeup.next, (signal) => (millis: number) =>
-      Effect.raceAll([Effect.as(signal, true), Effect.as(Effect.sleep(millis), true), Effect.as(Deferred.await(shutdown), false)])
-    )
-  })
-  return wait
-})
+const waitForWork = Effect.map(Effect.context<Wakeup | Shutdown>(), (context): WaitForWork => Effect.provide(workSignal, context))
 
 /** Request headers that describe the body the server already read, not the message. */
 const dropped = new Set(["content-length", "transfer-encoding", "connection", "keep-alive", "expect"])

@@ -1,3 +1,4 @@
+import type { WorkSignal } from "@abathur/mcp"
 import { TaskQueue } from "@abathur/queue"
 import { Context, Deferred, Effect, Exit, FiberId, Layer, PubSub, Queue, type Scope } from "effect"
 
@@ -150,3 +151,20 @@ export class Wakeup extends Context.Tag("@abathur/server/Wakeup")<Wakeup, Wakeup
 export class Shutdown extends Context.Tag("@abathur/server/Shutdown")<Shutdown, Deferred.Deferred<void>>() {
   static readonly layer: Layer.Layer<Shutdown> = Layer.effect(Shutdown, Deferred.make<void>())
 }
+
+/**
+ * What one waiting claim (an HTTP long poll, or MCP `task_claim` with `waitSeconds`) waits on,
+ * for the claim's scope: it counts as interested and waiting, and each wait ends at the next
+ * wake-up, after `millis`, or at a shutdown (then `false`: the claim gives up, no task).
+ */
+export const workSignal: Effect.Effect<WorkSignal, never, Wakeup | Shutdown | Scope.Scope> = Effect.gen(function* () {
+  const wakeup = yield* Wakeup
+  const shutdown = yield* Shutdown
+  yield* wakeup.interest
+  yield* wakeup.waiting
+  return {
+    next: Effect.map(wakeup.next, (signal) => (millis: number) =>
+      Effect.raceAll([Effect.as(signal, true), Effect.as(Effect.sleep(millis), true), Effect.as(Deferred.await(shutdown), false)])
+    )
+  }
+})

@@ -254,9 +254,10 @@ export class Engine {
    * whose urgency has risen by a step, or that have just crossed the starvation horizon.
    */
   refreshDue(now: number): number {
-    // One query reads the facts of every due task; one prepared UPDATE per task writes it back.
+    // One query reads every due task; one prepared UPDATE per task writes it back (only a task
+    // with a deadline needs its dependents counted).
     const due = this.store.dueForRefresh(formatTimestamp(now))
-    for (const f of due) if (!this.crossEarly(f, now)) this.rerank(f, now)
+    for (const f of due) if (!this.crossHorizon(f, now)) this.rerank(f, now)
     return due.length
   }
 
@@ -267,7 +268,7 @@ export class Engine {
    * about it moves with time any more (no need to count its dependents). False when that does
    * not apply.
    */
-  private crossEarly(f: DueRefresh, now: number): boolean {
+  private crossHorizon(f: DueRefresh, now: number): boolean {
     const p = this.settings.priority
     const rate = starvationRate(p)
     const waitingSince = ms(f.submittedAt) ?? 0
