@@ -5,6 +5,7 @@ export {
   startCheckpointer
 } from "./Checkpointer.js"
 export * from "./Database.js"
+export * from "./QuickCheck.js"
 export * from "./StorageError.js"
 export * from "./TaskRepository.js"
 export * from "./TaskRows.js"
