@@ -1,13 +1,15 @@
 import { formatIssues } from "@abathur/domain"
 import { TaskQueue, type TaskQueueService, ValidationError } from "@abathur/queue"
 import { HttpRouter, HttpServerRequest, HttpServerResponse } from "@effect/platform"
+import { NodeHttpServerRequest } from "@effect/platform-node"
 import { Cause, Deferred, Effect, FiberRef, LogLevel, Schedule, Stream } from "effect"
 import { timingSafeEqual } from "node:crypto"
 import type { z } from "zod"
-import { errorResponse, internalError, NotFound, Unauthorized } from "./ApiError.js"
+import { errorResponse, Forbidden, internalError, MethodNotAllowed, NotFound, Unauthorized } from "./ApiError.js"
 import { BodyAborted, optionalJson, requireJson } from "./Body.js"
 import { dashboardHtml } from "./Dashboard.js"
 import { docsHtml } from "./Docs.js"
+import { checkHost, isJsonMediaType, type OwnHosts, ownOrigin } from "./Guard.js"
 import { Metrics, type MetricsService } from "./Metrics.js"
 import { type OperationDoc, openApiDocument } from "./OpenApi.js"
 import { CancelInput, RetryInput } from "./Schemas.js"
@@ -80,6 +82,21 @@ const numeric = (v: string | undefined): number | string | undefined => (v !== u
 
 const defined = <T extends Record<string, unknown>>(o: T): Partial<T> =>
   Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>
+
+/**
+ * The longest lease, in seconds: 7 days (the contract's bound on every duration). The domain's
+ * schemas bound it too; checked here first so that no claim or heartbeat computes an instant past
+ * the end of time.
+ */
+export const MAX_LEASE_SECONDS = 604_800
+
+/** Refuses a `leaseSeconds` over `MAX_LEASE_SECONDS` (other mistakes are the schema's to explain). */
+const boundedLease = (body: unknown): Effect.Effect<unknown, ValidationError> => {
+  const lease = typeof body === "object" && body !== null && "leaseSeconds" in body ? body.leaseSeconds : undefined
+  return typeof lease === "number" && lease > MAX_LEASE_SECONDS
+    ? Effect.fail(new ValidationError({ message: `leaseSeconds must be at most ${MAX_LEASE_SECONDS} (7 days); got ${lease}` }))
+    : Effect.succeed(body)
+}
 
 /** Validates a body the server reads itself (the queue validates the others). */
 const strictBody = <S extends z.ZodType>(schema: S, body: unknown): Effect.Effect<z.output<S>, ValidationError> => {
@@ -293,7 +310,7 @@ export const routes: ReadonlyArray<ApiRoute> = [
     },
     handler: Effect.gen(function* () {
       const q = yield* queue
-      const body = yield* optionalJson
+      const body = yield* Effect.flatMap(optionalJson, boundedLease)
       const wait = typeof body === "object" && body !== null && "waitSeconds" in body ? body.waitSeconds : undefined
       const task = typeof wait === "number" && wait > 0 && wait <= 60 ? yield* claimWaiting(q, body, wait) : yield* claimOnce(q, body)
       return task === null ? noContent : json(task)
@@ -313,7 +330,7 @@ export const routes: ReadonlyArray<ApiRoute> = [
     },
     handler: Effect.gen(function* () {
       const id = yield* taskId
-      return json(yield* (yield* queue).heartbeat(id, yield* optionalJson))
+      return json(yield* (yield* queue).heartbeat(id, yield* Effect.flatMap(optionalJson, boundedLease)))
     })
   },
   {
@@ -533,8 +550,13 @@ export const routes: ReadonlyArray<ApiRoute> = [
       body: { schema: { type: "object", description: "A JSON-RPC 2.0 message (or a batch)." }, required: true },
       responses: { 200: { description: "The JSON-RPC answer.", content: { "application/json": { schema: { type: "object" } } } } }
     },
-    // The MCP SDK is loaded on the first call, so that the server starts faster.
-    handler: Effect.flatMap(Effect.promise(() => import("./Mcp.js")), (m) => m.handleMcp(VERSION))
+    // The MCP SDK is loaded on the first call, so that the server starts faster. Stateless: no
+    // stream to open with GET, no session to end with DELETE.
+    handler: Effect.flatMap(HttpServerRequest.HttpServerRequest, (req) =>
+      req.method === "POST"
+        ? Effect.flatMap(Effect.promise(() => import("./Mcp.js")), (m) => m.handleMcp(VERSION))
+        : Effect.succeed(mcpMethodNotAllowed)
+    )
   },
   {
     method: "GET",
@@ -599,6 +621,11 @@ export const routes: ReadonlyArray<ApiRoute> = [
     handler: Effect.succeed(HttpServerResponse.text(dashboardHtml, { contentType: "text/html; charset=utf-8" }))
   }
 ]
+
+const mcpMethodNotAllowed = errorResponse(
+  new MethodNotAllowed({ message: "/mcp takes POST only (stateless streamable HTTP: no event stream to open with GET, no session to end)" }),
+  { allow: "POST" }
+)
 
 let openApiCache: string | undefined
 const openApiText = () => (openApiCache ??= JSON.stringify(openApiDocument(routes, VERSION), null, 2))
@@ -670,12 +697,25 @@ const sameSecret = (given: string, expected: string): boolean => {
   return a.length === b.length && timingSafeEqual(a, b)
 }
 
+/** Methods whose requests carry no body the server reads. */
+const bodiless = new Set(["GET", "HEAD"])
+
 /**
- * The HTTP application: every route, authentication (with a token, every route but /healthz
- * needs `Authorization: Bearer TOKEN`, or `?access_token=TOKEN` for browsers' pages and event
- * streams), 404 in the Error shape for anything else.
+ * The HTTP application: every route, the request guards, authentication (with a token, every
+ * route but /healthz needs `Authorization: Bearer TOKEN`, or `?access_token=TOKEN` for browsers'
+ * pages and event streams), 404 in the Error shape for anything else.
+ *
+ * Guards, before any route: a malformed Host is a 400. Without a token (a loopback server, which a
+ * web page in a browser on this machine can reach), a Host that is not a loopback name or address
+ * at this port (DNS rebinding) or an Origin that is not this server's is a 403 `Forbidden`; with a
+ * token those two are left to the token. A body must be JSON (`Content-Type: application/json`),
+ * else 415, whatever the token: a form or a `text/plain` fetch cannot post to the queue.
  */
-export const makeApp = (options: { readonly token: string | null }) =>
+export const makeApp = (options: {
+  readonly token: string | null
+  /** This server's host names at the port it listens on (known once it listens). */
+  readonly own: () => OwnHosts
+}) =>
   Effect.gen(function* () {
     const metrics = yield* Metrics
     const q = yield* TaskQueue
@@ -704,8 +744,44 @@ export const makeApp = (options: { readonly token: string | null }) =>
       { "www-authenticate": 'Bearer realm="abathur"' }
     )
 
+    const refuse = (method: string, error: { readonly _tag: string; readonly message: string }, status?: number) =>
+      observe(method, "rejected", Effect.succeed(errorResponse(error, {}, status)))
+
     const app = Effect.gen(function* () {
       const req = yield* HttpServerRequest.HttpServerRequest
+      // the raw Node headers: no copy on every request
+      const headers = NodeHttpServerRequest.toIncomingMessage(req).headers
+      const own = options.own()
+      const host = headers.host
+      const verdict = host === undefined ? "malformed" : checkHost(host, own)
+      if (verdict === "malformed") {
+        return yield* refuse(
+          req.method,
+          new ValidationError({
+            message:
+              host === undefined
+                ? "the request has no Host header"
+                : `the Host header ${JSON.stringify(host)} is not a host name or address with an optional port (0-65535)`
+          })
+        )
+      }
+      if (verdict === "foreign" && options.token === null) {
+        return yield* refuse(
+          req.method,
+          new Forbidden({
+            message: `this server answers requests for its loopback address only, not for Host ${JSON.stringify(host)} (set ABATHUR_TOKEN to serve other names)`
+          })
+        )
+      }
+      if (options.token === null) {
+        const origin = headers.origin
+        if (origin !== undefined && !ownOrigin(origin, host, own)) {
+          return yield* refuse(
+            req.method,
+            new Forbidden({ message: `requests from other sites are refused: Origin ${JSON.stringify(origin)} is not this server (set ABATHUR_TOKEN to allow them)` })
+          )
+        }
+      }
       if (options.token !== null) {
         const url = new URL(req.url, "http://localhost")
         if (!publicPaths.has(url.pathname)) {
@@ -713,6 +789,20 @@ export const makeApp = (options: { readonly token: string | null }) =>
           if (given === undefined || !sameSecret(given, options.token)) {
             return yield* observe(req.method, "unauthorized", Effect.succeed(unauthorized))
           }
+        }
+      }
+      if (!bodiless.has(req.method)) {
+        const type = headers["content-type"]
+        const length = headers["content-length"]
+        const hasBody = headers["transfer-encoding"] !== undefined || (length !== undefined && length !== "0")
+        if (type !== undefined ? !isJsonMediaType(type) : hasBody) {
+          return yield* refuse(
+            req.method,
+            new ValidationError({
+              message: `the request body must be JSON: send Content-Type: application/json${type === undefined ? "" : ` (not ${JSON.stringify(type)})`}`
+            }),
+            415
+          )
         }
       }
       return yield* router.pipe(

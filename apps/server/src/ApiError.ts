@@ -15,17 +15,35 @@ export class PayloadTooLarge extends Data.TaggedError("PayloadTooLarge")<{
 /** The bearer token is missing or wrong. */
 export class Unauthorized extends Data.TaggedError("Unauthorized")<{ readonly message: string }> {}
 
+/**
+ * A request from somewhere a server without a token does not answer: a Host that is not a
+ * loopback name or address (DNS rebinding), or an Origin that is not the server's own.
+ */
+export class Forbidden extends Data.TaggedError("Forbidden")<{ readonly message: string }> {}
+
+/** The path exists, not with this method. */
+export class MethodNotAllowed extends Data.TaggedError("MethodNotAllowed")<{ readonly message: string }> {}
+
 /** Statuses of the server's own tags; the contract's tags map through `httpStatusFor`. */
-const ServerStatuses: Readonly<Record<string, number>> = { NotFound: 404, PayloadTooLarge: 413, Unauthorized: 401 }
+const ServerStatuses: Readonly<Record<string, number>> = {
+  NotFound: 404,
+  PayloadTooLarge: 413,
+  Unauthorized: 401,
+  Forbidden: 403,
+  MethodNotAllowed: 405
+}
 
 export const statusOf = (tag: string): number => ServerStatuses[tag] ?? httpStatusFor(tag)
 
-/** The contract's error document as a response: `{"error": {"_tag", "message", ...details}}`. */
+/**
+ * The contract's error document as a response: `{"error": {"_tag", "message", ...details}}`, with
+ * the tag's status unless another is given (415 is a ValidationError).
+ */
 export const errorResponse = (
   error: { readonly _tag: string; readonly message: string },
-  headers: Readonly<Record<string, string>> = {}
-): HttpServerResponse.HttpServerResponse =>
-  HttpServerResponse.unsafeJson(errorBody(error), { status: statusOf(error._tag), headers })
+  headers: Readonly<Record<string, string>> = {},
+  status: number = statusOf(error._tag)
+): HttpServerResponse.HttpServerResponse => HttpServerResponse.unsafeJson(errorBody(error), { status, headers })
 
 /** An unexpected failure, without internals. */
 export const internalError = (message: string): HttpServerResponse.HttpServerResponse =>

@@ -7,6 +7,35 @@ import { PayloadTooLarge } from "./ApiError.js"
 /** The largest request body the server reads: 1 MiB. */
 export const MAX_BODY_BYTES = 1024 * 1024
 
+/**
+ * The deepest nesting of arrays and objects the server parses in a body. Parsing is iterative, but
+ * validating and printing JSON recurse, and a few thousand levels overflow the stack; 256 leaves room
+ * for plans nested deep and JSON values at their contract's 64 levels.
+ */
+export const MAX_BODY_DEPTH = 256
+
+/**
+ * True when a JSON text nests arrays and objects deeper than `limit`: one pass over the characters,
+ * no recursion, no allocation (brackets inside strings do not count). Texts too short to be that deep
+ * are not scanned.
+ */
+export const nestedDeeperThan = (text: string, limit: number): boolean => {
+  if (text.length <= limit) return false
+  let depth = 0
+  let inString = false
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    if (inString) {
+      if (c === 0x5c /* \ */) i++
+      else if (c === 0x22 /* " */) inString = false
+    } else if (c === 0x22) inString = true
+    else if (c === 0x5b /* [ */ || c === 0x7b /* { */) {
+      if (++depth > limit) return true
+    } else if (c === 0x5d /* ] */ || c === 0x7d /* } */) depth--
+  }
+  return false
+}
+
 /** A request ended before its body arrived (the client went away). */
 export class BodyAborted extends Error {}
 
@@ -70,12 +99,19 @@ export const readText: Effect.Effect<string, PayloadTooLarge, HttpServerRequest.
 
 /**
  * Reads a JSON body. An empty body is `undefined` (the route decides whether that is allowed);
- * malformed JSON is a ValidationError.
+ * malformed JSON, or JSON nested deeper than `MAX_BODY_DEPTH`, is a ValidationError.
  */
 export const readJson: Effect.Effect<unknown, PayloadTooLarge | ValidationError, HttpServerRequest.HttpServerRequest> = Effect.flatMap(
   readText,
   (text) => {
     if (text.trim() === "") return Effect.succeed(undefined)
+    if (nestedDeeperThan(text, MAX_BODY_DEPTH)) {
+      return Effect.fail(
+        new ValidationError({
+          message: `the request body nests arrays and objects deeper than ${MAX_BODY_DEPTH} levels (JSON in inputData and results may be at most 64 levels deep)`
+        })
+      )
+    }
     try {
       return Effect.succeed(JSON.parse(text) as unknown)
     } catch (error) {

@@ -12,6 +12,8 @@ export interface ServerConfig {
   readonly logFormat: "logfmt" | "json"
   /** The bearer token every route but /healthz needs; null = no authentication. */
   readonly token: string | null
+  /** Serve a database file that `PRAGMA quick_check` finds damaged (logged as a warning). */
+  readonly allowDamaged: boolean
   /** The environment, for the queue's limits (ABATHUR_MAX_*), read when the queue starts. */
   readonly env: Env
 }
@@ -38,7 +40,7 @@ export type LogLevelName = (typeof LogLevelNames)[number]
 
 export const usage = `abathur-server: the Abathur task queue over HTTP
 
-Usage: abathur-server [--port N] [--host ADDRESS] [--db PATH] [--log-level LEVEL] [--log-format logfmt|json]
+Usage: abathur-server [--port N] [--host ADDRESS] [--db PATH] [--log-level LEVEL] [--log-format logfmt|json] [--allow-damaged]
 
 Options (flags win over the environment):
   --port N            ABATHUR_PORT       port to listen on (default ${DEFAULT_PORT}; 0 picks a free port)
@@ -47,6 +49,9 @@ Options (flags win over the environment):
   --db PATH           ABATHUR_DB         SQLite database (default ${DEFAULT_DB}; folder created)
   --log-level LEVEL   ABATHUR_LOG_LEVEL  ${LogLevelNames.join(", ")} (default info)
   --log-format FMT    ABATHUR_LOG_FORMAT logfmt (default) or json, one line per record on stderr
+  --allow-damaged     ABATHUR_ALLOW_DAMAGED=1
+                                         start even when PRAGMA quick_check finds the database
+                                         damaged (by default the server refuses it, exit 1)
                       ABATHUR_TOKEN      bearer token required by every route but /healthz
                                          (empty = none)
                       ABATHUR_MAX_DEPENDENCIES, ABATHUR_MAX_DEPTH, ABATHUR_MAX_SUBTASKS: limits
@@ -95,16 +100,29 @@ export const isLoopback = (host: string): boolean => {
   return false
 }
 
+/** An on/off setting: `1`, `true`, `yes`, `on` or `0`, `false`, `no`, `off` (unset or empty = off). */
+const parseSwitch = (raw: string | undefined, where: string): boolean => {
+  const s = raw?.trim().toLowerCase() ?? ""
+  if (s === "" || s === "0" || s === "false" || s === "no" || s === "off") return false
+  if (s === "1" || s === "true" || s === "yes" || s === "on") return true
+  throw new ConfigError(`${where}${JSON.stringify(raw)} is not on or off: use 1 or 0`)
+}
+
 const nonEmpty = (v: string | undefined): string | undefined => (v === undefined || v.trim() === "" ? undefined : v)
 
 /** Reads the command line (without `node` and the script) and the environment. Throws ConfigError. */
 export const parseCommand = (args: ReadonlyArray<string>, env: Env): Command => {
   const flags = new Map<string, string>()
   const valued = ["--port", "--host", "--db", "--log-level", "--log-format"]
+  let allowDamagedFlag = false
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!
     if (a === "-h" || a === "--help") return { _tag: "Help" }
     if (a === "--version" || a === "-v") return { _tag: "Version" }
+    if (a === "--allow-damaged") {
+      allowDamagedFlag = true
+      continue
+    }
     const eq = a.indexOf("=")
     const name = a.startsWith("--") && eq > 0 ? a.slice(0, eq) : a
     if (!valued.includes(name)) {
@@ -126,6 +144,7 @@ export const parseCommand = (args: ReadonlyArray<string>, env: Env): Command => 
   const level = pick("--log-level", "ABATHUR_LOG_LEVEL")
   const format = pick("--log-format", "ABATHUR_LOG_FORMAT")
   const token = nonEmpty(env["ABATHUR_TOKEN"])?.trim() ?? null
+  const allowDamaged = allowDamagedFlag || parseSwitch(env["ABATHUR_ALLOW_DAMAGED"], "ABATHUR_ALLOW_DAMAGED=")
   if (db !== undefined && db.value.trim() === "") throw new ConfigError(`${db.where} must not be empty`)
   const config: ServerConfig = {
     port: port === undefined ? DEFAULT_PORT : parsePort(port.value, port.where),
@@ -134,6 +153,7 @@ export const parseCommand = (args: ReadonlyArray<string>, env: Env): Command => 
     logLevel: level === undefined ? "info" : parseLogLevel(level.value, level.where),
     logFormat: format === undefined ? "logfmt" : parseLogFormat(format.value, format.where),
     token,
+    allowDamaged,
     env
   }
   if (config.host === "") throw new ConfigError("the host must not be empty")

@@ -30,7 +30,8 @@ export const handleMcp = (version: string) =>
     const transport = new WebStandardStreamableHTTPServerTransport({ enableJsonResponse: true }) // no sessionIdGenerator: stateless
     const headers = new Headers()
     for (const [k, v] of Object.entries(request.headers)) if (!dropped.has(k)) headers.set(k, v)
-    const webRequest = new Request(new URL(request.url, `http://${request.headers["host"] ?? "localhost"}`), {
+    // The Host header was checked before any route, but the SDK needs no host: never parse one here.
+    const webRequest = new Request(new URL(request.url, "http://localhost"), {
       method: request.method,
       headers
     })

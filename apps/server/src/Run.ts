@@ -1,8 +1,9 @@
 import { exitCodeFor } from "@abathur/domain"
 import { errorBody, limitsFromEnv, QueueConfig, type QueueLimits, TaskQueue } from "@abathur/queue"
-import { Database, TaskRepository } from "@abathur/storage"
+import { Database, quickCheckFile, TaskRepository } from "@abathur/storage"
 import { NodeRuntime } from "@effect/platform-node"
-import { Cause, Effect, Exit, Layer, Logger, LogLevel, Option } from "effect"
+import { Cause, Data, Effect, Exit, Layer, Logger, LogLevel, Option } from "effect"
+import { existsSync } from "node:fs"
 import type { ServerConfig } from "./Config.js"
 import { Metrics } from "./Metrics.js"
 import { serve } from "./Server.js"
@@ -25,6 +26,40 @@ export const MainLive = (config: ServerConfig, limits: QueueLimits) =>
   Layer.scopedDiscard(serve({ port: config.port, host: config.host, token: config.token })).pipe(
     Layer.provide(AppLive(config, limits))
   )
+
+/** `PRAGMA quick_check` found the database file damaged (the server does not start; exit 1). */
+export class DatabaseDamaged extends Data.TaggedError("DatabaseDamaged")<{
+  readonly message: string
+  readonly filename: string
+  readonly findings: ReadonlyArray<string>
+}> {}
+
+/**
+ * Checks an existing database file before anything opens (or migrates) it: `PRAGMA quick_check`,
+ * timed in the log. A damaged file stops the server unless `--allow-damaged` says to serve it.
+ */
+export const checkDatabaseFile = (config: Pick<ServerConfig, "db" | "allowDamaged">): Effect.Effect<void, DatabaseDamaged> =>
+  Effect.gen(function* () {
+    if (config.db === ":memory:" || !existsSync(config.db)) return // a new database
+    const report = quickCheckFile(config.db)
+    const ms = Math.round(report.millis * 10) / 10
+    if (report.ok) {
+      return yield* Effect.logInfo("database checked: quick_check ok").pipe(Effect.annotateLogs({ db: config.db, ms }))
+    }
+    const found = `the database ${config.db} is damaged: PRAGMA quick_check found ${report.findings.join("; ")}`
+    if (config.allowDamaged) {
+      return yield* Effect.logWarning(`${found}. Serving it anyway (--allow-damaged): reads and writes may fail or be lost`).pipe(
+        Effect.annotateLogs({ db: config.db, ms })
+      )
+    }
+    return yield* Effect.fail(
+      new DatabaseDamaged({
+        message: `${found}. Restore a backup (or recover it with sqlite3's .recover), or start with --allow-damaged (ABATHUR_ALLOW_DAMAGED=1) to serve it as it is`,
+        filename: config.db,
+        findings: report.findings
+      })
+    )
+  })
 
 /** Log records, one line each on stderr (never stdout). */
 const stderrLogger = (format: ServerConfig["logFormat"]) =>
@@ -64,7 +99,7 @@ export const run = (config: ServerConfig): void => {
     process.stderr.write(`abathur-server: ${message}\n${JSON.stringify(errorBody({ _tag: "ValidationError", message }))}\n`)
     process.exit(2)
   }
-  const program = Layer.launch(MainLive(config, limits)).pipe(
+  const program = Effect.zipRight(checkDatabaseFile(config), Layer.launch(MainLive(config, limits))).pipe(
     Effect.tapErrorCause((cause) =>
       Cause.isInterruptedOnly(cause)
         ? Effect.void

@@ -10,6 +10,14 @@ const serve = (args: ReadonlyArray<string>, env: Record<string, string> = {}) =>
 describe("the command line", () => {
   it("has the contract's defaults", () => {
     expect(serve([])).toMatchObject({ port: 7420, host: "127.0.0.1", db: "./.abathur/abathur.db", logLevel: "info", logFormat: "logfmt", token: null })
+    expect(serve([]).allowDamaged).toBe(false)
+  })
+
+  it("--allow-damaged or ABATHUR_ALLOW_DAMAGED=1 serves a damaged file", () => {
+    expect(serve(["--allow-damaged", "--port", "0"]).allowDamaged).toBe(true)
+    expect(serve([], { ABATHUR_ALLOW_DAMAGED: "1" }).allowDamaged).toBe(true)
+    expect(serve([], { ABATHUR_ALLOW_DAMAGED: "0" }).allowDamaged).toBe(false)
+    expect(() => parseCommand([], { ABATHUR_ALLOW_DAMAGED: "maybe" })).toThrow(ConfigError)
   })
 
   it("reads flags (both spellings) before the environment", () => {
