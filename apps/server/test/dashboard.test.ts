@@ -5,9 +5,16 @@ import { client, type RunningServer, runQueueScript, startServer } from "./suppo
 
 const executablePath = process.env["CHROMIUM_PATH"] ?? "/usr/bin/chromium"
 const haveChromium = existsSync(executablePath)
-if (!haveChromium) {
-  console.warn(`dashboard test skipped: no Chromium at ${executablePath} (apt-get install chromium, or set CHROMIUM_PATH)`)
-}
+/** In CI (`CI` set, and not `false` or `0`) the dashboard must be tested: a missing browser fails. */
+const inCI = !["", "0", "false"].includes((process.env["CI"] ?? "").trim().toLowerCase())
+const missing = `no Chromium at ${executablePath} (apt-get install chromium, or set CHROMIUM_PATH)`
+if (!haveChromium && !inCI) console.warn(`dashboard test skipped: ${missing}`)
+
+describe.runIf(!haveChromium && inCI)("the dashboard in CI", () => {
+  it("needs Chromium", () => {
+    expect.fail(`CI must run the dashboard test, but there is ${missing}`)
+  })
+})
 
 let server: RunningServer
 let browser: Browser

@@ -119,7 +119,7 @@ describe("GET /v1/events", () => {
     expect(await count()).toBe(2)
     await s1.close()
     await s2.close()
-    for (let i = 0; i < 50 && (await count()) > 0; i++) await sleep(20)
+    for (let i = 0; i < 250 && (await count()) > 0; i++) await sleep(20)
     expect(await count()).toBe(0)
     expect((await api.get("/v1/events?heartbeatSeconds=0")).status).toBe(400)
     expect((await api.get("/v1/events?colour=red")).status).toBe(400)
