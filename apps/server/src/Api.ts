@@ -749,9 +749,14 @@ export const makeApp = (options: {
 
     const app = Effect.gen(function* () {
       const req = yield* HttpServerRequest.HttpServerRequest
-      // the raw Node headers: no copy on every request
-      const headers = NodeHttpServerRequest.toIncomingMessage(req).headers
+      // the raw Node request: no copy of its headers on every request
+      const source = NodeHttpServerRequest.toIncomingMessage(req)
+      const headers = source.headers
       const own = options.own()
+      // origin-form only: an absolute URL (whose authority would stand for the Host) or `*` is refused
+      if (source.url?.charCodeAt(0) !== 0x2f /* / */) {
+        return yield* refuse(req.method, new ValidationError({ message: "the request target must be a path such as /v1/tasks" }))
+      }
       const host = headers.host
       const verdict = host === undefined ? "malformed" : checkHost(host, own)
       if (verdict === "malformed") {
