@@ -131,6 +131,7 @@ export const ownOrigin = (origin: string, host: string | undefined, own: OwnHost
  * `; charset=utf-8` allowed) or a `+json` type such as `application/merge-patch+json`.
  */
 export const isJsonMediaType = (contentType: string): boolean => {
+  if (contentType === "application/json") return true // the usual spelling: no copy
   const semi = contentType.indexOf(";")
   const type = (semi < 0 ? contentType : contentType.slice(0, semi)).trim().toLowerCase()
   return type === "application/json" || (type.startsWith("application/") && type.endsWith("+json"))

@@ -30,7 +30,7 @@ export interface OperationDoc {
   readonly params?: ReadonlyArray<ParamDoc>
   readonly body?: { readonly schema: SchemaRef; readonly required: boolean }
   readonly responses: Readonly<Record<number, ResponseDoc>>
-  /** Error statuses the operation can answer (besides 401 with a token, 413 and 500). */
+  /** Error statuses the operation can answer (besides 401 with a token, 403 without, 413, 415 and 500). */
   readonly errors?: ReadonlyArray<number>
   /** Methods to document for a route registered for every method. */
   readonly methods?: ReadonlyArray<string>
@@ -49,9 +49,11 @@ const ref = (s: SchemaRef): Json => (typeof s === "string" ? { $ref: `#/componen
 const errorText: Readonly<Record<number, string>> = {
   400: "ValidationError: bad input (a field out of range, a bad id, malformed JSON, unknown fields or query parameters).",
   401: "Unauthorized: the server has a token and the request did not carry it.",
+  403: "Forbidden: on a server without a token, a Host that is not a loopback name or address at its port, or an Origin that is not the server's own.",
   404: "TaskNotFound: a named task (or prerequisite, or parent) does not exist.",
   409: "DependencyCycle (with `cycle`), LimitExceeded (with `limit`, `max`, `actual`), InvalidTransition or LeaseMismatch.",
   413: "PayloadTooLarge: the request body is over 1 MiB.",
+  415: "ValidationError: the request body is not `Content-Type: application/json`.",
   500: "An unexpected failure (MigrationError, InternalError)."
 }
 
@@ -78,8 +80,10 @@ export const openApiDocument = (routes: ReadonlyArray<DocumentedRoute>, version:
     if (doc.body !== undefined) {
       errors.add(400)
       errors.add(413)
+      errors.add(415)
     }
     if (doc.public !== true) errors.add(401)
+    errors.add(403)
     errors.add(500)
     for (const status of [...errors].sort()) responses[String(status)] = errorResponse(status)
     const operation: Json = {
