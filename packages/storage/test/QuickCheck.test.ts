@@ -14,7 +14,10 @@ const filledFile = (): string => {
   return filename
 }
 
-/** Overwrites 64 bytes in the middle of the fullest leaf page of the tasks table. */
+/**
+ * Overwrites 1 KiB in the middle of the fullest leaf page of the tasks table: longer than a row, so
+ * it always hits a cell's header, not only the inside of a text SQLite does not check.
+ */
 const damage = (filename: string): void => {
   const db = rawConnection(filename)
   const pageSize = db.pragma("page_size", { simple: true }) as number
@@ -23,7 +26,7 @@ const damage = (filename: string): void => {
   }
   db.close()
   const fd = fs.openSync(filename, "r+")
-  fs.writeSync(fd, Buffer.alloc(64, 0xff), 0, 64, (pageno - 1) * pageSize + pageSize / 2)
+  fs.writeSync(fd, Buffer.alloc(1024, 0xff), 0, 1024, (pageno - 1) * pageSize + pageSize / 4)
   fs.closeSync(fd)
 }
 
