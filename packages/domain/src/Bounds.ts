@@ -20,9 +20,13 @@ export const MAX_AGE_SECONDS = 3_153_600_000
 /** The deepest JSON accepted in `inputData` and results: 64 levels of arrays and objects. */
 export const MAX_JSON_DEPTH = 64
 
-/** The range of instants accepted as input (deadlines): 1970-01-01 to 9999-12-31, UTC. */
-export const MIN_INSTANT_MS = 0
-export const MAX_INSTANT_MS = Date.UTC(9999, 11, 31, 23, 59, 59, 999)
+/**
+ * The range of instants accepted as input (deadlines): UTC years 0000 to 9999, the range of the
+ * stored form (`2026-01-31T17:00:00.000Z`). An offset can carry a time past it
+ * (`9999-12-31T23:00:00-05:00` is in the year 10000), and such a time would not read back.
+ */
+export const MIN_INSTANT_MS = Date.parse("0000-01-01T00:00:00.000Z")
+export const MAX_INSTANT_MS = Date.parse("9999-12-31T23:59:59.999Z")
 
 const loneSurrogate = /[\uD800-\uDFFF]/u
 
@@ -141,3 +145,9 @@ export const boundedSeconds = (what: string, min: 0 | 1, max: number) =>
 /** `604800` -> `7 days`. */
 export const describeSeconds = (seconds: number): string =>
   seconds % 86_400 === 0 ? `${seconds / 86_400} days` : seconds % 3600 === 0 ? `${seconds / 3600} hours` : `${seconds} s`
+
+/** Who acts (a worker or operator name, kept in the audit trail): well-formed text. */
+export const ActorName = z.string({ error: "actor must be a string" }).check(wellFormed("actor"))
+
+/** Why (a cancel reason, kept in the audit trail): well-formed text. */
+export const ReasonText = z.string({ error: "reason must be a string" }).check(wellFormed("reason"))

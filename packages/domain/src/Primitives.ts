@@ -56,13 +56,13 @@ export const Timestamp = z
   })
 export type Timestamp = z.output<typeof Timestamp>
 
-/** An instant given as input (a deadline): a Timestamp from 1970-01-01 to 9999-12-31 UTC. */
+/** An instant given as input (a deadline): a Timestamp in the UTC years 0000 to 9999. */
 export const Instant = Timestamp.refine(
   (iso) => {
     const ms = Date.parse(iso)
     return ms >= MIN_INSTANT_MS && ms <= MAX_INSTANT_MS
   },
-  { error: (issue) => `${JSON.stringify(issue.input)} is out of range: a time must be from 1970-01-01 to 9999-12-31 (UTC)` }
+  { error: (issue) => `${JSON.stringify(issue.input)} is out of range: a time must be from 0000-01-01 to 9999-12-31 (UTC)` }
 )
 
 /** Any JSON value. */
