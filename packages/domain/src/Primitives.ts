@@ -67,7 +67,11 @@ export const Instant = Timestamp.refine(
 
 /** Any JSON value. */
 export type JsonValue = string | number | boolean | null | ReadonlyArray<JsonValue> | { readonly [key: string]: JsonValue }
-const JsonTree: z.ZodType<JsonValue> = z.lazy(() =>
+/**
+ * The shape of any JSON value, without the bounds: for documents (the API's JSON Schema names it
+ * JsonValue); validate input with JsonValue.
+ */
+export const JsonTree: z.ZodType<JsonValue> = z.lazy(() =>
   z.union([z.string(), z.number(), z.boolean(), z.null(), z.array(JsonTree), z.record(z.string(), JsonTree)])
 )
 /** Any JSON value, at most 64 levels deep, its text (keys too) well-formed Unicode (Bounds.ts). */
