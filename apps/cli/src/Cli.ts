@@ -1,6 +1,6 @@
 import type { Task, TaskStatus } from "@abathur/domain"
 import { type TaskDetail, TaskQueue, type TreeNode, ValidationError } from "@abathur/queue"
-import { Database, type DatabaseOpenError, type MigrationError, TaskRepository } from "@abathur/storage"
+import { checkDatabaseFile, Database, DatabaseOpenError, type MigrationError, TaskRepository } from "@abathur/storage"
 import { Args, Command, HelpDoc, Options } from "@effect/cli"
 import * as Span from "@effect/cli/HelpDoc/Span"
 import { Context, Effect, type Layer, Option, Runtime } from "effect"
@@ -591,23 +591,28 @@ const dbMigrate = command(
 const dbCheck = command(
   "check",
   {},
-  describe("Check the database file: SQLite's integrity check, foreign keys, schema version. Exit 1 on problems.", "abathur db check --json"),
+  describe(
+    `Check the database file as it is (no migration, no write): SQLite's integrity check, foreign
+    keys, schema version. Exit 1 on problems, each named: the integrity check's findings (table by
+    table when SQLite cannot finish the whole file), or SQLite's error when the file cannot be read.`,
+    "abathur db check --json"
+  ),
   (_, ctx) =>
     Effect.gen(function* () {
-      const r = yield* withQueue(
-        ctx,
-        Effect.gen(function* () {
-          const repo = yield* TaskRepository
-          const db = yield* Database
-          return {
-            integrity: repo.integrityCheck(),
-            foreignKeyViolations: repo.validateForeignKeys(),
-            schemaVersion: db.migration.toVersion
-          }
-        })
-      )
-      if (r.integrity !== "ok" || r.foreignKeyViolations.length > 0) ctx.app.exitCode = 1
-      yield* emit(ctx, r, () => Render.checked(ctx.c, ctx.db, r))
+      const r = yield* Effect.try({
+        try: () => checkDatabaseFile(ctx.db),
+        catch: (error) =>
+          error instanceof DatabaseOpenError ? error : new DatabaseOpenError({ filename: ctx.db, message: String(error) })
+      })
+      const doc = {
+        integrity: r.integrity,
+        foreignKeyViolations: r.foreignKeyViolations,
+        schemaVersion: r.schemaVersion,
+        // The details, when something is wrong.
+        ...(!r.ok && { file: r.filename, findings: r.findings, errors: r.errors })
+      }
+      if (!r.ok) ctx.app.exitCode = 1
+      yield* emit(ctx, doc, () => Render.checked(ctx.c, ctx.db, r))
     })
 )
 

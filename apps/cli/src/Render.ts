@@ -388,14 +388,31 @@ export const migrated = (c: Colors, db: string, m: { fromVersion: number; toVers
         `  ${c.dim("backup")} ${m.backup ?? c.dim("none needed (new database)")}`
       ].join("\n")
 
-export const checked = (c: Colors, db: string, r: { integrity: string; foreignKeyViolations: ReadonlyArray<unknown>; schemaVersion: number }): string => {
-  const ok = r.integrity === "ok" && r.foreignKeyViolations.length === 0
+export const checked = (
+  c: Colors,
+  db: string,
+  r: {
+    integrity: string
+    findings: ReadonlyArray<string>
+    foreignKeyViolations: ReadonlyArray<unknown>
+    schemaVersion: number | null
+    errors: ReadonlyArray<{ code: string; message: string; during: string }>
+    ok: boolean
+  }
+): string => {
+  const unreadable = r.schemaVersion === null && r.errors.length > 0
+  const more = (n: number, shown: number) => (n > shown ? [c.dim(`    … and ${n - shown} more`)] : [])
   return [
-    `${ok ? c.green("✔ healthy") : c.red("✘ problems found")}  ${c.dim(db)}`,
-    `  ${c.dim("integrity")}       ${r.integrity === "ok" ? c.green("ok") : c.red(r.integrity)}`,
-    `  ${c.dim("foreign keys")}    ${r.foreignKeyViolations.length === 0 ? c.green("ok") : c.red(`${r.foreignKeyViolations.length} violations`)}`,
-    `  ${c.dim("schema version")}  ${r.schemaVersion}`,
-    ...r.foreignKeyViolations.slice(0, 20).map((v) => `  ${c.red("·")} ${JSON.stringify(v)}`)
+    `${r.ok ? c.green("✔ healthy") : c.red(unreadable ? "✘ cannot be read" : "✘ problems found")}  ${c.dim(db)}`,
+    `  ${c.dim("integrity")}       ${r.integrity === "ok" ? c.green("ok") : c.red(`${r.findings.length} ${r.findings.length === 1 ? "finding" : "findings"}`)}`,
+    ...r.findings.slice(0, 20).map((f) => `    ${c.red("·")} ${f}`),
+    ...more(r.findings.length, 20),
+    `  ${c.dim("foreign keys")}    ${r.foreignKeyViolations.length === 0 ? (unreadable ? c.dim("not checked") : c.green("ok")) : c.red(`${r.foreignKeyViolations.length} violations`)}`,
+    ...r.foreignKeyViolations.slice(0, 20).map((v) => `    ${c.red("·")} ${JSON.stringify(v)}`),
+    ...more(r.foreignKeyViolations.length, 20),
+    `  ${c.dim("schema version")}  ${r.schemaVersion ?? c.dim("unknown")}`,
+    ...(r.errors.length === 0 ? [] : [`  ${c.dim("sqlite errors")}`]),
+    ...r.errors.slice(0, 20).map((e) => `    ${c.red("·")} ${e.during}: ${e.code}: ${e.message}`)
   ].join("\n")
 }
 

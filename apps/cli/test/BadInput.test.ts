@@ -200,7 +200,52 @@ const cases: ReadonlyArray<Case> = [
   { name: "prune of open tasks", args: () => ["prune", "--status", "ready"], tag: "ValidationError", code: 2 },
   { name: "an unknown log level", args: () => ["status", "--log-level", "loud"], tag: "ValidationError", code: 2 },
   { name: "an unknown log level in the environment", args: () => ["status"], env: { ABATHUR_LOG_LEVEL: "loud" }, tag: "ValidationError", code: 2 },
-  { name: "db without a subcommand", args: () => ["db"], tag: "ValidationError", code: 2 }
+  { name: "db without a subcommand", args: () => ["db"], tag: "ValidationError", code: 2 },
+  // bounds (CONTRACT "Bounds"): durations, JSON depth, lone surrogates
+  {
+    name: "the poison timeout 2^53 - 1",
+    args: () => ["submit", "poison", "--timeout", "9007199254740991", "--priority", "10"],
+    tag: "ValidationError",
+    code: 2,
+    check: (e) => expect(e["message"]).toBe("maxExecutionTimeoutSeconds: maxExecutionTimeoutSeconds must be at most 604800 (7 days)")
+  },
+  { name: "a timeout of 7 days and 1 s", args: () => ["submit", "x", "--timeout", "604801"], tag: "ValidationError", code: 2 },
+  { name: "an estimate over 365 days", args: () => ["submit", "x", "--estimate", "31536001"], tag: "ValidationError", code: 2, check: (e) => expect(e["message"]).toContain("at most 31536000") },
+  { name: "a deadline past the year 9999", args: () => ["submit", "x", "--deadline", "9999-12-31T23:00:00-05:00"], tag: "ValidationError", code: 2, check: (e) => expect(e["message"]).toContain("out of range") },
+  { name: "next with a lease of 2^53 - 1 s", args: () => ["next", "--lease", "9007199254740991"], tag: "ValidationError", code: 2, check: (e) => expect(e["message"]).toContain("at most 604800") },
+  { name: "heartbeat with a lease of 1e13 s", args: (fx) => ["heartbeat", fx.r.id, "--lease-token", fx.token, "--lease", "1e13"], tag: "ValidationError", code: 2, check: (e) => expect(e["message"]).toContain("at most 604800") },
+  { name: "prune older than 10^14 weeks", args: () => ["prune", "--older-than", "99999999999999w"], tag: "ValidationError", code: 2, check: (e) => expect(e["message"]).toContain("too old") },
+  { name: "--input nested 65 levels", args: () => ["submit", "x", "--input", `${'{"a":'.repeat(64)}{}${"}".repeat(64)}`], tag: "ValidationError", code: 2, check: (e) => expect(e["message"]).toContain("more than 64 levels deep") },
+  {
+    name: "a result nested 60,000 levels (as much as one argument holds)",
+    args: (fx) => ["complete", fx.r.id, "--lease-token", fx.token, "--result", `${"[".repeat(60_000)}${"]".repeat(60_000)}`],
+    tag: "ValidationError",
+    code: 2,
+    check: (e) => expect(e["message"]).toContain("result: JSON nested more than 64 levels deep")
+  },
+  {
+    name: "a plan whose inputData is nested 200,000 levels",
+    args: (fx) => ["submit", "--file", fx.planFile("deep.json", `{"tasks": [{"key": "k", "prompt": "x", "inputData": {"d": ${"[".repeat(200_000)}${"]".repeat(200_000)}}}]}`)],
+    tag: "ValidationError",
+    code: 2,
+    check: (e) => expect(e["message"]).toContain("more than 64 levels deep")
+  },
+  {
+    name: "a lone surrogate in --input (a JSON escape)",
+    args: () => ["submit", "x", "--input", '{"note": "half an emoji \\ud83d"}'],
+    tag: "ValidationError",
+    code: 2,
+    check: (e) => expect(e["message"]).toContain("inputData.note: text holds a lone UTF-16 surrogate (U+D83D")
+  },
+  { name: "a lone surrogate in a --result key", args: (fx) => ["complete", fx.r.id, "--lease-token", fx.token, "--result", '{"\\udc00": 1}'], tag: "ValidationError", code: 2, check: (e) => expect(e["message"]).toContain("lone UTF-16 surrogate") },
+  {
+    name: "a lone surrogate in a plan's prompt",
+    args: (fx) => ["submit", "--file", fx.planFile("surrogate.json", '{"tasks": [{"key": "k", "prompt": "cut \\ud83d here"}]}')],
+    tag: "ValidationError",
+    code: 2,
+    check: (e) => expect(e["message"]).toContain("tasks.0.prompt: prompt holds a lone UTF-16 surrogate")
+  },
+  { name: "a lone surrogate in a plan's summary", args: (fx) => ["submit", "--file", fx.planFile("surrogate2.json", '{"tasks": [{"key": "k", "prompt": "x", "summary": "\\ude00"}]}')], tag: "ValidationError", code: 2 }
 ]
 
 describe.concurrent("bad input leaves the database unchanged", () => {
@@ -235,6 +280,39 @@ describe("the database is unchanged after all of it", () => {
       (JSON.parse(json) as Array<Record<string, unknown>>).map(({ calculatedPriority: _p, ...rest }) => rest)
     expect(unscored((await fx.s.run(["list", "--json"])).stdout)).toEqual(unscored(fx.baseline.list))
     expect(fx.baseline.status.length).toBeGreaterThan(10)
+  })
+})
+
+describe("Unicode is stored as valid UTF-8", () => {
+  it("an emoji at the summary's 140th character stays whole; every stored text decodes as strict UTF-8", async () => {
+    const s = new Sandbox()
+    const a139 = "a".repeat(139)
+    const t = await s.submit(`${a139}😀 and the rest`)
+    expect(t.summary).toBe(`${a139}😀`)
+    const u = await s.submit(`${"b".repeat(140)}😀`, "--agent-type", "général", "--input", '{"clé 🔑": ["日本語", "👩‍💻"]}')
+    expect(u.summary).toBe("b".repeat(140))
+    const c = await s.json<Task>(["next", "--worker", "wörker 🤖"])
+    await s.json(["complete", c.id, "--lease-token", c.leaseToken!, "--result", '{"done": "✅ \\ud83d\\ude00"}'])
+    const db = new BetterSqlite3(s.db, { readonly: true })
+    const decoder = new TextDecoder("utf-8", { fatal: true })
+    let values = 0
+    try {
+      for (const { name } of db.prepare("SELECT name FROM sqlite_schema WHERE type = 'table'").all() as Array<{ name: string }>) {
+        for (const col of db.prepare("SELECT name FROM pragma_table_info(?)").all(name) as Array<{ name: string }>) {
+          const rows = db.prepare(`SELECT CAST("${col.name}" AS BLOB) AS b FROM "${name}" WHERE typeof("${col.name}") = 'text'`).all() as Array<{ b: Uint8Array }>
+          for (const { b } of rows) {
+            expect(() => decoder.decode(b), `${name}.${col.name}`).not.toThrow()
+            values++
+          }
+        }
+      }
+      const stored = db.prepare("SELECT summary, result_data FROM tasks WHERE id = ?").get(t.id) as { summary: string; result_data: string }
+      expect(stored.summary).toBe(`${a139}😀`)
+      expect(JSON.parse(stored.result_data)).toEqual({ done: "✅ 😀" })
+    } finally {
+      db.close()
+    }
+    expect(values).toBeGreaterThan(20)
   })
 })
 

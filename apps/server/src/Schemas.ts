@@ -8,7 +8,7 @@ import {
   FailInput,
   GraphFormat,
   HeartbeatInput,
-  JsonValue,
+  JsonTree,
   PlanInput,
   PlanNode,
   ReleaseInput,
@@ -110,7 +110,8 @@ export const components: ReadonlyArray<readonly [string, z.ZodType]> = [
   ["DependencyType", DependencyType],
   ["DependencyLink", DependencyLink],
   ["PriorityBreakdown", PriorityBreakdown],
-  ["JsonValue", JsonValue],
+  // The shape (JsonValue itself checks depth and text first, then parses with it).
+  ["JsonValue", JsonTree],
   ["SubmitTaskInput", SubmitTaskInput],
   ["PlanInput", PlanInput],
   ["PlanNode", PlanNode],

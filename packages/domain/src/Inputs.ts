@@ -1,5 +1,6 @@
 import { z } from "zod"
 import { DependencyType } from "./DependencyType.js"
+import { boundedSeconds, MAX_AGE_SECONDS, MAX_DURATION_SECONDS, wellFormed } from "./Bounds.js"
 import { parseAge } from "./Duration.js"
 import { JsonValue, positiveInt, TaskId } from "./Primitives.js"
 import { TaskSource } from "./TaskSource.js"
@@ -24,9 +25,13 @@ export type ListTasksInput = z.input<typeof ListTasksInput>
 
 /** A worker's claim. The lease lasts `leaseSeconds`, by default the task's timeout. */
 export const ClaimInput = z.strictObject({
-  worker: z.string({ error: "worker must be a name" }).min(1, { error: "worker must not be empty" }).optional(),
-  leaseSeconds: positiveInt("leaseSeconds").optional(),
-  agentType: z.string({ error: "agentType must be a string" }).min(1, { error: "agentType must not be empty" }).optional(),
+  worker: z.string({ error: "worker must be a name" }).check(wellFormed("worker")).min(1, { error: "worker must not be empty" }).optional(),
+  leaseSeconds: boundedSeconds("leaseSeconds", 1, MAX_DURATION_SECONDS).optional(),
+  agentType: z
+    .string({ error: "agentType must be a string" })
+    .check(wellFormed("agentType"))
+    .min(1, { error: "agentType must not be empty" })
+    .optional(),
   waitSeconds: z
     .number({ error: "waitSeconds must be a number" })
     .min(0, { error: "waitSeconds must not be negative" })
@@ -35,11 +40,14 @@ export const ClaimInput = z.strictObject({
 })
 export type ClaimInput = z.input<typeof ClaimInput>
 
-const leaseToken = z.string({ error: "leaseToken must be a string" }).min(1, { error: "leaseToken must not be empty" })
+const leaseToken = z
+  .string({ error: "leaseToken must be a string" })
+  .check(wellFormed("leaseToken"))
+  .min(1, { error: "leaseToken must not be empty" })
 
 export const HeartbeatInput = z.strictObject({
   leaseToken: leaseToken.optional(),
-  leaseSeconds: positiveInt("leaseSeconds").optional()
+  leaseSeconds: boundedSeconds("leaseSeconds", 1, MAX_DURATION_SECONDS).optional()
 })
 export type HeartbeatInput = z.input<typeof HeartbeatInput>
 
@@ -52,6 +60,7 @@ export type CompleteInput = z.input<typeof CompleteInput>
 export const FailInput = z.strictObject({
   error: z
     .string({ error: "error is required: say what went wrong" })
+    .check(wellFormed("error"))
     .refine((s) => s.trim().length > 0, { error: "error must not be empty: say what went wrong" }),
   leaseToken: leaseToken.optional()
 })
@@ -60,7 +69,7 @@ export type FailInput = z.input<typeof FailInput>
 /** A worker giving a task back without spending a retry (e.g. on shutdown). */
 export const ReleaseInput = z.strictObject({
   leaseToken: leaseToken.optional(),
-  reason: z.string().optional()
+  reason: z.string().check(wellFormed("reason")).optional()
 })
 export type ReleaseInput = z.input<typeof ReleaseInput>
 
@@ -79,6 +88,10 @@ export const PruneInput = z.strictObject({
       const ms = parseAge(s)
       if (ms === null) {
         ctx.addIssue({ code: "custom", message: `${JSON.stringify(s)} is not an age: use a number and a unit, such as 30s, 15m, 12h, 30d or 2w` })
+        return z.NEVER
+      }
+      if (ms > MAX_AGE_SECONDS * 1000) {
+        ctx.addIssue({ code: "custom", message: `${JSON.stringify(s)} is too old an age: at most ${MAX_AGE_SECONDS / 86_400}d (about 100 years)` })
         return z.NEVER
       }
       return ms

@@ -1,4 +1,5 @@
 import { z } from "zod"
+import { boundedJson, MAX_INSTANT_MS, MIN_INSTANT_MS } from "./Bounds.js"
 
 /** A task id: any RFC 4122 UUID (new ids are v4). Normalised to lower case. */
 export const TaskId = z
@@ -55,14 +56,31 @@ export const Timestamp = z
   })
 export type Timestamp = z.output<typeof Timestamp>
 
-/** Any JSON value. */
-export type JsonValue = string | number | boolean | null | ReadonlyArray<JsonValue> | { readonly [key: string]: JsonValue }
-export const JsonValue: z.ZodType<JsonValue> = z.lazy(() =>
-  z.union([z.string(), z.number(), z.boolean(), z.null(), z.array(JsonValue), z.record(z.string(), JsonValue)])
+/** An instant given as input (a deadline): a Timestamp in the UTC years 0000 to 9999. */
+export const Instant = Timestamp.refine(
+  (iso) => {
+    const ms = Date.parse(iso)
+    return ms >= MIN_INSTANT_MS && ms <= MAX_INSTANT_MS
+  },
+  { error: (issue) => `${JSON.stringify(issue.input)} is out of range: a time must be from 0000-01-01 to 9999-12-31 (UTC)` }
 )
 
-/** A JSON object (task input data). */
-export const JsonObject = z.record(z.string(), JsonValue, { error: "must be a JSON object such as {\"repo\": \"x\"}" })
+/** Any JSON value. */
+export type JsonValue = string | number | boolean | null | ReadonlyArray<JsonValue> | { readonly [key: string]: JsonValue }
+/**
+ * The shape of any JSON value, without the bounds: for documents (the API's JSON Schema names it
+ * JsonValue); validate input with JsonValue.
+ */
+export const JsonTree: z.ZodType<JsonValue> = z.lazy(() =>
+  z.union([z.string(), z.number(), z.boolean(), z.null(), z.array(JsonTree), z.record(z.string(), JsonTree)])
+)
+/** Any JSON value, at most 64 levels deep, its text (keys too) well-formed Unicode (Bounds.ts). */
+export const JsonValue: z.ZodType<JsonValue> = boundedJson(JsonTree)
+
+/** A JSON object (task input data), bounded as JsonValue is. */
+export const JsonObject = boundedJson(
+  z.record(z.string(), JsonTree, { error: "must be a JSON object such as {\"repo\": \"x\"}" })
+)
 export type JsonObject = z.output<typeof JsonObject>
 
 export const nonNegativeInt = (what: string) =>

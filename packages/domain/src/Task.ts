@@ -1,6 +1,7 @@
 import { z } from "zod"
 import { DependencyType } from "./DependencyType.js"
-import { BasePriority, JsonObject, JsonValue, nonNegativeInt, positiveInt, TaskId, Timestamp } from "./Primitives.js"
+import { boundedSeconds, cutCharacters, MAX_DURATION_SECONDS, MAX_ESTIMATE_SECONDS, wellFormed } from "./Bounds.js"
+import { BasePriority, Instant, JsonObject, JsonValue, nonNegativeInt, positiveInt, TaskId, Timestamp } from "./Primitives.js"
 import { TaskSource } from "./TaskSource.js"
 import { TaskStatus } from "./TaskStatus.js"
 
@@ -18,10 +19,10 @@ export const TaskDefaults = {
 /** The longest summary derived from a prompt. */
 export const SUMMARY_MAX = 140
 
-/** `summary` defaults to the prompt's first line, cut to 140 characters. */
+/** `summary` defaults to the prompt's first line, cut to 140 characters (code points, never inside a pair). */
 export const summarize = (prompt: string): string => {
   const firstLine = (prompt.trim().split(/\r?\n/, 1)[0] ?? "").trimEnd()
-  return firstLine.length <= SUMMARY_MAX ? firstLine : firstLine.slice(0, SUMMARY_MAX)
+  return cutCharacters(firstLine, SUMMARY_MAX)
 }
 
 const now = () => new Date().toISOString()
@@ -82,6 +83,7 @@ export type TaskDependency = z.output<typeof TaskDependency>
 
 const prompt = z
   .string({ error: "prompt is required: describe the work as text" })
+  .check(wellFormed("prompt"))
   .refine((s) => s.trim().length > 0, { error: "prompt must not be empty: describe the work to do" })
 
 /** The fields a submitter may set (JSON bodies, MCP arguments, plan nodes share them). */
@@ -92,19 +94,22 @@ const submitFields = {
   dependsOn: z.array(TaskId, { error: "dependsOn must be a list of task ids" }).default([]),
   dependencyType: DependencyType.default(TaskDefaults.dependencyType),
   parentTaskId: TaskId.nullable().optional(),
-  deadline: Timestamp.nullable().optional(),
-  estimatedDurationSeconds: nonNegativeInt("estimatedDurationSeconds").nullable().optional(),
+  deadline: Instant.nullable().optional(),
+  estimatedDurationSeconds: boundedSeconds("estimatedDurationSeconds", 0, MAX_ESTIMATE_SECONDS).nullable().optional(),
   agentType: z
     .string({ error: "agentType must be a string" })
+    .check(wellFormed("agentType"))
     .trim()
     .min(1, { error: "agentType must not be empty" })
     .default(TaskDefaults.agentType),
   maxRetries: nonNegativeInt("maxRetries").default(TaskDefaults.maxRetries),
-  maxExecutionTimeoutSeconds: positiveInt("maxExecutionTimeoutSeconds").default(TaskDefaults.maxExecutionTimeoutSeconds),
-  summary: z.string({ error: "summary must be a string" }).optional(),
+  maxExecutionTimeoutSeconds: boundedSeconds("maxExecutionTimeoutSeconds", 1, MAX_DURATION_SECONDS).default(
+    TaskDefaults.maxExecutionTimeoutSeconds
+  ),
+  summary: z.string({ error: "summary must be a string" }).check(wellFormed("summary")).optional(),
   inputData: JsonObject.default({}),
-  sessionId: z.string({ error: "sessionId must be a string" }).nullable().optional(),
-  createdBy: z.string({ error: "createdBy must be a string" }).nullable().optional()
+  sessionId: z.string({ error: "sessionId must be a string" }).check(wellFormed("sessionId")).nullable().optional(),
+  createdBy: z.string({ error: "createdBy must be a string" }).check(wellFormed("createdBy")).nullable().optional()
 }
 
 /** Names unknown fields and says what to do (zod alone says only "Unrecognized key"). */
@@ -139,10 +144,11 @@ export const PlanNode: z.ZodType<PlanNode, PlanNodeInput> = z.lazy(() =>
     ...submitFields,
     key: z
       .string({ error: "every plan node needs a key (a name unique in the plan)" })
+      .check(wellFormed("key"))
       .trim()
       .min(1, { error: "a plan node's key must not be empty" }),
     dependsOn: z
-      .array(z.string({ error: "dependsOn holds keys or task ids" }), { error: "dependsOn must be a list" })
+      .array(z.string({ error: "dependsOn holds keys or task ids" }).check(wellFormed("dependsOn")), { error: "dependsOn must be a list" })
       .default([]),
     children: z.array(PlanNode, { error: "children must be a list of plan nodes" }).default([])
   }, unknownFields([...Object.keys(submitFields), "key", "children"]))

@@ -1,3 +1,4 @@
+export * from "./Bounds.js"
 export * from "./DependencyType.js"
 export * from "./Duration.js"
 export * from "./Errors.js"

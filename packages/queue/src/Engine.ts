@@ -10,6 +10,7 @@ import {
   formatTimestamp,
   isTerminal,
   isWaiting,
+  MAX_DURATION_SECONDS,
   OpenStatuses,
   parseTimestamp,
   PlanInput,
@@ -91,6 +92,10 @@ const spreadOf = (id: string): number => {
   const n = Number.parseInt(id.slice(0, 8), 16)
   return Number.isFinite(n) ? n / 2 ** 32 : 0
 }
+
+/** A stored timeout within the contract's bound (a row from an older version may hold any number). */
+const boundedTimeout = (seconds: number): number =>
+  Number.isFinite(seconds) && seconds >= 1 ? Math.min(Math.round(seconds), MAX_DURATION_SECONDS) : MAX_DURATION_SECONDS
 
 const ms = (iso: string | null): number | null => (iso === null ? null : (parseTimestamp(iso) ?? null))
 
@@ -588,7 +593,10 @@ export class Engine {
     const id = this.bestReady(options.agentType ?? null, now)
     if (id === null) return null
     const task = this.load(id)
-    const leaseSeconds = options.leaseSeconds ?? task.maxExecutionTimeoutSeconds
+    // Inputs are bounded (7 days), but a row written by an older version may hold any timeout:
+    // it is brought within the bound here, so that no row can make every claim fail.
+    const timeout = boundedTimeout(task.maxExecutionTimeoutSeconds)
+    const leaseSeconds = options.leaseSeconds ?? timeout
     const next = this.transition(
       task,
       "running",
@@ -597,7 +605,8 @@ export class Engine {
         startedAt: formatTimestamp(now),
         leaseToken: crypto.randomUUID(),
         leaseExpiresAt: formatTimestamp(now + leaseSeconds * 1000),
-        workerId: options.worker ?? null
+        workerId: options.worker ?? null,
+        ...(timeout !== task.maxExecutionTimeoutSeconds && { maxExecutionTimeoutSeconds: timeout })
       },
       options.worker ?? null,
       "claimed"
@@ -609,7 +618,7 @@ export class Engine {
   heartbeat(id: string, options: { leaseToken?: string | undefined; leaseSeconds?: number | undefined }, now: number): ClaimedTask {
     const task = this.load(id)
     this.checkLease(task, options.leaseToken, "heartbeat")
-    const leaseExpiresAt = formatTimestamp(now + (options.leaseSeconds ?? task.maxExecutionTimeoutSeconds) * 1000)
+    const leaseExpiresAt = formatTimestamp(now + (options.leaseSeconds ?? boundedTimeout(task.maxExecutionTimeoutSeconds)) * 1000)
     const at = formatTimestamp(now)
     this.store.updateTask(id, { leaseExpiresAt, lastUpdatedAt: at })
     return this.claimed({ ...task, leaseExpiresAt, lastUpdatedAt: at }, now)

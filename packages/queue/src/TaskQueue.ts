@@ -1,4 +1,5 @@
 import {
+  ActorName,
   AddDependencyInput,
   type ClaimedTask,
   ClaimInput,
@@ -11,6 +12,7 @@ import {
   ListTasksInput,
   PruneInput,
   type QueueStatus,
+  ReasonText,
   ReleaseInput,
   renderDot,
   renderMermaid,
@@ -70,6 +72,9 @@ export interface TaskQueueService {
 }
 
 const id = (raw: string): string => validate(TaskId, raw)
+/** The actor of an operation, well-formed text (it goes into the audit trail), or null. */
+const actorOf = (options: Actor | undefined): string | null =>
+  options?.actor === undefined ? null : validate(ActorName, options.actor)
 
 export const make = Effect.gen(function* () {
   const store = yield* TaskRepository
@@ -181,25 +186,25 @@ export const make = Effect.gen(function* () {
   yield* Effect.orDie(write((now) => engine.evaluatePending(now)))
 
   const service: TaskQueueService = {
-    submit: (input, options) => write((now) => engine.submit(input, now, options?.actor ?? null)),
+    submit: (input, options) => write((now) => engine.submit(input, now, actorOf(options))),
     submitPlan: (plan, options) =>
-      write((now) => ({ tasks: engine.submitPlan(plan, now, options?.actor ?? null, options?.onProgress) })),
+      write((now) => ({ tasks: engine.submitPlan(plan, now, actorOf(options), options?.onProgress) })),
     addDependency: (dependentId, input, options) =>
       write((now) => {
         const dep = id(dependentId)
         const i = validate(AddDependencyInput, input)
-        return engine.addDependency(dep, i.prerequisiteId, i.dependencyType, now, options?.actor ?? null)
+        return engine.addDependency(dep, i.prerequisiteId, i.dependencyType, now, actorOf(options))
       }),
     claim: (input = {}) => write((now) => engine.claim(validate(ClaimInput, input), now)),
     heartbeat: (taskId, input = {}) => write((now) => engine.heartbeat(id(taskId), validate(HeartbeatInput, input), now)),
     complete: (taskId, input = {}, options) =>
-      write((now) => engine.complete(id(taskId), validate(CompleteInput, input), now, options?.actor ?? null)),
+      write((now) => engine.complete(id(taskId), validate(CompleteInput, input), now, actorOf(options))),
     fail: (taskId, input, options) =>
-      write((now) => engine.fail(id(taskId), validate(FailInput, input), now, options?.actor ?? null)),
+      write((now) => engine.fail(id(taskId), validate(FailInput, input), now, actorOf(options))),
     release: (taskId, input = {}, options) =>
-      write((now) => engine.release(id(taskId), validate(ReleaseInput, input), now, options?.actor ?? null)),
-    cancel: (taskId, options) => write((now) => engine.cancel(id(taskId), now, options?.actor ?? null, options?.reason)),
-    retry: (taskId, options) => write((now) => engine.retry(id(taskId), now, options?.actor ?? null)),
+      write((now) => engine.release(id(taskId), validate(ReleaseInput, input), now, actorOf(options))),
+    cancel: (taskId, options) => write((now) => engine.cancel(id(taskId), now, actorOf(options), options?.reason === undefined ? undefined : validate(ReasonText, options.reason))),
+    retry: (taskId, options) => write((now) => engine.retry(id(taskId), now, actorOf(options))),
     recover: () => write((now) => ({ recovered: engine.recover(now) })),
     prune: (input = {}, options) =>
       write((now) => {

@@ -559,18 +559,36 @@ const run = (settings: QueueSettings, cmds: ReadonlyArray<Cmd>) =>
     }).pipe(Effect.provide(layerFor(settings)))
   )
 
+/**
+ * The runner's bounds. fast-check stops at `interruptAfterTimeLimit` (shrinking a long sequence
+ * can take a while: what was found by then is reported), but by default it counts a run cut short
+ * by that limit as a success: on a slow or loaded machine the test would pass after a handful of
+ * sequences, having checked almost nothing. `markInterruptAsFailure` makes a cut-short run fail,
+ * saying how many sequences ran. The limit leaves room for a loaded 2-core machine (100 runs take
+ * about 25 s alone there), and the test's own timeout is above it, so that fast-check's report,
+ * not vitest's timeout, says what happened.
+ */
+const runnerBounds = {
+  interruptAfterTimeLimit: 150_000,
+  markInterruptAsFailure: true
+} as const satisfies fc.Parameters<unknown>
+
 describe("random operation sequences", () => {
   afterAll(() => testRuntime.dispose())
 
-  it("keep every invariant of DESIGN.md section 3 after each step", { timeout: 90_000 }, async () => {
+  it("keep every invariant of DESIGN.md section 3 after each step", { timeout: 180_000 }, async () => {
     await fc.assert(
       fc.asyncProperty(fc.constantFrom(small, defaultQueueSettings), fc.array(cmdArb, { minLength: 60, maxLength: 60 }), run),
       {
         numRuns: Number(process.env["PROP_RUNS"] ?? 100),
         ...(process.env["PROP_SEED"] !== undefined && { seed: Number(process.env["PROP_SEED"]) }),
-        // Shrinking a long sequence can take a while: report what was found within the time limit.
-        interruptAfterTimeLimit: 50_000
+        ...runnerBounds
       }
     )
+  })
+
+  it("a run cut short by the time limit fails instead of passing quietly", async () => {
+    const slow = fc.asyncProperty(fc.nat(), () => new Promise<void>((resolve) => setTimeout(resolve, 20)))
+    await expect(fc.assert(slow, { ...runnerBounds, numRuns: 1000, interruptAfterTimeLimit: 100 })).rejects.toThrow(/interrupted/i)
   })
 })

@@ -47,11 +47,18 @@ const CONVERTED_COLUMNS: ReadonlySet<string> = new Set(["dependencies"])
 
 const CHUNK = 1000
 const SUMMARY_MAX = 140
+/** The longest execution timeout (CONTRACT "Bounds": 7 days) and estimate (365 days), as the domain has them. */
+const MAX_TIMEOUT_SECONDS = 604_800
+const MAX_ESTIMATE_SECONDS = 31_536_000
 
-/** `summary` defaults to the prompt's first line, cut to 140 characters (as the domain does). */
+/**
+ * `summary` defaults to the prompt's first line, cut to 140 characters (as the domain does):
+ * code points, never inside a surrogate pair.
+ */
 export const summarize = (prompt: string): string => {
   const firstLine = prompt.trim().split(/\r?\n/, 1)[0] ?? ""
-  return firstLine.length <= SUMMARY_MAX ? firstLine : firstLine.slice(0, SUMMARY_MAX)
+  if (firstLine.length <= SUMMARY_MAX) return firstLine
+  return Array.from(firstLine).slice(0, SUMMARY_MAX).join("")
 }
 
 /** A value for an audit message: JSON, cut short when long. */
@@ -168,14 +175,19 @@ const convertTask = (
   const priority = integer("priority", 5, 0, 10, "clamp")
   const retryCount = integer("retry_count", 0, 0, Number.MAX_SAFE_INTEGER, "clamp")
   const maxRetries = integer("max_retries", 3, 0, Number.MAX_SAFE_INTEGER, "clamp")
-  const timeout = integer("max_execution_timeout_seconds", 3600, 1, Number.MAX_SAFE_INTEGER, "default")
+  let timeout = integer("max_execution_timeout_seconds", 3600, 1, Number.MAX_SAFE_INTEGER, "default")
+  if (timeout > MAX_TIMEOUT_SECONDS) {
+    // The contract's bound: a lease computed from a larger timeout may not be a valid date.
+    notes.push(`legacy max_execution_timeout_seconds ${timeout} set to ${MAX_TIMEOUT_SECONDS} (7 days, the longest timeout)`)
+    timeout = MAX_TIMEOUT_SECONDS
+  }
 
   let estimatedDuration: number | null = null
   const rawEstimate = value("estimated_duration_seconds")
   if (rawEstimate !== null && rawEstimate !== undefined) {
     const n = typeof rawEstimate === "bigint" ? Number(rawEstimate) : Number(rawEstimate)
     if (Number.isFinite(n) && n >= 0) {
-      estimatedDuration = Math.round(n)
+      estimatedDuration = Math.min(MAX_ESTIMATE_SECONDS, Math.round(n))
       if (estimatedDuration !== rawEstimate) notes.push(`legacy estimated_duration_seconds ${show(rawEstimate)} set to ${estimatedDuration}`)
     } else {
       notes.push(`legacy estimated_duration_seconds ${show(rawEstimate)} is not a duration; set to NULL`)

@@ -18,11 +18,19 @@ const daysInMonth = (year: number, month: number): number => {
   return d.getUTCDate()
 }
 
+/**
+ * The instants the stored form holds: the UTC years 0000 to 9999 (`+010000-01-01T...` is not
+ * read back as a time, and a lease computed from the edge of JavaScript's range is not a date).
+ */
+const MIN_MS = Date.parse("0000-01-01T00:00:00.000Z")
+const MAX_MS = Date.parse("9999-12-31T23:59:59.999Z")
+const inRange = (ms: number): number | null => (ms >= MIN_MS && ms <= MAX_MS ? ms : null)
+
 const fromEpoch = (n: number): number | null => {
   if (!Number.isFinite(n)) return null
   // Seconds until the year 5138; larger values are milliseconds.
   const ms = Math.abs(n) < 1e11 ? Math.trunc(n * 1000) : Math.trunc(n)
-  return Number.isNaN(new Date(ms).getTime()) ? null : ms
+  return inRange(ms)
 }
 
 /** Epoch milliseconds of a legacy timestamp, or null when it is not one. */
@@ -56,7 +64,7 @@ export const parseLegacyTimestamp = (value: unknown): number | null => {
   const date = new Date(0)
   date.setUTCFullYear(year, month - 1, day)
   date.setUTCHours(hour, minute, second, millis)
-  return date.getTime() - offsetMinutes * 60_000
+  return inRange(date.getTime() - offsetMinutes * 60_000)
 }
 
 /** The stored form of an instant: `2025-10-10T12:00:00.000Z`. */

@@ -317,6 +317,38 @@ describe("migration 2 on a legacy database", () => {
     expect(row(db, "tasks", uuid(5))).toMatchObject({ priority: 7, max_execution_timeout_seconds: 90 })
   })
 
+  it("clamps a timeout over 7 days (a RUNNING task's lease is computed from it) and cuts summaries on characters", () => {
+    const db = openDatabase()
+    const a139 = "a".repeat(139)
+    createV1(
+      db,
+      [
+        {
+          id: uuid(1),
+          prompt: "poison",
+          status: "running",
+          max_execution_timeout_seconds: Number.MAX_SAFE_INTEGER,
+          started_at: "2026-11-26 06:00:00"
+        },
+        { id: uuid(2), prompt: `${a139}\u{1F600}\u{1F600}`, status: "pending", max_execution_timeout_seconds: 604_801 },
+        // The last millisecond JavaScript can hold: a lease after it is not a date.
+        { id: uuid(3), prompt: "edge of time", status: "running", started_at: 8_640_000_000_000_000, last_updated_at: "2026-11-26 06:00:00" }
+      ],
+      { ddl: LOOSE_V1 }
+    )
+    migrate(db, { now })
+    expect(row(db, "tasks", uuid(1))).toMatchObject({
+      max_execution_timeout_seconds: 604_800,
+      lease_expires_at: "2026-12-03T06:00:00.000Z"
+    })
+    expect(auditReasons(db, uuid(1))).toContain(
+      "legacy max_execution_timeout_seconds 9007199254740991 set to 604800 (7 days, the longest timeout)"
+    )
+    expect(row(db, "tasks", uuid(2))).toMatchObject({ max_execution_timeout_seconds: 604_800, summary: `${a139}\u{1F600}` })
+    expect(row(db, "tasks", uuid(3))).toMatchObject({ started_at: null, lease_expires_at: "2026-11-26T07:00:00.000Z" })
+    expect(auditReasons(db, uuid(3))).toContain("legacy started_at 8640000000000000 is not a timestamp; dropped")
+  })
+
   it("normalises every timestamp format to ISO-8601 UTC with milliseconds", () => {
     const db = openDatabase()
     const cases: Array<[string | number, string]> = [

@@ -60,6 +60,14 @@ describe("normalizeTimestamp", () => {
     expect(normalizeTimestamp(1e20)).toBeNull()
   })
 
+  it("reads only the UTC years 0000 to 9999 (what the stored form holds)", () => {
+    expect(normalizeTimestamp(253402300799999)).toBe("9999-12-31T23:59:59.999Z")
+    expect(normalizeTimestamp(8_640_000_000_000_000)).toBeNull()
+    expect(normalizeTimestamp(253402300800000)).toBeNull()
+    expect(normalizeTimestamp("9999-12-31T23:00:00-05:00")).toBeNull()
+    expect(normalizeTimestamp("0000-01-01T00:30:00+01:00")).toBeNull()
+  })
+
   it("keeps the order of instants", () => {
     const texts = ["2025-10-10 12:00:00", "2025-10-10T12:00:00.000999", "2025-10-10T14:00:00.001+02:00", "2025-10-10T12:00:01"]
     const normalized = texts.map((t) => normalizeTimestamp(t)!)

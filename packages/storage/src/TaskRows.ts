@@ -165,6 +165,7 @@ export const TaskColumns = {
   resultData: "result_data",
   errorMessage: "error_message",
   retryCount: "retry_count",
+  maxExecutionTimeoutSeconds: "max_execution_timeout_seconds",
   startedAt: "started_at",
   completedAt: "completed_at",
   lastUpdatedAt: "last_updated_at",
