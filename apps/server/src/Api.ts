@@ -83,21 +83,6 @@ const numeric = (v: string | undefined): number | string | undefined => (v !== u
 const defined = <T extends Record<string, unknown>>(o: T): Partial<T> =>
   Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>
 
-/**
- * The longest lease, in seconds: 7 days (the contract's bound on every duration). The domain's
- * schemas bound it too; checked here first so that no claim or heartbeat computes an instant past
- * the end of time.
- */
-export const MAX_LEASE_SECONDS = 604_800
-
-/** Refuses a `leaseSeconds` over `MAX_LEASE_SECONDS` (other mistakes are the schema's to explain). */
-const boundedLease = (body: unknown): Effect.Effect<unknown, ValidationError> => {
-  const lease = typeof body === "object" && body !== null && "leaseSeconds" in body ? body.leaseSeconds : undefined
-  return typeof lease === "number" && lease > MAX_LEASE_SECONDS
-    ? Effect.fail(new ValidationError({ message: `leaseSeconds must be at most ${MAX_LEASE_SECONDS} (7 days); got ${lease}` }))
-    : Effect.succeed(body)
-}
-
 /** Validates a body the server reads itself (the queue validates the others). */
 const strictBody = <S extends z.ZodType>(schema: S, body: unknown): Effect.Effect<z.output<S>, ValidationError> => {
   const r = schema.safeParse(body)
@@ -310,7 +295,7 @@ export const routes: ReadonlyArray<ApiRoute> = [
     },
     handler: Effect.gen(function* () {
       const q = yield* queue
-      const body = yield* Effect.flatMap(optionalJson, boundedLease)
+      const body = yield* optionalJson
       const wait = typeof body === "object" && body !== null && "waitSeconds" in body ? body.waitSeconds : undefined
       const task = typeof wait === "number" && wait > 0 && wait <= 60 ? yield* claimWaiting(q, body, wait) : yield* claimOnce(q, body)
       return task === null ? noContent : json(task)
@@ -330,7 +315,7 @@ export const routes: ReadonlyArray<ApiRoute> = [
     },
     handler: Effect.gen(function* () {
       const id = yield* taskId
-      return json(yield* (yield* queue).heartbeat(id, yield* Effect.flatMap(optionalJson, boundedLease)))
+      return json(yield* (yield* queue).heartbeat(id, yield* optionalJson))
     })
   },
   {
