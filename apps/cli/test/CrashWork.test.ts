@@ -56,7 +56,7 @@ describe("a SIGKILLed abathur work pool", () => {
 })
 
 /**
- * Logs `start|end TASK ATTEMPT TIME PID HELPER` around a nap (short, or 2.5-4 s for "long" tasks:
+ * Logs `start|end TASK ATTEMPT TIME PID HELPER` around a nap (short, or 2.5-3.5 s for "long" tasks:
  * longer than a killed pool's commands may outlive it); prints its attempt as the result.
  */
 const RECORDER = `
@@ -65,7 +65,7 @@ const task = JSON.parse(readFileSync(0, "utf8"))
 const line = (kind) => appendFileSync("events.log", [kind, task.id, Date.parse(task.startedAt), Date.now(), process.pid, process.ppid].join(" ") + "\\n")
 if (task.prompt.includes("stubborn")) process.on("SIGTERM", () => {})
 line("start")
-const nap = task.prompt.includes("long") ? 2500 + Math.random() * 1500 : 150 + Math.random() * 350
+const nap = task.prompt.includes("long") ? 2500 + Math.random() * 1000 : 150 + Math.random() * 350
 await new Promise((r) => setTimeout(r, nap))
 line("end")
 console.log(JSON.stringify({ attempt: Date.parse(task.startedAt), pid: process.pid }))
@@ -116,8 +116,8 @@ export const overlappingRuns = (runs: Iterable<Run>, deadAt: ReadonlyMap<number,
 
 describe("abathur work pools SIGKILLed at random while draining a queue", () => {
   it("leave no command behind and never run one task twice at once; every task completes", { timeout: 90_000 }, async () => {
-    const TASKS = 48
-    const KILLS = 6
+    const TASKS = 36
+    const KILLS = 5
     const s = new WorkSandbox()
     s.file("rec.mjs", RECORDER)
     // Retries are spent only by failures: a lapsed lease must not fail a task here.
@@ -132,8 +132,8 @@ describe("abathur work pools SIGKILLed at random while draining a queue", () => 
     let poolNo = 0
     const pools: Array<Proc> = []
     const startPool = () => {
-      // A short lease (renewed every second while a command runs) so that killed pools' tasks come back soon.
-      const p = track(s.start(["work", "-n", "3", "--lease", "3", "--until-empty", "--exec", "node rec.mjs", "--json", "--worker", `pool-${poolNo++}`], { ABATHUR_MAX_STALLS: "1000" }))
+      // A short lease (renewed every 0.7 s while a command runs) so that killed pools' tasks come back soon.
+      const p = track(s.start(["work", "-n", "3", "--lease", "2", "--until-empty", "--exec", "node rec.mjs", "--json", "--worker", `pool-${poolNo++}`], { ABATHUR_MAX_STALLS: "1000" }))
       pools.push(p)
       return p
     }
@@ -145,20 +145,35 @@ describe("abathur work pools SIGKILLed at random while draining a queue", () => 
     let kills = 0
     const until = Date.now() + 60_000
     while (kills < KILLS && Date.now() < until) {
-      await sleep(500 + Math.floor(Math.random() * 1000))
-      const live = pools.filter((p) => p.child.exitCode === null && p.child.signalCode === null)
-      if (live.length === 0) break
-      const victim = live[Math.floor(Math.random() * live.length)]!
-      const helpers = childrenOf(victim.pid)
+      await sleep(300 + Math.floor(Math.random() * 700))
+      // The victim: a pool with a command running now (a random one).
+      let victim: Proc | null = null
+      let helpers: Array<number> = []
+      while (victim === null && Date.now() < until) {
+        const live = pools.filter((p) => !p.child.killed && p.child.exitCode === null && p.child.signalCode === null)
+        if (live.length === 0) break
+        const runs = [...runsOf(s).values()].filter((r) => r.end === null && isAlive(r.pid))
+        const busy = live
+          .map((p) => ({ p, helpers: childrenOf(p.pid) }))
+          .filter(({ helpers }) => runs.some((r) => helpers.includes(r.helper)))
+        const pick = busy[Math.floor(Math.random() * busy.length)]
+        if (pick === undefined) await sleep(50)
+        else {
+          victim = pick.p
+          helpers = pick.helpers
+        }
+      }
+      if (victim === null) break
       victim.signal("SIGKILL")
       const killedAt = Date.now()
       kills++
       for (const run of runsOf(s).values()) trackPid(run.pid)
       const commands = () => [...runsOf(s).values()].filter((r) => helpers.includes(r.helper)).map((r) => r.pid)
+      const killed = victim.pid
       checks.push(
         watchDeaths(() => [...commands(), ...helpers], killedAt, OUTLIVE_MS).then((r) => {
           for (const [pid, at] of r.deadAt) deadAt.set(pid, at)
-          for (const pid of r.survivors) survivors.push(`pid ${pid} outlived pool ${victim.pid} by more than ${OUTLIVE_MS} ms`)
+          for (const pid of r.survivors) survivors.push(`pid ${pid} outlived pool ${killed} by more than ${OUTLIVE_MS} ms`)
         })
       )
       startPool()
@@ -166,8 +181,8 @@ describe("abathur work pools SIGKILLed at random while draining a queue", () => 
     await Promise.all(checks)
     expect(kills).toBe(KILLS)
 
-    // The last pools drain what is left (leases of killed pools lapse after 3 s) and exit.
-    const last = pools.filter((p) => p.child.exitCode === null && p.child.signalCode === null)
+    // The last pools drain what is left (leases of killed pools lapse within 2 s) and exit.
+    const last = pools.filter((p) => !p.child.killed && p.child.exitCode === null && p.child.signalCode === null)
     const ends = await Promise.race([Promise.all(last.map((p) => p.done)), sleep(60_000).then(() => null)])
     expect(ends, "the last pools did not finish within 60 s").not.toBeNull()
     for (const r of ends!) expect(r.code, r.stderr).toBe(0)

@@ -60,6 +60,12 @@ export interface ChildSpec {
   readonly logPath: string | null
   /** A line written to the log before the child's output. */
   readonly logHeader: string
+  /**
+   * If the worker dies while the command runs, the spawner helper sends SIGTERM to its process
+   * group and SIGKILL this long after (at most SHUTDOWN_GRACE_MS): less than what is left of the
+   * lease, so that the command is gone before another worker can claim its task.
+   */
+  readonly orphanGraceMs?: number | undefined
 }
 
 export interface ChildExit {

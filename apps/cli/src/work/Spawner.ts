@@ -3,7 +3,7 @@ import { type ChildProcess, spawn } from "node:child_process"
 import { existsSync } from "node:fs"
 import { join } from "node:path"
 import { type Child, type ChildExit, type ChildSpec, signalGroup, startChild, STDERR_ERROR_BYTES, STDOUT_KEEP, Tail } from "./Child.js"
-import type { FromHelper, ToHelper } from "./SpawnerHelper.js"
+import { type FromHelper, SHUTDOWN_GRACE_MS, type ToHelper } from "./SpawnerProtocol.js"
 
 /**
  * Starts the commands from a small helper process instead of the worker itself.
@@ -170,6 +170,7 @@ export const makeSpawner = (baseEnv: Readonly<Record<string, string | undefined>
       stdin: spec.stdin,
       logPath: spec.logPath,
       logHeader: spec.logHeader,
+      graceMs: Math.min(SHUTDOWN_GRACE_MS, spec.orphanGraceMs ?? SHUTDOWN_GRACE_MS),
       stdoutKeep: STDOUT_KEEP,
       stderrKeep: STDERR_ERROR_BYTES * 2
     }

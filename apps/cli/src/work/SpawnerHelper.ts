@@ -1,5 +1,6 @@
 import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process"
 import { closeSync, openSync, writeSync } from "node:fs"
+import { type FromHelper, SHUTDOWN_GRACE_MS, type ToHelper } from "./SpawnerProtocol.js"
 import { Tail } from "./Tail.js"
 
 /**
@@ -12,58 +13,22 @@ import { Tail } from "./Tail.js"
  * The helper outlives no worker, and neither do the commands it started: when the worker goes,
  * whatever the way (an exit, a crash, SIGKILL), the channel closes ('disconnect'); as a second
  * guard the helper notices that its parent changed (`process.ppid`). Either way it sends SIGTERM
- * to every running command's process group, SIGKILL after SHUTDOWN_GRACE_MS to what is left, and
- * exits. Without this, a killed worker's commands ran on to the end under PID 1 while the queue
+ * to every running command's process group, SIGKILL to what is left after a grace (at most
+ * SHUTDOWN_GRACE_MS, less for short leases: the command must be gone before its lease can lapse),
+ * and exits. Without this, a killed worker's commands ran on to the end under PID 1 while the queue
  * gave their tasks to another worker once the leases lapsed: the same task ran twice at once.
  *
  * It ignores SIGINT/SIGTERM/SIGHUP: a Ctrl-C or a closed terminal reaches the whole foreground
  * group, and the worker decides what happens to the commands.
  */
 
-/** The worker's messages to the helper. */
-export type ToHelper =
-  | { readonly t: "env"; readonly env: Readonly<Record<string, string | undefined>> }
-  | {
-    readonly t: "start"
-    readonly key: number
-    readonly file: string
-    readonly argv0: string
-    readonly args: ReadonlyArray<string>
-    readonly env: Readonly<Record<string, string>>
-    readonly cwd: string
-    readonly stdin: string
-    readonly logPath: string | null
-    readonly logHeader: string
-    readonly stdoutKeep: number
-    readonly stderrKeep: number
-  }
-
-/** The helper's messages to the worker. */
-export type FromHelper =
-  | { readonly t: "ready" }
-  | { readonly t: "spawned"; readonly key: number; readonly pid: number }
-  | {
-    readonly t: "exit"
-    readonly key: number
-    readonly code: number | null
-    readonly signal: NodeJS.Signals | null
-    readonly spawnError: string | null
-    readonly stdout: Uint8Array
-    readonly stdoutTruncated: boolean
-    readonly stderr: Uint8Array
-    readonly stderrTruncated: boolean
-    readonly durationMs: number
-  }
-
-/** After the worker went: from SIGTERM to SIGKILL of the commands' process groups. */
-export const SHUTDOWN_GRACE_MS = 1000
 /** How often the helper checks that its parent is still the worker. */
 const PARENT_CHECK_MS = 500
 /** How long to wait, after a command exited, for what it left behind to close stdout/stderr. */
 const DRAIN_MS = 200
 
-/** Process groups of the commands that run now (their leaders' pids). */
-const groups = new Set<number>()
+/** Process groups of the commands that run now (their leaders' pids), with their grace. */
+const groups = new Map<number, number>()
 let baseEnv: Readonly<Record<string, string | undefined>> = {}
 let shuttingDown = false
 
@@ -89,17 +54,15 @@ const send = (m: FromHelper): void => {
 const shutdown = (): void => {
   if (shuttingDown) return
   shuttingDown = true
-  const pids = [...groups]
-  for (const pid of pids) signalGroup(pid, "SIGTERM")
-  const deadline = Date.now() + SHUTDOWN_GRACE_MS
+  const now = Date.now()
+  let left = [...groups].map(([pid, graceMs]) => ({ pid, killAt: now + Math.min(graceMs, SHUTDOWN_GRACE_MS) }))
+  for (const g of left) signalGroup(g.pid, "SIGTERM")
   const look = () => {
-    const left = pids.filter((pid) => signalGroup(pid, 0))
+    const at = Date.now()
+    for (const g of left) if (at >= g.killAt) signalGroup(g.pid, "SIGKILL")
+    left = left.filter((g) => at < g.killAt && signalGroup(g.pid, 0))
     if (left.length === 0) return process.exit(0)
-    if (Date.now() >= deadline) {
-      for (const pid of left) signalGroup(pid, "SIGKILL")
-      return process.exit(0)
-    }
-    setTimeout(look, 25)
+    setTimeout(look, 20)
   }
   look()
 }
@@ -162,7 +125,7 @@ const start = (m: Extract<ToHelper, { t: "start" }>): void => {
   }
   const pid = child.pid
   if (pid !== undefined) {
-    groups.add(pid)
+    groups.set(pid, m.graceMs)
     send({ t: "spawned", key: m.key, pid })
   }
   let exitInfo: { code: number | null; signal: NodeJS.Signals | null } | null = null
