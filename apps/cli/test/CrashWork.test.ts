@@ -1,7 +1,8 @@
 import BetterSqlite3 from "better-sqlite3"
+import { spawn } from "node:child_process"
 import { describe, expect, it } from "vitest"
 import { childrenOf, sleep, track, trackPid, watchDeaths } from "./support/Crash.js"
-import { isAlive, type Proc, waitFor, WorkSandbox } from "./support/Work.js"
+import { CLI, isAlive, Proc, waitFor, WorkSandbox } from "./support/Work.js"
 
 /**
  * Crash tests of `abathur work` (the built CLI, real processes, SIGKILL): a pool that dies takes
@@ -52,6 +53,26 @@ describe("a SIGKILLed abathur work pool", () => {
     // The queue still holds the tasks as running: their leases lapse, and another pool runs them.
     const now = await s.tasks()
     expect(tasks.map((t) => now.get(t.id)!.status)).toEqual(["running", "running", "running"])
+  })
+
+  it("takes them with it when its whole process group is SIGKILLed (as a supervisor does)", async () => {
+    const s = new WorkSandbox()
+    s.file("sleeper.mjs", SLEEPER)
+    await s.plan("sleep one (stubborn)", "sleep two")
+    // A group of its own, as a service manager or a shell job would give it.
+    const pool = track(new Proc(spawn(process.execPath, [CLI, "--db", s.db, "work", "-n", "2", "--exec", "node sleeper.mjs"], { cwd: s.dir, detached: true, stdio: ["ignore", "pipe", "pipe"] })))
+    await waitFor("two commands to start", () => s.lines("pids").length >= 2)
+    const started = s.lines("pids").map((l) => l.map(Number))
+    for (const [child, grandchild] of started) {
+      trackPid(child!)
+      trackPid(grandchild!)
+    }
+    const all = started.flatMap(([c, g, h]) => [c!, g!, h!])
+    process.kill(-pool.pid, "SIGKILL")
+    const killedAt = Date.now()
+    await pool.done
+    const { survivors } = await watchDeaths(() => all, killedAt, OUTLIVE_MS)
+    expect(survivors, `still running ${OUTLIVE_MS} ms after the pool's group was killed`).toEqual([])
   })
 })
 

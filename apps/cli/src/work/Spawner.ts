@@ -115,6 +115,9 @@ export const makeSpawner = (baseEnv: Readonly<Record<string, string | undefined>
     }
     try {
       const h = spawn(process.execPath, [helperPath], {
+        // A session of its own: a SIGKILL to the worker's whole process group (a supervisor, a
+        // terminal) leaves the helper alive to stop the commands. It ignores Ctrl-C anyway.
+        detached: true,
         stdio: ["ignore", "ignore", "inherit", "ipc"],
         serialization: "advanced",
         env: { PATH: process.env["PATH"] ?? "" }
