@@ -215,7 +215,7 @@ describe("worker processes SIGKILLed at random on one database file", () => {
           going: (going) => {
             if (doomed >= KILLS) return
             doomed++
-            setTimeout(() => kill(going), 50 + Math.floor(random() * 600))
+            setTimeout(() => killWhenReplaceable(going), 50 + Math.floor(random() * 600))
           },
           // Killed while it holds the write lock, a moment after it said so.
           holding: (held) => {
@@ -240,6 +240,12 @@ describe("worker processes SIGKILLed at random on one database file", () => {
         // A replacement: the work goes on with WORKERS processes.
         goOne()
       }
+      /** A kill waits for a started spare to take over (on a busy machine a start takes seconds). */
+      const killWhenReplaceable = (w: Worker) => {
+        if (!live.has(w)) return
+        if (idle.length === 0) setTimeout(() => killWhenReplaceable(w), 50)
+        else kill(w)
+      }
       for (let i = 0; i < WORKERS + 2; i++) spare()
       await waitFor(() => startups.length >= WORKERS + 2, 60_000)
       const t0 = Date.now()
@@ -255,7 +261,8 @@ describe("worker processes SIGKILLed at random on one database file", () => {
         expect(e.stderr, `${w.name} stderr`).not.toMatch(/SQLITE_BUSY|database is locked/i)
         expect(e.code, `${w.name} exit; stderr:\n${e.stderr}`).toBe(0)
       }
-      expect(kills).toBeGreaterThanOrEqual(KILLS / 2)
+      // Kills wait for a started replacement: on a slow machine the work may run out first.
+      expect(kills).toBeGreaterThanOrEqual(8)
 
       const facts = factsOf(logPath)
       const db = new BetterSqlite3(dbPath, { readonly: true })
