@@ -14,7 +14,10 @@ const KILLS = 3
 
 const servers: Array<RunningServer> = []
 const tmp = tempDir()
+/** Stops the HTTP workers' loops (also when the test fails). */
+let stop = false
 afterAll(async () => {
+  stop = true
   for (const s of servers) if (s.child.exitCode === null && s.child.signalCode === null) s.child.kill("SIGKILL")
   await Promise.all(servers.map((s) => s.exited))
   tmp.cleanup()
@@ -64,7 +67,6 @@ describe("abathur-server SIGKILLed under 8 HTTP workers and started again on the
     const ids = Object.values(((await submitted.json()) as { tasks: Record<string, { id: string }> }).tasks).map((t) => t.id)
     expect(ids).toHaveLength(TASKS)
 
-    let stop = false
     let networkErrors = 0
     const outcomes: Array<Outcome> = []
     const claims: Array<{ worker: string; id: string; token: string }> = []
