@@ -2,6 +2,8 @@
 // - dist/cli.cjs: src/main.ts bundled by esbuild (platform node, target node20, minified). Workspace
 //   packages are bundled from their TypeScript sources (the "@abathur/source" export condition);
 //   better-sqlite3 stays external (a native addon).
+// - dist/spawner.cjs: src/work/SpawnerHelper.ts bundled alone (Node's modules only): the helper
+//   process that `abathur work` forks by path to start its commands (see src/work/Spawner.ts).
 // - dist/main.js: the executable (ESM, `#!/usr/bin/env node`). It runs cli.cjs through V8's code
 //   cache (dist/cli-<hash>.cache, written by a warm-up run below, rewritten when V8 rejects it).
 //
@@ -67,6 +69,19 @@ const result = await build({
   // The bundle is one function expression that the launcher compiles as is (no copy of the source).
   banner: { js: "(function (exports, require, module, __filename, __dirname) {" },
   footer: { js: "\n})" },
+  logLevel: "warning"
+})
+
+// The spawner helper: a small program of its own, forked by path (it must start fast and small).
+await build({
+  entryPoints: [join(here, "src/work/SpawnerHelper.ts")],
+  outfile: join(outdir, "spawner.cjs"),
+  bundle: true,
+  format: "cjs",
+  platform: "node",
+  target: "node20",
+  minify: true,
+  legalComments: "none",
   logLevel: "warning"
 })
 

@@ -1,16 +1,17 @@
 import { Effect } from "effect"
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
-import { join } from "node:path"
+import { dirname, join } from "node:path"
 import { afterAll, describe, expect, it } from "vitest"
 import { type Child, type ChildSpec, startChild } from "../src/work/Child.js"
 import { makeSpawner } from "../src/work/Spawner.js"
-import { isAlive, waitFor } from "./support/Work.js"
+import { CLI, isAlive, waitFor } from "./support/Work.js"
 
 /** Running one command: through the spawner helper process, and in process (its fallback). */
 
 const dir = mkdtempSync(join(tmpdir(), "abathur-child-"))
-const spawner = makeSpawner(process.env)
+// The helper as built beside the bundle (dist/spawner.cjs).
+const spawner = makeSpawner(process.env, join(dirname(CLI), "spawner.cjs"))
 afterAll(() => {
   spawner.close()
   rmSync(dir, { recursive: true, force: true })
@@ -46,6 +47,13 @@ describe.each(ways)("a command run by %s", (way, start) => {
     expect(log).toContain("got hello")
     expect(log).toContain("oops")
     expect(log).toMatch(/# exited with code 3 after/)
+  })
+
+  it("runs in the helper process or in this one, as named", async () => {
+    const exit = await Effect.runPromise(start(spec(`${tag}-parent`, ["/bin/sh", "-c", "echo $PPID"])).exited)
+    const parent = Number(exit.stdout.buffer().toString().trim())
+    if (way === "in process") expect(parent).toBe(process.pid)
+    else expect(parent).not.toBe(process.pid)
   })
 
   it("reports a program that cannot start", async () => {

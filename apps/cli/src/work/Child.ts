@@ -1,6 +1,7 @@
 import { Effect } from "effect"
 import { spawn } from "node:child_process"
 import { closeSync, openSync, writeSync } from "node:fs"
+import { Tail } from "./Tail.js"
 
 /**
  * One run of the worker's command: a child process in its own process group (so that signals
@@ -8,37 +9,7 @@ import { closeSync, openSync, writeSync } from "node:fs"
  * log file and their tails kept for the result or the error message.
  */
 
-/** The last `cap` bytes written to it. */
-export class Tail {
-  private chunks: Array<Buffer> = []
-  private size = 0
-  /** Whether bytes were dropped from the front. */
-  truncated = false
-
-  constructor(private readonly cap: number) {}
-
-  push(chunk: Buffer): void {
-    this.chunks.push(chunk)
-    this.size += chunk.length
-    while (this.size > this.cap && this.chunks.length > 0) {
-      const first = this.chunks[0]!
-      const excess = this.size - this.cap
-      if (first.length <= excess) {
-        this.chunks.shift()
-        this.size -= first.length
-      } else {
-        this.chunks[0] = first.subarray(excess)
-        this.size -= excess
-      }
-      this.truncated = true
-    }
-  }
-
-  buffer(): Buffer {
-    if (this.chunks.length !== 1) this.chunks = [Buffer.concat(this.chunks)]
-    return this.chunks[0] ?? Buffer.alloc(0)
-  }
-}
+export { Tail } from "./Tail.js"
 
 /** The last `bytes` bytes as text, without a character cut in half at the start. */
 export const lastBytes = (buffer: Buffer, bytes: number): string => {
@@ -89,6 +60,12 @@ export interface ChildSpec {
   readonly logPath: string | null
   /** A line written to the log before the child's output. */
   readonly logHeader: string
+  /**
+   * If the worker dies while the command runs, the spawner helper sends SIGTERM to its process
+   * group and SIGKILL this long after (at most SHUTDOWN_GRACE_MS): less than what is left of the
+   * lease, so that the command is gone before another worker can claim its task.
+   */
+  readonly orphanGraceMs?: number | undefined
 }
 
 export interface ChildExit {

@@ -1,6 +1,9 @@
 import { Effect } from "effect"
 import { type ChildProcess, spawn } from "node:child_process"
+import { existsSync } from "node:fs"
+import { join } from "node:path"
 import { type Child, type ChildExit, type ChildSpec, signalGroup, startChild, STDERR_ERROR_BYTES, STDOUT_KEEP, Tail } from "./Child.js"
+import { type FromHelper, SHUTDOWN_GRACE_MS, type ToHelper } from "./SpawnerProtocol.js"
 
 /**
  * Starts the commands from a small helper process instead of the worker itself.
@@ -9,100 +12,22 @@ import { type Child, type ChildExit, type ChildSpec, signalGroup, startChild, ST
  * event loop until the child has exec'd, and leaves every page of the worker copy-on-write, so
  * the next queue transaction pays page faults. Measured here, spawning from a bloated process is
  * 2.5-3x slower than from a fresh small one, and the worker's own queue writes slowed down too.
- * The helper (plain Node, no bundle) forks, feeds stdin, copies output to the task's log, keeps
- * the tails, and reports each exit over an IPC channel. The worker still signals process groups
- * itself (it learns each pid right after the spawn).
+ * The helper (SpawnerHelper.ts, bundled alone into dist/spawner.cjs: plain Node, a few KB) forks,
+ * feeds stdin, copies output to the task's log, keeps the tails, and reports each exit over an IPC
+ * channel. The worker still signals process groups itself (it learns each pid right after the
+ * spawn).
  *
  * One helper is enough: with two or three (each command to the least busy) throughput did not
  * change here; the machine's own process creation is the limit.
  *
  * The helper ignores SIGINT/SIGTERM (a Ctrl-C reaches the whole foreground group: the worker
- * decides) and exits when the worker goes away. If it cannot start, commands start in process.
+ * decides). When the worker goes away, however it goes (SIGKILL included), the helper stops the
+ * commands' process groups and exits: no command outlives its worker by more than about a second.
+ * If the helper cannot start (or is not built beside the bundle), commands start in process.
  */
 
-/** The helper's source: plain CommonJS run by `node -e`, no imports but Node's own. */
-const HELPER = String.raw`
-"use strict"
-process.title = "abathur work: spawner"
-const { spawn } = require("node:child_process")
-const { closeSync, openSync, writeSync } = require("node:fs")
-for (const s of ["SIGINT", "SIGTERM", "SIGHUP"]) process.on(s, () => {})
-process.on("disconnect", () => process.exit(0))
-// The worker went away (it may exit right after starting us): a message that cannot reach it
-// is dropped, and the helper ends, instead of an unhandled EPIPE on the shared stderr.
-process.on("error", () => process.exit(0))
-const send = (m) => { if (process.connected) process.send(m, (error) => { if (error) process.exit(0) }) }
-let baseEnv = {}
-const DRAIN_MS = 200
-const killGroup = (pid) => { try { process.kill(-pid, "SIGKILL") } catch {} }
-class Tail {
-  constructor(cap) { this.cap = cap; this.chunks = []; this.size = 0; this.truncated = false }
-  push(c) {
-    this.chunks.push(c); this.size += c.length
-    while (this.size > this.cap && this.chunks.length > 0) {
-      const first = this.chunks[0], excess = this.size - this.cap
-      if (first.length <= excess) { this.chunks.shift(); this.size -= first.length }
-      else { this.chunks[0] = first.subarray(excess); this.size -= excess }
-      this.truncated = true
-    }
-  }
-  buffer() { return Buffer.concat(this.chunks) }
-}
-const start = (m) => {
-  const startedAt = Date.now()
-  const stdout = new Tail(m.stdoutKeep), stderr = new Tail(m.stderrKeep)
-  let fd = null, endsLine = true, done = false
-  if (m.logPath !== null) { try { fd = openSync(m.logPath, "a"); writeSync(fd, m.logHeader) } catch { fd = null } }
-  const log = (c) => {
-    if (fd === null || c.length === 0) return
-    endsLine = c[c.length - 1] === 10
-    try { writeSync(fd, c) } catch {}
-  }
-  const finish = (code, signal, spawnError) => {
-    if (done) return
-    done = true
-    if (fd !== null) {
-      const how = spawnError !== null ? "could not start: " + spawnError : signal !== null ? "killed by " + signal : "exited with code " + code
-      log(Buffer.from((endsLine ? "" : "\n") + "# " + how + " after " + ((Date.now() - startedAt) / 1000).toFixed(1) + " s\n"))
-      try { closeSync(fd) } catch {}
-      fd = null
-    }
-    send({ t: "exit", key: m.key, code, signal, spawnError, stdout: stdout.buffer(), stdoutTruncated: stdout.truncated,
-      stderr: stderr.buffer(), stderrTruncated: stderr.truncated, durationMs: Date.now() - startedAt })
-  }
-  let child
-  try {
-    child = spawn(m.file, m.args, { argv0: m.argv0, cwd: m.cwd, env: Object.assign({}, baseEnv, m.env), detached: true, stdio: ["pipe", "pipe", "pipe"] })
-  } catch (e) {
-    return finish(null, null, e instanceof Error ? e.message : String(e))
-  }
-  const pid = child.pid
-  if (pid !== undefined) send({ t: "spawned", key: m.key, pid })
-  let exitInfo = null, open = 2
-  const settle = () => { if (exitInfo !== null && open === 0) finish(exitInfo.code, exitInfo.signal, null) }
-  for (const [stream, tail] of [[child.stdout, stdout], [child.stderr, stderr]]) {
-    stream.on("data", (c) => { tail.push(c); log(c) })
-    stream.once("close", () => { open--; settle() })
-    stream.on("error", () => {})
-  }
-  child.stdin.on("error", () => {})
-  child.stdin.end(m.stdin)
-  child.once("error", (e) => {
-    if (pid === undefined) { child.stdout.destroy(); child.stderr.destroy(); finish(null, null, e.message) }
-  })
-  child.once("exit", (code, signal) => {
-    exitInfo = { code, signal }
-    if (pid !== undefined) killGroup(pid)
-    if (open === 0) return settle()
-    setTimeout(() => { if (done) return; child.stdout.destroy(); child.stderr.destroy(); finish(code, signal, null) }, DRAIN_MS).unref()
-  })
-}
-process.on("message", (m) => {
-  if (m.t === "env") baseEnv = m.env
-  else if (m.t === "start") start(m)
-})
-send({ t: "ready" })
-`
+/** The helper beside the bundle (build.mjs writes dist/spawner.cjs next to dist/cli.cjs). */
+const bundledHelper = (): string | null => (typeof __dirname === "string" ? join(__dirname, "spawner.cjs") : null)
 
 interface Pending {
   readonly startedAt: number
@@ -114,22 +39,6 @@ interface Pending {
   readonly waiters: Array<(exit: ChildExit) => void>
   killTimer: NodeJS.Timeout | null
 }
-
-type HelperMessage =
-  | { t: "ready" }
-  | { t: "spawned"; key: number; pid: number }
-  | {
-    t: "exit"
-    key: number
-    code: number | null
-    signal: NodeJS.Signals | null
-    spawnError: string | null
-    stdout: Uint8Array
-    stdoutTruncated: boolean
-    stderr: Uint8Array
-    stderrTruncated: boolean
-    durationMs: number
-  }
 
 export interface Spawner {
   /** Starts the helper now (else at the first command). */
@@ -147,8 +56,11 @@ const tailOf = (cap: number, bytes: Uint8Array, truncated: boolean): Tail => {
   return t
 }
 
-/** The spawner: a helper process when one starts, else in-process spawning. */
-export const makeSpawner = (baseEnv: Readonly<Record<string, string | undefined>>): Spawner => {
+/**
+ * The spawner: a helper process when one starts, else in-process spawning. `helperPath` is the
+ * built helper (default: spawner.cjs beside the running bundle).
+ */
+export const makeSpawner = (baseEnv: Readonly<Record<string, string | undefined>>, helperPath: string | null = bundledHelper()): Spawner => {
   let helper: ChildProcess | null = null
   let broken = false
   let nextKey = 1
@@ -197,13 +109,20 @@ export const makeSpawner = (baseEnv: Readonly<Record<string, string | undefined>
 
   const ensureHelper = (): ChildProcess | null => {
     if (helper !== null || broken) return helper
+    if (helperPath === null || !existsSync(helperPath)) {
+      broken = true
+      return null
+    }
     try {
-      const h = spawn(process.execPath, ["-e", HELPER], {
+      const h = spawn(process.execPath, [helperPath], {
+        // A session of its own: a SIGKILL to the worker's whole process group (a supervisor, a
+        // terminal) leaves the helper alive to stop the commands. It ignores Ctrl-C anyway.
+        detached: true,
         stdio: ["ignore", "ignore", "inherit", "ipc"],
         serialization: "advanced",
         env: { PATH: process.env["PATH"] ?? "" }
       })
-      h.on("message", (m: HelperMessage) => {
+      h.on("message", (m: FromHelper) => {
         if (m.t === "spawned") {
           const p = pending.get(m.key)
           if (p === undefined) return
@@ -224,7 +143,8 @@ export const makeSpawner = (baseEnv: Readonly<Record<string, string | undefined>
       h.on("exit", (code, signal) => {
         if (helper === h) lost(`the spawner process exited (${signal ?? `code ${code}`})`)
       })
-      h.send({ t: "env", env: baseEnv })
+      const env: ToHelper = { t: "env", env: baseEnv }
+      h.send(env)
       helper = h
       // An idle helper must not keep the worker alive.
       hold(false)
@@ -242,7 +162,7 @@ export const makeSpawner = (baseEnv: Readonly<Record<string, string | undefined>
     pending.set(key, p)
     if (pending.size === 1) hold(true)
     const [argv0, ...args] = spec.argv
-    h.send({
+    const message: ToHelper = {
       t: "start",
       key,
       file: spec.file,
@@ -253,9 +173,11 @@ export const makeSpawner = (baseEnv: Readonly<Record<string, string | undefined>
       stdin: spec.stdin,
       logPath: spec.logPath,
       logHeader: spec.logHeader,
+      graceMs: Math.min(SHUTDOWN_GRACE_MS, spec.orphanGraceMs ?? SHUTDOWN_GRACE_MS),
       stdoutKeep: STDOUT_KEEP,
       stderrKeep: STDERR_ERROR_BYTES * 2
-    })
+    }
+    h.send(message)
     const send = (signal: NodeJS.Signals) => {
       if (p.result !== null) return
       p.sent.push(signal)

@@ -244,6 +244,8 @@ export const runPool = (backend: WorkBackend, options: PoolOptions, io: PoolIo):
           cwd: options.cwd,
           stdin: stdinFor(task),
           logPath: options.logPath === null ? null : options.logPath(task.id),
+          // The lease is renewed every third of it: a command of a dead worker must go within that.
+          orphanGraceMs: Math.floor((leaseSeconds * 1000) / 4),
           logHeader: `# abathur work: task ${task.id}, attempt ${task.retryCount + 1} of ${task.maxRetries + 1}, by ${options.worker} at ${new Date(entry.startedAt).toISOString()}: ${options.command}\n`
         })
         entry.child = child
