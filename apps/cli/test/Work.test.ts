@@ -280,8 +280,7 @@ setInterval(() => {}, 1000)
     const r = await worker.done
     expect(summaryOf(r)).toEqual({ completed: 2, failed: 0, retried: 0, timedOut: 0 })
     // From the submitting transaction to the claim: about 20 ms here (a file watch on the WAL);
-    // the bound leaves room for a loaded 2-core machine (a worker that missed the change would wait
-    // for its next idle check, far longer).
+    // the bound leaves room for a loaded 2-core machine.
     for (const t of (await s.tasks()).values()) {
       expect(Date.parse((t as unknown as { startedAt: string }).startedAt) - Date.parse((t as unknown as { submittedAt: string }).submittedAt)).toBeLessThan(5000)
     }
