@@ -4,6 +4,7 @@ import { Database, type DatabaseOpenError, type MigrationError, TaskRepository }
 import { Args, Command, HelpDoc, Options } from "@effect/cli"
 import * as Span from "@effect/cli/HelpDoc/Span"
 import { Context, Effect, type Layer, Option, Runtime } from "effect"
+import { makeCliQueue } from "./CliQueue.js"
 import * as Render from "./Render.js"
 import { defined, optionalNumeric, parseJson, readPlanFile } from "./Input.js"
 import { type Colors, makeProgress, type Terminal } from "./Terminal.js"
@@ -80,8 +81,12 @@ const emit = (ctx: Ctx, doc: unknown, human: () => string): Effect.Effect<void> 
     else out.write(`${human()}\n`)
   })
 
-/** Runs `effect` against the queue over the command's database; closes the database after. */
-const withQueue = <A, E>(ctx: Ctx, effect: Effect.Effect<A, E, QueueServices>, options: { readonly longRunning?: boolean } = {}) =>
+/**
+ * Runs `effect` against the queue over the command's database; closes the database after. The
+ * queue takes id prefixes and names listed tasks for people (CliQueue), except for `serve` effects
+ * (`abathur mcp`: agents pass whole ids, as over HTTP).
+ */
+const withQueue = <A, E>(ctx: Ctx, effect: Effect.Effect<A, E, QueueServices>, options: { readonly longRunning?: boolean; readonly serve?: boolean } = {}) =>
   Effect.suspend(() => {
     const progress = makeProgress(ctx.app.terminal, "migrating")
     const layer = ctx.app.layer({
@@ -96,7 +101,7 @@ const withQueue = <A, E>(ctx: Ctx, effect: Effect.Effect<A, E, QueueServices>, o
         m.applied.length > 0 && m.fromVersion > 0
           ? Effect.logInfo(`migrated ${ctx.db} from schema version ${m.fromVersion} to ${m.toVersion}; backup at ${m.backup ?? "(none)"}`)
           : Effect.logDebug(`opened ${ctx.db} (schema version ${m.toVersion})`),
-        effect
+        options.serve === true ? effect : Effect.flatMap(TaskQueue, (q) => Effect.provideService(effect, TaskQueue, makeCliQueue(q, { forPeople: !ctx.json })))
       )
     })
     return Effect.provide(logged, layer).pipe(Effect.ensuring(Effect.sync(() => progress.finish())))
@@ -113,7 +118,7 @@ const describe = (text: string, ...examples: Array<string>): HelpDoc.HelpDoc =>
     HelpDoc.p(Span.weak("Global options, before or after the command name: --db PATH, --json, --log-level LEVEL."))
   ])
 
-const taskIdArg = (name = "ID") => Args.text({ name }).pipe(Args.withDescription("A task id (UUID)."))
+const taskIdArg = (name = "ID") => Args.text({ name }).pipe(Args.withDescription("A task id, or its first hex digits (at least 4) when they name one task."))
 
 const text = (name: string, pseudo: string, description: string) =>
   Options.text(name).pipe(Options.withPseudoName(pseudo), Options.withDescription(description), Options.optional)
@@ -133,6 +138,7 @@ const commandSummaries: ReadonlyArray<readonly [string, string]> = [
   ["fail ID --error TEXT", "fail a running task's attempt (retries apply)"],
   ["cancel ID", "cancel a task, its dependents and subtasks"],
   ["retry ID", "retry a failed task"],
+  ["release ID", "give a running task back to the queue"],
   ["deps add DEPENDENT PREREQUISITE", "make a task wait for another"],
   ["status", "the queue at a glance"],
   ["plan [ID]...", "open tasks in batches that can run in parallel"],
@@ -437,6 +443,21 @@ const retry = command(
     })
 )
 
+const release = command(
+  "release",
+  { id: taskIdArg(), leaseToken },
+  describe(
+    "Give a running task back: it returns to ready without spending a retry (e.g. a worker shutting down).",
+    "abathur release 3f2b8c1e --lease-token 9b1d..."
+  ),
+  (o, ctx) =>
+    Effect.gen(function* () {
+      const input = defined({ leaseToken: Option.getOrUndefined(o.leaseToken) })
+      const task = yield* withQueue(ctx, Effect.flatMap(TaskQueue, (q) => q.release(o.id, input)))
+      yield* emit(ctx, task, () => Render.released(ctx.c, task))
+    })
+)
+
 const depsAdd = command(
   "add",
   {
@@ -640,7 +661,7 @@ const mcp = command(
           return serveStdio(server)
         })
       }),
-      { longRunning: true }
+      { longRunning: true, serve: true }
     )
 )
 
@@ -677,7 +698,7 @@ export const abathur = root.pipe(
       "abathur status"
     )
   ),
-  Command.withSubcommands([submit, show, list, next, heartbeat, complete, fail, cancel, retry, deps, status, plan, tree, graph, recover, prune, db, mcp, work])
+  Command.withSubcommands([submit, show, list, next, heartbeat, complete, fail, cancel, retry, release, deps, status, plan, tree, graph, recover, prune, db, mcp, work])
 )
 
 export type { Task, TaskDetail }

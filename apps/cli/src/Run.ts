@@ -67,7 +67,7 @@ const stderrLogger = (terminal: Terminal) =>
 
 const stripAnsi = (s: string) => s.replace(/\u001b\[[0-9;]*m/g, "")
 
-const CommandNames = ["submit", "show", "list", "next", "heartbeat", "complete", "fail", "cancel", "retry", "deps", "status", "plan", "tree", "graph", "recover", "prune", "db", "mcp", "work"]
+const CommandNames = ["submit", "show", "list", "next", "heartbeat", "complete", "fail", "cancel", "retry", "release", "deps", "status", "plan", "tree", "graph", "recover", "prune", "db", "mcp", "work"]
 
 /** The contract's error document and exit code for whatever stopped a command. */
 export const describeFailure = (error: unknown, args: ReadonlyArray<string>): { body: { error: Record<string, unknown> }; code: number } => {
