@@ -1,9 +1,10 @@
-import type { Task, TaskStatus } from "@abathur/domain"
+import { describeField, FieldDocs, type Task, type TaskStatus } from "@abathur/domain"
 import { type TaskDetail, TaskQueue, type TreeNode, ValidationError } from "@abathur/queue"
 import { checkDatabaseFile, Database, DatabaseOpenError, type MigrationError, TaskRepository } from "@abathur/storage"
 import { Args, Command, HelpDoc, Options } from "@effect/cli"
 import * as Span from "@effect/cli/HelpDoc/Span"
 import { Context, Effect, type Layer, Option, Runtime } from "effect"
+import { makeCliQueue } from "./CliQueue.js"
 import * as Render from "./Render.js"
 import { defined, optionalNumeric, parseJson, readPlanFile } from "./Input.js"
 import { type Colors, makeProgress, type Terminal } from "./Terminal.js"
@@ -80,8 +81,12 @@ const emit = (ctx: Ctx, doc: unknown, human: () => string): Effect.Effect<void> 
     else out.write(`${human()}\n`)
   })
 
-/** Runs `effect` against the queue over the command's database; closes the database after. */
-const withQueue = <A, E>(ctx: Ctx, effect: Effect.Effect<A, E, QueueServices>, options: { readonly longRunning?: boolean } = {}) =>
+/**
+ * Runs `effect` against the queue over the command's database; closes the database after. The
+ * queue takes id prefixes and names listed tasks for people (CliQueue), except for `serve` effects
+ * (`abathur mcp`: agents pass whole ids, as over HTTP).
+ */
+const withQueue = <A, E>(ctx: Ctx, effect: Effect.Effect<A, E, QueueServices>, options: { readonly longRunning?: boolean; readonly serve?: boolean } = {}) =>
   Effect.suspend(() => {
     const progress = makeProgress(ctx.app.terminal, "migrating")
     const layer = ctx.app.layer({
@@ -96,7 +101,7 @@ const withQueue = <A, E>(ctx: Ctx, effect: Effect.Effect<A, E, QueueServices>, o
         m.applied.length > 0 && m.fromVersion > 0
           ? Effect.logInfo(`migrated ${ctx.db} from schema version ${m.fromVersion} to ${m.toVersion}; backup at ${m.backup ?? "(none)"}`)
           : Effect.logDebug(`opened ${ctx.db} (schema version ${m.toVersion})`),
-        effect
+        options.serve === true ? effect : Effect.flatMap(TaskQueue, (q) => Effect.provideService(effect, TaskQueue, makeCliQueue(q, { forPeople: !ctx.json })))
       )
     })
     return Effect.provide(logged, layer).pipe(Effect.ensuring(Effect.sync(() => progress.finish())))
@@ -113,7 +118,7 @@ const describe = (text: string, ...examples: Array<string>): HelpDoc.HelpDoc =>
     HelpDoc.p(Span.weak("Global options, before or after the command name: --db PATH, --json, --log-level LEVEL."))
   ])
 
-const taskIdArg = (name = "ID") => Args.text({ name }).pipe(Args.withDescription("A task id (UUID)."))
+const taskIdArg = (name = "ID") => Args.text({ name }).pipe(Args.withDescription("A task id, or its first hex digits (at least 4) when they name one task."))
 
 const text = (name: string, pseudo: string, description: string) =>
   Options.text(name).pipe(Options.withPseudoName(pseudo), Options.withDescription(description), Options.optional)
@@ -133,6 +138,7 @@ const commandSummaries: ReadonlyArray<readonly [string, string]> = [
   ["fail ID --error TEXT", "fail a running task's attempt (retries apply)"],
   ["cancel ID", "cancel a task, its dependents and subtasks"],
   ["retry ID", "retry a failed task"],
+  ["release ID", "give a running task back to the queue"],
   ["deps add DEPENDENT PREREQUISITE", "make a task wait for another"],
   ["status", "the queue at a glance"],
   ["plan [ID]...", "open tasks in batches that can run in parallel"],
@@ -201,24 +207,24 @@ const command = <Name extends string, const Config extends Command.Command.Confi
 // ---- commands ----------------------------------------------------------------------------------
 
 const submitFlags = {
-  priority: text("priority", "N", "Base priority, a whole number from 0 (lowest) to 10 (highest); default 5."),
-  source: text("source", "SOURCE", "Who submits: human (default), agent_requirements, agent_planner or agent_implementation."),
-  dependsOn: repeatedText("depends-on", "ID", "A task this one waits for (repeat the flag for several)."),
-  dependencyType: text("dependency-type", "TYPE", "sequential (default) or parallel."),
-  parent: text("parent", "ID", "The parent task: the new task is its subtask. With --file: the parent of the plan's top-level tasks."),
-  deadline: text("deadline", "ISO", "An ISO-8601 time, e.g. 2026-01-31T17:00:00Z: priority rises as it nears."),
-  estimate: text("estimate", "SECONDS", "Estimated duration in seconds (urgency counts it against the deadline)."),
-  agentType: text("agent-type", "TYPE", "The kind of agent that should run it (default general)."),
-  maxRetries: text("max-retries", "N", "How many failed attempts are retried (default 3)."),
-  timeout: text("timeout", "SECONDS", "Longest run in seconds, also the default lease (default 3600)."),
-  summary: text("summary", "TEXT", "A short title (default: the prompt's first line, cut to 140 characters)."),
-  input: text("input", "JSON", "Input data for the worker, a JSON object, e.g. '{\"repo\": \"api\"}'.")
+  priority: text("priority", "N", FieldDocs.priority),
+  source: text("source", "SOURCE", FieldDocs.source),
+  dependsOn: repeatedText("depends-on", "ID", FieldDocs.dependsOn),
+  dependencyType: text("dependency-type", "TYPE", FieldDocs.dependencyType),
+  parent: text("parent", "ID", `${FieldDocs.parentTaskId} With --file: the parent of the plan's top-level tasks.`),
+  deadline: text("deadline", "ISO", FieldDocs.deadline),
+  estimate: text("estimate", "SECONDS", FieldDocs.estimatedDurationSeconds),
+  agentType: text("agent-type", "TYPE", FieldDocs.agentType),
+  maxRetries: text("max-retries", "N", FieldDocs.maxRetries),
+  timeout: text("timeout", "SECONDS", FieldDocs.maxExecutionTimeoutSeconds),
+  summary: text("summary", "TEXT", FieldDocs.summary),
+  input: text("input", "JSON", FieldDocs.inputData)
 }
 
 const submit = command(
   "submit",
   {
-    prompt: Args.text({ name: "PROMPT" }).pipe(Args.withDescription("What to do: quote it (the first line becomes the summary)."), Args.optional),
+    prompt: Args.text({ name: "PROMPT" }).pipe(Args.withDescription(`${FieldDocs.prompt} Quote it for the shell.`), Args.optional),
     file: text("file", "PLAN.json", "Submit a plan file instead: {\"tasks\": [NODE]} (`-` reads stdin). All or nothing."),
     ...submitFlags
   },
@@ -313,11 +319,11 @@ const show = command(
 const list = command(
   "list",
   {
-    status: repeatedText("status", "STATUS", "Only tasks in this status (repeatable): pending, blocked, ready, running, completed, failed, cancelled."),
-    excludeStatus: repeatedText("exclude-status", "STATUS", "Leave out tasks in this status (repeatable)."),
-    source: text("source", "SOURCE", "Only tasks from this source."),
-    parent: text("parent", "ID", "Only the direct subtasks of this task."),
-    limit: text("limit", "N", "At most this many tasks.")
+    status: repeatedText("status", "STATUS", FieldDocs.status),
+    excludeStatus: repeatedText("exclude-status", "STATUS", FieldDocs.excludeStatus),
+    source: text("source", "SOURCE", describeField("source", "ListTasksInput")!),
+    parent: text("parent", "ID", describeField("parentTaskId", "ListTasksInput")!),
+    limit: text("limit", "N", FieldDocs.limit)
   },
   describe(
     "List tasks, most important first (calculated priority, then submission time).",
@@ -341,9 +347,9 @@ const list = command(
 const next = command(
   "next",
   {
-    worker: text("worker", "NAME", "Your name, recorded with the claim."),
-    lease: text("lease", "SECONDS", "Lease length in seconds (default: the task's timeout). Renew it with heartbeat."),
-    agentType: text("agent-type", "TYPE", "Only claim tasks for this kind of agent.")
+    worker: text("worker", "NAME", FieldDocs.worker),
+    lease: text("lease", "SECONDS", FieldDocs.leaseSeconds),
+    agentType: text("agent-type", "TYPE", describeField("agentType", "ClaimInput")!)
   },
   describe(
     `Claim the most important ready task. It becomes running under a lease: report with complete or
@@ -363,11 +369,11 @@ const next = command(
     })
 )
 
-const leaseToken = text("lease-token", "TOKEN", "The lease token from `next`: refused if the task was reclaimed since.")
+const leaseToken = text("lease-token", "TOKEN", FieldDocs.leaseToken)
 
 const heartbeat = command(
   "heartbeat",
-  { id: taskIdArg(), leaseToken, lease: text("lease", "SECONDS", "New lease length in seconds from now (default: the task's timeout).") },
+  { id: taskIdArg(), leaseToken, lease: text("lease", "SECONDS", describeField("leaseSeconds", "HeartbeatInput")!) },
   describe("Renew the lease of a running task.", "abathur heartbeat 3f2b8c1e-9d4a-4f6b-8e2a-1c5d7e9f0a2b --lease-token 9b1d... --lease 600"),
   (o, ctx) =>
     Effect.gen(function* () {
@@ -379,7 +385,7 @@ const heartbeat = command(
 
 const complete = command(
   "complete",
-  { id: taskIdArg(), result: text("result", "JSON", "The result, any JSON value, e.g. '{\"pr\": 42}'."), leaseToken },
+  { id: taskIdArg(), result: text("result", "JSON", FieldDocs.result), leaseToken },
   describe(
     "Complete a running task. Dependents whose last open prerequisite it was become ready.",
     `abathur complete 3f2b8c1e-9d4a-4f6b-8e2a-1c5d7e9f0a2b --lease-token 9b1d... --result '{"pr": 42}'`
@@ -395,7 +401,7 @@ const complete = command(
 
 const fail = command(
   "fail",
-  { id: taskIdArg(), error: text("error", "TEXT", "What went wrong (required)."), leaseToken },
+  { id: taskIdArg(), error: text("error", "TEXT", FieldDocs.error), leaseToken },
   describe(
     `Fail a running task's attempt. It goes back to ready while retries remain; otherwise it fails and
     its dependents are cancelled.`,
@@ -437,12 +443,27 @@ const retry = command(
     })
 )
 
+const release = command(
+  "release",
+  { id: taskIdArg(), leaseToken },
+  describe(
+    "Give a running task back: it returns to ready without spending a retry (e.g. a worker shutting down).",
+    "abathur release 3f2b8c1e --lease-token 9b1d..."
+  ),
+  (o, ctx) =>
+    Effect.gen(function* () {
+      const input = defined({ leaseToken: Option.getOrUndefined(o.leaseToken) })
+      const task = yield* withQueue(ctx, Effect.flatMap(TaskQueue, (q) => q.release(o.id, input)))
+      yield* emit(ctx, task, () => Render.released(ctx.c, task))
+    })
+)
+
 const depsAdd = command(
   "add",
   {
     dependent: taskIdArg("DEPENDENT"),
     prerequisite: taskIdArg("PREREQUISITE"),
-    type: text("type", "TYPE", "The edge's dependency type: sequential or parallel (default: the dependent's).")
+    type: text("type", "TYPE", describeField("dependencyType", "AddDependencyInput")!)
   },
   describe(
     `Make DEPENDENT wait for PREREQUISITE. Refused when it would close a cycle (the cycle is shown) or
@@ -480,7 +501,7 @@ const OpenStatuses: ReadonlyArray<TaskStatus> = ["pending", "blocked", "ready", 
 
 const plan = command(
   "plan",
-  { ids: Args.text({ name: "ID" }).pipe(Args.withDescription("Tasks to plan for (default: every open task)."), Args.repeated) },
+  { ids: Args.text({ name: "ID" }).pipe(Args.withDescription("Tasks to plan for, by id or unique id prefix (default: every open task)."), Args.repeated) },
   describe(
     `The execution plan: open tasks in batches, each batch runs in parallel once the batches before it
     are done. With ids: those tasks and their open prerequisites.`,
@@ -517,7 +538,7 @@ const graph = command(
   "graph",
   {
     id: taskIdArg().pipe(Args.withDescription("Only the part of the graph connected to this task."), Args.optional),
-    format: text("format", "FORMAT", "mermaid (default) or dot.")
+    format: text("format", "FORMAT", FieldDocs.format)
   },
   describe(
     "The dependency graph as Mermaid (renders on GitHub, mermaid.live) or Graphviz DOT text.",
@@ -548,9 +569,9 @@ const recover = command(
 const prune = command(
   "prune",
   {
-    olderThan: text("older-than", "AGE", "Age such as 30s, 15m, 12h, 30d or 2w, counted from completion (default 30d)."),
-    status: repeatedText("status", "STATUS", "Only terminal tasks in this status (repeatable): completed, failed, cancelled."),
-    dryRun: Options.boolean("dry-run").pipe(Options.withDescription("Only report what would be deleted."))
+    olderThan: text("older-than", "AGE", FieldDocs.olderThan),
+    status: repeatedText("status", "STATUS", describeField("status", "PruneInput")!),
+    dryRun: Options.boolean("dry-run").pipe(Options.withDescription(FieldDocs.dryRun))
   },
   describe(
     `Delete old finished tasks (completed, failed, cancelled). A task that a kept task still references
@@ -626,8 +647,9 @@ const mcp = command(
   {},
   describe(
     `Serve the MCP tools (task_enqueue, task_plan_submit, task_get, task_list, task_claim,
-    task_complete, task_fail, task_cancel, task_queue_status, task_execution_plan) on stdio, for
-    agents. Register it with your MCP client as the command \`abathur --db PATH mcp\`.`,
+    task_heartbeat, task_complete, task_fail, task_release, task_cancel, task_retry, task_queue_status,
+    task_execution_plan, ...; see docs/mcp.md) on stdio, for agents. They take whole task ids. Register
+    it with your MCP client as the command \`abathur --db PATH mcp\`.`,
     "abathur mcp --db ~/work/.abathur/abathur.db"
   ),
   (_, ctx) =>
@@ -645,7 +667,7 @@ const mcp = command(
           return serveStdio(server)
         })
       }),
-      { longRunning: true }
+      { longRunning: true, serve: true }
     )
 )
 
@@ -682,7 +704,7 @@ export const abathur = root.pipe(
       "abathur status"
     )
   ),
-  Command.withSubcommands([submit, show, list, next, heartbeat, complete, fail, cancel, retry, deps, status, plan, tree, graph, recover, prune, db, mcp, work])
+  Command.withSubcommands([submit, show, list, next, heartbeat, complete, fail, cancel, retry, release, deps, status, plan, tree, graph, recover, prune, db, mcp, work])
 )
 
 export type { Task, TaskDetail }

@@ -16,11 +16,14 @@ export const numeric = (text: string): number | string => {
 export const optionalNumeric = (o: Option.Option<string>): number | string | undefined =>
   Option.isSome(o) ? numeric(o.value) : undefined
 
-/** Drops `undefined` members, so that optional fields are absent rather than undefined. */
-export const defined = <T extends Record<string, unknown>>(o: T): { [K in keyof T]?: Exclude<T[K], undefined> } => {
+/**
+ * Drops `undefined` members, so that optional fields are absent rather than undefined. The result
+ * is raw input (flag text not yet checked): the queue validates it at run time.
+ */
+export const defined = (o: Readonly<Record<string, unknown>>): Readonly<Record<string, unknown>> => {
   const out: Record<string, unknown> = {}
   for (const [k, v] of Object.entries(o)) if (v !== undefined) out[k] = v
-  return out as { [K in keyof T]?: Exclude<T[K], undefined> }
+  return out
 }
 
 /** Parses the JSON text of a flag; malformed JSON is a ValidationError naming the flag. */

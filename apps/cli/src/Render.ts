@@ -9,7 +9,8 @@ import {
   type TaskStatus,
   TaskStatuses
 } from "@abathur/domain"
-import type { TaskDetail, TreeNode } from "@abathur/queue"
+import type { TaskDetail, TaskSummary, TreeNode } from "@abathur/queue"
+import { namesOf } from "./CliQueue.js"
 import type { Colors } from "./Terminal.js"
 
 /**
@@ -283,30 +284,40 @@ export const claimed = (c: Colors, task: ClaimedTask | null): string => {
 export const heartbeat = (c: Colors, task: ClaimedTask): string =>
   `${c.green("Lease extended")} ${task.id} until ${task.leaseExpiresAt}\n  ${c.dim("lease token")} ${task.leaseToken}`
 
-const idList = (c: Colors, ids: ReadonlyArray<string>, indent = "  ") => ids.map((id) => `${indent}${c.dim("·")} ${id}`).join("\n")
+/** Listed tasks: with `--json` off, each short id with the task's summary (CliQueue looks them up). */
+const idList = (c: Colors, ids: ReadonlyArray<string>, indent = "  ", names: ReadonlyMap<string, TaskSummary> = new Map()) =>
+  ids
+    .map((id) => {
+      const t = names.get(id)
+      return t === undefined ? `${indent}${c.dim("·")} ${id}` : `${indent}${c.dim("·")} ${c.dim(id.slice(0, 8))}  ${oneLine(t.summary)}`
+    })
+    .join("\n")
 
 export const completed = (c: Colors, r: { task: Task; unblocked: ReadonlyArray<string> }): string =>
-  [`${c.green("Completed")} ${r.task.id}  ${oneLine(r.task.summary)}`, ...(r.unblocked.length > 0 ? [`  ${plural(r.unblocked.length, "task")} now ready:`, idList(c, r.unblocked, "    ")] : [])].join("\n")
+  [`${c.green("Completed")} ${r.task.id}  ${oneLine(r.task.summary)}`, ...(r.unblocked.length > 0 ? [`  ${plural(r.unblocked.length, "task")} now ready:`, idList(c, r.unblocked, "    ", namesOf(r))] : [])].join("\n")
 
 export const failed = (c: Colors, r: { task: Task; retried: boolean; cancelled: ReadonlyArray<string> }): string =>
   r.retried
     ? `${c.yellow("Failed an attempt of")} ${r.task.id}: back to ready (retry ${r.task.retryCount} of ${r.task.maxRetries})`
     : [
         `${c.red("Failed")} ${r.task.id}: no retries left`,
-        ...(r.cancelled.length > 0 ? [`  ${plural(r.cancelled.length, "dependent task")} cancelled:`, idList(c, r.cancelled, "    ")] : [])
+        ...(r.cancelled.length > 0 ? [`  ${plural(r.cancelled.length, "dependent task")} cancelled:`, idList(c, r.cancelled, "    ", namesOf(r))] : [])
       ].join("\n")
 
 export const cancelled = (c: Colors, r: { task: Task; cancelled: ReadonlyArray<string> }): string =>
   [
     `${c.yellow("Cancelled")} ${r.task.id}  ${oneLine(r.task.summary)}`,
-    ...(r.cancelled.length > 0 ? [`  and ${plural(r.cancelled.length, "task")} that depended on it or sat below it:`, idList(c, r.cancelled, "    ")] : [])
+    ...(r.cancelled.length > 0 ? [`  and ${plural(r.cancelled.length, "task")} that depended on it or sat below it:`, idList(c, r.cancelled, "    ", namesOf(r))] : [])
   ].join("\n")
 
 export const retried = (c: Colors, r: { task: Task; revived: ReadonlyArray<string> }): string =>
   [
     `${c.green("Retrying")} ${r.task.id}: now ${status(c, r.task.status)}`,
-    ...(r.revived.length > 0 ? [`  ${plural(r.revived.length, "dependent task")} revived:`, idList(c, r.revived, "    ")] : [])
+    ...(r.revived.length > 0 ? [`  ${plural(r.revived.length, "dependent task")} revived:`, idList(c, r.revived, "    ", namesOf(r))] : [])
   ].join("\n")
+
+export const released = (c: Colors, task: Task): string =>
+  `${c.green("Released")} ${task.id}: back to ${status(c, task.status)} (retry count ${task.retryCount} of ${task.maxRetries})`
 
 /** `status`: a compact dashboard. */
 export const dashboard = (c: Colors, s: QueueStatus, db: string, now: number, width: number | null): string => {
@@ -417,4 +428,4 @@ export const checked = (
 }
 
 export const dependencyAdded = (c: Colors, d: TaskDetail, prerequisiteId: string): string =>
-  `${c.green("Added")}: ${d.id} now depends on ${prerequisiteId}\n  ${status(c, d.status)}  ${c.dim(`${plural(d.prerequisites.length, "prerequisite")}, depth ${d.dependencyDepth}`)}`
+  `${c.green("Added")}: ${d.id} now depends on ${d.prerequisites.find((p) => p.taskId.startsWith(prerequisiteId.trim().toLowerCase()))?.taskId ?? prerequisiteId}\n  ${status(c, d.status)}  ${c.dim(`${plural(d.prerequisites.length, "prerequisite")}, depth ${d.dependencyDepth}`)}`

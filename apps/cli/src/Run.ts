@@ -6,6 +6,7 @@ import * as NodePath from "@effect/platform-node/NodePath"
 import * as NodeTerminal from "@effect/platform-node/NodeTerminal"
 import { Cause, Console, Effect, Exit, Layer, Logger, LogLevel, Option } from "effect"
 import { abathur, App, type AppContext, type Env, type MainLayer, overview, VERSION } from "./Cli.js"
+import { commandHelp } from "./Help.js"
 import { makeTerminal, type Terminal } from "./Terminal.js"
 
 const LogLevels = ["all", "trace", "debug", "info", "warning", "error", "fatal", "none"] as const
@@ -67,7 +68,7 @@ const stderrLogger = (terminal: Terminal) =>
 
 const stripAnsi = (s: string) => s.replace(/\u001b\[[0-9;]*m/g, "")
 
-const CommandNames = ["submit", "show", "list", "next", "heartbeat", "complete", "fail", "cancel", "retry", "deps", "status", "plan", "tree", "graph", "recover", "prune", "db", "mcp", "work"]
+const CommandNames = ["submit", "show", "list", "next", "heartbeat", "complete", "fail", "cancel", "retry", "release", "deps", "status", "plan", "tree", "graph", "recover", "prune", "db", "mcp", "work"]
 
 /** The contract's error document and exit code for whatever stopped a command. */
 export const describeFailure = (error: unknown, args: ReadonlyArray<string>): { body: { error: Record<string, unknown> }; code: number } => {
@@ -162,6 +163,13 @@ export const runCli = async (argv: ReadonlyArray<string>, env: Env, layer: MainL
   if (rest.length === 1 && (rest[0] === "--help" || rest[0] === "-h")) {
     terminal.stdout.write(`${overview(terminal.out)}\n`)
     return 0
+  }
+  if (rest.includes("--help") || rest.includes("-h")) {
+    const help = commandHelp(abathur, rest.slice(0, rest.findIndex((a) => a === "--help" || a === "-h")), terminal.out, Math.min(terminal.width ?? 100, 120))
+    if (help !== undefined) {
+      terminal.stdout.write(`${help}\n`)
+      return 0
+    }
   }
   const cli = Command.run(abathur, { name: "abathur", version: VERSION })
   const program = Effect.suspend(() => cli([...argv.slice(0, 2), ...cliArgs])).pipe(

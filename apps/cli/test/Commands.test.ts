@@ -169,7 +169,7 @@ describe("the worker's commands", () => {
     expect(claimed.id).toBe(a.id)
     const text = await s.text(["fail", a.id, "--error", "still down"])
     expect(text).toContain(`Failed ${a.id}: no retries left`)
-    expect(text).toContain(b.id)
+    expect(text).toContain(`${b.id.slice(0, 8)}  ${b.summary}`)
     expect((await s.json<Task>(["show", b.id])).status).toBe("cancelled")
     const retried = await s.json(["retry", a.id])
     expect(Object.keys(retried).sort()).toEqual(["revived", "task"])

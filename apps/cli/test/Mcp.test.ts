@@ -12,9 +12,12 @@ const ToolNames = [
   "task_execution_plan",
   "task_fail",
   "task_get",
+  "task_heartbeat",
   "task_list",
   "task_plan_submit",
-  "task_queue_status"
+  "task_queue_status",
+  "task_release",
+  "task_retry"
 ]
 
 const connect = async (s: Sandbox) => {
@@ -108,6 +111,8 @@ describe("abathur mcp", () => {
       // Errors are tool errors carrying the contract's Error JSON.
       expect((await mcp.err("task_enqueue", { prompt: "x", priority: 11 }))._tag).toBe("ValidationError")
       expect((await mcp.err("task_get", { taskId: MISSING_ID }))._tag).toBe("TaskNotFound")
+      // MCP takes whole ids (prefixes are for people at the command line).
+      expect((await mcp.err("task_get", { taskId: ids.announce!.slice(0, 8) }))._tag).toBe("ValidationError")
       expect((await mcp.err("task_complete", { taskId: ids.notes }))._tag).toBe("InvalidTransition")
       expect((await mcp.err("task_list", { status: ["finished"] }))._tag).toBe("ValidationError")
       const cycle = await mcp.err("task_plan_submit", { tasks: [{ key: "a", prompt: "a", dependsOn: ["a"] }] })

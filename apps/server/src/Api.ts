@@ -80,8 +80,9 @@ const one = (params: URLSearchParams, name: string): string | undefined => {
 /** A number when the text is one, else the text (so that the schema explains what is wrong). */
 const numeric = (v: string | undefined): number | string | undefined => (v !== undefined && /^-?\d+(\.\d+)?$/.test(v) ? Number(v) : v)
 
-const defined = <T extends Record<string, unknown>>(o: T): Partial<T> =>
-  Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>
+/** Raw input (query text not yet checked): the queue validates it at run time. */
+const defined = (o: Readonly<Record<string, unknown>>): Readonly<Record<string, unknown>> =>
+  Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined))
 
 /** Validates a body the server reads itself (the queue validates the others). */
 const strictBody = <S extends z.ZodType>(schema: S, body: unknown): Effect.Effect<z.output<S>, ValidationError> => {

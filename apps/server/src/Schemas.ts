@@ -16,7 +16,8 @@ import {
   Task,
   TaskId,
   TaskSource,
-  TaskStatus
+  TaskStatus,
+  withFieldDocs
 } from "@abathur/domain"
 import { z } from "zod"
 
@@ -165,7 +166,8 @@ export const jsonSchemas = (): Record<string, Json> => {
       rest["required"] = Object.keys(properties)
       for (const p of Object.values(properties)) delete p["default"]
     }
-    out[id] = rest
+    // Request bodies: every property says what it means, in the words of the CLI and MCP (FieldDocs).
+    out[id] = id.endsWith("Input") || id === "PlanNode" ? withFieldDocs(rest, id) : rest
   }
   return out
 }

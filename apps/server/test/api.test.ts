@@ -368,6 +368,15 @@ describe("server routes", () => {
     expect(submitSchema.additionalProperties).toBe(false)
     expect(doc.components.schemas.ClaimInput.properties.waitSeconds).toMatchObject({ maximum: 60 })
     expect(doc.components.schemas.Task.required).toContain("calculatedPriority")
+    // Every property of every request body says what it means (the words of the CLI and MCP).
+    for (const [name, schema] of Object.entries(doc.components.schemas as Record<string, { properties?: Record<string, { description?: string }> }>)) {
+      if (!name.endsWith("Input") && name !== "PlanNode") continue
+      for (const [field, prop] of Object.entries(schema.properties ?? {})) {
+        expect(typeof prop.description === "string" && prop.description.length > 10 ? "described" : `${name}.${field}`).toBe("described")
+      }
+    }
+    expect(submitSchema.properties.priority.description).toBe("Base priority, a whole number from 0 (lowest) to 10 (highest); default 5.")
+    expect(doc.components.schemas.PlanNode.properties.dependsOn.description).toContain("by key")
     // every reference resolves
     const text = JSON.stringify(doc)
     for (const [, name] of text.matchAll(/"#\/components\/schemas\/([^"]+)"/g)) expect(doc.components.schemas, name).toHaveProperty(name!)

@@ -42,10 +42,10 @@ export const w1 = async (ctx: Ctx): Promise<WorkloadResult> => {
     }
     // Abathur: TaskQueue.submit, one call (one transaction) per task.
     const h = await openQueue(join(dir, "abathur.db"), { meter: ctx.meter })
-    for (let i = 0; i < warm; i++) h.run(h.q.submit(inputs[n + i]))
+    for (let i = 0; i < warm; i++) h.run(h.q.submit(inputs[n + i]!))
     const lat: Array<number> = []
     const ms = await ctx.measure("submit", n, () => {
-      for (let i = 0; i < n; i++) lap(lat, () => ctx.call(() => h.run(h.q.submit(inputs[i]))))
+      for (let i = 0; i < n; i++) lap(lat, () => ctx.call(() => h.run(h.q.submit(inputs[i]!))))
     })
     await h.dispose()
     const a = stats(lat)

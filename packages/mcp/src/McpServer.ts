@@ -57,9 +57,10 @@ export const toToolResult = (exit: Exit.Exit<object, unknown>): CallToolResult =
 }
 
 /**
- * An MCP server with the contract's ten tools (`task_enqueue`, `task_plan_submit`, `task_get`,
- * `task_list`, `task_claim`, `task_complete`, `task_fail`, `task_cancel`, `task_queue_status`,
- * `task_execution_plan`). Connect it to any transport: stdio (`serveStdio`) or streamable HTTP.
+ * An MCP server with the contract's tools (`toolDefinitions`: `task_enqueue`, `task_plan_submit`,
+ * `task_get`, `task_list`, `task_claim`, `task_heartbeat`, `task_complete`, `task_fail`,
+ * `task_release`, `task_cancel`, `task_retry`, `task_queue_status`, `task_execution_plan`, ...).
+ * Connect it to any transport: stdio (`serveStdio`) or streamable HTTP.
  */
 export const makeMcpServer = (options: McpServerOptions): McpServer => {
   const server = new McpServer(
@@ -79,7 +80,7 @@ export const makeMcpServer = (options: McpServerOptions): McpServer => {
       {
         title: tool.title,
         description: tool.description,
-        inputSchema: advertisedSchema(tool.schema),
+        inputSchema: advertisedSchema(tool.schema, tool.schemaName),
         annotations: { title: tool.title, readOnlyHint: tool.readOnly, openWorldHint: false }
       },
       async (args: ToolArguments) => toToolResult(await options.run(callTool(tool, args, context)))

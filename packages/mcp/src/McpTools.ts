@@ -1,10 +1,13 @@
 import {
   ClaimInput,
   CompleteInput,
+  documentedJsonSchema,
   ExecutionPlanInput,
   FailInput,
+  HeartbeatInput,
   ListTasksInput,
   PlanInput,
+  ReleaseInput,
   SubmitTaskInput,
   TaskId,
   TaskStatus
@@ -53,6 +56,8 @@ export interface ToolDefinition {
   readonly description: string
   /** The domain schema the arguments follow (advertised as the tool's JSON Schema). */
   readonly schema: z.ZodType
+  /** The domain schema's name, where a field means something more specific (FieldDocsIn). */
+  readonly schemaName?: string
   readonly readOnly: boolean
   readonly call: (queue: TaskQueueService, args: ToolArguments, context: ToolContext) => Effect.Effect<object, unknown>
 }
@@ -73,7 +78,7 @@ const rest = (args: ToolArguments): Record<string, unknown> => {
 
 const withTaskId = <S extends z.ZodObject>(schema: S) => schema.extend({ taskId: TaskId })
 
-/** The contract's ten tools, over the queue service. Results are the CLI's `--json` documents. */
+/** The contract's tools, over the queue service. Results are the CLI's `--json` documents. */
 export const toolDefinitions: ReadonlyArray<ToolDefinition> = [
   {
     name: "task_enqueue",
@@ -83,6 +88,7 @@ export const toolDefinitions: ReadonlyArray<ToolDefinition> = [
       "`parentTaskId` makes it a subtask; `source` says who submits (human, agent_requirements, agent_planner, " +
       "agent_implementation). Returns the new Task (status ready or blocked).",
     schema: SubmitTaskInput,
+    schemaName: "SubmitTaskInput",
     readOnly: false,
     call: (q, args) => q.submit(args, { actor: "mcp" })
   },
@@ -94,6 +100,7 @@ export const toolDefinitions: ReadonlyArray<ToolDefinition> = [
       "unique in the plan, `dependsOn` (keys of the plan or existing task ids) and nested `children` (subtasks). " +
       "Only top-level nodes may set `parentTaskId`. Returns {\"tasks\": {KEY: Task}}.",
     schema: PlanInput,
+    schemaName: "PlanInput",
     readOnly: false,
     call: (q, args) => q.submitPlan(args, { actor: "mcp" })
   },
@@ -113,6 +120,7 @@ export const toolDefinitions: ReadonlyArray<ToolDefinition> = [
       "Tasks by calculated priority (highest first), then submission time (oldest first). Filter with `status` " +
       "and `excludeStatus` (lists of pending, blocked, ready, running, completed, failed, cancelled), `source`, " +
       "`parentTaskId`, `limit`. Returns {\"tasks\": [Task]}.",
+    schemaName: "ListTasksInput",
     schema: ListTasksInput.extend({
       status: z.array(TaskStatus).optional(),
       excludeStatus: z.array(TaskStatus).optional()
@@ -129,6 +137,7 @@ export const toolDefinitions: ReadonlyArray<ToolDefinition> = [
       "{\"task\": Task|null}; the task carries `leaseToken` and `leaseExpiresAt`: pass the token to task_complete " +
       "or task_fail.",
     schema: ClaimInput,
+    schemaName: "ClaimInput",
     readOnly: false,
     call: (q, args, context) => claimWaiting(q, args, context.waitForWork)
   },
@@ -139,6 +148,7 @@ export const toolDefinitions: ReadonlyArray<ToolDefinition> = [
       "Complete a running task with an optional JSON `result`. Pass the `leaseToken` from the claim: if the task " +
       "was reclaimed meanwhile, the result is refused (LeaseMismatch). Returns {\"task\", \"unblocked\": [id]}.",
     schema: withTaskId(CompleteInput),
+    schemaName: "CompleteInput",
     readOnly: false,
     call: (q, args) => Effect.flatMap(taskIdOf(args), (id) => q.complete(id, rest(args), { actor: "mcp" }))
   },
@@ -149,6 +159,7 @@ export const toolDefinitions: ReadonlyArray<ToolDefinition> = [
       "Report that a running task's attempt failed, with an `error` text. It is retried while retries remain; " +
       "otherwise it fails and its dependents are cancelled. Returns {\"task\", \"retried\", \"cancelled\": [id]}.",
     schema: withTaskId(FailInput),
+    schemaName: "FailInput",
     readOnly: false,
     call: (q, args) => Effect.flatMap(taskIdOf(args), (id) => q.fail(id, rest(args), { actor: "mcp" }))
   },
@@ -168,6 +179,39 @@ export const toolDefinitions: ReadonlyArray<ToolDefinition> = [
       )
   },
   {
+    name: "task_heartbeat",
+    title: "Renew a lease",
+    description:
+      "Renew the lease of a running task you claimed, for `leaseSeconds` from now (default: the task's timeout). Pass " +
+      "the `leaseToken` from the claim: if the task was claimed again meanwhile, the renewal is refused (LeaseMismatch). " +
+      "Returns the Task with its `leaseToken` and new `leaseExpiresAt`.",
+    schema: withTaskId(HeartbeatInput),
+    schemaName: "HeartbeatInput",
+    readOnly: false,
+    call: (q, args) => Effect.flatMap(taskIdOf(args), (id) => q.heartbeat(id, rest(args)))
+  },
+  {
+    name: "task_release",
+    title: "Release a task",
+    description:
+      "Give a running task back: it returns to ready without spending a retry (e.g. when you stop before finishing). " +
+      "Pass the `leaseToken` from the claim. Returns the Task.",
+    schema: withTaskId(ReleaseInput),
+    schemaName: "ReleaseInput",
+    readOnly: false,
+    call: (q, args) => Effect.flatMap(taskIdOf(args), (id) => q.release(id, rest(args), { actor: "mcp" }))
+  },
+  {
+    name: "task_retry",
+    title: "Retry a failed task",
+    description:
+      "Put a failed task back to ready with its retries reset; the dependents its failure cancelled come back " +
+      "unless another failed or cancelled prerequisite still dooms them. Returns {\"task\", \"revived\": [id]}.",
+    schema: z.strictObject({ taskId: TaskId }),
+    readOnly: false,
+    call: (q, args) => Effect.flatMap(taskIdOf(args), (id) => q.retry(id, { actor: "mcp" }))
+  },
+  {
     name: "task_queue_status",
     title: "Queue status",
     description:
@@ -184,6 +228,7 @@ export const toolDefinitions: ReadonlyArray<ToolDefinition> = [
       "Open tasks (or the named `taskIds` with their open prerequisites) in batches that can run in parallel, " +
       "in dependency order. Returns {\"batches\": [[id]], \"totalBatches\", \"maxParallelism\"}.",
     schema: ExecutionPlanInput,
+    schemaName: "ExecutionPlanInput",
     readOnly: true,
     call: (q, args) => q.executionPlan(args)
   }
@@ -205,10 +250,38 @@ const claimWaiting = (q: TaskQueueService, args: ToolArguments, waitForWork: Wai
     }
   }).pipe(Effect.scoped)
 
-/** The JSON Schema a client sees for a tool: the domain schema's input side. */
-export const jsonSchemaOf = (schema: z.ZodType): Record<string, unknown> => {
-  const { $schema: _s, ...json } = z.toJSONSchema(schema, { io: "input", unrepresentable: "any" }) as Record<string, unknown>
-  return json
+/**
+ * The JSON Schema a client sees for a tool: the domain schema's input side, every property with its
+ * field's description (FieldDocs), recursive parts under readable names (PlanNode, JsonValue).
+ */
+export const jsonSchemaOf = (schema: z.ZodType, schemaName?: string): Record<string, unknown> =>
+  documentedJsonSchema(schema, schemaName === undefined ? {} : { name: schemaName })
+
+/** The argument names a tool accepts (the properties of its JSON Schema). */
+export const acceptedArguments = (tool: ToolDefinition): ReadonlyArray<string> => {
+  let accepted = acceptedByTool.get(tool)
+  if (accepted === undefined) {
+    const properties = jsonSchemaOf(tool.schema)["properties"]
+    accepted = typeof properties === "object" && properties !== null ? Object.keys(properties) : []
+    acceptedByTool.set(tool, accepted)
+  }
+  return accepted
+}
+const acceptedByTool = new WeakMap<ToolDefinition, ReadonlyArray<string>>()
+
+/** Unknown arguments are a ValidationError that lists the accepted ones (as HTTP does for query parameters). */
+const knownArguments = (tool: ToolDefinition, args: ToolArguments): Effect.Effect<void, ValidationError> => {
+  const accepted = acceptedArguments(tool)
+  const unknown = Object.keys(args).filter((k) => !accepted.includes(k))
+  return unknown.length === 0
+    ? Effect.void
+    : Effect.fail(
+        new ValidationError({
+          message:
+            `unknown argument${unknown.length === 1 ? "" : "s"} ${unknown.map((k) => JSON.stringify(k)).join(", ")} for ${tool.name}: ` +
+            `remove ${unknown.length === 1 ? "it" : "them"} or fix the spelling (accepted: ${accepted.join(", ") || "none"})`
+        })
+      )
 }
 
 /**
@@ -216,8 +289,8 @@ export const jsonSchemaOf = (schema: z.ZodType): Record<string, unknown> => {
  * object, so that the queue validates the arguments with the same domain schema and a bad argument
  * comes back as the contract's ValidationError (the SDK's own check would answer in its own words).
  */
-export const advertisedSchema = (schema: z.ZodType) => z.looseObject({}).meta(jsonSchemaOf(schema))
+export const advertisedSchema = (schema: z.ZodType, schemaName?: string) => z.looseObject({}).meta(jsonSchemaOf(schema, schemaName))
 
 /** Runs a tool's operation against the queue service. */
 export const callTool = (tool: ToolDefinition, args: ToolArguments, context: ToolContext = defaultContext) =>
-  Effect.flatMap(TaskQueue, (queue) => tool.call(queue, args, context))
+  Effect.zipRight(knownArguments(tool, args), Effect.flatMap(TaskQueue, (queue) => tool.call(queue, args, context)))

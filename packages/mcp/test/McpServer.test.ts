@@ -24,8 +24,25 @@ const ToolNames = [
   "task_fail",
   "task_cancel",
   "task_queue_status",
-  "task_execution_plan"
+  "task_execution_plan",
+  "task_heartbeat",
+  "task_release",
+  "task_retry"
 ]
+
+/** Every property of every object schema in a JSON Schema document (nested, and under $defs), with its path. */
+const propertiesOf = (node: unknown, path = "#"): Array<{ path: string; schema: Record<string, unknown> }> => {
+  if (Array.isArray(node)) return node.flatMap((n, i) => propertiesOf(n, `${path}/${i}`))
+  if (typeof node !== "object" || node === null) return []
+  const out: Array<{ path: string; schema: Record<string, unknown> }> = []
+  for (const [k, v] of Object.entries(node)) {
+    if (k === "properties" && typeof v === "object" && v !== null) {
+      for (const [field, schema] of Object.entries(v)) out.push({ path: `${path}/properties/${field}`, schema: schema as Record<string, unknown> })
+    }
+    out.push(...propertiesOf(v, `${path}/${k}`))
+  }
+  return out
+}
 
 interface Harness {
   readonly client: Client
@@ -94,12 +111,12 @@ afterEach(() => {
 })
 
 describe("makeMcpServer", () => {
-  it("lists the contract's ten tools with JSON schemas derived from the domain", async () => {
+  it("lists the contract's tools with JSON schemas derived from the domain", async () => {
     const h = await open()
     try {
       const { tools } = await h.client.listTools()
       expect(tools.map((t) => t.name).sort()).toEqual([...ToolNames].sort())
-      expect(toolDefinitions).toHaveLength(10)
+      expect(toolDefinitions).toHaveLength(ToolNames.length)
       const enqueue = tools.find((t) => t.name === "task_enqueue")!
       const props = enqueue.inputSchema.properties as Record<string, { type?: string; enum?: Array<string>; maximum?: number }>
       expect(enqueue.inputSchema.required).toEqual(["prompt"])
@@ -200,6 +217,78 @@ describe("makeMcpServer", () => {
       expect(cancelled.cancelled).toEqual([d.id])
       const none = await h.ok("task_claim", { waitSeconds: 0.3 })
       expect(none).toEqual({ task: null })
+    } finally {
+      await h.close()
+    }
+  })
+
+  it("describes every input property of every tool, and names shared schemas readably", async () => {
+    const h = await open()
+    try {
+      const { tools } = await h.client.listTools()
+      for (const tool of tools) {
+        expect(tool.description?.length, tool.name).toBeGreaterThan(20)
+        const props = propertiesOf(tool.inputSchema)
+        if (tool.name !== "task_queue_status") expect(props.length, tool.name).toBeGreaterThan(0)
+        for (const p of props) {
+          const d = p.schema["description"]
+          expect(typeof d === "string" && d.length > 10 ? "described" : `${tool.name} ${p.path} has no description`).toBe("described")
+        }
+        expect(JSON.stringify(tool.inputSchema), tool.name).not.toMatch(/__schema\d/)
+      }
+      const plan = tools.find((t) => t.name === "task_plan_submit")!
+      const defs = (plan.inputSchema as { $defs?: Record<string, { properties?: Record<string, { description?: string }> }> }).$defs ?? {}
+      expect(Object.keys(defs).sort()).toEqual(["JsonValue", "PlanNode"])
+      expect(defs["PlanNode"]?.properties?.["dependsOn"]?.description).toContain("by key")
+      const claim = tools.find((t) => t.name === "task_claim")!
+      expect((claim.inputSchema.properties as Record<string, { description?: string }>)["agentType"]?.description).toBe("Only claim tasks for this kind of agent.")
+    } finally {
+      await h.close()
+    }
+  })
+
+  it("an unknown argument is a ValidationError that lists the accepted ones, and changes nothing", async () => {
+    const h = await open()
+    try {
+      const e = await h.err("task_claim", { wroker: "me" })
+      expect(e._tag).toBe("ValidationError")
+      expect(e.message).toBe('unknown argument "wroker" for task_claim: remove it or fix the spelling (accepted: worker, leaseSeconds, agentType, waitSeconds)')
+      const t = await h.ok("task_enqueue", { prompt: "x" })
+      const two = await h.err("task_get", { taskId: t.id, verbose: true, depth: 2 })
+      expect(two.message).toContain('unknown arguments "verbose", "depth" for task_get')
+      expect(two.message).toContain("(accepted: taskId)")
+      expect((await h.err("task_queue_status", { all: true })).message).toContain("(accepted: none)")
+      expect((await h.err("task_cancel", { taskId: t.id, reason: "why" })).message).toContain("accepted: taskId")
+      expect((await h.err("task_plan_submit", { tasks: [{ key: "a", prompt: "a" }], parent: t.id })).message).toContain("accepted: tasks")
+      // Nothing was claimed or cancelled.
+      expect((await h.ok("task_get", { taskId: t.id })).status).toBe("ready")
+      expect((await h.ok("task_queue_status")).total).toBe(1)
+    } finally {
+      await h.close()
+    }
+  })
+
+  it("task_heartbeat renews a lease, task_release gives the task back, task_retry revives a failed task", async () => {
+    const h = await open()
+    try {
+      const a = await h.ok("task_enqueue", { prompt: "flaky", maxRetries: 0 })
+      const b = await h.ok("task_enqueue", { prompt: "after flaky", dependsOn: [a.id] })
+      const { task } = await h.ok("task_claim", { worker: "agent", leaseSeconds: 30 })
+      expect(task.id).toBe(a.id)
+      const renewed = await h.ok("task_heartbeat", { taskId: a.id, leaseToken: task.leaseToken, leaseSeconds: 600 })
+      expect(renewed.leaseToken).toBe(task.leaseToken)
+      expect(Date.parse(renewed.leaseExpiresAt)).toBeGreaterThan(Date.parse(task.leaseExpiresAt))
+      expect((await h.err("task_heartbeat", { taskId: a.id, leaseToken: "stale" }))._tag).toBe("LeaseMismatch")
+      const released = await h.ok("task_release", { taskId: a.id, leaseToken: task.leaseToken })
+      expect(released).toEqual(expect.objectContaining({ id: a.id, status: "ready", retryCount: 0 }))
+      expect(released).not.toHaveProperty("leaseToken")
+      expect((await h.err("task_release", { taskId: a.id }))._tag).toBe("InvalidTransition")
+      const again = await h.ok("task_claim", {})
+      const failed = await h.ok("task_fail", { taskId: a.id, leaseToken: again.task.leaseToken, error: "boom" })
+      expect(failed.cancelled).toEqual([b.id])
+      const retried = await h.ok("task_retry", { taskId: a.id })
+      expect(retried).toEqual({ task: expect.objectContaining({ id: a.id, status: "ready", errorMessage: null }), revived: [b.id] })
+      expect((await h.err("task_retry", { taskId: a.id }))._tag).toBe("InvalidTransition")
     } finally {
       await h.close()
     }
@@ -355,7 +444,7 @@ describe("over streamable HTTP", () => {
     try {
       await client.connect(new StreamableHTTPClientTransport(new URL(`http://127.0.0.1:${port}/mcp`)))
       const { tools } = await client.listTools()
-      expect(tools).toHaveLength(10)
+      expect(tools).toHaveLength(ToolNames.length)
       const r = (await client.callTool({ name: "task_enqueue", arguments: { prompt: "over HTTP" } })) as CallToolResult
       expect(r.isError).not.toBe(true)
       expect((r.structuredContent as { prompt: string }).prompt).toBe("over HTTP")

@@ -4,6 +4,8 @@ import { Data } from "effect"
 /** Bad input: a value out of range, a bad id, malformed JSON, an empty prompt. */
 export class ValidationError extends Data.TaggedError("ValidationError")<{
   readonly message: string
+  /** An ambiguous id prefix: the tasks it matches. */
+  readonly candidates?: ReadonlyArray<{ readonly id: string; readonly summary: string }>
 }> {}
 
 /** A named task (or prerequisite, or parent) does not exist. */

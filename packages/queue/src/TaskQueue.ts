@@ -10,12 +10,14 @@ import {
   GraphFormat,
   HeartbeatInput,
   ListTasksInput,
+  PlanInput,
   PruneInput,
   type QueueStatus,
   ReasonText,
   ReleaseInput,
   renderDot,
   renderMermaid,
+  SubmitTaskInput,
   type Task,
   TaskId
 } from "@abathur/domain"
@@ -23,7 +25,8 @@ import { type AuditEntry, TaskRepository } from "@abathur/storage"
 import { Clock, Context, Effect, Layer, PubSub, type Queue, type Scope } from "effect"
 import { Engine, type TaskChange, type TaskDetail, type TreeNode, validate } from "./Engine.js"
 import { QueueConfig } from "./QueueConfig.js"
-import { isQueueError, type QueueError } from "./QueueError.js"
+import type { Input } from "./Typed.js"
+import { isQueueError, type QueueError, TaskNotFound, ValidationError } from "./QueueError.js"
 
 export interface Actor {
   /** Who acts (a worker or operator name), recorded in the audit trail. */
@@ -36,25 +39,33 @@ export interface ProgressOptions {
 
 /** The queue service: every operation is one atomic transaction; a rejected one changes nothing. */
 export interface TaskQueueService {
-  readonly submit: (input: unknown, options?: Actor) => Effect.Effect<Task, QueueError>
-  readonly submitPlan: (plan: unknown, options?: Actor & ProgressOptions) => Effect.Effect<{ tasks: Record<string, Task> }, QueueError>
-  readonly addDependency: (dependentId: string, input: unknown, options?: Actor) => Effect.Effect<TaskDetail, QueueError>
-  readonly claim: (input?: unknown) => Effect.Effect<ClaimedTask | null, QueueError>
-  readonly heartbeat: (id: string, input?: unknown) => Effect.Effect<ClaimedTask, QueueError>
-  readonly complete: (id: string, input?: unknown, options?: Actor) => Effect.Effect<{ task: Task; unblocked: Array<string> }, QueueError>
-  readonly fail: (id: string, input: unknown, options?: Actor) => Effect.Effect<{ task: Task; retried: boolean; cancelled: Array<string> }, QueueError>
-  readonly release: (id: string, input?: unknown, options?: Actor) => Effect.Effect<Task, QueueError>
+  readonly submit: <I>(input: Input<I, SubmitTaskInput>, options?: Actor) => Effect.Effect<Task, QueueError>
+  readonly submitPlan: <I>(plan: Input<I, PlanInput>, options?: Actor & ProgressOptions) => Effect.Effect<{ tasks: Record<string, Task> }, QueueError>
+  readonly addDependency: <I>(dependentId: string, input: Input<I, AddDependencyInput>, options?: Actor) => Effect.Effect<TaskDetail, QueueError>
+  readonly claim: <I>(input?: Input<I, ClaimInput>) => Effect.Effect<ClaimedTask | null, QueueError>
+  readonly heartbeat: <I>(id: string, input?: Input<I, HeartbeatInput>) => Effect.Effect<ClaimedTask, QueueError>
+  readonly complete: <I>(id: string, input?: Input<I, CompleteInput>, options?: Actor) => Effect.Effect<{ task: Task; unblocked: Array<string> }, QueueError>
+  readonly fail: <I>(id: string, input: Input<I, FailInput>, options?: Actor) => Effect.Effect<{ task: Task; retried: boolean; cancelled: Array<string> }, QueueError>
+  readonly release: <I>(id: string, input?: Input<I, ReleaseInput>, options?: Actor) => Effect.Effect<Task, QueueError>
   readonly cancel: (id: string, options?: Actor & { readonly reason?: string }) => Effect.Effect<{ task: Task; cancelled: Array<string> }, QueueError>
   readonly retry: (id: string, options?: Actor) => Effect.Effect<{ task: Task; revived: Array<string> }, QueueError>
   readonly recover: () => Effect.Effect<{ recovered: Array<string> }, QueueError>
-  readonly prune: (input?: unknown, options?: ProgressOptions) => Effect.Effect<{ deleted: number; ids: Array<string> }, QueueError>
+  readonly prune: <I>(input?: Input<I, PruneInput>, options?: ProgressOptions) => Effect.Effect<{ deleted: number; ids: Array<string> }, QueueError>
   readonly get: (id: string) => Effect.Effect<TaskDetail, QueueError>
-  readonly list: (input?: unknown) => Effect.Effect<Array<Task>, QueueError>
+  readonly list: <I>(input?: Input<I, ListTasksInput>) => Effect.Effect<Array<Task>, QueueError>
   readonly status: () => Effect.Effect<QueueStatus, QueueError>
-  readonly executionPlan: (input?: unknown) => Effect.Effect<ExecutionPlan, QueueError>
+  readonly executionPlan: <I>(input?: Input<I, ExecutionPlanInput>) => Effect.Effect<ExecutionPlan, QueueError>
   readonly tree: (id?: string) => Effect.Effect<TreeNode | Array<TreeNode>, QueueError>
-  readonly graph: (id: string | undefined, format: unknown) => Effect.Effect<{ format: GraphFormat; text: string }, QueueError>
+  readonly graph: <I>(id: string | undefined, format?: Input<I, GraphFormat>) => Effect.Effect<{ format: GraphFormat; text: string }, QueueError>
   readonly audit: (id: string) => Effect.Effect<Array<AuditEntry>, QueueError>
+  /**
+   * The whole id of the task whose id starts with `prefix` (at least 4 hex digits; a whole id
+   * comes back as is, lower-cased, without a read). No task: TaskNotFound; several: a
+   * ValidationError whose `candidates` lists them (id and summary).
+   */
+  readonly resolveId: (prefix: string) => Effect.Effect<string, ValidationError | TaskNotFound>
+  /** The summary and status of each of these tasks that exists, in the order given. */
+  readonly summaries: (ids: ReadonlyArray<string>) => Effect.Effect<Array<TaskSummary>, QueueError>
   /** Refreshes stored priorities whose time has come; returns how many. */
   readonly refreshPriorities: () => Effect.Effect<number, QueueError>
   /** State changes made through this service, after they commit. */
@@ -75,6 +86,19 @@ const id = (raw: string): string => validate(TaskId, raw)
 /** The actor of an operation, well-formed text (it goes into the audit trail), or null. */
 const actorOf = (options: Actor | undefined): string | null =>
   options?.actor === undefined ? null : validate(ActorName, options.actor)
+
+/** A task named for people: its id, summary and status. */
+export interface TaskSummary {
+  readonly id: string
+  readonly summary: string
+  readonly status: Task["status"]
+}
+
+const WholeId = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
+/** The start of a UUID: hex digits, with dashes where a UUID has them. */
+const IdPrefix = /^[0-9a-f]{1,8}(-[0-9a-f]{0,4}(-[0-9a-f]{0,4}(-[0-9a-f]{0,4}(-[0-9a-f]{0,12})?)?)?)?$/
+/** How many tasks an ambiguous prefix lists. */
+const CANDIDATES = 5
 
 export const make = Effect.gen(function* () {
   const store = yield* TaskRepository
@@ -233,6 +257,43 @@ export const make = Effect.gen(function* () {
         return { format: f, text: f === "dot" ? renderDot(g.tasks, g.edges) : renderMermaid(g.tasks, g.edges) }
       }),
     audit: (taskId) => read(() => engine.audit_(id(taskId))),
+    resolveId: (raw) => {
+      const prefix = raw.trim().toLowerCase()
+      if (WholeId.test(prefix)) return Effect.succeed(prefix)
+      if (!IdPrefix.test(prefix) || prefix.replace(/-/g, "").length < 4) {
+        return Effect.fail(
+          new ValidationError({
+            message: `${JSON.stringify(raw)} is not a task id: expected a UUID such as 3f2b8c1e-9d4a-4f6b-8e2a-1c5d7e9f0a2b, or its first hex digits (at least 4) when they name one task`
+          })
+        )
+      }
+      return Effect.flatMap(
+        Effect.orDie(read(() => store.idsWithPrefix(prefix, CANDIDATES + 1))),
+        (found): Effect.Effect<string, ValidationError | TaskNotFound> => {
+          if (found.length === 1) return Effect.succeed(found[0]!.id)
+          if (found.length === 0) {
+            return Effect.fail(new TaskNotFound({ message: `no task id starts with ${prefix}: check the id with \`abathur list\``, taskId: prefix }))
+          }
+          const shown = found.slice(0, CANDIDATES)
+          return Effect.fail(
+            new ValidationError({
+              message:
+                `the id prefix ${prefix} is ambiguous: it starts the ids of ${found.length > CANDIDATES ? `more than ${CANDIDATES}` : found.length} tasks ` +
+                `(${shown.map((t) => `${t.id} ${JSON.stringify(t.summary)}`).join(", ")}${found.length > CANDIDATES ? ", ..." : ""}): give more digits`,
+              candidates: shown
+            })
+          )
+        }
+      )
+    },
+    summaries: (ids) =>
+      read(() => {
+        const byId = new Map(store.getTasks([...new Set(ids)]).map((t) => [t.id, t]))
+        return ids.flatMap((i) => {
+          const t = byId.get(i)
+          return t === undefined ? [] : [{ id: t.id, summary: t.summary, status: t.status }]
+        })
+      }),
     refreshPriorities: () => write((now) => engine.refreshDue(now)),
     subscribe: Effect.zipLeft(
       PubSub.subscribe(events),

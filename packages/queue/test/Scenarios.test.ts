@@ -449,7 +449,7 @@ describe("read side", () => {
       const dot = yield* q.graph(ship, "dot")
       expect(dot.text).toContain(`"${build}" -> "${ship}" [style=dashed];`)
       expect(dot.text).not.toContain(`"${epic}"`)
-      const badFormat = yield* flip(q.graph(undefined, "svg"))
+      const badFormat = yield* flip(q.graph(undefined, "svg" as string))
       expect(badFormat._tag).toBe("ValidationError")
     }).pipe(Effect.provide(testQueue())))
 

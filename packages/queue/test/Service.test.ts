@@ -304,3 +304,62 @@ describe("configuration and errors", () => {
     expect(typeof Index.isQueueError).toBe("function")
   })
 })
+
+describe("id prefixes (resolveId)", () => {
+  it.effect("a unique prefix of 4+ hex digits names its task; a whole id comes back lower-cased; a bad one is a ValidationError", () =>
+    Effect.gen(function* () {
+      const q = yield* TaskQueue
+      const a = yield* q.submit(aTask({ prompt: "the only one" }))
+      expect(yield* q.resolveId(a.id.slice(0, 8))).toBe(a.id)
+      expect(yield* q.resolveId(a.id.slice(0, 4).toUpperCase())).toBe(a.id)
+      expect(yield* q.resolveId(a.id.slice(0, 14))).toBe(a.id)
+      expect(yield* q.resolveId(` ${a.id.toUpperCase()} `)).toBe(a.id)
+      // A whole id is not looked up: the operation says whether it exists.
+      expect(yield* q.resolveId("3f2b8c1e-9d4a-4f6b-8e2a-1c5d7e9f0a2b")).toBe("3f2b8c1e-9d4a-4f6b-8e2a-1c5d7e9f0a2b")
+      for (const bad of ["abc", "", "xyz12345", `${a.id.slice(0, 8)}x`, "abcd1234abcd"]) {
+        const e = yield* flip(q.resolveId(bad))
+        expect(e._tag).toBe("ValidationError")
+        expect(e.message).toContain("is not a task id")
+      }
+      const other = a.id.startsWith("0000") ? "ffff" : "0000"
+      const missing = yield* flip(q.resolveId(other))
+      expect(missing._tag).toBe("TaskNotFound")
+      expect(missing.message).toContain(`no task id starts with ${other}`)
+    }).pipe(Effect.provide(testQueue())))
+
+  it.effect("an ambiguous prefix is a ValidationError that lists the candidates with their summaries", () =>
+    Effect.gen(function* () {
+      const q = yield* TaskQueue
+      // 1500 random ids share a first 4 hex digits somewhere (the chance they do not is below 1e-7).
+      const { tasks } = yield* q.submitPlan({ tasks: Array.from({ length: 1500 }, (_, i) => ({ key: `k${i}`, prompt: `task number ${i}` })) })
+      const ids = Object.values(tasks).map((t) => t.id).sort()
+      const i = ids.findIndex((id, j) => j > 0 && ids[j - 1]!.slice(0, 4) === id.slice(0, 4))
+      expect(i).toBeGreaterThan(0)
+      const prefix = ids[i]!.slice(0, 4)
+      const matching = ids.filter((id) => id.startsWith(prefix))
+      const e = yield* flip(q.resolveId(prefix))
+      expect(e._tag).toBe("ValidationError")
+      expect(e.message).toContain(`the id prefix ${prefix} is ambiguous`)
+      const candidates = (e as ValidationError).candidates!
+      expect(candidates.map((c) => c.id)).toEqual(matching.slice(0, 5))
+      for (const c of candidates) {
+        expect(c.summary).toMatch(/^task number \d+$/)
+        expect(e.message).toContain(`${c.id} "${c.summary}"`)
+      }
+      expect(errorBody(e).error["candidates"]).toEqual(candidates)
+      // Enough digits make it unique again.
+      expect(yield* q.resolveId(ids[i]!.slice(0, 13))).toBe(ids[i])
+    }).pipe(Effect.provide(testQueue())))
+
+  it.effect("summaries names the tasks that exist, in the order asked", () =>
+    Effect.gen(function* () {
+      const q = yield* TaskQueue
+      const a = yield* q.submit(aTask({ prompt: "first\nmore text" }))
+      const b = yield* q.submit(aTask({ prompt: "second", dependsOn: [a.id] }))
+      expect(yield* q.summaries([b.id, "3f2b8c1e-9d4a-4f6b-8e2a-1c5d7e9f0a2b", a.id, b.id])).toEqual([
+        { id: b.id, summary: "second", status: "blocked" },
+        { id: a.id, summary: "first", status: "ready" },
+        { id: b.id, summary: "second", status: "blocked" }
+      ])
+    }).pipe(Effect.provide(testQueue())))
+})

@@ -220,6 +220,20 @@ export const makeTaskRepository = (db: BetterSqlite3.Database) => {
       return row === undefined ? null : rowToTask(row)
     },
 
+    /**
+     * Tasks whose id starts with `prefix` (lower-case hex and dashes), at most `limit`, by id:
+     * a range over the primary key (`id >= prefix AND id < successor`), never a scan.
+     */
+    idsWithPrefix: (prefix: string, limit: number): Array<{ id: string; summary: string }> => {
+      const successor = prefix.slice(0, -1) + String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1)
+      return all<{ id: string; summary: string }>(
+        "SELECT id, summary FROM tasks WHERE id >= ? AND id < ? ORDER BY id LIMIT ?",
+        prefix,
+        successor,
+        limit
+      )
+    },
+
     getTasks: (ids: ReadonlyArray<string>): Array<StoredTask> =>
       inChunks(ids, (ph) => `SELECT * FROM tasks WHERE id IN (${ph})`, (sql, part) => all<TaskRow>(sql, ...part)).map(rowToTask),
 

@@ -33,6 +33,26 @@ describe("reading tasks", () => {
     expect(repo.getTasks([tasks[3]!.id, MISSING])).toEqual([tasks[3]])
   })
 
+  it("idsWithPrefix finds the tasks whose id starts with a prefix, through the primary key", () => {
+    const a = makeTask({ id: "abcd0000-0000-4000-8000-000000000001", summary: "first" })
+    const b = makeTask({ id: "abcd0000-0000-4000-8000-000000000002", summary: "second" })
+    const c = makeTask({ id: "abce0000-0000-4000-8000-000000000003", summary: "third" })
+    const f = makeTask({ id: "abcf0000-0000-4000-8000-000000000004", summary: "fourth" })
+    const { repo, db } = withTasks(a, b, c, f)
+    expect(repo.idsWithPrefix("abcd", 5)).toEqual([
+      { id: a.id, summary: "first" },
+      { id: b.id, summary: "second" }
+    ])
+    expect(repo.idsWithPrefix("abcd", 1)).toEqual([{ id: a.id, summary: "first" }])
+    expect(repo.idsWithPrefix("abce", 5)).toEqual([{ id: c.id, summary: "third" }])
+    expect(repo.idsWithPrefix("abcd0000-0000-4000-8000-000000000002", 5)).toEqual([{ id: b.id, summary: "second" }])
+    expect(repo.idsWithPrefix("abc0", 5)).toEqual([])
+    const plan = (db.prepare("EXPLAIN QUERY PLAN SELECT id, summary FROM tasks WHERE id >= ? AND id < ? ORDER BY id LIMIT ?").all("abcd", "abce", 5) as Array<{ detail: string }>)
+      .map((r) => r.detail)
+      .join("\n")
+    expect(plan).toMatch(/SEARCH tasks USING INDEX sqlite_autoindex_tasks_1 \(id>\? AND id<\?\)/)
+  })
+
   it("getStates gives status, depth and completion time of the ids that exist", () => {
     const done = makeTask({ status: "completed", dependencyDepth: 2, completedAt: at(5) })
     const waiting = makeTask({ status: "blocked", dependencyDepth: 1 })
