@@ -1,4 +1,5 @@
 import {
+  ActivityInput,
   AddDependencyInput,
   type ClaimedTask,
   ClaimInput,
@@ -19,7 +20,7 @@ import {
 } from "@abathur/domain"
 import { type AuditEntry, TaskRepository } from "@abathur/storage"
 import { Clock, Context, Effect, Layer, PubSub, type Queue, type Scope } from "effect"
-import { Engine, type TaskChange, type TaskDetail, type TreeNode, validate } from "./Engine.js"
+import { type Activity, Engine, type ListedTask, type TaskChange, type TaskDetail, type TreeNode, validate } from "./Engine.js"
 import { QueueConfig } from "./QueueConfig.js"
 import { isQueueError, type QueueError } from "./QueueError.js"
 
@@ -47,12 +48,18 @@ export interface TaskQueueService {
   readonly recover: () => Effect.Effect<{ recovered: Array<string> }, QueueError>
   readonly prune: (input?: unknown, options?: ProgressOptions) => Effect.Effect<{ deleted: number; ids: Array<string> }, QueueError>
   readonly get: (id: string) => Effect.Effect<TaskDetail, QueueError>
-  readonly list: (input?: unknown) => Effect.Effect<Array<Task>, QueueError>
+  readonly list: (input?: unknown) => Effect.Effect<Array<ListedTask>, QueueError>
   readonly status: () => Effect.Effect<QueueStatus, QueueError>
   readonly executionPlan: (input?: unknown) => Effect.Effect<ExecutionPlan, QueueError>
   readonly tree: (id?: string) => Effect.Effect<TreeNode | Array<TreeNode>, QueueError>
   readonly graph: (id: string | undefined, format: unknown) => Effect.Effect<{ format: GraphFormat; text: string }, QueueError>
   readonly audit: (id: string) => Effect.Effect<Array<AuditEntry>, QueueError>
+  /**
+   * Completions, retried attempts and failures per minute over the last `minutes` (1..1440,
+   * default 60), and the newest `failures` failed attempts (0..200, default 20), from the audit
+   * trail: a bounded read (the window's entries only).
+   */
+  readonly activity: (input?: unknown) => Effect.Effect<Activity, QueueError>
   /** Refreshes stored priorities whose time has come; returns how many. */
   readonly refreshPriorities: () => Effect.Effect<number, QueueError>
   /** State changes made through this service, after they commit. */
@@ -215,7 +222,9 @@ export const make = Effect.gen(function* () {
           ...(i.excludeStatus !== undefined && { excludeStatuses: i.excludeStatus }),
           ...(i.source !== undefined && { source: i.source }),
           ...(i.parentTaskId !== undefined && { parentTaskId: i.parentTaskId }),
-          ...(i.limit !== undefined && { limit: i.limit })
+          ...(i.text !== undefined && { text: i.text }),
+          ...(i.limit !== undefined && { limit: i.limit }),
+          ...(i.offset !== undefined && { offset: i.offset })
         }, now)
       }),
     status: () => read(() => engine.status()),
@@ -228,6 +237,11 @@ export const make = Effect.gen(function* () {
         return { format: f, text: f === "dot" ? renderDot(g.tasks, g.edges) : renderMermaid(g.tasks, g.edges) }
       }),
     audit: (taskId) => read(() => engine.audit_(id(taskId))),
+    activity: (input = {}) =>
+      read((now) => {
+        const i = validate(ActivityInput, input)
+        return engine.activity(i.minutes * 60_000, i.failures, now)
+      }),
     refreshPriorities: () => write((now) => engine.refreshDue(now)),
     subscribe: Effect.zipLeft(
       PubSub.subscribe(events),
