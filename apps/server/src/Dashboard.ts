@@ -13,7 +13,7 @@ const css = `
   --ready: #2563eb; --running: #d97706; --blocked: #7c3aed; --pending: #64748b; --completed: #059669; --failed: #dc2626; --cancelled: #8b929c;
   --retried: #f59e0b; }
 @media (prefers-color-scheme: dark) { :root { --fg: #e6e8ef; --muted: #a2abbf; --bg: #12141a; --card: #1b1e26; --line: #2b2f3a; --accent: #a58cff; } }
-* { box-sizing: border-box; }
+* { box-sizing: border-box; } [hidden] { display: none !important; }
 body { margin: 0; font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; color: var(--fg); background: var(--bg); }
 a { color: var(--accent); text-decoration: none; } a:hover { text-decoration: underline; }
 header { display: flex; align-items: center; flex-wrap: wrap; gap: .75rem 1rem; padding: .6rem 1.25rem; border-bottom: 1px solid var(--line); background: var(--card); position: sticky; top: 0; z-index: 5; }
@@ -64,7 +64,7 @@ th { color: var(--muted); font-weight: 600; font-size: 12px; } tr[data-task-id] 
 #events li { padding: .3rem 0; border-top: 1px solid var(--line); }
 .ev-head { display: flex; flex-wrap: wrap; gap: .35rem; align-items: center; } .arrow { color: var(--muted); }
 .ev-summary { display: block; overflow-wrap: anywhere; }
-.chart { width: 100%; height: 110px; display: block; } .chart .axis { stroke: var(--line); } .chart .tick { fill: var(--muted); font-size: 10px; }
+.chart { display: block; max-width: 100%; } .chart .axis { stroke: var(--line); } .chart .tick { fill: var(--muted); font-size: 10px; }
 .bar-completed { fill: var(--completed); } .bar-retried { fill: var(--retried); } .bar-failed { fill: var(--failed); }
 /* graph */
 .graph-panel .toolbar form { margin: 0; } #graph-focus { width: 20em; }
@@ -90,9 +90,9 @@ pre.prompt { max-height: 40vh; overflow: auto; font-family: inherit; font-size: 
 pre.wrap { white-space: pre-wrap; overflow-wrap: anywhere; }
 pre.log { max-height: 340px; overflow: auto; white-space: pre-wrap; overflow-wrap: anywhere; }
 pre.json { max-height: 300px; overflow: auto; }
-dl.fields { display: grid; grid-template-columns: 9.5em minmax(0, 1fr); gap: .25rem 1rem; margin: .7rem 0 0; }
+dl.fields { display: grid; grid-template-columns: 7.5em minmax(0, 1fr) 7.5em minmax(0, 1fr); gap: .25rem 1rem; margin: .7rem 0 0; }
 dl.fields dt { color: var(--muted); } dl.fields dd { margin: 0; overflow-wrap: anywhere; }
-table.breakdown td:last-child { white-space: normal; } table.breakdown th:nth-child(1) { width: 6.5em; } table.breakdown th:nth-child(2) { width: 8.5em; } table.breakdown th:nth-child(3), table.breakdown th:nth-child(4) { width: 4.5em; }
+table.breakdown { table-layout: auto; } table.breakdown td, table.breakdown th { white-space: nowrap; } table.breakdown td.wrap { white-space: normal; width: 100%; }
 table.breakdown tfoot td { font-weight: 600; }
 .meter { display: inline-block; width: 3.5em; height: 6px; background: var(--line); border-radius: 3px; overflow: hidden; vertical-align: middle; } .meter span { display: block; height: 100%; background: var(--accent); }
 .links ul { list-style: none; margin: 0; padding: 0; } .links li { padding: .2rem 0; overflow-wrap: anywhere; }

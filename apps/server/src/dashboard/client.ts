@@ -175,7 +175,8 @@ const request = async <T>(method: string, path: string, body?: unknown): Promise
   }
   if (!res.ok) {
     const e = (json as { error?: { _tag?: string; message?: string } } | null)?.error
-    if (res.status === 401) showTokenForm(true)
+    // Only when the token sent is still the one in use (not an answer to a request sent before it was entered).
+    if (res.status === 401 && t === token()) showTokenForm(true)
     throw new ApiFailure(res.status, e?._tag ?? `HTTP ${res.status}`, e?.message ?? (text.slice(0, 300) || res.statusText))
   }
   return json as T
@@ -309,7 +310,7 @@ const overview = (): View => ({
         fail
       )
     })
-    const feed = h("ul", { id: "events", "data-testid": "events" })
+    const feed = h("ul", { id: "events", "data-testid": "events" }, h("li", { class: "muted placeholder", text: "Changes appear here as they happen." }))
     root.append(
       h("div", { class: "overview" },
         cards,
@@ -324,8 +325,8 @@ const overview = (): View => ({
             filters,
             h("table", { class: "tasks" },
               h("thead", {}, h("tr", {},
-                h("th", { style: "width:7.5em", text: "status" }), h("th", { class: "num", style: "width:4.5em", text: "priority" }), h("th", { text: "summary" }),
-                h("th", { style: "width:8em", text: "agent" }), h("th", { style: "width:9em", text: "worker / updated" }), h("th", { style: "width:6.5em", text: "id" }))),
+                h("th", { style: "width:7.5em", text: "status" }), h("th", { class: "num", style: "width:5.5em", text: "priority" }), h("th", { text: "summary" }),
+                h("th", { style: "width:8em", text: "agent" }), h("th", { style: "width:10.5em", text: "worker or updated" }), h("th", { style: "width:6.5em", text: "id" }))),
               body),
             h("p", { id: "tasks-empty", class: "muted", hidden: true, text: "No tasks here." }),
             pager),
@@ -436,6 +437,7 @@ function addEvent(feed: HTMLElement, c: TaskChange, names: Map<string, string>) 
       label.textContent = t.summary
     }, () => {})
   }
+  feed.querySelector(".placeholder")?.remove()
   feed.insertBefore(item, feed.firstChild)
   while (feed.children.length > 50) feed.removeChild(feed.lastChild!)
 }
@@ -453,10 +455,10 @@ function loadActivity(box: HTMLElement, sum: HTMLElement) {
       slot.failed += m.failed
     }
     const peak = Math.max(1, ...slots.map((x) => x.completed + x.retried + x.failed))
-    const W = 600
+    const W = Math.max(300, Math.round(box.clientWidth || 600))
     const H = 90
     const bw = W / 60
-    const svg = s("svg", { viewBox: `0 0 ${W} ${H + 16}`, class: "chart", role: "img", "data-testid": "throughput-chart" })
+    const svg = s("svg", { viewBox: `0 0 ${W} ${H + 16}`, width: W, height: H + 16, class: "chart", role: "img", "data-testid": "throughput-chart" })
     svg.appendChild(s("line", { x1: 0, x2: W, y1: H, y2: H, class: "axis" }))
     slots.forEach((x, i) => {
       let y = H
@@ -518,6 +520,9 @@ const graphView = (focus: string | null): View => ({
       // Never smaller than life: a small graph stays readable.
       const minW = r.width > 0 ? r.width : 1000
       if (w < minW) { hh *= minW / w; w = minW }
+      // Never so small that tasks become dots: past 1/3 of life size, show the top and let the user pan.
+      const maxW = minW * 3
+      if (w > maxW) { hh *= maxW / w; w = maxW }
       view = { x: (bounds.w - w) / 2, y: -20, w, h: hh }
       apply()
     }
@@ -543,14 +548,9 @@ const graphView = (focus: string | null): View => ({
 
     let first = true
     function draw(g: GraphData) {
-      const layout = new dagre.graphlib.Graph({ multigraph: true })
-      layout.setGraph({ rankdir: "TB", nodesep: 24, ranksep: 56, marginx: 10, marginy: 10 })
-      layout.setDefaultEdgeLabel(() => ({}))
-      for (const n of g.nodes) layout.setNode(n.id, { width: NODE_W, height: NODE_H })
-      g.edges.forEach((e, i) => layout.setEdge(e.from, e.to, { weight: e.kind === "dependency" ? 2 : 1, minlen: 1 }, `${e.kind}-${i}`))
-      dagre.layout(layout)
-      const graphLabel = layout.graph() as { width?: number; height?: number }
-      bounds = { w: graphLabel.width ?? 1000, h: graphLabel.height ?? 600 }
+      const r = svg.getBoundingClientRect()
+      const placed = layoutGraph(g, r.width > 0 && r.height > 0 ? r.width / r.height : 1.8)
+      bounds = { w: placed.width, h: placed.height }
       svg.textContent = ""
       const defs = s("defs")
       for (const [id, cls] of [["arrow", "arrow"], ["arrow-done", "arrow done"]] as const) {
@@ -563,7 +563,7 @@ const graphView = (focus: string | null): View => ({
       const nodeLayer = s("g", { class: "nodes" })
       svg.append(edgeLayer, nodeLayer)
       g.edges.forEach((e, i) => {
-        const pts = (layout.edge({ v: e.from, w: e.to, name: `${e.kind}-${i}` }) as { points?: Array<{ x: number; y: number }> } | undefined)?.points ?? []
+        const pts = placed.edges[i] ?? []
         if (pts.length === 0) return
         const d = pts.map((p, j) => `${j === 0 ? "M" : "L"} ${p.x.toFixed(1)} ${p.y.toFixed(1)}`).join(" ")
         const path = s("path", {
@@ -577,16 +577,18 @@ const graphView = (focus: string | null): View => ({
         path.appendChild(s("title", {}, e.kind === "parent" ? "parent → subtask" : `prerequisite → dependent${e.resolved ? " (resolved)" : ""}${e.onFailure ? `, on failure: ${e.onFailure}` : ""}`))
         edgeLayer.appendChild(path)
       })
+      const labels: Array<[SVGTextElement, string]> = []
       for (const n of g.nodes) {
-        const p = layout.node(n.id) as { x: number; y: number }
+        const p = placed.nodes.get(n.id)!
         const x = p.x - NODE_W / 2
         const y = p.y - NODE_H / 2
         const grp = s("g", { class: `node s-${n.status}${n.context ? " context" : ""}${n.id === g.focus ? " focus" : ""}`, "data-task-id": n.id, "data-status": n.status, transform: `translate(${x.toFixed(1)},${y.toFixed(1)})`, tabindex: 0 })
         grp.appendChild(s("title", {}, `${n.summary}\n${n.status}${n.worker ? ` · held by ${n.worker}` : ""}\n${n.id}`))
         grp.appendChild(s("rect", { width: NODE_W, height: NODE_H, rx: 7, class: "box" }))
         grp.appendChild(s("rect", { width: 6, height: NODE_H, rx: 3, class: "stripe" }))
-        const label = n.summary.length > 30 ? `${n.summary.slice(0, 29)}…` : n.summary
-        grp.appendChild(s("text", { x: 14, y: 20, class: "label" }, label))
+        const label = s("text", { x: 14, y: 20, class: "label" }, n.summary) as SVGTextElement
+        grp.appendChild(label)
+        labels.push([label, n.summary])
         const meta = `${n.status}${n.worker ? ` · ${n.worker}` : ""} · ${n.calculatedPriority.toFixed(0)}`
         grp.appendChild(s("text", { x: 14, y: 37, class: "meta" }, meta))
         if (n.subtree !== undefined && n.subtree.total > 0) {
@@ -604,6 +606,7 @@ const graphView = (focus: string | null): View => ({
         grp.addEventListener("dblclick", () => { location.hash = `#/task/${n.id}` })
         nodeLayer.appendChild(grp)
       }
+      fitLabels(labels, NODE_W - 22)
       const shown = g.nodes.filter((n) => !n.context).length
       info.textContent =
         g.focus === null
@@ -649,6 +652,90 @@ const graphView = (focus: string | null): View => ({
     return { onChange: reload, onSync: reload }
   }
 })
+
+/**
+ * Lays the graph out with dagre, one connected part at a time, and packs the parts in rows towards
+ * the view's aspect ratio (hundreds of unrelated tasks make a grid, not one endless rank).
+ */
+function layoutGraph(g: GraphData, aspect: number) {
+  const index = new Map(g.nodes.map((n, i) => [n.id, i]))
+  const parent = g.nodes.map((_, i) => i)
+  const find = (i: number): number => (parent[i] === i ? i : (parent[i] = find(parent[i]!)))
+  for (const e of g.edges) {
+    const a = index.get(e.from)
+    const b = index.get(e.to)
+    if (a !== undefined && b !== undefined) parent[find(a)] = find(b)
+  }
+  const parts = new Map<number, Array<GraphNode>>()
+  g.nodes.forEach((n, i) => {
+    const root = find(i)
+    parts.set(root, [...(parts.get(root) ?? []), n])
+  })
+  const GAP = 36
+  type Part = { ids: Set<string>; width: number; height: number; nodes: Map<string, { x: number; y: number }>; edges: Map<number, Array<{ x: number; y: number }>> }
+  const laid: Array<Part> = []
+  for (const members of parts.values()) {
+    const ids = new Set(members.map((n) => n.id))
+    if (members.length === 1) {
+      laid.push({ ids, width: NODE_W, height: NODE_H, nodes: new Map([[members[0]!.id, { x: NODE_W / 2, y: NODE_H / 2 }]]), edges: new Map() })
+      continue
+    }
+    const layout = new dagre.graphlib.Graph({ multigraph: true })
+    layout.setGraph({ rankdir: "TB", nodesep: 24, ranksep: 56, marginx: 0, marginy: 0 })
+    layout.setDefaultEdgeLabel(() => ({}))
+    for (const n of members) layout.setNode(n.id, { width: NODE_W, height: NODE_H })
+    g.edges.forEach((e, i) => {
+      if (ids.has(e.from) && ids.has(e.to)) layout.setEdge(e.from, e.to, { weight: e.kind === "dependency" ? 2 : 1, minlen: 1 }, `e${i}`)
+    })
+    dagre.layout(layout)
+    const label = layout.graph() as { width?: number; height?: number }
+    const nodes = new Map(members.map((n) => [n.id, layout.node(n.id) as { x: number; y: number }]))
+    const edges = new Map<number, Array<{ x: number; y: number }>>()
+    g.edges.forEach((e, i) => {
+      if (!ids.has(e.from) || !ids.has(e.to)) return
+      const pts = (layout.edge({ v: e.from, w: e.to, name: `e${i}` }) as { points?: Array<{ x: number; y: number }> } | undefined)?.points
+      if (pts !== undefined) edges.set(i, pts)
+    })
+    laid.push({ ids, width: label.width ?? NODE_W, height: label.height ?? NODE_H, nodes, edges })
+  }
+  // Bigger parts first (they keep the top), singletons fill the rows below.
+  laid.sort((a, b) => b.ids.size - a.ids.size || b.height - a.height)
+  const area = laid.reduce((n, p) => n + (p.width + GAP) * (p.height + GAP), 0)
+  const rowWidth = Math.max(...laid.map((p) => p.width), Math.sqrt(area * aspect))
+  const nodes = new Map<string, { x: number; y: number }>()
+  const edges: Array<Array<{ x: number; y: number }> | undefined> = []
+  let x = 0
+  let y = 0
+  let rowHeight = 0
+  let width = 0
+  for (const p of laid) {
+    if (x > 0 && x + p.width > rowWidth) {
+      x = 0
+      y += rowHeight + GAP
+      rowHeight = 0
+    }
+    for (const [id, at] of p.nodes) nodes.set(id, { x: at.x + x, y: at.y + y })
+    for (const [i, pts] of p.edges) edges[i] = pts.map((q) => ({ x: q.x + x, y: q.y + y }))
+    x += p.width + GAP
+    width = Math.max(width, x - GAP)
+    rowHeight = Math.max(rowHeight, p.height)
+  }
+  return { nodes, edges, width, height: y + rowHeight }
+}
+
+/** Shortens labels that do not fit `max` pixels, with an ellipsis (measured once, then trimmed). */
+function fitLabels(labels: ReadonlyArray<[SVGTextElement, string]>, max: number) {
+  for (const [el, text] of labels) {
+    const full = el.getComputedTextLength()
+    if (full <= max) continue
+    let n = Math.max(1, Math.floor((text.length * max) / full) - 1)
+    el.textContent = `${text.slice(0, n).trimEnd()}…`
+    while (n > 1 && el.getComputedTextLength() > max) {
+      n--
+      el.textContent = `${text.slice(0, n).trimEnd()}…`
+    }
+  }
+}
 
 // ---- task page -----------------------------------------------------------------------------------
 
@@ -917,12 +1004,20 @@ const failuresView = (): View => ({
       api<Activity>("GET", "/v1/activity?minutes=1440&failures=100").then((a) => {
         recent.textContent = ""
         if (a.recentFailures.length === 0) recent.appendChild(h("li", { class: "muted", text: "No failed attempt." }))
+        const names = new Map<string, HTMLElement>()
         for (const f of a.recentFailures) {
+          const link = taskLink(f.taskId)
+          names.set(f.taskId, link)
           recent.appendChild(h("li", { class: `s-${f.toStatus}`, "data-task-id": f.taskId },
-            h("div", { class: "ev-head" }, h("span", { class: "muted", text: when(f.at) }), taskLink(f.taskId),
+            h("div", { class: "ev-head" }, h("span", { class: "muted", text: when(f.at) }), link,
               h("span", { class: "pill", "data-status": f.toStatus, text: f.toStatus === "failed" ? "failed for good" : "retried" }),
               h("span", { class: "actor", text: f.actor ? `by ${f.actor}` : "" })),
             f.reason ? h("div", { class: "wrap reason", text: f.reason }) : null))
+        }
+        for (const id of names.keys()) {
+          api<Task>("GET", `/v1/tasks/${id}`).then((t) => {
+            for (const l of Array.from(recent.querySelectorAll<HTMLElement>(`a[data-task-link="${t.id}"]`))) l.textContent = t.summary
+          }, () => {})
         }
       }, fail)
     }
