@@ -142,7 +142,7 @@ describe("activity: completions and failures per minute", () => {
       const { db } = yield* Database
       const plan = db
         .prepare(
-          "EXPLAIN QUERY PLAN SELECT task_id FROM task_audit WHERE id >= ? AND at >= ? AND to_status IN ('completed', 'failed', 'ready')"
+          "EXPLAIN QUERY PLAN SELECT task_id FROM task_audit WHERE id >= ? AND at >= ? AND from_status = 'running' AND to_status IN ('completed', 'failed', 'ready')"
         )
         .all(1, "x") as Array<{ detail: string }>
       expect(plan.map((r) => r.detail).join("\n")).toMatch(/SEARCH task_audit USING INTEGER PRIMARY KEY \(rowid>\?\)/)

@@ -402,7 +402,7 @@ export const makeTaskRepository = (db: BetterSqlite3.Database) => {
            sum(to_status = 'completed') AS completed,
            sum(from_status = 'running' AND to_status = 'ready' AND reason LIKE 'attempt failed%') AS retried,
            sum(to_status = 'failed') AS failed
-         FROM task_audit WHERE id >= ? AND at >= ? AND to_status IN ('completed', 'failed', 'ready')
+         FROM task_audit WHERE id >= ? AND at >= ? AND from_status = 'running' AND to_status IN ('completed', 'failed', 'ready')
          GROUP BY minute ORDER BY minute`,
         first,
         since

@@ -326,7 +326,7 @@ const overview = (): View => ({
             h("table", { class: "tasks" },
               h("thead", {}, h("tr", {},
                 h("th", { style: "width:7.5em", text: "status" }), h("th", { class: "num", style: "width:5.5em", text: "priority" }), h("th", { text: "summary" }),
-                h("th", { style: "width:8em", text: "agent" }), h("th", { style: "width:10.5em", text: "worker or updated" }), h("th", { style: "width:6.5em", text: "id" }))),
+                h("th", { style: "width:8em", text: "agent" }), h("th", { style: "width:10.5em", text: "who · when" }), h("th", { style: "width:6.5em", text: "id" }))),
               body),
             h("p", { id: "tasks-empty", class: "muted", hidden: true, text: "No tasks here." }),
             pager),
