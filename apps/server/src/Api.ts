@@ -203,7 +203,8 @@ export const routes: ReadonlyArray<ApiRoute> = [
     doc: {
       tag: "tasks",
       summary: "List tasks",
-      description: "Tasks by calculated priority (highest first), then submission time (oldest first).",
+      description:
+        "Tasks by calculated priority (highest first), then submission time (oldest first). A RUNNING task adds `worker` (the claim's worker name, or null) and `leaseExpiresAt`.",
       params: [
         { name: "status", in: "query", description: "Only these statuses; repeat it or separate with commas.", schema: { type: "array", items: { $ref: "#/components/schemas/TaskStatus" } }, explode: true },
         { name: "excludeStatus", in: "query", description: "Leave out these statuses; repeat it or separate with commas.", schema: { type: "array", items: { $ref: "#/components/schemas/TaskStatus" } }, explode: true },
