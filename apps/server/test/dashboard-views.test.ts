@@ -313,6 +313,9 @@ describe.skipIf(!haveChromium)("the operator's dashboard in headless Chromium", 
     const last = geometry.pills[geometry.pills.length - 1]!
     expect(last.right).toBeLessThanOrEqual(geometry.right + 0.5)
     expect(geometry.text).toMatch(/ready|running/)
+    // and what the task is, once looked up
+    const summary = (await api.get(`/v1/tasks/${moved.id}`)).body.summary as string
+    await poll(() => item.textContent()).toContain(summary)
   })
 
   it("the workers view: who holds what, lease left, how long it has run", async () => {

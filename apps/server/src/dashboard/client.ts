@@ -281,6 +281,8 @@ let status: QueueStatus | null = null
 const overview = (): View => ({
   mount(root) {
     const st = { filter: "open" as string, text: "", offset: 0 }
+    /** Summaries by id, for the live feed (from the table and from look-ups). */
+    const names = new Map<string, string>()
     const cards = h("div", { class: "cards" },
       h("div", { class: "card", "data-card": "all" }, h("div", { class: "n", id: "count-total", "data-testid": "count-total", text: "–" }), h("div", { class: "l", text: "total" })),
       STATUSES.map((s) => h("div", { class: `card s-${s}`, "data-card": s, onclick: () => setFilter(s) },
@@ -378,6 +380,8 @@ const overview = (): View => ({
         const more = tasks.length > PAGE
         body.textContent = ""
         for (const t of tasks.slice(0, PAGE)) {
+          names.set(t.id, t.summary)
+          if (names.size > 1000) names.delete(names.keys().next().value!)
           body.appendChild(h("tr", { "data-task-id": t.id, onclick: () => { location.hash = `#/task/${t.id}` } },
             h("td", {}, pill(t.status)),
             h("td", { class: "num", text: t.calculatedPriority.toFixed(1) }),
@@ -404,10 +408,10 @@ const overview = (): View => ({
     loadActivity($("throughput"), $("throughput-sum"))
     const timer = setInterval(() => { refreshStatus(); loadActivity($("throughput"), $("throughput-sum")) }, 30_000)
 
-    const names = new Map<string, string>()
+    const lookup = feedNames(feed, names)
     return {
       onChange(c) {
-        addEvent(feed, c, names)
+        addEvent(feed, c, names, lookup)
         reload()
         if (c.to === "completed" || c.to === "failed" || (c.from === "running" && c.to === "ready")) reloadActivity()
       },
@@ -418,8 +422,8 @@ const overview = (): View => ({
 })
 
 /** One line of the live feed: time, the task, from -> to (never cut: it wraps). */
-function addEvent(feed: HTMLElement, c: TaskChange, names: Map<string, string>) {
-  const label = h("span", { class: "ev-summary muted" })
+function addEvent(feed: HTMLElement, c: TaskChange, names: Map<string, string>, lookup: () => void) {
+  const known = names.get(c.taskId)
   const item = h("li", { "data-task-id": c.taskId },
     h("div", { class: "ev-head" },
       h("span", { class: "muted", text: new Date(c.at).toLocaleTimeString() }),
@@ -427,19 +431,37 @@ function addEvent(feed: HTMLElement, c: TaskChange, names: Map<string, string>) 
       c.from ? pill(c.from) : h("span", { class: "muted", text: "new" }),
       h("span", { class: "arrow", text: "→" }),
       pill(c.to)),
-    label)
-  const known = names.get(c.taskId)
-  if (known !== undefined) label.textContent = known
-  else {
-    api<Task>("GET", `/v1/tasks/${c.taskId}`).then((t) => {
-      names.set(t.id, t.summary)
-      if (names.size > 500) names.delete(names.keys().next().value!)
-      label.textContent = t.summary
-    }, () => {})
-  }
+    h("span", { class: "ev-summary muted", text: known ?? "" }))
   feed.querySelector(".placeholder")?.remove()
   feed.insertBefore(item, feed.firstChild)
   while (feed.children.length > 50) feed.removeChild(feed.lastChild!)
+  if (known === undefined) lookup()
+}
+
+/**
+ * Fills in the summaries the feed lacks: at most 10 look-ups a round, newest first, one round at
+ * a time (a burst of thousands of changes costs a few requests, not one each).
+ */
+const feedNames = (feed: HTMLElement, names: Map<string, string>) => {
+  let busy = false
+  const round = () => {
+    if (busy) return
+    const missing = [...new Set(Array.from(feed.querySelectorAll<HTMLElement>("li[data-task-id]")).filter((li) => !names.has(li.dataset["taskId"]!)).map((li) => li.dataset["taskId"]!))].slice(0, 10)
+    if (missing.length === 0) return
+    busy = true
+    Promise.all(missing.map((id) => api<Task>("GET", `/v1/tasks/${id}`).then((t) => names.set(t.id, t.summary), () => names.set(id, "")))).then(() => {
+      busy = false
+      while (names.size > 500) names.delete(names.keys().next().value!)
+      for (const li of Array.from(feed.querySelectorAll<HTMLElement>("li[data-task-id]"))) {
+        const label = li.querySelector(".ev-summary")
+        const name = names.get(li.dataset["taskId"]!)
+        if (label !== null && name !== undefined && label.textContent === "") label.textContent = name
+      }
+      lookup()
+    })
+  }
+  const lookup = debounce(round, 400)
+  return lookup
 }
 
 /** Completions (green), retried attempts (amber) and failures (red) per minute, as bars. */
