@@ -444,19 +444,23 @@ function addEvent(feed: HTMLElement, c: TaskChange, names: Map<string, string>, 
  */
 const feedNames = (feed: HTMLElement, names: Map<string, string>) => {
   let busy = false
+  const fill = () => {
+    for (const li of Array.from(feed.querySelectorAll<HTMLElement>("li[data-task-id]"))) {
+      const label = li.querySelector(".ev-summary")
+      const name = names.get(li.dataset["taskId"]!)
+      if (label !== null && name !== undefined && label.textContent === "") label.textContent = name
+    }
+  }
   const round = () => {
+    // Names the table has loaded meanwhile count too.
+    fill()
     if (busy) return
-    const missing = [...new Set(Array.from(feed.querySelectorAll<HTMLElement>("li[data-task-id]")).filter((li) => !names.has(li.dataset["taskId"]!)).map((li) => li.dataset["taskId"]!))].slice(0, 10)
+    const missing = [...new Set(Array.from(feed.querySelectorAll<HTMLElement>("li[data-task-id]")).map((li) => li.dataset["taskId"]!).filter((id) => !names.has(id)))].slice(0, 10)
     if (missing.length === 0) return
     busy = true
     Promise.all(missing.map((id) => api<Task>("GET", `/v1/tasks/${id}`).then((t) => names.set(t.id, t.summary), () => names.set(id, "")))).then(() => {
       busy = false
-      while (names.size > 500) names.delete(names.keys().next().value!)
-      for (const li of Array.from(feed.querySelectorAll<HTMLElement>("li[data-task-id]"))) {
-        const label = li.querySelector(".ev-summary")
-        const name = names.get(li.dataset["taskId"]!)
-        if (label !== null && name !== undefined && label.textContent === "") label.textContent = name
-      }
+      fill()
       lookup()
     })
   }
