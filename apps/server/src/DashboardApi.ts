@@ -256,6 +256,7 @@ export const dashboardRoutes: ReadonlyArray<ApiRoute> = [
       errors: [400, 404]
     },
     handler: Effect.gen(function* () {
+      yield* query([])
       const q = yield* TaskQueue
       const params = yield* HttpRouter.params
       const task = yield* q.get(params["id"] ?? "")

@@ -70,9 +70,9 @@ const LONG_ERROR =
   "(the copy of production was taken at 2026-12-01T00:00:00Z and has 1,204,332 rows in users) " +
   "- see the log for the whole trace: at check (migrate.ts:42) at run (migrate.ts:87) at main (cli.ts:12) END-OF-ERROR"
 
-const shot = async (name: string) => {
+const shot = async (name: string, fullPage = false) => {
   mkdirSync(artifacts, { recursive: true })
-  await page.screenshot({ path: join(artifacts, `${name}.png`), fullPage: false })
+  await page.screenshot({ path: join(artifacts, `${name}.png`), fullPage })
 }
 
 const claim = async (agentType: string, worker: string, leaseSeconds = 600) => {
@@ -236,6 +236,7 @@ describe.skipIf(!haveChromium)("the operator's dashboard in headless Chromium", 
     expect(await page.textContent("[data-testid=log]")).not.toContain("FIRST-LINE-OF-LOG")
     expect(await page.textContent("#log-info")).toContain("the last 64 KiB")
     await shot("04-task-running")
+    await shot("04-task-running-whole", true)
 
     // the parent link leads to the parent's page
     await page.click(`[data-testid=parent] a[data-task-link="${ids["backend"]}"]`)

@@ -825,7 +825,7 @@ const taskView = (id: string): View => ({
       const explain: Record<keyof typeof WEIGHTS, string> = {
         base: `submitted priority ${t.priority} × 10`,
         urgency: t.deadline === null ? "no deadline" : Date.parse(t.deadline) <= Date.now() ? "the deadline has passed" : `deadline in ${duration((Date.parse(t.deadline) - Date.now()) / 1000)}${t.estimatedDurationSeconds !== null ? `, estimate ${duration(t.estimatedDurationSeconds)}` : ""}: rises as it nears`,
-        dependency: `${openDependents} open dependent${openDependents === 1 ? "" : "s"} wait on it: 33.33 × log10(1 + ${openDependents})`,
+        dependency: `${openDependents} open dependent${openDependents === 1 ? " waits" : "s wait"} on it: 33.33 × log10(1 + ${openDependents})`,
         starvation: `waiting since ${ago(t.submittedAt)}: grows with waiting time, 100 after the horizon (1 h by default)`,
         source: `source ${t.source} (human 100, agent_requirements 75, agent_planner 50, agent_implementation 25)`
       }
