@@ -67,7 +67,7 @@ th { color: var(--muted); font-weight: 600; font-size: 12px; } tr[data-task-id] 
 .chart { display: block; max-width: 100%; } .chart .axis { stroke: var(--line); } .chart .tick { fill: var(--muted); font-size: 10px; }
 .bar-completed { fill: var(--completed); } .bar-retried { fill: var(--retried); } .bar-failed { fill: var(--failed); }
 /* graph */
-.graph-panel .toolbar form { margin: 0; } #graph-focus { width: 20em; }
+.graph-panel .toolbar form { margin: 0; } #graph-focus { width: 24em; }
 .legend { display: flex; flex-wrap: wrap; gap: .6rem; font-size: 12px; color: var(--muted); }
 .key::before { content: ""; display: inline-block; width: .8em; height: .8em; border-radius: 2px; margin-right: .25rem; vertical-align: -1px; }
 .key-edge.dashed { font-style: italic; }

@@ -207,6 +207,10 @@ describe.skipIf(!haveChromium)("the operator's dashboard in headless Chromium", 
     for (const k of ["db", "backend"]) expect(await page.locator(`g.node[data-task-id="${ids[k]}"]`).count(), k).toBe(1)
     expect(await page.locator(`g.node[data-task-id="${ids["release"]}"]`).count()).toBe(0)
     await shot("03-graph-focus")
+    // words of a prompt find the task to focus on
+    await page.fill("#graph-focus", "integration TESTS")
+    await page.click(".toolbar button[type=submit]")
+    await poll(() => page.locator(`g.node.focus[data-task-id="${ids["tests"]}"]`).count()).toBe(1)
   })
 
   it("a task page: formatted fields, priority factor by factor, links, audit with actors, the log tail", async () => {

@@ -516,10 +516,10 @@ const NODE_H = 58
 const graphView = (focus: string | null): View => ({
   mount(root) {
     const info = h("div", { class: "graph-info muted", id: "graph-info" })
-    const focusInput = h("input", { type: "text", id: "graph-focus", placeholder: "task id to focus on", value: focus ?? "", "aria-label": "focus task id" }) as HTMLInputElement
+    const focusInput = h("input", { type: "text", id: "graph-focus", placeholder: "focus on: a task id, or words of its prompt", value: focus ?? "", "aria-label": "focus task" }) as HTMLInputElement
     const depth = h("select", { id: "graph-depth", "aria-label": "depth" }, [1, 2, 3, 4, 6].map((d) => h("option", { value: d, text: `${d} step${d === 1 ? "" : "s"}`, selected: d === 2 }))) as HTMLSelectElement
     const toolbar = h("div", { class: "row toolbar" },
-      h("form", { class: "row", onsubmit: (e: Event) => { e.preventDefault(); const v = focusInput.value.trim(); location.hash = v === "" ? "#/graph" : `#/graph/${v}` } },
+      h("form", { class: "row", onsubmit: (e: Event) => { e.preventDefault(); focusOn(focusInput.value.trim()) } },
         focusInput, depth, h("button", { type: "submit", text: "Focus" })),
       focus === null ? null : h("a", { href: "#/graph", class: "button", text: "All open work" }),
       h("button", { type: "button", text: "Fit", onclick: () => fit() }),
@@ -527,6 +527,17 @@ const graphView = (focus: string | null): View => ({
         STATUSES.map((k) => h("span", { class: `key s-${k}`, text: k })),
         h("span", { class: "key-edge", text: "→ prerequisite → dependent" }),
         h("span", { class: "key-edge dashed", text: "⇢ parent → subtask" })))
+    /** An id focuses at once; words find the most important matching task. */
+    const focusOn = (v: string) => {
+      if (v === "") location.hash = "#/graph"
+      else if (/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(v)) location.hash = `#/graph/${v}`
+      else {
+        api<Array<Task>>("GET", `/v1/tasks?${new URLSearchParams({ text: v, limit: "2" })}`).then((found) => {
+          if (found.length === 0) notice(`No task matches “${v}”.`)
+          else location.hash = `#/graph/${found[0]!.id}`
+        }, fail)
+      }
+    }
     const svg = s("svg", { id: "graph-svg", class: "graph", "data-testid": "graph" }) as SVGSVGElement
     const side = h("div", { class: "graph-side panel", id: "graph-side", hidden: true })
     root.append(h("section", { class: "panel graph-panel" }, h("h2", { text: focus === null ? "Open work" : "Neighbourhood" }), toolbar, info, h("div", { class: "graph-wrap" }, svg, side)))
