@@ -366,6 +366,14 @@ const overview = (): View => ({
       return status.byStatus[st.filter as Status] ?? 0
     }
 
+    let page: { shown: number; more: boolean } | null = null
+    function updatePageInfo() {
+      if (page === null) return
+      const total = matching()
+      const range = page.shown === 0 ? "none" : `${st.offset + 1}–${st.offset + page.shown}`
+      $("page-info").textContent = total === null ? `${range}${page.more ? " of more" : ""}` : `${range} of ${Math.max(total, st.offset + page.shown)}`
+    }
+
     let seq = 0
     function load() {
       const q = new URLSearchParams()
@@ -390,18 +398,20 @@ const overview = (): View => ({
             h("td", { class: "muted", text: t.status === "running" && t.worker ? `▶ ${t.worker}` : ago(t.lastUpdatedAt) }),
             h("td", { class: "mono muted", text: shortId(t.id) })))
         }
-        const shown = Math.min(tasks.length, PAGE)
-        $("tasks-empty").hidden = shown > 0
-        const total = matching()
-        const range = shown === 0 ? "none" : `${st.offset + 1}–${st.offset + shown}`
-        $("page-info").textContent = total === null ? `${range}${more ? " of more" : ""}` : `${range} of ${total}`
+        page = { shown: Math.min(tasks.length, PAGE), more }
+        $("tasks-empty").hidden = page.shown > 0
+        updatePageInfo()
         $("tasks-shown").textContent = st.text === "" ? "" : `matching “${st.text}”`
         ;($("page-prev") as HTMLButtonElement).disabled = st.offset === 0
         ;($("page-next") as HTMLButtonElement).disabled = !more
       }, fail)
     }
 
-    const refreshStatus = () => api<QueueStatus>("GET", "/v1/status").then((s) => { renderStatus(s); load() }, fail)
+    // The tasks and the counts load side by side; the page line is written again once the counts are in.
+    const refreshStatus = () => {
+      load()
+      api<QueueStatus>("GET", "/v1/status").then((s) => { renderStatus(s); updatePageInfo() }, fail)
+    }
     const reload = debounce(refreshStatus, 300)
     const reloadActivity = debounce(() => loadActivity($("throughput"), $("throughput-sum")), 2000)
     refreshStatus()
