@@ -44,6 +44,33 @@ ${names.map((n) => `export const ${n} = stub`).join("\n")}`,
   }
 }
 
+/**
+ * The dashboard's browser script: src/dashboard/client.ts with its layout library (dagre), bundled
+ * for browsers and handed to the server's bundle as the text of `abathur:dashboard-client`.
+ */
+const dashboardClient = {
+  name: "abathur-dashboard-client",
+  setup(b) {
+    b.onResolve({ filter: /^abathur:dashboard-client$/ }, (args) => ({ path: args.path, namespace: "abathur-dashboard" }))
+    b.onLoad({ filter: /.*/, namespace: "abathur-dashboard" }, async () => {
+      const client = await build({
+        entryPoints: [join(here, "src/dashboard/client.ts")],
+        bundle: true,
+        write: false,
+        minify: !process.argv.includes("--no-minify"),
+        format: "iife",
+        platform: "browser",
+        target: ["chrome110", "firefox110", "safari16"],
+        legalComments: "none",
+        logLevel: "warning"
+      })
+      // Inside a <script> element, "</script" must not appear.
+      const code = client.outputFiles[0].text.replace(/<\/(script)/gi, "<\\/$1")
+      return { contents: `export default ${JSON.stringify(code)}`, loader: "js", watchFiles: [join(here, "src/dashboard/client.ts")] }
+    })
+  }
+}
+
 const result = await build({
   entryPoints: [join(here, "src/main.ts")],
   outdir,
@@ -63,7 +90,7 @@ const result = await build({
   banner: {
     js: ['import { createRequire as __abathurCreateRequire } from "node:module";', "const require = __abathurCreateRequire(import.meta.url);"].join("\n")
   },
-  plugins: [stubs],
+  plugins: [stubs, dashboardClient],
   logLevel: "warning"
 })
 

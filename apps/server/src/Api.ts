@@ -8,6 +8,7 @@ import type { z } from "zod"
 import { errorResponse, Forbidden, internalError, MethodNotAllowed, NotFound, Unauthorized } from "./ApiError.js"
 import { BodyAborted, optionalJson, requireJson } from "./Body.js"
 import { dashboardHtml } from "./Dashboard.js"
+import { dashboardRoutes } from "./DashboardApi.js"
 import { docsHtml } from "./Docs.js"
 import { checkHost, isJsonMediaType, type OwnHosts, ownOrigin } from "./Guard.js"
 import { Metrics, type MetricsService } from "./Metrics.js"
@@ -205,25 +206,30 @@ export const routes: ReadonlyArray<ApiRoute> = [
     doc: {
       tag: "tasks",
       summary: "List tasks",
-      description: "Tasks by calculated priority (highest first), then submission time (oldest first).",
+      description:
+        "Tasks by calculated priority (highest first), then submission time (oldest first). A RUNNING task adds `worker` (the claim's worker name, or null) and `leaseExpiresAt`.",
       params: [
         { name: "status", in: "query", description: "Only these statuses; repeat it or separate with commas.", schema: { type: "array", items: { $ref: "#/components/schemas/TaskStatus" } }, explode: true },
         { name: "excludeStatus", in: "query", description: "Leave out these statuses; repeat it or separate with commas.", schema: { type: "array", items: { $ref: "#/components/schemas/TaskStatus" } }, explode: true },
         { name: "source", in: "query", description: "Only tasks from this source.", schema: { $ref: "#/components/schemas/TaskSource" } },
         { name: "parent", in: "query", description: "Only the direct subtasks of this task.", schema: { type: "string", format: "uuid" } },
-        { name: "limit", in: "query", description: "At most this many tasks.", schema: { type: "integer", minimum: 1 } }
+        { name: "limit", in: "query", description: "At most this many tasks.", schema: { type: "integer", minimum: 1 } },
+        { name: "offset", in: "query", description: "Skip this many tasks of the order first (paging, with limit).", schema: { type: "integer", minimum: 0 } },
+        { name: "text", in: "query", description: "Only tasks whose prompt or summary contains this text (any case), or whose id starts with it.", schema: { type: "string", minLength: 1, maxLength: 200 } }
       ],
       responses: { 200: { description: "The tasks.", schema: { type: "array", items: { $ref: "#/components/schemas/Task" } } } },
       errors: E400
     },
     handler: Effect.gen(function* () {
-      const params = yield* query(["status", "excludeStatus", "source", "parent", "parentTaskId", "limit"])
+      const params = yield* query(["status", "excludeStatus", "source", "parent", "parentTaskId", "limit", "offset", "text"])
       const input = defined({
         status: many(params, "status"),
         excludeStatus: many(params, "excludeStatus"),
         source: one(params, "source"),
         parentTaskId: one(params, "parent") ?? one(params, "parentTaskId"),
-        limit: numeric(one(params, "limit"))
+        limit: numeric(one(params, "limit")),
+        offset: numeric(one(params, "offset")),
+        text: params.get("text") ?? undefined
       })
       return json(yield* (yield* queue).list(input))
     })
@@ -601,11 +607,15 @@ export const routes: ReadonlyArray<ApiRoute> = [
     doc: {
       tag: "server",
       summary: "Dashboard",
-      description: "A live view of the queue (status, tasks by status, recent changes). With a token, open it as `/?access_token=TOKEN`.",
-      responses: { 200: { description: "HTML.", content: { "text/html": { schema: { type: "string" } } } } }
+      description:
+        "The operator's dashboard: status and throughput, tasks (search, paging), the graph of open work, task pages with actions, workers and failures. " +
+        "The page itself holds no data and needs no token; with a token, it asks for it (kept in the tab's sessionStorage) or takes `/?access_token=TOKEN`.",
+      responses: { 200: { description: "HTML.", content: { "text/html": { schema: { type: "string" } } } } },
+      public: true
     },
     handler: Effect.succeed(HttpServerResponse.text(dashboardHtml, { contentType: "text/html; charset=utf-8" }))
-  }
+  },
+  ...dashboardRoutes
 ]
 
 const mcpMethodNotAllowed = errorResponse(

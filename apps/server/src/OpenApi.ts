@@ -119,7 +119,7 @@ export const openApiDocument = (routes: ReadonlyArray<DocumentedRoute>, version:
         "A task queue for swarms of AI agents. Submit tasks (with priorities, dependencies and subtasks), claim the most important ready one, " +
         "and report back. Errors are `{\"error\": {\"_tag\", \"message\", ...details}}` with the statuses listed per operation. " +
         "Request bodies are JSON (at most 1 MiB) and unknown fields are refused. With a token configured (ABATHUR_TOKEN), every route " +
-        "but /healthz needs `Authorization: Bearer TOKEN` (pages and event streams in a browser may pass `?access_token=TOKEN`). " +
+        "but /healthz and the dashboard's page needs `Authorization: Bearer TOKEN` (pages and event streams in a browser may pass `?access_token=TOKEN`). " +
         "Send `X-Abathur-Actor: NAME` to record who acts in the audit trail."
     },
     tags: [
@@ -127,6 +127,7 @@ export const openApiDocument = (routes: ReadonlyArray<DocumentedRoute>, version:
       { name: "workers", description: "Claiming work and reporting on it." },
       { name: "queue", description: "The queue as a whole." },
       { name: "agents", description: "The Model Context Protocol endpoint." },
+      { name: "dashboard", description: "Bounded reads the dashboard pages through (graph data, a task's page, work logs, throughput)." },
       { name: "server", description: "Operations, documentation and the dashboard." }
     ],
     components: {

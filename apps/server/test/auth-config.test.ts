@@ -12,11 +12,12 @@ describe("with a token", () => {
     await server?.dispose()
   })
 
-  it("every route but /healthz needs the bearer token (401 in the Error shape)", async () => {
+  it("every route but /healthz and the dashboard's page needs the bearer token (401 in the Error shape)", async () => {
     const anonymous = client(server.url)
     for (const [method, path] of [
       ["GET", "/v1/status"], ["POST", "/v1/tasks"], ["GET", "/v1/tasks"], ["POST", "/v1/claims"], ["GET", "/metrics"],
-      ["GET", "/openapi.json"], ["GET", "/docs"], ["GET", "/"], ["POST", "/mcp"], ["GET", "/v1/events"], ["GET", "/nope"]
+      ["GET", "/openapi.json"], ["GET", "/docs"], ["POST", "/mcp"], ["GET", "/v1/events"], ["GET", "/nope"],
+      ["GET", "/v1/activity"], ["GET", "/v1/dashboard/graph"], ["GET", "/v1/tasks/3f2b8c1e-9d4a-4f6b-8e2a-1c5d7e9f0a2b/log"]
     ] as const) {
       const r = await anonymous.request(method, path)
       expect(r.status, `${method} ${path}`).toBe(401)
@@ -24,6 +25,10 @@ describe("with a token", () => {
       expect(r.headers.get("www-authenticate")).toMatch(/^Bearer/)
     }
     expect((await anonymous.get("/healthz")).status).toBe(200)
+    // The dashboard's page holds no data (it asks for the token, then calls the API with it).
+    const page = await anonymous.get("/")
+    expect(page.status).toBe(200)
+    expect(page.text).toContain("token-form")
   })
 
   it("a wrong token is refused; the right one (header or access_token) passes", async () => {

@@ -49,7 +49,7 @@ describe.skipIf(!haveChromium)("the dashboard in headless Chromium", () => {
     await expect.poll(() => page.textContent("[data-testid=count-ready]")).toBe("1")
     await expect.poll(() => page.textContent("[data-testid=count-total]")).toBe("1")
     await expect.poll(() => page.textContent("#connection")).toBe("live")
-    expect(await page.textContent("#tasks")).toContain("already there")
+    await expect.poll(() => page.textContent("#tasks")).toContain("already there")
 
     // a task submitted through the API appears without reloading
     const submitted = await api.post("/v1/tasks", { prompt: "Submitted while watching", priority: 9 })

@@ -2,7 +2,7 @@ import { z } from "zod"
 import { DependencyType } from "./DependencyType.js"
 import { boundedSeconds, MAX_AGE_SECONDS, MAX_DURATION_SECONDS, wellFormed } from "./Bounds.js"
 import { parseAge } from "./Duration.js"
-import { JsonValue, positiveInt, TaskId } from "./Primitives.js"
+import { JsonValue, nonNegativeInt, positiveInt, TaskId } from "./Primitives.js"
 import { TaskSource } from "./TaskSource.js"
 import { TaskStatus, TerminalStatuses } from "./TaskStatus.js"
 
@@ -19,9 +19,25 @@ export const ListTasksInput = z.strictObject({
   excludeStatus: statusList,
   source: TaskSource.optional(),
   parentTaskId: TaskId.optional(),
-  limit: positiveInt("limit").optional()
+  /** Only tasks whose prompt or summary contains this text (any case), or whose id starts with it. */
+  text: z
+    .string({ error: "text must be a string" })
+    .trim()
+    .min(1, { error: "text must not be empty" })
+    .max(200, { error: "text must be at most 200 characters" })
+    .optional(),
+  limit: positiveInt("limit").optional(),
+  /** Skip this many tasks of the order first (paging: with `limit`). */
+  offset: nonNegativeInt("offset").optional()
 })
 export type ListTasksInput = z.input<typeof ListTasksInput>
+
+/** The window of `activity`: the last `minutes` (1..1440) and how many recent failures to list (0..200). */
+export const ActivityInput = z.strictObject({
+  minutes: positiveInt("minutes").max(1440, { error: "minutes must be at most 1440 (a day)" }).default(60),
+  failures: nonNegativeInt("failures").max(200, { error: "failures must be at most 200" }).default(20)
+})
+export type ActivityInput = z.input<typeof ActivityInput>
 
 /** A worker's claim. The lease lasts `leaseSeconds`, by default the task's timeout. */
 export const ClaimInput = z.strictObject({

@@ -42,6 +42,15 @@ describe("ListTasksInput", () => {
     expect(rejection(ListTasksInput, { source: "robot" })).toContain("unknown source \"robot\"")
     expect(rejection(ListTasksInput, { sort: "asc" })).toContain("sort")
   })
+
+  it("takes a text filter (trimmed, 1..200 characters) and an offset for paging", () => {
+    expect(ListTasksInput.parse({ text: "  parser ", limit: 50, offset: 100 })).toEqual({ text: "parser", limit: 50, offset: 100 })
+    expect(ListTasksInput.parse({ offset: 0 }).offset).toBe(0)
+    expect(rejection(ListTasksInput, { text: "   " })).toBe("text: text must not be empty")
+    expect(rejection(ListTasksInput, { text: "x".repeat(201) })).toBe("text: text must be at most 200 characters")
+    expect(rejection(ListTasksInput, { offset: -1 })).toBe("offset: offset must not be negative")
+    expect(rejection(ListTasksInput, { offset: 1.5 })).toBe("offset: offset must be a whole number")
+  })
 })
 
 describe("ClaimInput", () => {

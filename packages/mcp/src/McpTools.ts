@@ -119,7 +119,8 @@ export const toolDefinitions: ReadonlyArray<ToolDefinition> = [
     description:
       "Tasks by calculated priority (highest first), then submission time (oldest first). Filter with `status` " +
       "and `excludeStatus` (lists of pending, blocked, ready, running, completed, failed, cancelled), `source`, " +
-      "`parentTaskId`, `limit`. Returns {\"tasks\": [Task]}.",
+      "`parentTaskId`, `text` (prompt or summary contains it, any case, or the id starts with it), `limit` and " +
+      "`offset` (paging). A RUNNING task carries `worker` and `leaseExpiresAt`. Returns {\"tasks\": [Task]}.",
     schemaName: "ListTasksInput",
     schema: ListTasksInput.extend({
       status: z.array(TaskStatus).optional(),

@@ -32,7 +32,7 @@ import {
   topologicalBatches,
   type JsonValue
 } from "@abathur/domain"
-import type { AuditEntry, DueRefresh, ListFilter, RefreshFacts, StoredPriority, StoredTask, TaskPatch, TaskStore } from "@abathur/storage"
+import type { ActivityMinute, AuditEntry, DueRefresh, ListFilter, RefreshFacts, StoredPriority, StoredTask, TaskPatch, TaskStore } from "@abathur/storage"
 import type { z } from "zod"
 import type { QueueSettings } from "./QueueConfig.js"
 import {
@@ -52,8 +52,25 @@ export interface TaskChange {
   readonly at: string
 }
 
+/**
+ * A task as `list` and `show` give it: a RUNNING task adds the name of the worker that claimed it
+ * (`worker`, null when the claim named none) and when its lease ends (`leaseExpiresAt`).
+ */
+export type ListedTask = Task & { readonly worker?: string | null; readonly leaseExpiresAt?: string | null }
+
+/** Completions and failures over a recent window, per minute, from the audit trail. */
+export interface Activity {
+  readonly since: string
+  readonly until: string
+  readonly minutes: ReadonlyArray<ActivityMinute>
+  /** The newest failed attempts (retried or final), newest first. */
+  readonly recentFailures: ReadonlyArray<AuditEntry>
+}
+
 /** A task with its neighbourhood, as `show` prints it. */
 export interface TaskDetail extends Task {
+  readonly worker?: string | null
+  readonly leaseExpiresAt?: string | null
   readonly prerequisites: ReadonlyArray<DependencyLink>
   readonly dependents: ReadonlyArray<DependencyLink>
   readonly children: ReadonlyArray<string>
@@ -243,6 +260,12 @@ export class Engine {
     const waitingSince = ms(t.submittedAt) ?? 0
     const score = rankedScore({ rank: t.priorityRank, starved: t.priorityStarved, waitingSince }, now, this.settings.priority)
     return { ...task, calculatedPriority: Math.min(100, Math.max(0, score)) }
+  }
+
+  /** The public model, with the worker and lease end of a RUNNING task (never its lease token). */
+  private listed(t: StoredTask, now: number): ListedTask {
+    const task = this.view(t, now)
+    return t.status === "running" ? { ...task, worker: t.workerId, leaseExpiresAt: t.leaseExpiresAt } : task
   }
 
   private claimed(t: StoredTask, now: number): ClaimedTask {
@@ -863,7 +886,7 @@ export class Engine {
       resolvedAt: n.resolvedAt
     })
     return {
-      ...this.view(task, now),
+      ...this.listed(task, now),
       prerequisites: this.store.prerequisitesOf(id).map(link),
       dependents: this.store.dependentsOf(id).map(link),
       children: this.store.childIds(id),
@@ -872,10 +895,10 @@ export class Engine {
   }
 
   /** Tasks by score now (ties: oldest first); waiting tasks' scores are read from their ranks. */
-  list(filter: ListFilter, now: number): Array<Task> {
+  list(filter: ListFilter, now: number): Array<ListedTask> {
     return this.store
       .listTasks(filter)
-      .map((t) => this.view(t, now))
+      .map((t) => this.listed(t, now))
       .sort((a, b) => b.calculatedPriority - a.calculatedPriority || (a.submittedAt < b.submittedAt ? -1 : a.submittedAt > b.submittedAt ? 1 : 0))
   }
 
@@ -1046,6 +1069,17 @@ export class Engine {
       }
     }
     return { deleted: doomed.length, ids: doomed }
+  }
+
+  /** Completions and failures per minute over the last `windowMs`, and the newest failed attempts. */
+  activity(windowMs: number, failures: number, now: number): Activity {
+    const since = formatTimestamp(now - windowMs)
+    return {
+      since,
+      until: formatTimestamp(now),
+      minutes: this.store.activitySince(since),
+      recentFailures: this.store.recentFailures(since, failures)
+    }
   }
 
   audit_(id: string): Array<AuditEntry> {

@@ -1,5 +1,6 @@
 import {
   ActorName,
+  ActivityInput,
   AddDependencyInput,
   type ClaimedTask,
   ClaimInput,
@@ -23,7 +24,7 @@ import {
 } from "@abathur/domain"
 import { type AuditEntry, TaskRepository } from "@abathur/storage"
 import { Clock, Context, Effect, Layer, PubSub, type Queue, type Scope } from "effect"
-import { Engine, type TaskChange, type TaskDetail, type TreeNode, validate } from "./Engine.js"
+import { type Activity, Engine, type ListedTask, type TaskChange, type TaskDetail, type TreeNode, validate } from "./Engine.js"
 import { QueueConfig } from "./QueueConfig.js"
 import type { Input } from "./Typed.js"
 import { isQueueError, type QueueError, TaskNotFound, ValidationError } from "./QueueError.js"
@@ -52,7 +53,7 @@ export interface TaskQueueService {
   readonly recover: () => Effect.Effect<{ recovered: Array<string> }, QueueError>
   readonly prune: <I>(input?: Input<I, PruneInput>, options?: ProgressOptions) => Effect.Effect<{ deleted: number; ids: Array<string> }, QueueError>
   readonly get: (id: string) => Effect.Effect<TaskDetail, QueueError>
-  readonly list: <I>(input?: Input<I, ListTasksInput>) => Effect.Effect<Array<Task>, QueueError>
+  readonly list: <I>(input?: Input<I, ListTasksInput>) => Effect.Effect<Array<ListedTask>, QueueError>
   readonly status: () => Effect.Effect<QueueStatus, QueueError>
   readonly executionPlan: <I>(input?: Input<I, ExecutionPlanInput>) => Effect.Effect<ExecutionPlan, QueueError>
   readonly tree: (id?: string) => Effect.Effect<TreeNode | Array<TreeNode>, QueueError>
@@ -66,6 +67,12 @@ export interface TaskQueueService {
   readonly resolveId: (prefix: string) => Effect.Effect<string, ValidationError | TaskNotFound>
   /** The summary and status of each of these tasks that exists, in the order given. */
   readonly summaries: (ids: ReadonlyArray<string>) => Effect.Effect<Array<TaskSummary>, QueueError>
+  /**
+   * Completions, retried attempts and failures per minute over the last `minutes` (1..1440,
+   * default 60), and the newest `failures` failed attempts (0..200, default 20), from the audit
+   * trail: a bounded read (the window's entries only).
+   */
+  readonly activity: <I>(input?: Input<I, ActivityInput>) => Effect.Effect<Activity, QueueError>
   /** Refreshes stored priorities whose time has come; returns how many. */
   readonly refreshPriorities: () => Effect.Effect<number, QueueError>
   /** State changes made through this service, after they commit. */
@@ -244,7 +251,9 @@ export const make = Effect.gen(function* () {
           ...(i.excludeStatus !== undefined && { excludeStatuses: i.excludeStatus }),
           ...(i.source !== undefined && { source: i.source }),
           ...(i.parentTaskId !== undefined && { parentTaskId: i.parentTaskId }),
-          ...(i.limit !== undefined && { limit: i.limit })
+          ...(i.text !== undefined && { text: i.text }),
+          ...(i.limit !== undefined && { limit: i.limit }),
+          ...(i.offset !== undefined && { offset: i.offset })
         }, now)
       }),
     status: () => read(() => engine.status()),
@@ -293,6 +302,11 @@ export const make = Effect.gen(function* () {
           const t = byId.get(i)
           return t === undefined ? [] : [{ id: t.id, summary: t.summary, status: t.status }]
         })
+      }),
+    activity: (input = {}) =>
+      read((now) => {
+        const i = validate(ActivityInput, input)
+        return engine.activity(i.minutes * 60_000, i.failures, now)
       }),
     refreshPriorities: () => write((now) => engine.refreshDue(now)),
     subscribe: Effect.zipLeft(

@@ -79,7 +79,21 @@ export interface ListFilter {
   readonly excludeStatuses?: ReadonlyArray<TaskStatus>
   readonly source?: TaskSource
   readonly parentTaskId?: string
+  /** Prompt or summary contains it (ASCII case-insensitive), or the id starts with it. */
+  readonly text?: string
   readonly limit?: number
+  /** Rows of the order to skip first (with `limit`). */
+  readonly offset?: number
+}
+
+/** Completions and failures in one minute (`minute` = `YYYY-MM-DDTHH:MM`). */
+export interface ActivityMinute {
+  readonly minute: string
+  readonly completed: number
+  /** Attempts that failed and will be retried. */
+  readonly retried: number
+  /** Tasks that ended FAILED. */
+  readonly failed: number
 }
 
 export interface StatusCounts {
@@ -133,6 +147,26 @@ export const makeTaskRepository = (db: BetterSqlite3.Database) => {
     const out: Array<R> = []
     for (const part of chunks(ids)) out.push(...run(sql(placeholders(part.length)), part))
     return out
+  }
+
+  /**
+   * The id of the first audit entry at or after `since`. The trail's ids grow with time (one
+   * writer at a time, each stamping the time it took the write lock), so the ids are bisected:
+   * about 20 index lookups at any size, instead of a scan of the trail (it has no index on time).
+   */
+  const firstAuditIdSince = (since: string): number => {
+    const bounds = get<{ lo: number | null; hi: number | null }>("SELECT min(id) AS lo, max(id) AS hi FROM task_audit")
+    if (bounds?.lo == null || bounds.hi == null) return 0
+    const atOf = stmt("SELECT at FROM task_audit WHERE id >= ? ORDER BY id LIMIT 1")
+    let lo = bounds.lo
+    let hi = bounds.hi + 1
+    while (lo < hi) {
+      const mid = Math.floor((lo + hi) / 2)
+      const row = atOf.get(mid) as { at: string } | undefined
+      if (row === undefined || row.at >= since) hi = mid
+      else lo = mid + 1
+    }
+    return lo
   }
 
   const insertTaskSql = `INSERT INTO tasks (id, prompt, summary, agent_type, priority, status, input_data, result_data,
@@ -348,11 +382,58 @@ export const makeTaskRepository = (db: BetterSqlite3.Database) => {
         where.push("parent_task_id = ?")
         params.push(filter.parentTaskId)
       }
-      const sql = `SELECT * FROM tasks ${where.length > 0 ? `WHERE ${where.join(" AND ")}` : ""}
-        ORDER BY calculated_priority DESC, submitted_at ASC, rowid ASC${filter.limit !== undefined ? " LIMIT ?" : ""}`
-      if (filter.limit !== undefined) params.push(filter.limit)
-      return all<TaskRow>(sql, ...params).map(rowToTask)
+      if (filter.text !== undefined) {
+        const escaped = filter.text.replace(/[\\%_]/g, (c) => `\\${c}`)
+        where.push("(prompt LIKE ? ESCAPE '\\' OR summary LIKE ? ESCAPE '\\' OR id LIKE ? ESCAPE '\\')")
+        params.push(`%${escaped}%`, `%${escaped}%`, `${escaped.toLowerCase()}%`)
+      }
+      const filtered = where.length > 0 ? `WHERE ${where.join(" AND ")}` : ""
+      const order = "ORDER BY calculated_priority DESC, submitted_at ASC, rowid ASC"
+      if (filter.limit === undefined && filter.offset === undefined) {
+        return all<TaskRow>(`SELECT * FROM tasks ${filtered} ${order}`, ...params).map(rowToTask)
+      }
+      // A page: the order is found over the few columns it needs, then only the page's rows are read
+      // whole (at 100k tasks a deep page costs one pass over narrow columns, not 100k decoded rows).
+      params.push(filter.limit ?? -1, filter.offset ?? 0)
+      return all<TaskRow>(
+        `SELECT * FROM tasks WHERE rowid IN (SELECT rowid FROM tasks ${filtered} ${order} LIMIT ? OFFSET ?) ${order}`,
+        ...params
+      ).map(rowToTask)
     },
+
+    /**
+     * Completions and failures per minute since `since` (ISO-8601), from the audit trail. The
+     * trail's ids grow with time (one writer at a time, each stamping its commit time), so the
+     * first entry at or after `since` is found by bisecting the ids, and only the entries of the
+     * window are read (at most `maxRows` of them, the newest).
+     */
+    activitySince: (since: string, maxRows = 500_000): Array<ActivityMinute> => {
+      const newest = get<{ hi: number | null }>("SELECT max(id) AS hi FROM task_audit")?.hi ?? null
+      if (newest === null) return []
+      const first = Math.max(firstAuditIdSince(since), newest - maxRows + 1)
+      return all<ActivityMinute>(
+        `SELECT substr(at, 1, 16) AS minute,
+           sum(to_status = 'completed') AS completed,
+           sum(from_status = 'running' AND to_status = 'ready' AND reason LIKE 'attempt failed%') AS retried,
+           sum(to_status = 'failed') AS failed
+         FROM task_audit WHERE id >= ? AND at >= ? AND from_status = 'running' AND to_status IN ('completed', 'failed', 'ready')
+         GROUP BY minute ORDER BY minute`,
+        first,
+        since
+      ).filter((m) => m.completed + m.retried + m.failed > 0)
+    },
+
+    /** Failed attempts (retried or final) since `since`, newest first, at most `limit`. */
+    recentFailures: (since: string, limit: number): Array<AuditEntry> =>
+      all<AuditEntry>(
+        `SELECT task_id AS taskId, from_status AS fromStatus, to_status AS toStatus, at, actor, reason
+         FROM task_audit WHERE id >= ? AND at >= ?
+           AND (to_status = 'failed' OR (from_status = 'running' AND to_status = 'ready' AND reason LIKE 'attempt failed%'))
+         ORDER BY id DESC LIMIT ?`,
+        firstAuditIdSince(since),
+        since,
+        limit
+      ),
 
     /** Counts and sums per status (kept by triggers), deepest open task, oldest waiting task. */
     statusCounts: (): StatusCounts => {
