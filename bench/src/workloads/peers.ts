@@ -109,7 +109,7 @@ export const peers = async (ctx: Ctx): Promise<WorkloadResult> => {
   let files = 0
   const file = (name: string) => join(dir, `${name}-${++files}.db`)
   const rows: Array<PeerRow> = []
-  const abathurCycle = "claim, then complete with the lease token (two transactions)"
+  const abathurCycle = "complete with the lease token and `next` (the completion and the next claim in one transaction, as `abathur work` does)"
   try {
     // ---- 1. single submits: one call, one transaction per task --------------------------------
     {
@@ -197,18 +197,37 @@ export const peers = async (ctx: Ctx): Promise<WorkloadResult> => {
       const inputs = inputsOf(total, 31)
       const a: Array<number> = [], p: Array<number> = [], b: Array<number> = [], f: Array<number> = []
 
-      const h = await openQueue(file("abathur"))
-      for (let i = 0; i < total; i += 10_000) h.run(h.q.submitPlan(planOf(inputs.slice(i, i + 10_000))))
-      const cycles = (count: number) => {
-        for (let i = 0; i < count; i++) {
-          const c = h.run(h.q.claim({ worker: "bench" }))
-          if (c === null) throw new Error("abathur: the queue ran dry")
-          h.run(h.q.complete(c.id, { leaseToken: c.leaseToken }))
+      // Abathur as `abathur work` runs it: each completion claims the next task in its transaction.
+      const a2: Array<number> = []
+      {
+        const h = await openQueue(file("abathur"))
+        for (let i = 0; i < total; i += 10_000) h.run(h.q.submitPlan(planOf(inputs.slice(i, i + 10_000))))
+        let current = h.run(h.q.claim({ worker: "bench" }))
+        const cycles = (count: number) => {
+          for (let i = 0; i < count; i++) {
+            if (current === null) throw new Error("abathur: the queue ran dry")
+            current = h.run(h.q.complete(current.id, { leaseToken: current.leaseToken, next: { worker: "bench" } })).next ?? null
+          }
         }
+        cycles(warm)
+        for (let rep = 0; rep < REPS; rep++) a.push(time(() => cycles(nCycle)))
+        await h.dispose()
       }
-      cycles(warm)
-      for (let rep = 0; rep < REPS; rep++) a.push(time(() => cycles(nCycle)))
-      await h.dispose()
+      // And through the two calls a client without `next` makes: claim, then complete.
+      {
+        const h = await openQueue(file("abathur"))
+        for (let i = 0; i < total; i += 10_000) h.run(h.q.submitPlan(planOf(inputs.slice(i, i + 10_000))))
+        const cycles = (count: number) => {
+          for (let i = 0; i < count; i++) {
+            const c = h.run(h.q.claim({ worker: "bench" }))
+            if (c === null) throw new Error("abathur: the queue ran dry")
+            h.run(h.q.complete(c.id, { leaseToken: c.leaseToken }))
+          }
+        }
+        cycles(warm)
+        for (let rep = 0; rep < REPS; rep++) a2.push(time(() => cycles(nCycle)))
+        await h.dispose()
+      }
 
       const pj = defineQueue({ connection: better(openPlain(file("plainjob"))), logger: silent })
       for (let i = 0; i < total; i += 10_000) pj.addMany("bench", inputs.slice(i, i + 10_000).map((t) => ({ prompt: t.prompt })))
@@ -260,6 +279,8 @@ export const peers = async (ctx: Ctx): Promise<WorkloadResult> => {
       db.close()
       rows.push(peerRow(`${fmtInt(nCycle)} claim + complete, one worker`, nCycle, a, p, b, f, { plainjob: 1.5 },
         `Abathur: ${abathurCycle} / plainjob getAndMarkJobAsProcessing + markJobAsDone / bare: claim UPDATE ... RETURNING, complete UPDATE / same-schema floor claim + complete`))
+      rows.push(peerRow(`${fmtInt(nCycle)} claim + complete, one worker, without next`, nCycle, a2, p, b, f, { plainjob: Number.NaN },
+        "Abathur: claim, then complete with the lease token (two transactions, what a client without `next` does); the peers' figures are the row above's"))
     }
   } finally {
     cleanup()
@@ -293,12 +314,12 @@ const peerRow = (
   p: ReadonlyArray<number>,
   b: ReadonlyArray<number>,
   f: ReadonlyArray<number>,
-  target: { plainjob: number },
+  target: { plainjob: number },  // NaN: no target
   how: string
 ): PeerRow => {
   const rate = (ms: ReadonlyArray<number>) => n / (median(ms) / 1000)
   const abathur = rate(a), plainjob = rate(p), bare = rate(b), floor = rate(f)
-  return { workload, how, abathur, plainjob, bare, floor, vsPlainjob: abathur / plainjob, vsBare: abathur / bare, vsFloor: abathur / floor, target: target.plainjob }
+  return { workload, how, abathur, plainjob, bare, floor, vsPlainjob: abathur / plainjob, vsBare: abathur / bare, vsFloor: abathur / floor, target: Number.isNaN(target.plainjob) ? undefined : target.plainjob }
 }
 
 const PLAINJOB_VERSION = (() => {

@@ -397,6 +397,21 @@ describe("claims and leases", () => {
       expect(r).not.toHaveProperty("next")
     }).pipe(Effect.provide(testQueue())))
 
+  it.effect("new ids are time-ordered UUID v7s: a plan's rows and edges append in submission order", () =>
+    Effect.gen(function* () {
+      const q = yield* TaskQueue
+      const one = yield* q.submit(aTask())
+      const { tasks } = yield* q.submitPlan({ tasks: Array.from({ length: 150 }, (_, i) => aNode(`k${i}`, i % 10 > 0 ? { dependsOn: [`k${i - 1}`] } : {})) })
+      const two = yield* q.submit(aTask())
+      const ids = [one.id, ...Array.from({ length: 150 }, (_, i) => tasks[`k${i}`]!.id), two.id]
+      for (const id of ids) expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/)
+      expect([...ids].sort()).toEqual(ids)
+      expect(new Set(ids).size).toBe(ids.length)
+      // Every row and edge of the plan is there (set-based inserts, several rows per statement).
+      expect((yield* q.get(tasks["k149"]!.id)).prerequisites.map((p) => p.taskId)).toEqual([tasks["k148"]!.id])
+      expect((yield* q.list({})).length).toBe(152)
+    }).pipe(Effect.provide(testQueue())))
+
   it.effect("fail with force retries a RUNNING task without its token", () =>
     Effect.gen(function* () {
       const q = yield* TaskQueue
