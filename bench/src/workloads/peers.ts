@@ -103,7 +103,7 @@ export const peers = async (ctx: Ctx): Promise<WorkloadResult> => {
   const started = performance.now()
   const nSubmit = ctx.size(10_000)
   const nPlan = ctx.size(10_000)
-  const nCycle = ctx.size(30_000)
+  const nCycle = ctx.size(10_000)
   const warm = Math.min(500, nSubmit / 10)
   const { dir, cleanup } = tempDir()
   let files = 0
