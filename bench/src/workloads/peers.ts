@@ -103,7 +103,7 @@ export const peers = async (ctx: Ctx): Promise<WorkloadResult> => {
   const started = performance.now()
   const nSubmit = ctx.size(10_000)
   const nPlan = ctx.size(10_000)
-  const nCycle = ctx.size(10_000)
+  const nCycle = ctx.size(5_000)
   const warm = Math.min(500, nSubmit / 10)
   const { dir, cleanup } = tempDir()
   let files = 0
@@ -112,45 +112,35 @@ export const peers = async (ctx: Ctx): Promise<WorkloadResult> => {
   const abathurCycle = "complete with the lease token and `next` (the completion and the next claim in one transaction, as `abathur work` does)"
   try {
     // ---- 1. single submits: one call, one transaction per task --------------------------------
+    // The sides take turns in slices of a tenth, so that a shared machine's load, which swings
+    // over minutes, weighs on each of them alike.
     {
       const inputs = inputsOf(nSubmit + warm, 3)
-      const a: Array<number> = [], p: Array<number> = [], b: Array<number> = [], f: Array<number> = []
-      for (let rep = 0; rep < REPS; rep++) {
-        const h = await openQueue(file("abathur"))
-        for (let i = nSubmit; i < nSubmit + warm; i++) h.run(h.q.submit(submitOf(inputs[i]!)))
-        a.push(time(() => {
-          for (let i = 0; i < nSubmit; i++) h.run(h.q.submit(submitOf(inputs[i]!)))
-        }))
-        await h.dispose()
-
-        const pj = defineQueue({ connection: better(openPlain(file("plainjob"))), logger: silent })
-        for (let i = nSubmit; i < nSubmit + warm; i++) pj.add("bench", { prompt: inputs[i]!.prompt })
-        p.push(time(() => {
-          for (let i = 0; i < nSubmit; i++) pj.add("bench", { prompt: inputs[i]!.prompt })
-        }))
-        pj.close()
-
-        const bare = openBare(file("bare"))
-        for (let i = nSubmit; i < nSubmit + warm; i++) bare.submit(inputs[i]!)
-        b.push(time(() => {
-          for (let i = 0; i < nSubmit; i++) bare.submit(inputs[i]!)
-        }))
-        bare.db.close()
-
-        const db = openFloor(file("floor"))
-        const insert = db.prepare(SAME_SCHEMA_INSERT)
-        const tx = db.transaction((t: Input) => {
-          const now = Date.now()
-          const at = iso(now)
-          insert.run(crypto.randomUUID(), t.prompt, t.prompt, t.priority, t.source, at, at, 50, iso(now + 216_000))
-        })
-        for (let i = nSubmit; i < nSubmit + warm; i++) tx.immediate(inputs[i]!)
-        f.push(time(() => {
-          for (let i = 0; i < nSubmit; i++) tx.immediate(inputs[i]!)
-        }))
-        db.close()
-      }
-      rows.push(peerRow(`${fmtInt(nSubmit)} single submits`, nSubmit, a, p, b, f, { plainjob: 1.0 },
+      const h = await openQueue(file("abathur"))
+      const pj = defineQueue({ connection: better(openPlain(file("plainjob"))), logger: silent })
+      const bare = openBare(file("bare"))
+      const db = openFloor(file("floor"))
+      const insert = db.prepare(SAME_SCHEMA_INSERT)
+      const tx = db.transaction((t: Input) => {
+        const now = Date.now()
+        const at = iso(now)
+        insert.run(crypto.randomUUID(), t.prompt, t.prompt, t.priority, t.source, at, at, 50, iso(now + 216_000))
+      })
+      const sides: Array<(t: Input) => void> = [
+        (t) => void h.run(h.q.submit(submitOf(t))),
+        (t) => void pj.add("bench", { prompt: t.prompt }),
+        (t) => void bare.submit(t),
+        (t) => void tx.immediate(t)
+      ]
+      for (const side of sides) for (let i = nSubmit; i < nSubmit + warm; i++) side(inputs[i]!)
+      const [a, p, b, f] = turns(sides.length, REPS, nSubmit, (side, from, to) => {
+        for (let i = from; i < to; i++) sides[side]!(inputs[i % nSubmit]!)
+      })
+      await h.dispose()
+      pj.close()
+      bare.db.close()
+      db.close()
+      rows.push(peerRow(`${fmtInt(nSubmit)} single submits`, nSubmit, a!, p!, b!, f!, { plainjob: 1.0 },
         "TaskQueue.submit per task / plainjob add / one INSERT (autocommit) / same-schema INSERT per BEGIN IMMEDIATE"))
     }
 
@@ -195,66 +185,39 @@ export const peers = async (ctx: Ctx): Promise<WorkloadResult> => {
     {
       const total = REPS * nCycle + warm
       const inputs = inputsOf(total, 31)
-      const a: Array<number> = [], p: Array<number> = [], b: Array<number> = [], f: Array<number> = []
-
-      // Abathur as `abathur work` runs it: each completion claims the next task in its transaction.
-      const a2: Array<number> = []
-      {
-        const h = await openQueue(file("abathur"))
+      const seed = (h: Awaited<ReturnType<typeof openQueue>>) => {
         for (let i = 0; i < total; i += 10_000) h.run(h.q.submitPlan(planOf(inputs.slice(i, i + 10_000))))
-        let current = h.run(h.q.claim({ worker: "bench" }))
-        const cycles = (count: number) => {
-          for (let i = 0; i < count; i++) {
-            if (current === null) throw new Error("abathur: the queue ran dry")
-            current = h.run(h.q.complete(current.id, { leaseToken: current.leaseToken, next: { worker: "bench" } })).next ?? null
-          }
-        }
-        cycles(warm)
-        for (let rep = 0; rep < REPS; rep++) a.push(time(() => cycles(nCycle)))
-        await h.dispose()
+      }
+      // Abathur as `abathur work` runs it: each completion claims the next task in its transaction.
+      const hn = await openQueue(file("abathur"))
+      seed(hn)
+      let current = hn.run(hn.q.claim({ worker: "bench" }))
+      const withNext = () => {
+        if (current === null) throw new Error("abathur: the queue ran dry")
+        current = hn.run(hn.q.complete(current.id, { leaseToken: current.leaseToken, next: { worker: "bench" } })).next ?? null
       }
       // And through the two calls a client without `next` makes: claim, then complete.
-      {
-        const h = await openQueue(file("abathur"))
-        for (let i = 0; i < total; i += 10_000) h.run(h.q.submitPlan(planOf(inputs.slice(i, i + 10_000))))
-        const cycles = (count: number) => {
-          for (let i = 0; i < count; i++) {
-            const c = h.run(h.q.claim({ worker: "bench" }))
-            if (c === null) throw new Error("abathur: the queue ran dry")
-            h.run(h.q.complete(c.id, { leaseToken: c.leaseToken }))
-          }
-        }
-        cycles(warm)
-        for (let rep = 0; rep < REPS; rep++) a2.push(time(() => cycles(nCycle)))
-        await h.dispose()
+      const h2 = await openQueue(file("abathur"))
+      seed(h2)
+      const twoCalls = () => {
+        const c = h2.run(h2.q.claim({ worker: "bench" }))
+        if (c === null) throw new Error("abathur: the queue ran dry")
+        h2.run(h2.q.complete(c.id, { leaseToken: c.leaseToken }))
       }
-
       const pj = defineQueue({ connection: better(openPlain(file("plainjob"))), logger: silent })
       for (let i = 0; i < total; i += 10_000) pj.addMany("bench", inputs.slice(i, i + 10_000).map((t) => ({ prompt: t.prompt })))
-      const pjCycles = (count: number) => {
-        for (let i = 0; i < count; i++) {
-          const job = pj.getAndMarkJobAsProcessing("bench")
-          if (job === undefined) throw new Error("plainjob: the queue ran dry")
-          pj.markJobAsDone(job.id)
-        }
+      const pjCycle = () => {
+        const job = pj.getAndMarkJobAsProcessing("bench")
+        if (job === undefined) throw new Error("plainjob: the queue ran dry")
+        pj.markJobAsDone(job.id)
       }
-      pjCycles(warm)
-      for (let rep = 0; rep < REPS; rep++) p.push(time(() => pjCycles(nCycle)))
-      pj.close()
-
       const bare = openBare(file("bare"))
       for (let i = 0; i < total; i += 10_000) bare.submitMany(inputs.slice(i, i + 10_000))
-      const bareCycles = (count: number) => {
-        for (let i = 0; i < count; i++) {
-          const id = bare.claim()
-          if (id === undefined) throw new Error("bare: the queue ran dry")
-          bare.complete(id)
-        }
+      const bareCycle = () => {
+        const id = bare.claim()
+        if (id === undefined) throw new Error("bare: the queue ran dry")
+        bare.complete(id)
       }
-      bareCycles(warm)
-      for (let rep = 0; rep < REPS; rep++) b.push(time(() => bareCycles(nCycle)))
-      bare.db.close()
-
       const db = openFloor(file("floor"))
       const insert = db.prepare(SAME_SCHEMA_INSERT)
       db.transaction(() => {
@@ -267,19 +230,24 @@ export const peers = async (ctx: Ctx): Promise<WorkloadResult> => {
       }).immediate()
       const claim = floorClaim(db)
       const complete = floorComplete(db)
-      const floorCycles = (count: number) => {
-        for (let i = 0; i < count; i++) {
-          const id = claim()
-          if (id === null) throw new Error("floor: the queue ran dry")
-          complete(id)
-        }
+      const floorCycle = () => {
+        const id = claim()
+        if (id === null) throw new Error("floor: the queue ran dry")
+        complete(id)
       }
-      floorCycles(warm)
-      for (let rep = 0; rep < REPS; rep++) f.push(time(() => floorCycles(nCycle)))
+      const sides = [withNext, pjCycle, bareCycle, floorCycle, twoCalls]
+      for (const side of sides) for (let i = 0; i < warm; i++) side()
+      const [a, p, b, f, a2] = turns(sides.length, REPS, nCycle, (side, from, to) => {
+        for (let i = from; i < to; i++) sides[side]!()
+      })
+      await hn.dispose()
+      await h2.dispose()
+      pj.close()
+      bare.db.close()
       db.close()
-      rows.push(peerRow(`${fmtInt(nCycle)} claim + complete, one worker`, nCycle, a, p, b, f, { plainjob: 1.5 },
+      rows.push(peerRow(`${fmtInt(nCycle)} claim + complete, one worker`, nCycle, a!, p!, b!, f!, { plainjob: 1.5 },
         `Abathur: ${abathurCycle} / plainjob getAndMarkJobAsProcessing + markJobAsDone / bare: claim UPDATE ... RETURNING, complete UPDATE / same-schema floor claim + complete`))
-      rows.push(peerRow(`${fmtInt(nCycle)} claim + complete, one worker, without next`, nCycle, a2, p, b, f, { plainjob: Number.NaN },
+      rows.push(peerRow(`${fmtInt(nCycle)} claim + complete, one worker, without next`, nCycle, a2!, p!, b!, f!, { plainjob: Number.NaN },
         "Abathur: claim, then complete with the lease token (two transactions, what a client without `next` does); the peers' figures are the row above's"))
     }
   } finally {
@@ -305,6 +273,31 @@ export const peers = async (ctx: Ctx): Promise<WorkloadResult> => {
     notes: targetMiss.length === 0 ? [] : [`below target against plainjob: ${targetMiss.map((r) => r.workload).join("; ")}`],
     elapsedMs: performance.now() - started
   }
+}
+
+/**
+ * Runs `sides` workloads of `n` operations, `reps` times, taking turns in slices of a tenth;
+ * returns each side's time per repetition (milliseconds). `run(side, from, to)` runs operations
+ * [from, to) of the side's current repetition.
+ */
+const turns = (
+  sides: number,
+  reps: number,
+  n: number,
+  run: (side: number, from: number, to: number) => void
+): Array<Array<number>> => {
+  const times = Array.from({ length: sides }, () => Array.from({ length: reps }, () => 0))
+  const slice = Math.max(1, Math.ceil(n / 10))
+  for (let rep = 0; rep < reps; rep++) {
+    for (let from = 0; from < n; from += slice) {
+      const to = Math.min(n, from + slice)
+      for (let side = 0; side < sides; side++) {
+        const offset = rep * n
+        times[side]![rep]! += time(() => run(side, offset + from, offset + to))
+      }
+    }
+  }
+  return times
 }
 
 const peerRow = (
