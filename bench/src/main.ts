@@ -3,7 +3,7 @@
  * better-sqlite3 floor measured in the same run, and H1-H2 over HTTP against a bare node:http
  * floor. Not a test: never part of CI.
  *
- *   node bench/dist/main.js [--only W3,W4,H1] [--quick] [--analyze | --no-analysis] [--no-server-build] [--out FILE]
+ *   node bench/dist/main.js [--only PEERS,W3,W4,H1] [--quick] [--analyze | --no-analysis] [--no-server-build] [--out FILE]
  *
  * Each workload runs in a fresh child process (this file with --child), so one workload's
  * heap and caches do not colour the next one's figures. The H workloads start abathur-server
@@ -23,10 +23,12 @@ import { w5 } from "./workloads/complete.js"
 import { w6 } from "./workloads/edges.js"
 import { mem, memoryChild, type MemoryMode } from "./workloads/memory.js"
 import { h1, h2 } from "./workloads/http.js"
+import { peers } from "./workloads/peers.js"
 import { w7 } from "./workloads/reads.js"
 import { w1, w2 } from "./workloads/submit.js"
 
 const WORKLOADS: Record<string, (ctx: Ctx) => Promise<WorkloadResult>> = {
+  PEERS: peers,
   W1: w1,
   W2: w2,
   W3: w3,
@@ -61,7 +63,7 @@ interface Args {
 }
 
 const usage =
-  "usage: node bench/dist/main.js [--only W1,W2,...,W7,MEM,H1,H2] [--quick] [--analyze | --no-analysis] [--no-server-build] [--out FILE]"
+  "usage: node bench/dist/main.js [--only PEERS,W1,W2,...,W7,MEM,H1,H2] [--quick] [--analyze | --no-analysis] [--no-server-build] [--out FILE]"
 
 const parseArgs = (argv: ReadonlyArray<string>): Args => {
   let only: Array<string> = ALL
@@ -166,7 +168,7 @@ const main = async (): Promise<void> => {
       printResult(result)
     }
     const toAnalyse = results.filter(
-      (r) => r.id !== "MEM" && (args.analysis === "all" || (args.analysis === "missed" && r.rows.some((x) => x.verdict === "MISS")))
+      (r) => r.id !== "MEM" && r.id !== "PEERS" && (args.analysis === "all" || (args.analysis === "missed" && r.rows.some((x) => x.verdict === "MISS")))
     )
     for (const r of toAnalyse) {
       const quick = args.quick || ANALYSE_QUICK.has(r.id)

@@ -6,7 +6,7 @@ import { cpus, loadavg, totalmem, type as osType, release } from "node:os"
 import { join } from "node:path"
 import { ENGINE_FRAME, OUTER_FRAME, TX_FRAME } from "./costs.js"
 import { EXPLANATIONS } from "./explanations.js"
-import type { Breakdown, CpuProfileSummary, ResultRow, WorkloadResult } from "./types.js"
+import type { Breakdown, CpuProfileSummary, PeerRow, ResultRow, WorkloadResult } from "./types.js"
 import { fmtInt, fmtMs, tempDir } from "./util.js"
 
 export interface Machine {
@@ -93,7 +93,34 @@ export const describeProbe = (p: Probe): string =>
 const COLUMNS = ["metric", "abathur", "floor", "ratio", "target", "verdict"] as const
 const HEADERS = ["metric", "Abathur", "floor", "ratio", "target", ""]
 
+/** Abathur / plainjob and Abathur / bare first, then the same-schema floor and the rates. */
+const PEER_HEADERS = ["workload", "Abathur / plainjob", "Abathur / bare", "Abathur / same-schema floor", "Abathur", "plainjob", "bare table", "same-schema floor", "target"]
+
+const peerCells = (p: PeerRow): Array<string> => [
+  p.workload,
+  `${p.vsPlainjob.toFixed(2)}×`,
+  `${p.vsBare.toFixed(2)}×`,
+  `${p.vsFloor.toFixed(2)}×`,
+  `${fmtInt(p.abathur)}/s`,
+  `${fmtInt(p.plainjob)}/s`,
+  `${fmtInt(p.bare)}/s`,
+  `${fmtInt(p.floor)}/s`,
+  p.target === undefined ? "" : `≥ ${p.target.toFixed(1)}× plainjob: ${p.vsPlainjob >= p.target ? "PASS" : "MISS"}`
+]
+
 export const printResult = (r: WorkloadResult): void => {
+  if (r.peers !== undefined) {
+    const rows = r.peers.map(peerCells)
+    const widths = PEER_HEADERS.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)))
+    const line = (cells: ReadonlyArray<string>) => cells.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd()
+    console.log(`\n${r.id}  ${r.title}  (${fmtMs(r.elapsedMs)})`)
+    console.log(`    ${r.setup}`)
+    console.log(`  ${line(PEER_HEADERS)}`)
+    for (const row of rows) console.log(`  ${line(row)}`)
+    for (const p of r.peers) console.log(`  · ${p.workload}: ${p.how}`)
+    for (const note of r.notes) console.log(`  · ${note}`)
+    return
+  }
   const rows = r.rows.map((row) => COLUMNS.map((c) => (c === "verdict" && row.verdict === "INFO" ? "" : row[c])))
   const widths = HEADERS.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)))
   const line = (cells: ReadonlyArray<string>) => cells.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd()
@@ -216,6 +243,18 @@ export const renderMarkdown = (input: ReportInput): string => {
       "same run. Abathur also writes an audit row per state change and keeps priorities fresh; the floor does neither. " +
       "These shared machines are noisy: compare ratios from one run rather than figures across runs."
   )
+  const peerResult = results.find((r) => r.peers !== undefined)
+  if (peerResult?.peers !== undefined) {
+    out.push("", "## Beside the peers (ratios from one run)", "")
+    out.push(
+      `${peerResult.setup}. Each rate is jobs per second (median of the repetitions); the ratios are Abathur's rate ` +
+        "over the peer's, measured minutes apart in the same child process, so the machine's load colours them alike. " +
+        "The same-schema floor is plain SQL on Abathur's own schema: what the schema costs, where the peers say what the whole design costs."
+    )
+    out.push("", `| ${PEER_HEADERS.join(" | ")} |`, `|---|${PEER_HEADERS.slice(1).map(() => "---:").join("|")}|`)
+    for (const p of peerResult.peers) out.push(`| ${peerCells(p).map(md).join(" | ")} |`)
+    out.push("", ...peerResult.peers.map((p) => `- ${md(p.workload)}: ${md(p.how)}`))
+  }
   const http = results.filter((r) => r.id.startsWith("H"))
   if (http.length > 0) {
     out.push(
@@ -249,7 +288,7 @@ export const renderMarkdown = (input: ReportInput): string => {
       out.push(`| ${r.id} | ${md(row.metric)} | ${md(row.abathur)} | ${md(row.floor)} | ${md(row.ratio)} | ${md(row.target)} | **${row.verdict}** |`)
     }
   }
-  for (const r of results) {
+  for (const r of results.filter((x) => x.peers === undefined)) {
     out.push("", `## ${r.id}: ${r.title}`, "", r.setup + ".", "", table(r.rows))
     if (r.notes.length > 0) out.push("", ...r.notes.map((n) => `- ${n}`))
   }
@@ -320,7 +359,7 @@ export const renderMarkdown = (input: ReportInput): string => {
     "## Reproducing",
     "",
     "`pnpm bench` builds the harness and its workspace dependencies and runs every workload (several minutes), then " +
-      "writes this file. `node bench/dist/main.js --only W3,W4` runs some workloads; `--quick` runs every size 10× smaller " +
+      "writes this file. `node bench/dist/main.js --only peers` runs only the comparison with plainjob and the bare job table (three workloads, median of 3 each, about a minute at `--quick`, several at full size); `node bench/dist/main.js --only W3,W4` runs some workloads; `--quick` runs every size 10× smaller " +
       "as a smoke test; `--analyze` adds the breakdown and CPU profile to every workload, not only the missed ones; " +
       "`--no-analysis` skips them. Partial and quick runs print to the console and write this file only with `--out FILE`. " +
       "`node bench/dist/main.js --only H1,H2` runs the HTTP workloads (it builds `apps/server` first; `--no-server-build` " +

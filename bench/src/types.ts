@@ -56,6 +56,8 @@ export interface WorkloadResult {
   readonly notes: ReadonlyArray<string>
   readonly breakdown?: Breakdown | undefined
   readonly profile?: CpuProfileSummary | undefined
+  /** PEERS only: the comparison with plainjob and the bare job table. */
+  readonly peers?: ReadonlyArray<PeerRow> | undefined
   readonly elapsedMs: number
 }
 
@@ -68,4 +70,21 @@ export interface RunOptions {
   readonly breakdown: boolean
   /** Run Abathur only, under the V8 CPU profiler, and report the hottest frames. */
   readonly cpuProfile: boolean
+}
+
+/** One workload run by Abathur and its peers (PEERS): rates in jobs per second and Abathur's ratios. */
+export interface PeerRow {
+  readonly workload: string
+  /** What each side calls. */
+  readonly how: string
+  readonly abathur: number
+  readonly plainjob: number
+  readonly bare: number
+  /** Plain SQL on Abathur's own schema. */
+  readonly floor: number
+  readonly vsPlainjob: number
+  readonly vsBare: number
+  readonly vsFloor: number
+  /** The target of Abathur / plainjob. */
+  readonly target?: number | undefined
 }

@@ -132,9 +132,9 @@ const commandSummaries: ReadonlyArray<readonly [string, string]> = [
   ["submit --file PLAN.json", "submit a plan of tasks, all or nothing (- reads stdin)"],
   ["show ID", "a task with its links and its priority explained"],
   ["list [--status S]...", "tasks, most important first"],
-  ["next [--worker NAME]", "claim the most important ready task"],
+  ["next [--worker NAME] [--limit N]", "claim the most important ready task (or up to N)"],
   ["heartbeat ID", "renew a running task's lease"],
-  ["complete ID [--result JSON]", "complete a running task"],
+  ["complete ID --lease-token T [--result JSON] [--next]", "complete a running task (and claim the next)"],
   ["fail ID --error TEXT", "fail a running task's attempt (retries apply)"],
   ["cancel ID", "cancel a task, its dependents and subtasks"],
   ["retry ID", "retry a failed task"],
@@ -349,12 +349,14 @@ const next = command(
   {
     worker: text("worker", "NAME", FieldDocs.worker),
     lease: text("lease", "SECONDS", FieldDocs.leaseSeconds),
-    agentType: text("agent-type", "TYPE", describeField("agentType", "ClaimInput")!)
+    agentType: text("agent-type", "TYPE", describeField("agentType", "ClaimInput")!),
+    limit: text("limit", "N", describeField("limit", "ClaimInput")!)
   },
   describe(
     `Claim the most important ready task. It becomes running under a lease: report with complete or
     fail (passing the lease token) before the lease expires, or renew it with heartbeat. Prints null
-    (with --json) when nothing is ready.`,
+    (with --json) when nothing is ready. With --limit N, claims up to N tasks at once, best first,
+    and prints a list ([] when nothing is ready).`,
     "abathur next --worker coder-1 --lease 600 --json"
   ),
   (o, ctx) =>
@@ -364,12 +366,18 @@ const next = command(
         leaseSeconds: optionalNumeric(o.lease),
         agentType: Option.getOrUndefined(o.agentType)
       })
+      if (Option.isSome(o.limit)) {
+        const limited: unknown = { ...input, limit: optionalNumeric(o.limit) } // validated by the queue
+        const tasks = yield* withQueue(ctx, Effect.flatMap(TaskQueue, (q) => q.claimMany(limited)))
+        return yield* emit(ctx, tasks, () => Render.claimedMany(ctx.c, tasks))
+      }
       const task = yield* withQueue(ctx, Effect.flatMap(TaskQueue, (q) => q.claim(input)))
       yield* emit(ctx, task, () => Render.claimed(ctx.c, task))
     })
 )
 
 const leaseToken = text("lease-token", "TOKEN", FieldDocs.leaseToken)
+const force = Options.boolean("force").pipe(Options.withDescription(FieldDocs.force))
 
 const heartbeat = command(
   "heartbeat",
@@ -385,15 +393,33 @@ const heartbeat = command(
 
 const complete = command(
   "complete",
-  { id: taskIdArg(), result: text("result", "JSON", FieldDocs.result), leaseToken },
+  {
+    id: taskIdArg(),
+    result: text("result", "JSON", FieldDocs.result),
+    leaseToken,
+    force,
+    next: Options.boolean("next").pipe(Options.withDescription("Claim the next task in the same transaction (prints it as next).")),
+    worker: text("worker", "NAME", `With --next: ${FieldDocs.worker}`),
+    lease: text("lease", "SECONDS", `With --next: ${FieldDocs.leaseSeconds}`),
+    agentType: text("agent-type", "TYPE", `With --next: ${describeField("agentType", "ClaimInput")!}`)
+  },
   describe(
-    "Complete a running task. Dependents whose last open prerequisite it was become ready.",
-    `abathur complete 3f2b8c1e-9d4a-4f6b-8e2a-1c5d7e9f0a2b --lease-token 9b1d... --result '{"pr": 42}'`
+    `Complete a running task. Dependents whose last open prerequisite it was become ready. Without
+    --lease-token the task is refused (LeaseMismatch) unless --force. With --next, the same transaction
+    claims the next task and prints it as next (null when nothing is ready).`,
+    `abathur complete 3f2b8c1e-9d4a-4f6b-8e2a-1c5d7e9f0a2b --lease-token 9b1d... --result '{"pr": 42}' --next --worker coder-1`
   ),
   (o, ctx) =>
     Effect.gen(function* () {
       const result = Option.isSome(o.result) ? yield* parseJson("--result", o.result.value) : undefined
-      const input = defined({ result, leaseToken: Option.getOrUndefined(o.leaseToken) })
+      const claimFlags = [o.worker, o.lease, o.agentType].some(Option.isSome)
+      if (claimFlags && !o.next) {
+        return yield* Effect.fail(new ValidationError({ message: "--worker, --lease and --agent-type go with --next (the claim of the next task)" }))
+      }
+      const next = o.next
+        ? defined({ worker: Option.getOrUndefined(o.worker), leaseSeconds: optionalNumeric(o.lease), agentType: Option.getOrUndefined(o.agentType) })
+        : undefined
+      const input = defined({ result, leaseToken: Option.getOrUndefined(o.leaseToken), force: o.force ? true : undefined, next })
       const r = yield* withQueue(ctx, Effect.flatMap(TaskQueue, (q) => q.complete(o.id, input)))
       yield* emit(ctx, r, () => Render.completed(ctx.c, r))
     })
@@ -401,15 +427,15 @@ const complete = command(
 
 const fail = command(
   "fail",
-  { id: taskIdArg(), error: text("error", "TEXT", FieldDocs.error), leaseToken },
+  { id: taskIdArg(), error: text("error", "TEXT", FieldDocs.error), leaseToken, force },
   describe(
     `Fail a running task's attempt. It goes back to ready while retries remain; otherwise it fails and
-    its dependents are cancelled.`,
+    its dependents are cancelled. Without --lease-token the task is refused unless --force.`,
     `abathur fail 3f2b8c1e-9d4a-4f6b-8e2a-1c5d7e9f0a2b --error "tests do not pass" --lease-token 9b1d...`
   ),
   (o, ctx) =>
     Effect.gen(function* () {
-      const input = defined({ error: Option.getOrUndefined(o.error), leaseToken: Option.getOrUndefined(o.leaseToken) })
+      const input = defined({ error: Option.getOrUndefined(o.error), leaseToken: Option.getOrUndefined(o.leaseToken), force: o.force ? true : undefined })
       const r = yield* withQueue(ctx, Effect.flatMap(TaskQueue, (q) => q.fail(o.id, input)))
       yield* emit(ctx, r, () => Render.failed(ctx.c, r))
     })

@@ -293,8 +293,16 @@ const idList = (c: Colors, ids: ReadonlyArray<string>, indent = "  ", names: Rea
     })
     .join("\n")
 
-export const completed = (c: Colors, r: { task: Task; unblocked: ReadonlyArray<string> }): string =>
-  [`${c.green("Completed")} ${r.task.id}  ${oneLine(r.task.summary)}`, ...(r.unblocked.length > 0 ? [`  ${plural(r.unblocked.length, "task")} now ready:`, idList(c, r.unblocked, "    ", namesOf(r))] : [])].join("\n")
+export const completed = (c: Colors, r: { task: Task; unblocked: ReadonlyArray<string>; next?: ClaimedTask | null }): string =>
+  [
+    `${c.green("Completed")} ${r.task.id}  ${oneLine(r.task.summary)}`,
+    ...(r.unblocked.length > 0 ? [`  ${plural(r.unblocked.length, "task")} now ready:`, idList(c, r.unblocked, "    ", namesOf(r))] : []),
+    ...(r.next === undefined ? [] : ["", claimed(c, r.next)])
+  ].join("\n")
+
+/** `next --limit N`: every task claimed, or the line for none. */
+export const claimedMany = (c: Colors, tasks: ReadonlyArray<ClaimedTask>): string =>
+  tasks.length === 0 ? claimed(c, null) : tasks.map((t) => claimed(c, t)).join("\n\n")
 
 export const failed = (c: Colors, r: { task: Task; retried: boolean; cancelled: ReadonlyArray<string> }): string =>
   r.retried

@@ -34,10 +34,10 @@ beforeAll(async () => {
   const s = new Sandbox()
   const f = await s.submit("Fails for good", "--priority", "10", "--max-retries", "0")
   expect((await s.json<Task>(["next"])).id).toBe(f.id)
-  await s.json(["fail", f.id, "--error", "broken"])
+  await s.json(["fail", f.id, "--error", "broken", "--force"])
   const d = await s.submit("Done", "--priority", "10")
   expect((await s.json<Task>(["next"])).id).toBe(d.id)
-  await s.json(["complete", d.id])
+  await s.json(["complete", d.id, "--force"])
   const r = await s.submit("Running", "--priority", "10")
   const claimed = await s.json<Task>(["next", "--worker", "w1"])
   expect(claimed.id).toBe(r.id)
@@ -185,6 +185,10 @@ const cases: ReadonlyArray<Case> = [
   // the worker's commands
   { name: "complete a blocked task", args: (fx) => ["complete", fx.b.id], tag: "InvalidTransition", code: 4, check: (e, fx) => expect(e).toMatchObject({ taskId: fx.b.id, status: "blocked" }) },
   { name: "complete a task nobody claimed", args: (fx) => ["complete", fx.a.id], tag: "InvalidTransition", code: 4 },
+  { name: "complete a running task without its lease token", args: (fx) => ["complete", fx.r.id], tag: "LeaseMismatch", code: 4, check: (e, fx) => { expect(e).toMatchObject({ taskId: fx.r.id }); expect(e["message"]).toContain("--force") } },
+  { name: "fail a running task without its lease token", args: (fx) => ["fail", fx.r.id, "--error", "x"], tag: "LeaseMismatch", code: 4 },
+  { name: "next with a limit over 100", args: () => ["next", "--limit", "101"], tag: "ValidationError", code: 2 },
+  { name: "complete with --worker but without --next", args: (fx) => ["complete", fx.r.id, "--lease-token", fx.token, "--worker", "w"], tag: "ValidationError", code: 2 },
   { name: "complete with a stale lease token", args: (fx) => ["complete", fx.r.id, "--lease-token", "0b7f6a9e-5a2c-4e3b-9d1f-8c7e6b5a4d3c"], tag: "LeaseMismatch", code: 4 },
   { name: "complete with a malformed result", args: (fx) => ["complete", fx.r.id, "--lease-token", fx.token, "--result", "{ok}"], tag: "ValidationError", code: 2 },
   { name: "fail without an error text", args: (fx) => ["fail", fx.r.id, "--lease-token", fx.token], tag: "ValidationError", code: 2, check: (e) => expect(e["message"]).toContain("error") },

@@ -98,7 +98,8 @@ describe("abathur mcp", () => {
         expect(done.task.status).toBe("completed")
       }
       expect(order).toEqual([ids.notes, ids.tag, ids.announce])
-      const failed = await mcp.ok("task_fail", { taskId: goal.id, error: "changed my mind" })
+      expect((await mcp.err("task_fail", { taskId: goal.id, error: "changed my mind" }))._tag).toBe("LeaseMismatch")
+      const failed = await mcp.ok("task_fail", { taskId: goal.id, error: "changed my mind", force: true })
       expect(failed.retried).toBe(true)
       const cancelled = await mcp.ok("task_cancel", { taskId: goal.id })
       expect(cancelled.task.status).toBe("cancelled")

@@ -142,7 +142,7 @@ describe("maintenance", () => {
     const c = await s.submit("C")
     await s.json(["cancel", c.id])
     await s.json(["next"])
-    await s.json(["complete", a.id])
+    await s.json(["complete", a.id, "--force"])
     expect(await s.json(["prune"])).toEqual({ deleted: 0, ids: [] })
     const dry = await s.json(["prune", "--older-than", "0s", "--dry-run"])
     // A is referenced by B (open), so only C goes.

@@ -267,6 +267,24 @@ setInterval(() => {}, 1000)
     expect((await s.json(["status"])).byStatus).toMatchObject({ completed: 40, ready: 0, running: 0 })
   })
 
+  it.concurrent("claims the free slots in one transaction, and each completion claims its slot's next task in the same one", async () => {
+    const s = new WorkSandbox()
+    for (let i = 0; i < 3; i++) await s.submit(`batch ${i}`)
+    expect(summaryOf(await s.run(["work", "-n", "3", "--until-empty", "--shell", "--exec", "true", "--json"]))).toEqual({ completed: 3, failed: 0, retried: 0, timedOut: 0 })
+    const batch = [...(await s.tasks()).values()] as unknown as Array<{ startedAt: string; completedAt: string }>
+    // One claim transaction reads the clock once: the three share their start.
+    expect(new Set(batch.map((t) => t.startedAt)).size).toBe(1)
+
+    const t = new WorkSandbox()
+    for (let i = 0; i < 6; i++) await t.submit(`chain ${i}`, "--priority", String(9 - i))
+    expect(summaryOf(await t.run(["work", "--until-empty", "--shell", "--exec", "true", "--json"]))).toEqual({ completed: 6, failed: 0, retried: 0, timedOut: 0 })
+    const done = ([...(await t.tasks()).values()] as unknown as Array<{ startedAt: string; completedAt: string }>).sort((a, b) =>
+      a.startedAt < b.startedAt ? -1 : a.startedAt > b.startedAt ? 1 : 0
+    )
+    // complete --next: each task started in the transaction that completed the one before it.
+    for (let i = 1; i < done.length; i++) expect(done[i]!.startedAt).toBe(done[i - 1]!.completedAt)
+  })
+
   it.concurrent("wakes promptly for a task submitted by another process, and stops after --max-tasks", async () => {
     const s = new WorkSandbox()
     await s.json(["status"]) // create the database

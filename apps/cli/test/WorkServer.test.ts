@@ -94,6 +94,12 @@ console.log(JSON.stringify({ server: e.ABATHUR_SERVER, id: e.ABATHUR_TASK_ID, db
     const s = new WorkSandbox()
     const summary = summaryOf(await s.run(["work", "--server", url, "-n", "3", "--until-empty", "--exec", "true", "--json"]))
     expect(summary).toEqual({ completed: 5, failed: 0, retried: 0, timedOut: 0 })
+    // Three free slots: one claim of up to three; each completion asks for the slot's next task.
+    const claims = server.seen.filter((r) => r.path === "/v1/claims")
+    expect(claims[0]!.body.limit).toBe(3)
+    const completes = server.seen.filter((r) => r.path.endsWith("/complete"))
+    expect(completes.filter((r) => r.body.next !== undefined).length).toBeGreaterThanOrEqual(2)
+    expect(completes.every((r) => typeof r.body.leaseToken === "string")).toBe(true)
   })
 
   it.concurrent("stops with an error when the server refuses the token", async () => {

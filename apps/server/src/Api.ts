@@ -1,5 +1,5 @@
 import { formatIssues } from "@abathur/domain"
-import { TaskQueue, type TaskQueueService, ValidationError } from "@abathur/queue"
+import { type QueueError, TaskQueue, type TaskQueueService, ValidationError } from "@abathur/queue"
 import { HttpRouter, HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { NodeHttpServerRequest } from "@effect/platform-node"
 import { Cause, Deferred, Effect, FiberRef, LogLevel, Schedule, Stream } from "effect"
@@ -99,17 +99,21 @@ const strictBody = <S extends z.ZodType>(schema: S, body: unknown): Effect.Effec
  */
 const claimOnce = (q: TaskQueueService, body: unknown) => Effect.uninterruptible(q.claim(body))
 
+/** Up to `limit` tasks in one transaction, as uninterruptible as one claim; null when none. */
+const claimManyOnce = (q: TaskQueueService, body: unknown) =>
+  Effect.uninterruptible(Effect.map(q.claimMany(body), (tasks) => (tasks.length === 0 ? null : { tasks })))
+
 /**
  * Claims a task, waiting up to `waitSeconds` for one to become ready: woken when this server
  * makes a task ready or another process commits; a shutdown ends the wait (204).
  */
-const claimWaiting = (q: TaskQueueService, body: unknown, waitSeconds: number) =>
+const claimWaiting = <A>(claim: Effect.Effect<A | null, QueueError>, waitSeconds: number) =>
   Effect.gen(function* () {
     const deadline = Date.now() + waitSeconds * 1000
     const signal = yield* workSignal
     for (;;) {
       const wait = yield* signal.next
-      const task = yield* claimOnce(q, body)
+      const task = yield* claim
       if (task !== null) return task
       const left = deadline - Date.now()
       if (left <= 0 || !(yield* wait(left))) return null
@@ -292,10 +296,11 @@ export const routes: ReadonlyArray<ApiRoute> = [
       description:
         "Leases the most important READY task (optionally only of `agentType`) for `leaseSeconds` (default: the task's timeout). " +
         "With `waitSeconds` (at most 60) the request waits for a task to become ready (long poll): it is woken as soon as one does, " +
-        "through this server or another process sharing the database. 204 when nothing was ready in time.",
+        "through this server or another process sharing the database. 204 when nothing was ready in time. " +
+        "With `limit` (1..100), claims up to that many tasks in one transaction and answers `{\"tasks\": [Task]}`.",
       body: { schema: "ClaimInput", required: false },
       responses: {
-        200: { description: "The claimed task with its lease token.", schema: "ClaimedTask" },
+        200: { description: "The claimed task with its lease token (with `limit`: ClaimedTasks).", schema: "ClaimedTask" },
         204: { description: "Nothing was ready (after waiting up to waitSeconds)." }
       },
       errors: E400
@@ -303,8 +308,10 @@ export const routes: ReadonlyArray<ApiRoute> = [
     handler: Effect.gen(function* () {
       const q = yield* queue
       const body = yield* optionalJson
-      const wait = typeof body === "object" && body !== null && "waitSeconds" in body ? body.waitSeconds : undefined
-      const task = typeof wait === "number" && wait > 0 && wait <= 60 ? yield* claimWaiting(q, body, wait) : yield* claimOnce(q, body)
+      const fields = typeof body === "object" && body !== null ? (body as Record<string, unknown>) : {}
+      const wait = fields["waitSeconds"]
+      const claim: Effect.Effect<object | null, QueueError> = "limit" in fields ? claimManyOnce(q, body) : claimOnce(q, body)
+      const task = typeof wait === "number" && wait > 0 && wait <= 60 ? yield* claimWaiting(claim, wait) : yield* claim
       return task === null ? noContent : json(task)
     })
   },
@@ -331,7 +338,10 @@ export const routes: ReadonlyArray<ApiRoute> = [
     doc: {
       tag: "workers",
       summary: "Complete a task",
-      description: "Completes a RUNNING task with an optional JSON `result`; dependents whose last open prerequisite it was become READY.",
+      description:
+        "Completes a RUNNING task with an optional JSON `result`; dependents whose last open prerequisite it was become READY. " +
+        "Needs the claim's `leaseToken` (else 409 LeaseMismatch) unless `force: true` says an operator overrides the worker. " +
+        "With `next` ({worker?, leaseSeconds?, agentType?}) the same transaction claims the next task: the answer adds `next` (a task or null).",
       params: [taskParam],
       body: { schema: "CompleteInput", required: false },
       responses: { 200: { description: "The task and the dependents it unblocked.", schema: "CompleteResult" } },

@@ -58,8 +58,12 @@ export const TaskDetail = z.intersection(
 )
 
 export const PlanResult = z.object({ tasks: z.record(z.string(), Task) }).meta({ description: "The new tasks by plan key." })
-export const CompleteResult = z.object({ task: Task, unblocked: Ids }).meta({
-  description: "The completed task, and the dependents that became ready."
+export const CompleteResult = z.object({ task: Task, unblocked: Ids, next: ClaimedTask.nullable().optional() }).meta({
+  description:
+    "The completed task, and the dependents that became ready; with `next` in the request, the task claimed in the same transaction (null when none was ready)."
+})
+export const ClaimedTasks = z.object({ tasks: z.array(ClaimedTask) }).meta({
+  description: "The tasks claimed in one transaction (`limit`), best first."
 })
 export const FailResult = z.object({ task: Task, retried: z.boolean(), cancelled: Ids }).meta({
   description: "retried: the task went back to READY (retries remain); otherwise it FAILED and `cancelled` lists its cancelled dependents."
@@ -126,6 +130,7 @@ export const components: ReadonlyArray<readonly [string, z.ZodType]> = [
   ["RetryInput", RetryInput],
   ["PlanResult", PlanResult],
   ["CompleteResult", CompleteResult],
+  ["ClaimedTasks", ClaimedTasks],
   ["FailResult", FailResult],
   ["CancelResult", CancelResult],
   ["RetryResult", RetryResult],

@@ -165,6 +165,34 @@ describe("workers", () => {
     expect(blockedComplete.body.error._tag).toBe("InvalidTransition")
   })
 
+  it("claims with limit answer {tasks} (204 when none); complete with next claims in the same transaction; no token needs force", async () => {
+    while ((await api.post("/v1/claims", {})).status === 200) {}
+    const ids: Array<string> = []
+    for (const priority of [9, 8, 7]) ids.push((await submit({ prompt: `batch ${priority}`, priority })).id)
+    const many = await api.post("/v1/claims", { worker: "w", limit: 2 })
+    expect(many.status, many.text).toBe(200)
+    expect(Object.keys(many.body)).toEqual(["tasks"])
+    expect(many.body.tasks.map((t: { id: string }) => t.id)).toEqual([ids[0], ids[1]])
+    expect(typeof many.body.tasks[0].leaseToken).toBe("string")
+    const noToken = await api.post(`/v1/tasks/${ids[0]}/complete`, { result: 1 })
+    expect(noToken.status).toBe(409)
+    expect(noToken.body.error._tag).toBe("LeaseMismatch")
+    expect(noToken.body.error.message).toMatch(/"w"/)
+    const next = await api.post(`/v1/tasks/${ids[0]}/complete`, { leaseToken: many.body.tasks[0].leaseToken, next: { worker: "w" } })
+    expect(next.status, next.text).toBe(200)
+    expect(next.body.task.status).toBe("completed")
+    expect(next.body.next).toMatchObject({ id: ids[2], status: "running" })
+    expect(typeof next.body.next.leaseToken).toBe("string")
+    const last = await api.post(`/v1/tasks/${ids[2]}/complete`, { leaseToken: next.body.next.leaseToken, next: {} })
+    expect(last.body.next).toBeNull()
+    const forced = await api.post(`/v1/tasks/${ids[1]}/complete`, { force: true })
+    expect(forced.status, forced.text).toBe(200)
+    const empty = await api.post("/v1/claims", { limit: 5 })
+    expect(empty.status).toBe(204)
+    expect((await api.post("/v1/claims", { limit: 0 })).status).toBe(400)
+    expect((await api.post(`/v1/tasks/${ids[1]}/complete`, { force: "yes" })).status).toBe(400)
+  })
+
   it("fail retries, then fails for good and cancels dependents; retry revives", async () => {
     while ((await api.post("/v1/claims", {})).status === 200) {}
     const a = await submit({ prompt: "flaky", maxRetries: 1 })
@@ -176,7 +204,12 @@ describe("workers", () => {
     expect(f1.body).toMatchObject({ retried: true, cancelled: [] })
     const c2 = await api.post("/v1/claims", {})
     expect(c2.body.id).toBe(a.id)
-    const f2 = await api.post(`/v1/tasks/${a.id}/fail`, { error: "boom again" })
+    // Without the token the worker's task is refused; an operator's force goes through.
+    const refused = await api.post(`/v1/tasks/${a.id}/fail`, { error: "boom again" })
+    expect(refused.status).toBe(409)
+    expect(refused.body.error).toMatchObject({ _tag: "LeaseMismatch", taskId: a.id })
+    expect(refused.body.error.message).toContain("force")
+    const f2 = await api.post(`/v1/tasks/${a.id}/fail`, { error: "boom again", force: true })
     expect(f2.body).toMatchObject({ retried: false, cancelled: [b.id] })
     expect(f2.body.task.status).toBe("failed")
     const noError = await api.post(`/v1/tasks/${a.id}/fail`, {})

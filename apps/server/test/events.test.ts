@@ -84,7 +84,7 @@ describe("GET /v1/events", () => {
       expect(claim.body.id).toBe(a.id)
       const running = await stream.next(taskEvent(a.id, "running"))
       expect(JSON.parse(running.data!).from).toBe("ready")
-      await api.post(`/v1/tasks/${a.id}/complete`, {})
+      await api.post(`/v1/tasks/${a.id}/complete`, { leaseToken: claim.body.leaseToken })
       await stream.next(taskEvent(a.id, "completed"))
       const unblocked = await stream.next(taskEvent(b.id, "ready"))
       expect(JSON.parse(unblocked.data!).from).toBe("blocked")

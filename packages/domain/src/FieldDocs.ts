@@ -74,7 +74,8 @@ export const FieldDocsIn: Readonly<Record<string, Readonly<Record<string, string
     agentType: "Only tasks for this kind of agent."
   },
   ClaimInput: {
-    agentType: "Only claim tasks for this kind of agent."
+    agentType: "Only claim tasks for this kind of agent.",
+    limit: "Claim up to this many tasks (1 to 100) in one transaction; the answer is a list."
   },
   HeartbeatInput: {
     leaseSeconds: "The new lease, in seconds from now (default: the task's maxExecutionTimeoutSeconds)."

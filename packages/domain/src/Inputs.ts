@@ -52,6 +52,12 @@ export const ClaimInput = z.strictObject({
     .number({ error: "waitSeconds must be a number" })
     .min(0, { error: "waitSeconds must not be negative" })
     .max(60, { error: "waitSeconds must be at most 60" })
+    .optional(),
+  limit: z
+    .number({ error: "limit must be a number" })
+    .int({ error: "limit must be a whole number" })
+    .min(1, { error: "limit must be at least 1" })
+    .max(100, { error: "limit must be at most 100" })
     .optional()
 })
 export type ClaimInput = z.input<typeof ClaimInput>
@@ -67,9 +73,25 @@ export const HeartbeatInput = z.strictObject({
 })
 export type HeartbeatInput = z.input<typeof HeartbeatInput>
 
+const force = z.boolean({ error: "force must be true or false" }).optional()
+
+/** What a worker claims next in the same transaction as its completion (`complete --next`). */
+export const NextClaimInput = z.strictObject({
+  worker: z.string({ error: "worker must be a name" }).min(1, { error: "worker must not be empty" }).optional(),
+  leaseSeconds: positiveInt("leaseSeconds").optional(),
+  agentType: z.string({ error: "agentType must be a string" }).min(1, { error: "agentType must not be empty" }).optional()
+})
+export type NextClaimInput = z.input<typeof NextClaimInput>
+
+/**
+ * Completing a RUNNING task needs its lease token, or `force` (an operator overriding the
+ * worker). With `next`, the same transaction claims the next task.
+ */
 export const CompleteInput = z.strictObject({
   result: JsonValue.optional(),
-  leaseToken: leaseToken.optional()
+  leaseToken: leaseToken.optional(),
+  force,
+  next: NextClaimInput.optional()
 })
 export type CompleteInput = z.input<typeof CompleteInput>
 
@@ -78,7 +100,8 @@ export const FailInput = z.strictObject({
     .string({ error: "error is required: say what went wrong" })
     .check(wellFormed("error"))
     .refine((s) => s.trim().length > 0, { error: "error must not be empty: say what went wrong" }),
-  leaseToken: leaseToken.optional()
+  leaseToken: leaseToken.optional(),
+  force
 })
 export type FailInput = z.input<typeof FailInput>
 

@@ -136,7 +136,8 @@ export const toolDefinitions: ReadonlyArray<ToolDefinition> = [
       "Claim the most important ready task (optionally only of `agentType`) and lease it for `leaseSeconds` " +
       "(default: the task's timeout). `waitSeconds` (0..60) waits for work to become ready. Returns " +
       "{\"task\": Task|null}; the task carries `leaseToken` and `leaseExpiresAt`: pass the token to task_complete " +
-      "or task_fail.",
+      "or task_fail. With `limit` (1..100), claims up to that many tasks in one transaction and returns " +
+      "{\"tasks\": [Task]} (empty when none is ready).",
     schema: ClaimInput,
     schemaName: "ClaimInput",
     readOnly: false,
@@ -147,7 +148,10 @@ export const toolDefinitions: ReadonlyArray<ToolDefinition> = [
     title: "Complete a task",
     description:
       "Complete a running task with an optional JSON `result`. Pass the `leaseToken` from the claim: if the task " +
-      "was reclaimed meanwhile, the result is refused (LeaseMismatch). Returns {\"task\", \"unblocked\": [id]}.",
+      "was reclaimed meanwhile, or no token is given, the result is refused (LeaseMismatch); `force: true` lets an " +
+      "operator complete it without the token. Returns {\"task\", \"unblocked\": [id]}. With `next` " +
+      "({worker?, leaseSeconds?, agentType?}), the same transaction claims the next task and the answer adds " +
+      "\"next\": Task|null.",
     schema: withTaskId(CompleteInput),
     schemaName: "CompleteInput",
     readOnly: false,
@@ -158,7 +162,8 @@ export const toolDefinitions: ReadonlyArray<ToolDefinition> = [
     title: "Fail a task",
     description:
       "Report that a running task's attempt failed, with an `error` text. It is retried while retries remain; " +
-      "otherwise it fails and its dependents are cancelled. Returns {\"task\", \"retried\", \"cancelled\": [id]}.",
+      "otherwise it fails and its dependents are cancelled. Pass the `leaseToken` from the claim (or `force: true` " +
+      "as an operator). Returns {\"task\", \"retried\", \"cancelled\": [id]}.",
     schema: withTaskId(FailInput),
     schemaName: "FailInput",
     readOnly: false,
@@ -239,15 +244,21 @@ export const toolDefinitions: ReadonlyArray<ToolDefinition> = [
 const claimWaiting = (q: TaskQueueService, args: ToolArguments, waitForWork: WaitForWork): Effect.Effect<object, unknown> =>
   Effect.gen(function* () {
     const waitSeconds = typeof args["waitSeconds"] === "number" ? args["waitSeconds"] : 0
-    if (!(waitSeconds > 0)) return { task: yield* q.claim(args) }
+    // With `limit`: up to that many tasks in one transaction, answered as {"tasks": [...]}.
+    const many = args["limit"] !== undefined
+    const claimNow = many
+      ? Effect.map(q.claimMany(args), (tasks) => ({ found: tasks.length > 0, answer: { tasks } }))
+      : Effect.map(q.claim(args), (task) => ({ found: task !== null, answer: { task } }))
+    const none = many ? { tasks: [] } : { task: null }
+    if (!(waitSeconds > 0)) return (yield* claimNow).answer
     const deadline = Date.now() + Math.min(waitSeconds, 60) * 1000
     const signal = yield* waitForWork
     for (;;) {
       const wait = yield* signal.next
-      const task = yield* q.claim(args)
+      const claimed = yield* claimNow
       const left = deadline - Date.now()
-      if (task !== null || left <= 0) return { task }
-      if (!(yield* wait(left))) return { task: null }
+      if (claimed.found || left <= 0) return claimed.answer
+      if (!(yield* wait(left))) return none
     }
   }).pipe(Effect.scoped)
 

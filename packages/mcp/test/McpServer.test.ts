@@ -197,6 +197,31 @@ describe("makeMcpServer", () => {
     }
   })
 
+  it("claims several tasks with limit, and completes one while claiming the next", async () => {
+    const h = await open()
+    try {
+      const ids: Array<string> = []
+      for (const priority of [9, 8, 7, 1]) ids.push((await h.ok("task_enqueue", { prompt: `p${priority}`, priority })).id)
+      const two = await h.ok("task_claim", { worker: "w", limit: 2 })
+      expect(Object.keys(two)).toEqual(["tasks"])
+      expect(two.tasks.map((t: { id: string }) => t.id)).toEqual([ids[0], ids[1]])
+      expect(two.tasks[1].leaseToken).toEqual(expect.any(String))
+      const done = await h.ok("task_complete", { taskId: ids[0], leaseToken: two.tasks[0].leaseToken, next: { worker: "w" } })
+      expect(done.task.status).toBe("completed")
+      expect(done.next).toEqual(expect.objectContaining({ id: ids[2], status: "running", leaseToken: expect.any(String) }))
+      const last = await h.ok("task_complete", { taskId: ids[2], leaseToken: done.next.leaseToken, next: {} })
+      expect(last.next.id).toBe(ids[3])
+      const end = await h.ok("task_complete", { taskId: ids[3], leaseToken: last.next.leaseToken, next: {} })
+      expect(end.next).toBeNull()
+      expect(await h.ok("task_claim", { limit: 3 })).toEqual({ tasks: [] })
+      expect((await h.err("task_claim", { limit: 101 }))._tag).toBe("ValidationError")
+      const forced = await h.ok("task_complete", { taskId: ids[1], force: true })
+      expect(forced.task.status).toBe("completed")
+    } finally {
+      await h.close()
+    }
+  })
+
   it("fails with retries, then cancels dependents; cancel cascades", async () => {
     const h = await open()
     try {
@@ -207,7 +232,11 @@ describe("makeMcpServer", () => {
       expect(first.retried).toBe(true)
       expect(first.task.status).toBe("ready")
       claimed = await h.ok("task_claim", {})
-      const second = await h.ok("task_fail", { taskId: a.id, error: "boom again" })
+      // Without the token a RUNNING task is refused; an operator's force goes through.
+      const refused = await h.err("task_fail", { taskId: a.id, error: "boom again" })
+      expect(refused).toEqual(expect.objectContaining({ _tag: "LeaseMismatch", taskId: a.id }))
+      expect(refused.message).toContain("force")
+      const second = await h.ok("task_fail", { taskId: a.id, error: "boom again", force: true })
       expect(second.retried).toBe(false)
       expect(second.cancelled).toEqual([b.id])
       const c = await h.ok("task_enqueue", { prompt: "c" })

@@ -27,12 +27,14 @@ import {
   type Task,
   type DependencyLink,
   type DependencyType,
+  type TaskDependency,
   type TaskStatus,
   TerminalStatuses,
   topologicalBatches,
   type JsonValue
 } from "@abathur/domain"
 import type { ActivityMinute, AuditEntry, DueRefresh, ListFilter, RefreshFacts, StoredPriority, StoredTask, TaskPatch, TaskStore } from "@abathur/storage"
+import { v7 as uuidv7 } from "uuid"
 import type { z } from "zod"
 import type { QueueSettings } from "./QueueConfig.js"
 import {
@@ -104,9 +106,12 @@ export const publicTask = (t: StoredTask): Task => {
   return task
 }
 
-/** A number in [0, 1) fixed by a task id (a UUID: its first 32 bits). */
+/**
+ * A number in [0, 1) fixed by a task id: its last 32 bits, random in a UUID v4 and in a v7 alike
+ * (a v7's first bits are its creation time, the same for a whole plan).
+ */
 const spreadOf = (id: string): number => {
-  const n = Number.parseInt(id.slice(0, 8), 16)
+  const n = Number.parseInt(id.slice(-8), 16)
   return Number.isFinite(n) ? n / 2 ** 32 : 0
 }
 
@@ -387,7 +392,8 @@ export class Engine {
   ): StoredTask {
     const at = formatTimestamp(now)
     const task: StoredTask = {
-      id: crypto.randomUUID(),
+      // Time-ordered (UUID v7, RFC 9562): new rows append to the primary key's b-tree.
+      id: uuidv7(),
       prompt: input.prompt,
       summary: input.summary ?? summarize(input.prompt),
       agentType: input.agentType,
@@ -425,7 +431,7 @@ export class Engine {
 
   private insertEdge(dependentId: string, prerequisiteId: string, type: DependencyType, now: number, resolvedAt: string | null) {
     this.store.insertDependency({
-      id: crypto.randomUUID(),
+      id: uuidv7(),
       dependentTaskId: dependentId,
       prerequisiteTaskId: prerequisiteId,
       dependencyType: type,
@@ -515,27 +521,38 @@ export class Engine {
       blocked.set(key, n.localDependsOn.length > 0 || n.externalDependsOn.some((id) => states.get(id)!.status !== "completed"))
       for (const k of n.localDependsOn) localDependents.set(k, (localDependents.get(k) ?? 0) + 1)
     }
-    // Insert parents before children, then the edges.
+    // Insert parents before children, then the edges: set-based, many rows per statement.
     const created = new Map<string, StoredTask>()
-    let done = 0
     const total = flat.nodes.length
-    for (const n of flat.nodes) {
-      const parentId = n.parentKey !== null ? created.get(n.parentKey)!.id : (n.node.parentTaskId ?? null)
-      const input: SubmitTask = { ...n.node, dependsOn: [] }
-      const task = this.newTask(input, now, blocked.get(n.key)! ? "blocked" : "ready", depth.get(n.key)!, parentId, localDependents.get(n.key) ?? 0)
-      this.store.insertTask(task)
-      this.audit({ taskId: task.id, fromStatus: null, toStatus: task.status, at: task.submittedAt, actor: actor ?? task.createdBy, reason: "submitted in a plan" })
-      created.set(n.key, task)
-      if (onProgress !== undefined && (++done % 500 === 0 || done === total)) onProgress(done, total)
+    const step = 500
+    for (let from = 0; from < total; from += step) {
+      const rows: Array<StoredTask> = []
+      const entries: Array<AuditEntry> = []
+      for (const n of flat.nodes.slice(from, from + step)) {
+        const parentId = n.parentKey !== null ? created.get(n.parentKey)!.id : (n.node.parentTaskId ?? null)
+        const input: SubmitTask = { ...n.node, dependsOn: [] }
+        const task = this.newTask(input, now, blocked.get(n.key)! ? "blocked" : "ready", depth.get(n.key)!, parentId, localDependents.get(n.key) ?? 0)
+        rows.push(task)
+        entries.push({ taskId: task.id, fromStatus: null, toStatus: task.status, at: task.submittedAt, actor: actor ?? task.createdBy, reason: "submitted in a plan" })
+        created.set(n.key, task)
+      }
+      this.store.insertTasks(rows)
+      this.auditMany(entries)
+      onProgress?.(Math.min(from + step, total), total)
     }
+    const at = formatTimestamp(now)
+    const edges: Array<TaskDependency> = []
+    const edge = (dependentTaskId: string, prerequisiteTaskId: string, dependencyType: DependencyType, resolvedAt: string | null) =>
+      edges.push({ id: uuidv7(), dependentTaskId, prerequisiteTaskId, dependencyType, createdAt: at, resolvedAt })
     for (const n of flat.nodes) {
       const task = created.get(n.key)!
-      for (const k of n.localDependsOn) this.insertEdge(task.id, created.get(k)!.id, n.node.dependencyType, now, null)
+      for (const k of n.localDependsOn) edge(task.id, created.get(k)!.id, n.node.dependencyType, null)
       for (const id of n.externalDependsOn) {
         const s = states.get(id)!
-        this.insertEdge(task.id, id, n.node.dependencyType, now, s.status === "completed" ? (s.completedAt ?? task.submittedAt) : null)
+        edge(task.id, id, n.node.dependencyType, s.status === "completed" ? (s.completedAt ?? task.submittedAt) : null)
       }
     }
+    this.store.insertDependencies(edges)
     for (const id of external) if (states.get(id)!.status !== "completed") this.refreshById(id, now)
     const result: Record<string, Task> = {}
     for (const [key, task] of created) result[key] = this.view(task, now)

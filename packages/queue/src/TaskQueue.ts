@@ -27,7 +27,7 @@ import { Clock, Context, Effect, Layer, PubSub, type Queue, type Scope } from "e
 import { type Activity, Engine, type ListedTask, type TaskChange, type TaskDetail, type TreeNode, validate } from "./Engine.js"
 import { QueueConfig } from "./QueueConfig.js"
 import type { Input } from "./Typed.js"
-import { isQueueError, type QueueError, TaskNotFound, ValidationError } from "./QueueError.js"
+import { isQueueError, LeaseMismatch, type QueueError, TaskNotFound, ValidationError } from "./QueueError.js"
 
 export interface Actor {
   /** Who acts (a worker or operator name), recorded in the audit trail. */
@@ -44,8 +44,14 @@ export interface TaskQueueService {
   readonly submitPlan: <I>(plan: Input<I, PlanInput>, options?: Actor & ProgressOptions) => Effect.Effect<{ tasks: Record<string, Task> }, QueueError>
   readonly addDependency: <I>(dependentId: string, input: Input<I, AddDependencyInput>, options?: Actor) => Effect.Effect<TaskDetail, QueueError>
   readonly claim: <I>(input?: Input<I, ClaimInput>) => Effect.Effect<ClaimedTask | null, QueueError>
+  /** Claims up to `limit` (1..100, default 1) tasks in one transaction, best first; [] when none is ready. */
+  readonly claimMany: <I>(input?: Input<I, ClaimInput>) => Effect.Effect<Array<ClaimedTask>, QueueError>
   readonly heartbeat: <I>(id: string, input?: Input<I, HeartbeatInput>) => Effect.Effect<ClaimedTask, QueueError>
-  readonly complete: <I>(id: string, input?: Input<I, CompleteInput>, options?: Actor) => Effect.Effect<{ task: Task; unblocked: Array<string> }, QueueError>
+  /**
+   * Completes a RUNNING task (its lease token, or `force`). With `next`, claims the next task in
+   * the same transaction and answers it as `next` (null when nothing is ready).
+   */
+  readonly complete: <I>(id: string, input?: Input<I, CompleteInput>, options?: Actor) => Effect.Effect<CompleteResult, QueueError>
   readonly fail: <I>(id: string, input: Input<I, FailInput>, options?: Actor) => Effect.Effect<{ task: Task; retried: boolean; cancelled: Array<string> }, QueueError>
   readonly release: <I>(id: string, input?: Input<I, ReleaseInput>, options?: Actor) => Effect.Effect<Task, QueueError>
   readonly cancel: (id: string, options?: Actor & { readonly reason?: string }) => Effect.Effect<{ task: Task; cancelled: Array<string> }, QueueError>
@@ -89,6 +95,13 @@ export interface TaskQueueService {
   readonly nextLeaseExpiry: () => Effect.Effect<string | null, QueueError>
 }
 
+/** What `complete` answers; `next` only when the input asked for it. */
+export interface CompleteResult {
+  readonly task: Task
+  readonly unblocked: Array<string>
+  readonly next?: ClaimedTask | null
+}
+
 const id = (raw: string): string => validate(TaskId, raw)
 /** The actor of an operation, well-formed text (it goes into the audit trail), or null. */
 const actorOf = (options: Actor | undefined): string | null =>
@@ -106,6 +119,17 @@ const WholeId = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 const IdPrefix = /^[0-9a-f]{1,8}(-[0-9a-f]{0,4}(-[0-9a-f]{0,4}(-[0-9a-f]{0,4}(-[0-9a-f]{0,12})?)?)?)?$/
 /** How many tasks an ambiguous prefix lists. */
 const CANDIDATES = 5
+
+/** Claims up to `limit` tasks at `now`, best first, in the caller's transaction. */
+const claimUpTo = (engine: Engine, input: ClaimInput, limit: number, now: number): Array<ClaimedTask> => {
+  const claimed: Array<ClaimedTask> = []
+  while (claimed.length < limit) {
+    const task = engine.claim(input, now)
+    if (task === null) break
+    claimed.push(task)
+  }
+  return claimed
+}
 
 export const make = Effect.gen(function* () {
   const store = yield* TaskRepository
@@ -213,6 +237,25 @@ export const make = Effect.gen(function* () {
       })
     )
 
+  /**
+   * A RUNNING task is its worker's: completing or failing it without the lease token is refused
+   * unless an operator says `force`. (With a token, the engine checks that it is the current one.)
+   */
+  const guardLease = (taskId: string, leaseToken: string | undefined, force: boolean | undefined, action: "complete" | "fail"): void => {
+    if (leaseToken !== undefined || force === true) return
+    const task = store.getTask(taskId)
+    if (task === null || task.status !== "running") return
+    const holder = task.workerId === null ? "a worker" : `worker ${JSON.stringify(task.workerId)}`
+    throw new LeaseMismatch({
+      message:
+        `task ${taskId} is running under the lease of ${holder} (claimed at ${task.startedAt ?? "?"}, lease until ` +
+        `${task.leaseExpiresAt ?? "?"}), and no lease token was given, so this ${action} was refused and nothing changed: ` +
+        `pass the lease token its claim returned (--lease-token, "leaseToken"), or --force (HTTP/MCP "force": true) ` +
+        `to ${action} it as an operator overriding that worker`,
+      taskId
+    })
+  }
+
   // No task stays PENDING once the engine has opened the database.
   yield* Effect.orDie(write((now) => engine.evaluatePending(now)))
 
@@ -227,11 +270,29 @@ export const make = Effect.gen(function* () {
         return engine.addDependency(dep, i.prerequisiteId, i.dependencyType, now, actorOf(options))
       }),
     claim: (input = {}) => write((now) => engine.claim(validate(ClaimInput, input), now)),
+    claimMany: (input = {}) =>
+      write((now) => {
+        const i = validate(ClaimInput, input)
+        return claimUpTo(engine, i, i.limit ?? 1, now)
+      }),
     heartbeat: (taskId, input = {}) => write((now) => engine.heartbeat(id(taskId), validate(HeartbeatInput, input), now)),
     complete: (taskId, input = {}, options) =>
-      write((now) => engine.complete(id(taskId), validate(CompleteInput, input), now, actorOf(options))),
+      write((now): CompleteResult => {
+        const tid = id(taskId)
+        const i = validate(CompleteInput, input)
+        guardLease(tid, i.leaseToken, i.force, "complete")
+        const done = engine.complete(tid, i, now, actorOf(options))
+        if (i.next === undefined) return done
+        // The worker's next task, in the same transaction: one commit for the pair.
+        return { ...done, next: engine.claim(i.next, now) }
+      }),
     fail: (taskId, input, options) =>
-      write((now) => engine.fail(id(taskId), validate(FailInput, input), now, actorOf(options))),
+      write((now) => {
+        const tid = id(taskId)
+        const i = validate(FailInput, input)
+        guardLease(tid, i.leaseToken, i.force, "fail")
+        return engine.fail(tid, i, now, actorOf(options))
+      }),
     release: (taskId, input = {}, options) =>
       write((now) => engine.release(id(taskId), validate(ReleaseInput, input), now, actorOf(options))),
     cancel: (taskId, options) => write((now) => engine.cancel(id(taskId), now, actorOf(options), options?.reason === undefined ? undefined : validate(ReasonText, options.reason))),

@@ -18,7 +18,9 @@ import { checkInvariants, formulaOf, prepared, rankedOf, taskRows } from "./Inva
 
 // ---- commands ------------------------------------------------------------------------------
 
-type TokenMode = "current" | "stale" | "none" | "random" | "empty"
+type ClaimedRow = { readonly id: string; readonly leaseToken: string; readonly leaseExpiresAt: string }
+
+type TokenMode = "current" | "stale" | "none" | "force" | "random" | "empty"
 type Pick = { readonly from: "running" | "open" | "waiting" | "dependable" | "failed" | "any"; readonly n: number }
 
 type Cmd =
@@ -46,8 +48,15 @@ type Cmd =
       readonly unknown: boolean
     }
   | { readonly _tag: "addDependency"; readonly a: Pick; readonly b: Pick; readonly self: boolean; readonly type: "sequential" | "parallel" | null }
-  | { readonly _tag: "claim"; readonly leaseSeconds: number | null; readonly agentType: "general" | "coder" | null; readonly bad: boolean }
-  | { readonly _tag: "heartbeat" | "complete" | "fail" | "release"; readonly target: Pick; readonly token: TokenMode; readonly leaseSeconds: number | null }
+  | { readonly _tag: "claim"; readonly leaseSeconds: number | null; readonly agentType: "general" | "coder" | null; readonly bad: boolean; readonly limit: number | null }
+  | {
+      readonly _tag: "heartbeat" | "complete" | "fail" | "release"
+      readonly target: Pick
+      readonly token: TokenMode
+      readonly leaseSeconds: number | null
+      /** complete only: claim the next task in the same transaction. */
+      readonly next: boolean
+    }
   | { readonly _tag: "cancel" | "retry"; readonly target: Pick }
   | { readonly _tag: "recover" | "refresh" | "inspect" }
   | { readonly _tag: "prune"; readonly olderThan: string; readonly dryRun: boolean; readonly status: string | null }
@@ -84,7 +93,7 @@ const planArb = fc.record({
 })
 
 const leaseArb = fc.option(fc.integer({ min: 1, max: 7200 }), { nil: null })
-const tokenArb = fc.constantFrom<TokenMode>("current", "current", "current", "none", "stale", "random", "empty")
+const tokenArb = fc.constantFrom<TokenMode>("current", "current", "current", "none", "force", "stale", "random", "empty")
 
 const cmdArb: fc.Arbitrary<Cmd> = fc.oneof(
   { weight: 10, arbitrary: submitArb },
@@ -105,7 +114,8 @@ const cmdArb: fc.Arbitrary<Cmd> = fc.oneof(
       _tag: fc.constant("claim" as const),
       leaseSeconds: leaseArb,
       agentType: fc.constantFrom("general" as const, "coder" as const, null, null, null),
-      bad: fc.integer({ min: 0, max: 14 }).map((n) => n === 0)
+      bad: fc.integer({ min: 0, max: 14 }).map((n) => n === 0),
+      limit: fc.option(fc.integer({ min: 1, max: 5 }), { nil: null, freq: 2 })
     })
   },
   ...(["heartbeat", "complete", "fail", "release"] as const).map((tag) => ({
@@ -114,7 +124,8 @@ const cmdArb: fc.Arbitrary<Cmd> = fc.oneof(
       _tag: fc.constant(tag),
       target: pickArb(["running", "running", "running", "any"]),
       token: tokenArb,
-      leaseSeconds: leaseArb
+      leaseSeconds: leaseArb,
+      next: tag === "complete" ? fc.boolean() : fc.constant(false)
     })
   })),
   { weight: 2, arbitrary: fc.record({ _tag: fc.constant("cancel" as const), target: pickArb(["open", "open", "any"]) }) },
@@ -219,6 +230,38 @@ const step = (cmd: Cmd, ctx: Ctx, settings: QueueSettings, index: number) =>
     let op: Effect.Effect<unknown, { readonly _tag: string }>
     let expected: Expected
     let check: (result: any, after: Rows) => void = () => {}
+    /** A claimed task (by claim, claimMany or complete's next): RUNNING under its token, the best there was, fresh. */
+    const checkClaimed = (
+      c: ClaimedRow,
+      readyNow: Rows,
+      after: Rows,
+      leaseSeconds: number | null,
+      agentType: string | null,
+      where: string
+    ): void => {
+      const agent = (id: string) => prepared(db, "SELECT agent_type AS a FROM tasks WHERE id = ?").get(id) as { a: string }
+      const claimed = after.find((x) => x.id === c.id)!
+      expect(claimed.status, where).toBe("running")
+      expect(claimed.lease_token, where).toBe(c.leaseToken)
+      const timeout = (prepared(db, "SELECT max_execution_timeout_seconds AS t FROM tasks WHERE id = ?").get(c.id) as { t: number }).t
+      expect(Date.parse(c.leaseExpiresAt), where).toBe(now + (leaseSeconds ?? timeout) * 1000)
+      if (agentType !== null) expect(agent(c.id).a, where).toBe(agentType)
+      // The claim order: nothing READY ranks above the claimed task (whose score is frozen at
+      // what it ranked at when claimed).
+      for (const r of readyNow) {
+        const ranked = rankedOf(r, now, settings)!
+        const above =
+          ranked > claimed.calculated_priority + 1e-9 ||
+          (Math.abs(ranked - claimed.calculated_priority) <= 1e-9 && r.submitted_at < claimed.submitted_at)
+        expect(above, `${where}: ${r.id} ranks above the claimed ${c.id}: ${JSON.stringify({ r, ranked, claimed, mine: truth(claimed), theirs: truth(r) })}`).toBe(false)
+      }
+      // The freshness bound: the claimed task's score is fresh, and at most 2 points below the true best.
+      const mine = truth(claimed)
+      expect(Math.abs(mine - claimed.calculated_priority), where).toBeLessThanOrEqual(1)
+      const best = Math.max(mine, ...readyNow.map(truth))
+      expect(mine, where).toBeGreaterThanOrEqual(best - 2)
+      ctx.tokens.set(c.id, [...(ctx.tokens.get(c.id) ?? []), c.leaseToken])
+    }
 
     switch (cmd._tag) {
       case "submit": {
@@ -306,36 +349,17 @@ const step = (cmd: Cmd, ctx: Ctx, settings: QueueSettings, index: number) =>
           ...(cmd.bad ? { leaseSeconds: 0 } : cmd.leaseSeconds !== null && { leaseSeconds: cmd.leaseSeconds }),
           ...(cmd.agentType !== null && { agentType: cmd.agentType })
         }
-        op = q.claim(input)
+        const limit = cmd.limit
+        op = limit === null ? q.claim(input) : q.claimMany({ ...input, limit })
         expected = cmd.bad ? ["ValidationError"] : "ok"
-        check = (c: { id: string; leaseToken: string; leaseExpiresAt: string } | null, after) => {
+        check = (r: ClaimedRow | null | Array<ClaimedRow>, after) => {
+          const claims = r === null ? [] : Array.isArray(r) ? r : [r]
+          if (limit !== null) expect(claims.length, where).toBeLessThanOrEqual(limit)
           const agent = (id: string) => prepared(db, "SELECT agent_type AS a FROM tasks WHERE id = ?").get(id) as { a: string }
-          const readyNow = after.filter((r) => r.status === "ready" && (cmd.agentType === null || agent(r.id).a === cmd.agentType))
-          if (c === null) {
-            expect(readyNow.map((r) => r.id), where).toEqual([])
-            return
-          }
-          const claimed = after.find((r) => r.id === c.id)!
-          expect(claimed.status, where).toBe("running")
-          expect(claimed.lease_token, where).toBe(c.leaseToken)
-          const timeout = (prepared(db, "SELECT max_execution_timeout_seconds AS t FROM tasks WHERE id = ?").get(c.id) as { t: number }).t
-          expect(Date.parse(c.leaseExpiresAt), where).toBe(now + (cmd.leaseSeconds ?? timeout) * 1000)
-          if (cmd.agentType !== null) expect(agent(c.id).a, where).toBe(cmd.agentType)
-          // The claim order: nothing READY ranks above the claimed task (whose score is frozen at
-          // what it ranked at when claimed).
-          for (const r of readyNow) {
-            const ranked = rankedOf(r, now, settings)!
-            const above =
-              ranked > claimed.calculated_priority + 1e-9 ||
-              (Math.abs(ranked - claimed.calculated_priority) <= 1e-9 && r.submitted_at < claimed.submitted_at)
-            expect(above, `${where}: ${r.id} ranks above the claimed ${c.id}: ${JSON.stringify({ r, ranked, claimed, mine: truth(claimed), theirs: truth(r) })}`).toBe(false)
-          }
-          // The freshness bound: the claimed task's score is fresh, and at most 2 points below the true best.
-          const mine = truth(claimed)
-          expect(Math.abs(mine - claimed.calculated_priority), where).toBeLessThanOrEqual(1)
-          const best = Math.max(mine, ...readyNow.map(truth))
-          expect(mine, where).toBeGreaterThanOrEqual(best - 2)
-          ctx.tokens.set(c.id, [...(ctx.tokens.get(c.id) ?? []), c.leaseToken])
+          const readyNow = after.filter((x) => x.status === "ready" && (cmd.agentType === null || agent(x.id).a === cmd.agentType))
+          // Fewer than asked for (none for a single claim): nothing claimable is left.
+          if (claims.length < (limit ?? 1)) expect(readyNow.map((x) => x.id), where).toEqual([])
+          for (const c of claims) checkClaimed(c, readyNow, after, cmd.leaseSeconds, cmd.agentType, where)
         }
         break
       }
@@ -357,12 +381,12 @@ const step = (cmd: Cmd, ctx: Ctx, settings: QueueSettings, index: number) =>
                 : cmd.token === "empty"
                   ? ""
                   : undefined
-        const lease = token === undefined ? {} : { leaseToken: token }
+        const lease = token === undefined ? (cmd.token === "force" && (cmd._tag === "complete" || cmd._tag === "fail") ? { force: true } : {}) : { leaseToken: token }
         op =
           cmd._tag === "heartbeat"
             ? q.heartbeat(id, { ...lease, ...(cmd.leaseSeconds !== null && { leaseSeconds: cmd.leaseSeconds }) })
             : cmd._tag === "complete"
-              ? q.complete(id, { ...lease, result: { step: index } })
+              ? q.complete(id, { ...lease, result: { step: index }, ...(cmd.next && { next: { worker: "w" } }) })
               : cmd._tag === "fail"
                 ? q.fail(id, { ...lease, error: `attempt broke at step ${index}` })
                 : q.release(id, lease)
@@ -375,7 +399,9 @@ const step = (cmd: Cmd, ctx: Ctx, settings: QueueSettings, index: number) =>
                 ? ["InvalidTransition"]
                 : token !== undefined && token !== current
                   ? ["LeaseMismatch"]
-                  : "ok"
+                  : cmd.token === "none" && (cmd._tag === "complete" || cmd._tag === "fail")
+                    ? ["LeaseMismatch"] // a RUNNING task is its worker's unless an operator forces it
+                    : "ok"
         check = (r: any, after) => {
           const mine = after.find((x) => x.id === id)!
           const changedTo = (status: string) =>
@@ -394,7 +420,19 @@ const step = (cmd: Cmd, ctx: Ctx, settings: QueueSettings, index: number) =>
               .map((e) => e.d)
               .filter((d) => unresolved(d).every((p) => p === id))
             expect(sorted(r.unblocked), where).toEqual(sorted(new Set(expectedUnblocked)))
-            expect(changedTo("ready"), where).toEqual(sorted(r.unblocked))
+            if (!cmd.next) {
+              expect(r.next, where).toBeUndefined()
+              expect(changedTo("ready"), where).toEqual(sorted(r.unblocked))
+            } else {
+              // The next claim runs after the completion, in the same transaction: it may take a task just
+              // unblocked, and (like any claim) first puts expired leases back to READY.
+              const next: ClaimedRow | null = r.next
+              const unblockedNow = changedTo("ready").filter((x) => beforeById.get(x)?.status !== "running")
+              expect(unblockedNow, where).toEqual(sorted(r.unblocked.filter((u: string) => u !== next?.id)))
+              const readyNow = after.filter((x) => x.status === "ready")
+              if (next === null) expect(readyNow.map((x) => x.id), where).toEqual([])
+              else checkClaimed(next, readyNow, after, null, null, where)
+            }
           } else if (cmd._tag === "fail") {
             const retried = row!.status === "running" && (prepared(db, "SELECT max_retries AS m FROM tasks WHERE id = ?").get(id) as { m: number }).m > retryCountBefore(id)
             expect(r.retried, where).toBe(retried)

@@ -375,17 +375,101 @@ describe("claims and leases", () => {
       expect((yield* q.get(t.id)).status).toBe("failed")
     }).pipe(Effect.provide(testQueue())))
 
-  it.effect("completing a BLOCKED task is InvalidTransition; without a token an operator may complete", () =>
+  it.effect("completing a BLOCKED task is InvalidTransition; without a token only an operator's force completes", () =>
     Effect.gen(function* () {
       const q = yield* TaskQueue
       const a = yield* q.submit(aTask())
       const b = yield* q.submit(aTask({ dependsOn: [a.id] }))
       const e = yield* flip(q.complete(b.id))
       expect(e).toMatchObject({ _tag: "InvalidTransition", status: "blocked" })
-      yield* q.claim()
-      const r = yield* q.complete(a.id, { result: { ok: true } })
+      yield* q.claim({ worker: "coder-1" })
+      // A RUNNING task is its worker's: no token, no force, refused and nothing changed.
+      const refused = yield* flip(q.complete(a.id, { result: { ok: true } }))
+      expect(refused).toMatchObject({ _tag: "LeaseMismatch", taskId: a.id })
+      expect(refused.message).toMatch(/coder-1/)
+      expect(refused.message).toMatch(/--force/)
+      const failRefused = yield* flip(q.fail(a.id, { error: "no" }))
+      expect(failRefused).toMatchObject({ _tag: "LeaseMismatch", taskId: a.id })
+      expect((yield* q.get(a.id)).status).toBe("running")
+      const r = yield* q.complete(a.id, { result: { ok: true }, force: true })
       expect(r.task).toMatchObject({ status: "completed", resultData: { ok: true } })
       expect(r.unblocked).toEqual([b.id])
+      expect(r).not.toHaveProperty("next")
+    }).pipe(Effect.provide(testQueue())))
+
+  it.effect("new ids are time-ordered UUID v7s: a plan's rows and edges append in submission order", () =>
+    Effect.gen(function* () {
+      const q = yield* TaskQueue
+      const one = yield* q.submit(aTask())
+      const { tasks } = yield* q.submitPlan({ tasks: Array.from({ length: 150 }, (_, i) => aNode(`k${i}`, i % 10 > 0 ? { dependsOn: [`k${i - 1}`] } : {})) })
+      const two = yield* q.submit(aTask())
+      const ids = [one.id, ...Array.from({ length: 150 }, (_, i) => tasks[`k${i}`]!.id), two.id]
+      for (const id of ids) expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/)
+      expect([...ids].sort()).toEqual(ids)
+      expect(new Set(ids).size).toBe(ids.length)
+      // Every row and edge of the plan is there (set-based inserts, several rows per statement).
+      expect((yield* q.get(tasks["k149"]!.id)).prerequisites.map((p) => p.taskId)).toEqual([tasks["k148"]!.id])
+      expect((yield* q.list({})).length).toBe(152)
+    }).pipe(Effect.provide(testQueue())))
+
+  it.effect("fail with force retries a RUNNING task without its token", () =>
+    Effect.gen(function* () {
+      const q = yield* TaskQueue
+      const a = yield* q.submit(aTask())
+      yield* q.claim()
+      const r = yield* q.fail(a.id, { error: "stuck", force: true })
+      expect(r).toMatchObject({ retried: true, task: { status: "ready", retryCount: 1 } })
+    }).pipe(Effect.provide(testQueue())))
+
+  it.effect("claimMany claims up to the limit best first in one transaction; [] when none is ready", () =>
+    Effect.gen(function* () {
+      const q = yield* TaskQueue
+      const low = yield* q.submit(aTask({ priority: 1 }))
+      const high = yield* q.submit(aTask({ priority: 9 }))
+      const mid = yield* q.submit(aTask({ priority: 5 }))
+      const two = yield* q.claimMany({ worker: "w", limit: 2 })
+      expect(two.map((t) => t.id)).toEqual([high.id, mid.id])
+      for (const t of two) {
+        expect(t.status).toBe("running")
+        expect(t.leaseToken).toMatch(/^[0-9a-f-]{36}$/)
+      }
+      expect(new Set(two.map((t) => t.leaseToken)).size).toBe(2)
+      const rest = yield* q.claimMany({ worker: "w", limit: 100 })
+      expect(rest.map((t) => t.id)).toEqual([low.id])
+      expect(yield* q.claimMany({ limit: 5 })).toEqual([])
+      for (const bad of [0, 101, 1.5, "3"]) {
+        const e = yield* flip(q.claimMany({ limit: bad } as unknown))
+        expect(e._tag).toBe("ValidationError")
+        expect(e.message).toMatch(/limit/)
+      }
+    }).pipe(Effect.provide(testQueue())))
+
+  it.effect("complete with next claims the next task in the same transaction; next is null when none is ready", () =>
+    Effect.gen(function* () {
+      const q = yield* TaskQueue
+      const a = yield* q.submit(aTask({ priority: 9 }))
+      const b = yield* q.submit(aTask({ dependsOn: [a.id], priority: 1 }))
+      const other = yield* q.submit(aTask({ priority: 0, agentType: "reviewer" }))
+      const c = yield* q.claim({ worker: "w" })
+      expect(c!.id).toBe(a.id)
+      // The completion unblocks b, and the same transaction claims it (the reviewer task is filtered out).
+      const r = yield* q.complete(a.id, { leaseToken: c!.leaseToken, next: { worker: "w2", leaseSeconds: 60, agentType: "general" } })
+      expect(r.task.status).toBe("completed")
+      expect(r.unblocked).toEqual([b.id])
+      expect(r.next).toMatchObject({ id: b.id, status: "running" })
+      expect(r.next!.leaseToken).toMatch(/^[0-9a-f-]{36}$/)
+      expect(Date.parse(r.next!.leaseExpiresAt) - Date.parse(r.next!.startedAt!)).toBe(60_000)
+      const r2 = yield* q.complete(b.id, { leaseToken: r.next!.leaseToken, next: { agentType: "general" } })
+      expect(r2.next).toBeNull()
+      expect((yield* q.get(other.id)).status).toBe("ready")
+      // A refused completion claims nothing either.
+      const d = yield* q.claim()
+      const e = yield* flip(q.complete(d!.id, { leaseToken: "3f2b8c1e-9d4a-4f6b-8e2a-1c5d7e9f0a2b", next: {} }))
+      expect(e._tag).toBe("LeaseMismatch")
+      expect((yield* q.get(d!.id)).status).toBe("running")
+      const bad = yield* flip(q.complete(d!.id, { leaseToken: d!.leaseToken, next: { leaseSeconds: 0 } }))
+      expect(bad._tag).toBe("ValidationError")
+      expect((yield* q.get(d!.id)).status).toBe("running")
     }).pipe(Effect.provide(testQueue())))
 
   it.effect("release gives a task back without spending a retry", () =>

@@ -201,7 +201,7 @@ describe("cancel reaches the whole hierarchy below the task", () => {
       const dep = yield* q.submit(aTask({ dependsOn: [a.id] }))
       const c = yield* q.claim()
       expect(c!.id).toBe(a.id)
-      const r = yield* q.fail(a.id, { error: "no" })
+      const r = yield* q.fail(a.id, { error: "no", leaseToken: c!.leaseToken })
       expect(r.cancelled).toEqual([dep.id])
       expect(yield* statuses([kid.id])).toEqual(["ready"])
       yield* checkInvariants()
@@ -235,7 +235,7 @@ describe("plan problems are ValidationErrors that write nothing", () => {
       const open = yield* q.submit(aTask())
       const c = yield* q.claim()
       expect(c!.id).toBe(done.id)
-      yield* q.complete(done.id)
+      yield* q.complete(done.id, { leaseToken: c!.leaseToken })
       const beforeOpen = (yield* q.get(open.id)).calculatedPriority
       const { tasks } = yield* q.submitPlan({
         tasks: [aNode("x", { parentTaskId: parent.id, dependsOn: [done.id] }), aNode("y", { dependsOn: ["x", open.id] })]
@@ -256,7 +256,7 @@ describe("reads", () => {
       const a = yield* q.submit(aTask({ priority: 10 }))
       const b = yield* q.submit(aTask({ dependsOn: [a.id] }))
       const c = yield* q.claim()
-      yield* q.complete(c!.id)
+      yield* q.complete(c!.id, { leaseToken: c!.leaseToken })
       expect((yield* q.executionPlan({ taskIds: [a.id, b.id, b.id] })).batches).toEqual([[b.id]])
       expect(yield* q.executionPlan({ taskIds: [a.id] })).toEqual({ batches: [], totalBatches: 0, maxParallelism: 0 })
       const missing = yield* flip(q.executionPlan({ taskIds: ["3f2b8c1e-9d4a-4f6b-8e2a-1c5d7e9f0a2b"] }))

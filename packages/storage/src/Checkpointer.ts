@@ -7,7 +7,10 @@
  *
  * The background checkpointer does that work on a `worker_threads` worker with a connection of its
  * own to the same file: every `intervalMs` it runs `PRAGMA wal_checkpoint(PASSIVE)`, which never
- * blocks writers or readers. A passive checkpoint cannot restart the log, though: only a writer
+ * blocks writers or readers. While writes go on without a pause it looks less and less often (up
+ * to every 10 intervals, until the WAL reaches half of `maxWalBytes`): on a 2-core machine under
+ * load a checkpoint every 100 ms took a sizeable share of the second core from the writers, and a
+ * rarer one copies each hot page (an index's head, the statistics row) once for many commits. A passive checkpoint cannot restart the log, though: only a writer
  * that starts after a checkpoint copied every frame does, and writers that follow each other
  * without a pause never give it that moment. So the connection keeps its own automatic
  * checkpoint, at `maxWalBytes` instead of 1000 pages (see `openDatabase`): by then the worker has
@@ -115,6 +118,7 @@ if (Atomics.compareExchange(s, PHASE, STARTING, RUNNING) === STARTING) {
     const truncate = db.prepare("PRAGMA wal_checkpoint(TRUNCATE)").raw()
     let last = [0, 0]
     let idleTicks = 0
+    let busyTicks = 0
     let wait = intervalMs
     for (;;) {
       Atomics.wait(s, PHASE, RUNNING, wait)
@@ -125,6 +129,7 @@ if (Atomics.compareExchange(s, PHASE, STARTING, RUNNING) === STARTING) {
         last = [log, done]
         idleTicks = idle ? idleTicks + 1 : 0
         wait = intervalMs
+        if (idle) busyTicks = 0
         if (log <= 0 || idle) {
           if (idleTicks === IDLE_TICKS && walSize() > idleTruncateBytes) {
             // Writes paused: give the disk space of a large -wal file back.
@@ -137,9 +142,17 @@ if (Atomics.compareExchange(s, PHASE, STARTING, RUNNING) === STARTING) {
         Atomics.add(s, CHECKPOINTS, 1)
         Atomics.store(s, LAST_LOG, log)
         Atomics.store(s, LAST_CHECKPOINTED, done)
-        // Close to the size where the connection checkpoints the WAL itself (and so restarts
-        // it): keep up closely, so that it has few frames left to copy.
-        if (log * frameBytes >= maxWalBytes / 2) wait = Math.max(1, Math.floor(intervalMs / 10))
+        if (log * frameBytes >= maxWalBytes / 2) {
+          // Close to the size where the connection checkpoints the WAL itself (and so restarts
+          // it): keep up closely, so that it has few frames left to copy.
+          wait = Math.max(1, Math.floor(intervalMs / 10))
+          busyTicks = 0
+        } else {
+          // Writes go on: look less often (up to 10 intervals), so that one checkpoint copies a
+          // hot page once for many commits and the thread leaves the cores to the writers.
+          busyTicks++
+          wait = intervalMs * Math.min(10, 2 ** Math.min(busyTicks, 4))
+        }
       } catch {
         Atomics.add(s, ERRORS, 1)
       }

@@ -180,6 +180,25 @@ export const makeTaskRepository = (db: BetterSqlite3.Database) => {
     @deadline, @estimated_duration_seconds, @dependency_depth, @lease_token, @lease_expires_at, @worker_id,
     @priority_refresh_at, @cancelled_by, @priority_rank, @priority_starved)`
 
+  // Set-based inserts (a plan): the same columns as insertTaskSql, many rows per statement, in
+  // blocks of 64, 32, ..., 1 rows so that at most seven statements of each kind are prepared.
+  const insertTaskColumns = /INSERT INTO tasks \(([^)]*)\)/.exec(insertTaskSql)![1]!.split(",").map((c) => c.trim()) as Array<keyof TaskRow>
+  const insertMany = <A>(items: ReadonlyArray<A>, sqlFor: (rows: number) => string, values: (item: A, into: Array<unknown>) => void): void => {
+    let i = 0
+    for (let block = 64; block >= 1; block >>= 1) {
+      while (items.length - i >= block) {
+        const params: Array<unknown> = []
+        for (let k = i; k < i + block; k++) values(items[k]!, params)
+        stmt(sqlFor(block)).run(...params)
+        i += block
+      }
+    }
+  }
+  const rowsOf = (columns: number, rows: number) => {
+    const one = `(${placeholders(columns)})`
+    return Array.from({ length: rows }, () => one).join(", ")
+  }
+
   const neighbourSql = (near: "dependent_task_id" | "prerequisite_task_id", far: "dependent_task_id" | "prerequisite_task_id") =>
     `SELECT d.${far} AS taskId, d.dependency_type AS dependencyType, d.resolved_at AS resolvedAt,
        t.status AS status, t.dependency_depth AS depth
@@ -192,34 +211,32 @@ export const makeTaskRepository = (db: BetterSqlite3.Database) => {
 
   // Taking the write lock. SQLite's own busy handler sleeps 1, 2, 5, 10, ... ms between tries,
   // so processes sharing a file idle while the lock is already free (4 workers on one file
-  // managed ~300 claims/s that way). Instead, try with no wait and back off from 50 µs,
-  // up to the connection's busy timeout.
+  // managed ~300 claims/s that way). Instead, try with no wait and back off from 50 µs, up to
+  // the connection's busy timeout. The connection itself stays at busy_timeout 0 from here on
+  // (this repository waits), so that a transaction costs BEGIN and COMMIT only, not two
+  // PRAGMA statements around each lock as well.
   const busyTimeoutMs = Number(db.pragma("busy_timeout", { simple: true })) || 0
-  const noWait = db.prepare("PRAGMA busy_timeout = 0")
-  const restoreWait = db.prepare(`PRAGMA busy_timeout = ${busyTimeoutMs}`)
+  db.pragma("busy_timeout = 0")
   const begin = db.prepare("BEGIN IMMEDIATE")
   const commit = db.prepare("COMMIT")
   const rollback = db.prepare("ROLLBACK")
   const sleeper = new Int32Array(new SharedArrayBuffer(4))
-  const lock = () => {
-    noWait.run()
-    try {
-      let pause = 0.05
-      const deadline = Date.now() + busyTimeoutMs
-      for (;;) {
-        try {
-          begin.run()
-          return
-        } catch (error) {
-          if ((error as { code?: unknown }).code !== "SQLITE_BUSY" || Date.now() >= deadline) throw error
-          Atomics.wait(sleeper, 0, 0, pause * (0.5 + Math.random()))
-          pause = Math.min(pause * 2, 2)
-        }
+  /** Runs `f`, again after a short pause while SQLite answers busy, up to the busy timeout. */
+  const patiently = <A>(f: () => A): A => {
+    let pause = 0.05
+    const deadline = Date.now() + busyTimeoutMs
+    for (;;) {
+      try {
+        return f()
+      } catch (error) {
+        const code = (error as { code?: unknown }).code
+        if (typeof code !== "string" || !code.startsWith("SQLITE_BUSY") || Date.now() >= deadline) throw error
+        Atomics.wait(sleeper, 0, 0, pause * (0.5 + Math.random()))
+        pause = Math.min(pause * 2, 2)
       }
-    } finally {
-      restoreWait.run()
     }
   }
+  const lock = () => patiently(() => begin.run())
 
   const repo = {
     /** Runs `f` in one `BEGIN IMMEDIATE` transaction (a savepoint when nested); rolls back on throw. */
@@ -237,13 +254,29 @@ export const makeTaskRepository = (db: BetterSqlite3.Database) => {
     },
 
     /** Runs `f` in a read transaction, so that its reads see one snapshot. */
-    read: <A>(f: () => A): A => (db.inTransaction ? f() : (runner.deferred(f) as A)),
+    read: <A>(f: () => A): A => (db.inTransaction ? f() : patiently(() => runner.deferred(f) as A)),
 
     // ---- tasks -----------------------------------------------------------------------------
 
     insertTask: (task: StoredTask): void => {
       try {
         stmt(insertTaskSql).run(taskToRow(task))
+      } catch (error) {
+        throw classifyConstraint(error) ?? error
+      }
+    },
+
+    /** Inserts many tasks (parents before children), several rows per statement. */
+    insertTasks: (tasks: ReadonlyArray<StoredTask>): void => {
+      try {
+        insertMany(
+          tasks,
+          (n) => `INSERT INTO tasks (${insertTaskColumns.join(", ")}) VALUES ${rowsOf(insertTaskColumns.length, n)}`,
+          (task, into) => {
+            const row = taskToRow(task)
+            for (const c of insertTaskColumns) into.push(row[c])
+          }
+        )
       } catch (error) {
         throw classifyConstraint(error) ?? error
       }
@@ -488,6 +521,20 @@ export const makeTaskRepository = (db: BetterSqlite3.Database) => {
       }
     },
 
+    /** Inserts many dependencies, several rows per statement. */
+    insertDependencies: (deps: ReadonlyArray<TaskDependency>): void => {
+      try {
+        insertMany(
+          deps,
+          (n) =>
+            `INSERT INTO task_dependencies (id, dependent_task_id, prerequisite_task_id, dependency_type, created_at, resolved_at) VALUES ${rowsOf(6, n)}`,
+          (dep, into) => void into.push(dep.id, dep.dependentTaskId, dep.prerequisiteTaskId, dep.dependencyType, dep.createdAt, dep.resolvedAt)
+        )
+      } catch (error) {
+        throw classifyConstraint(error) ?? error
+      }
+    },
+
     /** Every dependency of a task (its prerequisites), oldest first. */
     getTaskDependencies: (taskId: string): Array<TaskDependency> =>
       all<TaskDependencyRow>(
@@ -579,17 +626,13 @@ export const makeTaskRepository = (db: BetterSqlite3.Database) => {
 
     // ---- audit -----------------------------------------------------------------------------
 
-    /** Records many entries, 100 rows per statement. */
-    insertAudits: (entries: ReadonlyArray<AuditEntry>): void => {
-      for (let i = 0; i < entries.length; i += 100) {
-        const part = entries.slice(i, i + 100)
-        const values: Array<unknown> = []
-        for (const e of part) values.push(e.taskId, e.fromStatus, e.toStatus, e.at, e.actor, e.reason)
-        stmt(
-          `INSERT INTO task_audit (task_id, from_status, to_status, at, actor, reason) VALUES ${part.map(() => "(?, ?, ?, ?, ?, ?)").join(", ")}`
-        ).run(...values)
-      }
-    },
+    /** Records many entries, several rows per statement. */
+    insertAudits: (entries: ReadonlyArray<AuditEntry>): void =>
+      insertMany(
+        entries,
+        (n) => `INSERT INTO task_audit (task_id, from_status, to_status, at, actor, reason) VALUES ${rowsOf(6, n)}`,
+        (e, into) => void into.push(e.taskId, e.fromStatus, e.toStatus, e.at, e.actor, e.reason)
+      ),
 
     insertAudit: (entry: AuditEntry): void => {
       stmt("INSERT INTO task_audit (task_id, from_status, to_status, at, actor, reason) VALUES (?, ?, ?, ?, ?, ?)").run(

@@ -34,9 +34,20 @@ export interface WorkBackend {
    * backend can (`longPoll`); otherwise it answers at once.
    */
   readonly claim: (request: ClaimRequest, waitSeconds: number) => Effect.Effect<ClaimedTask | null, WorkError>
+  /** Claims up to `limit` tasks in one transaction, best first ([] when none); waits like `claim`. */
+  readonly claimMany: (request: ClaimRequest, limit: number, waitSeconds: number) => Effect.Effect<ReadonlyArray<ClaimedTask>, WorkError>
   readonly longPoll: boolean
   readonly heartbeat: (id: string, leaseToken: string, leaseSeconds: number) => Effect.Effect<void, WorkError>
-  readonly complete: (id: string, leaseToken: string, result: JsonValue) => Effect.Effect<void, WorkError>
+  /**
+   * Completes a task. With `next`, claims the worker's next task in the same transaction and
+   * answers it (null when none was ready); without, answers undefined.
+   */
+  readonly complete: (
+    id: string,
+    leaseToken: string,
+    result: JsonValue,
+    next?: ClaimRequest
+  ) => Effect.Effect<ClaimedTask | null | undefined, WorkError>
   readonly fail: (id: string, leaseToken: string, error: string) => Effect.Effect<{ readonly retried: boolean }, WorkError>
   /** A RUNNING task back to READY without spending a retry. */
   readonly release: (id: string, leaseToken: string, reason: string) => Effect.Effect<void, WorkError>
@@ -56,19 +67,23 @@ export interface WorkBackend {
   readonly watch?: ((onChange: () => void, onBroken: () => void) => (() => void) | null) | undefined
 }
 
+/** A claim request as the queue's input (no undefined fields). */
+export const claimInput = (request: ClaimRequest) => ({
+  worker: request.worker,
+  ...(request.leaseSeconds !== undefined && { leaseSeconds: request.leaseSeconds }),
+  ...(request.agentType !== undefined && { agentType: request.agentType })
+})
+
 /** The worker over the in-process queue service (the database file at `dbPath`). */
 export const localBackend = (queue: TaskQueueService, dbPath: string): WorkBackend => ({
   label: dbPath,
   childEnv: { ABATHUR_DB: dbPath },
   longPoll: false,
-  claim: (request) =>
-    queue.claim({
-      worker: request.worker,
-      ...(request.leaseSeconds !== undefined && { leaseSeconds: request.leaseSeconds }),
-      ...(request.agentType !== undefined && { agentType: request.agentType })
-    }),
+  claim: (request) => queue.claim(claimInput(request)),
+  claimMany: (request, limit) => queue.claimMany({ ...claimInput(request), limit }),
   heartbeat: (id, leaseToken, leaseSeconds) => Effect.asVoid(queue.heartbeat(id, { leaseToken, leaseSeconds })),
-  complete: (id, leaseToken, result) => Effect.asVoid(queue.complete(id, { leaseToken, result })),
+  complete: (id, leaseToken, result, next) =>
+    Effect.map(queue.complete(id, { leaseToken, result, ...(next !== undefined && { next: claimInput(next) }) }), (r) => r.next),
   fail: (id, leaseToken, error) => Effect.map(queue.fail(id, { leaseToken, error }), (r) => ({ retried: r.retried })),
   release: (id, leaseToken, reason) => Effect.asVoid(queue.release(id, { leaseToken, reason })),
   openCounts: () => Effect.map(queue.status(), (s) => ({ ready: s.byStatus.ready, running: s.byStatus.running })),

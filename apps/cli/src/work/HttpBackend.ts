@@ -1,7 +1,7 @@
 import type { ClaimedTask, TaskStatus } from "@abathur/domain"
 import { InvalidTransition, LeaseMismatch, TaskNotFound, ValidationError } from "@abathur/queue"
 import { Effect } from "effect"
-import { BackendError, type WorkBackend, type WorkError } from "./Backend.js"
+import { BackendError, claimInput, type WorkBackend, type WorkError } from "./Backend.js"
 
 /**
  * The worker over `abathur-server`'s HTTP API (`--server URL`, bearer token from ABATHUR_TOKEN).
@@ -104,20 +104,29 @@ export const httpBackend = (options: HttpBackendOptions): WorkBackend => {
     childEnv: { ABATHUR_SERVER: base.href.replace(/\/$/, "") },
     longPoll: true,
     claim: (r, waitSeconds) =>
-      call<ClaimedTask>(
-        "POST",
-        "v1/claims",
-        {
-          worker: r.worker,
-          ...(r.leaseSeconds !== undefined && { leaseSeconds: r.leaseSeconds }),
-          ...(r.agentType !== undefined && { agentType: r.agentType }),
-          waitSeconds: Math.max(0, Math.min(60, waitSeconds))
-        },
-        "claim",
-        waitSeconds
+      call<ClaimedTask>("POST", "v1/claims", { ...claimInput(r), waitSeconds: Math.max(0, Math.min(60, waitSeconds)) }, "claim", waitSeconds),
+    claimMany: (r, limit, waitSeconds) =>
+      Effect.map(
+        call<{ tasks?: ReadonlyArray<ClaimedTask> }>(
+          "POST",
+          "v1/claims",
+          { ...claimInput(r), limit, waitSeconds: Math.max(0, Math.min(60, waitSeconds)) },
+          "claim",
+          waitSeconds
+        ),
+        (body) => body?.tasks ?? []
       ),
     heartbeat: (id, leaseToken, leaseSeconds) => Effect.asVoid(call("POST", `${task(id)}/heartbeat`, { leaseToken, leaseSeconds }, "heartbeat")),
-    complete: (id, leaseToken, result) => Effect.asVoid(call("POST", `${task(id)}/complete`, { leaseToken, result }, "complete")),
+    complete: (id, leaseToken, result, next) =>
+      Effect.map(
+        call<{ next?: ClaimedTask | null }>(
+          "POST",
+          `${task(id)}/complete`,
+          { leaseToken, result, ...(next !== undefined && { next: claimInput(next) }) },
+          "complete"
+        ),
+        (body) => (next === undefined ? undefined : (body?.next ?? null))
+      ),
     fail: (id, leaseToken, error) =>
       Effect.map(call<{ retried?: unknown }>("POST", `${task(id)}/fail`, { leaseToken, error }, "fail"), (r) => ({ retried: r?.retried === true })),
     release: (id, leaseToken, reason) =>

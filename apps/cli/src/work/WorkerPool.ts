@@ -111,8 +111,14 @@ export const runPool = (backend: WorkBackend, options: PoolOptions, io: PoolIo):
       Queue.unsafeOffer(wake, undefined)
     }
     const running = new Map<string, Entry>()
+    /** Tasks claimed by a completion (complete and claim next), waiting for the loop to start them. */
+    const handoff: Array<ClaimedTask> = []
     const counts = { completed: 0, failed: 0, retried: 0, timedOut: 0 }
     let claimed = 0
+    /** Set once the loop stops taking work: completions then claim nothing more. */
+    let draining = false
+    /** A long-poll claim is on its way: a completion then claims nothing, so slots are never overfilled. */
+    let polling = false
     let stopping: string | null = null
     let signals = 0
     let fatal: WorkError | null = null
@@ -208,8 +214,15 @@ export const runPool = (backend: WorkBackend, options: PoolOptions, io: PoolIo):
         }
         if (error === null) {
           const result = resultOf(exit.stdout) as JsonValue
-          const done = yield* persist("complete it", entry, backend.complete(task.id, task.leaseToken, result))
+          // Complete and claim this slot's next task in one transaction, while there is work to take.
+          const more = stopping === null && !draining && !polling && (options.maxTasks === undefined || claimed < options.maxTasks)
+          const done = yield* persist("complete it", entry, backend.complete(task.id, task.leaseToken, result, more ? request : undefined))
           if (Either.isRight(done)) {
+            const next = done.right
+            if (next !== undefined && next !== null) {
+              claimed++
+              handoff.push(next)
+            }
             counts.completed++
             yield* io.log("debug", `task ${id} completed in ${seconds(exit.durationMs)}: ${task.summary}`)
             return
@@ -279,9 +292,9 @@ export const runPool = (backend: WorkBackend, options: PoolOptions, io: PoolIo):
         )
       )
 
-    const start = (task: ClaimedTask) =>
+    const start = (task: ClaimedTask, counted = false) =>
       Effect.gen(function* () {
-        claimed++
+        if (!counted) claimed++
         const entry: Entry = { task, startedAt: Date.now(), child: null, exited: false, timedOut: false, lost: null, forced: false }
         running.set(task.id, entry)
         yield* Effect.fork(runTask(entry))
@@ -391,7 +404,7 @@ export const runPool = (backend: WorkBackend, options: PoolOptions, io: PoolIo):
     // ---- the loop ------------------------------------------------------------------------
 
     /** Handles a claim's outcome; false when the loop must stop. */
-    const took = (r: Either.Either<ClaimedTask | null, WorkError>, streak: { errors: number }) =>
+    const took = (r: Either.Either<ReadonlyArray<ClaimedTask>, WorkError>, streak: { errors: number }) =>
       Effect.gen(function* () {
         if (Either.isLeft(r)) {
           if (!transient(r.left)) {
@@ -404,14 +417,14 @@ export const runPool = (backend: WorkBackend, options: PoolOptions, io: PoolIo):
           return "again" as const
         }
         streak.errors = 0
-        const task = r.right
-        if (task === null) return "none" as const
+        const tasks = r.right
+        if (tasks.length === 0) return "none" as const
         if (stopping !== null) {
-          // A signal came while the claim was on its way: give the task back.
-          yield* Effect.ignore(guard(backend.release(task.id, task.leaseToken, `worker ${options.worker} is stopping`)))
+          // A signal came while the claim was on its way: give the tasks back.
+          for (const task of tasks) yield* Effect.ignore(guard(backend.release(task.id, task.leaseToken, `worker ${options.worker} is stopping`)))
           return "stop" as const
         }
-        yield* start(task)
+        for (const task of tasks) yield* start(task)
         return "started" as const
       })
 
@@ -420,15 +433,36 @@ export const runPool = (backend: WorkBackend, options: PoolOptions, io: PoolIo):
     const remove = io.onSignal(onSignal)
     const unwatch = backend.version === null ? null : watchChanges(backend.version)
 
+    /** Claims for the free slots: up to that many tasks in one transaction (within --max-tasks). */
+    const claimFree = (waitSeconds: number) => {
+      const free = options.concurrency - running.size - handoff.length
+      const limit = Math.max(1, Math.min(free, 100, options.maxTasks === undefined ? free : options.maxTasks - claimed))
+      const claim: Effect.Effect<ReadonlyArray<ClaimedTask>, WorkError> =
+        limit > 1 ? backend.claimMany(request, limit, waitSeconds) : Effect.map(backend.claim(request, waitSeconds), (t) => (t === null ? [] : [t]))
+      return Effect.either(guard(claim))
+    }
+
+    /** Gives back the tasks that completions claimed but the loop did not start (a signal came). */
+    const releaseHandoff = Effect.suspend(() =>
+      Effect.forEach(handoff.splice(0), (task) => Effect.ignore(guard(backend.release(task.id, task.leaseToken, `worker ${options.worker} is stopping`))), {
+        discard: true
+      })
+    )
+
     const loop = Effect.gen(function* () {
       const streak = { errors: 0 }
       while (stopping === null) {
+        const handed = handoff.shift()
+        if (handed !== undefined) {
+          yield* start(handed, true)
+          continue
+        }
         if (options.maxTasks !== undefined && claimed >= options.maxTasks) break
         if (running.size >= options.concurrency) {
           yield* Queue.take(wake)
           continue
         }
-        const now = yield* took(yield* Effect.either(guard(backend.claim(request, 0))), streak)
+        const now = yield* took(yield* claimFree(0), streak)
         if (now === "stop") break
         if (now !== "none") continue
         if (options.untilEmpty && running.size === 0) {
@@ -436,13 +470,17 @@ export const runPool = (backend: WorkBackend, options: PoolOptions, io: PoolIo):
           if (Either.isRight(open) && open.right.running === 0 && (open.right.ready === 0 || options.agentType !== undefined)) break
         }
         if (backend.longPoll) {
-          const later = yield* took(yield* Effect.either(guard(backend.claim(request, longPollSeconds))), streak)
+          polling = true
+          const later = yield* took(yield* Effect.ensuring(claimFree(longPollSeconds), Effect.sync(() => (polling = false))), streak)
           if (later === "stop") break
         } else {
           yield* Effect.raceFirst(Queue.take(wake), Effect.sleep(rescanMs))
         }
       }
+      draining = true
       while (running.size > 0) yield* Queue.take(wake)
+      // What completions claimed after the loop stopped starting work goes back to the queue.
+      yield* releaseHandoff
     })
 
     yield* loop.pipe(

@@ -61,6 +61,15 @@ export class FakeServer {
     return t
   }
 
+  /** Claims the first READY task: the claimed task with its lease, or null. */
+  private claimOne(): Record<string, unknown> | null {
+    const t = [...this.tasks.values()].find((x) => x.status === "ready")
+    if (t === undefined) return null
+    t.status = "running"
+    t.leaseToken = randomUUID()
+    return { ...this.publicTask(t), leaseToken: t.leaseToken, leaseExpiresAt: new Date(Date.now() + 60_000).toISOString() }
+  }
+
   private publicTask(t: FakeTask) {
     const { leaseToken: _, ...rest } = t
     return rest
@@ -82,13 +91,12 @@ export class FakeServer {
 
     if (req.method === "POST" && path === "/v1/claims") {
       const until = Date.now() + Math.min(60, Number(body?.waitSeconds ?? 0)) * 1000
+      // With `limit`: up to that many at once, answered as {"tasks": [...]}.
+      const limit = body?.limit === undefined ? null : Number(body.limit)
       for (;;) {
-        const t = [...this.tasks.values()].find((x) => x.status === "ready")
-        if (t !== undefined) {
-          t.status = "running"
-          t.leaseToken = randomUUID()
-          return send(200, { ...this.publicTask(t), leaseToken: t.leaseToken, leaseExpiresAt: new Date(Date.now() + 60_000).toISOString() })
-        }
+        const claimed: Array<unknown> = []
+        for (let t = this.claimOne(); t !== null; t = claimed.length + 1 < (limit ?? 1) ? this.claimOne() : null) claimed.push(t)
+        if (claimed.length > 0) return send(200, limit === null ? claimed[0] : { tasks: claimed })
         if (Date.now() >= until || res.destroyed) return send(204)
         await new Promise((r) => setTimeout(r, 20))
       }
@@ -108,13 +116,17 @@ export class FakeServer {
     if (action === "release") return error(404, "NotFound", "no such route") // not in the contract (yet)
     if (t.status !== "running") return error(409, "InvalidTransition", `task is ${t.status}`)
     if (body?.leaseToken !== undefined && body.leaseToken !== t.leaseToken) return error(409, "LeaseMismatch", "reclaimed")
+    if ((action === "complete" || action === "fail") && body?.leaseToken === undefined && body?.force !== true) {
+      return error(409, "LeaseMismatch", "no lease token and no force")
+    }
     switch (action) {
       case "heartbeat":
         return send(200, { ...this.publicTask(t), leaseToken: t.leaseToken })
       case "complete":
         t.status = "completed"
         t.resultData = body?.result ?? null
-        return send(200, { task: this.publicTask(t), unblocked: [] })
+        // `next`: the worker's next task claimed with the completion.
+        return send(200, { task: this.publicTask(t), unblocked: [], ...(body?.next !== undefined && { next: this.claimOne() }) })
       case "fail": {
         const retried = t.retryCount < t.maxRetries
         t.errorMessage = body?.error
