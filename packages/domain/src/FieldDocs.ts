@@ -1,5 +1,5 @@
 import { z } from "zod"
-import { JsonValue } from "./Primitives.js"
+import { JsonTree } from "./Primitives.js"
 import { PlanNode } from "./Task.js"
 
 /**
@@ -47,6 +47,10 @@ export const FieldDocs = {
   status: "Only tasks in these statuses: pending, blocked, ready, running, completed, failed, cancelled.",
   excludeStatus: "Leave out tasks in these statuses.",
   limit: "At most this many.",
+  offset: "Skip this many first (paging; default 0).",
+  text: "Only tasks whose prompt or summary contains this text (any case), or whose id starts with it.",
+  minutes: "How many minutes back to count (1..1440, default 60).",
+  failures: "How many of the newest failed attempts to list (0..200, default 20).",
   olderThan: "Age such as 30s, 15m, 12h, 30d or 2w, counted from completion (default 30d).",
   dryRun: "Only report what would be deleted.",
   format: "mermaid (default) or dot.",
@@ -121,7 +125,8 @@ export const withFieldDocs = (schema: Json, within?: string): Json => {
 /** The domain's recursive schemas, by the names their definitions get. */
 const KnownNames: ReadonlyArray<readonly [z.ZodType, string]> = [
   [PlanNode, "PlanNode"],
-  [JsonValue, "JsonValue"]
+  // JsonValue checks its bounds, then hands over to the recursive JsonTree: the part clients see.
+  [JsonTree, "JsonValue"]
 ]
 
 /**

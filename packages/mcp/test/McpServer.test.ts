@@ -281,7 +281,7 @@ describe("makeMcpServer", () => {
     try {
       const e = await h.err("task_claim", { wroker: "me" })
       expect(e._tag).toBe("ValidationError")
-      expect(e.message).toBe('unknown argument "wroker" for task_claim: remove it or fix the spelling (accepted: worker, leaseSeconds, agentType, waitSeconds)')
+      expect(e.message).toBe('unknown argument "wroker" for task_claim: remove it or fix the spelling (accepted: worker, leaseSeconds, agentType, waitSeconds, limit)')
       const t = await h.ok("task_enqueue", { prompt: "x" })
       const two = await h.err("task_get", { taskId: t.id, verbose: true, depth: 2 })
       expect(two.message).toContain('unknown arguments "verbose", "depth" for task_get')

@@ -392,8 +392,10 @@ export class Engine {
   ): StoredTask {
     const at = formatTimestamp(now)
     const task: StoredTask = {
-      // Time-ordered (UUID v7, RFC 9562): new rows append to the primary key's b-tree.
-      id: uuidv7(),
+      // Random (v4), not time-ordered: people name tasks by their first hex digits (`abathur show
+      // 3f2b`), and a v7's first digits are its creation time, the same for a whole plan. Edges,
+      // which nobody names, take time-ordered ids (below).
+      id: crypto.randomUUID(),
       prompt: input.prompt,
       summary: input.summary ?? summarize(input.prompt),
       agentType: input.agentType,
@@ -431,6 +433,7 @@ export class Engine {
 
   private insertEdge(dependentId: string, prerequisiteId: string, type: DependencyType, now: number, resolvedAt: string | null) {
     this.store.insertDependency({
+      // Time-ordered (UUID v7, RFC 9562): new edges append to the primary key's b-tree.
       id: uuidv7(),
       dependentTaskId: dependentId,
       prerequisiteTaskId: prerequisiteId,

@@ -397,16 +397,17 @@ describe("claims and leases", () => {
       expect(r).not.toHaveProperty("next")
     }).pipe(Effect.provide(testQueue())))
 
-  it.effect("new ids are time-ordered UUID v7s: a plan's rows and edges append in submission order", () =>
+  it.effect("task ids are random (v4: their first digits tell tasks apart); a plan's rows and edges are all written", () =>
     Effect.gen(function* () {
       const q = yield* TaskQueue
       const one = yield* q.submit(aTask())
       const { tasks } = yield* q.submitPlan({ tasks: Array.from({ length: 150 }, (_, i) => aNode(`k${i}`, i % 10 > 0 ? { dependsOn: [`k${i - 1}`] } : {})) })
       const two = yield* q.submit(aTask())
       const ids = [one.id, ...Array.from({ length: 150 }, (_, i) => tasks[`k${i}`]!.id), two.id]
-      for (const id of ids) expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/)
-      expect([...ids].sort()).toEqual(ids)
+      for (const id of ids) expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/)
       expect(new Set(ids).size).toBe(ids.length)
+      // Short ids work: tasks submitted in the same instant differ in their first 8 hex digits.
+      expect(new Set(ids.map((id) => id.slice(0, 8))).size).toBe(ids.length)
       // Every row and edge of the plan is there (set-based inserts, several rows per statement).
       expect((yield* q.get(tasks["k149"]!.id)).prerequisites.map((p) => p.taskId)).toEqual([tasks["k148"]!.id])
       expect((yield* q.list({})).length).toBe(152)
