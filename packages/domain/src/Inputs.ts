@@ -2,6 +2,7 @@ import { z } from "zod"
 import { DependencyType } from "./DependencyType.js"
 import { parseAge } from "./Duration.js"
 import { JsonValue, positiveInt, TaskId } from "./Primitives.js"
+import { OnFailure } from "./Task.js"
 import { TaskSource } from "./TaskSource.js"
 import { TaskStatus, TerminalStatuses } from "./TaskStatus.js"
 
@@ -66,9 +67,17 @@ export type ReleaseInput = z.input<typeof ReleaseInput>
 
 export const AddDependencyInput = z.strictObject({
   prerequisiteId: TaskId,
-  dependencyType: DependencyType.optional()
+  dependencyType: DependencyType.optional(),
+  /** What a failure in the prerequisite's subtree does to the dependent (default `cancel`). */
+  onFailure: OnFailure.optional()
 })
 export type AddDependencyInput = z.input<typeof AddDependencyInput>
+
+/** Removes the edge `dependent -> prerequisite`. */
+export const RemoveDependencyInput = z.strictObject({
+  prerequisiteId: TaskId
+})
+export type RemoveDependencyInput = z.input<typeof RemoveDependencyInput>
 
 /** `prune`: terminal tasks older than `olderThan` (`Ns`, `Nm`, `Nh`, `Nd`, `Nw`; default 30d). */
 export const PruneInput = z.strictObject({

@@ -12,6 +12,7 @@ import {
   PruneInput,
   type QueueStatus,
   ReleaseInput,
+  RemoveDependencyInput,
   renderDot,
   renderMermaid,
   type Task,
@@ -19,7 +20,7 @@ import {
 } from "@abathur/domain"
 import { type AuditEntry, TaskRepository } from "@abathur/storage"
 import { Clock, Context, Effect, Layer, PubSub, type Queue, type Scope } from "effect"
-import { Engine, type TaskChange, type TaskDetail, type TreeNode, validate } from "./Engine.js"
+import { Engine, type SubmitDefaults, type TaskChange, type TaskDetail, type TreeNode, validate } from "./Engine.js"
 import { QueueConfig } from "./QueueConfig.js"
 import { isQueueError, type QueueError } from "./QueueError.js"
 
@@ -28,15 +29,36 @@ export interface Actor {
   readonly actor?: string | undefined
 }
 
+/** Options of `submit` and `submitPlan`: who acts, and the source of a task that names none. */
+export interface SubmitOptions extends Actor, SubmitDefaults {}
+
 export interface ProgressOptions {
   readonly onProgress?: ((done: number, total: number) => void) | undefined
 }
 
 /** The queue service: every operation is one atomic transaction; a rejected one changes nothing. */
 export interface TaskQueueService {
-  readonly submit: (input: unknown, options?: Actor) => Effect.Effect<Task, QueueError>
-  readonly submitPlan: (plan: unknown, options?: Actor & ProgressOptions) => Effect.Effect<{ tasks: Record<string, Task> }, QueueError>
+  /**
+   * Submits a task. With an `idempotencyKey` that names a task submitted with the same fields,
+   * returns that task and creates nothing (different fields: IdempotencyConflict).
+   */
+  readonly submit: (input: unknown, options?: SubmitOptions) => Effect.Effect<Task, QueueError>
+  /** As `submit`, and says whether it created the task (false: an idempotent repeat; HTTP 200 instead of 201). */
+  readonly submitWithOutcome: (input: unknown, options?: SubmitOptions) => Effect.Effect<{ task: Task; created: boolean }, QueueError>
+  /** Submits a plan, all or nothing; with the plan's `idempotencyKey`, posting it again returns the same tasks. */
+  readonly submitPlan: (plan: unknown, options?: SubmitOptions & ProgressOptions) => Effect.Effect<{ tasks: Record<string, Task> }, QueueError>
+  /** As `submitPlan`, and says whether it created the tasks (false: an idempotent repeat). */
+  readonly submitPlanWithOutcome: (
+    plan: unknown,
+    options?: SubmitOptions & ProgressOptions
+  ) => Effect.Effect<{ tasks: Record<string, Task>; created: boolean }, QueueError>
+  /** Adds an edge; `input` is `{prerequisiteId, dependencyType?, onFailure?}`. */
   readonly addDependency: (dependentId: string, input: unknown, options?: Actor) => Effect.Effect<TaskDetail, QueueError>
+  /**
+   * Removes the edge `dependent -> prerequisite` (TaskNotFound when there is none; the dependent
+   * must be PENDING, BLOCKED or READY). Returns the dependent, READY when that was its last open edge.
+   */
+  readonly removeDependency: (dependentId: string, prerequisiteId: string, options?: Actor) => Effect.Effect<TaskDetail, QueueError>
   readonly claim: (input?: unknown) => Effect.Effect<ClaimedTask | null, QueueError>
   readonly heartbeat: (id: string, input?: unknown) => Effect.Effect<ClaimedTask, QueueError>
   readonly complete: (id: string, input?: unknown, options?: Actor) => Effect.Effect<{ task: Task; unblocked: Array<string> }, QueueError>
@@ -67,6 +89,12 @@ export interface TaskQueueService {
   readonly dataVersion: () => Effect.Effect<number>
   /** When the earliest lease of a RUNNING task expires (ISO-8601), or null when no task runs. */
   readonly nextLeaseExpiry: () => Effect.Effect<string | null, QueueError>
+  /**
+   * When the earliest READY task waiting for its `notBefore` (a delayed start or a retry backoff)
+   * becomes claimable (ISO-8601; possibly already past), or null when none waits. Long polls and
+   * workers wake then (no commit announces it).
+   */
+  readonly nextNotBefore: () => Effect.Effect<string | null, QueueError>
 }
 
 const id = (raw: string): string => validate(TaskId, raw)
@@ -181,14 +209,23 @@ export const make = Effect.gen(function* () {
   yield* Effect.orDie(write((now) => engine.evaluatePending(now)))
 
   const service: TaskQueueService = {
-    submit: (input, options) => write((now) => engine.submit(input, now, options?.actor ?? null)),
+    submit: (input, options) => write((now) => engine.submit(input, now, options?.actor ?? null, options).task),
+    submitWithOutcome: (input, options) => write((now) => engine.submit(input, now, options?.actor ?? null, options)),
     submitPlan: (plan, options) =>
-      write((now) => ({ tasks: engine.submitPlan(plan, now, options?.actor ?? null, options?.onProgress) })),
+      write((now) => ({ tasks: engine.submitPlan(plan, now, options?.actor ?? null, options?.onProgress, options).tasks })),
+    submitPlanWithOutcome: (plan, options) =>
+      write((now) => engine.submitPlan(plan, now, options?.actor ?? null, options?.onProgress, options)),
     addDependency: (dependentId, input, options) =>
       write((now) => {
         const dep = id(dependentId)
         const i = validate(AddDependencyInput, input)
-        return engine.addDependency(dep, i.prerequisiteId, i.dependencyType, now, options?.actor ?? null)
+        return engine.addDependency(dep, i.prerequisiteId, i.dependencyType, now, options?.actor ?? null, i.onFailure)
+      }),
+    removeDependency: (dependentId, prerequisiteId, options) =>
+      write((now) => {
+        const dep = id(dependentId)
+        const i = validate(RemoveDependencyInput, { prerequisiteId })
+        return engine.removeDependency(dep, i.prerequisiteId, now, options?.actor ?? null)
       }),
     claim: (input = {}) => write((now) => engine.claim(validate(ClaimInput, input), now)),
     heartbeat: (taskId, input = {}) => write((now) => engine.heartbeat(id(taskId), validate(HeartbeatInput, input), now)),
@@ -236,7 +273,8 @@ export const make = Effect.gen(function* () {
     onCommit: (listener) =>
       Effect.acquireRelease(Effect.sync(() => void listeners.add(listener)), () => Effect.sync(() => void listeners.delete(listener))),
     dataVersion: () => Effect.sync(() => store.dataVersion()),
-    nextLeaseExpiry: () => read(() => store.nextLeaseExpiry())
+    nextLeaseExpiry: () => read(() => store.nextLeaseExpiry()),
+    nextNotBefore: () => read(() => store.nextNotBefore())
   }
   return service
 })
