@@ -514,10 +514,11 @@ export class Engine {
         if (d.onFailure !== "cancel" || d.resolvedAt !== null || isTerminal(d.status)) continue
         if (reason === null) {
           const self = this.store.getTask(id)
-          reason =
+          const what =
             self !== null && (self.status === "failed" || self.status === "cancelled")
               ? self.status === "failed" ? `prerequisite ${id} failed` : `prerequisite ${id} was cancelled`
-              : `a task under prerequisite ${id} failed or was cancelled (${cause})`
+              : `a task under prerequisite ${id} failed or was cancelled`
+          reason = cause === id ? what : `${what} (because of task ${cause})`
         }
         const t = this.store.getTask(d.taskId)
         if (t !== null) this.cancelTask(t, now, actor, cause, reason, true)
@@ -1220,13 +1221,20 @@ export class Engine {
    * RUNNING task like that.
    */
   private requeued(task: StoredTask, now: number, actor: string | null): { task: StoredTask } {
+    // Waiting again: its edges follow the rule for waiting dependents (a prerequisite's subtree
+    // may have opened again while it ran; a legacy task may have run too early).
+    this.syncEdges(task, now, actor)
+    const fresh = this.load(task.id)
     const doom = this.doomingPrerequisite(task.id)
-    if (doom !== undefined) {
-      const reason = `prerequisite ${doom.taskId} is ${doom.status === "failed" || doom.status === "cancelled" ? doom.status : "doomed by a failed or cancelled subtask"}`
-      return { task: this.cancelTask(task, now, actor, doom.taskId, reason, true) }
-    }
-    if (this.gated(task)) return { task: this.transition(task, "blocked", now, {}, actor, "prerequisites not completed") }
-    return { task }
+    if (doom !== undefined) return { task: this.cancelTask(fresh, now, actor, doom.taskId, this.doomReason(doom), true) }
+    if (fresh.status === "ready" && this.gated(fresh)) return { task: this.transition(fresh, "blocked", now, {}, actor, "prerequisites not completed") }
+    return { task: fresh }
+  }
+
+  private doomReason(doom: Neighbour): string {
+    return doom.status === "failed" || doom.status === "cancelled"
+      ? `prerequisite ${doom.taskId} is ${doom.status}`
+      : `prerequisite ${doom.taskId} has a failed or cancelled task below it`
   }
 
   /** Cancels a task and, transitively, its open dependents (through `cancel` edges) and subtasks. */
@@ -1250,16 +1258,19 @@ export class Engine {
     if (task.status !== "failed") {
       throw new InvalidTransition({ message: `only failed tasks can be retried: task ${id} is ${task.status}`, taskId: id, status: task.status })
     }
-    // Only a migrated legacy database has FAILED tasks whose prerequisites are not all COMPLETED.
+    // Only a migrated legacy database (or a subtask added under a prerequisite after it ran)
+    // has FAILED tasks whose edges are not resolved: they follow the rule again first.
+    this.syncEdges(task, now, actor)
     const doom = this.doomingPrerequisite(id)
     if (doom !== undefined) {
+      const what = doom.status === "failed" || doom.status === "cancelled" ? `is ${doom.status}` : "has a failed or cancelled task below it"
       throw new InvalidTransition({
-        message: `task ${id} cannot be retried while its prerequisite ${doom.taskId} is ${doom.status}: retry that one first`,
+        message: `task ${id} cannot be retried while its prerequisite ${doom.taskId} ${what}: retry that one first`,
         taskId: id,
         status: task.status
       })
     }
-    const retried = this.setStatus(task, "ready", now, { errorMessage: null, retryCount: 0, stallCount: 0, notBefore: null, completedAt: null }, actor, "retried")
+    const retried = this.setStatus(this.load(id), "ready", now, { errorMessage: null, retryCount: 0, stallCount: 0, notBefore: null, completedAt: null }, actor, "retried")
     // The state machine takes a FAILED task back to READY only; it waits there if an edge is open.
     const next = this.gated(retried) ? this.transition(retried, "blocked", now, {}, actor, "prerequisites not completed") : retried
     this.drain(now, actor)
@@ -1302,8 +1313,7 @@ export class Engine {
       if (task === null || task.status !== "pending") continue
       const doom = this.doomingPrerequisite(id)
       if (doom !== undefined) {
-        const reason = `prerequisite ${doom.taskId} is ${doom.status === "failed" || doom.status === "cancelled" ? doom.status : "doomed by a failed or cancelled subtask"}`
-        this.cancelTask(task, now, "engine", doom.taskId, reason, true)
+        this.cancelTask(task, now, "engine", doom.taskId, this.doomReason(doom), true)
         this.drain(now, "engine")
       } else {
         this.transition(task, this.gated(task) ? "blocked" : "ready", now, {}, "engine", "prerequisites evaluated")
