@@ -520,8 +520,9 @@ export class Engine {
               : `a task under prerequisite ${id} failed or was cancelled`
           reason = cause === id ? what : `${what} (because of task ${cause})`
         }
+        // Fresh: an earlier dependent's cascade may have reached this one (a subtask of it).
         const t = this.store.getTask(d.taskId)
-        if (t !== null) this.cancelTask(t, now, actor, cause, reason, true)
+        if (t !== null && !isTerminal(t.status)) this.cancelTask(t, now, actor, cause, reason, true)
       }
     }
     if (after.closed && !before.closed) {
@@ -536,7 +537,10 @@ export class Engine {
         this.edgesResolved(resolved, now, actor, reason)
       }
     } else if (before.closed && !after.closed) {
-      for (const d of this.store.unresolveEdges(id)) {
+      const reopened = this.store.unresolveEdges(id)
+      // Work waits on it again: a waiting task's dependency factor rose (a retried one).
+      if (reopened.length > 0) this.refreshById(id, now)
+      for (const d of reopened) {
         // Its gate closes if this is now its only open edge and no ancestor gates it.
         const t = this.store.getTask(d)
         if (t === null || t.ancestorGated || this.store.countUnresolved(d) !== 1) continue
@@ -1032,7 +1036,8 @@ export class Engine {
     this.insertEdge(dependentId, prerequisiteId, type ?? dependent.dependencyType, onFailure, now, resolvedAt)
     if (resolvedAt === null) {
       if (!wasGated) this.gateClosed(dependent, now, actor, `new prerequisite ${prerequisiteId}`)
-      this.refresh(prerequisite, now)
+      // Fresh: the prerequisite may be below the dependent, just blocked with it.
+      this.refreshById(prerequisiteId, now)
     }
     return this.detail(dependentId, now)
   }
@@ -1054,12 +1059,11 @@ export class Engine {
     const at = formatTimestamp(now)
     const reason = `dependency on ${prerequisiteId} removed`
     // Depths: the dependent and what is downstream of it may get shallower.
+    // (Depths only fall, and the graph is acyclic: a task is visited again only when a
+    // prerequisite of it got shallower.)
     const queue = [dependentId]
-    const seen = new Set<string>()
     while (queue.length > 0) {
       const id = queue.shift()!
-      if (seen.has(id)) continue
-      seen.add(id)
       const t = this.store.getTask(id)
       if (t === null) continue
       const d = depthFrom(this.store.prerequisiteDepths(id).map((p) => p.depth))
