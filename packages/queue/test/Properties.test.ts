@@ -253,7 +253,9 @@ const step = (cmd: Cmd, ctx: Ctx, settings: QueueSettings, index: number) =>
         if (cmd.unknown) dependsOn.push(randomUUID())
         const parent = cmd.parent === null ? undefined : pickFrom(ctx.ids, cmd.parent)
         const key = cmd.key === null ? undefined : `key-${cmd.key}`
-        const prior = key === undefined ? undefined : ctx.keys.get(key)
+        // (A pruned task frees its key.)
+        const known = key === undefined ? undefined : ctx.keys.get(key)
+        const prior = known !== undefined && beforeById.has(known.id) ? known : undefined
         const input = {
           // A repeated key with the same fields must return the first task.
           prompt: prior !== undefined && cmd.priority % 2 === 0 ? (JSON.parse(prior.input) as { prompt: string }).prompt : `task ${ctx.ids.length}`,
