@@ -672,6 +672,31 @@ export class Engine {
     }
   }
 
+  /** The ids above a task in the hierarchy, nearest first. */
+  private ancestorIds(parentId: string | null): Array<string> {
+    const out: Array<string> = []
+    const seen = new Set<string>()
+    for (let p = parentId; p !== null && !seen.has(p); p = this.store.getTask(p)?.parentTaskId ?? null) {
+      seen.add(p)
+      out.push(p)
+    }
+    return out
+  }
+
+  /**
+   * A task cannot depend on its own ancestor (the ancestor's subtree includes it: it would wait
+   * for itself) nor on its descendant (the descendant waits for its ancestors' edges).
+   */
+  private hierarchyLoop(dependentId: string, prerequisiteId: string, what: "ancestor" | "descendant"): never {
+    throw new DependencyCycle({
+      message:
+        what === "ancestor"
+          ? `task ${dependentId} is below ${prerequisiteId} in the hierarchy and cannot depend on it: ${prerequisiteId}'s subtree includes it (a subtask already waits for its parent's prerequisites)`
+          : `task ${dependentId} is above ${prerequisiteId} in the hierarchy and cannot depend on it: ${prerequisiteId} waits for the prerequisites of its ancestors`,
+      cycle: [dependentId, prerequisiteId, dependentId]
+    })
+  }
+
   private fingerprint(value: unknown): string {
     return createHash("sha256").update(canonicalJson(value)).digest("hex")
   }
@@ -799,6 +824,10 @@ export class Engine {
       this.checkPrerequisite(p, spec.onFailure)
       edges.push({ p, spec, resolvedAt: this.resolution(p, spec.onFailure, now) })
     }
+    if (parentTaskId !== null && edges.length > 0) {
+      const above = new Set(this.ancestorIds(parentTaskId))
+      for (const e of edges) if (above.has(e.p.id)) this.hierarchyLoop("the new task", e.p.id, "ancestor")
+    }
     const depth = depthFrom(edges.map((e) => e.p.dependencyDepth))
     this.checkLimit("depth", limits.maxDepth, depth, "dependency depth of the new task")
     const ancestorGated = parent !== null && this.gated(parent)
@@ -863,6 +892,26 @@ export class Engine {
           message: `idempotencyKey ${JSON.stringify(k)} of a plan node already names task ${tid}: repeat a whole plan with the plan's own idempotencyKey`,
           taskId: tid
         })
+      }
+    }
+    // No node depends on a node (or an existing task) above or below it in the hierarchy.
+    const keysAbove = (key: string): Array<string> => {
+      const out: Array<string> = []
+      for (let k = byKey.get(key)!.parentKey; k !== null; k = byKey.get(k)!.parentKey) out.push(k)
+      return out
+    }
+    const externalAbove = new Map<string, Set<string>>()
+    for (const n of flat.nodes) {
+      const chain = keysAbove(n.key)
+      const top = byKey.get(chain[chain.length - 1] ?? n.key)!
+      for (const e of n.edges) {
+        if (e.local && chain.includes(e.ref)) this.hierarchyLoop(n.key, e.ref, "ancestor")
+        if (e.local && keysAbove(e.ref).includes(n.key)) this.hierarchyLoop(n.key, e.ref, "descendant")
+        if (!e.local && top.node.parentTaskId != null) {
+          let ids = externalAbove.get(top.key)
+          if (ids === undefined) externalAbove.set(top.key, (ids = new Set(this.ancestorIds(top.node.parentTaskId))))
+          if (ids.has(e.ref)) this.hierarchyLoop(n.key, e.ref, "ancestor")
+        }
       }
     }
     // Existing tasks the plan names: prerequisites and parents.
@@ -1003,6 +1052,8 @@ export class Engine {
     }
     this.checkPrerequisite(prerequisite, onFailure)
     if (this.store.hasDependency(dependentId, prerequisiteId)) return this.detail(dependentId, now)
+    if (this.ancestorIds(dependent.parentTaskId).includes(prerequisiteId)) this.hierarchyLoop(dependentId, prerequisiteId, "ancestor")
+    if (this.ancestorIds(prerequisite.parentTaskId).includes(dependentId)) this.hierarchyLoop(dependentId, prerequisiteId, "descendant")
     const limits = this.settings.limits
     this.checkLimit("dependencies", limits.maxDependencies, this.store.countPrerequisites(dependentId) + 1, `prerequisites of ${dependentId}`)
     const cycle = findCycle(

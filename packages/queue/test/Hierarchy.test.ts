@@ -17,7 +17,10 @@ const finish = (agentType: string, outcome: "complete" | "fail" = "complete") =>
     const q = yield* TaskQueue
     const c = yield* q.claim({ agentType, worker: "w" })
     expect(c, `${agentType} should be claimable`).not.toBeNull()
-    if (outcome === "complete") return yield* q.complete(c!.id, { leaseToken: c!.leaseToken })
+    if (outcome === "complete") {
+      const r = yield* q.complete(c!.id, { leaseToken: c!.leaseToken })
+      return { ...r, cancelled: [] as Array<string> }
+    }
     const r = yield* q.fail(c!.id, { leaseToken: c!.leaseToken, error: `${agentType} broke` })
     return { task: r.task, unblocked: [] as Array<string>, cancelled: r.cancelled }
   })
@@ -112,7 +115,7 @@ describe("edge failure policies", () => {
     Effect.gen(function* () {
       const q = yield* TaskQueue
       const p = yield* q.submit(aTask({ agentType: "p", maxRetries: 0 }))
-      const kid = yield* q.submit(aTask({ parentTaskId: p.id, agentType: "kid", maxRetries: 0 }))
+      yield* q.submit(aTask({ parentTaskId: p.id, agentType: "kid", maxRetries: 0 }))
       const strict = yield* q.submit(aTask({ dependsOn: [p.id], agentType: "strict" }))
       const lenient = yield* q.submit(aTask({ dependsOn: [{ id: p.id, onFailure: "ignore" }], agentType: "lenient" }))
       const detail = yield* q.get(lenient.id)
@@ -141,6 +144,30 @@ describe("edge failure policies", () => {
       expect(yield* dump).toEqual(before)
       const ok = yield* q.submit(aTask({ dependsOn: [{ id: p.id, onFailure: "ignore" }] }))
       expect(ok.status).toBe("blocked")
+    }).pipe(Effect.provide(testQueue())))
+})
+
+describe("edges within one line of the hierarchy", () => {
+  it.effect("a task cannot depend on its ancestor or its descendant (it would wait for itself): DependencyCycle", () =>
+    Effect.gen(function* () {
+      const q = yield* TaskQueue
+      const top = yield* q.submit(aTask())
+      const mid = yield* q.submit(aTask({ parentTaskId: top.id }))
+      const before = yield* dump
+      const sub = yield* flip(q.submit(aTask({ parentTaskId: mid.id, dependsOn: [top.id] })))
+      expect(sub).toMatchObject({ _tag: "DependencyCycle" })
+      expect(sub.message).toContain("below")
+      const up = yield* flip(q.addDependency(mid.id, { prerequisiteId: top.id }))
+      expect(up).toMatchObject({ _tag: "DependencyCycle", cycle: [mid.id, top.id, mid.id] })
+      const down = yield* flip(q.addDependency(top.id, { prerequisiteId: mid.id }))
+      expect(down._tag).toBe("DependencyCycle")
+      const plan = yield* flip(q.submitPlan({ tasks: [aNode("a", { children: [aNode("b", { dependsOn: ["a"] })] })] }))
+      expect(plan._tag).toBe("DependencyCycle")
+      const planDown = yield* flip(q.submitPlan({ tasks: [aNode("a", { dependsOn: ["b"], children: [aNode("b")] })] }))
+      expect(planDown._tag).toBe("DependencyCycle")
+      const planExternal = yield* flip(q.submitPlan({ tasks: [aNode("a", { parentTaskId: mid.id, dependsOn: [top.id] })] }))
+      expect(planExternal._tag).toBe("DependencyCycle")
+      expect(yield* dump).toEqual(before)
     }).pipe(Effect.provide(testQueue())))
 })
 
