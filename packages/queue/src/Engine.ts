@@ -540,12 +540,15 @@ export class Engine {
       const reopened = this.store.unresolveEdges(id)
       // Work waits on it again: a waiting task's dependency factor rose (a retried one).
       if (reopened.length > 0) this.refreshById(id, now)
+      // A gate closes where this is now the only open edge and no ancestor gated the task, as
+      // things stood before any of them closes (one may be below another: closing the upper one
+      // sets the lower one's ancestor flag, yet the lower one must be blocked too).
+      const closing: Array<StoredTask> = []
       for (const d of reopened) {
-        // Its gate closes if this is now its only open edge and no ancestor gates it.
         const t = this.store.getTask(d)
-        if (t === null || t.ancestorGated || this.store.countUnresolved(d) !== 1) continue
-        this.gateClosed(t, now, actor, `prerequisite ${id} has open subtasks again`)
+        if (t !== null && !t.ancestorGated && this.store.countUnresolved(d) === 1) closing.push(t)
       }
+      for (const t of closing) this.gateClosed(this.load(t.id), now, actor, `prerequisite ${id} has open subtasks again`)
     }
   }
 

@@ -190,6 +190,19 @@ describe("a subtask under a finished subtree", () => {
       expect(late.source).toBe("agent_planner")
       yield* checkInvariants()
     }).pipe(Effect.provide(testQueue())))
+
+  it.effect("re-blocks a dependent and its subtask that both wait on the reopened task", () =>
+    Effect.gen(function* () {
+      const q = yield* TaskQueue
+      const p = yield* q.submit(aTask({ agentType: "p" }))
+      const outer = yield* q.submit(aTask({ dependsOn: [p.id] }))
+      const inner = yield* q.submit(aTask({ parentTaskId: outer.id, dependsOn: [p.id] }))
+      yield* finish("p")
+      expect(yield* statuses([outer.id, inner.id])).toEqual(["ready", "ready"])
+      yield* q.submit(aTask({ parentTaskId: p.id }))
+      expect(yield* statuses([outer.id, inner.id])).toEqual(["blocked", "blocked"])
+      yield* checkInvariants()
+    }).pipe(Effect.provide(testQueue())))
 })
 
 describe("removing a dependency", () => {
