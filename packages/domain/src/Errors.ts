@@ -11,6 +11,7 @@ export const ErrorTags = {
   LimitExceeded: { exitCode: 4, httpStatus: 409 },
   InvalidTransition: { exitCode: 4, httpStatus: 409 },
   LeaseMismatch: { exitCode: 4, httpStatus: 409 },
+  IdempotencyConflict: { exitCode: 4, httpStatus: 409 },
   MigrationError: { exitCode: 5, httpStatus: 500 },
   Unauthorized: { exitCode: 1, httpStatus: 401 }
 } as const

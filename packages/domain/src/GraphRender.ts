@@ -7,11 +7,15 @@ export interface GraphTask {
   readonly status: TaskStatus
 }
 
-/** An edge drawn from prerequisite to dependent (the direction work flows). */
+/**
+ * An edge drawn from prerequisite to dependent (the direction work flows), or, with kind
+ * `subtask`, from a parent to its child in the hierarchy.
+ */
 export interface GraphEdge {
   readonly from: string
   readonly to: string
   readonly resolved: boolean
+  readonly kind?: "dependency" | "subtask" | undefined
 }
 
 const short = (id: string) => id.slice(0, 8)
@@ -36,8 +40,14 @@ export const renderMermaid = (tasks: ReadonlyArray<GraphTask>, edges: ReadonlyAr
   const esc = (s: string) => s.replaceAll('"', "#quot;").replace(/[\r\n]+/g, " ")
   const lines = ["flowchart TD"]
   for (const t of tasks) lines.push(`  ${node(t.id)}["${esc(label(t))}"]:::${t.status}`)
-  for (const e of edges) lines.push(`  ${node(e.from)} ${e.resolved ? "-->" : "-.->"} ${node(e.to)}`)
+  const subtaskLinks: Array<number> = []
+  edges.forEach((e, i) => {
+    if (e.kind === "subtask") subtaskLinks.push(i)
+    lines.push(`  ${node(e.from)} ${e.resolved && e.kind !== "subtask" ? "-->" : "-.->"} ${node(e.to)}`)
+  })
   for (const [status, colour] of Object.entries(statusColours)) lines.push(`  classDef ${status} fill:${colour},stroke:#555`)
+  // Parent -> child links: dotted and grey, apart from the dependencies.
+  if (subtaskLinks.length > 0) lines.push(`  linkStyle ${subtaskLinks.join(",")} stroke:#999,stroke-width:1px`)
   return `${lines.join("\n")}\n`
 }
 
@@ -46,7 +56,10 @@ export const renderDot = (tasks: ReadonlyArray<GraphTask>, edges: ReadonlyArray<
   const q = (s: string) => `"${s.replaceAll("\\", "\\\\").replaceAll('"', '\\"').replace(/[\r\n]+/g, " ")}"`
   const lines = ["digraph abathur {", "  rankdir=LR;", '  node [shape=box, style="rounded,filled", fontname="Helvetica"];']
   for (const t of tasks) lines.push(`  ${q(t.id)} [label=${q(label(t))}, fillcolor=${q(statusColours[t.status])}];`)
-  for (const e of edges) lines.push(`  ${q(e.from)} -> ${q(e.to)}${e.resolved ? "" : " [style=dashed]"};`)
+  for (const e of edges) {
+    const attrs = e.kind === "subtask" ? ' [style=dashed, color="#999999", arrowhead=odot]' : e.resolved ? "" : " [style=dashed]"
+    lines.push(`  ${q(e.from)} -> ${q(e.to)}${attrs};`)
+  }
   lines.push("}")
   return `${lines.join("\n")}\n`
 }

@@ -3,6 +3,7 @@ import { DependencyType } from "./DependencyType.js"
 import { boundedSeconds, MAX_AGE_SECONDS, MAX_DURATION_SECONDS, wellFormed } from "./Bounds.js"
 import { parseAge } from "./Duration.js"
 import { JsonValue, nonNegativeInt, positiveInt, TaskId } from "./Primitives.js"
+import { OnFailure } from "./Task.js"
 import { TaskSource } from "./TaskSource.js"
 import { TaskStatus, TerminalStatuses } from "./TaskStatus.js"
 
@@ -114,9 +115,17 @@ export type ReleaseInput = z.input<typeof ReleaseInput>
 
 export const AddDependencyInput = z.strictObject({
   prerequisiteId: TaskId,
-  dependencyType: DependencyType.optional()
+  dependencyType: DependencyType.optional(),
+  /** What a failure in the prerequisite's subtree does to the dependent (default `cancel`). */
+  onFailure: OnFailure.optional()
 })
 export type AddDependencyInput = z.input<typeof AddDependencyInput>
+
+/** Removes the edge `dependent -> prerequisite`. */
+export const RemoveDependencyInput = z.strictObject({
+  prerequisiteId: TaskId
+})
+export type RemoveDependencyInput = z.input<typeof RemoveDependencyInput>
 
 /** `prune`: terminal tasks older than `olderThan` (`Ns`, `Nm`, `Nh`, `Nd`, `Nw`; default 30d). */
 export const PruneInput = z.strictObject({

@@ -1,6 +1,15 @@
 import { findCycleIn, topologicalBatches } from "./Graph.js"
 import { TaskId } from "./Primitives.js"
-import type { Plan, PlanNode } from "./Task.js"
+import type { DependencyType } from "./DependencyType.js"
+import type { OnFailure, Plan, PlanNode } from "./Task.js"
+
+/** One prerequisite edge of a plan node, resolved to a key of the plan or an existing task id. */
+export interface FlatPlanEdge {
+  readonly ref: string
+  readonly local: boolean
+  readonly onFailure: OnFailure
+  readonly dependencyType: DependencyType | undefined
+}
 
 /** A plan node placed in the flat list the engine inserts. */
 export interface FlatPlanNode {
@@ -12,6 +21,8 @@ export interface FlatPlanNode {
   readonly localDependsOn: ReadonlyArray<string>
   /** Prerequisites that are existing tasks, by id. */
   readonly externalDependsOn: ReadonlyArray<string>
+  /** Every prerequisite edge with its options (first mention of a prerequisite wins). */
+  readonly edges: ReadonlyArray<FlatPlanEdge>
 }
 
 export type PlanProblem =
@@ -19,6 +30,7 @@ export type PlanProblem =
   | { readonly _tag: "UnknownReference"; readonly key: string; readonly reference: string }
   | { readonly _tag: "NestedParent"; readonly key: string }
   | { readonly _tag: "Cycle"; readonly cycle: ReadonlyArray<string> }
+  | { readonly _tag: "DuplicateIdempotencyKey"; readonly key: string; readonly idempotencyKey: string }
 
 export type FlatPlan =
   | { readonly _tag: "Ok"; readonly nodes: ReadonlyArray<FlatPlanNode>; readonly order: ReadonlyArray<string> }
@@ -35,6 +47,8 @@ export const describePlanProblem = (p: PlanProblem): string => {
       return `plan node ${JSON.stringify(p.key)} is nested and sets parentTaskId: only top-level nodes may name an existing parent`
     case "Cycle":
       return `the plan's dependencies form a cycle: ${p.cycle.join(" -> ")}`
+    case "DuplicateIdempotencyKey":
+      return `plan node ${JSON.stringify(p.key)} reuses idempotencyKey ${JSON.stringify(p.idempotencyKey)}: each task needs its own key`
   }
 }
 
@@ -46,6 +60,7 @@ export const describePlanProblem = (p: PlanProblem): string => {
 export const flattenPlan = (plan: Plan): FlatPlan => {
   const nodes: Array<FlatPlanNode> = []
   const keys = new Set<string>()
+  const idempotencyKeys = new Set<string>()
   const pending: Array<{ node: PlanNode; parentKey: string | null }> = plan.tasks
     .map((node) => ({ node, parentKey: null as string | null }))
     .reverse()
@@ -57,6 +72,13 @@ export const flattenPlan = (plan: Plan): FlatPlan => {
       return { _tag: "Problem", problem: { _tag: "NestedParent", key: item.node.key } }
     }
     keys.add(item.node.key)
+    const ik = item.node.idempotencyKey
+    if (ik != null) {
+      if (idempotencyKeys.has(ik)) {
+        return { _tag: "Problem", problem: { _tag: "DuplicateIdempotencyKey", key: item.node.key, idempotencyKey: ik } }
+      }
+      idempotencyKeys.add(ik)
+    }
     flat.push(item)
     for (let i = item.node.children.length - 1; i >= 0; i--) {
       pending.push({ node: item.node.children[i]!, parentKey: item.node.key })
@@ -65,20 +87,33 @@ export const flattenPlan = (plan: Plan): FlatPlan => {
   for (const { node, parentKey } of flat) {
     const local: Array<string> = []
     const external: Array<string> = []
-    for (const ref of node.dependsOn) {
-      if (keys.has(ref)) local.push(ref)
-      else {
-        const id = TaskId.safeParse(ref)
-        if (!id.success) return { _tag: "Problem", problem: { _tag: "UnknownReference", key: node.key, reference: ref } }
-        external.push(id.data)
+    const edges: Array<FlatPlanEdge> = []
+    const seen = new Set<string>()
+    for (const dep of node.dependsOn) {
+      let ref: string
+      let isLocal: boolean
+      if (dep.kind !== "id" && keys.has(dep.ref)) {
+        ref = dep.ref
+        isLocal = true
+      } else {
+        const id = dep.kind === "key" ? null : TaskId.safeParse(dep.ref)
+        if (id === null || !id.success) return { _tag: "Problem", problem: { _tag: "UnknownReference", key: node.key, reference: dep.ref } }
+        ref = id.data
+        isLocal = false
       }
+      const mark = `${isLocal ? "k" : "i"}:${ref}`
+      if (seen.has(mark)) continue
+      seen.add(mark)
+      ;(isLocal ? local : external).push(ref)
+      edges.push({ ref, local: isLocal, onFailure: dep.onFailure, dependencyType: dep.dependencyType })
     }
     nodes.push({
       key: node.key,
       node,
       parentKey,
-      localDependsOn: [...new Set(local)],
-      externalDependsOn: [...new Set(external)]
+      localDependsOn: local,
+      externalDependsOn: external,
+      edges
     })
   }
   const byKey = new Map(nodes.map((n) => [n.key, n]))

@@ -57,13 +57,27 @@ export const Task = z
     startedAt: Timestamp.nullable().default(null),
     completedAt: Timestamp.nullable().default(null),
     lastUpdatedAt: Timestamp.default(now),
-    createdBy: z.string().nullable().default(null)
+    createdBy: z.string().nullable().default(null),
+    notBefore: Timestamp.nullable().default(null),
+    idempotencyKey: z.string().nullable().default(null),
+    stallCount: nonNegativeInt("stallCount").default(0),
+    retryBackoffSeconds: nonNegativeInt("retryBackoffSeconds").nullable().default(null)
   })
   .transform((task) => (task.summary === "" ? { ...task, summary: summarize(task.prompt) } : task))
 export type Task = z.output<typeof Task>
 
 /** A task as a worker receives it from a claim or a heartbeat: with its lease. */
 export type ClaimedTask = Task & { readonly leaseToken: string; readonly leaseExpiresAt: string }
+
+/**
+ * What an edge does when its prerequisite's subtree ends badly: `cancel` (the default) cancels
+ * the dependent as soon as the prerequisite or any of its descendants ends FAILED or CANCELLED;
+ * `ignore` resolves the edge once no task of that subtree is open, whatever the outcomes.
+ */
+export const OnFailure = z.enum(["cancel", "ignore"], {
+  error: (issue) => `unknown onFailure ${JSON.stringify(issue.input)}: use cancel or ignore`
+})
+export type OnFailure = z.infer<typeof OnFailure>
 
 /** An edge of the dependency graph: `dependentTaskId` waits for `prerequisiteTaskId`. */
 export const TaskDependency = z
@@ -72,6 +86,7 @@ export const TaskDependency = z
     dependentTaskId: TaskId,
     prerequisiteTaskId: TaskId,
     dependencyType: DependencyType.default(TaskDefaults.dependencyType),
+    onFailure: OnFailure.default("cancel"),
     createdAt: Timestamp.default(now),
     resolvedAt: Timestamp.nullable().default(null)
   })
@@ -86,12 +101,64 @@ const prompt = z
   .check(wellFormed("prompt"))
   .refine((s) => s.trim().length > 0, { error: "prompt must not be empty: describe the work to do" })
 
+/** The longest idempotency key. */
+export const IDEMPOTENCY_KEY_MAX = 200
+
+/** A submitter's key that makes a repeated submit return the first one's task (1..200 characters). */
+export const IdempotencyKey = z
+  .string({ error: "idempotencyKey must be a string" })
+  .check(wellFormed("idempotencyKey"))
+  .min(1, { error: "idempotencyKey must not be empty" })
+  .max(IDEMPOTENCY_KEY_MAX, { error: `idempotencyKey must be at most ${IDEMPOTENCY_KEY_MAX} characters` })
+
+/** One prerequisite of a submit, normalised: the task (an id, or a key in plans) and the edge's options. */
+export interface DependsOnSpec {
+  readonly id: string
+  readonly onFailure: OnFailure
+  readonly dependencyType?: DependencyType | undefined
+}
+
+const edgeOptions = {
+  onFailure: OnFailure.default("cancel"),
+  dependencyType: DependencyType.optional()
+}
+
+/**
+ * Parses a string with one schema and an object with another, keeping their own messages
+ * (a plain union would only say that nothing matched).
+ */
+const stringOrObject = <Out, In>(str: z.ZodType<Out>, obj: z.ZodType<Out>, error: string): z.ZodType<Out, In> =>
+  z.unknown().transform((value, ctx) => {
+    const schema = typeof value === "string" ? str : typeof value === "object" && value !== null && !Array.isArray(value) ? obj : null
+    if (schema === null) {
+      ctx.addIssue({ code: "custom", message: error })
+      return z.NEVER
+    }
+    const r = schema.safeParse(value)
+    if (r.success) return r.data
+    for (const issue of r.error.issues) ctx.addIssue({ code: "custom", message: issue.message, path: issue.path })
+    return z.NEVER
+  }) as unknown as z.ZodType<Out, In>
+
+/** A `dependsOn` item of a single submit: a task id, or `{"id", "onFailure"?, "dependencyType"?}`. */
+export const DependsOnItem = stringOrObject<DependsOnSpec, string | { id: string; onFailure?: OnFailure | undefined; dependencyType?: DependencyType | undefined }>(
+  TaskId.transform((id): DependsOnSpec => ({ id, onFailure: "cancel" })),
+  z.strictObject({ id: TaskId, ...edgeOptions }).transform((o): DependsOnSpec => ({
+    id: o.id,
+    onFailure: o.onFailure,
+    ...(o.dependencyType !== undefined && { dependencyType: o.dependencyType })
+  })),
+  "a dependsOn item is a task id or {\"id\": ID, \"onFailure\": \"cancel\" | \"ignore\", \"dependencyType\"?}"
+)
+export type DependsOnItem = z.input<typeof DependsOnItem>
+
 /** The fields a submitter may set (JSON bodies, MCP arguments, plan nodes share them). */
 const submitFields = {
   prompt,
   priority: BasePriority.default(TaskDefaults.priority),
-  source: TaskSource.default(TaskDefaults.source),
-  dependsOn: z.array(TaskId, { error: "dependsOn must be a list of task ids" }).default([]),
+  /** Omitted: `human`, or `agent_planner` for a subtask or an MCP submit (the engine decides). */
+  source: TaskSource.optional(),
+  dependsOn: z.array(DependsOnItem, { error: "dependsOn must be a list of task ids" }).default([]),
   dependencyType: DependencyType.default(TaskDefaults.dependencyType),
   parentTaskId: TaskId.nullable().optional(),
   deadline: Instant.nullable().optional(),
@@ -109,7 +176,12 @@ const submitFields = {
   summary: z.string({ error: "summary must be a string" }).check(wellFormed("summary")).optional(),
   inputData: JsonObject.default({}),
   sessionId: z.string({ error: "sessionId must be a string" }).check(wellFormed("sessionId")).nullable().optional(),
-  createdBy: z.string({ error: "createdBy must be a string" }).check(wellFormed("createdBy")).nullable().optional()
+  createdBy: z.string({ error: "createdBy must be a string" }).check(wellFormed("createdBy")).nullable().optional(),
+  /** Not claimable before this instant (the task is READY, waiting for it). */
+  notBefore: Instant.nullable().optional(),
+  idempotencyKey: IdempotencyKey.nullable().optional(),
+  /** Base of the retry backoff (0 = retry at once); omitted: ABATHUR_RETRY_BACKOFF. */
+  retryBackoffSeconds: boundedSeconds("retryBackoffSeconds", 0, MAX_DURATION_SECONDS).nullable().optional()
 }
 
 /** Names unknown fields and says what to do (zod alone says only "Unrecognized key"). */
@@ -126,16 +198,43 @@ export const SubmitTaskInput = z.strictObject(submitFields, unknownFields(Object
 export type SubmitTaskInput = z.input<typeof SubmitTaskInput>
 export type SubmitTask = z.output<typeof SubmitTaskInput>
 
+/** A prerequisite of a plan node: a key of the plan or a task id (a key wins), or the same in an object. */
+export type PlanDependsOnInput =
+  | string
+  | { readonly id?: string | undefined; readonly key?: string | undefined; readonly onFailure?: OnFailure | undefined; readonly dependencyType?: DependencyType | undefined }
+
+/** A plan node's prerequisite, normalised: `ref` is a key or an id, as `kind` says (`either`: a key wins). */
+export interface PlanDependsOn {
+  readonly ref: string
+  readonly kind: "key" | "id" | "either"
+  readonly onFailure: OnFailure
+  readonly dependencyType?: DependencyType | undefined
+}
+
+const PlanDependsOnItem = stringOrObject<PlanDependsOn, PlanDependsOnInput>(
+  z.string().check(wellFormed("dependsOn")).transform((ref): PlanDependsOn => ({ ref, kind: "either", onFailure: "cancel" })),
+  z
+    .strictObject({ id: z.string().check(wellFormed("dependsOn")).optional(), key: z.string().check(wellFormed("dependsOn")).optional(), ...edgeOptions })
+    .refine((o) => (o.id === undefined) !== (o.key === undefined), { error: "give exactly one of \"id\" or \"key\"" })
+    .transform((o): PlanDependsOn => ({
+      ref: o.id ?? o.key ?? "",
+      kind: o.id !== undefined ? "id" : "key",
+      onFailure: o.onFailure,
+      ...(o.dependencyType !== undefined && { dependencyType: o.dependencyType })
+    })),
+  "dependsOn holds keys or task ids, or {\"id\"|\"key\": ..., \"onFailure\"?, \"dependencyType\"?}"
+)
+
 /** A node of a plan: submit fields plus a local `key`, and nested `children`. */
 export interface PlanNodeInput extends Omit<SubmitTaskInput, "dependsOn"> {
   readonly key: string
-  readonly dependsOn?: ReadonlyArray<string> | undefined
+  readonly dependsOn?: ReadonlyArray<PlanDependsOnInput> | undefined
   readonly children?: ReadonlyArray<PlanNodeInput> | undefined
 }
 export interface PlanNode extends Omit<SubmitTask, "dependsOn"> {
   readonly key: string
   /** Keys of this plan, or ids of existing tasks (a key wins over an id). */
-  readonly dependsOn: ReadonlyArray<string>
+  readonly dependsOn: ReadonlyArray<PlanDependsOn>
   readonly children: ReadonlyArray<PlanNode>
 }
 
@@ -147,19 +246,18 @@ export const PlanNode: z.ZodType<PlanNode, PlanNodeInput> = z.lazy(() =>
       .check(wellFormed("key"))
       .trim()
       .min(1, { error: "a plan node's key must not be empty" }),
-    dependsOn: z
-      .array(z.string({ error: "dependsOn holds keys or task ids" }).check(wellFormed("dependsOn")), { error: "dependsOn must be a list" })
-      .default([]),
+    dependsOn: z.array(PlanDependsOnItem, { error: "dependsOn must be a list" }).default([]),
     children: z.array(PlanNode, { error: "children must be a list of plan nodes" }).default([])
   }, unknownFields([...Object.keys(submitFields), "key", "children"]))
 )
 
-/** A plan file: a tree of tasks submitted all or nothing. */
+/** A plan file: a tree of tasks submitted all or nothing; posting it again with its `idempotencyKey` returns the same tasks. */
 export const PlanInput = z.strictObject({
   tasks: z.array(PlanNode, { error: "a plan needs \"tasks\": a list of plan nodes" }).min(1, {
     error: "a plan needs at least one task"
-  })
-}, unknownFields(["tasks"]))
+  }),
+  idempotencyKey: IdempotencyKey.optional()
+}, unknownFields(["tasks", "idempotencyKey"]))
 export type PlanInput = z.input<typeof PlanInput>
 export type Plan = z.output<typeof PlanInput>
 
@@ -167,6 +265,7 @@ export type Plan = z.output<typeof PlanInput>
 export const DependencyLink = z.object({
   taskId: TaskId,
   dependencyType: DependencyType,
+  onFailure: OnFailure,
   resolvedAt: Timestamp.nullable()
 })
 export type DependencyLink = z.output<typeof DependencyLink>

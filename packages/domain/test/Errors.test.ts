@@ -32,6 +32,7 @@ describe("exitCodeFor / httpStatusFor", () => {
     expect(Object.keys(ErrorTags).sort()).toEqual(
       [
         "DependencyCycle",
+        "IdempotencyConflict",
         "InvalidTransition",
         "LeaseMismatch",
         "LimitExceeded",

@@ -155,7 +155,6 @@ describe("SubmitTaskInput accepts valid input and normalises it", () => {
     expect(SubmitTaskInput.parse({ prompt: "Write the docs" })).toEqual({
       prompt: "Write the docs",
       priority: 5,
-      source: "human",
       dependsOn: [],
       dependencyType: "sequential",
       agentType: "general",
@@ -183,7 +182,10 @@ describe("SubmitTaskInput accepts valid input and normalises it", () => {
       sessionId: "s-1",
       createdBy: "agent-7"
     } as const
-    expect(SubmitTaskInput.parse(input)).toEqual(input)
+    expect(SubmitTaskInput.parse(input)).toEqual({
+      ...input,
+      dependsOn: [{ id: A, onFailure: "cancel" }, { id: B, onFailure: "cancel" }]
+    })
   })
 
   it("accepts the bounds of priority, 0 and 10", () => {
@@ -200,14 +202,14 @@ describe("SubmitTaskInput accepts valid input and normalises it", () => {
 
   it("lower-cases upper-case UUIDs and trims them", () => {
     const r = SubmitTaskInput.parse({ prompt: "x", dependsOn: [A.toUpperCase(), ` ${B} `], parentTaskId: B.toUpperCase() })
-    expect(r.dependsOn).toEqual([A, B])
+    expect(r.dependsOn.map((d) => d.id)).toEqual([A, B])
     expect(r.parentTaskId).toBe(B)
   })
 
   it("accepts any RFC 4122 version, not only v4", () => {
     const v1 = "6ba7b810-9dad-11d1-80b4-00c04fd430c8"
     const v7 = "01890a5d-ac96-774b-bcce-b302099a8057"
-    expect(SubmitTaskInput.parse({ prompt: "x", dependsOn: [v1, v7] }).dependsOn).toEqual([v1, v7])
+    expect(SubmitTaskInput.parse({ prompt: "x", dependsOn: [v1, v7] }).dependsOn.map((d) => d.id)).toEqual([v1, v7])
   })
 
   it("reads a deadline without a zone as UTC", () => {

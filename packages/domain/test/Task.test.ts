@@ -172,13 +172,14 @@ describe("TaskDependency", () => {
 
 describe("DependencyLink", () => {
   it("parses an edge as seen from a task", () => {
-    expect(DependencyLink.parse({ taskId: A.toUpperCase(), dependencyType: "parallel", resolvedAt: null })).toEqual({
+    expect(DependencyLink.parse({ taskId: A.toUpperCase(), dependencyType: "parallel", onFailure: "ignore", resolvedAt: null })).toEqual({
       taskId: A,
       dependencyType: "parallel",
+      onFailure: "ignore",
       resolvedAt: null
     })
     expect(
-      DependencyLink.parse({ taskId: A, dependencyType: "sequential", resolvedAt: "2025-10-10 12:00:00" }).resolvedAt
+      DependencyLink.parse({ taskId: A, dependencyType: "sequential", onFailure: "cancel", resolvedAt: "2025-10-10 12:00:00" }).resolvedAt
     ).toBe("2025-10-10T12:00:00.000Z")
   })
 })

@@ -41,6 +41,12 @@ export class LeaseMismatch extends Data.TaggedError("LeaseMismatch")<{
   readonly taskId: string
 }> {}
 
+/** An idempotency key reused with different submit fields; `taskId` is the task the key names. */
+export class IdempotencyConflict extends Data.TaggedError("IdempotencyConflict")<{
+  readonly message: string
+  readonly taskId: string
+}> {}
+
 export type QueueError =
   | ValidationError
   | TaskNotFound
@@ -48,6 +54,7 @@ export type QueueError =
   | LimitExceeded
   | InvalidTransition
   | LeaseMismatch
+  | IdempotencyConflict
 
 export const isQueueError = (u: unknown): u is QueueError =>
   u instanceof ValidationError ||
@@ -55,7 +62,8 @@ export const isQueueError = (u: unknown): u is QueueError =>
   u instanceof DependencyCycle ||
   u instanceof LimitExceeded ||
   u instanceof InvalidTransition ||
-  u instanceof LeaseMismatch
+  u instanceof LeaseMismatch ||
+  u instanceof IdempotencyConflict
 
 /** The contract's error document for a tagged error: `{"error": {"_tag", "message", ...details}}`. */
 export const errorBody = (error: { readonly _tag: string; readonly message: string }): { error: Record<string, unknown> } => {

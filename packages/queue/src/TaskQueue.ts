@@ -16,6 +16,7 @@ import {
   type QueueStatus,
   ReasonText,
   ReleaseInput,
+  RemoveDependencyInput,
   renderDot,
   renderMermaid,
   SubmitTaskInput,
@@ -24,7 +25,7 @@ import {
 } from "@abathur/domain"
 import { type AuditEntry, TaskRepository } from "@abathur/storage"
 import { Clock, Context, Effect, Layer, PubSub, type Queue, type Scope } from "effect"
-import { type Activity, Engine, type ListedTask, type TaskChange, type TaskDetail, type TreeNode, validate } from "./Engine.js"
+import { type Activity, Engine, type ListedTask, type SubmitDefaults, type TaskChange, type TaskDetail, type TreeNode, validate } from "./Engine.js"
 import { QueueConfig } from "./QueueConfig.js"
 import type { Input } from "./Typed.js"
 import { isQueueError, LeaseMismatch, type QueueError, TaskNotFound, ValidationError } from "./QueueError.js"
@@ -34,15 +35,36 @@ export interface Actor {
   readonly actor?: string | undefined
 }
 
+/** Options of `submit` and `submitPlan`: who acts, and the source of a task that names none. */
+export interface SubmitOptions extends Actor, SubmitDefaults {}
+
 export interface ProgressOptions {
   readonly onProgress?: ((done: number, total: number) => void) | undefined
 }
 
 /** The queue service: every operation is one atomic transaction; a rejected one changes nothing. */
 export interface TaskQueueService {
-  readonly submit: <I>(input: Input<I, SubmitTaskInput>, options?: Actor) => Effect.Effect<Task, QueueError>
-  readonly submitPlan: <I>(plan: Input<I, PlanInput>, options?: Actor & ProgressOptions) => Effect.Effect<{ tasks: Record<string, Task> }, QueueError>
+  /**
+   * Submits a task. With an `idempotencyKey` that names a task submitted with the same fields,
+   * returns that task and creates nothing (different fields: IdempotencyConflict).
+   */
+  readonly submit: <I>(input: Input<I, SubmitTaskInput>, options?: SubmitOptions) => Effect.Effect<Task, QueueError>
+  /** As `submit`, and says whether it created the task (false: an idempotent repeat; HTTP 200 instead of 201). */
+  readonly submitWithOutcome: <I>(input: Input<I, SubmitTaskInput>, options?: SubmitOptions) => Effect.Effect<{ task: Task; created: boolean }, QueueError>
+  /** Submits a plan, all or nothing; with the plan's `idempotencyKey`, posting it again returns the same tasks. */
+  readonly submitPlan: <I>(plan: Input<I, PlanInput>, options?: SubmitOptions & ProgressOptions) => Effect.Effect<{ tasks: Record<string, Task> }, QueueError>
+  /** As `submitPlan`, and says whether it created the tasks (false: an idempotent repeat). */
+  readonly submitPlanWithOutcome: <I>(
+    plan: Input<I, PlanInput>,
+    options?: SubmitOptions & ProgressOptions
+  ) => Effect.Effect<{ tasks: Record<string, Task>; created: boolean }, QueueError>
+  /** Adds an edge; `input` is `{prerequisiteId, dependencyType?, onFailure?}`. */
   readonly addDependency: <I>(dependentId: string, input: Input<I, AddDependencyInput>, options?: Actor) => Effect.Effect<TaskDetail, QueueError>
+  /**
+   * Removes the edge `dependent -> prerequisite` (TaskNotFound when there is none; the dependent
+   * must be PENDING, BLOCKED or READY). Returns the dependent, READY when that was its last open edge.
+   */
+  readonly removeDependency: (dependentId: string, prerequisiteId: string, options?: Actor) => Effect.Effect<TaskDetail, QueueError>
   readonly claim: <I>(input?: Input<I, ClaimInput>) => Effect.Effect<ClaimedTask | null, QueueError>
   /** Claims up to `limit` (1..100, default 1) tasks in one transaction, best first; [] when none is ready. */
   readonly claimMany: <I>(input?: Input<I, ClaimInput>) => Effect.Effect<Array<ClaimedTask>, QueueError>
@@ -93,6 +115,12 @@ export interface TaskQueueService {
   readonly dataVersion: () => Effect.Effect<number>
   /** When the earliest lease of a RUNNING task expires (ISO-8601), or null when no task runs. */
   readonly nextLeaseExpiry: () => Effect.Effect<string | null, QueueError>
+  /**
+   * When the earliest READY task waiting for its `notBefore` (a delayed start or a retry backoff)
+   * becomes claimable (ISO-8601; possibly already past), or null when none waits. Long polls and
+   * workers wake then (no commit announces it).
+   */
+  readonly nextNotBefore: () => Effect.Effect<string | null, QueueError>
 }
 
 /** What `complete` answers; `next` only when the input asked for it. */
@@ -260,14 +288,23 @@ export const make = Effect.gen(function* () {
   yield* Effect.orDie(write((now) => engine.evaluatePending(now)))
 
   const service: TaskQueueService = {
-    submit: (input, options) => write((now) => engine.submit(input, now, actorOf(options))),
+    submit: (input, options) => write((now) => engine.submit(input, now, actorOf(options), options).task),
+    submitWithOutcome: (input, options) => write((now) => engine.submit(input, now, actorOf(options), options)),
     submitPlan: (plan, options) =>
-      write((now) => ({ tasks: engine.submitPlan(plan, now, actorOf(options), options?.onProgress) })),
+      write((now) => ({ tasks: engine.submitPlan(plan, now, actorOf(options), options?.onProgress, options).tasks })),
+    submitPlanWithOutcome: (plan, options) =>
+      write((now) => engine.submitPlan(plan, now, actorOf(options), options?.onProgress, options)),
     addDependency: (dependentId, input, options) =>
       write((now) => {
         const dep = id(dependentId)
         const i = validate(AddDependencyInput, input)
-        return engine.addDependency(dep, i.prerequisiteId, i.dependencyType, now, actorOf(options))
+        return engine.addDependency(dep, i.prerequisiteId, i.dependencyType, now, actorOf(options), i.onFailure)
+      }),
+    removeDependency: (dependentId, prerequisiteId, options) =>
+      write((now) => {
+        const dep = id(dependentId)
+        const i = validate(RemoveDependencyInput, { prerequisiteId })
+        return engine.removeDependency(dep, i.prerequisiteId, now, actorOf(options))
       }),
     claim: (input = {}) => write((now) => engine.claim(validate(ClaimInput, input), now)),
     claimMany: (input = {}) =>
@@ -377,7 +414,8 @@ export const make = Effect.gen(function* () {
     onCommit: (listener) =>
       Effect.acquireRelease(Effect.sync(() => void listeners.add(listener)), () => Effect.sync(() => void listeners.delete(listener))),
     dataVersion: () => Effect.sync(() => store.dataVersion()),
-    nextLeaseExpiry: () => read(() => store.nextLeaseExpiry())
+    nextLeaseExpiry: () => read(() => store.nextLeaseExpiry()),
+    nextNotBefore: () => read(() => store.nextNotBefore())
   }
   return service
 })

@@ -205,3 +205,36 @@ CREATE INDEX IF NOT EXISTS idx_tasks_ready_agent_rank
   ON tasks(agent_type, priority_starved, priority_rank DESC, submitted_at ASC) WHERE status = 'ready';
 UPDATE tasks SET priority_refresh_at = submitted_at WHERE status = 'ready';
 `
+
+/**
+ * Version 4: the hierarchy gates the work (CONTRACT, December additions).
+ * - `subtree_open|completed|failed|cancelled`: counts of a task's strict descendants by outcome,
+ *   kept by the engine along the ancestor chain of every state change (no subtree scans);
+ * - `ancestor_gated`: 1 when some ancestor has an unresolved prerequisite edge;
+ * - `not_before`, `retry_backoff_seconds`, `stall_count`: delayed starts, retry backoff, stalls;
+ * - `idempotency_key` (unique) and `idempotency_fingerprint` (the submit fields' hash);
+ * - `task_dependencies.on_failure`: `cancel` or `ignore`;
+ * - `plan_submissions`: plans submitted with an idempotency key, with their tasks by key.
+ */
+export const HIERARCHY_V4 = `
+ALTER TABLE tasks ADD COLUMN not_before TEXT;
+ALTER TABLE tasks ADD COLUMN idempotency_key TEXT;
+ALTER TABLE tasks ADD COLUMN idempotency_fingerprint TEXT;
+ALTER TABLE tasks ADD COLUMN stall_count INTEGER NOT NULL DEFAULT 0 CHECK (stall_count >= 0);
+ALTER TABLE tasks ADD COLUMN retry_backoff_seconds INTEGER CHECK (retry_backoff_seconds >= 0);
+ALTER TABLE tasks ADD COLUMN subtree_open INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE tasks ADD COLUMN subtree_completed INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE tasks ADD COLUMN subtree_failed INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE tasks ADD COLUMN subtree_cancelled INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE tasks ADD COLUMN ancestor_gated INTEGER NOT NULL DEFAULT 0 CHECK (ancestor_gated IN (0, 1));
+ALTER TABLE task_dependencies ADD COLUMN on_failure TEXT NOT NULL DEFAULT 'cancel' CHECK (on_failure IN ('cancel', 'ignore'));
+CREATE UNIQUE INDEX IF NOT EXISTS idx_tasks_idempotency_key ON tasks(idempotency_key) WHERE idempotency_key IS NOT NULL;
+CREATE INDEX IF NOT EXISTS idx_tasks_cancelled_by ON tasks(cancelled_by) WHERE cancelled_by IS NOT NULL;
+CREATE INDEX IF NOT EXISTS idx_tasks_not_before ON tasks(not_before) WHERE status = 'ready' AND priority_rank IS NULL;
+CREATE TABLE IF NOT EXISTS plan_submissions (
+  idempotency_key TEXT PRIMARY KEY,
+  fingerprint TEXT NOT NULL,
+  task_keys TEXT NOT NULL,
+  created_at TEXT NOT NULL
+);
+`

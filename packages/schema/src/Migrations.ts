@@ -1,6 +1,7 @@
 import type Database from "better-sqlite3"
 import { CLAIM_RANK_V3, TASKS_V1 } from "./Ddl.js"
 import { upgradeLegacyTasks } from "./EnhancedQueue.js"
+import { upgradeHierarchy } from "./Hierarchy.js"
 import { tableExists } from "./Sqlite.js"
 
 /** What a migration may use besides the database handle. */
@@ -37,6 +38,11 @@ export const Migrations: ReadonlyArray<Migration> = [
     version: 3,
     name: "claim-rank",
     up: (db) => db.exec(CLAIM_RANK_V3)
+  },
+  {
+    version: 4,
+    name: "hierarchy",
+    up: (db, ctx) => upgradeHierarchy(db, ctx.now())
   }
 ]
 

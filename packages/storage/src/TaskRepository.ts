@@ -1,4 +1,4 @@
-import type { DependencyLink, DependencyType, TaskDependency, TaskSource, TaskStatus } from "@abathur/domain"
+import type { DependencyLink, DependencyType, OnFailure, SubtreeCounts, TaskDependency, TaskSource, TaskStatus } from "@abathur/domain"
 import type BetterSqlite3 from "better-sqlite3"
 import { Context, Effect, Layer } from "effect"
 import { Database } from "./Database.js"
@@ -18,6 +18,36 @@ import {
 export interface Neighbour extends DependencyLink {
   readonly status: TaskStatus
   readonly depth: number
+  /** Open strict descendants of the task at the other end. */
+  readonly subtreeOpen: number
+  /** FAILED or CANCELLED strict descendants of the task at the other end. */
+  readonly subtreeBad: number
+}
+
+/** A task's state with its subtree counters (for the hierarchy rules). */
+export interface SubtreeRow {
+  readonly id: string
+  readonly status: TaskStatus
+  readonly subtree: SubtreeCounts
+}
+
+/** A task whose readiness gate may have changed: its facts for a READY score, and what the gate needs. */
+export interface GateFacts extends RefreshFacts {
+  readonly ancestorGated: boolean
+  readonly hasUnresolved: boolean
+  readonly hasChildren: boolean
+}
+
+interface GateFactsRow extends RefreshFacts {
+  readonly ancestorGated: number
+  readonly hasUnresolved: number
+  readonly hasChildren: number
+}
+
+/** A plan submitted with an idempotency key: its fingerprint and its tasks by key. */
+export interface PlanSubmission {
+  readonly fingerprint: string
+  readonly taskKeys: Readonly<Record<string, string>>
 }
 
 /** What the priority of a task due for a refresh depends on. */
@@ -29,6 +59,7 @@ export interface RefreshFacts {
   readonly deadline: string | null
   readonly estimatedDurationSeconds: number | null
   readonly submittedAt: string
+  readonly notBefore: string | null
   readonly openDependents: number
 }
 
@@ -108,10 +139,27 @@ export interface Edge {
   readonly dependentTaskId: string
   readonly prerequisiteTaskId: string
   readonly dependencyType: DependencyType
+  readonly onFailure: OnFailure
   readonly resolvedAt: string | null
 }
 
 const OPEN = "('pending', 'blocked', 'ready', 'running')"
+
+/** The columns of GateFacts over `tasks t`. */
+const GATE_COLUMNS = `t.id, t.status, t.priority, t.source, t.deadline,
+           t.estimated_duration_seconds AS estimatedDurationSeconds, t.submitted_at AS submittedAt, t.not_before AS notBefore,
+           (SELECT count(*) FROM task_dependencies o JOIN tasks x ON x.id = o.dependent_task_id
+             WHERE o.prerequisite_task_id = t.id AND o.resolved_at IS NULL AND x.status IN ${OPEN}) AS openDependents,
+           t.ancestor_gated AS ancestorGated,
+           EXISTS (SELECT 1 FROM task_dependencies u WHERE u.dependent_task_id = t.id AND u.resolved_at IS NULL) AS hasUnresolved,
+           EXISTS (SELECT 1 FROM tasks c WHERE c.parent_task_id = t.id) AS hasChildren`
+
+const gateFacts = (r: GateFactsRow): GateFacts => ({
+  ...r,
+  ancestorGated: r.ancestorGated === 1,
+  hasUnresolved: r.hasUnresolved === 1,
+  hasChildren: r.hasChildren === 1
+})
 /** SQLite allows 32766 bound parameters; stay well below for IN lists. */
 const CHUNK = 500
 
@@ -173,12 +221,15 @@ export const makeTaskRepository = (db: BetterSqlite3.Database) => {
     error_message, retry_count, max_retries, max_execution_timeout_seconds, submitted_at, started_at, completed_at,
     last_updated_at, created_by, parent_task_id, session_id, source, dependency_type, calculated_priority, deadline,
     estimated_duration_seconds, dependency_depth, lease_token, lease_expires_at, worker_id, priority_refresh_at, cancelled_by,
-    priority_rank, priority_starved)
+    priority_rank, priority_starved, not_before, idempotency_key, idempotency_fingerprint, stall_count,
+    retry_backoff_seconds, subtree_open, subtree_completed, subtree_failed, subtree_cancelled, ancestor_gated)
     VALUES (@id, @prompt, @summary, @agent_type, @priority, @status, @input_data, @result_data, @error_message,
     @retry_count, @max_retries, @max_execution_timeout_seconds, @submitted_at, @started_at, @completed_at,
     @last_updated_at, @created_by, @parent_task_id, @session_id, @source, @dependency_type, @calculated_priority,
     @deadline, @estimated_duration_seconds, @dependency_depth, @lease_token, @lease_expires_at, @worker_id,
-    @priority_refresh_at, @cancelled_by, @priority_rank, @priority_starved)`
+    @priority_refresh_at, @cancelled_by, @priority_rank, @priority_starved, @not_before, @idempotency_key,
+    @idempotency_fingerprint, @stall_count, @retry_backoff_seconds, @subtree_open, @subtree_completed, @subtree_failed,
+    @subtree_cancelled, @ancestor_gated)`
 
   // Set-based inserts (a plan): the same columns as insertTaskSql, many rows per statement, in
   // blocks of 64, 32, ..., 1 rows so that at most seven statements of each kind are prepared.
@@ -200,8 +251,9 @@ export const makeTaskRepository = (db: BetterSqlite3.Database) => {
   }
 
   const neighbourSql = (near: "dependent_task_id" | "prerequisite_task_id", far: "dependent_task_id" | "prerequisite_task_id") =>
-    `SELECT d.${far} AS taskId, d.dependency_type AS dependencyType, d.resolved_at AS resolvedAt,
-       t.status AS status, t.dependency_depth AS depth
+    `SELECT d.${far} AS taskId, d.dependency_type AS dependencyType, d.on_failure AS onFailure, d.resolved_at AS resolvedAt,
+       t.status AS status, t.dependency_depth AS depth, t.subtree_open AS subtreeOpen,
+       t.subtree_failed + t.subtree_cancelled AS subtreeBad
      FROM task_dependencies d JOIN tasks t ON t.id = d.${far}
      WHERE d.${near} = ? ORDER BY d.created_at, d.rowid`
 
@@ -334,7 +386,8 @@ export const makeTaskRepository = (db: BetterSqlite3.Database) => {
     },
 
     /**
-     * The head of each class of the claim order among READY tasks (optionally of one agent
+     * The head of each class of the claim order among READY tasks (a READY task without a rank
+     * waits for its `notBefore` and is not claimable) (optionally of one agent
      * type): the best not yet starved and the best starved, by rank then age. The caller
      * compares the two at the current instant.
      */
@@ -345,12 +398,13 @@ export const makeTaskRepository = (db: BetterSqlite3.Database) => {
           agentType === null
             ? get<ReadyHeadRow>(
                 `SELECT id, priority_rank AS rank, submitted_at AS submittedAt FROM tasks INDEXED BY idx_tasks_ready_rank
-                 WHERE status = 'ready' AND priority_starved = ? ORDER BY priority_rank DESC, submitted_at ASC LIMIT 1`,
+                 WHERE status = 'ready' AND priority_starved = ? AND priority_rank IS NOT NULL
+                 ORDER BY priority_rank DESC, submitted_at ASC LIMIT 1`,
                 starved
               )
             : get<ReadyHeadRow>(
                 `SELECT id, priority_rank AS rank, submitted_at AS submittedAt FROM tasks INDEXED BY idx_tasks_ready_agent_rank
-                 WHERE status = 'ready' AND agent_type = ? AND priority_starved = ?
+                 WHERE status = 'ready' AND agent_type = ? AND priority_starved = ? AND priority_rank IS NOT NULL
                  ORDER BY priority_rank DESC, submitted_at ASC LIMIT 1`,
                 agentType,
                 starved
@@ -368,6 +422,15 @@ export const makeTaskRepository = (db: BetterSqlite3.Database) => {
         now
       ),
 
+    /**
+     * The earliest `notBefore` of a READY task that waits for it (out of the claim order until a
+     * refresh at that instant ranks it); null when none waits.
+     */
+    nextNotBefore: (): string | null =>
+      get<{ at: string | null }>(
+        "SELECT min(not_before) AS at FROM tasks INDEXED BY idx_tasks_not_before WHERE status = 'ready' AND priority_rank IS NULL"
+      )?.at ?? null,
+
     /** The earliest lease expiry among RUNNING tasks. */
     nextLeaseExpiry: (): string | null =>
       get<{ at: string | null }>("SELECT min(lease_expires_at) AS at FROM tasks WHERE status = 'running'")?.at ?? null,
@@ -376,7 +439,7 @@ export const makeTaskRepository = (db: BetterSqlite3.Database) => {
     dueForRefresh: (at: string, limit?: number): Array<DueRefresh> =>
       all<DueRefreshRow>(
         `SELECT id, status, priority, source, deadline, estimated_duration_seconds AS estimatedDurationSeconds,
-           submitted_at AS submittedAt, priority_rank AS rank, priority_starved AS starved
+           submitted_at AS submittedAt, not_before AS notBefore, priority_rank AS rank, priority_starved AS starved
          FROM tasks WHERE priority_refresh_at <= ? ORDER BY priority_refresh_at LIMIT ?`,
         at,
         limit ?? -1
@@ -513,9 +576,9 @@ export const makeTaskRepository = (db: BetterSqlite3.Database) => {
     insertDependency: (dep: TaskDependency): void => {
       try {
         stmt(
-          `INSERT INTO task_dependencies (id, dependent_task_id, prerequisite_task_id, dependency_type, created_at, resolved_at)
-           VALUES (?, ?, ?, ?, ?, ?)`
-        ).run(dep.id, dep.dependentTaskId, dep.prerequisiteTaskId, dep.dependencyType, dep.createdAt, dep.resolvedAt)
+          `INSERT INTO task_dependencies (id, dependent_task_id, prerequisite_task_id, dependency_type, created_at, resolved_at, on_failure)
+           VALUES (?, ?, ?, ?, ?, ?, ?)`
+        ).run(dep.id, dep.dependentTaskId, dep.prerequisiteTaskId, dep.dependencyType, dep.createdAt, dep.resolvedAt, dep.onFailure)
       } catch (error) {
         throw classifyConstraint(error) ?? error
       }
@@ -527,8 +590,8 @@ export const makeTaskRepository = (db: BetterSqlite3.Database) => {
         insertMany(
           deps,
           (n) =>
-            `INSERT INTO task_dependencies (id, dependent_task_id, prerequisite_task_id, dependency_type, created_at, resolved_at) VALUES ${rowsOf(6, n)}`,
-          (dep, into) => void into.push(dep.id, dep.dependentTaskId, dep.prerequisiteTaskId, dep.dependencyType, dep.createdAt, dep.resolvedAt)
+            `INSERT INTO task_dependencies (id, dependent_task_id, prerequisite_task_id, dependency_type, created_at, resolved_at, on_failure) VALUES ${rowsOf(7, n)}`,
+          (dep, into) => void into.push(dep.id, dep.dependentTaskId, dep.prerequisiteTaskId, dep.dependencyType, dep.createdAt, dep.resolvedAt, dep.onFailure)
         )
       } catch (error) {
         throw classifyConstraint(error) ?? error
@@ -562,7 +625,7 @@ export const makeTaskRepository = (db: BetterSqlite3.Database) => {
     unblockedBy: (prerequisiteId: string, at: string): Array<RefreshFacts> =>
       all<RefreshFacts>(
         `SELECT t.id, t.status, t.priority, t.source, t.deadline,
-           t.estimated_duration_seconds AS estimatedDurationSeconds, t.submitted_at AS submittedAt,
+           t.estimated_duration_seconds AS estimatedDurationSeconds, t.submitted_at AS submittedAt, t.not_before AS notBefore,
            (SELECT count(*) FROM task_dependencies o JOIN tasks x ON x.id = o.dependent_task_id
              WHERE o.prerequisite_task_id = t.id AND o.resolved_at IS NULL AND x.status IN ${OPEN}) AS openDependents
          FROM task_dependencies d JOIN tasks t ON t.id = d.dependent_task_id
@@ -572,6 +635,139 @@ export const makeTaskRepository = (db: BetterSqlite3.Database) => {
         prerequisiteId,
         at
       ),
+
+    /**
+     * Resolves the open edges on a prerequisite (only its `ignore` edges with `ignoreOnly`);
+     * returns the dependents they named.
+     */
+    resolveEdges: (prerequisiteId: string, at: string, ignoreOnly: boolean): Array<string> =>
+      ignoreOnly
+        ? pluck(
+            `UPDATE task_dependencies SET resolved_at = ? WHERE prerequisite_task_id = ? AND resolved_at IS NULL
+             AND on_failure = 'ignore' RETURNING dependent_task_id`,
+            at,
+            prerequisiteId
+          )
+        : pluck(
+            "UPDATE task_dependencies SET resolved_at = ? WHERE prerequisite_task_id = ? AND resolved_at IS NULL RETURNING dependent_task_id",
+            at,
+            prerequisiteId
+          ),
+
+    /** Opens again the resolved edges on a prerequisite whose dependents have not started; returns those dependents. */
+    unresolveEdges: (prerequisiteId: string): Array<string> =>
+      pluck(
+        `UPDATE task_dependencies SET resolved_at = NULL WHERE prerequisite_task_id = ? AND resolved_at IS NOT NULL
+         AND (SELECT status FROM tasks WHERE id = dependent_task_id) IN ('pending', 'blocked', 'ready')
+         RETURNING dependent_task_id`,
+        prerequisiteId
+      ),
+
+    /** Sets one edge's resolution time (null: open). */
+    setEdgeResolved: (dependentId: string, prerequisiteId: string, resolvedAt: string | null): void => {
+      stmt("UPDATE task_dependencies SET resolved_at = ? WHERE dependent_task_id = ? AND prerequisite_task_id = ?").run(
+        resolvedAt,
+        dependentId,
+        prerequisiteId
+      )
+    },
+
+    /** Deletes the edge `dependent -> prerequisite`; returns it, or null when there was none. */
+    deleteDependency: (dependentId: string, prerequisiteId: string): { resolvedAt: string | null } | null =>
+      get<{ resolvedAt: string | null }>(
+        "DELETE FROM task_dependencies WHERE dependent_task_id = ? AND prerequisite_task_id = ? RETURNING resolved_at AS resolvedAt",
+        dependentId,
+        prerequisiteId
+      ) ?? null,
+
+    /** The task has an unresolved prerequisite edge. */
+    hasUnresolved: (taskId: string): boolean =>
+      get("SELECT 1 FROM task_dependencies WHERE dependent_task_id = ? AND resolved_at IS NULL LIMIT 1", taskId) !== undefined,
+
+    /** How many unresolved prerequisite edges the task has. */
+    countUnresolved: (taskId: string): number =>
+      get<{ n: number }>("SELECT count(*) AS n FROM task_dependencies WHERE dependent_task_id = ? AND resolved_at IS NULL", taskId)!.n,
+
+    /** What the readiness gate of these tasks needs, with their facts for a score (one query). */
+    gateFacts: (ids: ReadonlyArray<string>): Array<GateFacts> =>
+      inChunks(
+        ids,
+        (ph) => `SELECT ${GATE_COLUMNS} FROM tasks t WHERE t.id IN (${ph})`,
+        (sql, part) => all<GateFactsRow>(sql, ...part)
+      ).map(gateFacts),
+
+    /**
+     * Sets `ancestor_gated` of a task's children (to the parent's gate) and returns them with
+     * what their own gate needs.
+     */
+    gateChildren: (parentId: string, gated: boolean): Array<GateFacts> => {
+      stmt("UPDATE tasks SET ancestor_gated = ? WHERE parent_task_id = ?").run(gated ? 1 : 0, parentId)
+      return all<GateFactsRow>(`SELECT ${GATE_COLUMNS} FROM tasks t WHERE t.parent_task_id = ? ORDER BY t.submitted_at, t.rowid`, parentId).map(gateFacts)
+    },
+
+    /**
+     * Adds `delta` to the subtree counters of a task and each of its ancestors (a parent link
+     * cycle in legacy data is walked once); returns their rows after the change.
+     */
+    adjustSubtree: (fromId: string, delta: SubtreeCounts): Array<SubtreeRow> =>
+      all<{ id: string; status: TaskStatus; o: number; c: number; f: number; x: number }>(
+        `WITH RECURSIVE anc(id) AS (
+           SELECT ? UNION SELECT t.parent_task_id FROM anc JOIN tasks t ON t.id = anc.id WHERE t.parent_task_id IS NOT NULL
+         )
+         UPDATE tasks SET subtree_open = subtree_open + ?, subtree_completed = subtree_completed + ?,
+           subtree_failed = subtree_failed + ?, subtree_cancelled = subtree_cancelled + ?
+         WHERE id IN (SELECT id FROM anc)
+         RETURNING id, status, subtree_open AS o, subtree_completed AS c, subtree_failed AS f, subtree_cancelled AS x`,
+        fromId,
+        delta.open,
+        delta.completed,
+        delta.failed,
+        delta.cancelled
+      ).map((r) => ({ id: r.id, status: r.status, subtree: { open: r.o, completed: r.c, failed: r.f, cancelled: r.x } })),
+
+    /** Children of a task with their status and open descendants (for cascades). */
+    childStates: (parentId: string): Array<{ id: string; status: TaskStatus; subtreeOpen: number }> =>
+      all<{ id: string; status: TaskStatus; subtreeOpen: number }>(
+        "SELECT id, status, subtree_open AS subtreeOpen FROM tasks WHERE parent_task_id = ? ORDER BY submitted_at, rowid",
+        parentId
+      ),
+
+    /** CANCELLED tasks whose cancellation this task's failure or cancellation caused. */
+    cancelledBy: (causeId: string): Array<string> =>
+      pluck("SELECT id FROM tasks WHERE cancelled_by = ? AND status = 'cancelled' ORDER BY last_updated_at, rowid", causeId),
+
+    /** The task submitted with this idempotency key, if any. */
+    taskByIdempotencyKey: (key: string): StoredTask | null => {
+      const row = get<TaskRow>("SELECT * FROM tasks WHERE idempotency_key = ?", key)
+      return row === undefined ? null : rowToTask(row)
+    },
+
+    /** Which of these idempotency keys name a task already (key -> task id). */
+    idempotencyKeysTaken: (keys: ReadonlyArray<string>): Map<string, string> =>
+      new Map(
+        inChunks(
+          keys,
+          (ph) => `SELECT idempotency_key AS k, id FROM tasks WHERE idempotency_key IN (${ph})`,
+          (sql, part) => all<{ k: string; id: string }>(sql, ...part)
+        ).map((r) => [r.k, r.id])
+      ),
+
+    getPlanSubmission: (key: string): PlanSubmission | null => {
+      const row = get<{ fingerprint: string; task_keys: string }>(
+        "SELECT fingerprint, task_keys FROM plan_submissions WHERE idempotency_key = ?",
+        key
+      )
+      return row === undefined ? null : { fingerprint: row.fingerprint, taskKeys: JSON.parse(row.task_keys) as Record<string, string> }
+    },
+
+    insertPlanSubmission: (key: string, submission: PlanSubmission, at: string): void => {
+      stmt("INSERT INTO plan_submissions (idempotency_key, fingerprint, task_keys, created_at) VALUES (?, ?, ?, ?)").run(
+        key,
+        submission.fingerprint,
+        JSON.stringify(submission.taskKeys),
+        at
+      )
+    },
 
     /** A task's prerequisites with their state. */
     prerequisitesOf: (taskId: string): Array<Neighbour> =>
@@ -607,7 +803,7 @@ export const makeTaskRepository = (db: BetterSqlite3.Database) => {
         ids,
         (ph) =>
           `SELECT dependent_task_id AS dependentTaskId, prerequisite_task_id AS prerequisiteTaskId,
-             dependency_type AS dependencyType, resolved_at AS resolvedAt
+             dependency_type AS dependencyType, on_failure AS onFailure, resolved_at AS resolvedAt
            FROM task_dependencies WHERE dependent_task_id IN (${ph})`,
         (sql, part) => all<Edge>(sql, ...part)
       ).filter((e) => set.has(e.prerequisiteTaskId))
@@ -619,7 +815,7 @@ export const makeTaskRepository = (db: BetterSqlite3.Database) => {
         ids,
         (ph) =>
           `SELECT dependent_task_id AS dependentTaskId, prerequisite_task_id AS prerequisiteTaskId,
-             dependency_type AS dependencyType, resolved_at AS resolvedAt
+             dependency_type AS dependencyType, on_failure AS onFailure, resolved_at AS resolvedAt
            FROM task_dependencies WHERE prerequisite_task_id IN (${ph})`,
         (sql, part) => all<Edge>(sql, ...part)
       ),

@@ -1,4 +1,4 @@
-import type { DependencyType, JsonObject, JsonValue, Task, TaskDependency, TaskSource, TaskStatus } from "@abathur/domain"
+import type { DependencyType, JsonObject, JsonValue, OnFailure, SubtreeCounts, Task, TaskDependency, TaskSource, TaskStatus } from "@abathur/domain"
 
 /** A row of `tasks` as better-sqlite3 returns it. */
 export interface TaskRow {
@@ -34,6 +34,16 @@ export interface TaskRow {
   readonly cancelled_by: string | null
   readonly priority_rank: number | null
   readonly priority_starved: number
+  readonly not_before: string | null
+  readonly idempotency_key: string | null
+  readonly idempotency_fingerprint: string | null
+  readonly stall_count: number
+  readonly retry_backoff_seconds: number | null
+  readonly subtree_open: number
+  readonly subtree_completed: number
+  readonly subtree_failed: number
+  readonly subtree_cancelled: number
+  readonly ancestor_gated: number
 }
 
 /** A task with the bookkeeping the queue keeps beside the public model. */
@@ -49,6 +59,12 @@ export interface StoredTask extends Task {
   readonly priorityStarved: boolean
   /** The task whose failure or cancellation cancelled this one, when a cascade did. */
   readonly cancelledBy: string | null
+  /** A hash of the submit fields, when submitted with an idempotency key. */
+  readonly idempotencyFingerprint: string | null
+  /** Counts of the strict descendants by outcome (kept along the ancestor chain). */
+  readonly subtree: SubtreeCounts
+  /** Some ancestor has an unresolved prerequisite edge. */
+  readonly ancestorGated: boolean
 }
 
 /** A row of `task_dependencies`. */
@@ -59,6 +75,7 @@ export interface TaskDependencyRow {
   readonly dependency_type: string
   readonly created_at: string
   readonly resolved_at: string | null
+  readonly on_failure: string
 }
 
 const parseJson = (text: string | null): JsonValue | null => {
@@ -109,7 +126,19 @@ export const rowToTask = (row: TaskRow): StoredTask => ({
   priorityRefreshAt: row.priority_refresh_at,
   cancelledBy: row.cancelled_by,
   priorityRank: row.priority_rank,
-  priorityStarved: row.priority_starved === 1
+  priorityStarved: row.priority_starved === 1,
+  notBefore: row.not_before,
+  idempotencyKey: row.idempotency_key,
+  idempotencyFingerprint: row.idempotency_fingerprint,
+  stallCount: row.stall_count,
+  retryBackoffSeconds: row.retry_backoff_seconds,
+  subtree: {
+    open: row.subtree_open,
+    completed: row.subtree_completed,
+    failed: row.subtree_failed,
+    cancelled: row.subtree_cancelled
+  },
+  ancestorGated: row.ancestor_gated === 1
 })
 
 /** Maps a model to the column values of a `tasks` row (named parameters). */
@@ -145,7 +174,17 @@ export const taskToRow = (task: StoredTask): TaskRow => ({
   priority_refresh_at: task.priorityRefreshAt,
   cancelled_by: task.cancelledBy,
   priority_rank: task.priorityRank,
-  priority_starved: task.priorityStarved ? 1 : 0
+  priority_starved: task.priorityStarved ? 1 : 0,
+  not_before: task.notBefore,
+  idempotency_key: task.idempotencyKey,
+  idempotency_fingerprint: task.idempotencyFingerprint,
+  stall_count: task.stallCount,
+  retry_backoff_seconds: task.retryBackoffSeconds,
+  subtree_open: task.subtree.open,
+  subtree_completed: task.subtree.completed,
+  subtree_failed: task.subtree.failed,
+  subtree_cancelled: task.subtree.cancelled,
+  ancestor_gated: task.ancestorGated ? 1 : 0
 })
 
 /** Maps a `task_dependencies` row to the model. */
@@ -155,7 +194,8 @@ export const rowToTaskDependency = (row: TaskDependencyRow): TaskDependency => (
   prerequisiteTaskId: row.prerequisite_task_id,
   dependencyType: row.dependency_type as DependencyType,
   createdAt: row.created_at,
-  resolvedAt: row.resolved_at
+  resolvedAt: row.resolved_at,
+  onFailure: row.on_failure as OnFailure
 })
 
 /** Column names of the model's fields, for updates. */
@@ -177,7 +217,10 @@ export const TaskColumns = {
   priorityRefreshAt: "priority_refresh_at",
   cancelledBy: "cancelled_by",
   priorityRank: "priority_rank",
-  priorityStarved: "priority_starved"
+  priorityStarved: "priority_starved",
+  notBefore: "not_before",
+  stallCount: "stall_count",
+  ancestorGated: "ancestor_gated"
 } as const satisfies Partial<Record<keyof StoredTask, keyof TaskRow>>
 
 /** The fields of a task the queue may change after submission. */

@@ -150,7 +150,8 @@ describe("row mapping", () => {
         prerequisite_task_id: "00000000-0000-4000-8000-000000000002",
         dependency_type: "parallel",
         created_at: at(1),
-        resolved_at: at(2)
+        resolved_at: at(2),
+        on_failure: "ignore"
       })
     ).toEqual({
       id: "00000000-0000-4000-8000-000000000003",
@@ -158,7 +159,8 @@ describe("row mapping", () => {
       prerequisiteTaskId: "00000000-0000-4000-8000-000000000002",
       dependencyType: "parallel",
       createdAt: at(1),
-      resolvedAt: at(2)
+      resolvedAt: at(2),
+      onFailure: "ignore"
     })
   })
 

@@ -63,6 +63,9 @@ type Bookkeeping =
   | "priorityRank"
   | "priorityStarved"
   | "cancelledBy"
+  | "idempotencyFingerprint"
+  | "subtree"
+  | "ancestorGated"
 
 /**
  * A stored task: `Task.parse` of the overrides (defaults filled) plus bookkeeping fields, null
@@ -77,6 +80,9 @@ export const makeTask = (overrides: Partial<StoredTask> = {}): StoredTask => {
     priorityRank = null,
     priorityStarved = false,
     cancelledBy = null,
+    idempotencyFingerprint = null,
+    subtree = { open: 0, completed: 0, failed: 0, cancelled: 0 },
+    ancestorGated = false,
     ...fields
   } = overrides
   const bookkeeping: Pick<StoredTask, Bookkeeping> = {
@@ -86,7 +92,10 @@ export const makeTask = (overrides: Partial<StoredTask> = {}): StoredTask => {
     priorityRefreshAt,
     priorityRank,
     priorityStarved,
-    cancelledBy
+    cancelledBy,
+    idempotencyFingerprint,
+    subtree,
+    ancestorGated
   }
   return { ...Task.parse({ prompt: "Do the thing", ...fields }), ...bookkeeping }
 }

@@ -8,6 +8,9 @@ import { afterEach, describe, expect, it } from "vitest"
 import { dumpDatabase } from "../src/DatabaseDump.js"
 import { createLegacyDatabase, type LegacyDatabaseSummary } from "../src/LegacyDatabase.js"
 
+/** The migrations up to version 3, before the hierarchy rules (version 4) apply to the data. */
+const V3 = Migrations.filter((m) => m.version <= 3)
+
 type Row = Record<string, unknown>
 
 const cleanups: Array<() => void> = []
@@ -128,12 +131,13 @@ describe("migrating a legacy database", () => {
     expect(summary.dependencyCount).toBeGreaterThan(10_000)
     expect(summary.statusCounts.running).toBeGreaterThan(0)
 
+    // Up to version 3: every legacy value and edge as it was (version 4 applies the hierarchy
+    // rules to them, below, and in the schema package's tests).
     const started = performance.now()
-    const result = migrate(db)
+    const result = migrate(db, { migrations: V3 })
     const elapsed = performance.now() - started
     expect(result.fromVersion).toBe(1)
-    expect(result.toVersion).toBe(LATEST_VERSION)
-    expect(result.applied).toEqual(Migrations.filter((m) => m.version > 1).map((m) => m.version))
+    expect(result.toVersion).toBe(3)
     expect(result.applied).toEqual([2, 3])
     expect(result.backup).not.toBeNull()
     expect(existsSync(result.backup!)).toBe(true)
@@ -184,8 +188,16 @@ describe("migrating a legacy database", () => {
     }
 
     const dump = dumpDatabase(db)
-    expect(migrate(db)).toEqual({ fromVersion: LATEST_VERSION, toVersion: LATEST_VERSION, backup: null, applied: [] })
+    expect(migrate(db, { migrations: V3 })).toEqual({ fromVersion: 3, toVersion: 3, backup: null, applied: [] })
     expect(dumpDatabase(db)).toBe(dump)
+    // Version 4 on top: the hierarchy's edges that would wait for themselves go, audited, and
+    // nothing else is lost.
+    expect(migrate(db, { backup: false }).applied).toEqual(Migrations.filter((m) => m.version > 3).map((m) => m.version))
+    expect(readVersion(db)).toBe(LATEST_VERSION)
+    const notes = db.prepare("SELECT count(*) FROM task_audit WHERE reason LIKE 'schema v4 dropped%'").pluck().get() as number
+    expect(db.prepare("SELECT count(*) FROM task_dependencies").pluck().get()).toBe(summary.dependencyCount - notes)
+    expect(tasksById(db).size).toBe(10_000)
+    expect(db.pragma("foreign_key_check")).toEqual([])
     console.info(`migrated 10,000 legacy tasks and ${summary.dependencyCount} dependencies in ${elapsed.toFixed(0)} ms`)
   }, 120_000) // about 13 s alone; a loaded 2-core machine (turbo runs two suites at once) needs room
 
@@ -223,8 +235,8 @@ describe("migrating a legacy database", () => {
       const othersBefore = others()
       const before = tasksById(db)
 
-      const result = migrate(db)
-      expect(result).toMatchObject({ fromVersion: 1, toVersion: LATEST_VERSION, applied: [2, 3] })
+      const result = migrate(db, { migrations: V3 })
+      expect(result).toMatchObject({ fromVersion: 1, toVersion: 3, applied: [2, 3] })
       expect(db.pragma("foreign_keys", { simple: true })).toBe(1)
 
       // Other tables: row for row, and their foreign keys now point at the new tasks table.
@@ -277,8 +289,10 @@ describe("migrating a legacy database", () => {
       expect(audited).toBe(summary.droppedDependencies.length + summary.danglingParentTaskIds.length)
 
       const dump = dumpDatabase(db)
-      expect(migrate(db).applied).toEqual([])
+      expect(migrate(db, { migrations: V3 }).applied).toEqual([])
       expect(dumpDatabase(db)).toBe(dump)
+      expect(migrate(db, { backup: false }).applied).toEqual([4])
+      expect(db.pragma("foreign_key_check")).toEqual([])
     }
   )
 
