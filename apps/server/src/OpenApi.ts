@@ -50,7 +50,7 @@ const errorText: Readonly<Record<number, string>> = {
   400: "ValidationError: bad input (a field out of range, a bad id, malformed JSON, unknown fields or query parameters).",
   401: "Unauthorized: the server has a token and the request did not carry it.",
   404: "TaskNotFound: a named task (or prerequisite, or parent) does not exist.",
-  409: "DependencyCycle (with `cycle`), LimitExceeded (with `limit`, `max`, `actual`), InvalidTransition or LeaseMismatch.",
+  409: "DependencyCycle (with `cycle`), LimitExceeded (with `limit`, `max`, `actual`), InvalidTransition, LeaseMismatch or IdempotencyConflict (with `taskId`).",
   413: "PayloadTooLarge: the request body is over 1 MiB.",
   500: "An unexpected failure (MigrationError, InternalError)."
 }
