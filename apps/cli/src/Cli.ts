@@ -594,7 +594,7 @@ const recover = command(
   "recover",
   {},
   describe(
-    "Put running tasks whose lease expired back to ready (or failed, when their retries are spent).",
+    "Put running tasks whose lease expired back to ready without spending a retry (a stall; past ABATHUR_MAX_STALLS, default 3, the task fails).",
     "abathur recover --json"
   ),
   (_, ctx) =>

@@ -27,14 +27,14 @@ const result = (r: Awaited<ReturnType<Client["callTool"]>>) => {
 }
 
 describe("MCP over streamable HTTP", () => {
-  it("lists the contract's ten tools", async () => {
+  it("lists the contract's tools", async () => {
     const mcp = await connect()
     try {
       const { tools } = await mcp.listTools()
       expect(tools.map((t) => t.name).sort()).toEqual(
         [
           "task_enqueue", "task_plan_submit", "task_get", "task_list", "task_claim", "task_complete", "task_fail", "task_cancel",
-          "task_queue_status", "task_execution_plan"
+          "task_queue_status", "task_execution_plan", "task_dependency_add", "task_dependency_remove"
         ].sort()
       )
       const enqueue = tools.find((t) => t.name === "task_enqueue")!
