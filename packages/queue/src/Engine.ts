@@ -514,13 +514,15 @@ export class Engine {
         if (d.onFailure !== "cancel" || d.resolvedAt !== null || isTerminal(d.status)) continue
         if (reason === null) {
           const self = this.store.getTask(id)
-          reason =
+          const what =
             self !== null && (self.status === "failed" || self.status === "cancelled")
               ? self.status === "failed" ? `prerequisite ${id} failed` : `prerequisite ${id} was cancelled`
-              : `a task under prerequisite ${id} failed or was cancelled (${cause})`
+              : `a task under prerequisite ${id} failed or was cancelled`
+          reason = cause === id ? what : `${what} (because of task ${cause})`
         }
+        // Fresh: an earlier dependent's cascade may have reached this one (a subtask of it).
         const t = this.store.getTask(d.taskId)
-        if (t !== null) this.cancelTask(t, now, actor, cause, reason, true)
+        if (t !== null && !isTerminal(t.status)) this.cancelTask(t, now, actor, cause, reason, true)
       }
     }
     if (after.closed && !before.closed) {
@@ -535,7 +537,10 @@ export class Engine {
         this.edgesResolved(resolved, now, actor, reason)
       }
     } else if (before.closed && !after.closed) {
-      for (const d of this.store.unresolveEdges(id)) {
+      const reopened = this.store.unresolveEdges(id)
+      // Work waits on it again: a waiting task's dependency factor rose (a retried one).
+      if (reopened.length > 0) this.refreshById(id, now)
+      for (const d of reopened) {
         // Its gate closes if this is now its only open edge and no ancestor gates it.
         const t = this.store.getTask(d)
         if (t === null || t.ancestorGated || this.store.countUnresolved(d) !== 1) continue
@@ -667,6 +672,31 @@ export class Engine {
     }
   }
 
+  /** The ids above a task in the hierarchy, nearest first. */
+  private ancestorIds(parentId: string | null): Array<string> {
+    const out: Array<string> = []
+    const seen = new Set<string>()
+    for (let p = parentId; p !== null && !seen.has(p); p = this.store.getTask(p)?.parentTaskId ?? null) {
+      seen.add(p)
+      out.push(p)
+    }
+    return out
+  }
+
+  /**
+   * A task cannot depend on its own ancestor (the ancestor's subtree includes it: it would wait
+   * for itself) nor on its descendant (the descendant waits for its ancestors' edges).
+   */
+  private hierarchyLoop(dependentId: string, prerequisiteId: string, what: "ancestor" | "descendant"): never {
+    throw new DependencyCycle({
+      message:
+        what === "ancestor"
+          ? `task ${dependentId} is below ${prerequisiteId} in the hierarchy and cannot depend on it: ${prerequisiteId}'s subtree includes it (a subtask already waits for its parent's prerequisites)`
+          : `task ${dependentId} is above ${prerequisiteId} in the hierarchy and cannot depend on it: ${prerequisiteId} waits for the prerequisites of its ancestors`,
+      cycle: [dependentId, prerequisiteId, dependentId]
+    })
+  }
+
   private fingerprint(value: unknown): string {
     return createHash("sha256").update(canonicalJson(value)).digest("hex")
   }
@@ -794,6 +824,10 @@ export class Engine {
       this.checkPrerequisite(p, spec.onFailure)
       edges.push({ p, spec, resolvedAt: this.resolution(p, spec.onFailure, now) })
     }
+    if (parentTaskId !== null && edges.length > 0) {
+      const above = new Set(this.ancestorIds(parentTaskId))
+      for (const e of edges) if (above.has(e.p.id)) this.hierarchyLoop("the new task", e.p.id, "ancestor")
+    }
     const depth = depthFrom(edges.map((e) => e.p.dependencyDepth))
     this.checkLimit("depth", limits.maxDepth, depth, "dependency depth of the new task")
     const ancestorGated = parent !== null && this.gated(parent)
@@ -858,6 +892,26 @@ export class Engine {
           message: `idempotencyKey ${JSON.stringify(k)} of a plan node already names task ${tid}: repeat a whole plan with the plan's own idempotencyKey`,
           taskId: tid
         })
+      }
+    }
+    // No node depends on a node (or an existing task) above or below it in the hierarchy.
+    const keysAbove = (key: string): Array<string> => {
+      const out: Array<string> = []
+      for (let k = byKey.get(key)!.parentKey; k !== null; k = byKey.get(k)!.parentKey) out.push(k)
+      return out
+    }
+    const externalAbove = new Map<string, Set<string>>()
+    for (const n of flat.nodes) {
+      const chain = keysAbove(n.key)
+      const top = byKey.get(chain[chain.length - 1] ?? n.key)!
+      for (const e of n.edges) {
+        if (e.local && chain.includes(e.ref)) this.hierarchyLoop(n.key, e.ref, "ancestor")
+        if (e.local && keysAbove(e.ref).includes(n.key)) this.hierarchyLoop(n.key, e.ref, "descendant")
+        if (!e.local && top.node.parentTaskId != null) {
+          let ids = externalAbove.get(top.key)
+          if (ids === undefined) externalAbove.set(top.key, (ids = new Set(this.ancestorIds(top.node.parentTaskId))))
+          if (ids.has(e.ref)) this.hierarchyLoop(n.key, e.ref, "ancestor")
+        }
       }
     }
     // Existing tasks the plan names: prerequisites and parents.
@@ -998,6 +1052,8 @@ export class Engine {
     }
     this.checkPrerequisite(prerequisite, onFailure)
     if (this.store.hasDependency(dependentId, prerequisiteId)) return this.detail(dependentId, now)
+    if (this.ancestorIds(dependent.parentTaskId).includes(prerequisiteId)) this.hierarchyLoop(dependentId, prerequisiteId, "ancestor")
+    if (this.ancestorIds(prerequisite.parentTaskId).includes(dependentId)) this.hierarchyLoop(dependentId, prerequisiteId, "descendant")
     const limits = this.settings.limits
     this.checkLimit("dependencies", limits.maxDependencies, this.store.countPrerequisites(dependentId) + 1, `prerequisites of ${dependentId}`)
     const cycle = findCycle(
@@ -1031,7 +1087,8 @@ export class Engine {
     this.insertEdge(dependentId, prerequisiteId, type ?? dependent.dependencyType, onFailure, now, resolvedAt)
     if (resolvedAt === null) {
       if (!wasGated) this.gateClosed(dependent, now, actor, `new prerequisite ${prerequisiteId}`)
-      this.refresh(prerequisite, now)
+      // Fresh: the prerequisite may be below the dependent, just blocked with it.
+      this.refreshById(prerequisiteId, now)
     }
     return this.detail(dependentId, now)
   }
@@ -1053,12 +1110,11 @@ export class Engine {
     const at = formatTimestamp(now)
     const reason = `dependency on ${prerequisiteId} removed`
     // Depths: the dependent and what is downstream of it may get shallower.
+    // (Depths only fall, and the graph is acyclic: a task is visited again only when a
+    // prerequisite of it got shallower.)
     const queue = [dependentId]
-    const seen = new Set<string>()
     while (queue.length > 0) {
       const id = queue.shift()!
-      if (seen.has(id)) continue
-      seen.add(id)
       const t = this.store.getTask(id)
       if (t === null) continue
       const d = depthFrom(this.store.prerequisiteDepths(id).map((p) => p.depth))
@@ -1220,13 +1276,20 @@ export class Engine {
    * RUNNING task like that.
    */
   private requeued(task: StoredTask, now: number, actor: string | null): { task: StoredTask } {
+    // Waiting again: its edges follow the rule for waiting dependents (a prerequisite's subtree
+    // may have opened again while it ran; a legacy task may have run too early).
+    this.syncEdges(task, now, actor)
+    const fresh = this.load(task.id)
     const doom = this.doomingPrerequisite(task.id)
-    if (doom !== undefined) {
-      const reason = `prerequisite ${doom.taskId} is ${doom.status === "failed" || doom.status === "cancelled" ? doom.status : "doomed by a failed or cancelled subtask"}`
-      return { task: this.cancelTask(task, now, actor, doom.taskId, reason, true) }
-    }
-    if (this.gated(task)) return { task: this.transition(task, "blocked", now, {}, actor, "prerequisites not completed") }
-    return { task }
+    if (doom !== undefined) return { task: this.cancelTask(fresh, now, actor, doom.taskId, this.doomReason(doom), true) }
+    if (fresh.status === "ready" && this.gated(fresh)) return { task: this.transition(fresh, "blocked", now, {}, actor, "prerequisites not completed") }
+    return { task: fresh }
+  }
+
+  private doomReason(doom: Neighbour): string {
+    return doom.status === "failed" || doom.status === "cancelled"
+      ? `prerequisite ${doom.taskId} is ${doom.status}`
+      : `prerequisite ${doom.taskId} has a failed or cancelled task below it`
   }
 
   /** Cancels a task and, transitively, its open dependents (through `cancel` edges) and subtasks. */
@@ -1250,16 +1313,19 @@ export class Engine {
     if (task.status !== "failed") {
       throw new InvalidTransition({ message: `only failed tasks can be retried: task ${id} is ${task.status}`, taskId: id, status: task.status })
     }
-    // Only a migrated legacy database has FAILED tasks whose prerequisites are not all COMPLETED.
+    // Only a migrated legacy database (or a subtask added under a prerequisite after it ran)
+    // has FAILED tasks whose edges are not resolved: they follow the rule again first.
+    this.syncEdges(task, now, actor)
     const doom = this.doomingPrerequisite(id)
     if (doom !== undefined) {
+      const what = doom.status === "failed" || doom.status === "cancelled" ? `is ${doom.status}` : "has a failed or cancelled task below it"
       throw new InvalidTransition({
-        message: `task ${id} cannot be retried while its prerequisite ${doom.taskId} is ${doom.status}: retry that one first`,
+        message: `task ${id} cannot be retried while its prerequisite ${doom.taskId} ${what}: retry that one first`,
         taskId: id,
         status: task.status
       })
     }
-    const retried = this.setStatus(task, "ready", now, { errorMessage: null, retryCount: 0, stallCount: 0, notBefore: null, completedAt: null }, actor, "retried")
+    const retried = this.setStatus(this.load(id), "ready", now, { errorMessage: null, retryCount: 0, stallCount: 0, notBefore: null, completedAt: null }, actor, "retried")
     // The state machine takes a FAILED task back to READY only; it waits there if an edge is open.
     const next = this.gated(retried) ? this.transition(retried, "blocked", now, {}, actor, "prerequisites not completed") : retried
     this.drain(now, actor)
@@ -1302,8 +1368,7 @@ export class Engine {
       if (task === null || task.status !== "pending") continue
       const doom = this.doomingPrerequisite(id)
       if (doom !== undefined) {
-        const reason = `prerequisite ${doom.taskId} is ${doom.status === "failed" || doom.status === "cancelled" ? doom.status : "doomed by a failed or cancelled subtask"}`
-        this.cancelTask(task, now, "engine", doom.taskId, reason, true)
+        this.cancelTask(task, now, "engine", doom.taskId, this.doomReason(doom), true)
         this.drain(now, "engine")
       } else {
         this.transition(task, this.gated(task) ? "blocked" : "ready", now, {}, "engine", "prerequisites evaluated")

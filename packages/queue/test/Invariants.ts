@@ -56,12 +56,19 @@ export interface Row {
   readonly priority_refresh_at: string | null
   readonly priority_rank: number | null
   readonly priority_starved: number
+  readonly not_before: string | null
+  readonly subtree_open: number
+  readonly subtree_completed: number
+  readonly subtree_failed: number
+  readonly subtree_cancelled: number
+  readonly ancestor_gated: number
 }
 
 interface EdgeRow {
   readonly dependent: string
   readonly prerequisite: string
   readonly resolved_at: string | null
+  readonly on_failure: "cancel" | "ignore"
 }
 
 interface AuditRow {
@@ -97,7 +104,8 @@ export const formulaOf = (row: Row, openDependents: number, now: number, setting
 }
 
 const COLUMNS = `id, status, priority, source, deadline, estimated_duration_seconds, submitted_at, calculated_priority,
-  dependency_depth, parent_task_id, lease_token, lease_expires_at, priority_refresh_at, priority_rank, priority_starved`
+  dependency_depth, parent_task_id, lease_token, lease_expires_at, priority_refresh_at, priority_rank, priority_starved,
+  not_before, subtree_open, subtree_completed, subtree_failed, subtree_cancelled, ancestor_gated`
 
 /**
  * The score a waiting task stands at in the claim order at `now` (what claims compare):
@@ -127,7 +135,7 @@ export const findViolations = (db: BetterSqlite3.Database, options: InvariantOpt
   const byId = new Map(tasks.map((t) => [t.id, t]))
   const edges = prepared(
     db,
-    "SELECT dependent_task_id AS dependent, prerequisite_task_id AS prerequisite, resolved_at FROM task_dependencies"
+    "SELECT dependent_task_id AS dependent, prerequisite_task_id AS prerequisite, resolved_at, on_failure FROM task_dependencies"
   ).all() as Array<EdgeRow>
   const prereqs = new Map<string, Array<EdgeRow>>()
   const dependents = new Map<string, Array<string>>()
@@ -145,22 +153,86 @@ export const findViolations = (db: BetterSqlite3.Database, options: InvariantOpt
   const strict = options.strictHistory ?? true
   const runningTokens = new Set<string>()
 
+  // 4. The hierarchy, recomputed from scratch: each task's strict descendants by outcome, the
+  // state of its subtree, and whether each edge should be resolved.
+  const kids = new Map<string, Array<string>>()
+  for (const t of tasks) {
+    if (t.parent_task_id === null) continue
+    let list = kids.get(t.parent_task_id)
+    if (list === undefined) kids.set(t.parent_task_id, (list = []))
+    list.push(t.id)
+  }
+  const counts = new Map<string, { open: number; completed: number; failed: number; cancelled: number }>()
+  const countsOf = (id: string) => {
+    let c = counts.get(id)
+    if (c !== undefined) return c
+    c = { open: 0, completed: 0, failed: 0, cancelled: 0 }
+    const seen = new Set<string>([id])
+    const stack = [...(kids.get(id) ?? [])]
+    while (stack.length > 0) {
+      const d = stack.pop()!
+      if (seen.has(d)) continue
+      seen.add(d)
+      const st = byId.get(d)!.status
+      if (st === "completed" || st === "failed" || st === "cancelled") c[st]++
+      else c.open++
+      stack.push(...(kids.get(d) ?? []))
+    }
+    counts.set(id, c)
+    return c
+  }
+  const subtreeOf = (id: string) => {
+    const t = byId.get(id)!
+    const c = countsOf(id)
+    const open = !["completed", "failed", "cancelled"].includes(t.status)
+    const closed = !open && c.open === 0
+    const doomed = t.status === "failed" || t.status === "cancelled" || c.failed + c.cancelled > 0
+    return { closed, complete: closed && !doomed, doomed }
+  }
+  const shouldResolve = (e: EdgeRow) => {
+    const s = subtreeOf(e.prerequisite)
+    return e.on_failure === "ignore" ? s.closed : s.complete
+  }
+  const ownOpen = (id: string) => (prereqs.get(id) ?? []).some((e) => e.resolved_at === null)
+  const ancestorsWait = (t: Row) => {
+    const seen = new Set<string>()
+    for (let p = t.parent_task_id; p !== null && !seen.has(p); p = byId.get(p)?.parent_task_id ?? null) {
+      seen.add(p)
+      if (ownOpen(p)) return true
+    }
+    return false
+  }
+
   for (const t of tasks) {
     const where = `task ${t.id} (${t.status})`
     if (!TaskStatuses.includes(t.status)) out.push(`${where}: unknown status`)
-    // 1. PENDING is transient; READY iff every prerequisite COMPLETED; BLOCKED iff some is not.
+    // 1 and 4. PENDING is transient; READY iff every edge of it and of its ancestors is resolved
+    // (edges are checked against their prerequisites' subtrees below); BLOCKED iff some is not.
     if (t.status === "pending") out.push(`${where}: a task stays PENDING after the engine opened the database`)
     const mine = prereqs.get(t.id) ?? []
-    const states = mine.map((e) => byId.get(e.prerequisite)?.status)
-    const allCompleted = states.every((s) => s === "completed")
-    if (t.status === "ready" && !allCompleted) out.push(`${where}: READY with prerequisites ${JSON.stringify(states)}`)
-    if (t.status === "blocked" && allCompleted) out.push(`${where}: BLOCKED but every prerequisite is COMPLETED`)
-    if (strict && (t.status === "running" || t.status === "completed" || t.status === "failed") && !allCompleted) {
-      out.push(`${where}: ran before its prerequisites completed: ${JSON.stringify(states)}`)
+    const aboveWaits = ancestorsWait(t)
+    const gated = aboveWaits || mine.some((e) => e.resolved_at === null)
+    if (t.status === "ready" && gated) out.push(`${where}: READY while an edge of it or of an ancestor is open`)
+    if (t.status === "blocked" && !gated) out.push(`${where}: BLOCKED but every edge of it and of its ancestors is resolved`)
+    if ((t.ancestor_gated === 1) !== aboveWaits) out.push(`${where}: ancestor_gated ${t.ancestor_gated}, an ancestor waits: ${aboveWaits}`)
+    const c = countsOf(t.id)
+    if (t.subtree_open !== c.open || t.subtree_completed !== c.completed || t.subtree_failed !== c.failed || t.subtree_cancelled !== c.cancelled) {
+      out.push(
+        `${where}: subtree counters ${JSON.stringify([t.subtree_open, t.subtree_completed, t.subtree_failed, t.subtree_cancelled])}, ` +
+          `the descendants give ${JSON.stringify([c.open, c.completed, c.failed, c.cancelled])}`
+      )
     }
-    // 5. No open (non-running) task under a FAILED or CANCELLED prerequisite.
-    if (WAITING.has(t.status) && states.some((s) => s === "failed" || s === "cancelled")) {
-      out.push(`${where}: open under a failed or cancelled prerequisite: ${JSON.stringify(states)}`)
+    if (strict && (t.status === "running" || t.status === "completed" || t.status === "failed") && mine.some((e) => e.resolved_at === null)) {
+      out.push(`${where}: ran with an unresolved prerequisite edge`)
+    }
+    // 5. No waiting task behind a `cancel` edge whose prerequisite's subtree failed or was cancelled.
+    if (WAITING.has(t.status) && mine.some((e) => e.on_failure === "cancel" && e.resolved_at === null && subtreeOf(e.prerequisite).doomed)) {
+      out.push(`${where}: open behind a cancel edge on a failed or cancelled subtree`)
+    }
+    // Not claimable before notBefore: a READY task waiting for it has no rank until its instant.
+    const startAt = t.not_before === null ? null : parseTimestamp(t.not_before)!
+    if (t.status === "ready" && startAt !== null && startAt > options.now && t.priority_rank !== null) {
+      out.push(`${where}: claimable (ranked) before its notBefore ${t.not_before}`)
     }
     // 2. RUNNING iff a lease (token and expiry); tokens are unique.
     if (t.status === "running") {
@@ -182,11 +254,16 @@ export const findViolations = (db: BetterSqlite3.Database, options: InvariantOpt
     // Priority in range; a refresh time only on READY tasks (time refreshes only what claims compare).
     if (!(t.calculated_priority >= 0 && t.calculated_priority <= 100)) out.push(`${where}: priority ${t.calculated_priority}`)
     if (t.status !== "ready" && t.priority_refresh_at !== null) out.push(`${where}: refresh time on a task that is not ready`)
-    // Every waiting task has a place in the claim order; other tasks have none.
-    if (WAITING.has(t.status) !== (t.priority_rank !== null)) out.push(`${where}: claim rank ${t.priority_rank}`)
+    // Every waiting task has a place in the claim order (but a READY one waiting for its
+    // notBefore, due for a refresh at that instant); other tasks have none.
+    const delayed = t.status === "ready" && t.priority_rank === null && t.not_before !== null && t.priority_refresh_at === t.not_before
+    if (WAITING.has(t.status) !== (t.priority_rank !== null) && !delayed) out.push(`${where}: claim rank ${t.priority_rank}`)
     // 6. Freshness (at claim time): every READY task, the tasks a claim compares, stands within
     // the bound of the formula, and is in the starved class exactly when it is past the horizon.
-    if (options.freshness && t.status === "ready") {
+    if (options.freshness && t.status === "ready" && delayed && startAt! <= options.now) {
+      out.push(`${where}: its notBefore ${t.not_before} passed, yet it has no rank at a claim`)
+    }
+    if (options.freshness && t.status === "ready" && !delayed) {
       const truth = formulaOf(t, options.countOpenDependents(t.id), options.now, options.settings)
       const ranked = rankedOf(t, options.now, options.settings)
       const tolerance = options.tolerance ?? 1
@@ -204,15 +281,20 @@ export const findViolations = (db: BetterSqlite3.Database, options: InvariantOpt
     }
   }
 
-  // Edges: both ends exist; resolved iff the prerequisite COMPLETED.
+  // Edges: both ends exist; an edge of a waiting dependent is resolved iff its prerequisite's
+  // subtree is complete, or closed under `ignore` (a dependent that started keeps its edges).
   for (const e of edges) {
     const p = byId.get(e.prerequisite)
-    if (p === undefined || !byId.has(e.dependent)) {
+    const d = byId.get(e.dependent)
+    if (p === undefined || d === undefined) {
       out.push(`edge ${e.dependent} -> ${e.prerequisite}: an end does not exist`)
       continue
     }
-    if ((e.resolved_at !== null) !== (p.status === "completed")) {
-      out.push(`edge ${e.dependent} -> ${e.prerequisite}: resolved_at ${e.resolved_at} but the prerequisite is ${p.status}`)
+    if (WAITING.has(d.status) && (e.resolved_at !== null) !== shouldResolve(e)) {
+      out.push(
+        `edge ${e.dependent} -> ${e.prerequisite} (${e.on_failure}): resolved_at ${e.resolved_at} but the prerequisite is ${p.status} ` +
+          `with descendants ${JSON.stringify(countsOf(p.id))}`
+      )
     }
   }
 

@@ -2,6 +2,7 @@ import { Plans, aNode, aTask } from "@abathur/testing"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, TestClock } from "effect"
 import { TaskQueue } from "../src/TaskQueue.js"
+import { defaultQueueSettings } from "../src/QueueConfig.js"
 import { dump, flip, statuses, testQueue } from "./TestQueue.js"
 
 const ids = (tasks: Record<string, { id: string }>, ...keys: Array<string>) => keys.map((k) => tasks[k]!.id)
@@ -137,7 +138,7 @@ describe("dependency resolution", () => {
       const detail = yield* q.addDependency(b.id, { prerequisiteId: a.id, dependencyType: "parallel" })
       expect(detail.status).toBe("blocked")
       expect(detail.dependencyDepth).toBe(1)
-      expect(detail.prerequisites).toEqual([{ taskId: a.id, dependencyType: "parallel", resolvedAt: null }])
+      expect(detail.prerequisites).toEqual([{ taskId: a.id, dependencyType: "parallel", onFailure: "cancel", resolvedAt: null }])
       expect((yield* q.get(c.id)).dependencyDepth).toBe(2)
       // adding the same edge again is a no-op
       const again = yield* q.addDependency(b.id, { prerequisiteId: a.id })
@@ -276,7 +277,15 @@ describe("failure, cancellation and retry", () => {
       const r1 = yield* q.fail(a.id, { error: "flaky", leaseToken: c1!.leaseToken })
       expect(r1).toMatchObject({ retried: true, cancelled: [] })
       expect(r1.task).toMatchObject({ status: "ready", retryCount: 1, errorMessage: "flaky" })
+      // The retry waits for its backoff: 5 s x 2^0 x jitter (0.5..1.0), out of reach of claims until then.
+      const wait = Date.parse(r1.task.notBefore!) - Date.parse(c1!.startedAt!)
+      expect(wait).toBeGreaterThanOrEqual(2500)
+      expect(wait).toBeLessThanOrEqual(5000)
+      expect(yield* q.claim()).toBeNull()
+      expect(yield* q.nextNotBefore()).toBe(r1.task.notBefore)
+      yield* TestClock.adjust("5 seconds")
       const c2 = yield* q.claim()
+      expect(c2!.id).toBe(a.id)
       const r2 = yield* q.fail(a.id, { error: "broken", leaseToken: c2!.leaseToken })
       expect(r2.retried).toBe(false)
       expect(r2.task.status).toBe("failed")
@@ -352,28 +361,33 @@ describe("claims and leases", () => {
       expect(Date.parse(last!.leaseExpiresAt) - Date.parse(last!.startedAt!)).toBe(30_000)
     }).pipe(Effect.provide(testQueue())))
 
-  it.effect("an expired lease goes back to READY with a retry spent; a stale token is refused", () =>
+  it.effect("an expired lease is a stall: back to READY without spending a retry; past the bound FAILED; a stale token is refused", () =>
     Effect.gen(function* () {
       const q = yield* TaskQueue
       const t = yield* q.submit(aTask({ maxRetries: 1 }))
+      const after = yield* q.submit(aTask({ dependsOn: [t.id] }))
       const first = yield* q.claim({ leaseSeconds: 10 })
       yield* TestClock.adjust("5 seconds")
       const beat = yield* q.heartbeat(t.id, { leaseToken: first!.leaseToken, leaseSeconds: 10 })
       expect(Date.parse(beat.leaseExpiresAt)).toBe(15_000)
       yield* TestClock.adjust("11 seconds")
       expect(yield* q.recover()).toEqual({ recovered: [t.id] })
-      expect((yield* q.get(t.id))).toMatchObject({ status: "ready", retryCount: 1 })
+      expect((yield* q.get(t.id))).toMatchObject({ status: "ready", retryCount: 0, stallCount: 1 })
       const second = yield* q.claim({ leaseSeconds: 10 })
       expect(second!.leaseToken).not.toBe(first!.leaseToken)
       const stale = yield* flip(q.complete(t.id, { leaseToken: first!.leaseToken }))
       expect(stale._tag).toBe("LeaseMismatch")
       const staleBeat = yield* flip(q.heartbeat(t.id, { leaseToken: first!.leaseToken }))
       expect(staleBeat._tag).toBe("LeaseMismatch")
-      // retries spent: the next expiry fails the task for good (recovered by the claim itself)
+      // Past ABATHUR_MAX_STALLS (1 here): the next expiry fails the task for good (recovered by the
+      // claim itself), with an error that says why, and cancels its dependents.
       yield* TestClock.adjust("11 seconds")
       expect(yield* q.claim()).toBeNull()
-      expect((yield* q.get(t.id)).status).toBe("failed")
-    }).pipe(Effect.provide(testQueue())))
+      const failed = yield* q.get(t.id)
+      expect(failed).toMatchObject({ status: "failed", retryCount: 0, stallCount: 2 })
+      expect(failed.errorMessage).toContain("workers kept stopping")
+      expect(yield* statuses([after.id])).toEqual(["cancelled"])
+    }).pipe(Effect.provide(testQueue({ scheduling: { ...defaultQueueSettings.scheduling, maxStalls: 1 } }))))
 
   it.effect("completing a BLOCKED task is InvalidTransition; without a token an operator may complete", () =>
     Effect.gen(function* () {
@@ -412,7 +426,9 @@ describe("read side", () => {
       const d = yield* q.get(design!)
       expect(d.dependents.map((x) => x.taskId)).toEqual([build])
       expect(d.parentTaskId).toBe(epic)
-      expect(d.priorityBreakdown).toMatchObject({ base: 50, urgency: 0, source: 100 })
+      // A nested node is an agent's subtask unless it says otherwise: source agent_planner (50).
+      expect(d.source).toBe("agent_planner")
+      expect(d.priorityBreakdown).toMatchObject({ base: 50, urgency: 0, source: 50 })
       expect(d.priorityBreakdown.dependency).toBeCloseTo(100 / 3 * Math.log10(2), 6)
       expect((yield* q.get(epic!)).children).toEqual([design, build])
 
@@ -446,9 +462,14 @@ describe("read side", () => {
       const mermaid = yield* q.graph(undefined, "mermaid")
       expect(mermaid.text).toMatch(/^flowchart TD/)
       expect(mermaid.text).toContain(`t${design!.replaceAll("-", "")} -.-> t${build!.replaceAll("-", "")}`)
+      // One task's connected part follows dependencies and the hierarchy; subtask links are dashed and grey.
+      expect(mermaid.text).toContain(`t${epic!.replaceAll("-", "")} -.-> t${design!.replaceAll("-", "")}`)
+      expect(mermaid.text).toMatch(/linkStyle \d+(,\d+)* stroke:#999/)
       const dot = yield* q.graph(ship, "dot")
       expect(dot.text).toContain(`"${build}" -> "${ship}" [style=dashed];`)
-      expect(dot.text).not.toContain(`"${epic}"`)
+      expect(dot.text).toContain(`"${epic}" -> "${build}" [style=dashed, color="#999999", arrowhead=odot];`)
+      const alone = yield* q.submit(aTask())
+      expect((yield* q.graph(ship, "dot")).text).not.toContain(alone.id)
       const badFormat = yield* flip(q.graph(undefined, "svg"))
       expect(badFormat._tag).toBe("ValidationError")
     }).pipe(Effect.provide(testQueue())))

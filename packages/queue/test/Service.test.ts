@@ -167,13 +167,17 @@ describe("cancel reaches the whole hierarchy below the task", () => {
       const grandchild = yield* q.submit(aTask({ parentTaskId: child.id }))
       const after = yield* q.submit(aTask({ dependsOn: [grandchild.id] }))
       yield* q.complete(child.id, { leaseToken: c!.leaseToken })
-      // Its other dependents (of the completed child) are not below the parent: they stay.
+      // A dependent of the completed child waits for the child's whole subtree (the grandchild):
+      // cancelling the grandchild dooms that edge, so it is cancelled too; one under `ignore` runs.
       const next = yield* q.submit(aTask({ dependsOn: [child.id] }))
+      const anyway = yield* q.submit(aTask({ dependsOn: [{ id: child.id, onFailure: "ignore" }] }))
+      expect(yield* statuses([next.id, anyway.id])).toEqual(["blocked", "blocked"])
       const r = yield* q.cancel(parent.id)
-      expect(r.cancelled.sort()).toEqual([grandchild.id, after.id].sort())
-      expect(yield* statuses([parent.id, child.id, grandchild.id, after.id, next.id])).toEqual([
+      expect(r.cancelled.sort()).toEqual([grandchild.id, after.id, next.id].sort())
+      expect(yield* statuses([parent.id, child.id, grandchild.id, after.id, next.id, anyway.id])).toEqual([
         "cancelled",
         "completed",
+        "cancelled",
         "cancelled",
         "cancelled",
         "ready"

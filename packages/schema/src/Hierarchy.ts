@@ -32,6 +32,17 @@ export const upgradeHierarchy = (db: Database.Database, now: Date): void => {
       SELECT desc_id, anc_id FROM anc WHERE desc_id != anc_id;
     CREATE INDEX temp._abathur_ancestry_anc ON _abathur_ancestry(anc_id);
     CREATE INDEX temp._abathur_ancestry_desc ON _abathur_ancestry(desc_id);
+    -- A dependency within one line of the hierarchy would wait for itself under the new rule:
+    -- dropped, and kept in the dependent's audit trail.
+    DROP TABLE IF EXISTS temp._abathur_dropped;
+    CREATE TEMP TABLE _abathur_dropped AS
+      SELECT d.id, d.dependent_task_id AS dependent, d.prerequisite_task_id AS prerequisite,
+        (SELECT count(*) FROM _abathur_ancestry a WHERE a.desc_id = d.dependent_task_id AND a.anc_id = d.prerequisite_task_id) AS below
+      FROM task_dependencies d
+      WHERE EXISTS (SELECT 1 FROM _abathur_ancestry a
+        WHERE (a.desc_id = d.dependent_task_id AND a.anc_id = d.prerequisite_task_id)
+           OR (a.desc_id = d.prerequisite_task_id AND a.anc_id = d.dependent_task_id));
+    DELETE FROM task_dependencies WHERE id IN (SELECT id FROM _abathur_dropped);
     UPDATE tasks SET subtree_open = s.o, subtree_completed = s.c, subtree_failed = s.f, subtree_cancelled = s.x
     FROM (
       SELECT a.anc_id AS id,
@@ -41,6 +52,33 @@ export const upgradeHierarchy = (db: Database.Database, now: Date): void => {
     ) AS s
     WHERE tasks.id = s.id;
   `)
+  const dropped = db.prepare("SELECT dependent, prerequisite, below FROM temp._abathur_dropped").all() as Array<{
+    dependent: string
+    prerequisite: string
+    below: number
+  }>
+  const note = db.prepare(
+    "INSERT INTO task_audit (task_id, from_status, to_status, at, actor, reason) SELECT id, NULL, status, ?, 'migration', ? FROM tasks WHERE id = ?"
+  )
+  for (const d of dropped) {
+    note.run(
+      at,
+      `schema v4 dropped the dependency on ${d.prerequisite}, ${d.below > 0 ? "an ancestor" : "a descendant"} of this task: ` +
+        `a subtask now waits for its ancestors' prerequisites, and an edge within one line of the hierarchy would wait for itself`,
+      d.dependent
+    )
+  }
+  db.exec("DROP TABLE temp._abathur_dropped")
+  if (dropped.length > 0) {
+    // Depths follow the remaining prerequisites (the graph is acyclic: this reaches its fixed point).
+    const deepen = db.prepare(
+      `UPDATE tasks SET dependency_depth = coalesce((SELECT 1 + max(p.dependency_depth) FROM task_dependencies d
+         JOIN tasks p ON p.id = d.prerequisite_task_id WHERE d.dependent_task_id = tasks.id), 0)
+       WHERE dependency_depth IS NOT coalesce((SELECT 1 + max(p.dependency_depth) FROM task_dependencies d
+         JOIN tasks p ON p.id = d.prerequisite_task_id WHERE d.dependent_task_id = tasks.id), 0)`
+    )
+    while (deepen.run().changes > 0);
+  }
   // Edges of waiting dependents follow the new rule: resolved iff the prerequisite's subtree is complete.
   const complete = `p.status = 'completed' AND p.subtree_open = 0 AND p.subtree_failed = 0 AND p.subtree_cancelled = 0`
   db.prepare(

@@ -68,9 +68,9 @@ describe("migration 2 on a legacy database", () => {
       { id: e, status: "cancelled", dependencies: null }
     ])
     const result = migrate(db, { now })
-    // Migration 3 follows in the same run.
-    expect(result.applied).toEqual([2, 3])
-    expect(readVersion(db)).toBe(3)
+    // Migrations 3 and 4 follow in the same run.
+    expect(result.applied).toEqual([2, 3, 4])
+    expect(readVersion(db)).toBe(4)
 
     expect(row(db, "tasks", a)).toEqual({
       id: a,
@@ -104,13 +104,25 @@ describe("migration 2 on a legacy database", () => {
       priority_refresh_at: null,
       cancelled_by: null,
       priority_rank: null,
-      priority_starved: 0
+      priority_starved: 0,
+      not_before: null,
+      idempotency_key: null,
+      idempotency_fingerprint: null,
+      stall_count: 0,
+      retry_backoff_seconds: null,
+      // Migration 4 counts its subtask b (open).
+      subtree_open: 1,
+      subtree_completed: 0,
+      subtree_failed: 0,
+      subtree_cancelled: 0,
+      ancestor_gated: 0
     })
     expect(row(db, "tasks", b)).toMatchObject({
       summary: "x".repeat(140),
       status: "pending",
       parent_task_id: a,
-      dependency_depth: 1,
+      // Its only prerequisite was its parent (dropped by migration 4, below).
+      dependency_depth: 0,
       submitted_at: "2025-10-11T08:00:00.000Z"
     })
     const running = row(db, "tasks", c)
@@ -118,31 +130,33 @@ describe("migration 2 on a legacy database", () => {
       status: "running",
       started_at: "2025-10-10T12:00:00.000Z",
       lease_expires_at: "2025-10-10T12:30:00.000Z",
-      dependency_depth: 2,
+      dependency_depth: 1,
       priority_refresh_at: null
     })
     expect(running["lease_token"]).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/)
-    expect(row(db, "tasks", d)).toMatchObject({ status: "failed", error_message: "exploded", dependency_depth: 3 })
+    expect(row(db, "tasks", d)).toMatchObject({ status: "failed", error_message: "exploded", dependency_depth: 2 })
     expect(row(db, "tasks", e)).toMatchObject({ status: "cancelled", dependency_depth: 0 })
 
     expect(edges(db)).toEqual([
-      [b, a],
       [c, a],
       [c, b],
       [d, c]
     ])
-    const ba = db.prepare("SELECT * FROM task_dependencies WHERE dependent_task_id = ?").get(b) as Record<string, unknown>
-    expect(ba).toMatchObject({
-      dependency_type: "sequential",
-      created_at: "2025-10-11T08:00:00.000Z",
-      resolved_at: "2025-10-10T12:30:00.123Z"
-    })
-    expect(ba["id"]).toMatch(/^[0-9a-f-]{36}$/)
+    // b is a's subtask and depended on it: migration 4 drops that edge (it would wait for itself
+    // under the hierarchy rule) and keeps it in b's audit trail.
+    expect(db.prepare("SELECT * FROM task_dependencies WHERE dependent_task_id = ?").get(b)).toBeUndefined()
+    expect(auditReasons(db, b)).toEqual([
+      "migrated from schema v1",
+      `schema v4 dropped the dependency on ${a}, an ancestor of this task: a subtask now waits for its ancestors' prerequisites, and an edge within one line of the hierarchy would wait for itself`
+    ])
+    const ca = db.prepare("SELECT * FROM task_dependencies WHERE dependent_task_id = ? AND prerequisite_task_id = ?").get(c, a) as Record<string, unknown>
+    expect(ca["id"]).toMatch(/^[0-9a-f-]{36}$/)
+    expect(ca["on_failure"]).toBe("cancel")
     expect(
       db.prepare("SELECT resolved_at FROM task_dependencies WHERE dependent_task_id = ? ORDER BY prerequisite_task_id").pluck().all(c)
     ).toEqual(["2025-10-10T12:30:00.123Z", null])
 
-    for (const id of [a, b, c, d, e]) expect(auditReasons(db, id)).toEqual(["migrated from schema v1"])
+    for (const id of [a, c, d, e]) expect(auditReasons(db, id)).toEqual(["migrated from schema v1"])
     const audit = db.prepare("SELECT * FROM task_audit WHERE task_id = ?").get(c)
     expect(audit).toMatchObject({ from_status: null, to_status: "running", at: NOW, actor: "migration" })
     expect(db.pragma("foreign_key_check")).toEqual([])

@@ -51,7 +51,7 @@ describe("migrate: a clean database", () => {
     expect(readVersion(db)).toBe(0)
     const result = migrate(db)
     expect(result).toEqual({ fromVersion: 0, toVersion: LATEST_VERSION, backup: null, applied: Migrations.map((m) => m.version) })
-    expect(LATEST_VERSION).toBe(3)
+    expect(LATEST_VERSION).toBe(4)
     expect(readVersion(db)).toBe(LATEST_VERSION)
     expect(names(db, "table")).toEqual(
       expect.arrayContaining(["schema_migrations", "tasks", "task_dependencies", "task_audit", "task_stats"])
@@ -64,7 +64,8 @@ describe("migrate: a clean database", () => {
     expect(versions).toEqual([
       { version: 1, name: "legacy-tasks", applied_at: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/) },
       { version: 2, name: "enhanced-queue", applied_at: expect.any(String) },
-      { version: 3, name: "claim-rank", applied_at: expect.any(String) }
+      { version: 3, name: "claim-rank", applied_at: expect.any(String) },
+      { version: 4, name: "hierarchy", applied_at: expect.any(String) }
     ])
     expect(fs.readdirSync(path.dirname(db.name))).toEqual(["abathur.db"])
     expect(db.pragma("integrity_check", { simple: true })).toBe("ok")
@@ -104,22 +105,23 @@ describe("migrate: a clean database", () => {
     const events: Array<unknown> = []
     migrate(db, { onProgress: (e) => events.push(e) })
     expect(events).toEqual([
-      { version: 1, name: "legacy-tasks", done: 1, total: 3 },
-      { version: 2, name: "enhanced-queue", done: 2, total: 3 },
-      { version: 3, name: "claim-rank", done: 3, total: 3 }
+      { version: 1, name: "legacy-tasks", done: 1, total: 4 },
+      { version: 2, name: "enhanced-queue", done: 2, total: 4 },
+      { version: 3, name: "claim-rank", done: 3, total: 4 },
+      { version: 4, name: "hierarchy", done: 4, total: 4 }
     ])
   })
 
   it("applies only the pending part of a longer list", () => {
     const db = openDatabase()
     migrate(db)
-    const extra: Migration = { version: 4, name: "notes", up: (d) => d.exec("CREATE TABLE notes (a)") }
+    const extra: Migration = { version: 5, name: "notes", up: (d) => d.exec("CREATE TABLE notes (a)") }
     const result = migrate(db, { migrations: [...Migrations, extra], now: fixedNow })
-    expect(result.fromVersion).toBe(3)
-    expect(result.toVersion).toBe(4)
-    expect(result.applied).toEqual([4])
-    expect(result.backup).toMatch(/abathur\.db\.backup-v3-20261126T060411Z$/)
-    expect(readVersion(db)).toBe(4)
+    expect(result.fromVersion).toBe(4)
+    expect(result.toVersion).toBe(5)
+    expect(result.applied).toEqual([5])
+    expect(result.backup).toMatch(/abathur\.db\.backup-v4-20261126T060411Z$/)
+    expect(readVersion(db)).toBe(5)
     expect(names(db, "table")).toContain("notes")
   })
 })
@@ -155,7 +157,7 @@ describe("migrate: foreign keys and transactions", () => {
     migrate(db)
     const before = dump(db)
     const dangling: Migration = {
-      version: 4,
+      version: LATEST_VERSION + 1,
       name: "dangling",
       up: (d) => d.exec("INSERT INTO task_audit (task_id, to_status, at) VALUES ('nope', 'pending', 'x')")
     }
@@ -169,7 +171,7 @@ describe("migrate: foreign keys and transactions", () => {
     })()
     expect(error).toBeInstanceOf(MigrationError)
     expect((error as MigrationError).reason).toBe("failed")
-    expect((error as MigrationError).version).toBe(4)
+    expect((error as MigrationError).version).toBe(LATEST_VERSION + 1)
     expect((error as MigrationError).message).toMatch(/foreign key check found 1 violation/)
     expect(dump(db)).toBe(before)
   })
@@ -182,7 +184,7 @@ describe("migrate: foreign keys and transactions", () => {
     db.prepare("INSERT INTO agents VALUES ('a1', ?), ('a2', ?)").run(uuid(1), uuid(99))
     db.pragma("foreign_keys = ON")
     const result = migrate(db)
-    expect(result.applied).toEqual([2, 3])
+    expect(result.applied).toEqual([2, 3, 4])
     expect(db.pragma("foreign_key_check")).toEqual([{ table: "agents", rowid: 2, parent: "tasks", fkid: 0 }])
   })
 })
@@ -207,11 +209,11 @@ describe("migrate: failure halfway", () => {
     expect(error).toBeInstanceOf(MigrationError)
     const e = error as MigrationError
     expect(e.reason).toBe("failed")
-    // Migrations 2 and 3 ran before boom; all three are rolled back.
-    expect(e.version).toBe(4)
+    // Migrations 2 to 4 ran before boom; all of them are rolled back.
+    expect(e.version).toBe(LATEST_VERSION + 1)
     expect(e.fromVersion).toBe(1)
-    expect(e.toVersion).toBe(4)
-    expect(e.message).toMatch(/migration 4 \(boom\) failed and was rolled back: boom/)
+    expect(e.toVersion).toBe(LATEST_VERSION + 1)
+    expect(e.message).toMatch(new RegExp(`migration ${LATEST_VERSION + 1} \\(boom\\) failed and was rolled back: boom`))
     expect((e.cause as Error).message).toBe("boom")
     expect(dump(db)).toBe(before)
     expect(readVersion(db)).toBe(1)
@@ -230,7 +232,7 @@ describe("migrate: failure halfway", () => {
     expect(fs.existsSync(`${backup}-2`)).toBe(true)
     // And without the broken migration it succeeds.
     const result = migrate(db, { now: fixedNow })
-    expect(result).toEqual({ fromVersion: 1, toVersion: 3, backup: `${backup}-3`, applied: [2, 3] })
+    expect(result).toEqual({ fromVersion: 1, toVersion: 4, backup: `${backup}-3`, applied: [2, 3, 4] })
   })
 
   it("rolls back a failing first migration on a brand-new database", () => {
@@ -321,11 +323,12 @@ describe("migrate: a legacy database", () => {
     expect(readVersion(db)).toBe(1)
     const result = migrate(db, { now: fixedNow })
     expect(result.fromVersion).toBe(1)
-    expect(result.applied).toEqual([2, 3])
+    expect(result.applied).toEqual([2, 3, 4])
     expect(db.prepare("SELECT version, name, applied_at FROM schema_migrations ORDER BY version").all()).toEqual([
       { version: 1, name: "legacy-tasks", applied_at: "2026-11-26T06:04:11.123Z" },
       { version: 2, name: "enhanced-queue", applied_at: "2026-11-26T06:04:11.123Z" },
-      { version: 3, name: "claim-rank", applied_at: "2026-11-26T06:04:11.123Z" }
+      { version: 3, name: "claim-rank", applied_at: "2026-11-26T06:04:11.123Z" },
+      { version: 4, name: "hierarchy", applied_at: "2026-11-26T06:04:11.123Z" }
     ])
   })
 
@@ -338,7 +341,8 @@ describe("migrate: a legacy database", () => {
     expect(db.prepare("SELECT version, applied_at FROM schema_migrations ORDER BY version").all()).toEqual([
       { version: 1, applied_at: "2025-10-01T00:00:00.000Z" },
       { version: 2, applied_at: "2026-11-26T06:04:11.123Z" },
-      { version: 3, applied_at: "2026-11-26T06:04:11.123Z" }
+      { version: 3, applied_at: "2026-11-26T06:04:11.123Z" },
+      { version: 4, applied_at: "2026-11-26T06:04:11.123Z" }
     ])
   })
 
@@ -347,7 +351,7 @@ describe("migrate: a legacy database", () => {
     db.pragma("journal_mode = WAL")
     createV1(db, [{ id: uuid(1), status: "running", started_at: "2025-10-10 12:00:00" }])
     const result = migrate(db, { now: fixedNow })
-    expect(result.applied).toEqual([2, 3])
+    expect(result.applied).toEqual([2, 3, 4])
     const copy = new Database(result.backup!, { readonly: true })
     try {
       expect(readVersion(copy)).toBe(1)

@@ -187,7 +187,7 @@ describe("query plans", () => {
       for (const starved of [0, 1]) {
         const plan = repo.explainQueryPlan(statements[0]!, [starved])
         expect(usesIndex(plan, "idx_tasks_ready_rank")).toBe(true)
-        expect(plan.join("\n")).toMatch(/SEARCH tasks USING INDEX idx_tasks_ready_rank \(priority_starved=\?\)/)
+        expect(plan.join("\n")).toMatch(/SEARCH tasks USING INDEX idx_tasks_ready_rank \(priority_starved=\? AND priority_rank>\?\)/)
         expect(plan.join("\n")).not.toMatch(/TEMP B-TREE/)
       }
     })
@@ -199,7 +199,7 @@ describe("query plans", () => {
       for (const starved of [0, 1]) {
         const plan = repo.explainQueryPlan(statements[0]!, ["coder", starved])
         expect(usesIndex(plan, "idx_tasks_ready_agent_rank")).toBe(true)
-        expect(plan.join("\n")).toMatch(/SEARCH tasks USING INDEX idx_tasks_ready_agent_rank \(agent_type=\? AND priority_starved=\?\)/)
+        expect(plan.join("\n")).toMatch(/SEARCH tasks USING INDEX idx_tasks_ready_agent_rank \(agent_type=\? AND priority_starved=\? AND priority_rank>\?\)/)
         expect(plan.join("\n")).not.toMatch(/TEMP B-TREE/)
       }
     })

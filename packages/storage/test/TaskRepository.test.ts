@@ -246,17 +246,19 @@ describe("the ready queue", () => {
     expect(repo.readyHeads(null).map((h) => h.id)).toEqual([older.id, starvedNewer.id])
   })
 
-  it("readyHeads puts a task without a rank last in its class, and reports its rank as -Infinity", () => {
-    // An unranked READY task (as migration 3 leaves one until the queue's refresh) never goes ahead of a ranked one.
-    const unranked = makeTask({ status: "ready", priorityRank: null, submittedAt: at(0) })
+  it("readyHeads leaves out a READY task without a rank (it waits for its notBefore, or for its first ranking)", () => {
+    // The index seeks past the NULL ranks: a READY task without one is never claimed.
+    const unranked = makeTask({ status: "ready", priorityRank: null, submittedAt: at(0), notBefore: at(60), priorityRefreshAt: at(60) })
     const ranked = makeTask({ status: "ready", priorityRank: -1e12, submittedAt: at(5) })
     const { repo } = withTasks(unranked, ranked)
     expect(repo.readyHeads(null)).toEqual([{ id: ranked.id, rank: -1e12, starved: false, submittedAt: at(5) }])
+    expect(repo.nextNotBefore()).toBe(at(60))
     repo.updateTask(ranked.id, { status: "running" })
-    expect(repo.readyHeads(null)).toEqual([{ id: unranked.id, rank: Number.NEGATIVE_INFINITY, starved: false, submittedAt: at(0) }])
-    expect(repo.readyHeads("general")).toEqual([
-      { id: unranked.id, rank: Number.NEGATIVE_INFINITY, starved: false, submittedAt: at(0) }
-    ])
+    expect(repo.readyHeads(null)).toEqual([])
+    expect(repo.readyHeads("general")).toEqual([])
+    repo.setPriority(unranked.id, { calculatedPriority: 5, priorityRank: 3, priorityStarved: false, priorityRefreshAt: null })
+    expect(repo.readyHeads(null).map((h) => h.id)).toEqual([unranked.id])
+    expect(repo.nextNotBefore()).toBeNull()
   })
 
   it("setPriority stores the score, the rank, the class and the refresh time, and nothing else", () => {
@@ -548,13 +550,13 @@ describe("dependencies", () => {
   it("prerequisitesOf and dependentsOf give the other end's status and depth, oldest edge first", () => {
     const { repo, a, b, c, d } = graph()
     expect(repo.prerequisitesOf(c.id)).toEqual([
-      { taskId: b.id, dependencyType: "parallel", resolvedAt: null, status: "blocked", depth: 1 },
-      { taskId: a.id, dependencyType: "sequential", resolvedAt: null, status: "running", depth: 0 }
+      { taskId: b.id, dependencyType: "parallel", onFailure: "cancel", resolvedAt: null, status: "blocked", depth: 1, subtreeOpen: 0, subtreeBad: 0 },
+      { taskId: a.id, dependencyType: "sequential", onFailure: "cancel", resolvedAt: null, status: "running", depth: 0, subtreeOpen: 0, subtreeBad: 0 }
     ])
     expect(repo.dependentsOf(a.id)).toEqual([
-      { taskId: b.id, dependencyType: "sequential", resolvedAt: null, status: "blocked", depth: 1 },
-      { taskId: c.id, dependencyType: "sequential", resolvedAt: null, status: "blocked", depth: 2 },
-      { taskId: d.id, dependencyType: "sequential", resolvedAt: null, status: "cancelled", depth: 1 }
+      { taskId: b.id, dependencyType: "sequential", onFailure: "cancel", resolvedAt: null, status: "blocked", depth: 1, subtreeOpen: 0, subtreeBad: 0 },
+      { taskId: c.id, dependencyType: "sequential", onFailure: "cancel", resolvedAt: null, status: "blocked", depth: 2, subtreeOpen: 0, subtreeBad: 0 },
+      { taskId: d.id, dependencyType: "sequential", onFailure: "cancel", resolvedAt: null, status: "cancelled", depth: 1, subtreeOpen: 0, subtreeBad: 0 }
     ])
     expect(repo.prerequisitesOf(a.id)).toEqual([])
     expect(repo.dependentsOf(c.id)).toEqual([])
@@ -629,7 +631,7 @@ describe("dependencies", () => {
     const { repo, a, b, c, d } = graph()
     const key = (e: { dependentTaskId: string; prerequisiteTaskId: string }) => `${e.dependentTaskId}>${e.prerequisiteTaskId}`
     expect(repo.edgesAmong([b.id, c.id])).toEqual([
-      { dependentTaskId: c.id, prerequisiteTaskId: b.id, dependencyType: "parallel", resolvedAt: null }
+      { dependentTaskId: c.id, prerequisiteTaskId: b.id, dependencyType: "parallel", onFailure: "cancel", resolvedAt: null }
     ])
     expect(repo.edgesAmong([a.id, b.id, c.id, d.id]).map(key).sort()).toEqual(
       [`${b.id}>${a.id}`, `${c.id}>${b.id}`, `${c.id}>${a.id}`, `${d.id}>${a.id}`].sort()
@@ -647,6 +649,7 @@ describe("dependencies", () => {
       dependentTaskId: c.id,
       prerequisiteTaskId: b.id,
       dependencyType: "parallel",
+      onFailure: "cancel",
       resolvedAt: at(7)
     })
     expect(edges.filter((e) => e.prerequisiteTaskId === a.id).map((e) => e.dependentTaskId).sort()).toEqual(

@@ -1,0 +1,335 @@
+/**
+ * The hierarchy gates the work (CONTRACT, "Additions of December 2026"): subtree-aware readiness,
+ * edge failure policies, removing edges, delayed starts, idempotent submits and source defaults.
+ * Each task gets an agent type of its own, so that a claim can take exactly the task a step needs.
+ */
+import { aNode, aTask } from "@abathur/testing"
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, TestClock } from "effect"
+import { defaultQueueSettings } from "../src/QueueConfig.js"
+import { TaskQueue } from "../src/TaskQueue.js"
+import { checkInvariants } from "./Invariants.js"
+import { dump, flip, statuses, testQueue } from "./TestQueue.js"
+
+/** Claims the task of this agent type (null when it is not claimable) and completes or fails it. */
+const finish = (agentType: string, outcome: "complete" | "fail" = "complete") =>
+  Effect.gen(function* () {
+    const q = yield* TaskQueue
+    const c = yield* q.claim({ agentType, worker: "w" })
+    expect(c, `${agentType} should be claimable`).not.toBeNull()
+    if (outcome === "complete") {
+      const r = yield* q.complete(c!.id, { leaseToken: c!.leaseToken })
+      return { ...r, cancelled: [] as Array<string> }
+    }
+    const r = yield* q.fail(c!.id, { leaseToken: c!.leaseToken, error: `${agentType} broke` })
+    return { task: r.task, unblocked: [] as Array<string>, cancelled: r.cancelled }
+  })
+
+const claimable = (agentType: string) =>
+  Effect.gen(function* () {
+    const q = yield* TaskQueue
+    const c = yield* q.claim({ agentType })
+    if (c !== null) yield* q.release(c.id, { leaseToken: c.leaseToken })
+    return c !== null
+  })
+
+/** The README's plan: spec; impl (after spec) with subtasks api and ui (ui after api); ship after impl. */
+const readmePlan = {
+  tasks: [
+    aNode("spec", { agentType: "spec" }),
+    aNode("impl", {
+      agentType: "impl",
+      dependsOn: ["spec"],
+      children: [aNode("api", { agentType: "api" }), aNode("ui", { agentType: "ui", dependsOn: ["api"], maxRetries: 0 })]
+    }),
+    aNode("ship", { agentType: "ship", dependsOn: ["impl"] })
+  ]
+}
+
+describe("the README's plan: the hierarchy gates the work", () => {
+  it.effect("api waits for spec; ship waits for impl, api and ui; a failed ui cancels ship; its retry revives ship", () =>
+    Effect.gen(function* () {
+      const q = yield* TaskQueue
+      const { tasks } = yield* q.submitPlan(readmePlan)
+      const id = (k: string) => tasks[k]!.id
+      // api has no prerequisite of its own, but its parent waits for spec: BLOCKED, not claimable.
+      expect(yield* statuses(["spec", "impl", "api", "ui", "ship"].map(id))).toEqual(["ready", "blocked", "blocked", "blocked", "blocked"])
+      expect(yield* claimable("api")).toBe(false)
+      yield* checkInvariants()
+
+      const specDone = yield* finish("spec")
+      expect([...specDone.unblocked].sort()).toEqual([id("impl"), id("api")].sort())
+      // The umbrella task may complete while its subtasks are open; ship still waits for them.
+      yield* finish("impl")
+      expect(yield* statuses([id("ship")])).toEqual(["blocked"])
+      const impl = yield* q.get(id("impl"))
+      expect(impl.subtree).toEqual({ total: 2, completed: 0, open: 2, failed: 0, cancelled: 0 })
+      const tree = (yield* q.tree(id("impl"))) as { subtree: { open: number }; task: { status: string } }
+      expect(tree.task.status).toBe("completed")
+      expect(tree.subtree.open).toBe(2)
+      yield* finish("api")
+      expect(yield* statuses([id("ui"), id("ship")])).toEqual(["ready", "blocked"])
+
+      // ui fails for good: ship, which waits for impl's whole subtree, is cancelled.
+      const failed = yield* finish("ui", "fail")
+      expect(failed.cancelled).toEqual([id("ship")])
+      expect((yield* q.get(id("ship"))).errorMessage).toContain(id("ui"))
+      yield* checkInvariants()
+
+      // Retrying ui revives ship (BLOCKED again), and completing ui unblocks it.
+      const retried = yield* q.retry(id("ui"))
+      expect(retried.revived).toEqual([id("ship")])
+      expect(yield* statuses([id("ui"), id("ship")])).toEqual(["ready", "blocked"])
+      const last = yield* finish("ui")
+      expect(last.unblocked).toEqual([id("ship")])
+      expect((yield* q.get(id("impl"))).subtree).toEqual({ total: 2, completed: 2, open: 0, failed: 0, cancelled: 0 })
+      yield* finish("ship")
+      yield* checkInvariants()
+    }).pipe(Effect.provide(testQueue())))
+
+  it.effect("a subtask submitted under a task whose ancestors wait is BLOCKED; it is readied with them", () =>
+    Effect.gen(function* () {
+      const q = yield* TaskQueue
+      const gate = yield* q.submit(aTask({ agentType: "gate" }))
+      const epic = yield* q.submit(aTask({ dependsOn: [gate.id], agentType: "epic" }))
+      const mid = yield* q.submit(aTask({ parentTaskId: epic.id, agentType: "mid" }))
+      const own = yield* q.submit(aTask({ agentType: "own" }))
+      // A grandchild with an open edge of its own stays BLOCKED when its ancestors' edges resolve.
+      const leaf = yield* q.submit(aTask({ parentTaskId: mid.id, agentType: "leaf" }))
+      const held = yield* q.submit(aTask({ parentTaskId: mid.id, dependsOn: [own.id], agentType: "held" }))
+      expect(yield* statuses([epic.id, mid.id, leaf.id, held.id])).toEqual(["blocked", "blocked", "blocked", "blocked"])
+      const r = yield* finish("gate")
+      expect([...r.unblocked].sort()).toEqual([epic.id, mid.id, leaf.id].sort())
+      expect(yield* statuses([held.id])).toEqual(["blocked"])
+      yield* checkInvariants()
+      // A new edge on an ancestor blocks the READY tasks below it again.
+      const late = yield* q.submit(aTask({ agentType: "late" }))
+      yield* q.addDependency(epic.id, { prerequisiteId: late.id })
+      expect(yield* statuses([epic.id, mid.id, leaf.id])).toEqual(["blocked", "blocked", "blocked"])
+      yield* checkInvariants()
+    }).pipe(Effect.provide(testQueue())))
+})
+
+describe("edge failure policies", () => {
+  it.effect("onFailure ignore: the dependent runs once the prerequisite's subtree is finished, whatever the outcomes", () =>
+    Effect.gen(function* () {
+      const q = yield* TaskQueue
+      const p = yield* q.submit(aTask({ agentType: "p", maxRetries: 0 }))
+      yield* q.submit(aTask({ parentTaskId: p.id, agentType: "kid", maxRetries: 0 }))
+      const strict = yield* q.submit(aTask({ dependsOn: [p.id], agentType: "strict" }))
+      const lenient = yield* q.submit(aTask({ dependsOn: [{ id: p.id, onFailure: "ignore" }], agentType: "lenient" }))
+      const detail = yield* q.get(lenient.id)
+      expect(detail.prerequisites).toEqual([{ taskId: p.id, dependencyType: "sequential", onFailure: "ignore", resolvedAt: null }])
+      expect((yield* q.get(p.id)).dependents.map((d) => d.onFailure)).toEqual(["cancel", "ignore"])
+      const failed = yield* finish("kid", "fail")
+      // The failure below p cancels the strict dependent at once; the lenient one still waits for p.
+      expect(failed.cancelled).toEqual([strict.id])
+      expect(yield* statuses([lenient.id])).toEqual(["blocked"])
+      const done = yield* finish("p")
+      expect(done.unblocked).toEqual([lenient.id])
+      expect((yield* q.get(p.id)).subtree).toEqual({ total: 1, completed: 0, open: 0, failed: 1, cancelled: 0 })
+      yield* checkInvariants()
+    }).pipe(Effect.provide(testQueue())))
+
+  it.effect("a cancel edge on a prerequisite with a failed task below it is refused; ignore is accepted", () =>
+    Effect.gen(function* () {
+      const q = yield* TaskQueue
+      const p = yield* q.submit(aTask({ agentType: "p" }))
+      yield* q.submit(aTask({ parentTaskId: p.id, agentType: "kid", maxRetries: 0 }))
+      yield* finish("kid", "fail")
+      const before = yield* dump
+      const e = yield* flip(q.submit(aTask({ dependsOn: [p.id] })))
+      expect(e._tag).toBe("InvalidTransition")
+      expect(e.message).toContain("onFailure")
+      expect(yield* dump).toEqual(before)
+      const ok = yield* q.submit(aTask({ dependsOn: [{ id: p.id, onFailure: "ignore" }] }))
+      expect(ok.status).toBe("blocked")
+    }).pipe(Effect.provide(testQueue())))
+})
+
+describe("edges within one line of the hierarchy", () => {
+  it.effect("a task cannot depend on its ancestor or its descendant (it would wait for itself): DependencyCycle", () =>
+    Effect.gen(function* () {
+      const q = yield* TaskQueue
+      const top = yield* q.submit(aTask())
+      const mid = yield* q.submit(aTask({ parentTaskId: top.id }))
+      const before = yield* dump
+      const sub = yield* flip(q.submit(aTask({ parentTaskId: mid.id, dependsOn: [top.id] })))
+      expect(sub).toMatchObject({ _tag: "DependencyCycle" })
+      expect(sub.message).toContain("below")
+      const up = yield* flip(q.addDependency(mid.id, { prerequisiteId: top.id }))
+      expect(up).toMatchObject({ _tag: "DependencyCycle", cycle: [mid.id, top.id, mid.id] })
+      const down = yield* flip(q.addDependency(top.id, { prerequisiteId: mid.id }))
+      expect(down._tag).toBe("DependencyCycle")
+      const plan = yield* flip(q.submitPlan({ tasks: [aNode("a", { children: [aNode("b", { dependsOn: ["a"] })] })] }))
+      expect(plan._tag).toBe("DependencyCycle")
+      const planDown = yield* flip(q.submitPlan({ tasks: [aNode("a", { dependsOn: ["b"], children: [aNode("b")] })] }))
+      expect(planDown._tag).toBe("DependencyCycle")
+      const planExternal = yield* flip(q.submitPlan({ tasks: [aNode("a", { parentTaskId: mid.id, dependsOn: [top.id] })] }))
+      expect(planExternal._tag).toBe("DependencyCycle")
+      expect(yield* dump).toEqual(before)
+    }).pipe(Effect.provide(testQueue())))
+})
+
+describe("a subtask under a finished subtree", () => {
+  it.effect("re-blocks the dependents that have not started; those that started are left alone", () =>
+    Effect.gen(function* () {
+      const q = yield* TaskQueue
+      const p = yield* q.submit(aTask({ agentType: "p" }))
+      const waiting = yield* q.submit(aTask({ dependsOn: [p.id], agentType: "waiting" }))
+      const started = yield* q.submit(aTask({ dependsOn: [p.id], agentType: "started" }))
+      yield* finish("p")
+      const running = yield* q.claim({ agentType: "started" })
+      expect(running!.id).toBe(started.id)
+      const late = yield* q.submit(aTask({ parentTaskId: p.id, agentType: "late" }))
+      expect(yield* statuses([waiting.id, started.id])).toEqual(["blocked", "running"])
+      expect((yield* q.get(waiting.id)).prerequisites[0]!.resolvedAt).toBeNull()
+      yield* checkInvariants()
+      const r = yield* finish("late")
+      expect(r.unblocked).toEqual([waiting.id])
+      expect(late.source).toBe("agent_planner")
+      yield* checkInvariants()
+    }).pipe(Effect.provide(testQueue())))
+})
+
+describe("removing a dependency", () => {
+  it.effect("readies the dependent when it was its last open edge; unknown edge TaskNotFound; started dependent refused", () =>
+    Effect.gen(function* () {
+      const q = yield* TaskQueue
+      const a = yield* q.submit(aTask({ agentType: "a" }))
+      const b = yield* q.submit(aTask({ agentType: "b" }))
+      const d = yield* q.submit(aTask({ dependsOn: [a.id, b.id], agentType: "d" }))
+      const after = yield* q.submit(aTask({ dependsOn: [d.id] }))
+      expect((yield* q.get(after.id)).dependencyDepth).toBe(2)
+      const one = yield* q.removeDependency(d.id, a.id)
+      expect(one.status).toBe("blocked")
+      expect(one.prerequisites.map((p) => p.taskId)).toEqual([b.id])
+      const two = yield* q.removeDependency(d.id, b.id)
+      expect(two).toMatchObject({ status: "ready", dependencyDepth: 0 })
+      expect((yield* q.get(after.id)).dependencyDepth).toBe(1)
+      const audit = yield* q.audit(d.id)
+      expect(audit.map((x) => x.reason)).toEqual(["submitted", `dependency on ${a.id} removed`, `dependency on ${b.id} removed`])
+      expect(audit[2]).toMatchObject({ fromStatus: "blocked", toStatus: "ready" })
+
+      const missing = yield* flip(q.removeDependency(d.id, a.id))
+      expect(missing).toMatchObject({ _tag: "TaskNotFound", taskId: a.id })
+      // A resolved edge of a waiting dependent may go too (nothing changes but the edge).
+      yield* finish("d")
+      expect((yield* q.removeDependency(after.id, d.id)).status).toBe("ready")
+      // Only a PENDING, BLOCKED or READY dependent loses an edge.
+      const e = yield* q.submit(aTask({ dependsOn: [b.id], agentType: "e" }))
+      yield* finish("b")
+      yield* finish("e")
+      const before = yield* dump
+      const done = yield* flip(q.removeDependency(e.id, b.id))
+      expect(done).toMatchObject({ _tag: "InvalidTransition", status: "completed" })
+      expect(yield* dump).toEqual(before)
+      yield* checkInvariants()
+    }).pipe(Effect.provide(testQueue())))
+
+  it.effect("a dependent whose parent still waits stays BLOCKED", () =>
+    Effect.gen(function* () {
+      const q = yield* TaskQueue
+      const gate = yield* q.submit(aTask())
+      const parent = yield* q.submit(aTask({ dependsOn: [gate.id] }))
+      const other = yield* q.submit(aTask())
+      const kid = yield* q.submit(aTask({ parentTaskId: parent.id, dependsOn: [other.id] }))
+      expect((yield* q.removeDependency(kid.id, other.id)).status).toBe("blocked")
+      yield* checkInvariants()
+    }).pipe(Effect.provide(testQueue())))
+})
+
+describe("delayed starts", () => {
+  it.effect("a READY task is not claimable before its notBefore; nextNotBefore says when; then it is", () =>
+    Effect.gen(function* () {
+      const q = yield* TaskQueue
+      const t = yield* q.submit(aTask({ notBefore: "1970-01-01T00:01:00Z", priority: 10 }))
+      expect(t).toMatchObject({ status: "ready", notBefore: "1970-01-01T00:01:00.000Z" })
+      const other = yield* q.submit(aTask({ priority: 0 }))
+      expect(yield* q.nextNotBefore()).toBe("1970-01-01T00:01:00.000Z")
+      const first = yield* q.claim()
+      expect(first!.id).toBe(other.id)
+      expect(yield* q.claim()).toBeNull()
+      yield* checkInvariants({ freshness: true })
+      yield* TestClock.adjust("60 seconds")
+      const c = yield* q.claim()
+      expect(c!.id).toBe(t.id)
+      expect(yield* q.nextNotBefore()).toBeNull()
+      yield* checkInvariants({ freshness: true })
+    }).pipe(Effect.provide(testQueue())))
+
+  it.effect("retryBackoffSeconds 0 retries at once; the backoff doubles and stops at the maximum", () =>
+    Effect.gen(function* () {
+      const q = yield* TaskQueue
+      const quick = yield* q.submit(aTask({ retryBackoffSeconds: 0, agentType: "quick" }))
+      const r = yield* finish("quick", "fail")
+      expect(r.task).toMatchObject({ id: quick.id, status: "ready", notBefore: null })
+      const slow = yield* q.submit(aTask({ retryBackoffSeconds: 100, maxRetries: 5, agentType: "slow" }))
+      const waits: Array<number> = []
+      for (let i = 0; i < 4; i++) {
+        const c = yield* q.claim({ agentType: "slow" })
+        const f = yield* q.fail(slow.id, { leaseToken: c!.leaseToken, error: "again" })
+        waits.push((Date.parse(f.task.notBefore!) - Date.parse(c!.startedAt!)) / 1000)
+        yield* TestClock.setTime(Date.parse(f.task.notBefore!))
+      }
+      // jitter 1.0 (random() = 0.999...): 100, 200, then capped at 300
+      expect(waits).toEqual([100, 200, 300, 300])
+    }).pipe(Effect.provide(testQueue({ scheduling: { ...defaultQueueSettings.scheduling, retryBackoffMaxSeconds: 300, random: () => 1 } }))))
+})
+
+describe("idempotent submits", () => {
+  it.effect("the same key and fields return the first task and write nothing; other fields are IdempotencyConflict", () =>
+    Effect.gen(function* () {
+      const q = yield* TaskQueue
+      const first = yield* q.submitWithOutcome({ prompt: "Index the repo", idempotencyKey: "run-7/index" })
+      expect(first.created).toBe(true)
+      expect(first.task.idempotencyKey).toBe("run-7/index")
+      const before = yield* dump
+      const again = yield* q.submitWithOutcome({ prompt: "Index the repo", priority: 5, idempotencyKey: "run-7/index" })
+      expect(again).toEqual({ task: first.task, created: false })
+      expect(yield* dump).toEqual(before)
+      const e = yield* flip(q.submit({ prompt: "Index another repo", idempotencyKey: "run-7/index" }))
+      expect(e).toMatchObject({ _tag: "IdempotencyConflict", taskId: first.task.id })
+      const tooLong = yield* flip(q.submit({ prompt: "x", idempotencyKey: "k".repeat(201) }))
+      expect(tooLong._tag).toBe("ValidationError")
+      expect(yield* dump).toEqual(before)
+    }).pipe(Effect.provide(testQueue())))
+
+  it.effect("a plan's idempotency key: posting it again returns the same tasks; another plan under it conflicts", () =>
+    Effect.gen(function* () {
+      const q = yield* TaskQueue
+      const plan = { ...readmePlan, idempotencyKey: "release-2" }
+      const first = yield* q.submitPlanWithOutcome(plan)
+      expect(first.created).toBe(true)
+      const before = yield* dump
+      const again = yield* q.submitPlanWithOutcome(plan)
+      expect(again.created).toBe(false)
+      expect(Object.fromEntries(Object.entries(again.tasks).map(([k, t]) => [k, t.id]))).toEqual(
+        Object.fromEntries(Object.entries(first.tasks).map(([k, t]) => [k, t.id]))
+      )
+      expect(yield* dump).toEqual(before)
+      const e = yield* flip(q.submitPlan({ tasks: [aNode("other")], idempotencyKey: "release-2" }))
+      expect(e._tag).toBe("IdempotencyConflict")
+      expect(yield* dump).toEqual(before)
+    }).pipe(Effect.provide(testQueue())))
+})
+
+describe("source defaults", () => {
+  it.effect("omitted: human at the top, agent_planner for subtasks, nested nodes and MCP-style submits", () =>
+    Effect.gen(function* () {
+      const q = yield* TaskQueue
+      const top = yield* q.submit(aTask())
+      const sub = yield* q.submit(aTask({ parentTaskId: top.id }))
+      const named = yield* q.submit(aTask({ parentTaskId: top.id, source: "human" }))
+      const viaMcp = yield* q.submit(aTask(), { defaultSource: "agent_planner" })
+      const { tasks } = yield* q.submitPlan({ tasks: [aNode("root", { children: [aNode("leaf")] })] })
+      expect([top, sub, named, viaMcp, tasks["root"]!, tasks["leaf"]!].map((t) => t.source)).toEqual([
+        "human",
+        "agent_planner",
+        "human",
+        "agent_planner",
+        "human",
+        "agent_planner"
+      ])
+    }).pipe(Effect.provide(testQueue())))
+})
