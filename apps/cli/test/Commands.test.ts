@@ -48,11 +48,13 @@ describe("submit", () => {
   it("submits a plan file (and stdin with -), with --parent for its top-level tasks", async () => {
     const s = new Sandbox()
     const parent = await s.submit("Plan the work", "--source", "agent_planner")
+    const review = await s.submit("Review the plan")
+    // (A subtask cannot depend on its own ancestor: it already waits for what the ancestor waits for.)
     const plan = {
       tasks: [
         { key: "design", prompt: "Design", source: "agent_planner" },
         { key: "build", prompt: "Build", dependsOn: ["design"], children: [{ key: "api", prompt: "API" }] },
-        { key: "ship", prompt: "Ship", dependsOn: ["build", parent.id] }
+        { key: "ship", prompt: "Ship", dependsOn: ["build", review.id] }
       ]
     }
     const file = join(s.dir, "plan.json")
