@@ -140,6 +140,7 @@ const commandSummaries: ReadonlyArray<readonly [string, string]> = [
   ["retry ID", "retry a failed task"],
   ["release ID", "give a running task back to the queue"],
   ["deps add DEPENDENT PREREQUISITE", "make a task wait for another"],
+  ["deps remove DEPENDENT PREREQ", "stop a task waiting for another"],
   ["status", "the queue at a glance"],
   ["plan [ID]...", "open tasks in batches that can run in parallel"],
   ["tree [ID]", "the hierarchy of tasks and subtasks"],
@@ -218,7 +219,11 @@ const submitFlags = {
   maxRetries: text("max-retries", "N", FieldDocs.maxRetries),
   timeout: text("timeout", "SECONDS", FieldDocs.maxExecutionTimeoutSeconds),
   summary: text("summary", "TEXT", FieldDocs.summary),
-  input: text("input", "JSON", FieldDocs.inputData)
+  input: text("input", "JSON", FieldDocs.inputData),
+  after: repeatedText("after", "ID", "Run after this task has finished, whatever its outcome (an edge with onFailure ignore; repeatable)."),
+  notBefore: text("not-before", "ISO", FieldDocs.notBefore),
+  idempotencyKey: text("idempotency-key", "KEY", `${FieldDocs.idempotencyKey} With --file: the plan's key.`),
+  retryBackoff: text("retry-backoff", "SECONDS", `${FieldDocs.retryBackoffSeconds} Default ABATHUR_RETRY_BACKOFF (5).`)
 }
 
 const submit = command(
@@ -230,10 +235,13 @@ const submit = command(
   },
   describe(
     `Submit a task, or a whole plan of tasks with --file. A task waits (blocked) until every task it
-    depends on has completed; then it is ready to be claimed by \`abathur next\`.`,
+    depends on has completed with all of its subtasks (--after: has finished, whatever the outcome),
+    and so have those its parent waits for; then it is ready to be claimed by \`abathur next\`
+    (not before --not-before). Submitting an --idempotency-key again returns the first task.`,
     `abathur submit "Write the API spec" --priority 8 --source agent_requirements`,
     `abathur submit "Implement the endpoint" --depends-on 3f2b8c1e-9d4a-4f6b-8e2a-1c5d7e9f0a2b --input '{"repo": "api"}'`,
-    `abathur submit --file plan.json --parent 3f2b8c1e-9d4a-4f6b-8e2a-1c5d7e9f0a2b --json`
+    `abathur submit --file plan.json --parent 3f2b8c1e-9d4a-4f6b-8e2a-1c5d7e9f0a2b --json`,
+    `abathur submit "Write the release notes" --after 3f2b8c1e-9d4a-4f6b-8e2a-1c5d7e9f0a2b --not-before 2026-01-31T09:00:00Z --idempotency-key notes-v2`
   ),
   (o, ctx) =>
     Effect.gen(function* () {
@@ -250,29 +258,36 @@ const submit = command(
           "--max-retries": Option.isSome(o.maxRetries),
           "--timeout": Option.isSome(o.timeout),
           "--summary": Option.isSome(o.summary),
-          "--input": Option.isSome(o.input)
+          "--input": Option.isSome(o.input),
+          "--after": o.after.length > 0,
+          "--not-before": Option.isSome(o.notBefore),
+          "--retry-backoff": Option.isSome(o.retryBackoff)
         }).filter(([, given]) => given).map(([flag]) => flag)
         if (conflicting.length > 0) {
           return yield* new ValidationError({
-            message: `${conflicting.join(", ")} cannot be combined with --file: set these fields on the plan's nodes (only --parent applies to a plan)`
+            message: `${conflicting.join(", ")} cannot be combined with --file: set these fields on the plan's nodes (only --parent and --idempotency-key apply to a plan)`
           })
         }
         const plan = yield* readPlanFile(o.file.value)
         const parent = Option.getOrUndefined(o.parent)
         const withParent = parent === undefined ? plan : adoptPlan(plan, parent)
+        const withKey = Option.isSome(o.idempotencyKey) ? yield* keyPlan(withParent, o.idempotencyKey.value) : withParent
         const progress = makeProgress(ctx.app.terminal, "submitting")
         const result = yield* withQueue(
           ctx,
-          Effect.flatMap(TaskQueue, (q) => q.submitPlan(withParent, { onProgress: (d, t) => progress.update(d, t) }))
+          Effect.flatMap(TaskQueue, (q) => q.submitPlanWithOutcome(withKey, { onProgress: (d, t) => progress.update(d, t) }))
         ).pipe(Effect.ensuring(Effect.sync(() => progress.finish())))
-        return yield* emit(ctx, result, () => Render.submittedPlan(ctx.c, result.tasks, ctx.app.terminal.width))
+        return yield* emit(ctx, { tasks: result.tasks }, () => Render.submittedPlan(ctx.c, result.tasks, ctx.app.terminal.width, result.created))
       }
       const inputData = Option.isSome(o.input) ? yield* parseJson("--input", o.input.value) : undefined
       const input = defined({
         prompt: Option.getOrUndefined(o.prompt),
         priority: optionalNumeric(o.priority),
         source: Option.getOrUndefined(o.source),
-        dependsOn: o.dependsOn.length > 0 ? o.dependsOn : undefined,
+        dependsOn:
+          o.dependsOn.length + o.after.length > 0
+            ? [...o.dependsOn, ...o.after.map((id) => ({ id, onFailure: "ignore" as const }))]
+            : undefined,
         dependencyType: Option.getOrUndefined(o.dependencyType),
         parentTaskId: Option.getOrUndefined(o.parent),
         deadline: Option.getOrUndefined(o.deadline),
@@ -281,12 +296,27 @@ const submit = command(
         maxRetries: optionalNumeric(o.maxRetries),
         maxExecutionTimeoutSeconds: optionalNumeric(o.timeout),
         summary: Option.getOrUndefined(o.summary),
-        inputData
+        inputData,
+        notBefore: Option.getOrUndefined(o.notBefore),
+        idempotencyKey: Option.getOrUndefined(o.idempotencyKey),
+        retryBackoffSeconds: optionalNumeric(o.retryBackoff)
       })
-      const task = yield* withQueue(ctx, Effect.flatMap(TaskQueue, (q) => q.submit(input)))
-      yield* emit(ctx, task, () => Render.submitted(ctx.c, task))
+      const r = yield* withQueue(ctx, Effect.flatMap(TaskQueue, (q) => q.submitWithOutcome(input)))
+      yield* emit(ctx, r.task, () => Render.submitted(ctx.c, r.task, r.created))
     })
 )
+
+/** `--idempotency-key` for a plan: its top-level key (a file that names another one is refused). */
+const keyPlan = (plan: unknown, key: string): Effect.Effect<unknown, ValidationError> => {
+  if (typeof plan !== "object" || plan === null || Array.isArray(plan)) return Effect.succeed(plan)
+  const own = (plan as { idempotencyKey?: unknown }).idempotencyKey
+  if (own !== undefined && own !== key) {
+    return Effect.fail(
+      new ValidationError({ message: `--idempotency-key ${JSON.stringify(key)} differs from the plan file's idempotencyKey ${JSON.stringify(own)}: give one of them` })
+    )
+  }
+  return Effect.succeed({ ...plan, idempotencyKey: key })
+}
 
 /** `--parent` for a plan: the parent of every top-level node that names none. */
 const adoptPlan = (plan: unknown, parent: string): unknown => {
@@ -489,7 +519,8 @@ const depsAdd = command(
   {
     dependent: taskIdArg("DEPENDENT"),
     prerequisite: taskIdArg("PREREQUISITE"),
-    type: text("type", "TYPE", describeField("dependencyType", "AddDependencyInput")!)
+    type: text("type", "TYPE", describeField("dependencyType", "AddDependencyInput")!),
+    onFailure: text("on-failure", "POLICY", FieldDocs.onFailure)
   },
   describe(
     `Make DEPENDENT wait for PREREQUISITE. Refused when it would close a cycle (the cycle is shown) or
@@ -498,18 +529,42 @@ const depsAdd = command(
   ),
   (o, ctx) =>
     Effect.gen(function* () {
-      const input = defined({ prerequisiteId: o.prerequisite, dependencyType: Option.getOrUndefined(o.type) })
+      const input = defined({
+        prerequisiteId: o.prerequisite,
+        dependencyType: Option.getOrUndefined(o.type),
+        onFailure: Option.getOrUndefined(o.onFailure)
+      })
       const d = yield* withQueue(ctx, Effect.flatMap(TaskQueue, (q) => q.addDependency(o.dependent, input)))
       yield* emit(ctx, d, () => Render.dependencyAdded(ctx.c, d, o.prerequisite))
+    })
+)
+
+const depsRemove = command(
+  "remove",
+  { dependent: taskIdArg("DEPENDENT"), prerequisite: taskIdArg("PREREQUISITE") },
+  describe(
+    `Stop DEPENDENT waiting for PREREQUISITE: the edge is removed. DEPENDENT (pending, blocked or ready)
+    becomes ready when that was its last open edge and its parent waits for nothing. Removing an edge
+    that does not exist is TaskNotFound.`,
+    "abathur deps remove 3f2b8c1e-9d4a-4f6b-8e2a-1c5d7e9f0a2b 7c0e5d2a-1b3f-4e6a-9c8d-2f4b6a8c0e1d --json"
+  ),
+  (o, ctx) =>
+    Effect.gen(function* () {
+      const d = yield* withQueue(ctx, Effect.flatMap(TaskQueue, (q) => q.removeDependency(o.dependent, o.prerequisite)))
+      yield* emit(ctx, d, () => Render.dependencyRemoved(ctx.c, d, o.prerequisite))
     })
 )
 
 const missingSubcommand = (group: string, usage: string) =>
   Effect.fail(new ValidationError({ message: `\`abathur ${group}\` needs a subcommand: ${usage} (see \`abathur ${group} --help\`)` }))
 
-const deps = Command.make("deps", {}, () => missingSubcommand("deps", "abathur deps add DEPENDENT PREREQUISITE")).pipe(
-  Command.withDescription(describe("Manage dependencies between existing tasks.", "abathur deps add DEPENDENT PREREQUISITE")),
-  Command.withSubcommands([depsAdd])
+const deps = Command.make("deps", {}, () =>
+  missingSubcommand("deps", "abathur deps add DEPENDENT PREREQUISITE, or abathur deps remove DEPENDENT PREREQUISITE")
+).pipe(
+  Command.withDescription(
+    describe("Manage dependencies between existing tasks.", "abathur deps add DEPENDENT PREREQUISITE", "abathur deps remove DEPENDENT PREREQUISITE")
+  ),
+  Command.withSubcommands([depsAdd, depsRemove])
 )
 
 const status = command(
@@ -582,7 +637,7 @@ const recover = command(
   "recover",
   {},
   describe(
-    "Put running tasks whose lease expired back to ready (or failed, when their retries are spent).",
+    "Put running tasks whose lease expired back to ready without spending a retry (a stall; past ABATHUR_MAX_STALLS, default 3, the task fails).",
     "abathur recover --json"
   ),
   (_, ctx) =>

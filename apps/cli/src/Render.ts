@@ -149,22 +149,33 @@ export const taskTable = (c: Colors, tasks: ReadonlyArray<Task>, now: number, wi
       score(c, task.calculatedPriority),
       task.source,
       ago(task.submittedAt, now).replace(" ago", ""),
-      truncate(oneLine(task.summary), summaryWidth)
+      truncate(oneLine(task.summary), summaryWidth) + stalls(c, task)
     ])
   }
   return `${render(t)}\n${c.dim(plural(tasks.length, "task"))}`
 }
 
-/** One line about a task: mark, summary, status, score and id. */
-export const taskLine = (c: Colors, task: Task): string =>
-  `${statusColor(c, task.status)(statusMarks[task.status])} ${c.bold(oneLine(task.summary))}  ${c.dim(`[${task.status}]`)} ${score(c, task.calculatedPriority)}  ${c.dim(task.id)}`
+/** ` (stalled N×)` after a task whose workers stopped reporting (expired leases), else nothing. */
+const stalls = (c: Colors, task: Task): string => (task.stallCount > 0 ? c.yellow(` (stalled ${task.stallCount}×)`) : "")
 
-/** `submit`: the new task. */
-export const submitted = (c: Colors, task: Task): string =>
-  `${c.green("Submitted")} ${task.id}  ${status(c, task.status)}  score ${score(c, task.calculatedPriority)}\n  ${oneLine(task.summary)}`
+/** `, N of M subtasks open` for a finished task whose subtree still runs, else nothing. */
+const openBelow = (task: Task, subtree: { readonly total: number; readonly open: number } | undefined): string =>
+  subtree !== undefined && subtree.open > 0 && (task.status === "completed" || task.status === "failed" || task.status === "cancelled")
+    ? `, ${subtree.open} of ${plural(subtree.total, "subtask")} open`
+    : ""
+
+/** One line about a task: mark, summary, status, score and id. */
+export const taskLine = (c: Colors, task: Task, subtree?: { readonly total: number; readonly open: number }): string =>
+  `${statusColor(c, task.status)(statusMarks[task.status])} ${c.bold(oneLine(task.summary))}  ${c.dim(`[${task.status}${openBelow(task, subtree)}]`)} ${score(c, task.calculatedPriority)}  ${c.dim(task.id)}`
+
+/** `submit`: the new task (or, for a repeated idempotency key, the task submitted first). */
+export const submitted = (c: Colors, task: Task, created = true): string =>
+  `${created ? c.green("Submitted") : c.yellow("Already submitted")} ${task.id}  ${status(c, task.status)}  score ${score(c, task.calculatedPriority)}\n  ${oneLine(task.summary)}` +
+  (created ? "" : `\n  ${c.dim(`idempotency key ${JSON.stringify(task.idempotencyKey)}: nothing new was created`)}`) +
+  (task.notBefore !== null && created ? `\n  ${c.dim(`not before ${task.notBefore}`)}` : "")
 
 /** `submit --file`: the plan's tasks by key. */
-export const submittedPlan = (c: Colors, tasks: Readonly<Record<string, Task>>, width: number | null): string => {
+export const submittedPlan = (c: Colors, tasks: Readonly<Record<string, Task>>, width: number | null, created = true): string => {
   const entries = Object.entries(tasks)
   const t = table(["KEY", "ID", "STATUS", "SCORE", "SUMMARY"], c, ["left", "left", "left", "right", "left"])
   const keyWidth = Math.min(24, Math.max(3, ...entries.map(([k]) => k.length)))
@@ -172,7 +183,8 @@ export const submittedPlan = (c: Colors, tasks: Readonly<Record<string, Task>>, 
   for (const [key, task] of entries) {
     t.push([truncate(key, keyWidth), c.dim(task.id), status(c, task.status), score(c, task.calculatedPriority), truncate(oneLine(task.summary), summaryWidth)])
   }
-  return `${c.green("Submitted a plan of")} ${plural(entries.length, "task")}\n${render(t)}`
+  const head = created ? c.green("Submitted a plan of") : c.yellow("Already submitted (same idempotency key): a plan of")
+  return `${head} ${plural(entries.length, "task")}\n${render(t)}`
 }
 
 const factorNames = ["base", "urgency", "dependency", "starvation", "source"] as const
@@ -222,7 +234,12 @@ export const detail = (c: Colors, task: TaskDetail, now: number): string => {
   kv("agent type", task.agentType)
   kv("dependencies", `${task.dependencyType}, depth ${task.dependencyDepth}`)
   if (task.parentTaskId !== null) kv("parent", task.parentTaskId)
-  kv("retries", `${task.retryCount} of ${task.maxRetries}`)
+  kv("retries", `${task.retryCount} of ${task.maxRetries}${task.retryBackoffSeconds !== null ? `, backoff ${duration(task.retryBackoffSeconds * 1000)}` : ""}`)
+  if (task.stallCount > 0) kv("stalls", c.yellow(`${task.stallCount} (its workers stopped reporting; the lease expired)`))
+  if (task.notBefore !== null && Date.parse(task.notBefore) > now && (task.status === "ready" || task.status === "blocked" || task.status === "pending")) {
+    kv("not before", `${task.notBefore} (${ago(task.notBefore, now)})`)
+  }
+  if (task.idempotencyKey !== null) kv("idem. key", task.idempotencyKey)
   kv("timeout", duration(task.maxExecutionTimeoutSeconds * 1000))
   if (task.deadline !== null) kv("deadline", `${task.deadline} (${ago(task.deadline, now)})`)
   if (task.estimatedDurationSeconds !== null) kv("estimate", duration(task.estimatedDurationSeconds * 1000))
@@ -252,16 +269,28 @@ export const detail = (c: Colors, task: TaskDetail, now: number): string => {
   )
   lines.push("")
 
-  const links = (title: string, items: ReadonlyArray<{ taskId: string; dependencyType: string; resolvedAt: string | null }>, empty: string) => {
+  const links = (
+    title: string,
+    items: ReadonlyArray<{ taskId: string; dependencyType: string; onFailure: string; resolvedAt: string | null }>,
+    empty: string
+  ) => {
     lines.push(`${c.bold(title)} ${c.dim(`(${items.length})`)}`)
     if (items.length === 0) lines.push(`  ${c.dim(empty)}`)
     for (const l of items) {
-      lines.push(`  ${l.taskId}  ${c.dim(l.dependencyType)}  ${l.resolvedAt === null ? c.yellow("open") : c.green(`resolved ${l.resolvedAt}`)}`)
+      lines.push(
+        `  ${l.taskId}  ${c.dim(l.dependencyType)}  ${c.dim(`on failure ${l.onFailure}`)}  ${l.resolvedAt === null ? c.yellow("open") : c.green(`resolved ${l.resolvedAt}`)}`
+      )
     }
   }
   links("Prerequisites", task.prerequisites, "none: it waits for nothing")
   links("Dependents", task.dependents, "none: nothing waits for it")
   lines.push(`${c.bold("Subtasks")} ${c.dim(`(${task.children.length})`)}`)
+  if (task.subtree.total > 0) {
+    const st = task.subtree
+    const parts = [`${st.completed} completed`, `${st.open} open`, ...(st.failed > 0 ? [c.red(`${st.failed} failed`)] : []), ...(st.cancelled > 0 ? [`${st.cancelled} cancelled`] : [])]
+    lines.push(`  ${c.dim(`subtree: ${plural(st.total, "task")} below,`)} ${parts.join(c.dim(", "))}`)
+    if (st.open > 0 && task.dependents.length > 0) lines.push(`  ${c.dim("its dependents wait for the open ones too")}`)
+  }
   if (task.children.length === 0) lines.push(`  ${c.dim("none")}`)
   for (const id of task.children) lines.push(`  ${id}`)
   return lines.join("\n")
@@ -381,7 +410,7 @@ export const tree = (c: Colors, roots: ReadonlyArray<TreeNode>): string => {
   if (roots.length === 0) return c.dim("No tasks.")
   const lines: Array<string> = []
   const walk = (node: TreeNode, prefix: string, last: boolean, top: boolean) => {
-    lines.push(`${top ? "" : prefix + (last ? "└─ " : "├─ ")}${taskLine(c, node.task)}`)
+    lines.push(`${top ? "" : prefix + (last ? "└─ " : "├─ ")}${taskLine(c, node.task, node.subtree)}`)
     const childPrefix = top ? "" : prefix + (last ? "   " : "│  ")
     node.children.forEach((child, i) => walk(child, childPrefix, i === node.children.length - 1, false))
   }
@@ -437,3 +466,6 @@ export const checked = (
 
 export const dependencyAdded = (c: Colors, d: TaskDetail, prerequisiteId: string): string =>
   `${c.green("Added")}: ${d.id} now depends on ${d.prerequisites.find((p) => p.taskId.startsWith(prerequisiteId.trim().toLowerCase()))?.taskId ?? prerequisiteId}\n  ${status(c, d.status)}  ${c.dim(`${plural(d.prerequisites.length, "prerequisite")}, depth ${d.dependencyDepth}`)}`
+
+export const dependencyRemoved = (c: Colors, d: TaskDetail, prerequisiteId: string): string =>
+  `${c.green("Removed")}: ${d.id} no longer depends on ${prerequisiteId}\n  ${status(c, d.status)}  ${c.dim(`${plural(d.prerequisites.length, "prerequisite")} left, depth ${d.dependencyDepth}`)}`

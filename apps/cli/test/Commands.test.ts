@@ -48,11 +48,13 @@ describe("submit", () => {
   it("submits a plan file (and stdin with -), with --parent for its top-level tasks", async () => {
     const s = new Sandbox()
     const parent = await s.submit("Plan the work", "--source", "agent_planner")
+    const review = await s.submit("Review the plan")
+    // (A subtask cannot depend on its own ancestor: it already waits for what the ancestor waits for.)
     const plan = {
       tasks: [
         { key: "design", prompt: "Design", source: "agent_planner" },
         { key: "build", prompt: "Build", dependsOn: ["design"], children: [{ key: "api", prompt: "API" }] },
-        { key: "ship", prompt: "Ship", dependsOn: ["build", parent.id] }
+        { key: "ship", prompt: "Ship", dependsOn: ["build", review.id] }
       ]
     }
     const file = join(s.dir, "plan.json")
@@ -79,8 +81,8 @@ describe("show and list", () => {
     const a = await s.submit("First line\nsecond line of the prompt", "--priority", "9")
     const b = await s.submit("Waits for a", "--depends-on", a.id)
     const d = await s.json(["show", a.id])
-    expect(Object.keys(d).sort()).toEqual([...TaskKeys, "children", "dependents", "prerequisites", "priorityBreakdown"].sort())
-    expect(d.dependents).toEqual([{ taskId: b.id, dependencyType: "sequential", resolvedAt: null }])
+    expect(Object.keys(d).sort()).toEqual([...TaskKeys, "children", "dependents", "prerequisites", "priorityBreakdown", "subtree"].sort())
+    expect(d.dependents).toEqual([{ taskId: b.id, dependencyType: "sequential", onFailure: "cancel", resolvedAt: null }])
     expect(d.prerequisites).toEqual([])
     expect(d.children).toEqual([])
     expect(Object.keys(d.priorityBreakdown).sort()).toEqual(["base", "dependency", "source", "starvation", "urgency"])
@@ -190,7 +192,7 @@ describe("the worker's commands", () => {
 
   it("fail retries, then fails for good and cancels dependents; retry revives them", async () => {
     const s = new Sandbox()
-    const a = await s.submit("Flaky", "--max-retries", "1")
+    const a = await s.submit("Flaky", "--max-retries", "1", "--retry-backoff", "0")
     const b = await s.submit("After flaky", "--depends-on", a.id)
     let claimed = await s.json<Task>(["next"])
     const first = await s.json(["fail", a.id, "--error", "network down", "--lease-token", claimed.leaseToken!])
@@ -235,7 +237,7 @@ describe("the worker's commands", () => {
     const d = await s.json(["deps", "add", b.id, a.id, "--type", "parallel"])
     expect(d.id).toBe(b.id)
     expect(d.status).toBe("blocked")
-    expect(d.prerequisites).toEqual([{ taskId: a.id, dependencyType: "parallel", resolvedAt: null }])
+    expect(d.prerequisites).toEqual([{ taskId: a.id, dependencyType: "parallel", onFailure: "cancel", resolvedAt: null }])
     const before = s.dump()
     const again = await s.json(["deps", "add", b.id, a.id])
     expect(again.prerequisites).toHaveLength(1)

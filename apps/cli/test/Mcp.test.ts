@@ -8,6 +8,8 @@ const ToolNames = [
   "task_cancel",
   "task_claim",
   "task_complete",
+  "task_dependency_add",
+  "task_dependency_remove",
   "task_enqueue",
   "task_execution_plan",
   "task_fail",

@@ -30,7 +30,7 @@ type Env =
 type Handler = Effect.Effect<HttpServerResponse.HttpServerResponse, unknown, Env>
 
 export interface ApiRoute {
-  readonly method: "GET" | "POST" | "*"
+  readonly method: "GET" | "POST" | "DELETE" | "*"
   /** In the router's syntax (`/v1/tasks/:id`). */
   readonly path: HttpRouter.PathInput
   readonly doc: OperationDoc
@@ -177,14 +177,22 @@ export const routes: ReadonlyArray<ApiRoute> = [
       tag: "tasks",
       summary: "Submit a task",
       description:
-        "Creates one task. `prompt` is required; prerequisites (`dependsOn`) and the parent must exist. The task is READY, or BLOCKED while a prerequisite is open.",
+        "Creates one task. `prompt` is required; prerequisites (`dependsOn`: ids, or `{\"id\", \"onFailure\": \"cancel\"|\"ignore\", \"dependencyType\"?}`) and the parent must exist. " +
+        "The task is READY, or BLOCKED while an edge of its own or of an ancestor is open (an edge on P resolves when P and all of P's subtasks are COMPLETED; " +
+        "under `onFailure: ignore` once they have all finished). A READY task with a future `notBefore` is not claimed before that instant. " +
+        "With an `idempotencyKey` that names an existing task submitted with the same fields, the answer is that task with 200 and nothing is created; " +
+        "the same key with different fields is 409 IdempotencyConflict (with `taskId`).",
       body: { schema: "SubmitTaskInput", required: true },
-      responses: { 201: { description: "The new task.", schema: "Task" } },
+      responses: {
+        201: { description: "The new task.", schema: "Task" },
+        200: { description: "The task submitted before with the same `idempotencyKey` and fields (nothing created).", schema: "Task" }
+      },
       errors: [400, 404, 409]
     },
     handler: Effect.gen(function* () {
       const body = yield* requireJson("at least a prompt")
-      return json(yield* (yield* queue).submit(body, yield* actor), 201)
+      const r = yield* (yield* queue).submitWithOutcome(body, yield* actor)
+      return json(r.task, r.created ? 201 : 200)
     })
   },
   {
@@ -194,14 +202,20 @@ export const routes: ReadonlyArray<ApiRoute> = [
       tag: "tasks",
       summary: "Submit a plan",
       description:
-        "Submits a tree of tasks with dependencies between them, by local keys, all or nothing. In `dependsOn` a key of the plan wins over a task id; nested `children` become subtasks.",
+        "Submits a tree of tasks with dependencies between them, by local keys, all or nothing. In `dependsOn` a key of the plan wins over a task id " +
+        "(or name one exactly with `{\"key\"|\"id\": ..., \"onFailure\"?, \"dependencyType\"?}`); nested `children` become subtasks and wait for their parent's prerequisites. " +
+        "With a top-level `idempotencyKey`, posting the same plan again answers the same tasks with 200 and creates nothing; the key with another plan is 409 IdempotencyConflict.",
       body: { schema: "PlanInput", required: true },
-      responses: { 201: { description: "The new tasks by key.", schema: "PlanResult" } },
+      responses: {
+        201: { description: "The new tasks by key.", schema: "PlanResult" },
+        200: { description: "The tasks of the plan posted before with the same `idempotencyKey` (nothing created).", schema: "PlanResult" }
+      },
       errors: [400, 404, 409]
     },
     handler: Effect.gen(function* () {
       const body = yield* requireJson('"tasks": a list of plan nodes')
-      return json(yield* (yield* queue).submitPlan(body, yield* actor), 201)
+      const r = yield* (yield* queue).submitPlanWithOutcome(body, yield* actor)
+      return json({ tasks: r.tasks }, r.created ? 201 : 200)
     })
   },
   {
@@ -275,7 +289,9 @@ export const routes: ReadonlyArray<ApiRoute> = [
       tag: "tasks",
       summary: "Add a prerequisite",
       description:
-        "The task (PENDING, BLOCKED or READY) waits for `prerequisiteId` too. A cycle is refused with its path; adding an existing edge changes nothing.",
+        "The task (PENDING, BLOCKED or READY) waits for `prerequisiteId` too, and for all of its subtasks. `onFailure`: `cancel` (default) cancels the task when " +
+        "the prerequisite or one of its subtasks ends FAILED or CANCELLED; `ignore` lets it run once they have all finished. " +
+        "A cycle is refused with its path; adding an existing edge changes nothing.",
       params: [taskParam],
       body: { schema: "AddDependencyInput", required: true },
       responses: { 200: { description: "The dependent task in detail.", schema: "TaskDetail" } },
@@ -288,16 +304,38 @@ export const routes: ReadonlyArray<ApiRoute> = [
     })
   },
   {
+    method: "DELETE",
+    path: "/v1/tasks/:id/dependencies/:prerequisiteId",
+    doc: {
+      tag: "tasks",
+      summary: "Remove a prerequisite",
+      description:
+        "The task (PENDING, BLOCKED or READY) no longer waits for `prerequisiteId`: it becomes READY when that was its last open edge and no ancestor waits. " +
+        "404 TaskNotFound when there is no such edge.",
+      params: [
+        taskParam,
+        { name: "prerequisiteId", in: "path", required: true, description: "The prerequisite's id (a UUID).", schema: { type: "string", format: "uuid" } }
+      ],
+      responses: { 200: { description: "The dependent task in detail.", schema: "TaskDetail" } },
+      errors: [400, 404, 409]
+    },
+    handler: Effect.gen(function* () {
+      const id = yield* taskId
+      const prerequisiteId = yield* Effect.map(HttpRouter.params, (p) => p["prerequisiteId"] ?? "")
+      return json(yield* (yield* queue).removeDependency(id, prerequisiteId, yield* actor))
+    })
+  },
+  {
     method: "POST",
     path: "/v1/claims",
     doc: {
       tag: "workers",
       summary: "Claim the next task",
       description:
-        "Leases the most important READY task (optionally only of `agentType`) for `leaseSeconds` (default: the task's timeout). " +
+        "Leases the most important READY task (optionally only of `agentType`) whose `notBefore` has passed, for `leaseSeconds` (default: the task's timeout). " +
         "With `waitSeconds` (at most 60) the request waits for a task to become ready (long poll): it is woken as soon as one does, " +
-        "through this server or another process sharing the database. 204 when nothing was ready in time. " +
-        "With `limit` (1..100), claims up to that many tasks in one transaction and answers `{\"tasks\": [Task]}`.",
+        "through this server or another process sharing the database, when a lease expires or when a delayed task's `notBefore` comes. " +
+        "204 when nothing was ready in time. With `limit` (1..100), claims up to that many tasks in one transaction and answers `{\"tasks\": [Task]}`.",
       body: { schema: "ClaimInput", required: false },
       responses: {
         200: { description: "The claimed task with its lease token (with `limit`: ClaimedTasks).", schema: "ClaimedTask" },
@@ -495,7 +533,7 @@ export const routes: ReadonlyArray<ApiRoute> = [
       tag: "queue",
       summary: "Dependency graph",
       description:
-        "The dependency graph (of open tasks, or around `id`) as Mermaid or Graphviz DOT. The text comes as text/plain; " +
+        "The dependency graph (of open tasks, or around `id`) as Mermaid or Graphviz DOT, with parent -> child links (Mermaid `-.->` in grey, DOT dashed). The text comes as text/plain; " +
         "with `Accept: application/json` the answer is `{\"format\", \"text\"}` instead.",
       params: [
         { name: "format", in: "query", description: "mermaid (default) or dot.", schema: { $ref: "#/components/schemas/GraphFormat" } },
@@ -740,7 +778,7 @@ export const makeApp = (options: {
           // A client that goes away must not cut a write between its commit and the publication of
           // its changes (wake-ups, events, metrics). Long polls and MCP stay interruptible; their
           // writes are guarded one by one.
-          uninterruptible: r.method === "POST" && r.path !== "/v1/claims"
+          uninterruptible: (r.method === "POST" || r.method === "DELETE") && r.path !== "/v1/claims"
         })
       )
     )

@@ -51,7 +51,7 @@ const errorText: Readonly<Record<number, string>> = {
   401: "Unauthorized: the server has a token and the request did not carry it.",
   403: "Forbidden: on a server without a token, a Host that is not a loopback name or address at its port, or an Origin that is not the server's own.",
   404: "TaskNotFound: a named task (or prerequisite, or parent) does not exist.",
-  409: "DependencyCycle (with `cycle`), LimitExceeded (with `limit`, `max`, `actual`), InvalidTransition or LeaseMismatch.",
+  409: "DependencyCycle (with `cycle`), LimitExceeded (with `limit`, `max`, `actual`), InvalidTransition, LeaseMismatch or IdempotencyConflict (with `taskId`).",
   413: "PayloadTooLarge: the request body is over 1 MiB.",
   415: "ValidationError: the request body is not `Content-Type: application/json`.",
   500: "An unexpected failure (MigrationError, InternalError)."

@@ -9,6 +9,7 @@ import {
   GraphFormat,
   HeartbeatInput,
   JsonTree,
+  OnFailure,
   PlanInput,
   PlanNode,
   ReleaseInput,
@@ -47,12 +48,20 @@ export const PriorityBreakdown = z
   .object({ base: z.number(), urgency: z.number(), dependency: z.number(), starvation: z.number(), source: z.number() })
   .meta({ description: "The factor scores (0..100) whose weighted mean is calculatedPriority." })
 
+export const SubtreeProgress = z
+  .object({ total: z.number().int(), completed: z.number().int(), open: z.number().int(), failed: z.number().int(), cancelled: z.number().int() })
+  .meta({
+    description:
+      "Counts over the task's descendants (not the task itself). Its dependents wait until open is 0; a failed or cancelled descendant cancels them (edges with onFailure cancel)."
+  })
+
 export const TaskDetail = z.intersection(
   Task,
   z.object({
     prerequisites: z.array(DependencyLink),
     dependents: z.array(DependencyLink),
     children: Ids,
+    subtree: SubtreeProgress,
     priorityBreakdown: PriorityBreakdown
   })
 )
@@ -89,9 +98,10 @@ export const ExecutionPlan = z.object({
 export const GraphDocument = z.object({ format: GraphFormat, text: z.string() })
 export interface TreeNodeDoc {
   readonly task: z.input<typeof Task>
+  readonly subtree: z.input<typeof SubtreeProgress>
   readonly children: ReadonlyArray<TreeNodeDoc>
 }
-export const TreeNode: z.ZodType<TreeNodeDoc> = z.lazy(() => z.object({ task: Task, children: z.array(TreeNode) }))
+export const TreeNode: z.ZodType<TreeNodeDoc> = z.lazy(() => z.object({ task: Task, subtree: SubtreeProgress, children: z.array(TreeNode) }))
 export const AuditEntry = z.object({
   taskId: TaskId,
   fromStatus: TaskStatus.nullable(),
@@ -114,6 +124,8 @@ export const components: ReadonlyArray<readonly [string, z.ZodType]> = [
   ["TaskSource", TaskSource],
   ["DependencyType", DependencyType],
   ["DependencyLink", DependencyLink],
+  ["OnFailure", OnFailure],
+  ["SubtreeProgress", SubtreeProgress],
   ["PriorityBreakdown", PriorityBreakdown],
   // The shape (JsonValue itself checks depth and text first, then parses with it).
   ["JsonValue", JsonTree],
@@ -147,6 +159,60 @@ export const components: ReadonlyArray<readonly [string, z.ZodType]> = [
 
 type Json = Record<string, unknown>
 
+const uuid = { type: "string", format: "uuid" }
+const edgeOptions = {
+  onFailure: {
+    $ref: "#/components/schemas/OnFailure",
+    description: "cancel (default): a FAILED or CANCELLED task in the prerequisite's subtree cancels this task; ignore: run once that subtree has finished, whatever the outcome."
+  },
+  dependencyType: { $ref: "#/components/schemas/DependencyType", description: "This edge's type (default: the task's dependencyType)." }
+}
+
+/**
+ * The JSON Schemas zod cannot write itself: a `dependsOn` item is a string or an edge object
+ * (the domain parses it with a transform), and the fields added in December 2026 get a description.
+ */
+const dependsOnItems: Readonly<Record<string, Json>> = {
+  SubmitTaskInput: {
+    description: "A prerequisite: its id, or an edge object.",
+    oneOf: [uuid, { type: "object", properties: { id: uuid, ...edgeOptions }, required: ["id"], additionalProperties: false }]
+  },
+  PlanNode: {
+    description: "A prerequisite: a key of the plan or a task id (a key wins), or an edge object naming exactly one of `key` or `id`.",
+    oneOf: [
+      { type: "string" },
+      {
+        type: "object",
+        properties: { key: { type: "string", description: "A key of this plan." }, id: { ...uuid, description: "An existing task's id." }, ...edgeOptions },
+        additionalProperties: false
+      }
+    ]
+  }
+}
+const addedFields: Readonly<Record<string, string>> = {
+  notBefore: "ISO-8601 UTC: the task is not claimed before this instant (it is READY, waiting for it).",
+  idempotencyKey: "1..200 characters: a submit with a key that names an existing task returns that task and creates nothing (200); other fields with the same key: 409 IdempotencyConflict.",
+  retryBackoffSeconds: "Base of the exponential wait (with jitter) before a failed attempt is retried; 0 retries at once; default ABATHUR_RETRY_BACKOFF (5)."
+}
+
+const describeAdded = (id: string, schema: Json): void => {
+  const properties = schema["properties"]
+  if (typeof properties !== "object" || properties === null) return
+  const props = properties as Record<string, Json>
+  const items = dependsOnItems[id]
+  if (items !== undefined && props["dependsOn"] !== undefined) props["dependsOn"] = { ...props["dependsOn"], items }
+  for (const [name, description] of Object.entries(addedFields)) {
+    const p = props[name]
+    if (p !== undefined && p["description"] === undefined) props[name] = { ...p, description }
+  }
+  if (id === "PlanInput" && props["idempotencyKey"] !== undefined) {
+    props["idempotencyKey"] = {
+      ...props["idempotencyKey"],
+      description: "1..200 characters: posting the plan again with this key returns the same tasks (200) and creates nothing; another plan with it: 409 IdempotencyConflict."
+    }
+  }
+}
+
 /** Objects whose every property is always present in answers (defaults filled in). */
 const complete = new Set(["Task"])
 
@@ -173,6 +239,7 @@ export const jsonSchemas = (): Record<string, Json> => {
     }
     // Request bodies: every property says what it means, in the words of the CLI and MCP (FieldDocs).
     out[id] = id.endsWith("Input") || id === "PlanNode" ? withFieldDocs(rest, id) : rest
+    describeAdded(id, out[id]!)
   }
   return out
 }

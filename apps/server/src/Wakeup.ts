@@ -16,6 +16,10 @@ import { Context, Deferred, Effect, Exit, FiberId, Layer, PubSub, Queue, type Sc
  *   recovers it) without any commit at that instant. While someone is interested, one fiber
  *   sleeps until the earliest lease expiry and then wakes everyone; it reads the expiry again
  *   whenever a task enters or leaves RUNNING here, or another process commits.
+ * - Delayed starts: a READY task waiting for its `notBefore` (a delayed submit or a retry
+ *   backoff) becomes claimable at that instant, again without a commit. A second fiber sleeps
+ *   until the earliest such instant, the same way (read again when a task enters or leaves
+ *   READY here, or another process commits). No polling: each watch is one timer.
  */
 export interface WakeupService {
   /**
@@ -54,19 +58,24 @@ export class Wakeup extends Context.Tag("@abathur/server/Wakeup")<Wakeup, Wakeup
         let started = yield* Deferred.make<void>()
         // Tells the lease watch to read the earliest expiry again (at most one pending).
         const leasePokes = yield* Queue.sliding<void>(1)
-        const poke = Queue.offer(leasePokes, undefined)
+        // Tells the delayed-start watch to read the earliest notBefore again.
+        const delayPokes = yield* Queue.sliding<void>(1)
+        const poke = Effect.zipRight(Queue.offer(leasePokes, undefined), Queue.offer(delayPokes, undefined))
 
         // In-process changes.
         // Checked synchronously after each commit: no fiber runs for a commit that wakes nobody.
         yield* queue.onCommit((batch) => {
           let ready = false
           let leases = false
+          let delays = false
           for (const c of batch) {
             if (c.to === "ready") ready = true
             if (c.to === "running" || c.from === "running") leases = true
+            if (c.to === "ready" || c.from === "ready") delays = true
           }
           if (ready) wakeNow()
           if (leases && interested > 0) Queue.unsafeOffer(leasePokes, undefined)
+          if (delays && interested > 0) Queue.unsafeOffer(delayPokes, undefined)
         })
 
         // Other processes' commits, watched only while someone is interested.
@@ -87,31 +96,33 @@ export class Wakeup extends Context.Tag("@abathur/server/Wakeup")<Wakeup, Wakeup
         })
         yield* Effect.forkScoped(watch)
 
-        // Expiring leases, watched only while someone is interested. `fired` is the expiry that
-        // last woke everyone: a lease that expired but that no claim recovered (nobody waiting
-        // claims) is not fired again until something changes.
-        let fired: string | null = null
-        const leaseWatch = Effect.gen(function* () {
-          for (;;) {
-            if (interested === 0) yield* Deferred.await(started)
-            const at = yield* Effect.orElseSucceed(queue.nextLeaseExpiry(), () => null)
-            const due = at === null || at === fired ? Number.NaN : Date.parse(at)
-            if (Number.isNaN(due)) {
-              yield* Queue.take(leasePokes)
-              continue
+        // Expiring leases (and delayed starts), watched only while someone is interested. `fired`
+        // is the instant that last woke everyone: a lease that expired but that no claim
+        // recovered (nobody waiting claims) is not fired again until something changes.
+        const instantWatch = (nextInstant: () => Effect.Effect<string | null, unknown>, pokes: Queue.Queue<void>) =>
+          Effect.gen(function* () {
+            let fired: string | null = null
+            for (;;) {
+              if (interested === 0) yield* Deferred.await(started)
+              const at = yield* Effect.orElseSucceed(nextInstant(), () => null)
+              const due = at === null || at === fired ? Number.NaN : Date.parse(at)
+              if (Number.isNaN(due)) {
+                yield* Queue.take(pokes)
+                continue
+              }
+              // 1 ms past the instant: the claim takes what is due at or before its time.
+              const expired = yield* Effect.raceFirst(
+                Effect.as(Effect.sleep(Math.max(0, due - Date.now()) + 1), true),
+                Effect.as(Queue.take(pokes), false)
+              )
+              if (expired) {
+                fired = at
+                yield* wake
+              }
             }
-            // 1 ms past the expiry: the claim recovers leases that expired at or before its time.
-            const expired = yield* Effect.raceFirst(
-              Effect.as(Effect.sleep(Math.max(0, due - Date.now()) + 1), true),
-              Effect.as(Queue.take(leasePokes), false)
-            )
-            if (expired) {
-              fired = at
-              yield* wake
-            }
-          }
-        })
-        yield* Effect.forkScoped(leaseWatch)
+          })
+        yield* Effect.forkScoped(instantWatch(() => queue.nextLeaseExpiry(), leasePokes))
+        yield* Effect.forkScoped(instantWatch(() => queue.nextNotBefore(), delayPokes))
 
         const interest = Effect.acquireRelease(
           Effect.suspend(() => {

@@ -30,7 +30,8 @@ describe("tasks", () => {
       [
         "id", "prompt", "summary", "agentType", "priority", "status", "source", "dependencyType", "calculatedPriority", "deadline",
         "estimatedDurationSeconds", "dependencyDepth", "parentTaskId", "sessionId", "inputData", "resultData", "errorMessage",
-        "retryCount", "maxRetries", "maxExecutionTimeoutSeconds", "submittedAt", "startedAt", "completedAt", "lastUpdatedAt", "createdBy"
+        "retryCount", "maxRetries", "maxExecutionTimeoutSeconds", "submittedAt", "startedAt", "completedAt", "lastUpdatedAt", "createdBy",
+        "notBefore", "idempotencyKey", "stallCount", "retryBackoffSeconds"
       ].sort()
     )
     expect(t).toMatchObject({ summary: "Write the parser", priority: 7, source: "agent_planner", status: "ready", inputData: { repo: "x" } })
@@ -43,7 +44,7 @@ describe("tasks", () => {
     expect(b.status).toBe("blocked")
     const detail = await api.get(`/v1/tasks/${b.id}`)
     expect(detail.status).toBe(200)
-    expect(detail.body.prerequisites).toEqual([{ taskId: a.id, dependencyType: "sequential", resolvedAt: null }])
+    expect(detail.body.prerequisites).toEqual([{ taskId: a.id, dependencyType: "sequential", onFailure: "cancel", resolvedAt: null }])
     expect(detail.body.dependents).toEqual([])
     expect(detail.body.children).toEqual([])
     expect(Object.keys(detail.body.priorityBreakdown).sort()).toEqual(["base", "dependency", "source", "starvation", "urgency"])
@@ -110,7 +111,7 @@ describe("tasks", () => {
     const r = await api.post(`/v1/tasks/${b.id}/dependencies`, { prerequisiteId: a.id, dependencyType: "parallel" })
     expect(r.status, r.text).toBe(200)
     expect(r.body.status).toBe("blocked")
-    expect(r.body.prerequisites).toEqual([{ taskId: a.id, dependencyType: "parallel", resolvedAt: null }])
+    expect(r.body.prerequisites).toEqual([{ taskId: a.id, dependencyType: "parallel", onFailure: "cancel", resolvedAt: null }])
     const cycle = await api.post(`/v1/tasks/${a.id}/dependencies`, { prerequisiteId: b.id })
     expect(cycle.status).toBe(409)
     expect(cycle.body.error).toMatchObject({ _tag: "DependencyCycle", cycle: [a.id, b.id, a.id] })
@@ -195,7 +196,7 @@ describe("workers", () => {
 
   it("fail retries, then fails for good and cancels dependents; retry revives", async () => {
     while ((await api.post("/v1/claims", {})).status === 200) {}
-    const a = await submit({ prompt: "flaky", maxRetries: 1 })
+    const a = await submit({ prompt: "flaky", maxRetries: 1, retryBackoffSeconds: 0 })
     const b = await submit({ prompt: "after flaky", dependsOn: [a.id] })
     const c1 = await api.post("/v1/claims", {})
     expect(c1.body.id).toBe(a.id)

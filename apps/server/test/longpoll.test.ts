@@ -150,7 +150,8 @@ describe("long-poll claims", () => {
     // Without a wake-up at the lease's expiry this would answer 204 after the whole wait.
     const r = await api.post("/v1/claims", { worker: "second", waitSeconds: 30 })
     expect(r.status, r.text).toBe(200)
-    expect(r.body).toMatchObject({ id: t.body.id, status: "running", retryCount: 1 })
+    // A stall, not a failed attempt: no retry spent.
+    expect(r.body).toMatchObject({ id: t.body.id, status: "running", retryCount: 0, stallCount: 1 })
     expect(r.body.leaseToken).not.toBe(first.body.leaseToken)
     await api.post(`/v1/tasks/${t.body.id}/complete`, { leaseToken: r.body.leaseToken })
   })

@@ -1,4 +1,5 @@
 import {
+  AddDependencyInput,
   ClaimInput,
   CompleteInput,
   documentedJsonSchema,
@@ -78,31 +79,55 @@ const rest = (args: ToolArguments): Record<string, unknown> => {
 
 const withTaskId = <S extends z.ZodObject>(schema: S) => schema.extend({ taskId: TaskId })
 
+/** Agents submit through MCP: a task that names no source is `agent_planner` (it never outranks people by omission). */
+const mcpSubmit = { actor: "mcp", defaultSource: "agent_planner" } as const
+
+const onFailureDoc =
+  "cancel (default): when the prerequisite or any of its subtasks ends failed or cancelled, this task is cancelled too " +
+  "(task_retry of the failed task revives it); ignore: this task runs once the prerequisite's whole subtree has finished, whatever the outcome."
+
+/** `task_dependency_add`: the edge and its options, on the dependent `taskId`. */
+const DependencyAddArgs = z.strictObject({
+  taskId: TaskId.describe("The dependent: the task that will wait (pending, blocked or ready)."),
+  prerequisiteId: TaskId.describe("The task to wait for, with all of its subtasks."),
+  dependencyType: AddDependencyInput.shape.dependencyType.describe("sequential or parallel (default: the dependent's own dependencyType)."),
+  onFailure: AddDependencyInput.shape.onFailure.describe(onFailureDoc)
+})
+
+/** `task_dependency_remove`: the edge `taskId -> prerequisiteId`. */
+const DependencyRemoveArgs = z.strictObject({
+  taskId: TaskId.describe("The dependent (pending, blocked or ready) that should stop waiting."),
+  prerequisiteId: TaskId.describe("The prerequisite it should no longer wait for.")
+})
+
 /** The contract's tools, over the queue service. Results are the CLI's `--json` documents. */
 export const toolDefinitions: ReadonlyArray<ToolDefinition> = [
   {
     name: "task_enqueue",
     title: "Enqueue a task",
     description:
-      "Submit one task to the queue. `prompt` is required; `dependsOn` lists ids of existing tasks it waits for; " +
-      "`parentTaskId` makes it a subtask; `source` says who submits (human, agent_requirements, agent_planner, " +
-      "agent_implementation). Returns the new Task (status ready or blocked).",
+      "Submit one task to the queue. `prompt` is required; `dependsOn` lists existing tasks it waits for (ids, or " +
+      "{\"id\", \"onFailure\": \"cancel\"|\"ignore\"}), each with all of its subtasks; `parentTaskId` makes it a subtask " +
+      "(it also waits for what its parent waits for); `source` says who submits (default agent_planner through MCP). " +
+      "`notBefore` delays the start; `idempotencyKey` makes a retried call return the first task instead of a duplicate. " +
+      "Returns the Task (status ready or blocked).",
     schema: SubmitTaskInput,
     schemaName: "SubmitTaskInput",
     readOnly: false,
-    call: (q, args) => q.submit(args, { actor: "mcp" })
+    call: (q, args) => q.submit(args, mcpSubmit)
   },
   {
     name: "task_plan_submit",
     title: "Submit a plan of tasks",
     description:
       "Submit a whole plan at once, all or nothing: `tasks` is a list of nodes with the submit fields plus a `key` " +
-      "unique in the plan, `dependsOn` (keys of the plan or existing task ids) and nested `children` (subtasks). " +
-      "Only top-level nodes may set `parentTaskId`. Returns {\"tasks\": {KEY: Task}}.",
+      "unique in the plan, `dependsOn` (keys of the plan or existing task ids, or {\"key\"|\"id\", \"onFailure\"}) and nested " +
+      "`children` (subtasks, which wait for their parent's prerequisites). Only top-level nodes may set `parentTaskId`. " +
+      "A top-level `idempotencyKey` makes a retried call return the same tasks. Returns {\"tasks\": {KEY: Task}}.",
     schema: PlanInput,
     schemaName: "PlanInput",
     readOnly: false,
-    call: (q, args) => q.submitPlan(args, { actor: "mcp" })
+    call: (q, args) => q.submitPlan(args, mcpSubmit)
   },
   {
     name: "task_get",
@@ -218,6 +243,30 @@ export const toolDefinitions: ReadonlyArray<ToolDefinition> = [
     call: (q, args) => Effect.flatMap(taskIdOf(args), (id) => q.retry(id, { actor: "mcp" }))
   },
   {
+    name: "task_dependency_add",
+    title: "Add a prerequisite",
+    description:
+      "Make the task `taskId` (pending, blocked or ready) wait for `prerequisiteId` and all of its subtasks. `onFailure`: " +
+      "cancel (default) or ignore. A cycle is refused (DependencyCycle with its path); an existing edge changes nothing. " +
+      "Returns the dependent task in detail.",
+    schema: DependencyAddArgs,
+    readOnly: false,
+    call: (q, args) => Effect.flatMap(taskIdOf(args), (id) => q.addDependency(id, rest(args), { actor: "mcp" }))
+  },
+  {
+    name: "task_dependency_remove",
+    title: "Remove a prerequisite",
+    description:
+      "The task `taskId` (pending, blocked or ready) stops waiting for `prerequisiteId`; it becomes ready when that was its " +
+      "last open edge and its parent waits for nothing. TaskNotFound when there is no such edge. Returns the dependent task in detail.",
+    schema: DependencyRemoveArgs,
+    readOnly: false,
+    call: (q, args) =>
+      Effect.flatMap(taskIdOf(args), (id) =>
+        q.removeDependency(id, typeof args["prerequisiteId"] === "string" ? args["prerequisiteId"] : "", { actor: "mcp" })
+      )
+  },
+  {
     name: "task_queue_status",
     title: "Queue status",
     description:
@@ -266,8 +315,11 @@ const claimWaiting = (q: TaskQueueService, args: ToolArguments, waitForWork: Wai
  * The JSON Schema a client sees for a tool: the domain schema's input side, every property with its
  * field's description (FieldDocs), recursive parts under readable names (PlanNode, JsonValue).
  */
-export const jsonSchemaOf = (schema: z.ZodType, schemaName?: string): Record<string, unknown> =>
-  documentedJsonSchema(schema, schemaName === undefined ? {} : { name: schemaName })
+export const jsonSchemaOf = (schema: z.ZodType, schemaName?: string): Record<string, unknown> => {
+  const json = documentedJsonSchema(schema, schemaName === undefined ? {} : { name: schemaName })
+  describeSubmitFields(json)
+  return json
+}
 
 /** The argument names a tool accepts (the properties of its JSON Schema). */
 export const acceptedArguments = (tool: ToolDefinition): ReadonlyArray<string> => {
@@ -294,6 +346,62 @@ const knownArguments = (tool: ToolDefinition, args: ToolArguments): Effect.Effec
             `remove ${unknown.length === 1 ? "it" : "them"} or fix the spelling (accepted: ${accepted.join(", ") || "none"})`
         })
       )
+}
+
+const uuidJson = { type: "string", pattern: "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$" }
+const edgeJson = {
+  onFailure: { type: "string", enum: ["cancel", "ignore"], description: onFailureDoc },
+  dependencyType: { type: "string", enum: ["sequential", "parallel"], description: "This edge's type (default: the task's dependencyType)." }
+}
+const submitFieldDocs: Readonly<Record<string, string>> = {
+  notBefore: "ISO-8601 time: the task is not claimed before it (it waits as ready). Omit to start as soon as it is ready.",
+  idempotencyKey:
+    "1..200 characters, unique per piece of work: calling again with the same key and fields returns the first result and creates nothing; " +
+    "the same key with other fields is IdempotencyConflict (with taskId).",
+  retryBackoffSeconds: "Base of the exponential wait (with jitter) before a failed attempt is retried; 0 retries at once; default 5."
+}
+
+/**
+ * Fills in what zod cannot write for the submit fields: a `dependsOn` item is an id (or a plan
+ * key) or an edge object (the domain parses it with a transform, seen as `{}`); the fields of
+ * delayed starts, idempotency and backoff get their descriptions. Walks nested definitions (plan nodes).
+ */
+const describeSubmitFields = (node: unknown): void => {
+  if (typeof node !== "object" || node === null) return
+  if (Array.isArray(node)) {
+    for (const n of node) describeSubmitFields(n)
+    return
+  }
+  const o = node as Record<string, unknown>
+  const props = o["properties"]
+  if (typeof props === "object" && props !== null && !Array.isArray(props)) {
+    const p = props as Record<string, Record<string, unknown>>
+    const plan = "key" in p && "children" in p
+    const dependsOn = p["dependsOn"]
+    if (dependsOn !== undefined && typeof dependsOn["items"] === "object" && Object.keys(dependsOn["items"] as object).length === 0) {
+      p["dependsOn"] = {
+        ...dependsOn,
+        description: plan
+          ? "Prerequisites: keys of this plan or existing task ids (a key wins), or {\"key\"|\"id\": ..., \"onFailure\"?, \"dependencyType\"?}. Each waits with all of its subtasks."
+          : "Prerequisites: existing task ids, or {\"id\", \"onFailure\"?, \"dependencyType\"?}. Each waits with all of its subtasks.",
+        items: plan
+          ? { anyOf: [{ type: "string" }, { type: "object", properties: { key: { type: "string" }, id: uuidJson, ...edgeJson }, additionalProperties: false }] }
+          : { anyOf: [uuidJson, { type: "object", properties: { id: uuidJson, ...edgeJson }, required: ["id"], additionalProperties: false }] }
+      }
+    }
+    for (const [name, description] of Object.entries(submitFieldDocs)) {
+      const field = p[name]
+      if (field !== undefined && field["description"] === undefined) p[name] = { ...field, description }
+    }
+    if ("tasks" in p && p["idempotencyKey"] !== undefined) {
+      p["idempotencyKey"] = {
+        ...p["idempotencyKey"],
+        description: "1..200 characters: calling again with the same key and plan returns the same tasks and creates nothing; another plan with it is IdempotencyConflict."
+      }
+    }
+  }
+  for (const [k, v] of Object.entries(o)) if (k !== "properties") describeSubmitFields(v)
+  if (typeof props === "object" && props !== null) for (const v of Object.values(props)) describeSubmitFields(v)
 }
 
 /**

@@ -65,6 +65,12 @@ export interface WorkBackend {
    * to stop, or null when it cannot watch. Either way, or after `onBroken`, `version` is polled.
    */
   readonly watch?: ((onChange: () => void, onBroken: () => void) => (() => void) | null) | undefined
+  /**
+   * When the earliest READY task waiting for its `notBefore` (a delayed start, a retry backoff)
+   * becomes claimable (ISO-8601, possibly past), or null: no commit announces that instant, so
+   * an idle worker sets a timer for it. Absent for backends that long-poll (the server wakes them).
+   */
+  readonly nextNotBefore?: (() => Effect.Effect<string | null, WorkError>) | undefined
 }
 
 /** A claim request as the queue's input (no undefined fields). */
@@ -93,6 +99,7 @@ export const localBackend = (queue: TaskQueueService, dbPath: string): WorkBacke
       Effect.catchTag("TaskNotFound", () => Effect.succeed(null))
     ),
   version: () => queue.dataVersion(),
+  nextNotBefore: () => queue.nextNotBefore(),
   // Every commit, from any process, writes to the WAL file: a watch on it is free while idle.
   watch: (onChange, onBroken) => {
     try {

@@ -403,6 +403,26 @@ export const runPool = (backend: WorkBackend, options: PoolOptions, io: PoolIo):
 
     // ---- the loop ------------------------------------------------------------------------
 
+    /**
+     * How long an idle worker sleeps when no commit wakes it: until the next delayed task's
+     * `notBefore` (1 ms past it), at most `rescanMs`. An instant that already woke the worker once
+     * (say a task for another agent type) is not waited on again: no busy loop.
+     */
+    let firedNotBefore: string | null = null
+    const idleWait = Effect.gen(function* () {
+      if (backend.nextNotBefore === undefined) return rescanMs
+      const r = yield* Effect.either(guard(backend.nextNotBefore()))
+      const at = Either.isRight(r) ? r.right : null
+      const due = at === null ? Number.NaN : Date.parse(at)
+      if (Number.isNaN(due)) return rescanMs
+      const left = due - Date.now()
+      if (left > 0) return Math.min(rescanMs, left + 1)
+      // Due already and still not claimed by us: look once more, then wait for news.
+      if (at === firedNotBefore) return rescanMs
+      firedNotBefore = at
+      return 1
+    })
+
     /** Handles a claim's outcome; false when the loop must stop. */
     const took = (r: Either.Either<ReadonlyArray<ClaimedTask>, WorkError>, streak: { errors: number }) =>
       Effect.gen(function* () {
@@ -474,7 +494,7 @@ export const runPool = (backend: WorkBackend, options: PoolOptions, io: PoolIo):
           const later = yield* took(yield* Effect.ensuring(claimFree(longPollSeconds), Effect.sync(() => (polling = false))), streak)
           if (later === "stop") break
         } else {
-          yield* Effect.raceFirst(Queue.take(wake), Effect.sleep(rescanMs))
+          yield* Effect.raceFirst(Queue.take(wake), Effect.sleep(yield* idleWait))
         }
       }
       draining = true

@@ -133,7 +133,7 @@ export const TaskKeys = [
   "id", "prompt", "summary", "agentType", "priority", "status", "source", "dependencyType", "calculatedPriority",
   "deadline", "estimatedDurationSeconds", "dependencyDepth", "parentTaskId", "sessionId", "inputData", "resultData",
   "errorMessage", "retryCount", "maxRetries", "maxExecutionTimeoutSeconds", "submittedAt", "startedAt", "completedAt",
-  "lastUpdatedAt", "createdBy"
+  "lastUpdatedAt", "createdBy", "notBefore", "idempotencyKey", "stallCount", "retryBackoffSeconds"
 ].sort()
 
 export interface Task {
