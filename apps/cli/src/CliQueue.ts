@@ -64,20 +64,27 @@ export const makeCliQueue = (q: TaskQueueService, options: { readonly forPeople:
           })
         )
 
+  /** A submit's parent and prerequisites, by prefix. */
+  const submitIds = (input: unknown) => Effect.flatMap(field(input, "parentTaskId"), (i) => listField(i, "dependsOn"))
+  /**
+   * `--parent` (or a top-level node's parentTaskId) names an existing task; keys and ids inside
+   * the plan's dependsOn stay as written (a key wins over an id).
+   */
+  const planIds = (plan: unknown): Effect.Effect<unknown, QueueError> =>
+    isRecord(plan) && Array.isArray(plan["tasks"])
+      ? Effect.map(Effect.forEach(plan["tasks"], (node: unknown) => field(node, "parentTaskId")), (tasks) => ({ ...plan, tasks }))
+      : Effect.succeed<unknown>(plan)
+
   return {
     ...q,
-    submit: (input, options) => Effect.flatMap(Effect.flatMap(field(input, "parentTaskId"), (i) => listField(i, "dependsOn")), (i) => q.submit(i, options)),
-    submitPlan: (plan, options) =>
-      // `--parent` (or a top-level node's parentTaskId) names an existing task; keys and ids inside
-      // the plan's dependsOn stay as written (a key wins over an id).
-      Effect.flatMap(
-        isRecord(plan) && Array.isArray(plan["tasks"])
-          ? Effect.map(Effect.forEach(plan["tasks"], (node: unknown) => field(node, "parentTaskId")), (tasks) => ({ ...plan, tasks }))
-          : Effect.succeed<unknown>(plan),
-        (p) => q.submitPlan(p, options)
-      ),
+    submit: (input, options) => Effect.flatMap(submitIds(input), (i) => q.submit(i, options)),
+    submitWithOutcome: (input, options) => Effect.flatMap(submitIds(input), (i) => q.submitWithOutcome(i, options)),
+    submitPlan: (plan, options) => Effect.flatMap(planIds(plan), (p) => q.submitPlan(p, options)),
+    submitPlanWithOutcome: (plan, options) => Effect.flatMap(planIds(plan), (p) => q.submitPlanWithOutcome(p, options)),
     addDependency: (dependentId, input, options) =>
       namedCycle(Effect.flatMap(Effect.zip(one(dependentId), field(input, "prerequisiteId")), ([id, i]) => q.addDependency(id, i, options))),
+    removeDependency: (dependentId, prerequisiteId, options) =>
+      Effect.flatMap(Effect.zip(one(dependentId), one(prerequisiteId)), ([d, p]) => q.removeDependency(d, p, options)),
     heartbeat: (id, input) => Effect.flatMap(one(id), (i) => q.heartbeat(i, input)),
     complete: (id, input, options) =>
       Effect.flatMap(Effect.flatMap(one(id), (i) => q.complete(i, input, options)), (r) => named(r, r.unblocked)),

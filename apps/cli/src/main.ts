@@ -1,17 +1,17 @@
-import { limitsFromEnv, QueueConfig, type QueueLimits, TaskQueue, ValidationError } from "@abathur/queue"
+import { limitsFromEnv, QueueConfig, type QueueSettings, schedulingFromEnv, TaskQueue, ValidationError } from "@abathur/queue"
 import { Database, TaskRepository } from "@abathur/storage"
 import { Effect, Layer } from "effect"
 import type { DatabaseSettings, Env, MainLayer } from "./Cli.js"
 import { runCli } from "./Run.js"
 
-/** The queue's limits from ABATHUR_MAX_DEPENDENCIES, ABATHUR_MAX_DEPTH, ABATHUR_MAX_SUBTASKS. */
-const limits = (env: Env): Effect.Effect<QueueLimits, ValidationError> =>
+/**
+ * The queue's limits (ABATHUR_MAX_DEPENDENCIES, ABATHUR_MAX_DEPTH, ABATHUR_MAX_SUBTASKS) and
+ * scheduling (ABATHUR_RETRY_BACKOFF, ABATHUR_RETRY_BACKOFF_MAX, ABATHUR_MAX_STALLS).
+ */
+const settingsOf = (env: Env): Effect.Effect<Pick<QueueSettings, "limits" | "scheduling">, ValidationError> =>
   Effect.try({
-    try: () => limitsFromEnv(env),
-    catch: (error) =>
-      new ValidationError({
-        message: `bad limit in the environment (ABATHUR_MAX_DEPENDENCIES, ABATHUR_MAX_DEPTH, ABATHUR_MAX_SUBTASKS): ${(error as Error).message}`
-      })
+    try: () => ({ limits: limitsFromEnv(env), scheduling: schedulingFromEnv(env) }),
+    catch: (error) => new ValidationError({ message: `bad setting in the environment: ${(error as Error).message}` })
   })
 
 /** The app's layers: the queue over the task repository over the database, configured from `env`. */
@@ -25,7 +25,7 @@ export const MainLive = (env: Env): MainLayer => (settings: DatabaseSettings) =>
         ...(settings.onMigrationProgress !== undefined && { onMigrationProgress: settings.onMigrationProgress })
       })
     ),
-    Layer.provide(Layer.unwrapEffect(Effect.map(limits(env), (l) => QueueConfig.layer({ limits: l }))))
+    Layer.provide(Layer.unwrapEffect(Effect.map(settingsOf(env), QueueConfig.layer)))
   )
 
 runCli(process.argv, process.env, MainLive(process.env)).then(

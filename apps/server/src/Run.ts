@@ -1,5 +1,5 @@
 import { exitCodeFor } from "@abathur/domain"
-import { errorBody, limitsFromEnv, QueueConfig, type QueueLimits, TaskQueue } from "@abathur/queue"
+import { errorBody, limitsFromEnv, QueueConfig, type QueueSettings, schedulingFromEnv, TaskQueue } from "@abathur/queue"
 import { Database, quickCheckFile, TaskRepository } from "@abathur/storage"
 import { NodeRuntime } from "@effect/platform-node"
 import { Cause, Data, Effect, Exit, Layer, Logger, LogLevel, Option } from "effect"
@@ -10,21 +10,24 @@ import { serve } from "./Server.js"
 import { Shutdown, Wakeup } from "./Wakeup.js"
 
 /** The queue over the task repository over the database file. */
-const QueueLive = (config: ServerConfig, limits: QueueLimits) =>
+/** The queue's settings that come from the environment: limits, retry backoff and stalls. */
+type QueueEnvSettings = Pick<QueueSettings, "limits" | "scheduling">
+
+const QueueLive = (config: ServerConfig, settings: QueueEnvSettings) =>
   TaskQueue.layer.pipe(
     Layer.provideMerge(TaskRepository.layer),
     Layer.provideMerge(Database.layer({ filename: config.db })),
-    Layer.provide(QueueConfig.layer({ limits, groupCommit: true }))
+    Layer.provide(QueueConfig.layer({ ...settings, groupCommit: true }))
   )
 
 /** Everything the HTTP application uses. */
-const AppLive = (config: ServerConfig, limits: QueueLimits) =>
-  Layer.mergeAll(Metrics.layer, Wakeup.layer(), Shutdown.layer).pipe(Layer.provideMerge(QueueLive(config, limits)))
+const AppLive = (config: ServerConfig, settings: QueueEnvSettings) =>
+  Layer.mergeAll(Metrics.layer, Wakeup.layer(), Shutdown.layer).pipe(Layer.provideMerge(QueueLive(config, settings)))
 
 /** The server: listening while the layer lives; released before the database closes. */
-export const MainLive = (config: ServerConfig, limits: QueueLimits) =>
+export const MainLive = (config: ServerConfig, settings: QueueEnvSettings) =>
   Layer.scopedDiscard(serve({ port: config.port, host: config.host, token: config.token })).pipe(
-    Layer.provide(AppLive(config, limits))
+    Layer.provide(AppLive(config, settings))
   )
 
 /** `PRAGMA quick_check` found the database file damaged (the server does not start; exit 1). */
@@ -91,15 +94,15 @@ const levels: Record<ServerConfig["logLevel"], LogLevel.LogLevel> = {
 
 /** Runs the server until SIGTERM or SIGINT; sets the exit code (0 after a graceful stop). */
 export const run = (config: ServerConfig): void => {
-  let limits: QueueLimits
+  let settings: QueueEnvSettings
   try {
-    limits = limitsFromEnv(config.env)
+    settings = { limits: limitsFromEnv(config.env), scheduling: schedulingFromEnv(config.env) }
   } catch (error) {
-    const message = `bad limit in the environment (ABATHUR_MAX_DEPENDENCIES, ABATHUR_MAX_DEPTH, ABATHUR_MAX_SUBTASKS): ${(error as Error).message}`
+    const message = `bad setting in the environment: ${(error as Error).message}`
     process.stderr.write(`abathur-server: ${message}\n${JSON.stringify(errorBody({ _tag: "ValidationError", message }))}\n`)
     process.exit(2)
   }
-  const program = Effect.zipRight(checkDatabaseFile(config), Layer.launch(MainLive(config, limits))).pipe(
+  const program = Effect.zipRight(checkDatabaseFile(config), Layer.launch(MainLive(config, settings))).pipe(
     Effect.tapErrorCause((cause) =>
       Cause.isInterruptedOnly(cause)
         ? Effect.void
