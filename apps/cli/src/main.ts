@@ -11,7 +11,7 @@ import { runCli } from "./Run.js"
 const settingsOf = (env: Env): Effect.Effect<Pick<QueueSettings, "limits" | "scheduling">, ValidationError> =>
   Effect.try({
     try: () => ({ limits: limitsFromEnv(env), scheduling: schedulingFromEnv(env) }),
-    catch: (error) => new ValidationError({ message: `bad setting in the environment: ${(error as Error).message}` })
+    catch: (error) => new ValidationError({ message: `bad setting in the environment (ABATHUR_MAX_DEPENDENCIES, ABATHUR_MAX_DEPTH, ABATHUR_MAX_SUBTASKS, ABATHUR_MAX_STALLS, ABATHUR_RETRY_BACKOFF, ABATHUR_RETRY_BACKOFF_MAX): ${(error as Error).message}` })
   })
 
 /** The app's layers: the queue over the task repository over the database, configured from `env`. */

@@ -98,7 +98,7 @@ export const run = (config: ServerConfig): void => {
   try {
     settings = { limits: limitsFromEnv(config.env), scheduling: schedulingFromEnv(config.env) }
   } catch (error) {
-    const message = `bad setting in the environment: ${(error as Error).message}`
+    const message = `bad setting in the environment (ABATHUR_MAX_DEPENDENCIES, ABATHUR_MAX_DEPTH, ABATHUR_MAX_SUBTASKS, ABATHUR_MAX_STALLS, ABATHUR_RETRY_BACKOFF, ABATHUR_RETRY_BACKOFF_MAX): ${(error as Error).message}`
     process.stderr.write(`abathur-server: ${message}\n${JSON.stringify(errorBody({ _tag: "ValidationError", message }))}\n`)
     process.exit(2)
   }
