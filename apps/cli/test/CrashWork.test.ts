@@ -154,7 +154,7 @@ describe("abathur work pools SIGKILLed at random while draining a queue", () => 
     const pools: Array<Proc> = []
     const startPool = () => {
       // A short lease (renewed every 0.7 s while a command runs) so that killed pools' tasks come back soon.
-      const p = track(s.start(["work", "-n", "3", "--lease", "2", "--until-empty", "--exec", "node rec.mjs", "--json", "--worker", `pool-${poolNo++}`], { ABATHUR_MAX_STALLS: "1000" }))
+      const p = track(s.start(["work", "-n", "3", "--lease", "2", "--until-empty", "--exec", "node rec.mjs", "--json", "--worker", `pool-${poolNo++}`], { ABATHUR_MAX_STALLS: "1000", ABATHUR_RETRY_BACKOFF: "0" }))
       pools.push(p)
       return p
     }

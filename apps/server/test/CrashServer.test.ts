@@ -55,7 +55,7 @@ describe("abathur-server SIGKILLed under 8 HTTP workers and started again on the
   it("loses nothing, completes no task twice, accepts no stale lease; the file is intact", { timeout: 120_000 }, async () => {
     const db = join(tmp.dir, "crash.db")
     // Lapsed leases count as stalls once the hierarchy rules land: allow many.
-    const env = { ABATHUR_MAX_STALLS: "1000" }
+    const env = { ABATHUR_MAX_STALLS: "1000", ABATHUR_RETRY_BACKOFF: "0" }
     let server = await startServer({ db, env })
     servers.push(server)
     const submitted = await fetch(new URL("/v1/plans", server.url), {

@@ -12,7 +12,8 @@ export const FieldDocs = {
   priority: "Base priority, a whole number from 0 (lowest) to 10 (highest); default 5.",
   source:
     "Who submits: human, agent_requirements, agent_planner or agent_implementation (default human; agent_planner for a subtask or through MCP). Weighs in the priority.",
-  dependsOn: "Tasks this one waits for (ids of existing tasks): it stays blocked until every one has completed.",
+  dependsOn:
+    "Tasks this one waits for, each with all of its subtasks: ids of existing tasks, or {\"id\", \"onFailure\"?, \"dependencyType\"?}; it stays blocked until every one has completed.",
   dependencyType: "sequential (default) or parallel: how the task relates to its prerequisites (both wait for all of them).",
   parentTaskId: "The parent task: the new task is its subtask (and waits for whatever the parent waits for).",
   deadline: "An ISO-8601 time such as 2026-01-31T17:00:00Z: the priority rises as it nears. Missing it changes nothing else.",
@@ -63,7 +64,8 @@ export type DocumentedField = keyof typeof FieldDocs
 /** Where a field means something more specific, by the name of the schema (component) that holds it. */
 export const FieldDocsIn: Readonly<Record<string, Readonly<Record<string, string>>>> = {
   PlanNode: {
-    dependsOn: "Nodes (by key) or existing tasks (by id) this one waits for; a key of the plan wins over an id.",
+    dependsOn:
+      "Nodes (by key) or existing tasks (by id) this one waits for, each with all of its subtasks; a key of the plan wins over an id. An item may be {\"key\"|\"id\": ..., \"onFailure\"?, \"dependencyType\"?}.",
     parentTaskId: "An existing task as the parent of this node (top-level nodes only: nested nodes get their enclosing node)."
   },
   AddDependencyInput: {

@@ -3,6 +3,7 @@ import {
   ClaimInput,
   CompleteInput,
   documentedJsonSchema,
+  withFieldDocs,
   ExecutionPlanInput,
   FailInput,
   HeartbeatInput,
@@ -318,7 +319,8 @@ const claimWaiting = (q: TaskQueueService, args: ToolArguments, waitForWork: Wai
 export const jsonSchemaOf = (schema: z.ZodType, schemaName?: string): Record<string, unknown> => {
   const json = documentedJsonSchema(schema, schemaName === undefined ? {} : { name: schemaName })
   describeSubmitFields(json)
-  return json
+  // The edge objects describeSubmitFields writes get their properties' descriptions too.
+  return withFieldDocs(json, schemaName)
 }
 
 /** The argument names a tool accepts (the properties of its JSON Schema). */
@@ -381,7 +383,7 @@ const describeSubmitFields = (node: unknown): void => {
     if (dependsOn !== undefined && typeof dependsOn["items"] === "object" && Object.keys(dependsOn["items"] as object).length === 0) {
       p["dependsOn"] = {
         ...dependsOn,
-        description: plan
+        description: typeof dependsOn["description"] === "string" ? dependsOn["description"] : plan
           ? "Prerequisites: keys of this plan or existing task ids (a key wins), or {\"key\"|\"id\": ..., \"onFailure\"?, \"dependencyType\"?}. Each waits with all of its subtasks."
           : "Prerequisites: existing task ids, or {\"id\", \"onFailure\"?, \"dependencyType\"?}. Each waits with all of its subtasks.",
         items: plan

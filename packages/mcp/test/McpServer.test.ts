@@ -510,7 +510,7 @@ describe("hierarchy tools (December 2026)", () => {
       expect(Object.keys(props("task_dependency_add")).sort()).toEqual(["dependencyType", "onFailure", "prerequisiteId", "taskId"])
       const plan = JSON.stringify(tools.find((t) => t.name === "task_plan_submit")!.inputSchema)
       // The plan's nodes (a recursive definition) describe their fields too.
-      expect(plan).toContain("keys of this plan or existing task ids")
+      expect(plan).toContain("Nodes (by key) or existing tasks (by id) this one waits for, each with all of its subtasks")
     } finally {
       await h.close()
     }

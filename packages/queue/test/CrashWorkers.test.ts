@@ -141,15 +141,34 @@ const factsOf = (logPath: string): Array<Fact> =>
     })
 
 /**
- * The order rule, as one function so that it can grow: a task may start (a `running` audit row)
- * only after each task it must wait for has completed (its `completed` audit row comes first).
- * Today the tasks a task waits for are its direct prerequisites; the hierarchy rules (issue 11)
- * extend `mustCompleteBefore` to each prerequisite's whole subtree and to its ancestors' edges.
+ * The order rule (CONTRACT, "Hierarchy and readiness"): a task may start (a `running` audit row)
+ * only after every task it waits for has completed (its `completed` audit row comes first). It
+ * waits for each prerequisite of its own and of each of its ancestors, and for every task in
+ * those prerequisites' subtrees. (Subtasks submitted at run time come from running tasks, whose
+ * subtrees are open then, so the final hierarchy is the one every start had to wait for.)
  */
 export const startOrderViolations = (db: BetterSqlite3.Database): Array<string> => {
-  const mustCompleteBefore = new Map<string, Array<string>>()
+  const parentOf = new Map<string, string | null>()
+  const childrenOf = new Map<string, Array<string>>()
+  for (const t of db.prepare("SELECT id, parent_task_id AS parent FROM tasks").all() as Array<{ id: string; parent: string | null }>) {
+    parentOf.set(t.id, t.parent)
+    if (t.parent !== null) childrenOf.set(t.parent, [...(childrenOf.get(t.parent) ?? []), t.id])
+  }
+  const edgesOf = new Map<string, Array<string>>()
   for (const e of db.prepare("SELECT dependent_task_id AS d, prerequisite_task_id AS p FROM task_dependencies").all() as Array<{ d: string; p: string }>) {
-    mustCompleteBefore.set(e.d, [...(mustCompleteBefore.get(e.d) ?? []), e.p])
+    edgesOf.set(e.d, [...(edgesOf.get(e.d) ?? []), e.p])
+  }
+  const subtree = (root: string): Array<string> => {
+    const out = [root]
+    for (let i = 0; i < out.length; i++) out.push(...(childrenOf.get(out[i]!) ?? []))
+    return out
+  }
+  const mustCompleteBefore = (task: string): Array<string> => {
+    const waits: Array<string> = []
+    for (let t: string | null = task; t !== null; t = parentOf.get(t) ?? null) {
+      for (const p of edgesOf.get(t) ?? []) waits.push(...subtree(p))
+    }
+    return waits
   }
   const completedAt = new Map<string, number>()
   for (const r of db.prepare("SELECT task_id AS t, min(id) AS id FROM task_audit WHERE to_status = 'completed' GROUP BY task_id").all() as Array<{ t: string; id: number }>) {
@@ -157,7 +176,7 @@ export const startOrderViolations = (db: BetterSqlite3.Database): Array<string> 
   }
   const violations: Array<string> = []
   for (const start of db.prepare("SELECT task_id AS t, id FROM task_audit WHERE to_status = 'running'").all() as Array<{ t: string; id: number }>) {
-    for (const p of mustCompleteBefore.get(start.t) ?? []) {
+    for (const p of mustCompleteBefore(start.t)) {
       const done = completedAt.get(p)
       if (done === undefined || done > start.id) violations.push(`task ${start.t} started (audit ${start.id}) before ${p} completed (audit ${done ?? "never"})`)
     }
