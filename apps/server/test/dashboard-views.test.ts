@@ -41,7 +41,9 @@ const plan = {
     {
       key: "backend",
       prompt: "Build the backend",
-      dependsOn: ["design"],
+      // On the schema alone: the hierarchy gates the work, so an edge on "design" would hold every
+      // subtask of backend until design's whole subtree (review too) is done.
+      dependsOn: ["schema"],
       children: [
         { key: "db", prompt: "Database layer with migrations", agentType: "backend" },
         { key: "handlers", prompt: "HTTP handlers for every route", dependsOn: ["db"] },
@@ -51,7 +53,7 @@ const plan = {
     {
       key: "frontend",
       prompt: "Build the frontend",
-      dependsOn: ["design"],
+      dependsOn: ["schema"],
       children: [
         { key: "list", prompt: "List page", agentType: "frontend" },
         { key: "detail", prompt: "Detail page", dependsOn: ["list"] }
@@ -85,7 +87,8 @@ const statusOf = async (id: string) => (await api.get(`/v1/tasks/${id}`)).body.s
 
 beforeAll(async () => {
   if (!haveChromium) return
-  server = await startServer({ env: { ABATHUR_TOKEN: TOKEN } })
+  // Failed attempts retry at once, so that the scene is set without waiting for backoffs.
+  server = await startServer({ env: { ABATHUR_TOKEN: TOKEN, ABATHUR_RETRY_BACKOFF: "0" } })
   api = client(server.url, { authorization: `Bearer ${TOKEN}` })
   browser = await chromium.launch({
     executablePath,
@@ -175,7 +178,7 @@ describe.skipIf(!haveChromium)("the operator's dashboard in headless Chromium", 
     expect(await stroke("auth")).toBe("rgb(37, 99, 235)")
     // edges: prerequisite -> dependent, and parent -> child
     const edge = (kind: string, from: string, to: string) => page.locator(`path.edge[data-kind=${kind}][data-from="${ids[from]}"][data-to="${ids[to]}"]`).count()
-    expect(await edge("dependency", "design", "backend")).toBe(1)
+    expect(await edge("dependency", "schema", "backend")).toBe(1)
     expect(await edge("dependency", "db", "handlers")).toBe(1)
     expect(await edge("dependency", "tests", "release")).toBe(1)
     expect(await edge("parent", "backend", "db")).toBe(1)
