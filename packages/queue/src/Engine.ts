@@ -434,12 +434,27 @@ export class Engine {
     }
   }
 
-  private checkLease(task: StoredTask, leaseToken: string | undefined, action: string): void {
+  /**
+   * A RUNNING task is its worker's: a token that is not the current one is refused, and so is no
+   * token at all when `tokenRequired` (complete and fail, unless an operator forces them).
+   */
+  private checkLease(task: StoredTask, leaseToken: string | undefined, action: string, tokenRequired = false): void {
     if (task.status !== "running") {
       throw new InvalidTransition({
         message: `cannot ${action} task ${task.id}: it is ${task.status}, not running`,
         taskId: task.id,
         status: task.status
+      })
+    }
+    if (leaseToken === undefined && tokenRequired) {
+      const holder = task.workerId === null ? "a worker" : `worker ${JSON.stringify(task.workerId)}`
+      throw new LeaseMismatch({
+        message:
+          `task ${task.id} is running under the lease of ${holder} (claimed at ${task.startedAt ?? "?"}, lease until ` +
+          `${task.leaseExpiresAt ?? "?"}), and no lease token was given, so this ${action} was refused and nothing changed: ` +
+          `pass the lease token its claim returned (--lease-token, "leaseToken"), or --force (HTTP/MCP "force": true) ` +
+          `to ${action} it as an operator overriding that worker`,
+        taskId: task.id
       })
     }
     if (leaseToken !== undefined && leaseToken !== task.leaseToken) {
@@ -1259,9 +1274,14 @@ export class Engine {
    * Completes a RUNNING task. Edges on it (and on each ancestor whose subtree it completes)
    * resolve; `unblocked` lists every task that became READY (dependents and their subtasks).
    */
-  complete(id: string, options: { result?: JsonValue | undefined; leaseToken?: string | undefined }, now: number, actor: string | null): { task: Task; unblocked: Array<string> } {
+  complete(
+    id: string,
+    options: { result?: JsonValue | undefined; leaseToken?: string | undefined; force?: boolean | undefined },
+    now: number,
+    actor: string | null
+  ): { task: Task; unblocked: Array<string> } {
     const task = this.load(id)
-    this.checkLease(task, options.leaseToken, "complete")
+    this.checkLease(task, options.leaseToken, "complete", options.force !== true)
     const at = formatTimestamp(now)
     const who = actor ?? task.workerId
     const done = this.setStatus(
@@ -1302,9 +1322,14 @@ export class Engine {
   }
 
   /** Fails a RUNNING task's attempt. */
-  fail(id: string, options: { error: string; leaseToken?: string | undefined }, now: number, actor: string | null): { task: Task; retried: boolean; cancelled: Array<string> } {
+  fail(
+    id: string,
+    options: { error: string; leaseToken?: string | undefined; force?: boolean | undefined },
+    now: number,
+    actor: string | null
+  ): { task: Task; retried: boolean; cancelled: Array<string> } {
     const task = this.load(id)
-    this.checkLease(task, options.leaseToken, "fail")
+    this.checkLease(task, options.leaseToken, "fail", options.force !== true)
     const r = this.failAttempt(task, options.error, now, actor ?? task.workerId)
     return { task: this.view(r.task, now), retried: r.retried, cancelled: r.cancelled }
   }

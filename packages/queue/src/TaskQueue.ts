@@ -28,7 +28,7 @@ import { Clock, Context, Effect, Layer, PubSub, type Queue, type Scope } from "e
 import { type Activity, Engine, type ListedTask, type SubmitDefaults, type TaskChange, type TaskDetail, type TreeNode, validate } from "./Engine.js"
 import { QueueConfig } from "./QueueConfig.js"
 import type { Input } from "./Typed.js"
-import { isQueueError, LeaseMismatch, type QueueError, TaskNotFound, ValidationError } from "./QueueError.js"
+import { isQueueError, type QueueError, TaskNotFound, ValidationError } from "./QueueError.js"
 
 export interface Actor {
   /** Who acts (a worker or operator name), recorded in the audit trail. */
@@ -269,21 +269,6 @@ export const make = Effect.gen(function* () {
    * A RUNNING task is its worker's: completing or failing it without the lease token is refused
    * unless an operator says `force`. (With a token, the engine checks that it is the current one.)
    */
-  const guardLease = (taskId: string, leaseToken: string | undefined, force: boolean | undefined, action: "complete" | "fail"): void => {
-    if (leaseToken !== undefined || force === true) return
-    const task = store.getTask(taskId)
-    if (task === null || task.status !== "running") return
-    const holder = task.workerId === null ? "a worker" : `worker ${JSON.stringify(task.workerId)}`
-    throw new LeaseMismatch({
-      message:
-        `task ${taskId} is running under the lease of ${holder} (claimed at ${task.startedAt ?? "?"}, lease until ` +
-        `${task.leaseExpiresAt ?? "?"}), and no lease token was given, so this ${action} was refused and nothing changed: ` +
-        `pass the lease token its claim returned (--lease-token, "leaseToken"), or --force (HTTP/MCP "force": true) ` +
-        `to ${action} it as an operator overriding that worker`,
-      taskId
-    })
-  }
-
   // No task stays PENDING once the engine has opened the database.
   yield* Effect.orDie(write((now) => engine.evaluatePending(now)))
 
@@ -317,7 +302,6 @@ export const make = Effect.gen(function* () {
       write((now): CompleteResult => {
         const tid = id(taskId)
         const i = validate(CompleteInput, input)
-        guardLease(tid, i.leaseToken, i.force, "complete")
         const done = engine.complete(tid, i, now, actorOf(options))
         if (i.next === undefined) return done
         // The worker's next task, in the same transaction: one commit for the pair.
@@ -327,7 +311,6 @@ export const make = Effect.gen(function* () {
       write((now) => {
         const tid = id(taskId)
         const i = validate(FailInput, input)
-        guardLease(tid, i.leaseToken, i.force, "fail")
         return engine.fail(tid, i, now, actorOf(options))
       }),
     release: (taskId, input = {}, options) =>
