@@ -46,6 +46,7 @@ import {
   retryBackoffMs,
   type DependsOnSpec
 } from "@abathur/domain"
+import { describeWaitCycle, findWaitCycle, gate, waitBatches } from "@abathur/domain"
 import type {
   ActivityMinute,
   AuditEntry,
@@ -72,6 +73,7 @@ import {
   TaskNotFound,
   ValidationError
 } from "./QueueError.js"
+import { readWaitGraph } from "./WaitGraph.js"
 
 /** A state change made by an operation (published after commit). */
 export interface TaskChange {
@@ -749,6 +751,19 @@ export class Engine {
     })
   }
 
+  /**
+   * Refuses a change after which tasks would wait for each other forever: a cycle of the
+   * waits-for relation (own and ancestors' edges, into prerequisites' subtrees) through `starts`.
+   * Called after the change is written, inside its transaction: the throw rolls it back.
+   */
+  private checkDeadlock(starts: ReadonlyArray<string>, what: string, added?: { dependentId: string; prerequisiteId: string }): void {
+    const gates = starts.map(gate)
+    const found = findWaitCycle(readWaitGraph(this.store, gates).graph, gates, added)
+    if (found !== null) {
+      throw new DependencyCycle({ message: `${what} would make tasks wait for each other forever: ${describeWaitCycle(found)}`, cycle: found.cycle })
+    }
+  }
+
   private fingerprint(value: unknown): string {
     return createHash("sha256").update(canonicalJson(value)).digest("hex")
   }
@@ -896,6 +911,8 @@ export class Engine {
     // not started wait for the new subtask too).
     if (parentTaskId !== null) this.bump(parentTaskId, { ...emptySubtree, open: 1 }, task.id)
     this.drain(now, actor)
+    // Without a parent nothing waits for the new task yet: it cannot close a cycle.
+    if (parentTaskId !== null) this.checkDeadlock([task.id], "this subtask")
     // Work now waits on these: their dependency factor rose.
     for (const e of edges) if (e.resolvedAt === null && isWaiting(e.p.status)) this.refreshById(e.p.id, now)
     return { task: this.view(task, now), created: true }
@@ -1079,6 +1096,10 @@ export class Engine {
       }
     }
     this.drain(now, actor)
+    // A plain DAG of new tasks was checked by flattenPlan; hierarchy can hide a deadlock.
+    if (edges.length > 0 && flat.nodes.some((n) => n.parentKey !== null || n.node.parentTaskId != null)) {
+      this.checkDeadlock([...created.values()].map((t) => t.id), "this plan")
+    }
     for (const id of external) {
       const s = states.get(id)!
       if (isWaiting(s.status)) this.refreshById(id, now)
@@ -1154,6 +1175,7 @@ export class Engine {
     const wasGated = this.gated(dependent)
     this.insertEdge(dependentId, prerequisiteId, type ?? dependent.dependencyType, onFailure, now, resolvedAt)
     if (resolvedAt === null) {
+      this.checkDeadlock([dependentId], "this dependency", { dependentId, prerequisiteId })
       if (!wasGated) this.gateClosed(dependent, now, actor, `new prerequisite ${prerequisiteId}`)
       // Fresh: the prerequisite may be below the dependent, just blocked with it.
       this.refreshById(prerequisiteId, now)
@@ -1506,39 +1528,24 @@ export class Engine {
     }
   }
 
-  /** Open tasks (or the named ones with their open transitive prerequisites) in parallel batches. */
+  /**
+   * Open tasks (or the named ones with everything they wait for) in parallel batches, under the
+   * hierarchy rule: a task waits for its own and its ancestors' prerequisites and for every open
+   * task in those prerequisites' subtrees.
+   */
   executionPlan(ids: ReadonlyArray<string> | undefined): ExecutionPlan {
-    let nodes: Array<string>
+    let scope: Array<string>
+    let batches: Array<Array<string>>
     if (ids === undefined || ids.length === 0) {
-      nodes = this.store.openTaskIds()
+      scope = this.store.openTaskIds()
+      batches = waitBatches(readWaitGraph(this.store, scope.map(gate)).graph, scope)
     } else {
-      const set = new Set<string>()
-      const queue: Array<string> = []
-      for (const id of ids) {
-        const t = this.load(id)
-        if (!isTerminal(t.status) && !set.has(id)) {
-          set.add(id)
-          queue.push(id)
-        }
-      }
-      while (queue.length > 0) {
-        const cur = queue.shift()!
-        for (const p of this.store.prerequisitesOf(cur)) {
-          if (!isTerminal(p.status) && !set.has(p.taskId)) {
-            set.add(p.taskId)
-            queue.push(p.taskId)
-          }
-        }
-      }
-      nodes = [...set]
+      const named = [...new Set(ids)].filter((id) => !isTerminal(this.load(id).status))
+      const { graph, reached } = readWaitGraph(this.store, named.map(gate))
+      const inScope = new Set(named)
+      for (const n of reached) if (n.kind === "done" && graph.facts.get(n.id)?.open === true) inScope.add(n.id)
+      batches = waitBatches(graph, [...inScope])
     }
-    const prereqs = new Map<string, Array<string>>()
-    for (const e of this.store.edgesAmong(nodes)) {
-      let list = prereqs.get(e.dependentTaskId)
-      if (list === undefined) prereqs.set(e.dependentTaskId, (list = []))
-      list.push(e.prerequisiteTaskId)
-    }
-    const batches = topologicalBatches(nodes, (id) => prereqs.get(id) ?? [])
     return {
       batches,
       totalBatches: batches.length,

@@ -171,6 +171,81 @@ describe("edges within one line of the hierarchy", () => {
     }).pipe(Effect.provide(testQueue())))
 })
 
+describe("deadlocks through the hierarchy", () => {
+  // A depends on B, and D is a subtask of A: D waits for B's whole subtree. B (or anything in its
+  // subtree) waiting for D would wait for itself, though no chain of "depends on" closes a cycle.
+  it.effect("B depends on D, below A which depends on B: refused as a DependencyCycle that names the chain; nothing changes", () =>
+    Effect.gen(function* () {
+      const q = yield* TaskQueue
+      const b = yield* q.submit(aTask({ agentType: "b" }))
+      const a = yield* q.submit(aTask({ dependsOn: [b.id] }))
+      const d = yield* q.submit(aTask({ parentTaskId: a.id }))
+      const bChild = yield* q.submit(aTask({ parentTaskId: b.id, agentType: "bchild" }))
+      const before = yield* dump
+      const direct = yield* flip(q.addDependency(b.id, { prerequisiteId: d.id }))
+      expect(direct).toMatchObject({ _tag: "DependencyCycle", cycle: [b.id, d.id, a.id, b.id] })
+      expect(direct.message).toBe(
+        `this dependency would make tasks wait for each other forever: ${b.id} depends on ${d.id}, ${d.id} is below ${a.id}, ${a.id} depends on ${b.id}`
+      )
+      // B's subtask waiting for D: D waits for B's subtree, which holds that subtask.
+      const below = yield* flip(q.addDependency(bChild.id, { prerequisiteId: d.id }))
+      expect(below).toMatchObject({ _tag: "DependencyCycle", cycle: [bChild.id, d.id, a.id, b.id, bChild.id] })
+      // A new subtask of B that depends on D, and a plan that does the same.
+      const sub = yield* flip(q.submit(aTask({ parentTaskId: b.id, dependsOn: [d.id] })))
+      expect(sub._tag).toBe("DependencyCycle")
+      const plan = yield* flip(q.submitPlan({ tasks: [aNode("x", { parentTaskId: b.id, children: [aNode("y", { dependsOn: [d.id] })] })] }))
+      expect(plan._tag).toBe("DependencyCycle")
+      expect(yield* dump).toEqual(before)
+      // The work still runs to the end: B's subtree, then A's.
+      yield* finish("bchild")
+      yield* finish("b")
+      expect(yield* statuses([a.id, d.id])).toEqual(["ready", "ready"])
+      yield* checkInvariants()
+    }).pipe(Effect.provide(testQueue())))
+
+  it.effect("a deadlock inside one plan (ship's subtask waits for a task that waits for ship) is refused whole", () =>
+    Effect.gen(function* () {
+      const q = yield* TaskQueue
+      const before = yield* dump
+      const plan = yield* flip(
+        q.submitPlan({
+          tasks: [aNode("b", { dependsOn: ["d"] }), aNode("a", { dependsOn: ["b"], children: [aNode("d")] })]
+        })
+      )
+      expect(plan).toMatchObject({ _tag: "DependencyCycle" })
+      expect(plan.message).toContain("is below")
+      expect(yield* dump).toEqual(before)
+    }).pipe(Effect.provide(testQueue())))
+
+  it.effect("edges that only look circular are accepted: D below A depends on B, and B's sibling waits for A", () =>
+    Effect.gen(function* () {
+      const q = yield* TaskQueue
+      const b = yield* q.submit(aTask())
+      const a = yield* q.submit(aTask())
+      const d = yield* q.submit(aTask({ parentTaskId: a.id, dependsOn: [b.id] }))
+      const c = yield* q.submit(aTask({ dependsOn: [a.id] }))
+      // B does not wait for A (only D, below A, waits for B): B may be a prerequisite of C's work.
+      yield* q.addDependency(c.id, { prerequisiteId: b.id })
+      expect(yield* statuses([b.id, a.id, d.id, c.id])).toEqual(["ready", "ready", "blocked", "blocked"])
+    }).pipe(Effect.provide(testQueue())))
+})
+
+describe("the execution plan follows the hierarchy", () => {
+  it.effect("a subtask comes after its parent's prerequisites; a parent's dependents after its last subtask", () =>
+    Effect.gen(function* () {
+      const q = yield* TaskQueue
+      const { tasks } = yield* q.submitPlan(readmePlan)
+      const id = (k: string) => tasks[k]!.id
+      const plan = yield* q.executionPlan()
+      // spec; then impl and api (both wait for spec only); ui (after api); ship (after impl's subtree).
+      expect(plan.batches).toEqual([[id("spec")], [id("impl"), id("api")], [id("ui")], [id("ship")]])
+      const named = yield* q.executionPlan({ taskIds: [id("ship")] })
+      expect(named.batches).toEqual(plan.batches)
+      const ui = yield* q.executionPlan({ taskIds: [id("ui")] })
+      expect(ui.batches).toEqual([[id("spec")], [id("api")], [id("ui")]])
+    }).pipe(Effect.provide(testQueue())))
+})
+
 describe("a subtask under a finished subtree", () => {
   it.effect("re-blocks the dependents that have not started; those that started are left alone", () =>
     Effect.gen(function* () {

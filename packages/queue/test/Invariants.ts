@@ -4,6 +4,7 @@
  */
 import {
   calculatePriority,
+  findCycleIn,
   parseTimestamp,
   type PriorityFacts,
   rankedScore,
@@ -313,6 +314,12 @@ export const findViolations = (db: BetterSqlite3.Database, options: InvariantOpt
   }
   if (placed !== tasks.length) out.push(`the dependency graph has a cycle among ${tasks.length - placed} tasks`)
 
+  // 7b. No deadlock through the hierarchy: the waits-for relation among open tasks (own and
+  // ancestors' unresolved edges, into the prerequisites' open subtrees) has no cycle.
+  const waits = waitsOf(tasks, edges)
+  const deadlock = findCycleIn([...waits.keys()], (id) => [...(waits.get(id) ?? [])])
+  if (deadlock !== null) out.push(`open tasks wait for each other forever: ${deadlock.join(" -> ")}`)
+
   // Hierarchy: parents exist.
   for (const t of tasks) {
     if (t.parent_task_id !== null && !byId.has(t.parent_task_id)) out.push(`task ${t.id}: parent ${t.parent_task_id} does not exist`)
@@ -402,3 +409,46 @@ export const checkInvariants = (options: {
       return yield* Effect.die(new Error(`invariants broken${options.context ? ` ${options.context}` : ""}:\n  ${shown}${more}`))
     }
   })
+
+/**
+ * What each open task waits for, recomputed from scratch by the hierarchy rule: the open tasks of
+ * the subtree of every prerequisite over an unresolved edge of the task or of one of its ancestors.
+ */
+export const waitsOf = (
+  tasks: ReadonlyArray<Pick<Row, "id" | "status" | "parent_task_id">>,
+  edges: ReadonlyArray<{ dependent: string; prerequisite: string; resolved_at: string | null }>
+): Map<string, Set<string>> => {
+  const byId = new Map(tasks.map((t) => [t.id, t]))
+  const open = (id: string) => {
+    const st = byId.get(id)?.status
+    return st !== undefined && st !== "completed" && st !== "failed" && st !== "cancelled"
+  }
+  const kids = new Map<string, Array<string>>()
+  for (const t of tasks) if (t.parent_task_id !== null) kids.set(t.parent_task_id, [...(kids.get(t.parent_task_id) ?? []), t.id])
+  const unresolved = new Map<string, Array<string>>()
+  for (const e of edges) if (e.resolved_at === null) unresolved.set(e.dependent, [...(unresolved.get(e.dependent) ?? []), e.prerequisite])
+  const out = new Map<string, Set<string>>()
+  for (const t of tasks) {
+    if (!open(t.id)) continue
+    const w = new Set<string>()
+    const seen = new Set<string>()
+    for (let x: string | null = t.id; x !== null && !seen.has(x); x = byId.get(x)?.parent_task_id ?? null) {
+      seen.add(x)
+      // A finished ancestor's edges gate nothing below it any more (they were resolved or cancelled it).
+      if (x !== t.id && !open(x)) continue
+      for (const p of unresolved.get(x) ?? []) {
+        const stack = [p]
+        const inSubtree = new Set<string>()
+        while (stack.length > 0) {
+          const d = stack.pop()!
+          if (inSubtree.has(d)) continue
+          inSubtree.add(d)
+          if (open(d)) w.add(d)
+          stack.push(...(kids.get(d) ?? []))
+        }
+      }
+    }
+    out.set(t.id, w)
+  }
+  return out
+}

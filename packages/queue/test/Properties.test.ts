@@ -14,7 +14,7 @@ import fc from "fast-check"
 import type BetterSqlite3 from "better-sqlite3"
 import { defaultQueueSettings, QueueConfig, type QueueSettings } from "../src/QueueConfig.js"
 import { TaskQueue } from "../src/TaskQueue.js"
-import { checkInvariants, formulaOf, prepared, rankedOf, taskRows } from "./Invariants.js"
+import { checkInvariants, formulaOf, prepared, rankedOf, taskRows, waitsOf } from "./Invariants.js"
 
 // ---- commands ------------------------------------------------------------------------------
 
@@ -581,6 +581,16 @@ const step = (cmd: Cmd, ctx: Ctx, settings: QueueSettings, index: number) =>
           }
           const open = after.filter((x) => OPEN.has(x.status)).map((x) => x.id)
           expect(sorted((plan.batches as Array<Array<string>>).flat()), where).toEqual(sorted(open))
+          // Each task comes after everything it waits for (own and ancestors' edges, into subtrees).
+          const batchOf = new Map((plan.batches as Array<Array<string>>).flatMap((b, i) => b.map((id) => [id, i] as const)))
+          const edges = prepared(db, "SELECT dependent_task_id AS dependent, prerequisite_task_id AS prerequisite, resolved_at FROM task_dependencies").all() as Array<{
+            dependent: string
+            prerequisite: string
+            resolved_at: string | null
+          }>
+          for (const [id, waited] of waitsOf(after, edges)) {
+            for (const w of waited) expect(batchOf.get(w)!, `${where}: ${id} waits for ${w}`).toBeLessThan(batchOf.get(id)!)
+          }
           expect(ready.length, where).toBe(count("ready"))
         }
         break
@@ -624,9 +634,15 @@ const step = (cmd: Cmd, ctx: Ctx, settings: QueueSettings, index: number) =>
         expect(cycle[0], where).toBe(cycle[cycle.length - 1])
         // (A dependency within one line of the hierarchy is refused as [A, B, A] without an edge B -> A.)
         if (cmd._tag === "addDependency" && !(e as { message?: string }).message?.includes("hierarchy")) {
-          // [A, B, ..., A]: A -> B is the new edge, every later step an existing edge.
+          // [A, B, ..., A]: A -> B is the new edge, every later step an existing edge or a
+          // parent-child link (a deadlock through the hierarchy).
+          const a = target(cmd.a)
+          expect([cycle[0], cycle[1]], where).toEqual([a, cmd.self ? a : target(cmd.b)])
+          const parentOf = (id: string | undefined) => beforeById.get(id ?? "")?.parent_task_id
           for (let i = 1; i + 1 < cycle.length; i++) {
-            expect(edgesBefore.some((x) => x.d === cycle[i] && x.p === cycle[i + 1]), `${where}: ${cycle[i]} -> ${cycle[i + 1]}`).toBe(true)
+            const [x, y] = [cycle[i]!, cycle[i + 1]!]
+            const linked = edgesBefore.some((e) => e.d === x && e.p === y) || parentOf(x) === y || parentOf(y) === x
+            expect(linked, `${where}: ${x} -> ${y}`).toBe(true)
           }
         }
       }

@@ -145,6 +145,14 @@ export interface Edge {
 
 const OPEN = "('pending', 'blocked', 'ready', 'running')"
 
+/** A task as the waits-for graph sees it (`open`: 1 when not terminal, as SQLite answers). */
+export interface WaitFactRow {
+  readonly id: string
+  readonly parentId: string | null
+  readonly open: number
+  readonly subtreeOpen: number
+}
+
 /** The columns of GateFacts over `tasks t`. */
 const GATE_COLUMNS = `t.id, t.status, t.priority, t.source, t.deadline,
            t.estimated_duration_seconds AS estimatedDurationSeconds, t.submitted_at AS submittedAt, t.not_before AS notBefore,
@@ -818,6 +826,36 @@ export const makeTaskRepository = (db: BetterSqlite3.Database) => {
              dependency_type AS dependencyType, on_failure AS onFailure, resolved_at AS resolvedAt
            FROM task_dependencies WHERE prerequisite_task_id IN (${ph})`,
         (sql, part) => all<Edge>(sql, ...part)
+      ),
+
+    // ---- the waits-for graph (deadlock check, execution plan) --------------------------------
+
+    /** Parent, openness and open descendants of these tasks. */
+    waitFacts: (ids: ReadonlyArray<string>): Array<WaitFactRow> =>
+      inChunks(
+        ids,
+        (ph) => `SELECT id, parent_task_id AS parentId, status IN ${OPEN} AS open, subtree_open AS subtreeOpen FROM tasks WHERE id IN (${ph})`,
+        (sql, part) => all<WaitFactRow>(sql, ...part)
+      ),
+
+    /** The children of these tasks that are open or have open descendants, with their facts. */
+    openChildren: (ids: ReadonlyArray<string>): Array<WaitFactRow> =>
+      inChunks(
+        ids,
+        (ph) =>
+          `SELECT id, parent_task_id AS parentId, status IN ${OPEN} AS open, subtree_open AS subtreeOpen FROM tasks
+           WHERE parent_task_id IN (${ph}) AND (status IN ${OPEN} OR subtree_open > 0) ORDER BY submitted_at, rowid`,
+        (sql, part) => all<WaitFactRow>(sql, ...part)
+      ),
+
+    /** Unresolved edges whose dependent is one of these tasks. */
+    unresolvedEdgesOf: (ids: ReadonlyArray<string>): Array<{ dependentId: string; prerequisiteId: string }> =>
+      inChunks(
+        ids,
+        (ph) =>
+          `SELECT dependent_task_id AS dependentId, prerequisite_task_id AS prerequisiteId FROM task_dependencies
+           WHERE dependent_task_id IN (${ph}) AND resolved_at IS NULL`,
+        (sql, part) => all<{ dependentId: string; prerequisiteId: string }>(sql, ...part)
       ),
 
     // ---- audit -----------------------------------------------------------------------------
