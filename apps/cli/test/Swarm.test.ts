@@ -61,18 +61,19 @@ describe("an agent swarm", () => {
     expect(submitted.tasks["docs"]!.status).toBe("ready") // its prerequisite already completed
     await s.json(["complete", planning.id, "--lease-token", plannerTask.leaseToken!])
 
-    // The plan, as the queue sees it: what can run side by side.
+    // The plan, as the queue sees it: what can run side by side. ui-list waits for schema (its
+    // parent ui does), and tests wait for ui's whole subtree.
     const executionPlan = await s.json(["plan"])
     const batchOf = new Map<string, number>()
     executionPlan.batches.forEach((batch: Array<string>, i: number) => batch.forEach((t) => batchOf.set(t, i)))
     expect(batchOf.get(id("schema"))).toBe(0)
-    expect(batchOf.get(id("ui-list"))).toBe(0)
     expect(batchOf.get(id("docs"))).toBe(0)
     expect(batchOf.get(id("api"))).toBe(1)
     expect(batchOf.get(id("ui"))).toBe(1)
-    expect(batchOf.get(id("ui-share"))).toBe(1)
-    expect(batchOf.get(id("tests"))).toBe(2)
-    expect(executionPlan.totalBatches).toBe(3)
+    expect(batchOf.get(id("ui-list"))).toBe(1)
+    expect(batchOf.get(id("ui-share"))).toBe(2)
+    expect(batchOf.get(id("tests"))).toBe(3)
+    expect(executionPlan.totalBatches).toBe(4)
     expect(executionPlan.maxParallelism).toBe(3)
     let status = await s.json(["status"])
     // ui-list waits too: its parent ui waits for schema.
