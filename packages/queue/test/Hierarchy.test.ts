@@ -230,6 +230,17 @@ describe("deadlocks through the hierarchy", () => {
     }).pipe(Effect.provide(testQueue())))
 })
 
+describe("the README's deadlock example", () => {
+  it.effect("spec cannot depend on api: api waits for spec through its parent impl", () =>
+    Effect.gen(function* () {
+      const q = yield* TaskQueue
+      const { tasks } = yield* q.submitPlan(readmePlan)
+      const id = (k: string) => tasks[k]!.id
+      const e = yield* flip(q.addDependency(id("spec"), { prerequisiteId: id("api") }))
+      expect(e.message).toContain(`${id("spec")} depends on ${id("api")}, ${id("api")} is below ${id("impl")}, ${id("impl")} depends on ${id("spec")}`)
+    }).pipe(Effect.provide(testQueue())))
+})
+
 describe("the execution plan follows the hierarchy", () => {
   it.effect("a subtask comes after its parent's prerequisites; a parent's dependents after its last subtask", () =>
     Effect.gen(function* () {
