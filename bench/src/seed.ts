@@ -69,6 +69,9 @@ export interface GenNode {
  * W2's plan: `n` tasks in a hierarchy (10 roots, each task at most 25 direct subtasks, four
  * levels) and a layered dependency DAG over the same tasks: 10 layers by index, each task
  * of a layer > 0 depending on 1 to 3 earlier tasks, one of them in the previous layer.
+ * A task depends only on tasks whose whole subtree comes before it by index: an ancestor
+ * would be a wait on itself, and a subtree reaching past it could wait for it through the
+ * hierarchy (a deadlock the queue refuses).
  */
 export const hierarchicalPlan = (n: number, seed = 11): { plan: PlanInput; nodes: Array<GenNode> } => {
   const rand = prng(seed)
@@ -76,17 +79,33 @@ export const hierarchicalPlan = (n: number, seed = 11): { plan: PlanInput; nodes
   const branching = 25
   const layers = 10
   const perLayer = Math.ceil(n / layers)
+  const parentOf = (i: number): number | null => (i < roots ? null : Math.floor((i - roots) / branching))
+  // The largest index in each task's subtree (children have larger indices than their parent).
+  const lastBelow = Array.from({ length: n }, (_, i) => i)
+  for (let i = n - 1; i >= roots; i--) {
+    const p = parentOf(i)!
+    lastBelow[p] = Math.max(lastBelow[p]!, lastBelow[i]!)
+  }
   const gen: Array<GenNode> = []
   const nodes: Array<MutableNode> = []
   const top: Array<MutableNode> = []
   for (let i = 0; i < n; i++) {
-    const parent = i < roots ? null : Math.floor((i - roots) / branching)
+    const parent = parentOf(i)
     const layer = Math.floor(i / perLayer)
     const deps = new Set<number>()
+    const pick = (from: number, count: number): void => {
+      for (let attempt = 0; attempt < 20; attempt++) {
+        const d = from + randInt(rand, count)
+        if (lastBelow[d]! < i) {
+          deps.add(d)
+          return
+        }
+      }
+    }
     if (layer > 0) {
       const k = 1 + randInt(rand, 3)
-      deps.add((layer - 1) * perLayer + randInt(rand, perLayer))
-      while (deps.size < k) deps.add(randInt(rand, layer * perLayer))
+      pick((layer - 1) * perLayer, perLayer)
+      for (let tries = 0; deps.size < k && tries < 10; tries++) pick(0, layer * perLayer)
     }
     const depList = [...deps]
     const depth = depList.length === 0 ? 0 : 1 + Math.max(...depList.map((d) => gen[d]!.depth))
