@@ -1,0 +1,5 @@
+export * from "./Migrate.js"
+export * from "./PgTaskRepository.js"
+export * from "./Schema.js"
+export * from "./Step.js"
+export * from "./Transaction.js"
