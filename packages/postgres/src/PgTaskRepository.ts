@@ -11,13 +11,11 @@ import {
   type PlanSubmission,
   type ReadyHead,
   rowToTask,
-  rowToTaskDependency,
   type StatusCounts,
   type StoredPriority,
   type StoredTask,
   type SubtreeRow,
   TaskColumns,
-  type TaskDependencyRow,
   type TaskPatch,
   type TaskRow,
   taskToRow
@@ -155,15 +153,6 @@ export class PgTaskRepository implements StoreSteps {
   *getTasks(ids: ReadonlyArray<string>): Step<Array<StoredTask>> {
     if (ids.length === 0) return []
     return (yield* this.rows<PgTaskRow>("SELECT * FROM tasks WHERE id = ANY($1::text[])", [ids])).map(pgRowToTask)
-  }
-
-  /** Which of these ids exist, with their status and depth. */
-  *getStates(ids: ReadonlyArray<string>): Step<Map<string, { status: TaskStatus; depth: number; completedAt: string | null }>> {
-    const rows = yield* this.rows<{ id: string; status: TaskStatus; depth: number; completedAt: string | null }>(
-      `SELECT id, status, dependency_depth AS depth, completed_at AS "completedAt" FROM tasks WHERE id = ANY($1::text[])`,
-      [ids]
-    )
-    return new Map(rows.map((r) => [r.id, { status: r.status, depth: r.depth, completedAt: r.completedAt }]))
   }
 
   /** Sets the given fields of a task. */
@@ -381,14 +370,6 @@ export class PgTaskRepository implements StoreSteps {
     )
   }
 
-  /** Every dependency of a task (its prerequisites), oldest first. */
-  *getTaskDependencies(taskId: string): Step<Array<TaskDependency>> {
-    return (yield* this.rows<TaskDependencyRow>(
-      "SELECT * FROM task_dependencies WHERE dependent_task_id = $1 ORDER BY created_at ASC, seq ASC",
-      [taskId]
-    )).map(rowToTaskDependency)
-  }
-
   *hasDependency(dependentId: string, prerequisiteId: string): Step<boolean> {
     const row = yield* this.one(
       "SELECT 1 FROM task_dependencies WHERE dependent_task_id = $1 AND prerequisite_task_id = $2",
@@ -397,11 +378,13 @@ export class PgTaskRepository implements StoreSteps {
     return row !== undefined
   }
 
-  /** Resolves the open edges on a prerequisite (only its `ignore` edges with `ignoreOnly`); returns their dependents. */
+  /** Resolves the open edges on a prerequisite (only its `ignore` edges with `ignoreOnly`); returns their dependents (in insertion order, as SQLite). */
   *resolveEdges(prerequisiteId: string, at: string, ignoreOnly: boolean): Step<Array<string>> {
     return yield* this.ids(
-      `UPDATE task_dependencies SET resolved_at = $1 WHERE prerequisite_task_id = $2 AND resolved_at IS NULL
-       ${ignoreOnly ? "AND on_failure = 'ignore'" : ""} RETURNING dependent_task_id AS id`,
+      `WITH u AS (
+         UPDATE task_dependencies SET resolved_at = $1 WHERE prerequisite_task_id = $2 AND resolved_at IS NULL
+         ${ignoreOnly ? "AND on_failure = 'ignore'" : ""} RETURNING dependent_task_id, seq
+       ) SELECT dependent_task_id AS id FROM u ORDER BY seq`,
       [at, prerequisiteId]
     )
   }
@@ -409,10 +392,12 @@ export class PgTaskRepository implements StoreSteps {
   /** Opens again the resolved edges on a prerequisite whose dependents have not started; returns those dependents. */
   *unresolveEdges(prerequisiteId: string): Step<Array<string>> {
     return yield* this.ids(
-      `UPDATE task_dependencies d SET resolved_at = NULL FROM tasks t
-       WHERE t.id = d.dependent_task_id AND d.prerequisite_task_id = $1 AND d.resolved_at IS NOT NULL
-         AND t.status IN ('pending', 'blocked', 'ready')
-       RETURNING d.dependent_task_id AS id`,
+      `WITH u AS (
+         UPDATE task_dependencies d SET resolved_at = NULL FROM tasks t
+         WHERE t.id = d.dependent_task_id AND d.prerequisite_task_id = $1 AND d.resolved_at IS NOT NULL
+           AND t.status IN ('pending', 'blocked', 'ready')
+         RETURNING d.dependent_task_id, d.seq
+       ) SELECT dependent_task_id AS id FROM u ORDER BY seq`,
       [prerequisiteId]
     )
   }
