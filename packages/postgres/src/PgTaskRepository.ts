@@ -631,13 +631,4 @@ export class PgTaskRepository implements StoreSteps {
     }
     return found
   }
-
-  /**
-   * Changes whenever a transaction that writes commits anywhere in the cluster (the first
-   * unassigned transaction id): it may change without a write to the queue, never the other way.
-   */
-  *dataVersion(): Step<number> {
-    const row = yield* this.one<{ v: string }>("SELECT pg_snapshot_xmax(pg_current_snapshot())::text AS v")
-    return Number(row!.v)
-  }
 }

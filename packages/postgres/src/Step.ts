@@ -4,10 +4,10 @@ import type { QueryResult } from "pg"
 /** One step of a rule: yields promises only when the store is asynchronous (the seam's `Step`). */
 export type Step<T> = Generator<PromiseLike<unknown>, T, unknown>
 
-/** The repository methods the queue's rules call (all but `transaction` and `read`). */
+/** The repository methods the queue's rules call (not `transaction`, `read`, `dataVersion` nor the checks): the engine's `storeMethods`. */
 export const StoreMethodNames = [
   "activitySince", "adjustSubtree", "auditOf", "cancelledBy", "childIds", "childrenOfMany", "childStates",
-  "countChildren", "countOpenDependents", "countPrerequisites", "countUnresolved", "dataVersion", "deleteDependency",
+  "countChildren", "countOpenDependents", "countPrerequisites", "countUnresolved", "deleteDependency",
   "deleteTasks", "dependentsOf", "dependentsOfMany", "dueForRefresh", "edgesAmong", "expiredLeases", "gateChildren",
   "gateFacts", "getPlanSubmission", "getTask", "getTasks", "hasDependency", "hasUnresolved", "idempotencyKeysTaken",
   "idsWithPrefix", "idsWithStatus", "insertAudit", "insertAudits", "insertDependencies", "insertDependency",

@@ -1,5 +1,7 @@
 export * from "./Migrate.js"
 export * from "./PgTaskRepository.js"
+export * from "./Postgres.js"
+export * from "./Runner.js"
 export * from "./Schema.js"
 export * from "./Step.js"
 export * from "./Transaction.js"
