@@ -2,6 +2,22 @@ import { randomUUID } from "node:crypto"
 import pg from "pg"
 import { afterAll, inject } from "vitest"
 
+const created: Array<{ pool: pg.Pool; name: string }> = []
+
+// Registered when a test file imports this module, so it runs after that file's tests.
+afterAll(async () => {
+  const admin = new pg.Client({ connectionString: inject("postgresUrl") })
+  await admin.connect()
+  try {
+    for (const { pool, name } of created.splice(0)) {
+      await pool.end()
+      await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
+    }
+  } finally {
+    await admin.end()
+  }
+})
+
 /**
  * A database of its own for the calling test file, on the run's server (globalSetup), with a
  * pool on it; dropped after the file's tests.
@@ -17,13 +33,7 @@ export const freshDatabase = async (options: { max?: number } = {}): Promise<{ p
   url.pathname = `/${name}`
   const pool = new pg.Pool({ connectionString: url.toString(), max: options.max ?? 4 })
   pool.on("error", () => undefined)
-  afterAll(async () => {
-    await pool.end()
-    const c = new pg.Client({ connectionString: admin.toString() })
-    await c.connect()
-    await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
-    await c.end()
-  })
+  created.push({ pool, name })
   return { pool, url: url.toString() }
 }
 
