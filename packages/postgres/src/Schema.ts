@@ -186,9 +186,31 @@ CREATE INDEX idx_task_audit_task ON task_audit(task_id, id);
 CREATE INDEX idx_task_audit_at ON task_audit(at);
 `
 
+/**
+ * Version 2: wake-ups across servers. A task that becomes READY (inserted READY, or any other
+ * status changed to READY) notifies the channel `abathur_ready` with its agent type at commit
+ * (PostgreSQL sends one notification per distinct payload per transaction, and none for a
+ * rolled-back one). A claim (READY -> RUNNING) notifies nobody. See Listen.ts.
+ */
+export const READY_NOTIFY_V2 = `
+CREATE FUNCTION abathur_notify_ready() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM pg_notify('abathur_ready', NEW.agent_type);
+  RETURN NULL;
+END $$;
+CREATE TRIGGER trg_tasks_notify_ready_insert AFTER INSERT ON tasks
+  FOR EACH ROW WHEN (NEW.status = 'ready') EXECUTE FUNCTION abathur_notify_ready();
+CREATE TRIGGER trg_tasks_notify_ready_update AFTER UPDATE OF status ON tasks
+  FOR EACH ROW WHEN (NEW.status = 'ready' AND OLD.status IS DISTINCT FROM 'ready') EXECUTE FUNCTION abathur_notify_ready();
+`
+
+/** The channel a task that became READY is announced on (payload: its agent type). */
+export const READY_CHANNEL = "abathur_ready"
+
 /** Every migration, in order. Append only: a released migration is never changed. */
 export const PgMigrations: ReadonlyArray<PgMigration> = [
-  { version: 1, name: "queue", up: TASKS_V1 + STATS_V1 + INDEXES_V1 }
+  { version: 1, name: "queue", up: TASKS_V1 + STATS_V1 + INDEXES_V1 },
+  { version: 2, name: "ready-notify", up: READY_NOTIFY_V2 }
 ]
 
 /** The schema version this code writes. */

@@ -1,3 +1,4 @@
+export * from "./Listen.js"
 export * from "./Migrate.js"
 export * from "./PgTaskRepository.js"
 export * from "./Postgres.js"

@@ -1,6 +1,6 @@
 import { openDatabase } from "@abathur/storage"
 import { describe, expect, it } from "vitest"
-import { migrate, PG_LATEST_VERSION } from "../src/index.js"
+import { migrate, PG_LATEST_VERSION, PgMigrations, SCHEMA_MIGRATIONS } from "../src/index.js"
 import { freshDatabase } from "./helpers.js"
 
 const sqliteSchema = () => {
@@ -24,11 +24,14 @@ describe("migrations", () => {
   it("create the schema once: a second run (and a concurrent one) applies nothing", async () => {
     const { pool } = await freshDatabase()
     const [a, b] = await Promise.all([migrate(pool), migrate(pool)])
-    expect([a.applied, b.applied].sort((x, y) => y.length - x.length)).toEqual([[1], []])
+    expect([a.applied, b.applied].sort((x, y) => y.length - x.length)).toEqual([[1, 2], []])
     const again = await migrate(pool)
     expect(again).toEqual({ fromVersion: PG_LATEST_VERSION, toVersion: PG_LATEST_VERSION, applied: [] })
     const versions = await pool.query("SELECT version, name FROM schema_migrations ORDER BY version")
-    expect(versions.rows).toEqual([{ version: 1, name: "queue" }])
+    expect(versions.rows).toEqual([
+      { version: 1, name: "queue" },
+      { version: 2, name: "ready-notify" }
+    ])
   })
 
   it("use SQLite's table, column and index names", async () => {
@@ -51,13 +54,27 @@ describe("migrations", () => {
     }
   })
 
+  it("bring a database at an older version up to date, keeping its rows", async () => {
+    const { pool } = await freshDatabase()
+    await pool.query(SCHEMA_MIGRATIONS)
+    await pool.query(PgMigrations[0]!.up)
+    await pool.query("INSERT INTO schema_migrations VALUES (1, 'queue', 'then')")
+    await pool.query(
+      "INSERT INTO tasks (id, prompt, status, submitted_at, last_updated_at) VALUES ('t1', 'p', 'blocked', '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z')"
+    )
+    expect(await migrate(pool)).toEqual({ fromVersion: 1, toVersion: PG_LATEST_VERSION, applied: [2] })
+    expect((await pool.query("SELECT id FROM tasks")).rows).toEqual([{ id: "t1" }])
+    const triggers = await pool.query("SELECT tgname FROM pg_trigger WHERE tgname LIKE 'trg_tasks_notify%' ORDER BY 1")
+    expect(triggers.rows.map((r) => r.tgname)).toEqual(["trg_tasks_notify_ready_insert", "trg_tasks_notify_ready_update"])
+  })
+
   it("refuse a database newer than the code and leave it unchanged", async () => {
     const { pool } = await freshDatabase()
     await migrate(pool)
     await pool.query("INSERT INTO schema_migrations (version, name, applied_at) VALUES (99, 'future', 'x')")
     await expect(migrate(pool)).rejects.toMatchObject({ _tag: "MigrationError", reason: "too-new", fromVersion: 99 })
     const n = await pool.query("SELECT count(*)::integer AS n FROM schema_migrations")
-    expect(n.rows[0]).toEqual({ n: 2 })
+    expect(n.rows[0]).toEqual({ n: PG_LATEST_VERSION + 1 })
   })
 
   it("roll back a failed migration entirely", async () => {
