@@ -23,6 +23,8 @@ export interface PostgresRunnerService {
 export interface PostgresRunnerOptions {
   /** The isolation of write transactions (default SERIALIZABLE, see the README). */
   readonly isolation?: Isolation
+  /** Writers one at a time across all servers (an advisory lock; see the README): use with READ COMMITTED. */
+  readonly writeLock?: boolean
   /** Attempts of a write before a serialization failure is given up (default 100). */
   readonly maxAttempts?: number
   /** Called on each retry (metrics). */
@@ -49,6 +51,7 @@ export const makePostgresRunner = (pool: pg.Pool, options: PostgresRunnerOptions
             attempt(() =>
               runTransaction(pool, (store) => rule(store, clock.unsafeCurrentTimeMillis()), {
                 isolation: options.isolation ?? "SERIALIZABLE",
+                ...(options.writeLock !== undefined && { writeLock: options.writeLock }),
                 ...(options.maxAttempts !== undefined && { maxAttempts: options.maxAttempts }),
                 ...(options.onRetry !== undefined && { onRetry: options.onRetry })
               })

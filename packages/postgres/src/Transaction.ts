@@ -12,6 +12,12 @@ export type Isolation = "SERIALIZABLE" | "REPEATABLE READ" | "READ COMMITTED"
 export interface TransactionOptions {
   readonly isolation?: Isolation
   readonly readOnly?: boolean
+  /**
+   * Take the database's write lock (a transaction-level advisory lock) right after BEGIN: writers
+   * run one at a time across every server, as on SQLite, so no rule ever conflicts with another
+   * (with READ COMMITTED, each statement then sees every earlier writer's commit).
+   */
+  readonly writeLock?: boolean
   /** Attempts before a serialization failure or deadlock is given up and thrown (default 100). */
   readonly maxAttempts?: number
   /** Called before each retry (attempt = the number of the attempt that failed), for metrics and tests. */
@@ -39,6 +45,9 @@ export const drive = async <A>(gen: Step<A>): Promise<A> => {
   }
   return next.value
 }
+
+/** The advisory lock key of `writeLock` ('abaw'). */
+export const WRITE_LOCK = 0x61626177
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
 
@@ -71,6 +80,7 @@ export const runTransaction = async <A>(
       }
       try {
         await client.query(begin)
+        if (options.writeLock === true) await client.query("SELECT pg_advisory_xact_lock($1)", [WRITE_LOCK])
         const value = await drive(rule(new PgTaskRepository(watched)))
         if (conflict !== undefined) throw conflict
         await client.query("COMMIT")

@@ -144,6 +144,38 @@ describe("concurrent transactions", () => {
     expect(attempts.sort()).toEqual([1, 2])
   })
 
+  it("run writers one at a time under the write lock: the second rule reads after the first committed", async () => {
+    await pool.query("DELETE FROM tasks")
+    const [a, b] = [readyTask(1), readyTask(2)]
+    await runTransaction(pool, (s) => s.insertTasks([a!, b!]))
+    const events: Array<string> = []
+    const firstRead = deferred()
+    const release = deferred()
+    const rule = (name: string, own: string, hold: boolean) =>
+      function* (s: PgTaskRepository): Step<boolean> {
+        events.push(`${name} reads`)
+        const tasks = yield* s.getTasks([a!.id, b!.id])
+        if (hold) {
+          firstRead.resolve()
+          yield release.promise
+        }
+        if (tasks.some((t) => t.status === "running")) return false
+        yield* s.updateTask(own, { status: "running" })
+        events.push(`${name} wrote`)
+        return true
+      }
+    const options = { isolation: "READ COMMITTED" as const, writeLock: true, onRetry: () => void events.push("retry") }
+    const first = runTransaction(pool, rule("first", a!.id, true), options)
+    await firstRead.promise
+    const second = runTransaction(pool, rule("second", b!.id, false), options)
+    // The second waits for the lock: it has not read while the first holds it.
+    await new Promise((r) => setTimeout(r, 200))
+    expect(events).toEqual(["first reads"])
+    release.resolve()
+    expect(await Promise.all([first, second])).toEqual([true, false])
+    expect(events).toEqual(["first reads", "first wrote", "second reads"])
+  })
+
   it("retry a deadlock too", async () => {
     await pool.query("DELETE FROM tasks")
     const [a, b] = [readyTask(1), readyTask(2)]

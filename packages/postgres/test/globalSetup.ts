@@ -36,7 +36,7 @@ const PASSWORD = "postgres"
 const INITDB_FLAGS = ["--no-sync", "--encoding=UTF8", "--locale=C"]
 // Loopback only, no socket file; durability off (a test server's data is thrown away).
 const SERVER_FLAGS = ["-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=", "-c", "fsync=off",
-  "-c", "synchronous_commit=off", "-c", "full_page_writes=off", "-c", "max_connections=200"]
+  "-c", "synchronous_commit=off", "-c", "full_page_writes=off", "-c", "max_connections=200", "-c", "deadlock_timeout=100ms"]
 
 const sh = (cmd: string, args: Array<string>) => spawnSync(cmd, args, { stdio: "ignore" }).status === 0
 
