@@ -20,11 +20,15 @@ export interface PostgresRunnerService {
   readonly dataVersion: () => Effect.Effect<number>
 }
 
+/**
+ * How writes run (see the README, "Isolation"): `serial` (the default), one writer at a time across
+ * every server under an advisory lock, at READ COMMITTED, never a conflict; `serializable`,
+ * overlapping SERIALIZABLE transactions, the losers of a conflict retried.
+ */
+export type WriteMode = "serial" | "serializable"
+
 export interface PostgresRunnerOptions {
-  /** The isolation of write transactions (default SERIALIZABLE, see the README). */
-  readonly isolation?: Isolation
-  /** Writers one at a time across all servers (an advisory lock; see the README): use with READ COMMITTED. */
-  readonly writeLock?: boolean
+  readonly writes?: WriteMode
   /** Attempts of a write before a serialization failure is given up (default 100). */
   readonly maxAttempts?: number
   /** Called on each retry (metrics). */
@@ -38,10 +42,13 @@ export const makePostgresRunner = (pool: pg.Pool, options: PostgresRunnerOptions
   const attempt = <A>(run: () => Promise<A>) =>
     Effect.either(Effect.tryPromise({ try: run, catch: (error) => error }))
 
+  const writeOptions: { isolation: Isolation; writeLock: boolean } =
+    options.writes === "serializable" ? { isolation: "SERIALIZABLE", writeLock: false } : { isolation: "READ COMMITTED", writeLock: true }
+
   return {
     /**
-     * One SERIALIZABLE transaction per rule; the clock is read by each attempt after BEGIN, and a
-     * serialization failure or deadlock reruns the rule. Uninterruptible: a committed change is
+     * One transaction per rule (see `WriteMode`); the clock is read by each attempt once BEGIN (and
+     * the write lock) are done, and a serialization failure or deadlock reruns the rule. Uninterruptible: a committed change is
      * always published through `committed`.
      */
     write: (rule, committed) =>
@@ -50,8 +57,7 @@ export const makePostgresRunner = (pool: pg.Pool, options: PostgresRunnerOptions
           Effect.flatMap(
             attempt(() =>
               runTransaction(pool, (store) => rule(store, clock.unsafeCurrentTimeMillis()), {
-                isolation: options.isolation ?? "SERIALIZABLE",
-                ...(options.writeLock !== undefined && { writeLock: options.writeLock }),
+                ...writeOptions,
                 ...(options.maxAttempts !== undefined && { maxAttempts: options.maxAttempts }),
                 ...(options.onRetry !== undefined && { onRetry: options.onRetry })
               })

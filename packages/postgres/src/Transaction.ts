@@ -3,9 +3,9 @@ import { PgTaskRepository } from "./PgTaskRepository.js"
 import type { Step } from "./Step.js"
 
 /**
- * The isolation of the queue's transactions. SERIALIZABLE is what the rules need: they read rows,
- * decide, and write (see README, "Isolation"); anything weaker lets two transactions that each
- * read what the other writes both commit (write skew).
+ * The isolation of a transaction. The rules need serializable execution (README, "Isolation"):
+ * SERIALIZABLE, or READ COMMITTED under the write lock (`writeLock`); anything else lets two
+ * transactions that each read what the other writes both commit (write skew).
  */
 export type Isolation = "SERIALIZABLE" | "REPEATABLE READ" | "READ COMMITTED"
 

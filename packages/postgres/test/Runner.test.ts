@@ -2,7 +2,7 @@ import { TaskNotFound } from "@abathur/queue"
 import { Cause, Effect, Exit } from "effect"
 import type pg from "pg"
 import { beforeAll, describe, expect, it } from "vitest"
-import { isPostgresUrl, makePostgresRunner, migrate, openPostgres, Postgres, type Step, type StoreSteps } from "../src/index.js"
+import { isPostgresUrl, makePostgresRunner, migrate, openPostgres, Postgres, type PgTaskRepository, type Step, type StoreSteps, WRITE_LOCK } from "../src/index.js"
 import { freshDatabase } from "./helpers.js"
 
 let pool: pg.Pool
@@ -56,6 +56,25 @@ describe("the PostgreSQL runner", () => {
       throw new Error("bug")
     }))
     expect(Exit.isFailure(died) && Cause.isDie(died.cause)).toBe(true)
+  })
+
+  it("writes one at a time under the write lock by default, or SERIALIZABLE on request", async () => {
+    const inside = (runner: ReturnType<typeof makePostgresRunner>) =>
+      Effect.runPromise(
+        runner.write(
+          function* (store) {
+            const rows = yield* (store as unknown as PgTaskRepository).rows<{ iso: string; locked: boolean }>(
+              `SELECT current_setting('transaction_isolation') AS iso,
+                 EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid() AND objid = $1) AS locked`,
+              [WRITE_LOCK]
+            )
+            return rows[0]
+          },
+          Effect.succeed
+        )
+      )
+    expect(await inside(makePostgresRunner(pool))).toEqual({ iso: "read committed", locked: true })
+    expect(await inside(makePostgresRunner(pool, { writes: "serializable" }))).toEqual({ iso: "serializable", locked: false })
   })
 
   it("reads in a read-only transaction", async () => {
