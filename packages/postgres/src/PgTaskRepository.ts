@@ -188,13 +188,13 @@ export class PgTaskRepository implements StoreSteps {
           ? yield* this.one<{ id: string; rank: number | null; submittedAt: string }>(
               `SELECT id, priority_rank AS rank, submitted_at AS "submittedAt" FROM tasks
                WHERE status = 'ready' AND priority_starved = $1 AND priority_rank IS NOT NULL
-               ORDER BY priority_rank DESC, submitted_at ASC LIMIT 1 FOR UPDATE SKIP LOCKED`,
+               ORDER BY priority_rank DESC, submitted_at ASC, seq ASC LIMIT 1 FOR UPDATE SKIP LOCKED`,
               [starved]
             )
           : yield* this.one<{ id: string; rank: number | null; submittedAt: string }>(
               `SELECT id, priority_rank AS rank, submitted_at AS "submittedAt" FROM tasks
                WHERE status = 'ready' AND agent_type = $1 AND priority_starved = $2 AND priority_rank IS NOT NULL
-               ORDER BY priority_rank DESC, submitted_at ASC LIMIT 1 FOR UPDATE SKIP LOCKED`,
+               ORDER BY priority_rank DESC, submitted_at ASC, seq ASC LIMIT 1 FOR UPDATE SKIP LOCKED`,
               [agentType, starved]
             )
       if (row !== undefined) heads.push({ ...row, rank: row.rank ?? Number.NEGATIVE_INFINITY, starved })
@@ -315,7 +315,8 @@ export class PgTaskRepository implements StoreSteps {
     }
     const facts = yield* this.one<{ d: number | null; oldest: string | null }>(
       `SELECT (SELECT max(dependency_depth) FROM tasks WHERE status IN ${OPEN}) AS d,
-         (SELECT min(submitted_at) FROM tasks WHERE status IN ('ready', 'blocked')) AS oldest`
+         least((SELECT min(submitted_at) FROM tasks WHERE status = 'ready'),
+           (SELECT min(submitted_at) FROM tasks WHERE status = 'blocked')) AS oldest`
     )
     return { byStatus, prioritySum, maxOpenDepth: facts?.d ?? null, oldestWaitingAt: facts?.oldest ?? null }
   }

@@ -156,7 +156,10 @@ CREATE TRIGGER trg_task_stats_update AFTER UPDATE OF status, calculated_priority
   EXECUTE FUNCTION abathur_task_stats_update();
 `
 
-/** SQLite's indexes (Ddl.ts, versions 2-4), by the same names; `seq` replaces rowid. */
+/**
+ * SQLite's indexes (Ddl.ts, versions 2-4), by the same names; `seq` replaces rowid (SQLite orders
+ * equal keys of an index by rowid: the claim indexes end with `seq` for the same tie-break).
+ */
 export const INDEXES_V1 = `
 CREATE INDEX idx_task_dependencies_prerequisite
   ON task_dependencies(prerequisite_task_id, resolved_at) WHERE resolved_at IS NULL;
@@ -164,9 +167,9 @@ CREATE INDEX idx_task_dependencies_dependent
   ON task_dependencies(dependent_task_id, resolved_at) WHERE resolved_at IS NULL;
 CREATE INDEX idx_task_dependencies_prerequisite_all ON task_dependencies(prerequisite_task_id);
 CREATE INDEX idx_tasks_ready_rank
-  ON tasks(priority_starved, priority_rank DESC, submitted_at ASC) WHERE status = 'ready';
+  ON tasks(priority_starved, priority_rank DESC, submitted_at ASC, seq ASC) WHERE status = 'ready';
 CREATE INDEX idx_tasks_ready_agent_rank
-  ON tasks(agent_type, priority_starved, priority_rank DESC, submitted_at ASC) WHERE status = 'ready';
+  ON tasks(agent_type, priority_starved, priority_rank DESC, submitted_at ASC, seq ASC) WHERE status = 'ready';
 CREATE INDEX idx_tasks_ready_priority
   ON tasks(status, calculated_priority DESC, submitted_at ASC) WHERE status = 'ready';
 CREATE INDEX idx_tasks_source_created ON tasks(source, created_by, submitted_at DESC);

@@ -125,6 +125,15 @@ describe("the PostgreSQL store and the SQLite repository", () => {
     await same("updateTask", G.id, { status: "ready" })
     await same("updateTask", B.id, { status: "ready" }) // ready without a rank: waits for notBefore
     await same("readyHeads", null)
+    // Equal rank and age: the one inserted first (SQLite's rowid, PostgreSQL's seq).
+    const twins = [3, 1, 2].map((n) =>
+      makeTask({ prompt: `twin ${n}`, status: "ready", submittedAt: at(0), lastUpdatedAt: at(0) }, { priorityRank: 50 })
+    )
+    await same("insertTasks", twins)
+    expect(((await same("readyHeads", null)) as Array<{ id: string }>)[0]!.id).toBe(twins[0]!.id)
+    await same("deleteTasks", [twins[0]!.id])
+    expect(((await same("readyHeads", null)) as Array<{ id: string }>)[0]!.id).toBe(twins[1]!.id)
+    await same("deleteTasks", twins.map((t) => t.id))
     await same("readyHeads", "general")
     await same("readyHeads", "coder")
     await same("nextNotBefore")
