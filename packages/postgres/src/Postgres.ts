@@ -12,6 +12,11 @@ export interface PostgresOptions extends PostgresRunnerOptions {
   readonly url: string
   /** Connections in the pool (default 10). */
   readonly maxConnections?: number
+  /**
+   * The server ends a session whose transaction waits longer than this for its client (default
+   * 30 s): a process that hangs inside a write cannot hold the write lock, or its rows, forever.
+   */
+  readonly idleInTransactionTimeoutMs?: number
 }
 
 /** An open, migrated PostgreSQL database: its pool and the runner of the queue's rules over it. */
@@ -24,7 +29,11 @@ export interface PostgresHandle {
 
 /** Connects a pool, migrates the schema (idempotent; concurrent openers wait for each other) and builds the runner. */
 export const openPostgres = async (options: PostgresOptions): Promise<PostgresHandle> => {
-  const pool = new pg.Pool({ connectionString: options.url, max: options.maxConnections ?? 10 })
+  const pool = new pg.Pool({
+    connectionString: options.url,
+    max: options.maxConnections ?? 10,
+    idle_in_transaction_session_timeout: options.idleInTransactionTimeoutMs ?? 30_000
+  })
   // An idle client's connection error is reported by the query that next uses the pool.
   pool.on("error", () => undefined)
   try {

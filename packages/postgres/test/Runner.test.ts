@@ -77,6 +77,28 @@ describe("the PostgreSQL runner", () => {
     expect(await inside(makePostgresRunner(pool, { writes: "serializable" }))).toEqual({ iso: "serializable", locked: false })
   })
 
+  it("lets the server end a write that hangs, so the write lock goes to the next writer", async () => {
+    const handle = await openPostgres({ url, idleInTransactionTimeoutMs: 300 })
+    try {
+      const hung = Effect.runPromiseExit(
+        handle.runner.write(
+          function* (store) {
+            yield* store.countChildren("x")
+            yield new Promise((resolve) => setTimeout(resolve, 1500)) // the process stalls inside the transaction
+            return yield* store.countChildren("x")
+          },
+          Effect.succeed
+        )
+      )
+      const next = await Effect.runPromise(handle.runner.write((store) => store.countChildren("y"), Effect.succeed))
+      expect(next).toBe(0)
+      const exit = await hung
+      expect(Exit.isFailure(exit) && Cause.isDie(exit.cause)).toBe(true)
+    } finally {
+      await handle.close()
+    }
+  })
+
   it("reads in a read-only transaction", async () => {
     const runner = makePostgresRunner(pool)
     const exit = await Effect.runPromiseExit(runner.read((store) => store.insertPlanSubmission("ro", { fingerprint: "f", taskKeys: {} }, "t")))
