@@ -1,0 +1,88 @@
+/** The queue's own rules (TaskQueue over the runner) on PostgreSQL, two pools standing for two servers. */
+import { QueueConfig, StoreRunner, TaskQueue } from "@abathur/queue"
+import { Effect, Layer } from "effect"
+import { describe, expect, it } from "vitest"
+import { makePostgresRunner, migrate, type WriteMode } from "../src/index.js"
+import { freshDatabase } from "./helpers.js"
+
+const queueOn = (runner: ReturnType<typeof makePostgresRunner>) =>
+  TaskQueue.layerWithRunner.pipe(Layer.provide(Layer.succeed(StoreRunner, runner)), Layer.provide(QueueConfig.layer({ limits: { maxDependencies: 50, maxDepth: 1000, maxSubtasks: 50 } })))
+
+describe("the engine's rules on PostgreSQL", () => {
+  it("smoke: submit, claim, complete, unblock", async () => {
+    const { pool } = await freshDatabase()
+    await migrate(pool)
+    const program = Effect.gen(function* () {
+      const q = yield* TaskQueue
+      const a = yield* q.submit({ prompt: "A", priority: 8 })
+      const b = yield* q.submit({ prompt: "B", dependsOn: [a.id] })
+      const c1 = yield* q.claim({ worker: "w" })
+      expect(c1?.id).toBe(a.id)
+      const done = yield* q.complete(a.id, { leaseToken: c1!.leaseToken })
+      expect(done.unblocked).toEqual([b.id])
+      const c2 = yield* q.claim({ worker: "w" })
+      expect(c2?.id).toBe(b.id)
+      return yield* q.status()
+    })
+    const status = await Effect.runPromise(Effect.provide(program, queueOn(makePostgresRunner(pool))))
+    expect(status.byStatus).toMatchObject({ running: 1, completed: 1 })
+  })
+
+  for (const mode of ["serial", "serializable"] satisfies Array<WriteMode>) {
+    it(`a DAG of 200 tasks, 8 workers over two "servers" (${mode}): each completed once, in dependency order`, async () => {
+      const { pool, url } = await freshDatabase({ max: 6 })
+      await migrate(pool)
+      const pg2 = new (await import("pg")).default.Pool({ connectionString: url, max: 6 })
+      let retries = 0
+      const opts = { writes: mode, onRetry: () => void retries++ }
+      const servers = [queueOn(makePostgresRunner(pool, opts)), queueOn(makePostgresRunner(pg2, opts))]
+      const N = 200
+      // Task i depends on up to 3 earlier tasks (deterministic pseudo-random), with some subtasks.
+      let seed = 7
+      const rnd = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed / 2 ** 31)
+      const tasks = Array.from({ length: N }, (_, i) => ({
+        key: `t${i}`,
+        prompt: `task ${i}`,
+        dependsOn: i === 0 ? [] : [...new Set(Array.from({ length: 1 + Math.floor(rnd() * 3) }, () => `t${Math.floor(rnd() * i)}`))]
+      }))
+      const submitted = await Effect.runPromise(Effect.provide(Effect.flatMap(TaskQueue, (q) => q.submitPlan({ tasks })), servers[0]!))
+      const idToKey = new Map(Object.entries(submitted.tasks).map(([k, t]) => [t.id, k]))
+      const completedAt = new Map<string, number>()
+      const completions: Array<string> = []
+      let tick = 0
+      await Promise.all(
+        Array.from({ length: 8 }, (_, w) =>
+          Effect.runPromise(
+            Effect.provide(
+              Effect.gen(function* () {
+                const q = yield* TaskQueue
+                let idle = 0
+                while (idle < 50) {
+                  const c = yield* q.claim({ worker: `w${w}` })
+                  if (c === null) {
+                    if (completedAt.size === N) return
+                    idle++
+                    yield* Effect.sleep(20)
+                    continue
+                  }
+                  idle = 0
+                  // every prerequisite completed before this claim
+                  const key = idToKey.get(c.id)!
+                  for (const p of tasks.find((t) => t.key === key)!.dependsOn) expect(completedAt.has(p), `${key} claimed before ${p} completed`).toBe(true)
+                  yield* q.complete(c.id, { leaseToken: c.leaseToken })
+                  completions.push(key)
+                  completedAt.set(key, tick++)
+                }
+              }),
+              servers[w % 2]!
+            )
+          )
+        )
+      )
+      expect(completions.length).toBe(N)
+      expect(new Set(completions).size).toBe(N)
+      if (mode === "serial") expect(retries).toBe(0)
+      await pg2.end()
+    })
+  }
+})

@@ -1,0 +1,104 @@
+import type pg from "pg"
+import { PgTaskRepository } from "./PgTaskRepository.js"
+import type { Step } from "./Step.js"
+
+/**
+ * The isolation of a transaction. The rules need serializable execution (README, "Isolation"):
+ * SERIALIZABLE, or READ COMMITTED under the write lock (`writeLock`); anything else lets two
+ * transactions that each read what the other writes both commit (write skew).
+ */
+export type Isolation = "SERIALIZABLE" | "REPEATABLE READ" | "READ COMMITTED"
+
+export interface TransactionOptions {
+  readonly isolation?: Isolation
+  readonly readOnly?: boolean
+  /**
+   * Take the database's write lock (a transaction-level advisory lock) right after BEGIN: writers
+   * run one at a time across every server, as on SQLite, so no rule ever conflicts with another
+   * (with READ COMMITTED, each statement then sees every earlier writer's commit).
+   */
+  readonly writeLock?: boolean
+  /** Attempts before a serialization failure or deadlock is given up and thrown (default 100). */
+  readonly maxAttempts?: number
+  /** Called before each retry (attempt = the number of the attempt that failed), for metrics and tests. */
+  readonly onRetry?: (attempt: number, error: unknown) => void
+}
+
+/** A serialization failure or a deadlock: the transaction was rolled back and may simply run again. */
+export const isRetryable = (error: unknown): boolean => {
+  const code = (error as { code?: unknown } | null)?.code
+  return code === "40001" || code === "40P01"
+}
+
+/** Runs one generator to its end, awaiting each promise it yields and resuming it with the result or the error. */
+export const drive = async <A>(gen: Step<A>): Promise<A> => {
+  let next = gen.next()
+  while (!next.done) {
+    let value: unknown
+    try {
+      value = await next.value
+    } catch (error) {
+      next = gen.throw(error)
+      continue
+    }
+    next = gen.next(value)
+  }
+  return next.value
+}
+
+/** The advisory lock key of `writeLock` ('abaw'). */
+export const WRITE_LOCK = 0x61626177
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
+
+/**
+ * Runs a rule over the store inside `BEGIN ISOLATION LEVEL ... / COMMIT` on one pooled client.
+ * A serialization failure (40001) or deadlock (40P01), whether thrown by a statement or by
+ * COMMIT, rolls back and runs a NEW generator of the rule from the start, after a short random
+ * pause that doubles with each attempt (up to 100 ms): rules are pure over the store, so a rerun
+ * is safe, and callers never see the failure. Any other error rolls back and is thrown.
+ */
+export const runTransaction = async <A>(
+  pool: pg.Pool,
+  rule: (store: PgTaskRepository) => Step<A>,
+  options: TransactionOptions = {}
+): Promise<A> => {
+  const begin = `BEGIN ISOLATION LEVEL ${options.isolation ?? "SERIALIZABLE"}${options.readOnly === true ? " READ ONLY" : ""}`
+  const maxAttempts = options.maxAttempts ?? 100
+  const client = await pool.connect()
+  let broken: Error | undefined
+  try {
+    for (let attempt = 1; ; attempt++) {
+      // A retryable failure seen by any statement dooms the attempt, even if the rule caught it.
+      let conflict: unknown = undefined
+      const watched: PgTaskRepository["client"] = {
+        query: (text, values) =>
+          client.query(text, values).catch((error: unknown) => {
+            if (isRetryable(error)) conflict ??= error
+            throw error
+          })
+      }
+      try {
+        await client.query(begin)
+        if (options.writeLock === true) await client.query("SELECT pg_advisory_xact_lock($1)", [WRITE_LOCK])
+        const value = await drive(rule(new PgTaskRepository(watched)))
+        if (conflict !== undefined) throw conflict
+        await client.query("COMMIT")
+        return value
+      } catch (error) {
+        try {
+          await client.query("ROLLBACK")
+        } catch (rollbackError) {
+          broken = rollbackError as Error
+          throw error
+        }
+        const cause = conflict ?? error
+        if (!isRetryable(cause) || attempt >= maxAttempts) throw error
+        options.onRetry?.(attempt, cause)
+        await sleep(Math.random() * Math.min(100, 2 ** attempt))
+      }
+    }
+  } finally {
+    client.release(broken)
+  }
+}
