@@ -51,10 +51,6 @@ export const waitsFor = (graph: WaitGraph, node: WaitNode): Array<WaitNode> => {
   return out
 }
 
-/** Which facts a node's successors need: its own fact, then its children or its edges. */
-export const needs = (node: WaitNode, fact: WaitFact): "children" | "edges" | null =>
-  node.kind === "done" ? (fact.subtreeOpen > 0 ? "children" : null) : fact.open ? "edges" : null
-
 const key = (n: WaitNode): string => (n.kind === "gate" ? "g" : "d") + n.id
 
 /** One step of a deadlock, told for people. */

@@ -758,7 +758,7 @@ export class Engine {
    */
   private checkDeadlock(starts: ReadonlyArray<string>, what: string, added?: { dependentId: string; prerequisiteId: string }): void {
     const gates = starts.map(gate)
-    const found = findWaitCycle(readWaitGraph(this.store, gates).graph, gates, added)
+    const found = findWaitCycle(readWaitGraph(this.store, starts).graph, gates, added)
     if (found !== null) this.deadlock(found, what)
   }
 
@@ -1560,13 +1560,15 @@ export class Engine {
     let batches: Array<Array<string>>
     if (ids === undefined || ids.length === 0) {
       scope = this.store.openTaskIds()
-      batches = waitBatches(readWaitGraph(this.store, scope.map(gate)).graph, scope)
+      batches = waitBatches(readWaitGraph(this.store, scope).graph, scope)
     } else {
+      // The named open tasks and every open task they wait for (the region's open tasks).
       const named = [...new Set(ids)].filter((id) => !isTerminal(this.load(id).status))
-      const { graph, reached } = readWaitGraph(this.store, named.map(gate))
+      const { graph, waited } = readWaitGraph(this.store, named)
       const inScope = new Set(named)
-      for (const n of reached) if (n.kind === "done" && graph.facts.get(n.id)?.open === true) inScope.add(n.id)
-      batches = waitBatches(graph, [...inScope])
+      for (const id of waited) inScope.add(id)
+      scope = [...inScope]
+      batches = waitBatches(graph, scope)
     }
     return {
       batches,

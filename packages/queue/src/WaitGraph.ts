@@ -1,59 +1,39 @@
 /**
- * Reads the part of the waits-for graph (domain `Waits.ts`) that a check or a plan needs, in
- * rounds of batched queries: each round reads the facts of the nodes found in the previous one,
- * then their open-work children or their unresolved edges. Complete subtrees and finished tasks
- * end the walk, so a check reads what can still wait, not the whole history.
+ * Reads the part of the waits-for graph (domain `Waits.ts`) that a check or a plan needs: the
+ * tasks reached from some gates (one recursive query), then the unresolved edges of the open ones.
+ * Complete subtrees and finished tasks end the walk, so a check reads what can still wait, not
+ * the whole history.
  */
-import { type WaitFact, type WaitGraph, type WaitNode, needs, waitsFor } from "@abathur/domain"
-import type { TaskStore, WaitFactRow } from "@abathur/storage"
+import type { WaitFact, WaitGraph } from "@abathur/domain"
+import type { TaskStore } from "@abathur/storage"
 
-const toFact = (r: WaitFactRow): WaitFact => ({ parentId: r.parentId, open: r.open === 1, subtreeOpen: r.subtreeOpen })
-const key = (n: WaitNode): string => (n.kind === "gate" ? "g" : "d") + n.id
-
-/** The graph reachable from `starts`, and the nodes reached (`starts` included). */
-export const readWaitGraph = (store: TaskStore, starts: ReadonlyArray<WaitNode>): { graph: WaitGraph; reached: Array<WaitNode> } => {
+/** The graph reachable from the gates of `ids`, and the open tasks in it whose subtree is waited for. */
+export const readWaitGraph = (store: TaskStore, ids: ReadonlyArray<string>): { graph: WaitGraph; waited: Array<string> } => {
   const facts = new Map<string, WaitFact>()
   const children = new Map<string, Array<string>>()
   const waitsOn = new Map<string, Array<string>>()
-  const graph: WaitGraph = { facts, children, waitsOn }
-  const seen = new Set<string>()
-  const reached: Array<WaitNode> = []
-  let frontier: Array<WaitNode> = []
-  const visit = (n: WaitNode): void => {
-    const k = key(n)
-    if (seen.has(k)) return
-    seen.add(k)
-    reached.push(n)
-    frontier.push(n)
+  const open: Array<string> = []
+  const waited: Array<string> = []
+  const rows = store.waitRegion(ids)
+  for (const r of rows) {
+    facts.set(r.id, { parentId: r.parentId, open: r.open === 1, subtreeOpen: r.subtreeOpen })
+    if (r.open === 1) open.push(r.id)
+    if (r.open === 1 && r.waited === 1) waited.push(r.id)
   }
-  for (const n of starts) visit(n)
-  while (frontier.length > 0) {
-    const round = frontier
-    frontier = []
-    const unknown = [...new Set(round.filter((n) => !facts.has(n.id)).map((n) => n.id))]
-    if (unknown.length > 0) for (const r of store.waitFacts(unknown)) facts.set(r.id, toFact(r))
-    const wantChildren: Array<string> = []
-    const wantEdges: Array<string> = []
-    for (const n of round) {
-      const f = facts.get(n.id)
-      if (f === undefined) continue
-      const need = needs(n, f)
-      if (need === "children" && !children.has(n.id)) {
-        children.set(n.id, [])
-        wantChildren.push(n.id)
-      } else if (need === "edges" && !waitsOn.has(n.id)) {
-        waitsOn.set(n.id, [])
-        wantEdges.push(n.id)
-      }
-    }
-    if (wantChildren.length > 0) {
-      for (const r of store.openChildren(wantChildren)) {
-        if (!facts.has(r.id)) facts.set(r.id, toFact(r))
-        children.get(r.parentId!)?.push(r.id)
-      }
-    }
-    if (wantEdges.length > 0) for (const e of store.unresolvedEdgesOf(wantEdges)) waitsOn.get(e.dependentId)?.push(e.prerequisiteId)
-    for (const n of round) for (const m of waitsFor(graph, n)) visit(m)
+  // A child is listed under its parent when it has open work; a subtree whose `done` was reached
+  // has all of those children in the region.
+  for (const r of rows) {
+    if (r.parentId === null || (r.open !== 1 && r.subtreeOpen === 0)) continue
+    const list = children.get(r.parentId)
+    if (list === undefined) children.set(r.parentId, [r.id])
+    else list.push(r.id)
   }
-  return { graph, reached }
+  if (open.length > 0) {
+    for (const e of store.unresolvedEdgesOf(open)) {
+      const list = waitsOn.get(e.dependentId)
+      if (list === undefined) waitsOn.set(e.dependentId, [e.prerequisiteId])
+      else list.push(e.prerequisiteId)
+    }
+  }
+  return { graph: { facts, children, waitsOn }, waited }
 }

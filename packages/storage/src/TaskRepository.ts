@@ -153,6 +153,11 @@ export interface WaitFactRow {
   readonly subtreeOpen: number
 }
 
+/** A task the waits-for graph reached; `waited`: 1 when its subtree is waited for (its `done`). */
+export interface WaitRegionRow extends WaitFactRow {
+  readonly waited: number
+}
+
 /** The columns of GateFacts over `tasks t`. */
 const GATE_COLUMNS = `t.id, t.status, t.priority, t.source, t.deadline,
            t.estimated_duration_seconds AS estimatedDurationSeconds, t.submitted_at AS submittedAt, t.not_before AS notBefore,
@@ -830,22 +835,31 @@ export const makeTaskRepository = (db: BetterSqlite3.Database) => {
 
     // ---- the waits-for graph (deadlock check, execution plan) --------------------------------
 
-    /** Parent, openness and open descendants of these tasks. */
-    waitFacts: (ids: ReadonlyArray<string>): Array<WaitFactRow> =>
-      inChunks(
-        ids,
-        (ph) => `SELECT id, parent_task_id AS parentId, status IN ${OPEN} AS open, subtree_open AS subtreeOpen FROM tasks WHERE id IN (${ph})`,
-        (sql, part) => all<WaitFactRow>(sql, ...part)
-      ),
-
-    /** The children of these tasks that are open or have open descendants, with their facts. */
-    openChildren: (ids: ReadonlyArray<string>): Array<WaitFactRow> =>
-      inChunks(
-        ids,
-        (ph) =>
-          `SELECT id, parent_task_id AS parentId, status IN ${OPEN} AS open, subtree_open AS subtreeOpen FROM tasks
-           WHERE parent_task_id IN (${ph}) AND (status IN ${OPEN} OR subtree_open > 0) ORDER BY submitted_at, rowid`,
-        (sql, part) => all<WaitFactRow>(sql, ...part)
+    /**
+     * Every task the waits-for graph reaches from the gates of `gateIds` (domain Waits.ts: a gate
+     * waits for its parent's gate and, while open, for the subtrees of its unresolved edges'
+     * prerequisites; a subtree for its open root's gate and its children with open work), with
+     * their facts: one recursive query.
+     */
+    waitRegion: (gateIds: ReadonlyArray<string>): Array<WaitRegionRow> =>
+      all<WaitRegionRow>(
+        `WITH RECURSIVE r(k, id) AS (
+           SELECT 'g', value FROM json_each(?)
+           UNION
+           SELECT 'g', t.parent_task_id FROM r JOIN tasks t ON t.id = r.id WHERE r.k = 'g' AND t.parent_task_id IS NOT NULL
+           UNION
+           SELECT 'd', d.prerequisite_task_id FROM r JOIN tasks t ON t.id = r.id
+             JOIN task_dependencies d ON d.dependent_task_id = r.id AND d.resolved_at IS NULL
+             WHERE r.k = 'g' AND t.status IN ${OPEN}
+           UNION
+           SELECT 'g', r.id FROM r JOIN tasks t ON t.id = r.id WHERE r.k = 'd' AND t.status IN ${OPEN}
+           UNION
+           SELECT 'd', c.id FROM r JOIN tasks t ON t.id = r.id JOIN tasks c ON c.parent_task_id = r.id
+             WHERE r.k = 'd' AND t.subtree_open > 0 AND (c.status IN ${OPEN} OR c.subtree_open > 0)
+         )
+         SELECT t.id, t.parent_task_id AS parentId, t.status IN ${OPEN} AS open, t.subtree_open AS subtreeOpen, x.waited
+         FROM (SELECT id, max(k = 'd') AS waited FROM r GROUP BY id) x JOIN tasks t ON t.id = x.id`,
+        JSON.stringify(gateIds)
       ),
 
     /** Unresolved edges whose dependent is one of these tasks. */
