@@ -351,7 +351,7 @@ export const renderMarkdown = (input: ReportInput): string => {
       "reading every open task. The W7 row \"without INDEXED BY\" shows what that query cost before.",
     "- `TaskRepository.transaction` / `read` reuse one better-sqlite3 transaction function instead of building a new " +
       "`db.transaction(f)` (and its wrappers) on every operation.",
-    "- `Engine.transition` writes the refreshed priority of a task entering READY or BLOCKED in the same UPDATE as the " +
+    "- The queue's `transition` (Status.ts) writes the refreshed priority of a task entering READY or BLOCKED in the same UPDATE as the " +
       "state change: one statement where there were two (W5: 1,001 task UPDATEs per completion instead of 2,001)."
   )
   out.push(

@@ -22,6 +22,23 @@ export const findCycle = (
   prerequisite: DepthNode,
   prerequisitesOf: (id: string) => ReadonlyArray<DepthNode>
 ): ReadonlyArray<string> | null => {
+  const walk = findCycleSteps(dependent, prerequisite, function* (id) {
+    return prerequisitesOf(id)
+  })
+  const r = walk.next()
+  if (r.done !== true) throw new Error("findCycle: a synchronous read yielded")
+  return r.value
+}
+
+/**
+ * `findCycle` over reads that may be asynchronous: `prerequisitesOf` is a generator (its yields,
+ * such as promises, pass through to whoever drives the walk: the queue's store runner).
+ */
+export function* findCycleSteps<Y>(
+  dependent: DepthNode,
+  prerequisite: DepthNode,
+  prerequisitesOf: (id: string) => Generator<Y, ReadonlyArray<DepthNode>, unknown>
+): Generator<Y, ReadonlyArray<string> | null, unknown> {
   if (dependent.id === prerequisite.id) return [dependent.id, dependent.id]
   if (prerequisite.depth <= dependent.depth) return null
   const parent = new Map<string, string>()
@@ -29,7 +46,7 @@ export const findCycle = (
   const seen = new Set<string>([prerequisite.id])
   while (stack.length > 0) {
     const id = stack.pop()!
-    for (const next of prerequisitesOf(id)) {
+    for (const next of yield* prerequisitesOf(id)) {
       if (next.id === dependent.id) {
         const path: Array<string> = [id]
         for (let at = parent.get(id); at !== undefined; at = parent.get(at)) path.push(at)

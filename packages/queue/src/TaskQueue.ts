@@ -23,12 +23,22 @@ import {
   type Task,
   TaskId
 } from "@abathur/domain"
-import { type AuditEntry, TaskRepository } from "@abathur/storage"
-import { Clock, Context, Effect, Layer, PubSub, type Queue, type Scope } from "effect"
-import { type Activity, Engine, type ListedTask, type SubmitDefaults, type TaskChange, type TaskDetail, type TreeNode, validate } from "./Engine.js"
+import type { AuditEntry, TaskRepository } from "@abathur/storage"
+import { Context, Effect, Layer, PubSub, type Queue, type Scope } from "effect"
+import { cancel, evaluatePending, retry } from "./Cascade.js"
+import { addDependency, executionPlan, removeDependency } from "./Graph.js"
+import { claim, claimUpTo, complete, fail, heartbeat, recover, release } from "./Leases.js"
+import { type Activity, type ListedTask, type SubmitDefaults, type TaskChange, type TaskDetail, type TreeNode, validate } from "./Model.js"
+import { prune } from "./Prune.js"
 import { QueueConfig } from "./QueueConfig.js"
+import { type QueueError, TaskNotFound, ValidationError } from "./QueueError.js"
+import { refreshDue } from "./Ranking.js"
+import { activity, auditOf, detail, graph, list, status, tree } from "./Reads.js"
+import { SqliteRunner } from "./SqliteStore.js"
+import { type Step, StoreRunner } from "./Store.js"
+import { submit, submitPlan } from "./Submit.js"
+import { Tx } from "./Tx.js"
 import type { Input } from "./Typed.js"
-import { isQueueError, type QueueError, TaskNotFound, ValidationError } from "./QueueError.js"
 
 export interface Actor {
   /** Who acts (a worker or operator name), recorded in the audit trail. */
@@ -148,21 +158,18 @@ const IdPrefix = /^[0-9a-f]{1,8}(-[0-9a-f]{0,4}(-[0-9a-f]{0,4}(-[0-9a-f]{0,4}(-[
 /** How many tasks an ambiguous prefix lists. */
 const CANDIDATES = 5
 
-/** Claims up to `limit` tasks at `now`, best first, in the caller's transaction. */
-const claimUpTo = (engine: Engine, input: ClaimInput, limit: number, now: number): Array<ClaimedTask> => {
-  const claimed: Array<ClaimedTask> = []
-  while (claimed.length < limit) {
-    const task = engine.claim(input, now)
-    if (task === null) break
-    claimed.push(task)
-  }
-  return claimed
+/** An operation of the service: a rule over one run (its store, settings and state) at `now`. */
+type Operation<A> = (tx: Tx, now: number) => Step<A>
+
+/** What a write hands the runner's commit: the operation's result and the changes it made. */
+interface Outcome<A> {
+  readonly value: A
+  readonly changes: Array<TaskChange>
 }
 
 export const make = Effect.gen(function* () {
-  const store = yield* TaskRepository
+  const runner = yield* StoreRunner
   const settings = yield* QueueConfig
-  const engine = new Engine(store, settings)
   // Sliding: a slow subscriber (an SSE client) loses the oldest changes, never grows memory.
   const events = yield* PubSub.sliding<TaskChange>(16_384)
   // Publishing resumes every subscriber's fiber: skipped while nobody subscribes.
@@ -179,155 +186,90 @@ export const make = Effect.gen(function* () {
   }
 
   /** What a committed operation hands back: its result, after its changes went out. */
-  const answer = <A>(result: A, changes: Array<TaskChange>): Effect.Effect<A, QueueError> => {
-    if (changes.length === 0) return Effect.succeed(result)
+  const answer = <A>(outcome: Outcome<A>): Effect.Effect<A, QueueError> => {
+    const { value, changes } = outcome
+    if (changes.length === 0) return Effect.succeed(value)
     committed(changes)
-    return subscribers === 0 ? Effect.succeed(result) : Effect.as(PubSub.publishAll(events, changes), result)
+    return subscribers === 0 ? Effect.succeed(value) : Effect.as(PubSub.publishAll(events, changes), value)
   }
-  const failure = (error: unknown): Effect.Effect<never, QueueError> => (isQueueError(error) ? Effect.fail(error) : Effect.die(error))
 
-  /**
-   * Runs `f` in one write transaction at the current time; publishes its changes after commit.
-   * The time is read once the write lock is held: another process may hold it for a while
-   * (busy_timeout), and times read before the wait would run behind that process's commits.
-   */
-  const writeAlone = <A>(f: (now: number) => A): Effect.Effect<A, QueueError> =>
-    Effect.clockWith((clock) =>
-      // Uninterruptible: a committed change is always published.
-      Effect.uninterruptible(Effect.suspend(() => {
-        let result: A
-        try {
-          result = store.transaction(() => f(clock.unsafeCurrentTimeMillis()))
-        } catch (error) {
-          engine.takeChanges()
-          return failure(error)
-        }
-        return answer(result, engine.takeChanges())
-      }))
-    )
+  /** Runs an operation in one write transaction (a new run each time the runner starts it); publishes its changes after commit. */
+  const write = <A>(op: Operation<A>): Effect.Effect<A, QueueError> =>
+    runner.write(function* (store, now): Step<Outcome<A>> {
+      const tx = new Tx(store, settings)
+      const value = yield* op(tx, now)
+      return { value, changes: tx.changes }
+    }, answer)
 
-  // Group commit: operations queued in this turn of the event loop, run together at its end.
-  interface Pending {
-    readonly run: (now: number) => unknown
-    readonly clock: Clock.Clock
-    readonly resume: (outcome: Effect.Effect<unknown, QueueError>) => void
-  }
-  let pending: Array<Pending> = []
-  const flush = (): void => {
-    const ops = pending
-    pending = []
-    const outcomes: Array<{ ok: true; value: unknown; changes: Array<TaskChange> } | { ok: false; error: unknown }> = []
-    try {
-      store.transaction(() => {
-        for (const op of ops) {
-          try {
-            // Nested: a savepoint, rolled back alone when the operation throws.
-            const value = store.transaction(() => op.run(op.clock.unsafeCurrentTimeMillis()))
-            outcomes.push({ ok: true, value, changes: engine.takeChanges() })
-          } catch (error) {
-            engine.takeChanges()
-            outcomes.push({ ok: false, error })
-          }
-        }
-      })
-    } catch (error) {
-      // The lock or the commit failed: nothing of the batch was committed.
-      engine.takeChanges()
-      for (const op of ops) op.resume(failure(error))
-      return
-    }
-    ops.forEach((op, i) => {
-      const o = outcomes[i]!
-      op.resume(o.ok ? answer(o.value, o.changes) : failure(o.error))
-    })
-  }
-  const writeGrouped = <A>(f: (now: number) => A): Effect.Effect<A, QueueError> =>
-    Effect.clockWith((clock) =>
-      Effect.uninterruptible(
-        Effect.async<A, QueueError>((resume) => {
-          pending.push({ run: f, clock, resume: resume as Pending["resume"] })
-          if (pending.length === 1) setImmediate(flush)
-        })
-      )
-    )
+  /** Runs an operation against one read snapshot. */
+  const read = <A>(op: Operation<A>): Effect.Effect<A, QueueError> => runner.read((store, now) => op(new Tx(store, settings), now))
 
-  const write = settings.groupCommit === true ? writeGrouped : writeAlone
-
-  /** Runs `f` against one read snapshot. */
-  const read = <A>(f: (now: number) => A): Effect.Effect<A, QueueError> =>
-    Effect.flatMap(Clock.currentTimeMillis, (now) =>
-      Effect.suspend(() => {
-        try {
-          return Effect.succeed(store.read(() => f(now)))
-        } catch (error) {
-          return isQueueError(error) ? Effect.fail(error) : Effect.die(error)
-        }
-      })
-    )
-
-  /**
-   * A RUNNING task is its worker's: completing or failing it without the lease token is refused
-   * unless an operator says `force`. (With a token, the engine checks that it is the current one.)
-   */
   // No task stays PENDING once the engine has opened the database.
-  yield* Effect.orDie(write((now) => engine.evaluatePending(now)))
+  yield* Effect.orDie(write(evaluatePending))
 
   const service: TaskQueueService = {
-    submit: (input, options) => write((now) => engine.submit(input, now, actorOf(options), options).task),
-    submitWithOutcome: (input, options) => write((now) => engine.submit(input, now, actorOf(options), options)),
+    submit: (input, options) => write(function* (tx, now) {
+      return (yield* submit(tx, input, now, actorOf(options), options)).task
+    }),
+    submitWithOutcome: (input, options) => write((tx, now) => submit(tx, input, now, actorOf(options), options)),
     submitPlan: (plan, options) =>
-      write((now) => ({ tasks: engine.submitPlan(plan, now, actorOf(options), options?.onProgress, options).tasks })),
+      write(function* (tx, now) {
+        return { tasks: (yield* submitPlan(tx, plan, now, actorOf(options), options?.onProgress, options)).tasks }
+      }),
     submitPlanWithOutcome: (plan, options) =>
-      write((now) => engine.submitPlan(plan, now, actorOf(options), options?.onProgress, options)),
+      write((tx, now) => submitPlan(tx, plan, now, actorOf(options), options?.onProgress, options)),
     addDependency: (dependentId, input, options) =>
-      write((now) => {
+      write((tx, now) => {
         const dep = id(dependentId)
         const i = validate(AddDependencyInput, input)
-        return engine.addDependency(dep, i.prerequisiteId, i.dependencyType, now, actorOf(options), i.onFailure)
+        return addDependency(tx, dep, i.prerequisiteId, i.dependencyType, now, actorOf(options), i.onFailure)
       }),
     removeDependency: (dependentId, prerequisiteId, options) =>
-      write((now) => {
+      write((tx, now) => {
         const dep = id(dependentId)
         const i = validate(RemoveDependencyInput, { prerequisiteId })
-        return engine.removeDependency(dep, i.prerequisiteId, now, actorOf(options))
+        return removeDependency(tx, dep, i.prerequisiteId, now, actorOf(options))
       }),
-    claim: (input = {}) => write((now) => engine.claim(validate(ClaimInput, input), now)),
+    claim: (input = {}) => write((tx, now) => claim(tx, validate(ClaimInput, input), now)),
     claimMany: (input = {}) =>
-      write((now) => {
+      write((tx, now) => {
         const i = validate(ClaimInput, input)
-        return claimUpTo(engine, i, i.limit ?? 1, now)
+        return claimUpTo(tx, i, i.limit ?? 1, now)
       }),
-    heartbeat: (taskId, input = {}) => write((now) => engine.heartbeat(id(taskId), validate(HeartbeatInput, input), now)),
+    heartbeat: (taskId, input = {}) => write((tx, now) => heartbeat(tx, id(taskId), validate(HeartbeatInput, input), now)),
     complete: (taskId, input = {}, options) =>
-      write((now): CompleteResult => {
+      write(function* (tx, now): Step<CompleteResult> {
         const tid = id(taskId)
         const i = validate(CompleteInput, input)
-        const done = engine.complete(tid, i, now, actorOf(options))
+        const done = yield* complete(tx, tid, i, now, actorOf(options))
         if (i.next === undefined) return done
         // The worker's next task, in the same transaction: one commit for the pair.
-        return { ...done, next: engine.claim(i.next, now) }
+        return { ...done, next: yield* claim(tx, i.next, now) }
       }),
     fail: (taskId, input, options) =>
-      write((now) => {
+      write((tx, now) => {
         const tid = id(taskId)
         const i = validate(FailInput, input)
-        return engine.fail(tid, i, now, actorOf(options))
+        return fail(tx, tid, i, now, actorOf(options))
       }),
     release: (taskId, input = {}, options) =>
-      write((now) => engine.release(id(taskId), validate(ReleaseInput, input), now, actorOf(options))),
-    cancel: (taskId, options) => write((now) => engine.cancel(id(taskId), now, actorOf(options), options?.reason === undefined ? undefined : validate(ReasonText, options.reason))),
-    retry: (taskId, options) => write((now) => engine.retry(id(taskId), now, actorOf(options))),
-    recover: () => write((now) => ({ recovered: engine.recover(now) })),
+      write((tx, now) => release(tx, id(taskId), validate(ReleaseInput, input), now, actorOf(options))),
+    cancel: (taskId, options) =>
+      write((tx, now) => cancel(tx, id(taskId), now, actorOf(options), options?.reason === undefined ? undefined : validate(ReasonText, options.reason))),
+    retry: (taskId, options) => write((tx, now) => retry(tx, id(taskId), now, actorOf(options))),
+    recover: () => write(function* (tx, now) {
+      return { recovered: yield* recover(tx, now) }
+    }),
     prune: (input = {}, options) =>
-      write((now) => {
+      write((tx, now) => {
         const i = validate(PruneInput, input)
-        return engine.prune({ olderThanMs: i.olderThan, statuses: i.status, dryRun: i.dryRun }, now, options?.onProgress)
+        return prune(tx, { olderThanMs: i.olderThan, statuses: i.status, dryRun: i.dryRun }, now, options?.onProgress)
       }),
-    get: (taskId) => read((now) => engine.detail(id(taskId), now)),
+    get: (taskId) => read((tx, now) => detail(tx, id(taskId), now)),
     list: (input = {}) =>
-      read((now) => {
+      read((tx, now) => {
         const i = validate(ListTasksInput, input)
-        return engine.list({
+        return list(tx, {
           ...(i.status !== undefined && { statuses: i.status }),
           ...(i.excludeStatus !== undefined && { excludeStatuses: i.excludeStatus }),
           ...(i.source !== undefined && { source: i.source }),
@@ -337,16 +279,16 @@ export const make = Effect.gen(function* () {
           ...(i.offset !== undefined && { offset: i.offset })
         }, now)
       }),
-    status: () => read(() => engine.status()),
-    executionPlan: (input = {}) => read(() => engine.executionPlan(validate(ExecutionPlanInput, input).taskIds)),
-    tree: (taskId) => read((now) => engine.tree(taskId === undefined ? undefined : id(taskId), now)),
+    status: () => read((tx) => status(tx)),
+    executionPlan: (input = {}) => read((tx) => executionPlan(tx, validate(ExecutionPlanInput, input).taskIds)),
+    tree: (taskId) => read((tx, now) => tree(tx, taskId === undefined ? undefined : id(taskId), now)),
     graph: (taskId, format) =>
-      read((now) => {
+      read(function* (tx, now) {
         const f = validate(GraphFormat, format ?? "mermaid")
-        const g = engine.graph(taskId === undefined ? undefined : id(taskId), now)
+        const g = yield* graph(tx, taskId === undefined ? undefined : id(taskId), now)
         return { format: f, text: f === "dot" ? renderDot(g.tasks, g.edges) : renderMermaid(g.tasks, g.edges) }
       }),
-    audit: (taskId) => read(() => engine.audit_(id(taskId))),
+    audit: (taskId) => read((tx) => auditOf(tx, id(taskId))),
     resolveId: (raw) => {
       const prefix = raw.trim().toLowerCase()
       if (WholeId.test(prefix)) return Effect.succeed(prefix)
@@ -358,7 +300,7 @@ export const make = Effect.gen(function* () {
         )
       }
       return Effect.flatMap(
-        Effect.orDie(read(() => store.idsWithPrefix(prefix, CANDIDATES + 1))),
+        Effect.orDie(read((tx) => tx.store.idsWithPrefix(prefix, CANDIDATES + 1))),
         (found): Effect.Effect<string, ValidationError | TaskNotFound> => {
           if (found.length === 1) return Effect.succeed(found[0]!.id)
           if (found.length === 0) {
@@ -377,28 +319,28 @@ export const make = Effect.gen(function* () {
       )
     },
     summaries: (ids) =>
-      read(() => {
-        const byId = new Map(store.getTasks([...new Set(ids)]).map((t) => [t.id, t]))
+      read(function* (tx) {
+        const byId = new Map((yield* tx.store.getTasks([...new Set(ids)])).map((t) => [t.id, t]))
         return ids.flatMap((i) => {
           const t = byId.get(i)
           return t === undefined ? [] : [{ id: t.id, summary: t.summary, status: t.status }]
         })
       }),
     activity: (input = {}) =>
-      read((now) => {
+      read((tx, now) => {
         const i = validate(ActivityInput, input)
-        return engine.activity(i.minutes * 60_000, i.failures, now)
+        return activity(tx, i.minutes * 60_000, i.failures, now)
       }),
-    refreshPriorities: () => write((now) => engine.refreshDue(now)),
+    refreshPriorities: () => write((tx, now) => refreshDue(tx, now)),
     subscribe: Effect.zipLeft(
       PubSub.subscribe(events),
       Effect.acquireRelease(Effect.sync(() => subscribers++), () => Effect.sync(() => subscribers--))
     ),
     onCommit: (listener) =>
       Effect.acquireRelease(Effect.sync(() => void listeners.add(listener)), () => Effect.sync(() => void listeners.delete(listener))),
-    dataVersion: () => Effect.sync(() => store.dataVersion()),
-    nextLeaseExpiry: () => read(() => store.nextLeaseExpiry()),
-    nextNotBefore: () => read(() => store.nextNotBefore())
+    dataVersion: () => runner.dataVersion(),
+    nextLeaseExpiry: () => read((tx) => tx.store.nextLeaseExpiry()),
+    nextNotBefore: () => read((tx) => tx.store.nextNotBefore())
   }
   return service
 })
@@ -406,6 +348,10 @@ export const make = Effect.gen(function* () {
 /** The queue service. */
 export class TaskQueue extends Context.Tag("@abathur/queue/TaskQueue")<TaskQueue, TaskQueueService>() {
   static readonly make = make
-  static readonly layer: Layer.Layer<TaskQueue, never, TaskRepository | QueueConfig> = Layer.effect(TaskQueue, make)
+  /** Over any store: the runner (StoreRunner) decides where the rules' transactions run. */
+  static readonly layerWithRunner: Layer.Layer<TaskQueue, never, StoreRunner | QueueConfig> = Layer.effect(TaskQueue, make)
+  /** Over the SQLite repository (TaskRepository). */
+  static readonly layer: Layer.Layer<TaskQueue, never, TaskRepository | QueueConfig> = TaskQueue.layerWithRunner.pipe(
+    Layer.provide(SqliteRunner)
+  )
 }
-

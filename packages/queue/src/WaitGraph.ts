@@ -5,16 +5,16 @@
  * the whole history.
  */
 import type { WaitFact, WaitGraph } from "@abathur/domain"
-import type { TaskStore } from "@abathur/storage"
+import type { Step, TaskStore } from "./Store.js"
 
 /** The graph reachable from the gates of `ids`, and the open tasks in it whose subtree is waited for. */
-export const readWaitGraph = (store: TaskStore, ids: ReadonlyArray<string>): { graph: WaitGraph; waited: Array<string> } => {
+export function* readWaitGraph(store: TaskStore, ids: ReadonlyArray<string>): Step<{ graph: WaitGraph; waited: Array<string> }> {
   const facts = new Map<string, WaitFact>()
   const children = new Map<string, Array<string>>()
   const waitsOn = new Map<string, Array<string>>()
   const open: Array<string> = []
   const waited: Array<string> = []
-  const rows = store.waitRegion(ids)
+  const rows = yield* store.waitRegion(ids)
   for (const r of rows) {
     facts.set(r.id, { parentId: r.parentId, open: r.open === 1, subtreeOpen: r.subtreeOpen })
     if (r.open === 1) open.push(r.id)
@@ -29,7 +29,7 @@ export const readWaitGraph = (store: TaskStore, ids: ReadonlyArray<string>): { g
     else list.push(r.id)
   }
   if (open.length > 0) {
-    for (const e of store.unresolvedEdgesOf(open)) {
+    for (const e of yield* store.unresolvedEdgesOf(open)) {
       const list = waitsOn.get(e.dependentId)
       if (list === undefined) waitsOn.set(e.dependentId, [e.prerequisiteId])
       else list.push(e.prerequisiteId)

@@ -7,7 +7,7 @@ import { Database, TaskRepository } from "@abathur/storage"
 import { describe, expect, it } from "@effect/vitest"
 import BetterSqlite3 from "better-sqlite3"
 import { Clock, Effect, Exit, Queue, Scope } from "effect"
-import type { TreeNode } from "../src/Engine.js"
+import type { TreeNode } from "../src/Model.js"
 import * as Index from "../src/index.js"
 import { defaultQueueSettings, limitsFromEnv, parseLimit, QueueConfig } from "../src/QueueConfig.js"
 import { errorBody, LimitExceeded, ValidationError } from "../src/QueueError.js"
@@ -301,11 +301,12 @@ describe("configuration and errors", () => {
     expect(errorBody(new ValidationError({ message: "bad" }))).toEqual({ error: { _tag: "ValidationError", message: "bad" } })
   })
 
-  it("the package index exports the service, its configuration and its errors", () => {
+  it("the package index exports the service, its configuration, its errors and the store seam, not the rules' internals", () => {
     expect(Index.TaskQueue).toBe(TaskQueue)
     expect(Index.QueueConfig).toBe(QueueConfig)
-    expect(typeof Index.Engine).toBe("function")
     expect(typeof Index.isQueueError).toBe("function")
+    expect(typeof Index.StoreRunner).toBe("function")
+    for (const internal of ["Engine", "validate", "publicTask", "Tx", "sqliteStore", "runSync"]) expect(Object.keys(Index)).not.toContain(internal)
   })
 })
 

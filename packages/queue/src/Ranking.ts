@@ -1,0 +1,183 @@
+/**
+ * Ranking and freshness: a waiting task's priority, its place in the claim order (its rank) and
+ * when they must be recomputed; the due refreshes; the best READY task; a task's public view.
+ */
+import {
+  type ClaimedTask,
+  formatTimestamp,
+  isWaiting,
+  parseTimestamp,
+  type PriorityFacts,
+  priorityRank,
+  rankedScore,
+  starvationRate,
+  type Task,
+  type TaskStatus
+} from "@abathur/domain"
+import type { DueRefresh, RefreshFacts, StoredPriority, StoredTask } from "@abathur/storage"
+import { type ListedTask, publicTask } from "./Model.js"
+import type { Step } from "./Store.js"
+import type { Tx } from "./Tx.js"
+
+/**
+ * A number in [0, 1) fixed by a task id: its last 32 bits, random in a UUID v4 and in a v7 alike
+ * (a v7's first bits are its creation time, the same for a whole plan).
+ */
+const spreadOf = (id: string): number => {
+  const n = Number.parseInt(id.slice(-8), 16)
+  return Number.isFinite(n) ? n / 2 ** 32 : 0
+}
+
+export const ms = (iso: string | null): number | null => (iso === null ? null : (parseTimestamp(iso) ?? null))
+
+/** What a task's priority depends on, its open dependents counted unless given. */
+export function* facts(tx: Tx, task: StoredTask, openDependents?: number): Step<PriorityFacts> {
+  return taskFacts(task, openDependents ?? (yield* tx.store.countOpenDependents(task.id)))
+}
+
+export const taskFacts = (task: StoredTask, openDependents: number): PriorityFacts => ({
+  priority: task.priority,
+  source: task.source,
+  deadline: ms(task.deadline),
+  estimatedDurationSeconds: task.estimatedDurationSeconds,
+  openDependents,
+  waitingSince: ms(task.submittedAt) ?? 0
+})
+
+/** Recomputes a waiting task's stored priority, claim rank and next refresh time. */
+export function* refresh(tx: Tx, task: StoredTask, now: number, openDependents?: number): Step<StoredTask> {
+  if (!isWaiting(task.status)) return task
+  const p = yield* priorityOf(tx, task, now, openDependents)
+  if (
+    p.calculatedPriority !== task.calculatedPriority ||
+    p.priorityRank !== task.priorityRank ||
+    p.priorityStarved !== task.priorityStarved ||
+    p.priorityRefreshAt !== task.priorityRefreshAt
+  ) {
+    yield* tx.store.updateTask(task.id, p)
+  }
+  return { ...task, ...p }
+}
+
+/** A waiting task's priority at `now`, its place in the claim order and when to recompute them. */
+export function* priorityOf(tx: Tx, task: StoredTask, now: number, openDependents?: number): Step<StoredPriority> {
+  return scoreAt(tx, task.status, yield* facts(tx, task, openDependents), now, task.id, task.notBefore)
+}
+
+/**
+ * The score of a task with these facts at `now`, its claim rank, and when they must next be
+ * recomputed. Only READY tasks are refreshed as time passes (claims compare READY tasks
+ * only); a BLOCKED task's are recomputed when its facts change and when it becomes READY.
+ */
+export const scoreAt = (tx: Tx, status: TaskStatus, facts: PriorityFacts, now: number, id: string, notBefore: string | null): StoredPriority => {
+  const p = tx.settings.priority
+  const r = priorityRank(facts, now, p)
+  const startAt = notBefore === null ? null : ms(notBefore)
+  if (status === "ready" && startAt !== null && startAt > now) {
+    // Waiting for its instant: out of the claim index (no rank) until the due refresh at that
+    // instant ranks it, so claims never scan for startable tasks.
+    return { calculatedPriority: r.calculatedPriority, priorityRank: null, priorityStarved: false, priorityRefreshAt: notBefore }
+  }
+  let refreshAt = r.refreshAt
+  const rate = starvationRate(p)
+  if (refreshAt !== null && !r.starved && facts.deadline === null && rate > 0) {
+    // Tasks submitted together reach the horizon together: each crosses at an instant of its
+    // own within the last refresh step before it (by its id), so that a busy queue spreads a
+    // big plan's crossing over many claims instead of stalling one of them.
+    const horizonAt = facts.waitingSince + p.starvationHorizonSeconds * 1000
+    refreshAt = Math.max(now, Math.ceil(horizonAt - spreadOf(id) * (p.refreshStep / rate)))
+  }
+  return {
+    calculatedPriority: r.calculatedPriority,
+    priorityRank: r.rank,
+    priorityStarved: r.starved,
+    priorityRefreshAt: status === "ready" && refreshAt !== null ? formatTimestamp(refreshAt) : null
+  }
+}
+
+/**
+ * The public model of a task at `now`: a waiting task's score is what its rank stands for
+ * now (starvation grows while it waits, without a write); other tasks keep their last score.
+ */
+export const view = (tx: Tx, t: StoredTask, now: number): Task => {
+  const task = publicTask(t)
+  if (!isWaiting(t.status) || t.priorityRank === null) return task
+  const waitingSince = ms(t.submittedAt) ?? 0
+  const score = rankedScore({ rank: t.priorityRank, starved: t.priorityStarved, waitingSince }, now, tx.settings.priority)
+  return { ...task, calculatedPriority: Math.min(100, Math.max(0, score)) }
+}
+
+/** The public model, with the worker and lease end of a RUNNING task (never its lease token). */
+export const listed = (tx: Tx, t: StoredTask, now: number): ListedTask => {
+  const task = view(tx, t, now)
+  return t.status === "running" ? { ...task, worker: t.workerId, leaseExpiresAt: t.leaseExpiresAt } : task
+}
+
+export const claimed = (tx: Tx, t: StoredTask, now: number): ClaimedTask => ({
+  ...view(tx, t, now),
+  leaseToken: t.leaseToken ?? "",
+  leaseExpiresAt: t.leaseExpiresAt ?? ""
+})
+
+export function* refreshById(tx: Tx, id: string, now: number): Step<void> {
+  const task = yield* tx.store.getTask(id)
+  if (task !== null) yield* refresh(tx, task, now)
+}
+
+/**
+ * Refreshes every stored priority whose time has come (the freshness rule): READY tasks
+ * whose urgency has risen by a step, or that have just crossed the starvation horizon.
+ */
+export function* refreshDue(tx: Tx, now: number): Step<number> {
+  // One query reads every due task; one prepared UPDATE per task writes it back (only a task
+  // with a deadline needs its dependents counted).
+  const due = yield* tx.store.dueForRefresh(formatTimestamp(now))
+  for (const f of due) if (!(yield* crossHorizon(tx, f, now))) yield* rerank(tx, f, now)
+  return due.length
+}
+
+/**
+ * Moves a READY task without a deadline into the starved class once it is within one refresh
+ * step of the horizon (its refresh time is set early, see `scoreAt`): its score stops growing
+ * at its rank's value at the horizon, at most a step above the formula until then, and nothing
+ * about it moves with time any more (no need to count its dependents). False when that does
+ * not apply.
+ */
+function* crossHorizon(tx: Tx, f: DueRefresh, now: number): Step<boolean> {
+  const p = tx.settings.priority
+  const rate = starvationRate(p)
+  const waitingSince = ms(f.submittedAt) ?? 0
+  const horizonAt = waitingSince + p.starvationHorizonSeconds * 1000
+  if (f.deadline !== null || f.rank === null || f.starved || rate === 0 || now < horizonAt - p.refreshStep / rate) return false
+  const score = rankedScore({ rank: f.rank, starved: false, waitingSince }, horizonAt, p)
+  // The stored score (calculated_priority) keeps its last value: reads derive the score from
+  // the rank, and leaving it spares an index and the statistics trigger per crossing.
+  yield* tx.store.updateTask(f.id, { priorityRank: score, priorityStarved: true, priorityRefreshAt: null })
+  return true
+}
+
+function* rerank(tx: Tx, f: DueRefresh, now: number): Step<void> {
+  const facts = refreshFacts({ ...f, openDependents: yield* tx.store.countOpenDependents(f.id) })
+  yield* tx.store.setPriority(f.id, scoreAt(tx, f.status, facts, now, f.id, f.notBefore))
+}
+
+export const refreshFacts = (f: RefreshFacts): PriorityFacts => ({
+  priority: f.priority,
+  source: f.source,
+  deadline: ms(f.deadline),
+  estimatedDurationSeconds: f.estimatedDurationSeconds,
+  openDependents: f.openDependents,
+  waitingSince: ms(f.submittedAt) ?? 0
+})
+
+/** The best READY task at `now` (ties: oldest first): the better head of the two rank classes. */
+export function* bestReady(tx: Tx, agentType: string | null, now: number): Step<string | null> {
+  let best: { id: string; score: number; submittedAt: string } | null = null
+  for (const h of yield* tx.store.readyHeads(agentType)) {
+    const score = rankedScore({ rank: h.rank, starved: h.starved, waitingSince: ms(h.submittedAt) ?? 0 }, now, tx.settings.priority)
+    if (best === null || score > best.score || (score === best.score && h.submittedAt < best.submittedAt)) {
+      best = { id: h.id, score, submittedAt: h.submittedAt }
+    }
+  }
+  return best?.id ?? null
+}

@@ -1,0 +1,355 @@
+/**
+ * Submission: one task, or a plan (a tree of tasks with dependencies by key) all or nothing,
+ * each with its idempotency key (a repeat with the same fields returns what the first made).
+ */
+import {
+  canonicalJson,
+  defaultSource,
+  type DependencyType,
+  type DependsOnSpec,
+  depthFrom,
+  describePlanProblem,
+  emptySubtree,
+  flattenPlan,
+  formatTimestamp,
+  isWaiting,
+  type OnFailure,
+  PlanInput,
+  type SubmitTask,
+  SubmitTaskInput,
+  summarize,
+  type Task,
+  type TaskDependency,
+  type TaskSource,
+  type TaskStatus
+} from "@abathur/domain"
+import { findWaitCycle, gate, type WaitFact } from "@abathur/domain"
+import type { AuditEntry, StoredTask } from "@abathur/storage"
+import { createHash } from "node:crypto"
+import { v7 as uuidv7 } from "uuid"
+import { drain, gated } from "./Cascade.js"
+import { checkDeadlock, checkPlanHierarchy, checkPrerequisite, checkSubmitHierarchy, deadlock, insertEdge, resolution } from "./Graph.js"
+import { type SubmitDefaults, validate } from "./Model.js"
+import { DependencyCycle, IdempotencyConflict, TaskNotFound, ValidationError } from "./QueueError.js"
+import { refreshById, scoreAt, taskFacts, view } from "./Ranking.js"
+import { bump } from "./Status.js"
+import type { Step } from "./Store.js"
+import { audit, auditMany, checkLimit, load, type Tx } from "./Tx.js"
+
+const fingerprint = (value: unknown): string => createHash("sha256").update(canonicalJson(value)).digest("hex")
+
+const newTask = (
+  tx: Tx,
+  input: SubmitTask,
+  now: number,
+  status: TaskStatus,
+  depth: number,
+  parentTaskId: string | null,
+  openDependents: number,
+  extra: { source: TaskSource; ancestorGated: boolean; idempotencyFingerprint: string | null; openBelow?: number }
+): StoredTask => {
+  const at = formatTimestamp(now)
+  const task: StoredTask = {
+    // Random (v4), not time-ordered: people name tasks by their first hex digits (`abathur show
+    // 3f2b`), and a v7's first digits are its creation time, the same for a whole plan. Edges,
+    // which nobody names, take time-ordered ids (Graph's `insertEdge`).
+    id: crypto.randomUUID(),
+    prompt: input.prompt,
+    summary: input.summary ?? summarize(input.prompt),
+    agentType: input.agentType,
+    priority: input.priority,
+    status,
+    source: extra.source,
+    dependencyType: input.dependencyType,
+    calculatedPriority: 0,
+    deadline: input.deadline ?? null,
+    estimatedDurationSeconds: input.estimatedDurationSeconds ?? null,
+    dependencyDepth: depth,
+    parentTaskId,
+    sessionId: input.sessionId ?? null,
+    inputData: input.inputData,
+    resultData: null,
+    errorMessage: null,
+    retryCount: 0,
+    maxRetries: input.maxRetries,
+    maxExecutionTimeoutSeconds: input.maxExecutionTimeoutSeconds,
+    submittedAt: at,
+    startedAt: null,
+    completedAt: null,
+    lastUpdatedAt: at,
+    createdBy: input.createdBy ?? null,
+    leaseToken: null,
+    leaseExpiresAt: null,
+    workerId: null,
+    priorityRefreshAt: null,
+    cancelledBy: null,
+    priorityRank: null,
+    priorityStarved: false,
+    notBefore: input.notBefore ?? null,
+    idempotencyKey: input.idempotencyKey ?? null,
+    idempotencyFingerprint: extra.idempotencyFingerprint,
+    stallCount: 0,
+    retryBackoffSeconds: input.retryBackoffSeconds ?? null,
+    subtree: { ...emptySubtree, open: extra.openBelow ?? 0 },
+    ancestorGated: extra.ancestorGated
+  }
+  return { ...task, ...scoreAt(tx, status, taskFacts(task, openDependents), now, task.id, task.notBefore) }
+}
+
+/** The existing task of an idempotency key (same fields), or null; a conflict when the fields differ. */
+function* idempotent(tx: Tx, key: string | null | undefined, fp: string | null): Step<StoredTask | null> {
+  if (key == null || fp === null) return null
+  const existing = yield* tx.store.taskByIdempotencyKey(key)
+  if (existing === null) return null
+  if (existing.idempotencyFingerprint === fp) return existing
+  throw new IdempotencyConflict({
+    message: `idempotencyKey ${JSON.stringify(key)} was used for task ${existing.id} with other fields: use a new key for new work`,
+    taskId: existing.id
+  })
+}
+
+/**
+ * Submits one task. Its status is READY or BLOCKED at once. With an idempotency key that names
+ * a task submitted with the same fields, returns that task (`created: false`).
+ */
+export function* submit(tx: Tx, raw: unknown, now: number, actor: string | null, options: SubmitDefaults = {}): Step<{ task: Task; created: boolean }> {
+  const input = validate(SubmitTaskInput, raw)
+  const limits = tx.settings.limits
+  const parentTaskId = input.parentTaskId ?? null
+  const source = input.source ?? defaultSource(parentTaskId !== null, options.defaultSource)
+  const fp = input.idempotencyKey == null ? null : fingerprint({ ...input, source })
+  const existing = yield* idempotent(tx, input.idempotencyKey, fp)
+  if (existing !== null) return { task: view(tx, existing, now), created: false }
+  let parent: StoredTask | null = null
+  if (parentTaskId !== null) {
+    parent = yield* load(tx, parentTaskId, "parent task")
+    checkLimit("subtasks", limits.maxSubtasks, (yield* tx.store.countChildren(parentTaskId)) + 1, `subtasks of ${parentTaskId}`)
+  }
+  const specs = new Map<string, DependsOnSpec>()
+  for (const d of input.dependsOn) if (!specs.has(d.id)) specs.set(d.id, d)
+  checkLimit("dependencies", limits.maxDependencies, specs.size, "prerequisites of the new task")
+  const prereqs = new Map((yield* tx.store.getTasks([...specs.keys()])).map((t) => [t.id, t]))
+  const edges: Array<{ p: StoredTask; spec: DependsOnSpec; resolvedAt: string | null }> = []
+  for (const [pid, spec] of specs) {
+    const p = prereqs.get(pid)
+    if (p === undefined) throw new TaskNotFound({ message: `prerequisite ${pid} does not exist: check the id with \`abathur list\``, taskId: pid })
+    checkPrerequisite(p, spec.onFailure)
+    edges.push({ p, spec, resolvedAt: resolution(p, spec.onFailure, now) })
+  }
+  yield* checkSubmitHierarchy(tx, parentTaskId, edges.map((e) => e.p.id))
+  const depth = depthFrom(edges.map((e) => e.p.dependencyDepth))
+  checkLimit("depth", limits.maxDepth, depth, "dependency depth of the new task")
+  const ancestorGated = parent !== null && (yield* gated(tx, parent))
+  const waits = ancestorGated || edges.some((e) => e.resolvedAt === null)
+  const task = newTask(tx, input, now, waits ? "blocked" : "ready", depth, parentTaskId, 0, { source, ancestorGated, idempotencyFingerprint: fp })
+  yield* tx.store.insertTask(task)
+  for (const e of edges) yield* insertEdge(tx, task.id, e.p.id, e.spec.dependencyType ?? input.dependencyType, e.spec.onFailure, now, e.resolvedAt)
+  yield* audit(tx, { taskId: task.id, fromStatus: null, toStatus: task.status, at: task.submittedAt, actor: actor ?? task.createdBy, reason: "submitted" })
+  // A new open task below the parent: a finished subtree opens again (its dependents that have
+  // not started wait for the new subtask too).
+  if (parentTaskId !== null) yield* bump(tx, parentTaskId, { ...emptySubtree, open: 1 }, task.id)
+  yield* drain(tx, now, actor)
+  // Without a parent nothing waits for the new task yet: it cannot close a cycle.
+  if (parentTaskId !== null) yield* checkDeadlock(tx, [task.id], "this subtask")
+  // Work now waits on these: their dependency factor rose.
+  for (const e of edges) if (e.resolvedAt === null && isWaiting(e.p.status)) yield* refreshById(tx, e.p.id, now)
+  return { task: view(tx, task, now), created: true }
+}
+
+/**
+ * Submits a plan (a tree of tasks with dependencies by key), all or nothing. With the plan's
+ * idempotency key, a plan posted again with the same content returns the same tasks.
+ */
+export function* submitPlan(
+  tx: Tx,
+  raw: unknown,
+  now: number,
+  actor: string | null,
+  onProgress?: (done: number, total: number) => void,
+  options: SubmitDefaults = {}
+): Step<{ tasks: Record<string, Task>; created: boolean }> {
+  const plan = validate(PlanInput, raw)
+  const planFp = plan.idempotencyKey === undefined ? null : fingerprint({ tasks: plan.tasks, defaultSource: options.defaultSource ?? "human" })
+  if (plan.idempotencyKey !== undefined && planFp !== null) {
+    const prior = yield* tx.store.getPlanSubmission(plan.idempotencyKey)
+    if (prior !== null) {
+      const first = Object.values(prior.taskKeys)[0] ?? ""
+      if (prior.fingerprint !== planFp) {
+        throw new IdempotencyConflict({
+          message: `the plan's idempotencyKey ${JSON.stringify(plan.idempotencyKey)} was used for another plan: use a new key for new work`,
+          taskId: first
+        })
+      }
+      const stored = new Map((yield* tx.store.getTasks(Object.values(prior.taskKeys))).map((t) => [t.id, t]))
+      const tasks: Record<string, Task> = {}
+      for (const [key, tid] of Object.entries(prior.taskKeys)) {
+        const t = stored.get(tid)
+        if (t !== undefined) tasks[key] = view(tx, t, now)
+      }
+      return { tasks, created: false }
+    }
+  }
+  const flat = flattenPlan(plan)
+  if (flat._tag === "Problem") {
+    const p = flat.problem
+    if (p._tag === "Cycle") throw new DependencyCycle({ message: describePlanProblem(p), cycle: p.cycle })
+    throw new ValidationError({ message: describePlanProblem(p) })
+  }
+  const limits = tx.settings.limits
+  const byKey = new Map(flat.nodes.map((n) => [n.key, n]))
+  const nodeKeys = flat.nodes.flatMap((n) => (n.node.idempotencyKey != null ? [n.node.idempotencyKey] : []))
+  if (nodeKeys.length > 0) {
+    for (const [k, tid] of yield* tx.store.idempotencyKeysTaken(nodeKeys)) {
+      throw new IdempotencyConflict({
+        message: `idempotencyKey ${JSON.stringify(k)} of a plan node already names task ${tid}: repeat a whole plan with the plan's own idempotencyKey`,
+        taskId: tid
+      })
+    }
+  }
+  yield* checkPlanHierarchy(tx, flat.nodes, byKey)
+  // Existing tasks the plan names: prerequisites and parents.
+  const external = [...new Set(flat.nodes.flatMap((n) => n.externalDependsOn))]
+  const states = new Map((yield* tx.store.getTasks(external)).map((t) => [t.id, t]))
+  for (const n of flat.nodes) {
+    for (const e of n.edges) {
+      if (e.local) continue
+      const s = states.get(e.ref)
+      if (s === undefined) throw new TaskNotFound({ message: `prerequisite ${e.ref} does not exist: check the id with \`abathur list\``, taskId: e.ref })
+      checkPrerequisite(s, e.onFailure)
+    }
+  }
+  const childCount = new Map<string, number>()
+  for (const n of flat.nodes) {
+    const parent = n.parentKey ?? n.node.parentTaskId ?? null
+    if (parent !== null) childCount.set(parent, (childCount.get(parent) ?? 0) + 1)
+  }
+  const externalParents = new Map<string, StoredTask>()
+  for (const [parent, count] of childCount) {
+    if (byKey.has(parent)) {
+      checkLimit("subtasks", limits.maxSubtasks, count, `subtasks of plan node ${JSON.stringify(parent)}`)
+    } else {
+      externalParents.set(parent, yield* load(tx, parent, "parent task"))
+      checkLimit("subtasks", limits.maxSubtasks, (yield* tx.store.countChildren(parent)) + count, `subtasks of ${parent}`)
+    }
+  }
+  // Depths in dependency order; dependents counted for the priority.
+  const depth = new Map<string, number>()
+  const localDependents = new Map<string, number>()
+  for (const key of flat.order) {
+    const n = byKey.get(key)!
+    const count = n.localDependsOn.length + n.externalDependsOn.length
+    checkLimit("dependencies", limits.maxDependencies, count, `prerequisites of plan node ${JSON.stringify(key)}`)
+    const d = depthFrom([
+      ...n.localDependsOn.map((k) => depth.get(k)!),
+      ...n.externalDependsOn.map((id) => states.get(id)!.dependencyDepth)
+    ])
+    checkLimit("depth", limits.maxDepth, d, `dependency depth of plan node ${JSON.stringify(key)}`)
+    depth.set(key, d)
+    for (const k of n.localDependsOn) localDependents.set(k, (localDependents.get(k) ?? 0) + 1)
+  }
+  // Edges' resolution (a plan's own tasks are open), gates (parents come before children) and
+  // the open tasks below each node.
+  const resolvedAt = new Map<string, Array<string | null>>()
+  const ownWait = new Map<string, boolean>()
+  const gatedAbove = new Map<string, boolean>()
+  for (const n of flat.nodes) {
+    const r = n.edges.map((e) => (e.local ? null : resolution(states.get(e.ref)!, e.onFailure, now)))
+    resolvedAt.set(n.key, r)
+    ownWait.set(n.key, r.some((x) => x === null))
+    const ext = n.parentKey === null && n.node.parentTaskId != null ? externalParents.get(n.node.parentTaskId) : undefined
+    gatedAbove.set(
+      n.key,
+      n.parentKey !== null ? ownWait.get(n.parentKey)! || gatedAbove.get(n.parentKey)! : ext !== undefined && (yield* gated(tx, ext))
+    )
+  }
+  const openBelow = new Map<string, number>()
+  for (let i = flat.nodes.length - 1; i >= 0; i--) {
+    const n = flat.nodes[i]!
+    if (n.parentKey !== null) openBelow.set(n.parentKey, (openBelow.get(n.parentKey) ?? 0) + 1 + (openBelow.get(n.key) ?? 0))
+  }
+  // Insert parents before children, then the edges.
+  const created = new Map<string, StoredTask>()
+  const total = flat.nodes.length
+  // Set-based: parents before children, many rows per statement.
+  const step = 500
+  for (let from = 0; from < total; from += step) {
+    const rows: Array<StoredTask> = []
+    const entries: Array<AuditEntry> = []
+    for (const n of flat.nodes.slice(from, from + step)) {
+      const parentId = n.parentKey !== null ? created.get(n.parentKey)!.id : (n.node.parentTaskId ?? null)
+      const input: SubmitTask = { ...n.node, dependsOn: [] }
+      const source = n.node.source ?? defaultSource(parentId !== null, options.defaultSource)
+      const fp = n.node.idempotencyKey == null ? null : fingerprint({ ...n.node, children: undefined, source })
+      const isGated = gatedAbove.get(n.key)!
+      const status = isGated || ownWait.get(n.key)! ? "blocked" : "ready"
+      const task = newTask(tx, input, now, status, depth.get(n.key)!, parentId, localDependents.get(n.key) ?? 0, {
+        source,
+        ancestorGated: isGated,
+        idempotencyFingerprint: fp,
+        openBelow: openBelow.get(n.key) ?? 0
+      })
+      rows.push(task)
+      entries.push({ taskId: task.id, fromStatus: null, toStatus: task.status, at: task.submittedAt, actor: actor ?? task.createdBy, reason: "submitted in a plan" })
+      created.set(n.key, task)
+    }
+    yield* tx.store.insertTasks(rows)
+    yield* auditMany(tx, entries)
+    onProgress?.(Math.min(from + step, total), total)
+  }
+  const at = formatTimestamp(now)
+  const edges: Array<TaskDependency> = []
+  const edge = (dependentTaskId: string, prerequisiteTaskId: string, dependencyType: DependencyType, onFailure: OnFailure, resolvedAt: string | null) =>
+    edges.push({ id: uuidv7(), dependentTaskId, prerequisiteTaskId, dependencyType, onFailure, createdAt: at, resolvedAt })
+  for (const n of flat.nodes) {
+    const task = created.get(n.key)!
+    const r = resolvedAt.get(n.key)!
+    n.edges.forEach((e, i) => {
+      const pid = e.local ? created.get(e.ref)!.id : e.ref
+      edge(task.id, pid, e.dependencyType ?? n.node.dependencyType, e.onFailure, r[i] ?? null)
+    })
+  }
+  yield* tx.store.insertDependencies(edges)
+  // New open tasks below existing parents: their subtrees may open again.
+  for (const n of flat.nodes) {
+    if (n.parentKey === null && n.node.parentTaskId != null) {
+      yield* bump(tx, n.node.parentTaskId, { ...emptySubtree, open: 1 + (openBelow.get(n.key) ?? 0) }, created.get(n.key)!.id)
+    }
+  }
+  yield* drain(tx, now, actor)
+  // A plain DAG of new tasks was checked by flattenPlan; hierarchy can hide a deadlock.
+  if (externalParents.size > 0) {
+    if (edges.length > 0) yield* checkDeadlock(tx, [...created.values()].map((t) => t.id), "this plan")
+  } else if (edges.length > 0 && flat.nodes.some((n) => n.parentKey !== null)) {
+    // Nothing outside waits for a plan without an existing parent: the plan's own tasks and
+    // edges are the whole question (existing prerequisites are ends), answered in memory.
+    const facts = new Map<string, WaitFact>()
+    const children = new Map<string, Array<string>>()
+    const waitsOn = new Map<string, Array<string>>()
+    for (const n of flat.nodes) {
+      const id = created.get(n.key)!.id
+      const parentId = n.parentKey === null ? null : created.get(n.parentKey)!.id
+      facts.set(id, { parentId, open: true, subtreeOpen: openBelow.get(n.key) ?? 0 })
+      if (parentId !== null) {
+        const list = children.get(parentId)
+        if (list === undefined) children.set(parentId, [id])
+        else list.push(id)
+      }
+      const local = n.edges.filter((e) => e.local).map((e) => created.get(e.ref)!.id)
+      if (local.length > 0) waitsOn.set(id, local)
+    }
+    const found = findWaitCycle({ facts, children, waitsOn }, [...facts.keys()].map(gate))
+    if (found !== null) deadlock(found, "this plan")
+  }
+  for (const id of external) {
+    const s = states.get(id)!
+    if (isWaiting(s.status)) yield* refreshById(tx, id, now)
+  }
+  const result: Record<string, Task> = {}
+  for (const [key, task] of created) result[key] = view(tx, task, now)
+  if (plan.idempotencyKey !== undefined && planFp !== null) {
+    const taskKeys: Record<string, string> = {}
+    for (const [key, task] of created) taskKeys[key] = task.id
+    yield* tx.store.insertPlanSubmission(plan.idempotencyKey, { fingerprint: planFp, taskKeys }, formatTimestamp(now))
+  }
+  return { tasks: result, created: true }
+}
