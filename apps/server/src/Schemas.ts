@@ -1,32 +1,47 @@
 import {
   AddDependencyInput,
+  AuditEntry,
+  CancelResult,
+  ClaimedTask,
+  ClaimedTasks,
   ClaimInput,
   CompleteInput,
+  CompleteResult,
   DependencyLink,
   DependencyType,
   ErrorBody,
+  ExecutionPlan,
   FailInput,
+  FailResult,
+  GraphDocument,
   GraphFormat,
   HeartbeatInput,
   JsonTree,
   OnFailure,
   PlanInput,
   PlanNode,
+  PlanResult,
+  PriorityBreakdown,
+  PriorityExplanation,
+  QueueStatus,
   ReleaseInput,
+  RetryResult,
   SubmitTaskInput,
+  SubtreeProgress,
   Task,
-  TaskId,
+  TaskChange,
+  TaskDetail,
   TaskSource,
   TaskStatus,
+  TreeNode,
   withFieldDocs
 } from "@abathur/domain"
 import { z } from "zod"
 
 /**
- * Schemas of the HTTP API. Request bodies are the domain's own zod schemas (the queue validates
- * with the same ones); the server adds the few bodies it parses itself (cancel, retry) and
- * zod descriptions of the answers it prints, built on the domain's Task. The OpenAPI document is
- * generated from this registry.
+ * Schemas of the HTTP API. Request bodies and answers are the domain's own zod schemas (the queue
+ * validates with the same inputs and answers the same outputs); the server adds the few bodies it
+ * parses itself (cancel, retry). The OpenAPI document is generated from this registry.
  */
 
 /** `POST /v1/tasks/{id}/cancel`: an optional reason, kept in the audit trail. */
@@ -37,82 +52,6 @@ export const CancelInput = z.strictObject({
 /** `POST /v1/tasks/{id}/retry` takes no fields. */
 export const RetryInput = z.strictObject({})
 
-const Timestamp = z.string().meta({ format: "date-time", description: "ISO-8601 UTC" })
-const Ids = z.array(TaskId)
-
-export const ClaimedTask = z
-  .intersection(Task, z.object({ leaseToken: z.string(), leaseExpiresAt: Timestamp }))
-  .meta({ description: "A claimed task carries its lease: pass leaseToken to heartbeat, complete and fail." })
-
-export const PriorityBreakdown = z
-  .object({ base: z.number(), urgency: z.number(), dependency: z.number(), starvation: z.number(), source: z.number() })
-  .meta({ description: "The factor scores (0..100) whose weighted mean is calculatedPriority." })
-
-export const SubtreeProgress = z
-  .object({ total: z.number().int(), completed: z.number().int(), open: z.number().int(), failed: z.number().int(), cancelled: z.number().int() })
-  .meta({
-    description:
-      "Counts over the task's descendants (not the task itself). Its dependents wait until open is 0; a failed or cancelled descendant cancels them (edges with onFailure cancel)."
-  })
-
-export const TaskDetail = z.intersection(
-  Task,
-  z.object({
-    prerequisites: z.array(DependencyLink),
-    dependents: z.array(DependencyLink),
-    children: Ids,
-    subtree: SubtreeProgress,
-    priorityBreakdown: PriorityBreakdown
-  })
-)
-
-export const PlanResult = z.object({ tasks: z.record(z.string(), Task) }).meta({ description: "The new tasks by plan key." })
-export const CompleteResult = z.object({ task: Task, unblocked: Ids, next: ClaimedTask.nullable().optional() }).meta({
-  description:
-    "The completed task, and the dependents that became ready; with `next` in the request, the task claimed in the same transaction (null when none was ready)."
-})
-export const ClaimedTasks = z.object({ tasks: z.array(ClaimedTask) }).meta({
-  description: "The tasks claimed in one transaction (`limit`), best first."
-})
-export const FailResult = z.object({ task: Task, retried: z.boolean(), cancelled: Ids }).meta({
-  description: "retried: the task went back to READY (retries remain); otherwise it FAILED and `cancelled` lists its cancelled dependents."
-})
-export const CancelResult = z.object({ task: Task, cancelled: Ids }).meta({
-  description: "The cancelled task, and the ids cancelled with it (transitive dependents and subtasks)."
-})
-export const RetryResult = z.object({ task: Task, revived: Ids }).meta({
-  description: "The task back to READY, and the dependents its failure had cancelled that came back."
-})
-export const QueueStatus = z.object({
-  total: z.number().int(),
-  byStatus: z.object(Object.fromEntries(TaskStatus.options.map((s) => [s, z.number().int()])) as Record<TaskStatus, z.ZodNumber>),
-  avgPriority: z.number().nullable().meta({ description: "Over open tasks; null when none." }),
-  maxDepth: z.number().int().nullable().meta({ description: "Largest dependency depth of open tasks; null when none." }),
-  oldestWaitingAt: Timestamp.nullable().meta({ description: "Earliest submittedAt among READY and BLOCKED tasks." })
-})
-export const ExecutionPlan = z.object({
-  batches: z.array(Ids).meta({ description: "Layers of open tasks: each batch can run in parallel once the previous ones are done." }),
-  totalBatches: z.number().int(),
-  maxParallelism: z.number().int()
-})
-export const GraphDocument = z.object({ format: GraphFormat, text: z.string() })
-export interface TreeNodeDoc {
-  readonly task: z.input<typeof Task>
-  readonly subtree: z.input<typeof SubtreeProgress>
-  readonly children: ReadonlyArray<TreeNodeDoc>
-}
-export const TreeNode: z.ZodType<TreeNodeDoc> = z.lazy(() => z.object({ task: Task, subtree: SubtreeProgress, children: z.array(TreeNode) }))
-export const AuditEntry = z.object({
-  taskId: TaskId,
-  fromStatus: TaskStatus.nullable(),
-  toStatus: TaskStatus,
-  at: Timestamp,
-  actor: z.string().nullable(),
-  reason: z.string().nullable()
-})
-export const TaskChange = z
-  .object({ taskId: TaskId, from: TaskStatus.nullable(), to: TaskStatus, at: Timestamp })
-  .meta({ description: "The data of an `event: task` on GET /v1/events." })
 export const Health = z.object({ status: z.literal("ok") })
 
 /** Every named schema of the API document, by component name. */
@@ -127,6 +66,7 @@ export const components: ReadonlyArray<readonly [string, z.ZodType]> = [
   ["OnFailure", OnFailure],
   ["SubtreeProgress", SubtreeProgress],
   ["PriorityBreakdown", PriorityBreakdown],
+  ["PriorityExplanation", PriorityExplanation],
   // The shape (JsonValue itself checks depth and text first, then parses with it).
   ["JsonValue", JsonTree],
   ["SubmitTaskInput", SubmitTaskInput],

@@ -1,4 +1,5 @@
 import { z } from "zod"
+import { MAX_CLAIM_WAIT_SECONDS } from "./Bounds.js"
 import { JsonTree } from "./Primitives.js"
 import { PlanNode } from "./Task.js"
 
@@ -40,7 +41,7 @@ export const FieldDocs = {
   prerequisiteId: "The id of the task to wait for (the prerequisite).",
   worker: "The claiming worker's name, recorded with the claim and in the audit trail.",
   leaseSeconds: "How long the lease lasts, in seconds (default: the task's maxExecutionTimeoutSeconds). Renew it with a heartbeat.",
-  waitSeconds: "Wait up to this many seconds (0..60, default 0) for a task to become ready when none is.",
+  waitSeconds: `Wait up to this many seconds (0..${MAX_CLAIM_WAIT_SECONDS}, default 0) for a task to become ready when none is.`,
   leaseToken: "The lease token from the claim: refused (LeaseMismatch) when the task has been claimed again since.",
   result: "The task's result: any JSON value, e.g. {\"pr\": 42}.",
   error: "What went wrong (required): kept as the task's errorMessage.",
@@ -67,6 +68,10 @@ export const FieldDocsIn: Readonly<Record<string, Readonly<Record<string, string
     dependsOn:
       "Nodes (by key) or existing tasks (by id) this one waits for, each with all of its subtasks; a key of the plan wins over an id. An item may be {\"key\"|\"id\": ..., \"onFailure\"?, \"dependencyType\"?}.",
     parentTaskId: "An existing task as the parent of this node (top-level nodes only: nested nodes get their enclosing node)."
+  },
+  PlanInput: {
+    parentTaskId: "An existing task as the parent of every top-level node that names none (the plan is adopted under it).",
+    idempotencyKey: "A key of your own (1..200 characters): submitting the plan again with it returns the same tasks and creates nothing."
   },
   AddDependencyInput: {
     dependencyType: "The edge's own type: sequential or parallel (default: the dependent's)."

@@ -66,9 +66,6 @@ export const Task = z
   .transform((task) => (task.summary === "" ? { ...task, summary: summarize(task.prompt) } : task))
 export type Task = z.output<typeof Task>
 
-/** A task as a worker receives it from a claim or a heartbeat: with its lease. */
-export type ClaimedTask = Task & { readonly leaseToken: string; readonly leaseExpiresAt: string }
-
 /**
  * What an edge does when its prerequisite's subtree ends badly: `cancel` (the default) cancels
  * the dependent as soon as the prerequisite or any of its descendants ends FAILED or CANCELLED;
@@ -251,13 +248,18 @@ export const PlanNode: z.ZodType<PlanNode, PlanNodeInput> = z.lazy(() =>
   }, unknownFields([...Object.keys(submitFields), "key", "children"]))
 )
 
-/** A plan file: a tree of tasks submitted all or nothing; posting it again with its `idempotencyKey` returns the same tasks. */
+/**
+ * A plan file: a tree of tasks submitted all or nothing; posting it again with its `idempotencyKey`
+ * returns the same tasks. A top-level `parentTaskId` adopts the plan under an existing task: it is
+ * the parent of every top-level node that names none.
+ */
 export const PlanInput = z.strictObject({
   tasks: z.array(PlanNode, { error: "a plan needs \"tasks\": a list of plan nodes" }).min(1, {
     error: "a plan needs at least one task"
   }),
-  idempotencyKey: IdempotencyKey.optional()
-}, unknownFields(["tasks", "idempotencyKey"]))
+  idempotencyKey: IdempotencyKey.optional(),
+  parentTaskId: TaskId.optional()
+}, unknownFields(["tasks", "idempotencyKey", "parentTaskId"]))
 export type PlanInput = z.input<typeof PlanInput>
 export type Plan = z.output<typeof PlanInput>
 

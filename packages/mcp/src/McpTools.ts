@@ -7,6 +7,7 @@ import {
   ExecutionPlanInput,
   FailInput,
   HeartbeatInput,
+  MAX_CLAIM_WAIT_SECONDS,
   ListTasksInput,
   PlanInput,
   ReleaseInput,
@@ -14,35 +15,15 @@ import {
   TaskId,
   TaskStatus
 } from "@abathur/domain"
-import { TaskQueue, type TaskQueueService, ValidationError } from "@abathur/queue"
-import { Effect, type Scope } from "effect"
+import { pollForWork, TaskQueue, type TaskQueueService, ValidationError, type WaitForWork } from "@abathur/queue"
+import { Effect } from "effect"
 import { z } from "zod"
 
 /** Arguments of a tool call, as the client sent them (validated by the queue, not here). */
 export type ToolArguments = Readonly<Record<string, unknown>>
 
-/**
- * What a waiting `task_claim` waits on between attempts. `next` is taken *before* each claim
- * attempt; when the attempt finds nothing, the claim waits on what it returned for at most
- * `millis`, so that a task made ready between the attempt and the wait is not missed. The wait
- * answers `false` to stop waiting early (the host is shutting down): the claim then returns no task.
- */
-export interface WorkSignal {
-  readonly next: Effect.Effect<(millis: number) => Effect.Effect<boolean>>
-}
-
-/**
- * Opens a work signal for one waiting claim, in the scope of that claim (held until it ends): a
- * host that knows when work arrives (the HTTP server's wake-ups) passes its own; the default,
- * `pollForWork()`, sleeps 250 ms between attempts.
- */
-export type WaitForWork = Effect.Effect<WorkSignal, never, Scope.Scope>
-
-/** The fallback: retry every `intervalMillis` (stdio `abathur mcp` has no wake-ups of its own). */
-export const pollForWork = (intervalMillis = 250): WaitForWork =>
-  Effect.succeed({
-    next: Effect.succeed((millis: number) => Effect.as(Effect.sleep(Math.min(intervalMillis, Math.max(1, millis))), true))
-  })
+/** How a waiting `task_claim` waits (the queue's; re-exported for hosts that pass their own). */
+export { pollForWork, type WaitForWork, type WorkSignal } from "@abathur/queue"
 
 /** What a tool may use besides the queue. */
 export interface ToolContext {
@@ -160,14 +141,14 @@ export const toolDefinitions: ReadonlyArray<ToolDefinition> = [
     title: "Claim the next task",
     description:
       "Claim the most important ready task (optionally only of `agentType`) and lease it for `leaseSeconds` " +
-      "(default: the task's timeout). `waitSeconds` (0..60) waits for work to become ready. Returns " +
+      `(default: the task's timeout). \`waitSeconds\` (0..${MAX_CLAIM_WAIT_SECONDS}) waits for work to become ready. Returns ` +
       "{\"task\": Task|null}; the task carries `leaseToken` and `leaseExpiresAt`: pass the token to task_complete " +
       "or task_fail. With `limit` (1..100), claims up to that many tasks in one transaction and returns " +
       "{\"tasks\": [Task]} (empty when none is ready).",
     schema: ClaimInput,
     schemaName: "ClaimInput",
     readOnly: false,
-    call: (q, args, context) => claimWaiting(q, args, context.waitForWork)
+    call: (q, args, context) => claimTool(q, args, context.waitForWork)
   },
   {
     name: "task_complete",
@@ -290,27 +271,9 @@ export const toolDefinitions: ReadonlyArray<ToolDefinition> = [
   }
 ]
 
-/** A claim that waits up to `waitSeconds` for a task to become ready, woken by `waitForWork`. */
-const claimWaiting = (q: TaskQueueService, args: ToolArguments, waitForWork: WaitForWork): Effect.Effect<object, unknown> =>
-  Effect.gen(function* () {
-    const waitSeconds = typeof args["waitSeconds"] === "number" ? args["waitSeconds"] : 0
-    // With `limit`: up to that many tasks in one transaction, answered as {"tasks": [...]}.
-    const many = args["limit"] !== undefined
-    const claimNow = many
-      ? Effect.map(q.claimMany(args), (tasks) => ({ found: tasks.length > 0, answer: { tasks } }))
-      : Effect.map(q.claim(args), (task) => ({ found: task !== null, answer: { task } }))
-    const none = many ? { tasks: [] } : { task: null }
-    if (!(waitSeconds > 0)) return (yield* claimNow).answer
-    const deadline = Date.now() + Math.min(waitSeconds, 60) * 1000
-    const signal = yield* waitForWork
-    for (;;) {
-      const wait = yield* signal.next
-      const claimed = yield* claimNow
-      const left = deadline - Date.now()
-      if (claimed.found || left <= 0) return claimed.answer
-      if (!(yield* wait(left))) return none
-    }
-  }).pipe(Effect.scoped)
+/** `task_claim`: `{"task": Task|null}`, or `{"tasks": [Task]}` with `limit`, after waiting up to `waitSeconds`. */
+const claimTool = (q: TaskQueueService, args: ToolArguments, waitForWork: WaitForWork): Effect.Effect<object, unknown> =>
+  Effect.map(q.claimWaiting(args, { waitForWork }), (tasks) => (args["limit"] !== undefined ? { tasks } : { task: tasks[0] ?? null }))
 
 /**
  * The JSON Schema a client sees for a tool: the domain schema's input side, every property with its

@@ -1,6 +1,18 @@
 import {
+  type Activity,
   ActorName,
   ActivityInput,
+  adoptPlan,
+  type CancelResult,
+  type CompleteResult,
+  explainPriority,
+  type FailResult,
+  type ListedTask,
+  type PlanResult,
+  type RetryResult,
+  type TaskChange,
+  type TaskDetail,
+  type TreeNode,
   AddDependencyInput,
   type ClaimedTask,
   ClaimInput,
@@ -24,8 +36,10 @@ import {
   TaskId
 } from "@abathur/domain"
 import { type AuditEntry, TaskRepository } from "@abathur/storage"
+export type { CompleteResult, TaskDetail } from "@abathur/domain"
 import { Clock, Context, Effect, Layer, PubSub, type Queue, type Scope } from "effect"
-import { type Activity, Engine, type ListedTask, type SubmitDefaults, type TaskChange, type TaskDetail, type TreeNode, validate } from "./Engine.js"
+import { Engine, type SubmitDefaults, validate } from "./Engine.js"
+import { type ClaimWaitOptions, claimWaiting, pollForWork } from "./ClaimWaiting.js"
 import { QueueConfig } from "./QueueConfig.js"
 import type { Input } from "./Typed.js"
 import { isQueueError, type QueueError, TaskNotFound, ValidationError } from "./QueueError.js"
@@ -51,8 +65,11 @@ export interface TaskQueueService {
   readonly submit: <I>(input: Input<I, SubmitTaskInput>, options?: SubmitOptions) => Effect.Effect<Task, QueueError>
   /** As `submit`, and says whether it created the task (false: an idempotent repeat; HTTP 200 instead of 201). */
   readonly submitWithOutcome: <I>(input: Input<I, SubmitTaskInput>, options?: SubmitOptions) => Effect.Effect<{ task: Task; created: boolean }, QueueError>
-  /** Submits a plan, all or nothing; with the plan's `idempotencyKey`, posting it again returns the same tasks. */
-  readonly submitPlan: <I>(plan: Input<I, PlanInput>, options?: SubmitOptions & ProgressOptions) => Effect.Effect<{ tasks: Record<string, Task> }, QueueError>
+  /**
+   * Submits a plan, all or nothing; with the plan's `idempotencyKey`, posting it again returns the
+   * same tasks. The plan's `parentTaskId` adopts it under that task (see `adoptPlan`).
+   */
+  readonly submitPlan: <I>(plan: Input<I, PlanInput>, options?: SubmitOptions & ProgressOptions) => Effect.Effect<PlanResult, QueueError>
   /** As `submitPlan`, and says whether it created the tasks (false: an idempotent repeat). */
   readonly submitPlanWithOutcome: <I>(
     plan: Input<I, PlanInput>,
@@ -68,16 +85,23 @@ export interface TaskQueueService {
   readonly claim: <I>(input?: Input<I, ClaimInput>) => Effect.Effect<ClaimedTask | null, QueueError>
   /** Claims up to `limit` (1..100, default 1) tasks in one transaction, best first; [] when none is ready. */
   readonly claimMany: <I>(input?: Input<I, ClaimInput>) => Effect.Effect<Array<ClaimedTask>, QueueError>
+  /**
+   * Claims as `claimMany` (one task unless `limit`), waiting up to `waitSeconds` (at most
+   * MAX_CLAIM_WAIT_SECONDS) for work when none is ready, woken by `options.waitForWork` (default: a
+   * retry every 250 ms; the HTTP server wakes on commits, lease expiries and `notBefore` instants).
+   * [] when nothing was ready in time, or when the wait was stopped (shutdown).
+   */
+  readonly claimWaiting: <I>(input?: Input<I, ClaimInput>, options?: ClaimWaitOptions) => Effect.Effect<Array<ClaimedTask>, QueueError>
   readonly heartbeat: <I>(id: string, input?: Input<I, HeartbeatInput>) => Effect.Effect<ClaimedTask, QueueError>
   /**
    * Completes a RUNNING task (its lease token, or `force`). With `next`, claims the next task in
    * the same transaction and answers it as `next` (null when nothing is ready).
    */
   readonly complete: <I>(id: string, input?: Input<I, CompleteInput>, options?: Actor) => Effect.Effect<CompleteResult, QueueError>
-  readonly fail: <I>(id: string, input: Input<I, FailInput>, options?: Actor) => Effect.Effect<{ task: Task; retried: boolean; cancelled: Array<string> }, QueueError>
+  readonly fail: <I>(id: string, input: Input<I, FailInput>, options?: Actor) => Effect.Effect<FailResult, QueueError>
   readonly release: <I>(id: string, input?: Input<I, ReleaseInput>, options?: Actor) => Effect.Effect<Task, QueueError>
-  readonly cancel: (id: string, options?: Actor & { readonly reason?: string }) => Effect.Effect<{ task: Task; cancelled: Array<string> }, QueueError>
-  readonly retry: (id: string, options?: Actor) => Effect.Effect<{ task: Task; revived: Array<string> }, QueueError>
+  readonly cancel: (id: string, options?: Actor & { readonly reason?: string }) => Effect.Effect<CancelResult, QueueError>
+  readonly retry: (id: string, options?: Actor) => Effect.Effect<RetryResult, QueueError>
   readonly recover: () => Effect.Effect<{ recovered: Array<string> }, QueueError>
   readonly prune: <I>(input?: Input<I, PruneInput>, options?: ProgressOptions) => Effect.Effect<{ deleted: number; ids: Array<string> }, QueueError>
   readonly get: (id: string) => Effect.Effect<TaskDetail, QueueError>
@@ -123,13 +147,6 @@ export interface TaskQueueService {
   readonly nextNotBefore: () => Effect.Effect<string | null, QueueError>
 }
 
-/** What `complete` answers; `next` only when the input asked for it. */
-export interface CompleteResult {
-  readonly task: Task
-  readonly unblocked: Array<string>
-  readonly next?: ClaimedTask | null
-}
-
 const id = (raw: string): string => validate(TaskId, raw)
 /** The actor of an operation, well-formed text (it goes into the audit trail), or null. */
 const actorOf = (options: Actor | undefined): string | null =>
@@ -163,6 +180,11 @@ export const make = Effect.gen(function* () {
   const store = yield* TaskRepository
   const settings = yield* QueueConfig
   const engine = new Engine(store, settings)
+  /** A task in detail, its priority explained with the configured weights (not the defaults). */
+  const explained = (detail: Omit<TaskDetail, "priorityExplanation">): TaskDetail => ({
+    ...detail,
+    priorityExplanation: explainPriority(detail.priorityBreakdown, settings.priority)
+  })
   // Sliding: a slow subscriber (an SSE client) loses the oldest changes, never grows memory.
   const events = yield* PubSub.sliding<TaskChange>(16_384)
   // Publishing resumes every subscriber's fiber: skipped while nobody subscribes.
@@ -276,26 +298,32 @@ export const make = Effect.gen(function* () {
     submit: (input, options) => write((now) => engine.submit(input, now, actorOf(options), options).task),
     submitWithOutcome: (input, options) => write((now) => engine.submit(input, now, actorOf(options), options)),
     submitPlan: (plan, options) =>
-      write((now) => ({ tasks: engine.submitPlan(plan, now, actorOf(options), options?.onProgress, options).tasks })),
+      write((now) => ({ tasks: engine.submitPlan(adoptPlan(plan), now, actorOf(options), options?.onProgress, options).tasks })),
     submitPlanWithOutcome: (plan, options) =>
-      write((now) => engine.submitPlan(plan, now, actorOf(options), options?.onProgress, options)),
+      write((now) => engine.submitPlan(adoptPlan(plan), now, actorOf(options), options?.onProgress, options)),
     addDependency: (dependentId, input, options) =>
       write((now) => {
         const dep = id(dependentId)
         const i = validate(AddDependencyInput, input)
-        return engine.addDependency(dep, i.prerequisiteId, i.dependencyType, now, actorOf(options), i.onFailure)
+        return explained(engine.addDependency(dep, i.prerequisiteId, i.dependencyType, now, actorOf(options), i.onFailure))
       }),
     removeDependency: (dependentId, prerequisiteId, options) =>
       write((now) => {
         const dep = id(dependentId)
         const i = validate(RemoveDependencyInput, { prerequisiteId })
-        return engine.removeDependency(dep, i.prerequisiteId, now, actorOf(options))
+        return explained(engine.removeDependency(dep, i.prerequisiteId, now, actorOf(options)))
       }),
     claim: (input = {}) => write((now) => engine.claim(validate(ClaimInput, input), now)),
     claimMany: (input = {}) =>
       write((now) => {
         const i = validate(ClaimInput, input)
         return claimUpTo(engine, i, i.limit ?? 1, now)
+      }),
+    claimWaiting: (input = {}, options = {}) =>
+      Effect.flatMap(Effect.try({ try: () => validate(ClaimInput, input), catch: (error) => error as ValidationError }), (i) => {
+        const attempt = write((now) => claimUpTo(engine, i, i.limit ?? 1, now))
+        const watched = options.onAttempt === undefined ? attempt : Effect.tap(attempt, (claimed) => Effect.sync(() => options.onAttempt?.(claimed)))
+        return claimWaiting(watched, i.waitSeconds ?? 0, options.waitForWork ?? pollForWork())
       }),
     heartbeat: (taskId, input = {}) => write((now) => engine.heartbeat(id(taskId), validate(HeartbeatInput, input), now)),
     complete: (taskId, input = {}, options) =>
@@ -323,7 +351,7 @@ export const make = Effect.gen(function* () {
         const i = validate(PruneInput, input)
         return engine.prune({ olderThanMs: i.olderThan, statuses: i.status, dryRun: i.dryRun }, now, options?.onProgress)
       }),
-    get: (taskId) => read((now) => engine.detail(id(taskId), now)),
+    get: (taskId) => read((now) => explained(engine.detail(id(taskId), now))),
     list: (input = {}) =>
       read((now) => {
         const i = validate(ListTasksInput, input)
@@ -362,7 +390,7 @@ export const make = Effect.gen(function* () {
         (found): Effect.Effect<string, ValidationError | TaskNotFound> => {
           if (found.length === 1) return Effect.succeed(found[0]!.id)
           if (found.length === 0) {
-            return Effect.fail(new TaskNotFound({ message: `no task id starts with ${prefix}: check the id with \`abathur list\``, taskId: prefix }))
+            return Effect.fail(new TaskNotFound({ message: `no task id starts with ${prefix}`, taskId: prefix }))
           }
           const shown = found.slice(0, CANDIDATES)
           return Effect.fail(

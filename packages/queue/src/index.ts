@@ -1,3 +1,4 @@
+export * from "./ClaimWaiting.js"
 export * from "./Engine.js"
 export * from "./QueueConfig.js"
 export * from "./QueueError.js"
