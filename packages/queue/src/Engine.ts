@@ -175,7 +175,7 @@ export class Engine {
   private load(id: string, what = "task"): StoredTask {
     const task = this.store.getTask(id)
     if (task === null) {
-      throw new TaskNotFound({ message: `${what} ${id} does not exist: check the id with \`abathur list\``, taskId: id })
+      throw new TaskNotFound({ message: `${what} ${id} does not exist`, taskId: id })
     }
     return task
   }
@@ -829,7 +829,7 @@ export class Engine {
     const edges: Array<{ p: StoredTask; spec: DependsOnSpec; resolvedAt: string | null }> = []
     for (const [pid, spec] of specs) {
       const p = prereqs.get(pid)
-      if (p === undefined) throw new TaskNotFound({ message: `prerequisite ${pid} does not exist: check the id with \`abathur list\``, taskId: pid })
+      if (p === undefined) throw new TaskNotFound({ message: `prerequisite ${pid} does not exist`, taskId: pid })
       this.checkPrerequisite(p, spec.onFailure)
       edges.push({ p, spec, resolvedAt: this.resolution(p, spec.onFailure, now) })
     }
@@ -930,7 +930,7 @@ export class Engine {
       for (const e of n.edges) {
         if (e.local) continue
         const s = states.get(e.ref)
-        if (s === undefined) throw new TaskNotFound({ message: `prerequisite ${e.ref} does not exist: check the id with \`abathur list\``, taskId: e.ref })
+        if (s === undefined) throw new TaskNotFound({ message: `prerequisite ${e.ref} does not exist`, taskId: e.ref })
         this.checkPrerequisite(s, e.onFailure)
       }
     }
@@ -1124,7 +1124,7 @@ export class Engine {
     const removed = this.store.deleteDependency(dependentId, prerequisiteId)
     if (removed === null) {
       throw new TaskNotFound({
-        message: `task ${dependentId} does not depend on ${prerequisiteId}: see its prerequisites with \`abathur show ${dependentId}\``,
+        message: `task ${dependentId} does not depend on ${prerequisiteId}`,
         taskId: prerequisiteId
       })
     }
