@@ -1,5 +1,6 @@
 import {
   AddDependencyInput,
+  documentedJsonSchemas,
   AuditEntry,
   CancelResult,
   ClaimedTask,
@@ -33,8 +34,7 @@ import {
   TaskDetail,
   TaskSource,
   TaskStatus,
-  TreeNode,
-  withFieldDocs
+  TreeNode
 } from "@abathur/domain"
 import { z } from "zod"
 
@@ -97,89 +97,13 @@ export const components: ReadonlyArray<readonly [string, z.ZodType]> = [
   ["Health", Health]
 ]
 
-type Json = Record<string, unknown>
-
-const uuid = { type: "string", format: "uuid" }
-const edgeOptions = {
-  onFailure: {
-    $ref: "#/components/schemas/OnFailure",
-    description: "cancel (default): a FAILED or CANCELLED task in the prerequisite's subtree cancels this task; ignore: run once that subtree has finished, whatever the outcome."
-  },
-  dependencyType: { $ref: "#/components/schemas/DependencyType", description: "This edge's type (default: the task's dependencyType)." }
-}
+/** Request bodies (and their parts) are documented as inputs; everything else is an answer. */
+const isInput = (id: string): boolean => id.endsWith("Input") || id === "PlanNode" || id === "JsonValue"
 
 /**
- * The JSON Schemas zod cannot write itself: a `dependsOn` item is a string or an edge object
- * (the domain parses it with a transform), and the fields added in December 2026 get a description.
+ * The components of the API document, generated from the zod schemas the way every face documents
+ * them (domain `documentedJsonSchemas`): requests read as clients write them, answers list every
+ * field of a task as present.
  */
-const dependsOnItems: Readonly<Record<string, Json>> = {
-  SubmitTaskInput: {
-    description: "A prerequisite: its id, or an edge object.",
-    oneOf: [uuid, { type: "object", properties: { id: uuid, ...edgeOptions }, required: ["id"], additionalProperties: false }]
-  },
-  PlanNode: {
-    description: "A prerequisite: a key of the plan or a task id (a key wins), or an edge object naming exactly one of `key` or `id`.",
-    oneOf: [
-      { type: "string" },
-      {
-        type: "object",
-        properties: { key: { type: "string", description: "A key of this plan." }, id: { ...uuid, description: "An existing task's id." }, ...edgeOptions },
-        additionalProperties: false
-      }
-    ]
-  }
-}
-const addedFields: Readonly<Record<string, string>> = {
-  notBefore: "ISO-8601 UTC: the task is not claimed before this instant (it is READY, waiting for it).",
-  idempotencyKey: "1..200 characters: a submit with a key that names an existing task returns that task and creates nothing (200); other fields with the same key: 409 IdempotencyConflict.",
-  retryBackoffSeconds: "Base of the exponential wait (with jitter) before a failed attempt is retried; 0 retries at once; default ABATHUR_RETRY_BACKOFF (5)."
-}
-
-const describeAdded = (id: string, schema: Json): void => {
-  const properties = schema["properties"]
-  if (typeof properties !== "object" || properties === null) return
-  const props = properties as Record<string, Json>
-  const items = dependsOnItems[id]
-  if (items !== undefined && props["dependsOn"] !== undefined) props["dependsOn"] = { ...props["dependsOn"], items }
-  for (const [name, description] of Object.entries(addedFields)) {
-    const p = props[name]
-    if (p !== undefined && p["description"] === undefined) props[name] = { ...p, description }
-  }
-  if (id === "PlanInput" && props["idempotencyKey"] !== undefined) {
-    props["idempotencyKey"] = {
-      ...props["idempotencyKey"],
-      description: "1..200 characters: posting the plan again with this key returns the same tasks (200) and creates nothing; another plan with it: 409 IdempotencyConflict."
-    }
-  }
-}
-
-/** Objects whose every property is always present in answers (defaults filled in). */
-const complete = new Set(["Task"])
-
-/**
- * The components of the API document, generated from the zod schemas (input side, so that
- * requests read as clients write them; the Task model lists every field as required because
- * answers always carry them).
- */
-export const jsonSchemas = (): Record<string, Json> => {
-  const registry = z.registry<{ id: string }>()
-  for (const [id, schema] of components) registry.add(schema, { id })
-  const generated = z.toJSONSchema(registry, {
-    io: "input",
-    unrepresentable: "any",
-    uri: (id) => `#/components/schemas/${id}`
-  }) as { schemas: Record<string, Json> }
-  const out: Record<string, Json> = {}
-  for (const [id, schema] of Object.entries(generated.schemas)) {
-    const { $schema: _s, $id: _i, ...rest } = schema
-    if (complete.has(id) && typeof rest["properties"] === "object" && rest["properties"] !== null) {
-      const properties = rest["properties"] as Record<string, Json>
-      rest["required"] = Object.keys(properties)
-      for (const p of Object.values(properties)) delete p["default"]
-    }
-    // Request bodies: every property says what it means, in the words of the CLI and MCP (FieldDocs).
-    out[id] = id.endsWith("Input") || id === "PlanNode" ? withFieldDocs(rest, id) : rest
-    describeAdded(id, out[id]!)
-  }
-  return out
-}
+export const jsonSchemas = (): Record<string, Record<string, unknown>> =>
+  documentedJsonSchemas(components, { uri: (id) => `#/components/schemas/${id}`, answers: (id) => !isInput(id) })

@@ -58,10 +58,13 @@ export const Task = z
     completedAt: Timestamp.nullable().default(null),
     lastUpdatedAt: Timestamp.default(now),
     createdBy: z.string().nullable().default(null),
-    notBefore: Timestamp.nullable().default(null),
-    idempotencyKey: z.string().nullable().default(null),
-    stallCount: nonNegativeInt("stallCount").default(0),
-    retryBackoffSeconds: nonNegativeInt("retryBackoffSeconds").nullable().default(null)
+    notBefore: Timestamp.nullable().default(null).meta({ description: "ISO-8601 UTC: the task is not claimed before this instant (it is READY, waiting for it)." }),
+    idempotencyKey: z.string().nullable().default(null).meta({ description: "The submitter's key: a submit with the same key and fields returns this task." }),
+    stallCount: nonNegativeInt("stallCount").default(0).meta({ description: "How often its lease expired without a report (no retry spent)." }),
+    retryBackoffSeconds: nonNegativeInt("retryBackoffSeconds")
+      .nullable()
+      .default(null)
+      .meta({ description: "Base of the exponential wait (with jitter) before a failed attempt is retried; 0 retries at once; null: ABATHUR_RETRY_BACKOFF (5)." })
   })
   .transform((task) => (task.summary === "" ? { ...task, summary: summarize(task.prompt) } : task))
 export type Task = z.output<typeof Task>

@@ -3,7 +3,7 @@ import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js"
 import { StdioServerTransport } from "@modelcontextprotocol/sdk/server/stdio.js"
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js"
 import { type Effect, Exit } from "effect"
-import { advertisedSchema, callTool, pollForWork, type ToolArguments, type ToolContext, toolDefinitions, type WaitForWork } from "./McpTools.js"
+import { advertisedOutput, advertisedSchema, callTool, pollForWork, type ToolArguments, type ToolContext, toolDefinitions, type WaitForWork } from "./McpTools.js"
 
 /**
  * How the server runs an operation: the app decides (a ManagedRuntime, a Runtime taken inside a
@@ -66,6 +66,7 @@ export const makeMcpServer = (options: McpServerOptions): McpServer => {
         title: tool.title,
         description: tool.description,
         inputSchema: advertisedSchema(tool.schema, tool.schemaName),
+        outputSchema: advertisedOutput(tool.output),
         annotations: { title: tool.title, readOnlyHint: tool.readOnly, openWorldHint: false }
       },
       async (args: ToolArguments) => toToolResult(await options.run(callTool(tool, args, context)))
