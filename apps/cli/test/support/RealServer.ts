@@ -4,7 +4,7 @@ import { fileURLToPath } from "node:url"
 import { afterAll } from "vitest"
 
 /** The real `abathur-server` (apps/server/dist/main.js, built before this package's tests: a dev dependency). */
-const SERVER = fileURLToPath(new URL("../../../server/dist/main.js", import.meta.url))
+export const SERVER = fileURLToPath(new URL("../../../server/dist/main.js", import.meta.url))
 
 const real: Array<ChildProcess> = []
 afterAll(() => {
