@@ -102,7 +102,7 @@ export type AuditEntry = z.output<typeof AuditEntry>
 
 /** Completions and failures in one minute of the audit trail. */
 export const ActivityMinute = z.object({
-  minute: z.string(),
+  minute: z.string().meta({ description: "The minute, as YYYY-MM-DDTHH:MM (UTC)." }),
   completed: z.number().int(),
   retried: z.number().int().meta({ description: "Attempts that failed and will be retried." }),
   failed: z.number().int().meta({ description: "Tasks that ended FAILED." })
