@@ -343,13 +343,27 @@ const knownArguments = (tool: ToolDefinition, args: ToolArguments): Effect.Effec
  * object, so that the queue validates the arguments with the same domain schema and a bad argument
  * comes back as the contract's ValidationError (the SDK's own check would answer in its own words).
  */
-export const advertisedSchema = (schema: z.ZodType, schemaName?: string) => z.looseObject({}).meta(jsonSchemaOf(schema, schemaName))
+export const advertisedSchema = (schema: z.ZodType, schemaName?: string) => advertised(schema, () => jsonSchemaOf(schema, schemaName), schemaName)
 
 /**
  * A tool's output schema as registered: it advertises the domain's output schema (an answer: every
  * field of a task present); the results are the queue's own answers, not checked again.
  */
-export const advertisedOutput = (schema: z.ZodType) => z.looseObject({}).meta(documentedJsonSchema(schema, { answer: true }))
+export const advertisedOutput = (schema: z.ZodType) => advertised(schema, () => documentedJsonSchema(schema, { answer: true }), "answer")
+
+/**
+ * Built once per schema: the HTTP server makes an MCP server per request (stateless), and
+ * generating fifteen tools' JSON Schemas again for each would cost every request.
+ */
+const anyObject = () => z.looseObject({})
+const advertisedCache = new WeakMap<z.ZodType, Map<string, ReturnType<typeof anyObject>>>()
+const advertised = (schema: z.ZodType, json: () => Record<string, unknown>, variant = ""): ReturnType<typeof anyObject> => {
+  let byVariant = advertisedCache.get(schema)
+  if (byVariant === undefined) advertisedCache.set(schema, (byVariant = new Map()))
+  let found = byVariant.get(variant)
+  if (found === undefined) byVariant.set(variant, (found = anyObject().meta(json())))
+  return found
+}
 
 /** Runs a tool's operation against the queue service. */
 export const callTool = (tool: ToolDefinition, args: ToolArguments, context: ToolContext = defaultContext) =>
