@@ -269,9 +269,8 @@ const submit = command(
           })
         }
         const plan = yield* readPlanFile(o.file.value)
-        const parent = Option.getOrUndefined(o.parent)
-        const withParent = parent === undefined ? plan : adoptPlan(plan, parent)
-        const withKey = Option.isSome(o.idempotencyKey) ? yield* keyPlan(withParent, o.idempotencyKey.value) : withParent
+        const withParent = Option.isSome(o.parent) ? yield* planField(plan, "parentTaskId", o.parent.value, "--parent") : plan
+        const withKey = Option.isSome(o.idempotencyKey) ? yield* planField(withParent, "idempotencyKey", o.idempotencyKey.value, "--idempotency-key") : withParent
         const progress = makeProgress(ctx.app.terminal, "submitting")
         const result = yield* withQueue(
           ctx,
@@ -306,29 +305,19 @@ const submit = command(
     })
 )
 
-/** `--idempotency-key` for a plan: its top-level key (a file that names another one is refused). */
-const keyPlan = (plan: unknown, key: string): Effect.Effect<unknown, ValidationError> => {
+/**
+ * `--parent` or `--idempotency-key` for a plan: its top-level field (the queue adopts the plan under
+ * the parent); a file that names another value is refused.
+ */
+const planField = (plan: unknown, field: "parentTaskId" | "idempotencyKey", value: string, flag: string): Effect.Effect<unknown, ValidationError> => {
   if (typeof plan !== "object" || plan === null || Array.isArray(plan)) return Effect.succeed(plan)
-  const own = (plan as { idempotencyKey?: unknown }).idempotencyKey
-  if (own !== undefined && own !== key) {
+  const own = (plan as Record<string, unknown>)[field]
+  if (own !== undefined && own !== value) {
     return Effect.fail(
-      new ValidationError({ message: `--idempotency-key ${JSON.stringify(key)} differs from the plan file's idempotencyKey ${JSON.stringify(own)}: give one of them` })
+      new ValidationError({ message: `${flag} ${JSON.stringify(value)} differs from the plan file's ${field} ${JSON.stringify(own)}: give one of them` })
     )
   }
-  return Effect.succeed({ ...plan, idempotencyKey: key })
-}
-
-/** `--parent` for a plan: the parent of every top-level node that names none. */
-const adoptPlan = (plan: unknown, parent: string): unknown => {
-  if (typeof plan !== "object" || plan === null || !("tasks" in plan) || !Array.isArray(plan.tasks)) return plan
-  return {
-    ...plan,
-    tasks: plan.tasks.map((node: unknown) =>
-      typeof node === "object" && node !== null && !Array.isArray(node) && !("parentTaskId" in node)
-        ? { ...node, parentTaskId: parent }
-        : node
-    )
-  }
+  return Effect.succeed({ ...plan, [field]: value })
 }
 
 const show = command(

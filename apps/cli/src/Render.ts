@@ -1,8 +1,9 @@
 import {
   type ClaimedTask,
-  defaultPrioritySettings,
+  type CompleteResult,
   type ExecutionPlan,
-  type PriorityBreakdown,
+  type PriorityFactor,
+  PriorityFactors,
   type QueueStatus,
   SourceScores,
   type Task,
@@ -187,10 +188,7 @@ export const submittedPlan = (c: Colors, tasks: Readonly<Record<string, Task>>, 
   return `${head} ${plural(entries.length, "task")}\n${render(t)}`
 }
 
-const factorNames = ["base", "urgency", "dependency", "starvation", "source"] as const
-
-const explain = (factor: (typeof factorNames)[number], task: TaskDetail, value: number, now: number): string => {
-  const settings = defaultPrioritySettings
+const explain = (factor: PriorityFactor, task: TaskDetail, value: number, now: number): string => {
   switch (factor) {
     case "base":
       return `submitted priority ${task.priority} of 10`
@@ -208,7 +206,7 @@ const explain = (factor: (typeof factorNames)[number], task: TaskDetail, value: 
     }
     case "starvation": {
       const waited = now - Date.parse(task.submittedAt)
-      const horizon = duration(settings.starvationHorizonSeconds * 1000)
+      const horizon = duration(task.priorityExplanation.starvationHorizonSeconds * 1000)
       return value >= 100 ? `waited ${duration(waited)}, past the ${horizon} horizon` : `waited ${duration(waited)} of the ${horizon} horizon`
     }
     case "source":
@@ -252,15 +250,13 @@ export const detail = (c: Colors, task: TaskDetail, now: number): string => {
   if (task.errorMessage !== null) kv("error", c.red(oneLine(task.errorMessage)))
   lines.push("")
 
-  const weights = defaultPrioritySettings.weights
-  const totalWeight = factorNames.reduce((s, f) => s + weights[f], 0)
-  const b: PriorityBreakdown = task.priorityBreakdown
-  const nowScore = factorNames.reduce((s, f) => s + (weights[f] * b[f]) / totalWeight, 0)
+  // Explained by the queue, with the weights it is configured with.
+  const { weights, contributions, score: nowScore } = task.priorityExplanation
+  const b = task.priorityBreakdown
   lines.push(`${c.bold("Priority")} ${score(c, task.calculatedPriority)} ${c.dim("of 100: the weighted mean of five factor scores")}`)
   const t = table(["  FACTOR", "SCORE", "WEIGHT", "CONTRIBUTION", "WHY"], c, ["left", "right", "right", "right", "left"])
-  for (const f of factorNames) {
-    const contribution = (weights[f] * b[f]) / totalWeight
-    t.push([`  ${f}`, b[f].toFixed(1), `×${weights[f].toFixed(1)}`, contribution.toFixed(1), c.dim(explain(f, task, b[f], now))])
+  for (const f of PriorityFactors) {
+    t.push([`  ${f}`, b[f].toFixed(1), `×${weights[f].toFixed(1)}`, contributions[f].toFixed(1), c.dim(explain(f, task, b[f], now))])
   }
   lines.push(render(t))
   const stale = Math.abs(nowScore - task.calculatedPriority) >= 0.05
@@ -322,7 +318,7 @@ const idList = (c: Colors, ids: ReadonlyArray<string>, indent = "  ", names: Rea
     })
     .join("\n")
 
-export const completed = (c: Colors, r: { task: Task; unblocked: ReadonlyArray<string>; next?: ClaimedTask | null }): string =>
+export const completed = (c: Colors, r: CompleteResult): string =>
   [
     `${c.green("Completed")} ${r.task.id}  ${oneLine(r.task.summary)}`,
     ...(r.unblocked.length > 0 ? [`  ${plural(r.unblocked.length, "task")} now ready:`, idList(c, r.unblocked, "    ", namesOf(r))] : []),

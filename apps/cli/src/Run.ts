@@ -1,5 +1,5 @@
 import { exitCodeFor } from "@abathur/domain"
-import { errorBody, ValidationError } from "@abathur/queue"
+import { causeErrorBody, type ErrorDocument, type FaceHints, toErrorBody, ValidationError } from "@abathur/queue"
 import { CliConfig, Command, HelpDoc, ValidationError as CliValidationError } from "@effect/cli"
 import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import * as NodePath from "@effect/platform-node/NodePath"
@@ -70,33 +70,35 @@ const stripAnsi = (s: string) => s.replace(/\u001b\[[0-9;]*m/g, "")
 
 const CommandNames = ["submit", "show", "list", "next", "heartbeat", "complete", "fail", "cancel", "retry", "release", "deps", "status", "plan", "tree", "graph", "recover", "prune", "db", "mcp", "work"]
 
+/** What the CLI adds to the queue's messages: the command that helps. */
+const CliHints: FaceHints = {
+  TaskNotFound: "check the id with `abathur list`"
+}
+
+/** A document with the exit code of its tag. */
+const withExitCode = (body: ErrorDocument): { body: ErrorDocument; code: number } => ({ body, code: exitCodeFor(String(body.error["_tag"])) })
+
 /** The contract's error document and exit code for whatever stopped a command. */
-export const describeFailure = (error: unknown, args: ReadonlyArray<string>): { body: { error: Record<string, unknown> }; code: number } => {
+export const describeFailure = (error: unknown, args: ReadonlyArray<string>): { body: ErrorDocument; code: number } => {
   if (CliValidationError.isValidationError(error)) {
     const text = stripAnsi(HelpDoc.toAnsiText(error.error)).split("\n").map((l) => l.trim()).filter((l) => l.length > 0).join("; ")
     const cmd = args.find((a) => CommandNames.includes(a))
     const hint = `run \`abathur${cmd === undefined ? "" : ` ${cmd}`} --help\` for usage`
     return { body: { error: { _tag: "ValidationError", message: `${text || "invalid command line"} (${hint})` } }, code: 2 }
   }
-  if (typeof error === "object" && error !== null && "_tag" in error && typeof error._tag === "string") {
-    const tagged = error as { _tag: string; message?: unknown }
-    if (tagged._tag === "DatabaseOpenError") {
-      const filename = (error as { filename?: unknown }).filename
-      const message = typeof tagged.message === "string" ? tagged.message : `cannot open database ${String(filename)}`
-      return {
-        body: { error: { _tag: "ValidationError", message: `${message} (check --db or ABATHUR_DB: it must name an SQLite database file or a new file in a writable folder)`, path: filename } },
-        code: 2
-      }
+  if (typeof error === "object" && error !== null && "_tag" in error && error._tag === "DatabaseOpenError") {
+    const { message, filename } = error as { message?: unknown; filename?: unknown }
+    const text = typeof message === "string" ? message : `cannot open database ${String(filename)}`
+    return {
+      body: { error: { _tag: "ValidationError", message: `${text} (check --db or ABATHUR_DB: it must name an SQLite database file or a new file in a writable folder)`, path: filename } },
+      code: 2
     }
-    const message = typeof tagged.message === "string" && tagged.message !== "" ? tagged.message : tagged._tag
-    const body = errorBody({ ...(error as object), _tag: tagged._tag, message })
-    return { body, code: exitCodeFor(tagged._tag) }
   }
-  return { body: { error: { _tag: "UnexpectedError", message: error instanceof Error ? error.message : String(error) } }, code: 1 }
+  return withExitCode(toErrorBody(error, CliHints))
 }
 
 /** Prints a failure: the Error JSON with `--json`, else one line for people. */
-const report = (terminal: Terminal, json: boolean, failure: { body: { error: Record<string, unknown> }; code: number }) => {
+const report = (terminal: Terminal, json: boolean, failure: { body: ErrorDocument; code: number }) => {
   if (json) {
     terminal.stderr.write(`${JSON.stringify(failure.body)}\n`)
   } else {
@@ -184,6 +186,5 @@ export const runCli = async (argv: ReadonlyArray<string>, env: Env, layer: MainL
   if (Exit.isSuccess(exit)) return app.exitCode
   const failure = Cause.failureOption(exit.cause)
   if (Option.isSome(failure)) return report(terminal, wantsJson(), describeFailure(failure.value, args))
-  const defect = Cause.squash(exit.cause)
-  return report(terminal, wantsJson(), describeFailure(defect instanceof Error ? defect : new Error(Cause.pretty(exit.cause)), args))
+  return report(terminal, wantsJson(), withExitCode(causeErrorBody(exit.cause, CliHints)))
 }

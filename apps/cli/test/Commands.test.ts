@@ -81,7 +81,7 @@ describe("show and list", () => {
     const a = await s.submit("First line\nsecond line of the prompt", "--priority", "9")
     const b = await s.submit("Waits for a", "--depends-on", a.id)
     const d = await s.json(["show", a.id])
-    expect(Object.keys(d).sort()).toEqual([...TaskKeys, "children", "dependents", "prerequisites", "priorityBreakdown", "subtree"].sort())
+    expect(Object.keys(d).sort()).toEqual([...TaskKeys, "children", "dependents", "prerequisites", "priorityBreakdown", "priorityExplanation", "subtree"].sort())
     expect(d.dependents).toEqual([{ taskId: b.id, dependencyType: "sequential", onFailure: "cancel", resolvedAt: null }])
     expect(d.prerequisites).toEqual([])
     expect(d.children).toEqual([])

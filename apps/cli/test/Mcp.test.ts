@@ -1,8 +1,6 @@
-import { Client } from "@modelcontextprotocol/sdk/client/index.js"
-import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js"
-import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js"
 import { describe, expect, it } from "vitest"
-import { CLI, MISSING_ID, Sandbox, type Task } from "./support/Cli.js"
+import { MISSING_ID, Sandbox, type Task } from "./support/Cli.js"
+import { connect } from "./support/McpClient.js"
 
 const ToolNames = [
   "task_cancel",
@@ -21,38 +19,6 @@ const ToolNames = [
   "task_release",
   "task_retry"
 ]
-
-const connect = async (s: Sandbox) => {
-  const transport = new StdioClientTransport({
-    command: process.execPath,
-    args: [CLI, "--db", s.db, "mcp"],
-    env: { PATH: process.env["PATH"] ?? "" },
-    stderr: "pipe"
-  })
-  let stderr = ""
-  transport.stderr?.on("data", (d: Buffer) => (stderr += d.toString("utf8")))
-  const client = new Client({ name: "abathur-cli-test", version: "1.0.0" })
-  await client.connect(transport)
-  const call = async (name: string, args: Record<string, unknown> = {}) => (await client.callTool({ name, arguments: args })) as CallToolResult
-  const text = (r: CallToolResult) => {
-    const first = r.content[0]
-    if (first?.type !== "text") throw new Error("expected text content")
-    return first.text
-  }
-  const ok = async (name: string, args: Record<string, unknown> = {}): Promise<any> => {
-    const r = await call(name, args)
-    if (r.isError === true) throw new Error(`${name}: ${text(r)}`)
-    const doc = JSON.parse(text(r))
-    expect(r.structuredContent).toEqual(doc)
-    return doc
-  }
-  const err = async (name: string, args: Record<string, unknown> = {}) => {
-    const r = await call(name, args)
-    expect(r.isError).toBe(true)
-    return (JSON.parse(text(r)) as { error: { _tag: string; message: string; [k: string]: unknown } }).error
-  }
-  return { client, ok, err, stderr: () => stderr, close: () => client.close() }
-}
 
 describe("abathur mcp", () => {
   it("lists the tools and runs a small plan through them; the CLI sees the same queue", async () => {

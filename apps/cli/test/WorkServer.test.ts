@@ -1,9 +1,7 @@
-import { type ChildProcess, spawn } from "node:child_process"
-import { existsSync } from "node:fs"
 import { join } from "node:path"
-import { fileURLToPath } from "node:url"
 import { afterAll, describe, expect, it } from "vitest"
 import { FakeServer } from "./support/FakeServer.js"
+import { startRealServer } from "./support/RealServer.js"
 import { summaryOf, WorkSandbox } from "./support/Work.js"
 
 /**
@@ -13,37 +11,9 @@ import { summaryOf, WorkSandbox } from "./support/Work.js"
  */
 
 const servers: Array<FakeServer> = []
-const real: Array<ChildProcess> = []
 afterAll(async () => {
   await Promise.all(servers.map((s) => s.close()))
-  for (const p of real) if (p.exitCode === null && p.signalCode === null) p.kill("SIGKILL")
 })
-
-const SERVER = fileURLToPath(new URL("../../server/dist/main.js", import.meta.url))
-
-/** Starts the real server on a free loopback port and a fresh database; resolves with its URL. */
-const startRealServer = (db: string, env: Record<string, string>): Promise<string> =>
-  new Promise((resolve, reject) => {
-    if (!existsSync(SERVER)) return reject(new Error(`${SERVER} is missing: build the server first (cd apps/server && node build.mjs)`))
-    const clean: Record<string, string> = {}
-    for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith("ABATHUR_")) clean[k] = v
-    const child = spawn(process.execPath, [SERVER, "--port", "0", "--db", db], { env: { ...clean, ...env }, stdio: ["ignore", "ignore", "pipe"] })
-    real.push(child)
-    let err = ""
-    const timer = setTimeout(() => reject(new Error(`the server did not start in 60 s:\n${err}`)), 60_000)
-    child.stderr!.setEncoding("utf8").on("data", (d: string) => {
-      err += d
-      const m = /listening on (http:\/\/[^\s"]+)/.exec(err)
-      if (m !== null) {
-        clearTimeout(timer)
-        resolve(m[1]!)
-      }
-    })
-    child.once("exit", (code, signal) => {
-      clearTimeout(timer)
-      reject(new Error(`the server exited (${code ?? signal}) before listening:\n${err}`))
-    })
-  })
 
 const serve = async (token: string | null) => {
   const server = new FakeServer(token)

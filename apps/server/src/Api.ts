@@ -1,5 +1,5 @@
-import { formatIssues } from "@abathur/domain"
-import { type QueueError, TaskQueue, type TaskQueueService, ValidationError } from "@abathur/queue"
+import { formatIssues, MAX_CLAIM_WAIT_SECONDS } from "@abathur/domain"
+import { TaskQueue, ValidationError } from "@abathur/queue"
 import { HttpRouter, HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { NodeHttpServerRequest } from "@effect/platform-node"
 import { Cause, Deferred, Effect, FiberRef, LogLevel, Schedule, Stream } from "effect"
@@ -15,7 +15,7 @@ import { Metrics, type MetricsService } from "./Metrics.js"
 import { type OperationDoc, openApiDocument } from "./OpenApi.js"
 import { CancelInput, RetryInput } from "./Schemas.js"
 import { VERSION } from "./Version.js"
-import { Shutdown, Wakeup, workSignal } from "./Wakeup.js"
+import { Shutdown, Wakeup, waitForWork } from "./Wakeup.js"
 
 /** What a route handler may use. */
 type Env =
@@ -90,35 +90,6 @@ const strictBody = <S extends z.ZodType>(schema: S, body: unknown): Effect.Effec
   const r = schema.safeParse(body)
   return r.success ? Effect.succeed(r.data) : Effect.fail(new ValidationError({ message: formatIssues(r.error) }))
 }
-
-// ---- long-poll claims ------------------------------------------------------------------------
-
-/**
- * One claim, uninterruptibly: a client that goes away mid-claim must not cut the claim between its
- * commit and the publication of its changes (wake-ups, events, metrics).
- */
-const claimOnce = (q: TaskQueueService, body: unknown) => Effect.uninterruptible(q.claim(body))
-
-/** Up to `limit` tasks in one transaction, as uninterruptible as one claim; null when none. */
-const claimManyOnce = (q: TaskQueueService, body: unknown) =>
-  Effect.uninterruptible(Effect.map(q.claimMany(body), (tasks) => (tasks.length === 0 ? null : { tasks })))
-
-/**
- * Claims a task, waiting up to `waitSeconds` for one to become ready: woken when this server
- * makes a task ready or another process commits; a shutdown ends the wait (204).
- */
-const claimWaiting = <A>(claim: Effect.Effect<A | null, QueueError>, waitSeconds: number) =>
-  Effect.gen(function* () {
-    const deadline = Date.now() + waitSeconds * 1000
-    const signal = yield* workSignal
-    for (;;) {
-      const wait = yield* signal.next
-      const task = yield* claim
-      if (task !== null) return task
-      const left = deadline - Date.now()
-      if (left <= 0 || !(yield* wait(left))) return null
-    }
-  }).pipe(Effect.scoped)
 
 // ---- server-sent events ----------------------------------------------------------------------
 
@@ -333,7 +304,7 @@ export const routes: ReadonlyArray<ApiRoute> = [
       summary: "Claim the next task",
       description:
         "Leases the most important READY task (optionally only of `agentType`) whose `notBefore` has passed, for `leaseSeconds` (default: the task's timeout). " +
-        "With `waitSeconds` (at most 60) the request waits for a task to become ready (long poll): it is woken as soon as one does, " +
+        `With \`waitSeconds\` (at most ${MAX_CLAIM_WAIT_SECONDS}) the request waits for a task to become ready (long poll): it is woken as soon as one does, ` +
         "through this server or another process sharing the database, when a lease expires or when a delayed task's `notBefore` comes. " +
         "204 when nothing was ready in time. With `limit` (1..100), claims up to that many tasks in one transaction and answers `{\"tasks\": [Task]}`.",
       body: { schema: "ClaimInput", required: false },
@@ -344,13 +315,12 @@ export const routes: ReadonlyArray<ApiRoute> = [
       errors: E400
     },
     handler: Effect.gen(function* () {
-      const q = yield* queue
       const body = yield* optionalJson
-      const fields = typeof body === "object" && body !== null ? (body as Record<string, unknown>) : {}
-      const wait = fields["waitSeconds"]
-      const claim: Effect.Effect<object | null, QueueError> = "limit" in fields ? claimManyOnce(q, body) : claimOnce(q, body)
-      const task = typeof wait === "number" && wait > 0 && wait <= 60 ? yield* claimWaiting(claim, wait) : yield* claim
-      return task === null ? noContent : json(task)
+      const many = typeof body === "object" && body !== null && "limit" in body
+      // Woken when this server makes a task ready, another process commits, a lease expires or a
+      // delayed task's notBefore comes; a shutdown ends the wait (204).
+      const tasks = yield* (yield* queue).claimWaiting(body, { waitForWork: yield* waitForWork })
+      return tasks.length === 0 ? noContent : json(many ? { tasks } : tasks[0])
     })
   },
   {

@@ -1,5 +1,5 @@
 import { httpStatusFor } from "@abathur/domain"
-import { errorBody } from "@abathur/queue"
+import { errorBody, UnexpectedTag } from "@abathur/queue"
 import { HttpServerResponse } from "@effect/platform"
 import { Data } from "effect"
 
@@ -45,6 +45,5 @@ export const errorResponse = (
   status: number = statusOf(error._tag)
 ): HttpServerResponse.HttpServerResponse => HttpServerResponse.unsafeJson(errorBody(error), { status, headers })
 
-/** An unexpected failure, without internals. */
-export const internalError = (message: string): HttpServerResponse.HttpServerResponse =>
-  HttpServerResponse.unsafeJson({ error: { _tag: "InternalError", message } }, { status: 500 })
+/** An unexpected failure (the contract's UnexpectedError, as the CLI and MCP say it), without internals. */
+export const internalError = (message: string): HttpServerResponse.HttpServerResponse => errorResponse({ _tag: UnexpectedTag, message })

@@ -1,16 +1,10 @@
-import { makeMcpServer, type RunEffect, type WaitForWork } from "@abathur/mcp"
+import { makeMcpServer, type RunEffect } from "@abathur/mcp"
 import type { TaskQueue } from "@abathur/queue"
 import { HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { WebStandardStreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js"
 import { Effect, Runtime } from "effect"
 import { readJson } from "./Body.js"
-import { type Shutdown, type Wakeup, workSignal } from "./Wakeup.js"
-
-/**
- * `task_claim` with `waitSeconds` waits on this server's wake-ups (its own commits, other
- * processes' commits, lease expiries) instead of polling; a shutdown ends the wait (no task).
- */
-const waitForWork = Effect.map(Effect.context<Wakeup | Shutdown>(), (context): WaitForWork => Effect.provide(workSignal, context))
+import { waitForWork } from "./Wakeup.js"
 
 /** Request headers that describe the body the server already read, not the message. */
 const dropped = new Set(["content-length", "transfer-encoding", "connection", "keep-alive", "expect"])

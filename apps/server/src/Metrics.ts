@@ -124,6 +124,15 @@ export class Metrics extends Context.Tag("@abathur/server/Metrics")<Metrics, Met
           ...q,
           claim: (input) =>
             Effect.tap(q.claim(input), (task) => Effect.sync(() => claims.inc({ result: task === null ? "empty" : "claimed" }))),
+          // Every attempt of a waiting claim counts.
+          claimWaiting: (input, options) =>
+            q.claimWaiting(input, {
+              ...options,
+              onAttempt: (claimed) => {
+                claims.inc({ result: claimed.length === 0 ? "empty" : "claimed" })
+                options?.onAttempt?.(claimed)
+              }
+            }),
           complete: (id, input, options) => Effect.tap(q.complete(id, input, options), () => Effect.sync(() => completions.inc())),
           fail: (id, input, options) =>
             Effect.tap(q.fail(id, input, options), (r) => Effect.sync(() => failures.inc({ outcome: r.retried ? "retried" : "failed" })))

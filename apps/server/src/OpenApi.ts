@@ -54,7 +54,7 @@ const errorText: Readonly<Record<number, string>> = {
   409: "DependencyCycle (with `cycle`), LimitExceeded (with `limit`, `max`, `actual`), InvalidTransition, LeaseMismatch or IdempotencyConflict (with `taskId`).",
   413: "PayloadTooLarge: the request body is over 1 MiB.",
   415: "ValidationError: the request body is not `Content-Type: application/json`.",
-  500: "An unexpected failure (MigrationError, InternalError)."
+  500: "An unexpected failure (MigrationError, UnexpectedError)."
 }
 
 const errorResponse = (status: number): Json => ({

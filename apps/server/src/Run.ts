@@ -1,5 +1,5 @@
 import { exitCodeFor } from "@abathur/domain"
-import { errorBody, limitsFromEnv, QueueConfig, type QueueSettings, schedulingFromEnv, TaskQueue } from "@abathur/queue"
+import { errorBody, limitsFromEnv, toErrorBody, QueueConfig, type QueueSettings, schedulingFromEnv, TaskQueue } from "@abathur/queue"
 import { Database, quickCheckFile, TaskRepository } from "@abathur/storage"
 import { NodeRuntime } from "@effect/platform-node"
 import { Cause, Data, Effect, Exit, Layer, Logger, LogLevel, Option } from "effect"
@@ -70,15 +70,10 @@ const stderrLogger = (format: ServerConfig["logFormat"]) =>
     process.stderr.write(`${line}\n`)
   })
 
-const tagOf = (error: unknown): { _tag: string; message: string } =>
-  typeof error === "object" && error !== null && "_tag" in error && typeof error._tag === "string"
-    ? { ...(error as object), _tag: error._tag, message: "message" in error && typeof error.message === "string" ? error.message : error._tag }
-    : { _tag: "UnexpectedError", message: error instanceof Error ? error.message : String(error) }
-
 const exitCodeOf = (exit: Exit.Exit<unknown, unknown>): number => {
   if (Exit.isSuccess(exit) || Cause.isInterruptedOnly(exit.cause)) return 0
   const failure = Cause.failureOption(exit.cause)
-  return Option.isSome(failure) ? exitCodeFor(tagOf(failure.value)._tag) : 1
+  return Option.isSome(failure) ? exitCodeFor(String(toErrorBody(failure.value).error["_tag"])) : 1
 }
 
 const levels: Record<ServerConfig["logLevel"], LogLevel.LogLevel> = {
@@ -109,7 +104,7 @@ export const run = (config: ServerConfig): void => {
         : Effect.logError(
             Option.match(Cause.failureOption(cause), {
               onNone: () => `the server stopped: ${Cause.pretty(cause)}`,
-              onSome: (error) => `the server stopped: ${JSON.stringify(errorBody(tagOf(error)))}`
+              onSome: (error) => `the server stopped: ${JSON.stringify(toErrorBody(error))}`
             })
           )
     ),

@@ -1,4 +1,4 @@
-import type { TaskQueue } from "@abathur/queue"
+import { errorBody, type TaskQueue } from "@abathur/queue"
 import { HttpMiddleware } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
 import { Data, Deferred, Duration, Effect, FiberRef, Logger, LogLevel, Option, type Scope } from "effect"
@@ -23,7 +23,7 @@ export interface ServeOptions {
 
 /** A whole HTTP/1.1 answer in the Error shape, for sockets Node gave up parsing (then closed). */
 const rawError = (status: number, reason: string, error: { readonly _tag: string; readonly message: string }): string => {
-  const body = JSON.stringify({ error })
+  const body = JSON.stringify(errorBody(error))
   return `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`
 }
 

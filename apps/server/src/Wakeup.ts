@@ -1,5 +1,4 @@
-import type { WorkSignal } from "@abathur/mcp"
-import { TaskQueue } from "@abathur/queue"
+import { TaskQueue, type WaitForWork, type WorkSignal } from "@abathur/queue"
 import { Context, Deferred, Effect, Exit, FiberId, Layer, PubSub, Queue, type Scope } from "effect"
 
 /**
@@ -179,3 +178,12 @@ export const workSignal: Effect.Effect<WorkSignal, never, Wakeup | Shutdown | Sc
     )
   }
 })
+
+/**
+ * The claims' wait (HTTP long polls and MCP `task_claim` with `waitSeconds`), on this server's
+ * wake-ups (its own commits, other processes' commits, lease expiries, delayed starts) instead of polling.
+ */
+export const waitForWork: Effect.Effect<WaitForWork, never, Wakeup | Shutdown> = Effect.map(
+  Effect.context<Wakeup | Shutdown>(),
+  (context): WaitForWork => Effect.provide(workSignal, context)
+)

@@ -202,7 +202,7 @@ describe("delayed starts", () => {
     expect(Object.keys(doc.paths["/v1/plans"].post.responses)).toEqual(expect.arrayContaining(["200", "201", "409"]))
     const s = doc.components.schemas
     expect(s.AddDependencyInput.properties.onFailure).toBeDefined()
-    expect(s.SubmitTaskInput.properties.dependsOn.items.oneOf).toHaveLength(2)
+    expect(s.SubmitTaskInput.properties.dependsOn.items.anyOf).toHaveLength(2) // anyOf: what MCP clients and function-calling converters read
     for (const f of ["notBefore", "idempotencyKey", "retryBackoffSeconds"]) expect(typeof s.SubmitTaskInput.properties[f].description, f).toBe("string")
     expect(typeof s.PlanInput.properties.idempotencyKey.description).toBe("string")
     expect(s.TaskDetail.allOf?.[1]?.properties?.subtree ?? s.TaskDetail.properties?.subtree).toBeDefined()

@@ -11,6 +11,9 @@ import { z } from "zod"
 /** The longest execution timeout and lease, in seconds: 7 days. */
 export const MAX_DURATION_SECONDS = 604_800
 
+/** The longest a claim waits for work (`waitSeconds`: HTTP long polls, MCP `task_claim`), in seconds. */
+export const MAX_CLAIM_WAIT_SECONDS = 60
+
 /** The longest estimated duration, in seconds: 365 days (urgency counts it against a deadline). */
 export const MAX_ESTIMATE_SECONDS = 31_536_000
 

@@ -1,6 +1,4 @@
-import { z } from "zod"
-import { JsonTree } from "./Primitives.js"
-import { PlanNode } from "./Task.js"
+import { MAX_CLAIM_WAIT_SECONDS } from "./Bounds.js"
 
 /**
  * What each input field means, in one place: the CLI's flags, the MCP tools' input properties and
@@ -40,7 +38,7 @@ export const FieldDocs = {
   prerequisiteId: "The id of the task to wait for (the prerequisite).",
   worker: "The claiming worker's name, recorded with the claim and in the audit trail.",
   leaseSeconds: "How long the lease lasts, in seconds (default: the task's maxExecutionTimeoutSeconds). Renew it with a heartbeat.",
-  waitSeconds: "Wait up to this many seconds (0..60, default 0) for a task to become ready when none is.",
+  waitSeconds: `Wait up to this many seconds (0..${MAX_CLAIM_WAIT_SECONDS}, default 0) for a task to become ready when none is.`,
   leaseToken: "The lease token from the claim: refused (LeaseMismatch) when the task has been claimed again since.",
   result: "The task's result: any JSON value, e.g. {\"pr\": 42}.",
   error: "What went wrong (required): kept as the task's errorMessage.",
@@ -67,6 +65,11 @@ export const FieldDocsIn: Readonly<Record<string, Readonly<Record<string, string
     dependsOn:
       "Nodes (by key) or existing tasks (by id) this one waits for, each with all of its subtasks; a key of the plan wins over an id. An item may be {\"key\"|\"id\": ..., \"onFailure\"?, \"dependencyType\"?}.",
     parentTaskId: "An existing task as the parent of this node (top-level nodes only: nested nodes get their enclosing node)."
+  },
+  PlanInput: {
+    parentTaskId: "An existing task as the parent of every top-level node that names none (the plan is adopted under it).",
+    idempotencyKey:
+      "A key of your own (1..200 characters): submitting the plan again with it returns the same tasks and creates nothing; another plan with the same key is IdempotencyConflict."
   },
   AddDependencyInput: {
     dependencyType: "The edge's own type: sequential or parallel (default: the dependent's)."
@@ -122,37 +125,4 @@ export const withFieldDocs = (schema: Json, within?: string): Json => {
     return out
   }
   return visit(schema, within) as Json
-}
-
-/** The domain's recursive schemas, by the names their definitions get. */
-const KnownNames: ReadonlyArray<readonly [z.ZodType, string]> = [
-  [PlanNode, "PlanNode"],
-  // JsonValue checks its bounds, then hands over to the recursive JsonTree: the part clients see.
-  [JsonTree, "JsonValue"]
-]
-
-/**
- * The JSON Schema of a zod schema's input side, as clients read it: recursive or shared parts are
- * `$defs` named PlanNode, JsonValue or as `names` says (never `__schema0`), and every property carries its
- * field's description.
- */
-export const documentedJsonSchema = (
-  schema: z.ZodType,
-  options: { readonly name?: string; readonly names?: ReadonlyArray<readonly [z.ZodType, string]> } = {}
-): Json => {
-  const ids = new Map<unknown, string>([...KnownNames, ...(options.names ?? [])])
-  // The global registry's metadata (descriptions), plus an id for each named schema: zod takes a
-  // schema that has an id out as a $def of that name.
-  const metadata = Object.create(z.globalRegistry, {
-    get: {
-      value: (s: z.ZodType) => {
-        const meta = z.globalRegistry.get(s)
-        const id = ids.get(s)
-        return id === undefined ? meta : { ...meta, id }
-      }
-    },
-    has: { value: (s: z.ZodType) => ids.has(s) || z.globalRegistry.has(s) }
-  }) as typeof z.globalRegistry
-  const { $schema: _s, ...json } = z.toJSONSchema(schema, { io: "input", unrepresentable: "any", metadata }) as Json
-  return withFieldDocs(json, options.name)
 }

@@ -1,3 +1,4 @@
+import { z } from "zod"
 import type { OnFailure } from "./Task.js"
 import type { TaskSource } from "./TaskSource.js"
 import type { TaskStatus } from "./TaskStatus.js"
@@ -8,13 +9,13 @@ import type { TaskStatus } from "./TaskStatus.js"
  */
 
 /** Progress of a task's descendants (not the task itself), as TaskDetail shows it. */
-export interface SubtreeProgress {
-  readonly total: number
-  readonly completed: number
-  readonly open: number
-  readonly failed: number
-  readonly cancelled: number
-}
+export const SubtreeProgress = z
+  .object({ total: z.number().int(), completed: z.number().int(), open: z.number().int(), failed: z.number().int(), cancelled: z.number().int() })
+  .meta({
+    description:
+      "Counts over the task's descendants (not the task itself). Its dependents wait until open is 0; a failed or cancelled descendant cancels them (edges with onFailure cancel)."
+  })
+export type SubtreeProgress = z.output<typeof SubtreeProgress>
 
 /** Counts of a task's strict descendants by outcome, kept by the engine. */
 export interface SubtreeCounts {

@@ -1,6 +1,6 @@
 import { z } from "zod"
 import { DependencyType } from "./DependencyType.js"
-import { boundedSeconds, MAX_AGE_SECONDS, MAX_DURATION_SECONDS, wellFormed } from "./Bounds.js"
+import { boundedSeconds, MAX_AGE_SECONDS, MAX_CLAIM_WAIT_SECONDS, MAX_DURATION_SECONDS, wellFormed } from "./Bounds.js"
 import { parseAge } from "./Duration.js"
 import { JsonValue, nonNegativeInt, positiveInt, TaskId } from "./Primitives.js"
 import { OnFailure } from "./Task.js"
@@ -52,7 +52,7 @@ export const ClaimInput = z.strictObject({
   waitSeconds: z
     .number({ error: "waitSeconds must be a number" })
     .min(0, { error: "waitSeconds must not be negative" })
-    .max(60, { error: "waitSeconds must be at most 60" })
+    .max(MAX_CLAIM_WAIT_SECONDS, { error: `waitSeconds must be at most ${MAX_CLAIM_WAIT_SECONDS}` })
     .optional(),
   limit: z
     .number({ error: "limit must be a number" })
@@ -167,19 +167,3 @@ export const GraphFormat = z.enum(["mermaid", "dot"], {
   error: (issue) => `unknown graph format ${JSON.stringify(issue.input)}: use mermaid or dot`
 })
 export type GraphFormat = z.infer<typeof GraphFormat>
-
-/** The answer of `status`. */
-export interface QueueStatus {
-  readonly total: number
-  readonly byStatus: Readonly<Record<TaskStatus, number>>
-  readonly avgPriority: number | null
-  readonly maxDepth: number | null
-  readonly oldestWaitingAt: string | null
-}
-
-/** The answer of `plan`: open tasks in batches that can run in parallel. */
-export interface ExecutionPlan {
-  readonly batches: ReadonlyArray<ReadonlyArray<string>>
-  readonly totalBatches: number
-  readonly maxParallelism: number
-}

@@ -123,3 +123,23 @@ export const flattenPlan = (plan: Plan): FlatPlan => {
   if (cycle !== null) return { _tag: "Problem", problem: { _tag: "Cycle", cycle } }
   return { _tag: "Ok", nodes, order: topologicalBatches(allKeys, depsOf).flat() }
 }
+
+/**
+ * Adoption under a parent: a plan whose top level names `parentTaskId` (an existing task) becomes
+ * that task's subtree: every top-level node that names no parent gets it (a node that names one,
+ * even null, keeps its own). Works on the plan as submitted (before validation), so that the nodes
+ * are checked, stored and fingerprinted (idempotency) as if each had named the parent itself.
+ */
+export const adoptPlan = (plan: unknown): unknown => {
+  if (typeof plan !== "object" || plan === null || Array.isArray(plan) || !("parentTaskId" in plan)) return plan
+  const { parentTaskId, ...rest } = plan as { parentTaskId: unknown; tasks?: unknown }
+  if (parentTaskId === undefined) return rest
+  // A bad parent or plan is left for the plan's schema to report.
+  if (!TaskId.safeParse(parentTaskId).success || !Array.isArray(rest.tasks)) return plan
+  return {
+    ...rest,
+    tasks: rest.tasks.map((node: unknown) =>
+      typeof node === "object" && node !== null && !Array.isArray(node) && !("parentTaskId" in node) ? { ...node, parentTaskId } : node
+    )
+  }
+}

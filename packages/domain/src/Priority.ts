@@ -55,13 +55,32 @@ export interface PriorityFacts {
   readonly waitingSince: number
 }
 
-export interface PriorityBreakdown {
-  readonly base: number
-  readonly urgency: number
-  readonly dependency: number
-  readonly starvation: number
-  readonly source: number
-}
+/** The five factors, in the order people read them. */
+export const PriorityFactors = ["base", "urgency", "dependency", "starvation", "source"] as const
+export type PriorityFactor = (typeof PriorityFactors)[number]
+
+const perFactor = (description: string) =>
+  z.object({ base: z.number(), urgency: z.number(), dependency: z.number(), starvation: z.number(), source: z.number() }).meta({ description })
+
+/** Each factor's score in [0, 100]. */
+export const PriorityBreakdown = perFactor("The factor scores (0..100) whose weighted mean is calculatedPriority.")
+export type PriorityBreakdown = z.output<typeof PriorityBreakdown>
+
+/**
+ * A score explained with the queue's own settings (not the defaults): each factor's weight and the
+ * points it adds (weight x score / sum of weights), their sum at the instant of the read, and the
+ * horizons behind starvation and urgency.
+ */
+export const PriorityExplanation = z
+  .object({
+    weights: perFactor("The weights the queue is configured with."),
+    contributions: perFactor("The points each factor adds to the score: weight x score / the sum of the weights."),
+    score: z.number().meta({ description: "The sum of the contributions at the instant of the read (the stored score may lag behind while the task waits)." }),
+    starvationHorizonSeconds: z.number().meta({ description: "Waiting this long gives the full starvation score." }),
+    urgencyHalfLifeSeconds: z.number().meta({ description: "Urgency halves for every this many seconds of slack before the deadline." })
+  })
+  .meta({ description: "The priority, factor by factor, with the queue's configured weights." })
+export type PriorityExplanation = z.output<typeof PriorityExplanation>
 
 const clamp = (x: number) => (x < 0 ? 0 : x > 100 ? 100 : x)
 
@@ -210,4 +229,18 @@ export const nextUrgencyRefreshAt = (
   // full x 2^(-slack / halfLife) = target  <=>  slack = -halfLife x log2(target / full)
   const slackMs = -settings.urgencyHalfLifeSeconds * 1000 * Math.log2(target / full)
   return Math.max(Math.floor(now) + 1, Math.ceil(fullAt - slackMs))
+}
+
+/** A breakdown explained with `settings` (the queue's configuration). */
+export const explainPriority = (b: PriorityBreakdown, settings: PrioritySettings = defaultPrioritySettings): PriorityExplanation => {
+  const w = settings.weights
+  const total = PriorityFactors.reduce((sum, f) => sum + w[f], 0)
+  const contributions = Object.fromEntries(PriorityFactors.map((f) => [f, (w[f] * b[f]) / total])) as PriorityBreakdown
+  return {
+    weights: { base: w.base, urgency: w.urgency, dependency: w.dependency, starvation: w.starvation, source: w.source },
+    contributions,
+    score: PriorityFactors.reduce((sum, f) => sum + contributions[f], 0),
+    starvationHorizonSeconds: settings.starvationHorizonSeconds,
+    urgencyHalfLifeSeconds: settings.urgencyHalfLifeSeconds
+  }
 }

@@ -58,16 +58,16 @@ export const Task = z
     completedAt: Timestamp.nullable().default(null),
     lastUpdatedAt: Timestamp.default(now),
     createdBy: z.string().nullable().default(null),
-    notBefore: Timestamp.nullable().default(null),
-    idempotencyKey: z.string().nullable().default(null),
-    stallCount: nonNegativeInt("stallCount").default(0),
-    retryBackoffSeconds: nonNegativeInt("retryBackoffSeconds").nullable().default(null)
+    notBefore: Timestamp.nullable().default(null).meta({ description: "ISO-8601 UTC: the task is not claimed before this instant (it is READY, waiting for it)." }),
+    idempotencyKey: z.string().nullable().default(null).meta({ description: "The submitter's key: a submit with the same key and fields returns this task." }),
+    stallCount: nonNegativeInt("stallCount").default(0).meta({ description: "How often its lease expired without a report (no retry spent)." }),
+    retryBackoffSeconds: nonNegativeInt("retryBackoffSeconds")
+      .nullable()
+      .default(null)
+      .meta({ description: "Base of the exponential wait (with jitter) before a failed attempt is retried; 0 retries at once; null: ABATHUR_RETRY_BACKOFF (5)." })
   })
   .transform((task) => (task.summary === "" ? { ...task, summary: summarize(task.prompt) } : task))
 export type Task = z.output<typeof Task>
-
-/** A task as a worker receives it from a claim or a heartbeat: with its lease. */
-export type ClaimedTask = Task & { readonly leaseToken: string; readonly leaseExpiresAt: string }
 
 /**
  * What an edge does when its prerequisite's subtree ends badly: `cancel` (the default) cancels
@@ -251,13 +251,18 @@ export const PlanNode: z.ZodType<PlanNode, PlanNodeInput> = z.lazy(() =>
   }, unknownFields([...Object.keys(submitFields), "key", "children"]))
 )
 
-/** A plan file: a tree of tasks submitted all or nothing; posting it again with its `idempotencyKey` returns the same tasks. */
+/**
+ * A plan file: a tree of tasks submitted all or nothing; posting it again with its `idempotencyKey`
+ * returns the same tasks. A top-level `parentTaskId` adopts the plan under an existing task: it is
+ * the parent of every top-level node that names none.
+ */
 export const PlanInput = z.strictObject({
   tasks: z.array(PlanNode, { error: "a plan needs \"tasks\": a list of plan nodes" }).min(1, {
     error: "a plan needs at least one task"
   }),
-  idempotencyKey: IdempotencyKey.optional()
-}, unknownFields(["tasks", "idempotencyKey"]))
+  idempotencyKey: IdempotencyKey.optional(),
+  parentTaskId: TaskId.optional()
+}, unknownFields(["tasks", "idempotencyKey", "parentTaskId"]))
 export type PlanInput = z.input<typeof PlanInput>
 export type Plan = z.output<typeof PlanInput>
 

@@ -1,10 +1,9 @@
-import { errorBody } from "@abathur/queue"
-import type { TaskQueue } from "@abathur/queue"
+import { causeErrorBody, type FaceHints, type TaskQueue } from "@abathur/queue"
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js"
 import { StdioServerTransport } from "@modelcontextprotocol/sdk/server/stdio.js"
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js"
-import { Cause, type Effect, Exit, Option } from "effect"
-import { advertisedSchema, callTool, pollForWork, type ToolArguments, type ToolContext, toolDefinitions, type WaitForWork } from "./McpTools.js"
+import { type Effect, Exit } from "effect"
+import { advertisedOutput, advertisedSchema, callTool, pollForWork, type ToolArguments, type ToolContext, toolDefinitions, type WaitForWork } from "./McpTools.js"
 
 /**
  * How the server runs an operation: the app decides (a ManagedRuntime, a Runtime taken inside a
@@ -28,33 +27,19 @@ export interface McpServerOptions {
 
 const text = (value: unknown): string => JSON.stringify(value, null, 2)
 
-/** A tagged error (or anything else) as the contract's error document. */
-export const toErrorBody = (error: unknown): { error: Record<string, unknown> } => {
-  if (typeof error === "object" && error !== null && "_tag" in error && typeof error._tag === "string") {
-    const message = "message" in error && typeof error.message === "string" ? error.message : error._tag
-    return errorBody({ ...(error as object), _tag: error._tag, message })
-  }
-  return { error: { _tag: "UnexpectedError", message: error instanceof Error ? error.message : String(error) } }
+/** The contract's error document of any failure (the queue's mapping, shared by every face). */
+export { toErrorBody } from "@abathur/queue"
+
+/** What MCP adds to the queue's messages: the tool that helps. */
+const McpHints: FaceHints = {
+  TaskNotFound: "find task ids with task_list"
 }
 
 /** A tool result for a finished operation: the document, or a tool error carrying the Error JSON. */
-export const toToolResult = (exit: Exit.Exit<object, unknown>): CallToolResult => {
-  if (Exit.isSuccess(exit)) {
-    return { content: [{ type: "text", text: text(exit.value) }], structuredContent: exit.value as Record<string, unknown> }
-  }
-  const failure = Cause.failureOption(exit.cause)
-  const body = Option.isSome(failure)
-    ? toErrorBody(failure.value)
-    : {
-        error: {
-          _tag: "UnexpectedError",
-          message: Cause.isInterruptedOnly(exit.cause)
-            ? "the operation was interrupted"
-            : (Cause.pretty(exit.cause).split("\n", 1)[0] ?? "unexpected failure")
-        }
-      }
-  return { content: [{ type: "text", text: text(body) }], isError: true }
-}
+export const toToolResult = (exit: Exit.Exit<object, unknown>): CallToolResult =>
+  Exit.isSuccess(exit)
+    ? { content: [{ type: "text", text: text(exit.value) }], structuredContent: exit.value as Record<string, unknown> }
+    : { content: [{ type: "text", text: text(causeErrorBody(exit.cause, McpHints)) }], isError: true }
 
 /**
  * An MCP server with the contract's tools (`toolDefinitions`: `task_enqueue`, `task_plan_submit`,
@@ -81,6 +66,7 @@ export const makeMcpServer = (options: McpServerOptions): McpServer => {
         title: tool.title,
         description: tool.description,
         inputSchema: advertisedSchema(tool.schema, tool.schemaName),
+        outputSchema: advertisedOutput(tool.output),
         annotations: { title: tool.title, readOnlyHint: tool.readOnly, openWorldHint: false }
       },
       async (args: ToolArguments) => toToolResult(await options.run(callTool(tool, args, context)))

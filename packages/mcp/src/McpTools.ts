@@ -1,12 +1,25 @@
 import {
   AddDependencyInput,
+  CancelResult,
+  ClaimAnswer,
+  ClaimedTask,
+  ClaimedTasks,
+  CompleteResult,
+  ExecutionPlan,
+  FailResult,
+  PlanResult,
+  QueueStatus,
+  RetryResult,
+  Task,
+  TaskDetail,
+  TaskList,
   ClaimInput,
   CompleteInput,
   documentedJsonSchema,
-  withFieldDocs,
   ExecutionPlanInput,
   FailInput,
   HeartbeatInput,
+  MAX_CLAIM_WAIT_SECONDS,
   ListTasksInput,
   PlanInput,
   ReleaseInput,
@@ -14,35 +27,15 @@ import {
   TaskId,
   TaskStatus
 } from "@abathur/domain"
-import { TaskQueue, type TaskQueueService, ValidationError } from "@abathur/queue"
-import { Effect, type Scope } from "effect"
+import { pollForWork, TaskQueue, type TaskQueueService, ValidationError, type WaitForWork } from "@abathur/queue"
+import { Effect } from "effect"
 import { z } from "zod"
 
 /** Arguments of a tool call, as the client sent them (validated by the queue, not here). */
 export type ToolArguments = Readonly<Record<string, unknown>>
 
-/**
- * What a waiting `task_claim` waits on between attempts. `next` is taken *before* each claim
- * attempt; when the attempt finds nothing, the claim waits on what it returned for at most
- * `millis`, so that a task made ready between the attempt and the wait is not missed. The wait
- * answers `false` to stop waiting early (the host is shutting down): the claim then returns no task.
- */
-export interface WorkSignal {
-  readonly next: Effect.Effect<(millis: number) => Effect.Effect<boolean>>
-}
-
-/**
- * Opens a work signal for one waiting claim, in the scope of that claim (held until it ends): a
- * host that knows when work arrives (the HTTP server's wake-ups) passes its own; the default,
- * `pollForWork()`, sleeps 250 ms between attempts.
- */
-export type WaitForWork = Effect.Effect<WorkSignal, never, Scope.Scope>
-
-/** The fallback: retry every `intervalMillis` (stdio `abathur mcp` has no wake-ups of its own). */
-export const pollForWork = (intervalMillis = 250): WaitForWork =>
-  Effect.succeed({
-    next: Effect.succeed((millis: number) => Effect.as(Effect.sleep(Math.min(intervalMillis, Math.max(1, millis))), true))
-  })
+/** How a waiting `task_claim` waits (the queue's; re-exported for hosts that pass their own). */
+export { pollForWork, type WaitForWork, type WorkSignal } from "@abathur/queue"
 
 /** What a tool may use besides the queue. */
 export interface ToolContext {
@@ -60,6 +53,8 @@ export interface ToolDefinition {
   readonly schema: z.ZodType
   /** The domain schema's name, where a field means something more specific (FieldDocsIn). */
   readonly schemaName?: string
+  /** The domain schema of the result (advertised as the tool's output JSON Schema). */
+  readonly output: z.ZodType
   readonly readOnly: boolean
   readonly call: (queue: TaskQueueService, args: ToolArguments, context: ToolContext) => Effect.Effect<object, unknown>
 }
@@ -114,6 +109,7 @@ export const toolDefinitions: ReadonlyArray<ToolDefinition> = [
       "Returns the Task (status ready or blocked).",
     schema: SubmitTaskInput,
     schemaName: "SubmitTaskInput",
+    output: Task,
     readOnly: false,
     call: (q, args) => q.submit(args, mcpSubmit)
   },
@@ -127,6 +123,7 @@ export const toolDefinitions: ReadonlyArray<ToolDefinition> = [
       "A top-level `idempotencyKey` makes a retried call return the same tasks. Returns {\"tasks\": {KEY: Task}}.",
     schema: PlanInput,
     schemaName: "PlanInput",
+    output: PlanResult,
     readOnly: false,
     call: (q, args) => q.submitPlan(args, mcpSubmit)
   },
@@ -136,6 +133,7 @@ export const toolDefinitions: ReadonlyArray<ToolDefinition> = [
     description:
       "A task with its prerequisites, dependents, children and the priority breakdown (factor scores).",
     schema: z.strictObject({ taskId: TaskId }),
+    output: TaskDetail,
     readOnly: true,
     call: (q, args) => Effect.flatMap(taskIdOf(args), (id) => q.get(id))
   },
@@ -152,6 +150,7 @@ export const toolDefinitions: ReadonlyArray<ToolDefinition> = [
       status: z.array(TaskStatus).optional(),
       excludeStatus: z.array(TaskStatus).optional()
     }),
+    output: TaskList,
     readOnly: true,
     call: (q, args) => Effect.map(q.list(args), (tasks) => ({ tasks }))
   },
@@ -160,14 +159,15 @@ export const toolDefinitions: ReadonlyArray<ToolDefinition> = [
     title: "Claim the next task",
     description:
       "Claim the most important ready task (optionally only of `agentType`) and lease it for `leaseSeconds` " +
-      "(default: the task's timeout). `waitSeconds` (0..60) waits for work to become ready. Returns " +
+      `(default: the task's timeout). \`waitSeconds\` (0..${MAX_CLAIM_WAIT_SECONDS}) waits for work to become ready. Returns ` +
       "{\"task\": Task|null}; the task carries `leaseToken` and `leaseExpiresAt`: pass the token to task_complete " +
       "or task_fail. With `limit` (1..100), claims up to that many tasks in one transaction and returns " +
       "{\"tasks\": [Task]} (empty when none is ready).",
     schema: ClaimInput,
     schemaName: "ClaimInput",
+    output: z.union([ClaimAnswer, ClaimedTasks]),
     readOnly: false,
-    call: (q, args, context) => claimWaiting(q, args, context.waitForWork)
+    call: (q, args, context) => claimTool(q, args, context.waitForWork)
   },
   {
     name: "task_complete",
@@ -180,6 +180,7 @@ export const toolDefinitions: ReadonlyArray<ToolDefinition> = [
       "\"next\": Task|null.",
     schema: withTaskId(CompleteInput),
     schemaName: "CompleteInput",
+    output: CompleteResult,
     readOnly: false,
     call: (q, args) => Effect.flatMap(taskIdOf(args), (id) => q.complete(id, rest(args), { actor: "mcp" }))
   },
@@ -192,6 +193,7 @@ export const toolDefinitions: ReadonlyArray<ToolDefinition> = [
       "as an operator). Returns {\"task\", \"retried\", \"cancelled\": [id]}.",
     schema: withTaskId(FailInput),
     schemaName: "FailInput",
+    output: FailResult,
     readOnly: false,
     call: (q, args) => Effect.flatMap(taskIdOf(args), (id) => q.fail(id, rest(args), { actor: "mcp" }))
   },
@@ -202,6 +204,7 @@ export const toolDefinitions: ReadonlyArray<ToolDefinition> = [
       "Cancel a task that is not finished; its open dependents and subtasks are cancelled too. Returns " +
       "{\"task\", \"cancelled\": [id]} (the ids cancelled besides the task).",
     schema: z.strictObject({ taskId: TaskId }),
+    output: CancelResult,
     readOnly: false,
     call: (q, args) =>
       Effect.flatMap(taskIdOf(args), (id) =>
@@ -219,6 +222,7 @@ export const toolDefinitions: ReadonlyArray<ToolDefinition> = [
       "Returns the Task with its `leaseToken` and new `leaseExpiresAt`.",
     schema: withTaskId(HeartbeatInput),
     schemaName: "HeartbeatInput",
+    output: ClaimedTask,
     readOnly: false,
     call: (q, args) => Effect.flatMap(taskIdOf(args), (id) => q.heartbeat(id, rest(args)))
   },
@@ -230,6 +234,7 @@ export const toolDefinitions: ReadonlyArray<ToolDefinition> = [
       "Pass the `leaseToken` from the claim. Returns the Task.",
     schema: withTaskId(ReleaseInput),
     schemaName: "ReleaseInput",
+    output: Task,
     readOnly: false,
     call: (q, args) => Effect.flatMap(taskIdOf(args), (id) => q.release(id, rest(args), { actor: "mcp" }))
   },
@@ -240,6 +245,7 @@ export const toolDefinitions: ReadonlyArray<ToolDefinition> = [
       "Put a failed task back to ready with its retries reset; the dependents its failure cancelled come back " +
       "unless another failed or cancelled prerequisite still dooms them. Returns {\"task\", \"revived\": [id]}.",
     schema: z.strictObject({ taskId: TaskId }),
+    output: RetryResult,
     readOnly: false,
     call: (q, args) => Effect.flatMap(taskIdOf(args), (id) => q.retry(id, { actor: "mcp" }))
   },
@@ -251,6 +257,7 @@ export const toolDefinitions: ReadonlyArray<ToolDefinition> = [
       "cancel (default) or ignore. A cycle is refused (DependencyCycle with its path); an existing edge changes nothing. " +
       "Returns the dependent task in detail.",
     schema: DependencyAddArgs,
+    output: TaskDetail,
     readOnly: false,
     call: (q, args) => Effect.flatMap(taskIdOf(args), (id) => q.addDependency(id, rest(args), { actor: "mcp" }))
   },
@@ -261,6 +268,7 @@ export const toolDefinitions: ReadonlyArray<ToolDefinition> = [
       "The task `taskId` (pending, blocked or ready) stops waiting for `prerequisiteId`; it becomes ready when that was its " +
       "last open edge and its parent waits for nothing. TaskNotFound when there is no such edge. Returns the dependent task in detail.",
     schema: DependencyRemoveArgs,
+    output: TaskDetail,
     readOnly: false,
     call: (q, args) =>
       Effect.flatMap(taskIdOf(args), (id) =>
@@ -274,6 +282,7 @@ export const toolDefinitions: ReadonlyArray<ToolDefinition> = [
       "Counts by status, the average priority and largest dependency depth of open tasks, and the submission " +
       "time of the oldest waiting task.",
     schema: z.strictObject({}),
+    output: QueueStatus,
     readOnly: true,
     call: (q) => q.status()
   },
@@ -285,43 +294,22 @@ export const toolDefinitions: ReadonlyArray<ToolDefinition> = [
       "in dependency order. Returns {\"batches\": [[id]], \"totalBatches\", \"maxParallelism\"}.",
     schema: ExecutionPlanInput,
     schemaName: "ExecutionPlanInput",
+    output: ExecutionPlan,
     readOnly: true,
     call: (q, args) => q.executionPlan(args)
   }
 ]
 
-/** A claim that waits up to `waitSeconds` for a task to become ready, woken by `waitForWork`. */
-const claimWaiting = (q: TaskQueueService, args: ToolArguments, waitForWork: WaitForWork): Effect.Effect<object, unknown> =>
-  Effect.gen(function* () {
-    const waitSeconds = typeof args["waitSeconds"] === "number" ? args["waitSeconds"] : 0
-    // With `limit`: up to that many tasks in one transaction, answered as {"tasks": [...]}.
-    const many = args["limit"] !== undefined
-    const claimNow = many
-      ? Effect.map(q.claimMany(args), (tasks) => ({ found: tasks.length > 0, answer: { tasks } }))
-      : Effect.map(q.claim(args), (task) => ({ found: task !== null, answer: { task } }))
-    const none = many ? { tasks: [] } : { task: null }
-    if (!(waitSeconds > 0)) return (yield* claimNow).answer
-    const deadline = Date.now() + Math.min(waitSeconds, 60) * 1000
-    const signal = yield* waitForWork
-    for (;;) {
-      const wait = yield* signal.next
-      const claimed = yield* claimNow
-      const left = deadline - Date.now()
-      if (claimed.found || left <= 0) return claimed.answer
-      if (!(yield* wait(left))) return none
-    }
-  }).pipe(Effect.scoped)
+/** `task_claim`: `{"task": Task|null}`, or `{"tasks": [Task]}` with `limit`, after waiting up to `waitSeconds`. */
+const claimTool = (q: TaskQueueService, args: ToolArguments, waitForWork: WaitForWork): Effect.Effect<object, unknown> =>
+  Effect.map(q.claimWaiting(args, { waitForWork }), (tasks) => (args["limit"] !== undefined ? { tasks } : { task: tasks[0] ?? null }))
 
 /**
  * The JSON Schema a client sees for a tool: the domain schema's input side, every property with its
  * field's description (FieldDocs), recursive parts under readable names (PlanNode, JsonValue).
  */
-export const jsonSchemaOf = (schema: z.ZodType, schemaName?: string): Record<string, unknown> => {
-  const json = documentedJsonSchema(schema, schemaName === undefined ? {} : { name: schemaName })
-  describeSubmitFields(json)
-  // The edge objects describeSubmitFields writes get their properties' descriptions too.
-  return withFieldDocs(json, schemaName)
-}
+export const jsonSchemaOf = (schema: z.ZodType, schemaName?: string): Record<string, unknown> =>
+  documentedJsonSchema(schema, schemaName === undefined ? {} : { name: schemaName })
 
 /** The argument names a tool accepts (the properties of its JSON Schema). */
 export const acceptedArguments = (tool: ToolDefinition): ReadonlyArray<string> => {
@@ -350,68 +338,32 @@ const knownArguments = (tool: ToolDefinition, args: ToolArguments): Effect.Effec
       )
 }
 
-const uuidJson = { type: "string", pattern: "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$" }
-const edgeJson = {
-  onFailure: { type: "string", enum: ["cancel", "ignore"], description: onFailureDoc },
-  dependencyType: { type: "string", enum: ["sequential", "parallel"], description: "This edge's type (default: the task's dependencyType)." }
-}
-const submitFieldDocs: Readonly<Record<string, string>> = {
-  notBefore: "ISO-8601 time: the task is not claimed before it (it waits as ready). Omit to start as soon as it is ready.",
-  idempotencyKey:
-    "1..200 characters, unique per piece of work: calling again with the same key and fields returns the first result and creates nothing; " +
-    "the same key with other fields is IdempotencyConflict (with taskId).",
-  retryBackoffSeconds: "Base of the exponential wait (with jitter) before a failed attempt is retried; 0 retries at once; default 5."
-}
-
-/**
- * Fills in what zod cannot write for the submit fields: a `dependsOn` item is an id (or a plan
- * key) or an edge object (the domain parses it with a transform, seen as `{}`); the fields of
- * delayed starts, idempotency and backoff get their descriptions. Walks nested definitions (plan nodes).
- */
-const describeSubmitFields = (node: unknown): void => {
-  if (typeof node !== "object" || node === null) return
-  if (Array.isArray(node)) {
-    for (const n of node) describeSubmitFields(n)
-    return
-  }
-  const o = node as Record<string, unknown>
-  const props = o["properties"]
-  if (typeof props === "object" && props !== null && !Array.isArray(props)) {
-    const p = props as Record<string, Record<string, unknown>>
-    const plan = "key" in p && "children" in p
-    const dependsOn = p["dependsOn"]
-    if (dependsOn !== undefined && typeof dependsOn["items"] === "object" && Object.keys(dependsOn["items"] as object).length === 0) {
-      p["dependsOn"] = {
-        ...dependsOn,
-        description: typeof dependsOn["description"] === "string" ? dependsOn["description"] : plan
-          ? "Prerequisites: keys of this plan or existing task ids (a key wins), or {\"key\"|\"id\": ..., \"onFailure\"?, \"dependencyType\"?}. Each waits with all of its subtasks."
-          : "Prerequisites: existing task ids, or {\"id\", \"onFailure\"?, \"dependencyType\"?}. Each waits with all of its subtasks.",
-        items: plan
-          ? { anyOf: [{ type: "string" }, { type: "object", properties: { key: { type: "string" }, id: uuidJson, ...edgeJson }, additionalProperties: false }] }
-          : { anyOf: [uuidJson, { type: "object", properties: { id: uuidJson, ...edgeJson }, required: ["id"], additionalProperties: false }] }
-      }
-    }
-    for (const [name, description] of Object.entries(submitFieldDocs)) {
-      const field = p[name]
-      if (field !== undefined && field["description"] === undefined) p[name] = { ...field, description }
-    }
-    if ("tasks" in p && p["idempotencyKey"] !== undefined) {
-      p["idempotencyKey"] = {
-        ...p["idempotencyKey"],
-        description: "1..200 characters: calling again with the same key and plan returns the same tasks and creates nothing; another plan with it is IdempotencyConflict."
-      }
-    }
-  }
-  for (const [k, v] of Object.entries(o)) if (k !== "properties") describeSubmitFields(v)
-  if (typeof props === "object" && props !== null) for (const v of Object.values(props)) describeSubmitFields(v)
-}
-
 /**
  * The schema registered with the SDK: it advertises the domain schema's JSON Schema but accepts any
  * object, so that the queue validates the arguments with the same domain schema and a bad argument
  * comes back as the contract's ValidationError (the SDK's own check would answer in its own words).
  */
-export const advertisedSchema = (schema: z.ZodType, schemaName?: string) => z.looseObject({}).meta(jsonSchemaOf(schema, schemaName))
+export const advertisedSchema = (schema: z.ZodType, schemaName?: string) => advertised(schema, () => jsonSchemaOf(schema, schemaName), schemaName)
+
+/**
+ * A tool's output schema as registered: it advertises the domain's output schema (an answer: every
+ * field of a task present); the results are the queue's own answers, not checked again.
+ */
+export const advertisedOutput = (schema: z.ZodType) => advertised(schema, () => documentedJsonSchema(schema, { answer: true }), "answer")
+
+/**
+ * Built once per schema: the HTTP server makes an MCP server per request (stateless), and
+ * generating fifteen tools' JSON Schemas again for each would cost every request.
+ */
+const anyObject = () => z.looseObject({})
+const advertisedCache = new WeakMap<z.ZodType, Map<string, ReturnType<typeof anyObject>>>()
+const advertised = (schema: z.ZodType, json: () => Record<string, unknown>, variant = ""): ReturnType<typeof anyObject> => {
+  let byVariant = advertisedCache.get(schema)
+  if (byVariant === undefined) advertisedCache.set(schema, (byVariant = new Map()))
+  let found = byVariant.get(variant)
+  if (found === undefined) byVariant.set(variant, (found = anyObject().meta(json())))
+  return found
+}
 
 /** Runs a tool's operation against the queue service. */
 export const callTool = (tool: ToolDefinition, args: ToolArguments, context: ToolContext = defaultContext) =>

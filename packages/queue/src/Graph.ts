@@ -244,7 +244,7 @@ export function* removeDependency(tx: Tx, dependentId: string, prerequisiteId: s
   const removed = yield* tx.store.deleteDependency(dependentId, prerequisiteId)
   if (removed === null) {
     throw new TaskNotFound({
-      message: `task ${dependentId} does not depend on ${prerequisiteId}: see its prerequisites with \`abathur show ${dependentId}\``,
+      message: `task ${dependentId} does not depend on ${prerequisiteId}`,
       taskId: prerequisiteId
     })
   }

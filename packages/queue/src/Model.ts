@@ -1,80 +1,20 @@
 /** The queue's answers (public types) and the small pure helpers every rule module shares. */
-import {
-  type DependencyLink,
-  type DependencyType,
-  formatIssues,
-  type OnFailure,
-  type PriorityBreakdown,
-  type SubtreeProgress,
-  type Task,
-  type TaskSource,
-  type TaskStatus
-} from "@abathur/domain"
-import type { ActivityMinute, AuditEntry, StoredTask } from "@abathur/storage"
+import { formatIssues, type Task, type TaskDetail as DomainTaskDetail, type TaskSource } from "@abathur/domain"
+import type { StoredTask } from "@abathur/storage"
 import type { z } from "zod"
 import { ValidationError } from "./QueueError.js"
 
-/** A state change made by an operation (published after commit). */
-export interface TaskChange {
-  readonly taskId: string
-  readonly from: TaskStatus | null
-  readonly to: TaskStatus
-  readonly at: string
-}
-
 /**
- * A task as `list` and `show` give it: a RUNNING task adds the name of the worker that claimed it
- * (`worker`, null when the claim named none) and when its lease ends (`leaseExpiresAt`).
+ * The answers' shapes are the domain's output schemas (`@abathur/domain` Outputs). The rules'
+ * TaskDetail lacks only the priority explanation, which TaskQueue adds with the configured settings.
  */
-export type ListedTask = Task & { readonly worker?: string | null; readonly leaseExpiresAt?: string | null }
-
-/** Completions and failures over a recent window, per minute, from the audit trail. */
-export interface Activity {
-  readonly since: string
-  readonly until: string
-  readonly minutes: ReadonlyArray<ActivityMinute>
-  /** The newest failed attempts (retried or final), newest first. */
-  readonly recentFailures: ReadonlyArray<AuditEntry>
-}
+export type { Activity, GraphLink, ListedTask, TaskChange, TreeNode } from "@abathur/domain"
+export type TaskDetail = Omit<DomainTaskDetail, "priorityExplanation">
 
 /** Options of a submission. */
 export interface SubmitDefaults {
   /** The source of a task submitted without one and without a parent (MCP: `agent_planner`); default `human`. */
   readonly defaultSource?: TaskSource | undefined
-}
-
-/** A task with its neighbourhood, as `show` prints it. */
-export interface TaskDetail extends Task {
-  readonly worker?: string | null
-  readonly leaseExpiresAt?: string | null
-  readonly prerequisites: ReadonlyArray<DependencyLink>
-  readonly dependents: ReadonlyArray<DependencyLink>
-  readonly children: ReadonlyArray<string>
-  /** Progress of the task's descendants (its dependents wait for all of them). */
-  readonly subtree: SubtreeProgress
-  readonly priorityBreakdown: PriorityBreakdown
-}
-
-export interface TreeNode {
-  readonly task: Task
-  /**
-   * Progress of the task's descendants: a COMPLETED task with `subtree.open > 0` has done its
-   * own part while its subtasks still run (its dependents still wait).
-   */
-  readonly subtree: SubtreeProgress
-  readonly children: ReadonlyArray<TreeNode>
-}
-
-/** An edge of `graph`: a dependency (prerequisite -> dependent) or a subtask (parent -> child). */
-export interface GraphLink {
-  readonly from: string
-  readonly to: string
-  readonly resolved: boolean
-  readonly kind: "dependency" | "subtask"
-  /** The dependency's type; null for a subtask link. */
-  readonly type: DependencyType | null
-  /** The dependency's failure policy; null for a subtask link. */
-  readonly onFailure: OnFailure | null
 }
 
 /** Validates `input` with a zod schema or throws the contract's ValidationError. */

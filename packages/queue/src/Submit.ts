@@ -132,7 +132,7 @@ export function* submit(tx: Tx, raw: unknown, now: number, actor: string | null,
   const edges: Array<{ p: StoredTask; spec: DependsOnSpec; resolvedAt: string | null }> = []
   for (const [pid, spec] of specs) {
     const p = prereqs.get(pid)
-    if (p === undefined) throw new TaskNotFound({ message: `prerequisite ${pid} does not exist: check the id with \`abathur list\``, taskId: pid })
+    if (p === undefined) throw new TaskNotFound({ message: `prerequisite ${pid} does not exist`, taskId: pid })
     checkPrerequisite(p, spec.onFailure)
     edges.push({ p, spec, resolvedAt: resolution(p, spec.onFailure, now) })
   }
@@ -214,7 +214,7 @@ export function* submitPlan(
     for (const e of n.edges) {
       if (e.local) continue
       const s = states.get(e.ref)
-      if (s === undefined) throw new TaskNotFound({ message: `prerequisite ${e.ref} does not exist: check the id with \`abathur list\``, taskId: e.ref })
+      if (s === undefined) throw new TaskNotFound({ message: `prerequisite ${e.ref} does not exist`, taskId: e.ref })
       checkPrerequisite(s, e.onFailure)
     }
   }

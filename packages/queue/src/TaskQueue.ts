@@ -1,6 +1,18 @@
 import {
+  type Activity,
   ActorName,
   ActivityInput,
+  adoptPlan,
+  type CancelResult,
+  type CompleteResult,
+  explainPriority,
+  type FailResult,
+  type ListedTask,
+  type PlanResult,
+  type RetryResult,
+  type TaskChange,
+  type TaskDetail,
+  type TreeNode,
   AddDependencyInput,
   type ClaimedTask,
   ClaimInput,
@@ -24,11 +36,13 @@ import {
   TaskId
 } from "@abathur/domain"
 import type { AuditEntry, TaskRepository } from "@abathur/storage"
+export type { CompleteResult, TaskDetail } from "@abathur/domain"
 import { Context, Effect, Layer, PubSub, type Queue, type Scope } from "effect"
 import { cancel, evaluatePending, retry } from "./Cascade.js"
+import { type ClaimWaitOptions, claimWaiting, pollForWork } from "./ClaimWaiting.js"
 import { addDependency, executionPlan, removeDependency } from "./Graph.js"
 import { claim, claimUpTo, complete, fail, heartbeat, recover, release } from "./Leases.js"
-import { type Activity, type ListedTask, type SubmitDefaults, type TaskChange, type TaskDetail, type TreeNode, validate } from "./Model.js"
+import { type SubmitDefaults, validate } from "./Model.js"
 import { prune } from "./Prune.js"
 import { QueueConfig } from "./QueueConfig.js"
 import { type QueueError, TaskNotFound, ValidationError } from "./QueueError.js"
@@ -61,8 +75,11 @@ export interface TaskQueueService {
   readonly submit: <I>(input: Input<I, SubmitTaskInput>, options?: SubmitOptions) => Effect.Effect<Task, QueueError>
   /** As `submit`, and says whether it created the task (false: an idempotent repeat; HTTP 200 instead of 201). */
   readonly submitWithOutcome: <I>(input: Input<I, SubmitTaskInput>, options?: SubmitOptions) => Effect.Effect<{ task: Task; created: boolean }, QueueError>
-  /** Submits a plan, all or nothing; with the plan's `idempotencyKey`, posting it again returns the same tasks. */
-  readonly submitPlan: <I>(plan: Input<I, PlanInput>, options?: SubmitOptions & ProgressOptions) => Effect.Effect<{ tasks: Record<string, Task> }, QueueError>
+  /**
+   * Submits a plan, all or nothing; with the plan's `idempotencyKey`, posting it again returns the
+   * same tasks. The plan's `parentTaskId` adopts it under that task (see `adoptPlan`).
+   */
+  readonly submitPlan: <I>(plan: Input<I, PlanInput>, options?: SubmitOptions & ProgressOptions) => Effect.Effect<PlanResult, QueueError>
   /** As `submitPlan`, and says whether it created the tasks (false: an idempotent repeat). */
   readonly submitPlanWithOutcome: <I>(
     plan: Input<I, PlanInput>,
@@ -78,16 +95,23 @@ export interface TaskQueueService {
   readonly claim: <I>(input?: Input<I, ClaimInput>) => Effect.Effect<ClaimedTask | null, QueueError>
   /** Claims up to `limit` (1..100, default 1) tasks in one transaction, best first; [] when none is ready. */
   readonly claimMany: <I>(input?: Input<I, ClaimInput>) => Effect.Effect<Array<ClaimedTask>, QueueError>
+  /**
+   * Claims as `claimMany` (one task unless `limit`), waiting up to `waitSeconds` (at most
+   * MAX_CLAIM_WAIT_SECONDS) for work when none is ready, woken by `options.waitForWork` (default: a
+   * retry every 250 ms; the HTTP server wakes on commits, lease expiries and `notBefore` instants).
+   * [] when nothing was ready in time, or when the wait was stopped (shutdown).
+   */
+  readonly claimWaiting: <I>(input?: Input<I, ClaimInput>, options?: ClaimWaitOptions) => Effect.Effect<Array<ClaimedTask>, QueueError>
   readonly heartbeat: <I>(id: string, input?: Input<I, HeartbeatInput>) => Effect.Effect<ClaimedTask, QueueError>
   /**
    * Completes a RUNNING task (its lease token, or `force`). With `next`, claims the next task in
    * the same transaction and answers it as `next` (null when nothing is ready).
    */
   readonly complete: <I>(id: string, input?: Input<I, CompleteInput>, options?: Actor) => Effect.Effect<CompleteResult, QueueError>
-  readonly fail: <I>(id: string, input: Input<I, FailInput>, options?: Actor) => Effect.Effect<{ task: Task; retried: boolean; cancelled: Array<string> }, QueueError>
+  readonly fail: <I>(id: string, input: Input<I, FailInput>, options?: Actor) => Effect.Effect<FailResult, QueueError>
   readonly release: <I>(id: string, input?: Input<I, ReleaseInput>, options?: Actor) => Effect.Effect<Task, QueueError>
-  readonly cancel: (id: string, options?: Actor & { readonly reason?: string }) => Effect.Effect<{ task: Task; cancelled: Array<string> }, QueueError>
-  readonly retry: (id: string, options?: Actor) => Effect.Effect<{ task: Task; revived: Array<string> }, QueueError>
+  readonly cancel: (id: string, options?: Actor & { readonly reason?: string }) => Effect.Effect<CancelResult, QueueError>
+  readonly retry: (id: string, options?: Actor) => Effect.Effect<RetryResult, QueueError>
   readonly recover: () => Effect.Effect<{ recovered: Array<string> }, QueueError>
   readonly prune: <I>(input?: Input<I, PruneInput>, options?: ProgressOptions) => Effect.Effect<{ deleted: number; ids: Array<string> }, QueueError>
   readonly get: (id: string) => Effect.Effect<TaskDetail, QueueError>
@@ -133,13 +157,6 @@ export interface TaskQueueService {
   readonly nextNotBefore: () => Effect.Effect<string | null, QueueError>
 }
 
-/** What `complete` answers; `next` only when the input asked for it. */
-export interface CompleteResult {
-  readonly task: Task
-  readonly unblocked: Array<string>
-  readonly next?: ClaimedTask | null
-}
-
 const id = (raw: string): string => validate(TaskId, raw)
 /** The actor of an operation, well-formed text (it goes into the audit trail), or null. */
 const actorOf = (options: Actor | undefined): string | null =>
@@ -170,6 +187,11 @@ interface Outcome<A> {
 export const make = Effect.gen(function* () {
   const runner = yield* StoreRunner
   const settings = yield* QueueConfig
+  /** A task in detail, its priority explained with the configured weights (not the defaults). */
+  const explained = (detail: Omit<TaskDetail, "priorityExplanation">): TaskDetail => ({
+    ...detail,
+    priorityExplanation: explainPriority(detail.priorityBreakdown, settings.priority)
+  })
   // Sliding: a slow subscriber (an SSE client) loses the oldest changes, never grows memory.
   const events = yield* PubSub.sliding<TaskChange>(16_384)
   // Publishing resumes every subscriber's fiber: skipped while nobody subscribes.
@@ -214,27 +236,33 @@ export const make = Effect.gen(function* () {
     submitWithOutcome: (input, options) => write((tx, now) => submit(tx, input, now, actorOf(options), options)),
     submitPlan: (plan, options) =>
       write(function* (tx, now) {
-        return { tasks: (yield* submitPlan(tx, plan, now, actorOf(options), options?.onProgress, options)).tasks }
+        return { tasks: (yield* submitPlan(tx, adoptPlan(plan), now, actorOf(options), options?.onProgress, options)).tasks }
       }),
     submitPlanWithOutcome: (plan, options) =>
-      write((tx, now) => submitPlan(tx, plan, now, actorOf(options), options?.onProgress, options)),
+      write((tx, now) => submitPlan(tx, adoptPlan(plan), now, actorOf(options), options?.onProgress, options)),
     addDependency: (dependentId, input, options) =>
-      write((tx, now) => {
+      write(function* (tx, now) {
         const dep = id(dependentId)
         const i = validate(AddDependencyInput, input)
-        return addDependency(tx, dep, i.prerequisiteId, i.dependencyType, now, actorOf(options), i.onFailure)
+        return explained(yield* addDependency(tx, dep, i.prerequisiteId, i.dependencyType, now, actorOf(options), i.onFailure))
       }),
     removeDependency: (dependentId, prerequisiteId, options) =>
-      write((tx, now) => {
+      write(function* (tx, now) {
         const dep = id(dependentId)
         const i = validate(RemoveDependencyInput, { prerequisiteId })
-        return removeDependency(tx, dep, i.prerequisiteId, now, actorOf(options))
+        return explained(yield* removeDependency(tx, dep, i.prerequisiteId, now, actorOf(options)))
       }),
     claim: (input = {}) => write((tx, now) => claim(tx, validate(ClaimInput, input), now)),
     claimMany: (input = {}) =>
       write((tx, now) => {
         const i = validate(ClaimInput, input)
         return claimUpTo(tx, i, i.limit ?? 1, now)
+      }),
+    claimWaiting: (input = {}, options = {}) =>
+      Effect.flatMap(Effect.try({ try: () => validate(ClaimInput, input), catch: (error) => error as ValidationError }), (i) => {
+        const attempt = write((tx, now) => claimUpTo(tx, i, i.limit ?? 1, now))
+        const watched = options.onAttempt === undefined ? attempt : Effect.tap(attempt, (claimed) => Effect.sync(() => options.onAttempt?.(claimed)))
+        return claimWaiting(watched, i.waitSeconds ?? 0, options.waitForWork ?? pollForWork())
       }),
     heartbeat: (taskId, input = {}) => write((tx, now) => heartbeat(tx, id(taskId), validate(HeartbeatInput, input), now)),
     complete: (taskId, input = {}, options) =>
@@ -265,7 +293,9 @@ export const make = Effect.gen(function* () {
         const i = validate(PruneInput, input)
         return prune(tx, { olderThanMs: i.olderThan, statuses: i.status, dryRun: i.dryRun }, now, options?.onProgress)
       }),
-    get: (taskId) => read((tx, now) => detail(tx, id(taskId), now)),
+    get: (taskId) => read(function* (tx, now) {
+      return explained(yield* detail(tx, id(taskId), now))
+    }),
     list: (input = {}) =>
       read((tx, now) => {
         const i = validate(ListTasksInput, input)
@@ -304,7 +334,7 @@ export const make = Effect.gen(function* () {
         (found): Effect.Effect<string, ValidationError | TaskNotFound> => {
           if (found.length === 1) return Effect.succeed(found[0]!.id)
           if (found.length === 0) {
-            return Effect.fail(new TaskNotFound({ message: `no task id starts with ${prefix}: check the id with \`abathur list\``, taskId: prefix }))
+            return Effect.fail(new TaskNotFound({ message: `no task id starts with ${prefix}`, taskId: prefix }))
           }
           const shown = found.slice(0, CANDIDATES)
           return Effect.fail(

@@ -39,7 +39,7 @@ export class Tx {
 export function* load(tx: Tx, id: string, what = "task"): Step<StoredTask> {
   const task = yield* tx.store.getTask(id)
   if (task === null) {
-    throw new TaskNotFound({ message: `${what} ${id} does not exist: check the id with \`abathur list\``, taskId: id })
+    throw new TaskNotFound({ message: `${what} ${id} does not exist`, taskId: id })
   }
   return task
 }

@@ -1,4 +1,6 @@
-export type { Activity, GraphLink, ListedTask, SubmitDefaults, TaskChange, TaskDetail, TreeNode } from "./Model.js"
+export type { TaskDetail } from "@abathur/domain"
+export * from "./ClaimWaiting.js"
+export type { Activity, GraphLink, ListedTask, SubmitDefaults, TaskChange, TreeNode } from "./Model.js"
 export * from "./QueueConfig.js"
 export * from "./QueueError.js"
 export { type Repository, type Rule, ruleFailure, type Step, type StoreMethods, storeMethods, StoreRunner, type StoreRunnerService, type TaskStore } from "./Store.js"

@@ -1,4 +1,14 @@
-import type { DependencyLink, DependencyType, OnFailure, SubtreeCounts, TaskDependency, TaskSource, TaskStatus } from "@abathur/domain"
+import type {
+  ActivityMinute,
+  AuditEntry,
+  DependencyLink,
+  DependencyType,
+  OnFailure,
+  SubtreeCounts,
+  TaskDependency,
+  TaskSource,
+  TaskStatus
+} from "@abathur/domain"
 import type BetterSqlite3 from "better-sqlite3"
 import { Context, Effect, Layer } from "effect"
 import { Database } from "./Database.js"
@@ -95,15 +105,8 @@ export interface StoredPriority {
   readonly priorityRefreshAt: string | null
 }
 
-/** One audit record: a submission or a state change. */
-export interface AuditEntry {
-  readonly taskId: string
-  readonly fromStatus: TaskStatus | null
-  readonly toStatus: TaskStatus
-  readonly at: string
-  readonly actor: string | null
-  readonly reason: string | null
-}
+/** One audit record (a submission or a state change) and one minute of activity: the domain's answers. */
+export type { ActivityMinute, AuditEntry } from "@abathur/domain"
 
 export interface ListFilter {
   readonly statuses?: ReadonlyArray<TaskStatus>
@@ -115,16 +118,6 @@ export interface ListFilter {
   readonly limit?: number
   /** Rows of the order to skip first (with `limit`). */
   readonly offset?: number
-}
-
-/** Completions and failures in one minute (`minute` = `YYYY-MM-DDTHH:MM`). */
-export interface ActivityMinute {
-  readonly minute: string
-  readonly completed: number
-  /** Attempts that failed and will be retried. */
-  readonly retried: number
-  /** Tasks that ended FAILED. */
-  readonly failed: number
 }
 
 export interface StatusCounts {

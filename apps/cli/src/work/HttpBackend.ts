@@ -1,4 +1,4 @@
-import type { ClaimedTask, TaskStatus } from "@abathur/domain"
+import { type ClaimedTask, MAX_CLAIM_WAIT_SECONDS, type TaskStatus } from "@abathur/domain"
 import { InvalidTransition, LeaseMismatch, TaskNotFound, ValidationError } from "@abathur/queue"
 import { Effect } from "effect"
 import { BackendError, claimInput, type WorkBackend, type WorkError } from "./Backend.js"
@@ -104,13 +104,13 @@ export const httpBackend = (options: HttpBackendOptions): WorkBackend => {
     childEnv: { ABATHUR_SERVER: base.href.replace(/\/$/, "") },
     longPoll: true,
     claim: (r, waitSeconds) =>
-      call<ClaimedTask>("POST", "v1/claims", { ...claimInput(r), waitSeconds: Math.max(0, Math.min(60, waitSeconds)) }, "claim", waitSeconds),
+      call<ClaimedTask>("POST", "v1/claims", { ...claimInput(r), waitSeconds: Math.max(0, Math.min(MAX_CLAIM_WAIT_SECONDS, waitSeconds)) }, "claim", waitSeconds),
     claimMany: (r, limit, waitSeconds) =>
       Effect.map(
         call<{ tasks?: ReadonlyArray<ClaimedTask> }>(
           "POST",
           "v1/claims",
-          { ...claimInput(r), limit, waitSeconds: Math.max(0, Math.min(60, waitSeconds)) },
+          { ...claimInput(r), limit, waitSeconds: Math.max(0, Math.min(MAX_CLAIM_WAIT_SECONDS, waitSeconds)) },
           "claim",
           waitSeconds
         ),

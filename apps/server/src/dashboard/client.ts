@@ -5,6 +5,7 @@
  * `#/graph/<id>` (open work, or one task's neighbourhood), `#/task/<id>` (a task's page),
  * `#/workers`, `#/failures`. Every element is built with textContent: task text is never markup.
  */
+import type { PriorityExplanation } from "@abathur/domain"
 import dagre from "@dagrejs/dagre"
 
 // ---- shapes the API answers with ----------------------------------------------------------------
@@ -63,6 +64,8 @@ interface TaskDetail extends Task {
   dependents: Array<Link>
   children: Array<string>
   priorityBreakdown: { base: number; urgency: number; dependency: number; starvation: number; source: number }
+  /** The breakdown explained with the queue's configured weights. */
+  priorityExplanation: PriorityExplanation
   subtree?: Subtree
 }
 
@@ -786,7 +789,7 @@ function fitLabels(labels: ReadonlyArray<[SVGTextElement, string]>, max: number)
 
 // ---- task page -----------------------------------------------------------------------------------
 
-const WEIGHTS = { base: 1, urgency: 2, dependency: 1.5, starvation: 0.5, source: 1 } as const
+const FACTORS = ["base", "urgency", "dependency", "starvation", "source"] as const
 
 const taskView = (id: string): View => ({
   mount(root) {
@@ -841,27 +844,28 @@ const taskView = (id: string): View => ({
         row("id", t.id, { class: "mono" }))
 
       const bd = t.priorityBreakdown
-      const totalW = Object.values(WEIGHTS).reduce((a, b) => a + b, 0)
+      // The queue explains the score with its own weights (not the defaults).
+      const { weights, contributions, score: nowScore, starvationHorizonSeconds } = t.priorityExplanation
       const openDependents = t.dependents.filter((l) => l.resolvedAt === null).length
-      const explain: Record<keyof typeof WEIGHTS, string> = {
+      const explain: Record<(typeof FACTORS)[number], string> = {
         base: `submitted priority ${t.priority} × 10`,
         urgency: t.deadline === null ? "no deadline" : Date.parse(t.deadline) <= Date.now() ? "the deadline has passed" : `deadline in ${duration((Date.parse(t.deadline) - Date.now()) / 1000)}${t.estimatedDurationSeconds !== null ? `, estimate ${duration(t.estimatedDurationSeconds)}` : ""}: rises as it nears`,
         dependency: `${openDependents} open dependent${openDependents === 1 ? " waits" : "s wait"} on it: 33.33 × log10(1 + ${openDependents})`,
-        starvation: `waiting since ${ago(t.submittedAt)}: grows with waiting time, 100 after the horizon (1 h by default)`,
+        starvation: `waiting since ${ago(t.submittedAt)}: grows with waiting time, 100 after the horizon (${duration(starvationHorizonSeconds)})`,
         source: `source ${t.source} (human 100, agent_requirements 75, agent_planner 50, agent_implementation 25)`
       }
       const priority = h("table", { class: "breakdown", "data-testid": "priority-breakdown" },
         h("thead", {}, h("tr", {}, h("th", { text: "factor" }), h("th", { class: "num", text: "score" }), h("th", { class: "num", text: "weight" }), h("th", { class: "num", text: "adds" }), h("th", { text: "why" }))),
-        h("tbody", {}, (Object.keys(WEIGHTS) as Array<keyof typeof WEIGHTS>).map((k) =>
+        h("tbody", {}, FACTORS.map((k) =>
           h("tr", { "data-factor": k },
             h("td", { text: k }),
             h("td", { class: "num" }, h("span", { class: "meter" }, h("span", { style: `width:${Math.min(100, bd[k])}%` })), ` ${bd[k].toFixed(1)}`),
-            h("td", { class: "num", text: `× ${WEIGHTS[k]}` }),
-            h("td", { class: "num", text: ((bd[k] * WEIGHTS[k]) / totalW).toFixed(1) }),
+            h("td", { class: "num", text: `× ${weights[k]}` }),
+            h("td", { class: "num", text: contributions[k].toFixed(1) }),
             h("td", { class: "wrap", text: explain[k] })))),
         h("tfoot", {}, h("tr", {}, h("td", { text: "score" }), h("td", {}), h("td", {}),
-          h("td", { class: "num", text: (Object.keys(WEIGHTS) as Array<keyof typeof WEIGHTS>).reduce((n, k) => n + (bd[k] * WEIGHTS[k]) / totalW, 0).toFixed(1) }),
-          h("td", { class: "muted wrap", text: `weighted mean with the default weights (sum ${totalW}); the stored score is ${t.calculatedPriority.toFixed(1)}` }))))
+          h("td", { class: "num", text: nowScore.toFixed(1) }),
+          h("td", { class: "muted wrap", text: `weighted mean with the queue's weights (sum ${FACTORS.reduce((n, k) => n + weights[k], 0)}); the stored score is ${t.calculatedPriority.toFixed(1)}` }))))
 
       const linkItem = (tid: string, extra: Child | Array<Child> = null) => {
         const r = related[tid]
