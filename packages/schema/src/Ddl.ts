@@ -238,3 +238,17 @@ CREATE TABLE IF NOT EXISTS plan_submissions (
   created_at TEXT NOT NULL
 );
 `
+
+/**
+ * Version 5: the index diet. Every index on the queue's tables is there for a query whose plan a
+ * test pins (packages/storage/test/QueryPlans.test.ts), or for a constraint, or because the seed
+ * named it. `idx_tasks_status_submitted` (every task, by status and age) went: each state change
+ * moved its entry (a delete and an insert in an index over the whole table, completed tasks
+ * included), and each of its queries has a narrower index: the oldest READY task
+ * `idx_tasks_ready_submitted`, the oldest BLOCKED one the seed's `idx_tasks_blocked`, the
+ * earliest lease `idx_tasks_lease_expiry`, open tasks `idx_tasks_open_depth`, READY lists the
+ * seed's `idx_tasks_ready_priority`; lists of finished tasks and prune candidates read the table.
+ */
+export const INDEX_DIET_V5 = `
+DROP INDEX IF EXISTS idx_tasks_status_submitted;
+`

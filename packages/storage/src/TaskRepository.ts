@@ -144,6 +144,23 @@ export interface Edge {
 }
 
 const OPEN = "('pending', 'blocked', 'ready', 'running')"
+const OPEN_STATUSES: ReadonlySet<TaskStatus> = new Set(["pending", "blocked", "ready", "running"])
+
+/** A status as an SQL literal, from the closed set of statuses (never text from outside). */
+const STATUS_LITERALS: Readonly<Record<TaskStatus, string>> = {
+  pending: "'pending'",
+  blocked: "'blocked'",
+  ready: "'ready'",
+  running: "'running'",
+  completed: "'completed'",
+  failed: "'failed'",
+  cancelled: "'cancelled'"
+}
+const statusLiteral = (status: TaskStatus): string => {
+  const literal = Object.hasOwn(STATUS_LITERALS, status) ? STATUS_LITERALS[status] : undefined
+  if (literal === undefined) throw new TypeError(`not a task status: ${JSON.stringify(status)}`)
+  return literal
+}
 
 /** The columns of GateFacts over `tasks t`. */
 const GATE_COLUMNS = `t.id, t.status, t.priority, t.source, t.deadline,
@@ -433,7 +450,9 @@ export const makeTaskRepository = (db: BetterSqlite3.Database) => {
 
     /** The earliest lease expiry among RUNNING tasks. */
     nextLeaseExpiry: (): string | null =>
-      get<{ at: string | null }>("SELECT min(lease_expires_at) AS at FROM tasks WHERE status = 'running'")?.at ?? null,
+      // One step down the partial index; the planner's own choice read every RUNNING task.
+      get<{ at: string | null }>("SELECT min(lease_expires_at) AS at FROM tasks INDEXED BY idx_tasks_lease_expiry WHERE status = 'running'")
+        ?.at ?? null,
 
     /** Tasks whose stored priority is due for a refresh at `at` (the earliest `limit`), with their stored rank. */
     dueForRefresh: (at: string, limit?: number): Array<DueRefresh> =>
@@ -452,19 +471,44 @@ export const makeTaskRepository = (db: BetterSqlite3.Database) => {
       ).run(p.calculatedPriority, p.priorityRank, p.priorityStarved ? 1 : 0, p.priorityRefreshAt, id)
     },
 
-    idsWithStatus: (status: TaskStatus): Array<string> =>
-      pluck("SELECT id FROM tasks WHERE status = ? ORDER BY submitted_at, rowid", status),
+    /**
+     * Tasks of one status, oldest first. Waiting and running ones come from their partial
+     * indexes; PENDING (transient: nothing stays PENDING once the engine has opened the file)
+     * is first counted in task_stats, so that opening a large database reads nothing when there
+     * is none; finished ones are read from the table.
+     */
+    idsWithStatus: (status: TaskStatus): Array<string> => {
+      switch (status) {
+        case "ready":
+          return pluck("SELECT id FROM tasks INDEXED BY idx_tasks_ready_submitted WHERE status = 'ready' ORDER BY submitted_at, rowid")
+        case "blocked":
+          return pluck("SELECT id FROM tasks INDEXED BY idx_tasks_blocked WHERE status = 'blocked' ORDER BY submitted_at, rowid")
+        case "running":
+          return pluck("SELECT id FROM tasks INDEXED BY idx_tasks_lease_expiry WHERE status = 'running' ORDER BY submitted_at, rowid")
+        case "pending":
+          if ((get<{ n: number }>("SELECT task_count AS n FROM task_stats WHERE status = 'pending'")?.n ?? 1) === 0) return []
+          return pluck(
+            `SELECT id FROM tasks INDEXED BY idx_tasks_open_depth WHERE status IN ${OPEN} AND status = 'pending' ORDER BY submitted_at, rowid`
+          )
+        default:
+          return pluck("SELECT id FROM tasks WHERE status = ? ORDER BY submitted_at, rowid", status)
+      }
+    },
 
-    /** Every open task, for the execution plan. */
+    /** Every open task, for the execution plan (the partial index of open tasks, not the table). */
     openTaskIds: (): Array<string> =>
-      pluck(`SELECT id FROM tasks WHERE status IN ${OPEN} ORDER BY submitted_at, rowid`),
+      pluck(`SELECT id FROM tasks INDEXED BY idx_tasks_open_depth WHERE status IN ${OPEN} ORDER BY submitted_at, rowid`),
 
     listTasks: (filter: ListFilter): Array<StoredTask> => {
       const where: Array<string> = []
       const params: Array<unknown> = []
       if (filter.statuses && filter.statuses.length > 0) {
-        where.push(`status IN (${placeholders(filter.statuses.length)})`)
-        params.push(...filter.statuses)
+        // Constant SQL per status (a closed set), so that the planner can use the partial
+        // indexes: READY through the seed's idx_tasks_ready_priority (already in list order),
+        // BLOCKED through idx_tasks_blocked, open ones through idx_tasks_open_depth.
+        const wanted = [...new Set(filter.statuses)].map(statusLiteral)
+        where.push(wanted.length === 1 ? `status = ${wanted[0]}` : `status IN (${wanted.join(", ")})`)
+        if (wanted.length > 1 && filter.statuses.every((st) => OPEN_STATUSES.has(st))) where.push(`status IN ${OPEN}`)
       }
       if (filter.excludeStatuses && filter.excludeStatuses.length > 0) {
         where.push(`status NOT IN (${placeholders(filter.excludeStatuses.length)})`)
@@ -546,9 +590,13 @@ export const makeTaskRepository = (db: BetterSqlite3.Database) => {
       const depth = get<{ d: number | null }>(
         `SELECT max(dependency_depth) AS d FROM tasks INDEXED BY idx_tasks_open_depth WHERE status IN ${OPEN}`
       )
-      const oldestReady = get<{ at: string | null }>("SELECT min(submitted_at) AS at FROM tasks WHERE status = 'ready'")?.at ?? null
+      // One step each: the planner's own choice for READY scans idx_tasks_ready_priority.
+      const oldestReady =
+        get<{ at: string | null }>("SELECT min(submitted_at) AS at FROM tasks INDEXED BY idx_tasks_ready_submitted WHERE status = 'ready'")
+          ?.at ?? null
       const oldestBlocked =
-        get<{ at: string | null }>("SELECT min(submitted_at) AS at FROM tasks WHERE status = 'blocked'")?.at ?? null
+        get<{ at: string | null }>("SELECT min(submitted_at) AS at FROM tasks INDEXED BY idx_tasks_blocked WHERE status = 'blocked'")?.at ??
+        null
       const oldest = [oldestReady, oldestBlocked].filter((x): x is string => x !== null).sort()[0] ?? null
       return { byStatus, prioritySum, maxOpenDepth: depth?.d ?? null, oldestWaitingAt: oldest }
     },
