@@ -56,6 +56,7 @@ const v4Database = (): Database.Database => {
         i % 9 === 0 ? `key-${i}` : null,
         i % 6 === 0 ? at(1_000) : null
       )
+      if (i % 5 === 0) db.prepare("UPDATE tasks SET dependency_depth = ? WHERE id = ?").run(i % 4, uuid(i))
       db.prepare("INSERT INTO task_audit (task_id, from_status, to_status, at, actor, reason) VALUES (?, NULL, ?, ?, 'test', 'submitted')").run(
         uuid(i),
         status,
@@ -85,6 +86,15 @@ describe("migration 5 (index diet)", () => {
     expect(indexes(db)).not.toContain("idx_tasks_status_submitted")
     expect(indexes(db)).toEqual(expect.arrayContaining(SEED_INDEXES))
     expect(indexes(db)).toEqual(expect.arrayContaining(["idx_tasks_ready_submitted", "idx_tasks_lease_expiry", "idx_tasks_open_depth"]))
+    // The open-depth index keeps only open tasks with prerequisites.
+    expect(db.prepare("SELECT sql FROM sqlite_schema WHERE name = 'idx_tasks_open_depth'").pluck().get()).toMatch(/AND dependency_depth > 0$/)
+    const openDeep = db
+      .prepare("SELECT id FROM tasks INDEXED BY idx_tasks_open_depth WHERE status IN ('pending', 'blocked', 'ready', 'running') AND dependency_depth > 0 ORDER BY id")
+      .pluck()
+      .all()
+    expect(openDeep).toEqual(
+      db.prepare("SELECT id FROM tasks NOT INDEXED WHERE status IN ('pending', 'blocked', 'ready', 'running') AND dependency_depth > 0 ORDER BY id").pluck().all()
+    )
     expect(rows(db)).toBe(before)
     expect(db.prepare("SELECT * FROM task_stats ORDER BY status").all()).toEqual(stats)
     expect(db.pragma("integrity_check", { simple: true })).toBe("ok")

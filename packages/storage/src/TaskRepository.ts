@@ -144,7 +144,6 @@ export interface Edge {
 }
 
 const OPEN = "('pending', 'blocked', 'ready', 'running')"
-const OPEN_STATUSES: ReadonlySet<TaskStatus> = new Set(["pending", "blocked", "ready", "running"])
 
 /** A status as an SQL literal, from the closed set of statuses (never text from outside). */
 const STATUS_LITERALS: Readonly<Record<TaskStatus, string>> = {
@@ -306,6 +305,9 @@ export const makeTaskRepository = (db: BetterSqlite3.Database) => {
     }
   }
   const lock = () => patiently(() => begin.run())
+
+  /** PENDING tasks, as task_stats counts them (its triggers run in every write's transaction). */
+  const pendingCount = (): number => get<{ n: number }>("SELECT task_count AS n FROM task_stats WHERE status = 'pending'")?.n ?? 1
 
   const repo = {
     /** Runs `f` in one `BEGIN IMMEDIATE` transaction (a savepoint when nested); rolls back on throw. */
@@ -486,18 +488,25 @@ export const makeTaskRepository = (db: BetterSqlite3.Database) => {
         case "running":
           return pluck("SELECT id FROM tasks INDEXED BY idx_tasks_lease_expiry WHERE status = 'running' ORDER BY submitted_at, rowid")
         case "pending":
-          if ((get<{ n: number }>("SELECT task_count AS n FROM task_stats WHERE status = 'pending'")?.n ?? 1) === 0) return []
-          return pluck(
-            `SELECT id FROM tasks INDEXED BY idx_tasks_open_depth WHERE status IN ${OPEN} AND status = 'pending' ORDER BY submitted_at, rowid`
-          )
+          return pendingCount() === 0 ? [] : pluck("SELECT id FROM tasks WHERE status = 'pending' ORDER BY submitted_at, rowid")
         default:
           return pluck("SELECT id FROM tasks WHERE status = ? ORDER BY submitted_at, rowid", status)
       }
     },
 
-    /** Every open task, for the execution plan (the partial index of open tasks, not the table). */
+    /**
+     * Every open task, oldest first, for the execution plan: READY, BLOCKED and RUNNING ones from
+     * their partial indexes, PENDING ones (transient) from the table only when task_stats counts some.
+     */
     openTaskIds: (): Array<string> =>
-      pluck(`SELECT id FROM tasks INDEXED BY idx_tasks_open_depth WHERE status IN ${OPEN} ORDER BY submitted_at, rowid`),
+      pluck(
+        `SELECT id FROM (
+           SELECT id, submitted_at, rowid AS r FROM tasks INDEXED BY idx_tasks_ready_submitted WHERE status = 'ready'
+           UNION ALL SELECT id, submitted_at, rowid FROM tasks INDEXED BY idx_tasks_blocked WHERE status = 'blocked'
+           UNION ALL SELECT id, submitted_at, rowid FROM tasks INDEXED BY idx_tasks_lease_expiry WHERE status = 'running'
+           ${pendingCount() === 0 ? "" : "UNION ALL SELECT id, submitted_at, rowid FROM tasks WHERE status = 'pending'"}
+         ) ORDER BY submitted_at, r`
+      ),
 
     listTasks: (filter: ListFilter): Array<StoredTask> => {
       const where: Array<string> = []
@@ -505,10 +514,9 @@ export const makeTaskRepository = (db: BetterSqlite3.Database) => {
       if (filter.statuses && filter.statuses.length > 0) {
         // Constant SQL per status (a closed set), so that the planner can use the partial
         // indexes: READY through the seed's idx_tasks_ready_priority (already in list order),
-        // BLOCKED through idx_tasks_blocked, open ones through idx_tasks_open_depth.
+        // BLOCKED through idx_tasks_blocked, RUNNING through idx_tasks_lease_expiry.
         const wanted = [...new Set(filter.statuses)].map(statusLiteral)
         where.push(wanted.length === 1 ? `status = ${wanted[0]}` : `status IN (${wanted.join(", ")})`)
-        if (wanted.length > 1 && filter.statuses.every((st) => OPEN_STATUSES.has(st))) where.push(`status IN ${OPEN}`)
       }
       if (filter.excludeStatuses && filter.excludeStatuses.length > 0) {
         where.push(`status NOT IN (${placeholders(filter.excludeStatuses.length)})`)
@@ -586,10 +594,13 @@ export const makeTaskRepository = (db: BetterSqlite3.Database) => {
         byStatus[r.status] = r.task_count
         prioritySum[r.status] = r.priority_sum
       }
-      // The partial index answers max() with one lookup; the planner's default reads every open task.
-      const depth = get<{ d: number | null }>(
-        `SELECT max(dependency_depth) AS d FROM tasks INDEXED BY idx_tasks_open_depth WHERE status IN ${OPEN}`
-      )
+      // The partial index (open tasks with prerequisites) answers max() with one lookup; without
+      // one, the deepest open task is at depth 0 when task_stats counts any open task.
+      const deeper = get<{ d: number | null }>(
+        `SELECT max(dependency_depth) AS d FROM tasks INDEXED BY idx_tasks_open_depth WHERE status IN ${OPEN} AND dependency_depth > 0`
+      )?.d ?? null
+      const open = byStatus.pending + byStatus.blocked + byStatus.ready + byStatus.running
+      const depth = { d: deeper ?? (open > 0 ? 0 : null) }
       // One step each: the planner's own choice for READY scans idx_tasks_ready_priority.
       const oldestReady =
         get<{ at: string | null }>("SELECT min(submitted_at) AS at FROM tasks INDEXED BY idx_tasks_ready_submitted WHERE status = 'ready'")

@@ -30,7 +30,7 @@ const JUSTIFIED: ReadonlyArray<{ index: string; serves?: string; calls: Readonly
   { index: "idx_tasks_ready_agent_rank", calls: [(r) => r.readyHeads("coder")] },
   { index: "idx_tasks_lease_expiry", calls: [(r) => r.expiredLeases(at(1)), (r) => r.nextLeaseExpiry(), (r) => r.idsWithStatus("running")] },
   { index: "idx_tasks_priority_refresh", calls: [(r) => r.dueForRefresh(at(1))] },
-  { index: "idx_tasks_open_depth", calls: [(r) => r.statusCounts(), (r) => r.openTaskIds()] },
+  { index: "idx_tasks_open_depth", calls: [(r) => r.statusCounts()] },
   { index: "idx_tasks_ready_submitted", calls: [(r) => r.statusCounts(), (r) => r.idsWithStatus("ready")] },
   { index: "idx_tasks_not_before", calls: [(r) => r.nextNotBefore()] },
   { index: "idx_tasks_cancelled_by", calls: [(r) => r.cancelledBy(ID)] },
@@ -165,6 +165,14 @@ describe("index diet (schema v5)", () => {
         }
       })
 
+      it("open task ids come from the partial indexes; the table is read only while task_stats counts PENDING tasks", () => {
+        const { db, repo } = open()
+        const plan = statementsOf(db, (r) => r.openTaskIds()).map((sql) => planOf(db, sql)).join("\n")
+        for (const index of ["idx_tasks_ready_submitted", "idx_tasks_blocked", "idx_tasks_lease_expiry"]) expect(walks(plan, index)).toBe(true)
+        const pending = repo.statusCounts().byStatus.pending
+        expect(/^\s*SCAN tasks$/m.test(plan.replace(/^.*SCAN tasks USING.*$/gm, ""))).toBe(pending > 0)
+      })
+
       it("a list of READY tasks comes in list order from the seed's index (no sort)", () => {
         const { db } = open()
         const plan = statementsOf(db, (r) => r.listTasks({ statuses: ["ready"], limit: 10 }))
@@ -197,6 +205,34 @@ describe("the queries that lost idx_tasks_status_submitted answer as before", ()
     const counts = repo.statusCounts()
     expect(counts.oldestWaitingAt).toBe(oldestFirst(all.filter((t) => t.status === "ready" || t.status === "blocked")).map((id) => all.find((t) => t.id === id)!.submittedAt)[0])
     expect(repo.nextLeaseExpiry()).toBe(byStatus("running").map((t) => t.leaseExpiresAt!).sort()[0])
+  })
+
+  it("the deepest open task: from the partial index of tasks with prerequisites, else 0 while any task is open", () => {
+    const { db, repo } = openRepo()
+    const inIndex = () =>
+      db.prepare("SELECT count(*) FROM tasks INDEXED BY idx_tasks_open_depth WHERE status IN ('pending', 'blocked', 'ready', 'running') AND dependency_depth > 0").pluck().get()
+    expect(repo.statusCounts().maxOpenDepth).toBeNull()
+    const done = makeTask({ status: "completed", dependencyDepth: 4 })
+    repo.insertTask(done)
+    expect(repo.statusCounts().maxOpenDepth).toBeNull()
+    const free = makeTask({ status: "ready", dependencyDepth: 0 })
+    repo.insertTask(free)
+    expect(repo.statusCounts().maxOpenDepth).toBe(0)
+    // Independent tasks are not in the index: claiming or completing them writes none of it.
+    expect(inIndex()).toBe(0)
+    repo.updateTask(free.id, { status: "running" })
+    expect(repo.statusCounts().maxOpenDepth).toBe(0)
+    const deep = makeTask({ status: "blocked", dependencyDepth: 3 })
+    const mid = makeTask({ status: "running", dependencyDepth: 2 })
+    repo.insertTask(deep)
+    repo.insertTask(mid)
+    expect(inIndex()).toBe(2)
+    expect(repo.statusCounts().maxOpenDepth).toBe(3)
+    repo.updateTask(deep.id, { status: "cancelled" })
+    expect(repo.statusCounts().maxOpenDepth).toBe(2)
+    repo.updateTask(mid.id, { status: "completed" })
+    repo.updateTask(free.id, { status: "completed" })
+    expect(repo.statusCounts().maxOpenDepth).toBeNull()
   })
 
   it("idsWithStatus('pending') reads task_stats first and finds PENDING tasks when there are some", () => {
