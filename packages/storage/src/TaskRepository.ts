@@ -435,7 +435,7 @@ export const makeTaskRepository = (db: BetterSqlite3.Database) => {
 
     /** RUNNING tasks whose lease expired at or before `now`. */
     expiredLeases: (now: string): Array<string> =>
-      // Without statistics the planner prefers idx_tasks_status_submitted and reads every RUNNING task.
+      // Named: without statistics the planner may read every RUNNING task (it did through the index schema v5 dropped).
       pluck(
         "SELECT id FROM tasks INDEXED BY idx_tasks_lease_expiry WHERE status = 'running' AND lease_expires_at <= ? ORDER BY lease_expires_at",
         now
