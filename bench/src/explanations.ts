@@ -31,9 +31,9 @@ export const EXPLANATIONS: Readonly<Record<string, { readonly reason: string; re
       "Work out the shared values once per plan: every task of a plan has the same submission time, and without a deadline " +
       "the same next-refresh time, because starvation grows at the same rate for every task. Pass epoch milliseconds into the " +
       "priority functions instead of re-parsing ISO strings. Insert through a positional statement with only the non-default " +
-      "columns. Write the plan's audit rows with one multi-row INSERT. Review which of the 12 tasks indexes the hot queries " +
-      "actually use: idx_tasks_ready_submitted overlaps idx_tasks_status_submitted, and idx_tasks_source_created is on no " +
-      "hot path. Reaching 100,000 tasks/s needs about 10 µs per task including its edges and audit row, which is about what " +
+      "columns. Write the plan's audit rows with one multi-row INSERT. Schema v5 dropped idx_tasks_status_submitted and narrowed " +
+      "idx_tasks_open_depth (bench/scripts/pages.mjs counts the pages each index costs a write); idx_tasks_source_created " +
+      "(a seed index) is on no hot path. Reaching 100,000 tasks/s needs about 10 µs per task including its edges and audit row, which is about what " +
       "SQLite itself costs on a quiet machine (~1M rows/s in one transaction)."
   },
   W3: {
@@ -82,9 +82,8 @@ export const EXPLANATIONS: Readonly<Record<string, { readonly reason: string; re
       "open dependents for its priority, and the audit row.",
     close:
       "Write the dependents' new state in one `UPDATE ... FROM (VALUES ...)` and take their open-dependent counts " +
-      "from one grouped query. Fewer status indexes would help both sides: review which of the tasks indexes the " +
-      "hot queries use (idx_tasks_ready_submitted overlaps idx_tasks_status_submitted; idx_tasks_source_created is " +
-      "on no hot path)."
+      "from one grouped query. Fewer indexes help both sides: schema v5 dropped idx_tasks_status_submitted and narrowed " +
+      "idx_tasks_open_depth; bench/scripts/pages.mjs counts what each remaining index and trigger costs a write."
   },
   W6: {
     reason:

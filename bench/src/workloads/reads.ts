@@ -64,7 +64,9 @@ const floorPlan = (db: Db): (() => Array<Array<string>>) => {
 /** The same answer as status(): counts and sums from task_stats, deepest open, oldest waiting. */
 const floorStatus = (db: Db): (() => unknown) => {
   const counts = db.prepare("SELECT status, task_count, priority_sum FROM task_stats")
-  const depth = db.prepare(`SELECT max(dependency_depth) FROM tasks INDEXED BY idx_tasks_open_depth WHERE status IN ${OPEN}`).pluck()
+  // Schema v5: the partial index holds open tasks with prerequisites; depth 0 when only others are open.
+  const deeper = db.prepare(`SELECT max(dependency_depth) FROM tasks INDEXED BY idx_tasks_open_depth WHERE status IN ${OPEN} AND dependency_depth > 0`).pluck()
+  const depth = { get: () => deeper.get() ?? 0 }
   const oldestReady = db.prepare("SELECT min(submitted_at) FROM tasks WHERE status = 'ready'").pluck()
   const oldestBlocked = db.prepare("SELECT min(submitted_at) FROM tasks WHERE status = 'blocked'").pluck()
   return db.transaction(() => ({

@@ -238,3 +238,23 @@ CREATE TABLE IF NOT EXISTS plan_submissions (
   created_at TEXT NOT NULL
 );
 `
+
+/**
+ * Version 5: the index diet. Every index on the queue's tables is there for a query whose plan a
+ * test pins (packages/storage/test/QueryPlans.test.ts), or for a constraint, or because the seed
+ * named it; each index a write touches is a page it writes.
+ * - `idx_tasks_status_submitted` (every task, by status and age) goes: each state change moved its
+ *   entry, completed tasks included, and each of its queries has a narrower index: the oldest
+ *   READY task `idx_tasks_ready_submitted`, the oldest BLOCKED one the seed's `idx_tasks_blocked`,
+ *   the earliest lease and RUNNING tasks `idx_tasks_lease_expiry`, READY lists the seed's
+ *   `idx_tasks_ready_priority`; lists of finished tasks and prune candidates read the table.
+ * - `idx_tasks_open_depth` keeps only open tasks with prerequisites (`dependency_depth > 0`): the
+ *   deepest open task is read from it, and "some open task at depth 0" from task_stats' counts,
+ *   so that independent tasks never write it (their claim and completion moved two entries).
+ */
+export const INDEX_DIET_V5 = `
+DROP INDEX IF EXISTS idx_tasks_status_submitted;
+DROP INDEX IF EXISTS idx_tasks_open_depth;
+CREATE INDEX idx_tasks_open_depth
+  ON tasks(dependency_depth) WHERE status IN ('pending', 'blocked', 'ready', 'running') AND dependency_depth > 0;
+`

@@ -1,5 +1,5 @@
 import type Database from "better-sqlite3"
-import { CLAIM_RANK_V3, TASKS_V1 } from "./Ddl.js"
+import { CLAIM_RANK_V3, INDEX_DIET_V5, TASKS_V1 } from "./Ddl.js"
 import { upgradeLegacyTasks } from "./EnhancedQueue.js"
 import { upgradeHierarchy } from "./Hierarchy.js"
 import { tableExists } from "./Sqlite.js"
@@ -43,6 +43,11 @@ export const Migrations: ReadonlyArray<Migration> = [
     version: 4,
     name: "hierarchy",
     up: (db, ctx) => upgradeHierarchy(db, ctx.now())
+  },
+  {
+    version: 5,
+    name: "index-diet",
+    up: (db) => db.exec(INDEX_DIET_V5)
   }
 ]
 

@@ -54,9 +54,9 @@ const v3Database = (): Database.Database => {
 describe("migration 4 (hierarchy) from a version 3 database", () => {
   it("adds the columns, computes the counters and gates, and re-evaluates what the new rules see otherwise", () => {
     const db = v3Database()
-    const result = migrate(db, { now: () => new Date(NOW), backup: false })
+    const result = migrate(db, { migrations: Migrations.slice(0, 4), now: () => new Date(NOW), backup: false })
     expect(result).toMatchObject({ fromVersion: 3, toVersion: 4, applied: [4] })
-    expect(LATEST_VERSION).toBe(4)
+    expect(LATEST_VERSION).toBeGreaterThanOrEqual(4)
     expect(readVersion(db)).toBe(4)
     const [spec, impl, api, ui, ship, gate, epic, story, done, broken, after] = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11].map(uuid)
     // Counters of the descendants by outcome.
@@ -95,7 +95,7 @@ describe("migration 4 (hierarchy) from a version 3 database", () => {
   it("is all or nothing: a failure after it rolls its columns and changes back", () => {
     const db = v3Database()
     const before = JSON.stringify(db.prepare("SELECT * FROM tasks ORDER BY id").all())
-    const boom = { version: 5, name: "boom", up: () => { throw new Error("boom") } }
+    const boom = { version: LATEST_VERSION + 1, name: "boom", up: () => { throw new Error("boom") } }
     expect(() => migrate(db, { migrations: [...Migrations, boom], backup: false })).toThrow(/boom/)
     expect(readVersion(db)).toBe(3)
     expect(JSON.stringify(db.prepare("SELECT * FROM tasks ORDER BY id").all())).toBe(before)

@@ -68,9 +68,9 @@ describe("migration 2 on a legacy database", () => {
       { id: e, status: "cancelled", dependencies: null }
     ])
     const result = migrate(db, { now })
-    // Migrations 3 and 4 follow in the same run.
-    expect(result.applied).toEqual([2, 3, 4])
-    expect(readVersion(db)).toBe(4)
+    // Migrations 3, 4 and 5 follow in the same run.
+    expect(result.applied).toEqual([2, 3, 4, 5])
+    expect(readVersion(db)).toBe(5)
 
     expect(row(db, "tasks", a)).toEqual({
       id: a,

@@ -14,14 +14,13 @@ const SEED_INDEXES = [
   "idx_tasks_deadline",
   "idx_tasks_blocked"
 ]
-/** The queue's own indexes of v2, less idx_tasks_ready_agent_priority (dropped by v3). */
+/** The queue's own indexes of v2, less idx_tasks_ready_agent_priority (dropped by v3) and idx_tasks_status_submitted (v5). */
 const QUEUE_INDEXES = [
   "idx_tasks_ready_submitted",
   "idx_tasks_lease_expiry",
   "idx_tasks_priority_refresh",
   "idx_tasks_open_depth",
   "idx_tasks_parent",
-  "idx_tasks_status_submitted",
   "idx_task_dependencies_prerequisite_all",
   "idx_task_audit_task"
 ]
@@ -51,7 +50,7 @@ describe("migrate: a clean database", () => {
     expect(readVersion(db)).toBe(0)
     const result = migrate(db)
     expect(result).toEqual({ fromVersion: 0, toVersion: LATEST_VERSION, backup: null, applied: Migrations.map((m) => m.version) })
-    expect(LATEST_VERSION).toBe(4)
+    expect(LATEST_VERSION).toBe(5)
     expect(readVersion(db)).toBe(LATEST_VERSION)
     expect(names(db, "table")).toEqual(
       expect.arrayContaining(["schema_migrations", "tasks", "task_dependencies", "task_audit", "task_stats"])
@@ -59,13 +58,15 @@ describe("migrate: a clean database", () => {
     expect(names(db, "table")).not.toContain("tasks_new")
     expect(names(db, "index")).toEqual(expect.arrayContaining([...SEED_INDEXES, ...QUEUE_INDEXES, ...CLAIM_RANK_INDEXES]))
     expect(names(db, "index")).not.toContain("idx_tasks_ready_agent_priority")
+    expect(names(db, "index")).not.toContain("idx_tasks_status_submitted")
     expect(names(db, "trigger")).toEqual(["trg_task_stats_delete", "trg_task_stats_insert", "trg_task_stats_update"])
     const versions = db.prepare("SELECT version, name, applied_at FROM schema_migrations ORDER BY version").all()
     expect(versions).toEqual([
       { version: 1, name: "legacy-tasks", applied_at: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/) },
       { version: 2, name: "enhanced-queue", applied_at: expect.any(String) },
       { version: 3, name: "claim-rank", applied_at: expect.any(String) },
-      { version: 4, name: "hierarchy", applied_at: expect.any(String) }
+      { version: 4, name: "hierarchy", applied_at: expect.any(String) },
+      { version: 5, name: "index-diet", applied_at: expect.any(String) }
     ])
     expect(fs.readdirSync(path.dirname(db.name))).toEqual(["abathur.db"])
     expect(db.pragma("integrity_check", { simple: true })).toBe("ok")
@@ -105,23 +106,24 @@ describe("migrate: a clean database", () => {
     const events: Array<unknown> = []
     migrate(db, { onProgress: (e) => events.push(e) })
     expect(events).toEqual([
-      { version: 1, name: "legacy-tasks", done: 1, total: 4 },
-      { version: 2, name: "enhanced-queue", done: 2, total: 4 },
-      { version: 3, name: "claim-rank", done: 3, total: 4 },
-      { version: 4, name: "hierarchy", done: 4, total: 4 }
+      { version: 1, name: "legacy-tasks", done: 1, total: 5 },
+      { version: 2, name: "enhanced-queue", done: 2, total: 5 },
+      { version: 3, name: "claim-rank", done: 3, total: 5 },
+      { version: 4, name: "hierarchy", done: 4, total: 5 },
+      { version: 5, name: "index-diet", done: 5, total: 5 }
     ])
   })
 
   it("applies only the pending part of a longer list", () => {
     const db = openDatabase()
     migrate(db)
-    const extra: Migration = { version: 5, name: "notes", up: (d) => d.exec("CREATE TABLE notes (a)") }
+    const extra: Migration = { version: 6, name: "notes", up: (d) => d.exec("CREATE TABLE notes (a)") }
     const result = migrate(db, { migrations: [...Migrations, extra], now: fixedNow })
-    expect(result.fromVersion).toBe(4)
-    expect(result.toVersion).toBe(5)
-    expect(result.applied).toEqual([5])
-    expect(result.backup).toMatch(/abathur\.db\.backup-v4-20261126T060411Z$/)
-    expect(readVersion(db)).toBe(5)
+    expect(result.fromVersion).toBe(5)
+    expect(result.toVersion).toBe(6)
+    expect(result.applied).toEqual([6])
+    expect(result.backup).toMatch(/abathur\.db\.backup-v5-20261126T060411Z$/)
+    expect(readVersion(db)).toBe(6)
     expect(names(db, "table")).toContain("notes")
   })
 })
@@ -184,7 +186,7 @@ describe("migrate: foreign keys and transactions", () => {
     db.prepare("INSERT INTO agents VALUES ('a1', ?), ('a2', ?)").run(uuid(1), uuid(99))
     db.pragma("foreign_keys = ON")
     const result = migrate(db)
-    expect(result.applied).toEqual([2, 3, 4])
+    expect(result.applied).toEqual([2, 3, 4, 5])
     expect(db.pragma("foreign_key_check")).toEqual([{ table: "agents", rowid: 2, parent: "tasks", fkid: 0 }])
   })
 })
@@ -232,7 +234,7 @@ describe("migrate: failure halfway", () => {
     expect(fs.existsSync(`${backup}-2`)).toBe(true)
     // And without the broken migration it succeeds.
     const result = migrate(db, { now: fixedNow })
-    expect(result).toEqual({ fromVersion: 1, toVersion: 4, backup: `${backup}-3`, applied: [2, 3, 4] })
+    expect(result).toEqual({ fromVersion: 1, toVersion: 5, backup: `${backup}-3`, applied: [2, 3, 4, 5] })
   })
 
   it("rolls back a failing first migration on a brand-new database", () => {
@@ -323,12 +325,13 @@ describe("migrate: a legacy database", () => {
     expect(readVersion(db)).toBe(1)
     const result = migrate(db, { now: fixedNow })
     expect(result.fromVersion).toBe(1)
-    expect(result.applied).toEqual([2, 3, 4])
+    expect(result.applied).toEqual([2, 3, 4, 5])
     expect(db.prepare("SELECT version, name, applied_at FROM schema_migrations ORDER BY version").all()).toEqual([
       { version: 1, name: "legacy-tasks", applied_at: "2026-11-26T06:04:11.123Z" },
       { version: 2, name: "enhanced-queue", applied_at: "2026-11-26T06:04:11.123Z" },
       { version: 3, name: "claim-rank", applied_at: "2026-11-26T06:04:11.123Z" },
-      { version: 4, name: "hierarchy", applied_at: "2026-11-26T06:04:11.123Z" }
+      { version: 4, name: "hierarchy", applied_at: "2026-11-26T06:04:11.123Z" },
+      { version: 5, name: "index-diet", applied_at: "2026-11-26T06:04:11.123Z" }
     ])
   })
 
@@ -342,7 +345,8 @@ describe("migrate: a legacy database", () => {
       { version: 1, applied_at: "2025-10-01T00:00:00.000Z" },
       { version: 2, applied_at: "2026-11-26T06:04:11.123Z" },
       { version: 3, applied_at: "2026-11-26T06:04:11.123Z" },
-      { version: 4, applied_at: "2026-11-26T06:04:11.123Z" }
+      { version: 4, applied_at: "2026-11-26T06:04:11.123Z" },
+      { version: 5, applied_at: "2026-11-26T06:04:11.123Z" }
     ])
   })
 
@@ -351,7 +355,7 @@ describe("migrate: a legacy database", () => {
     db.pragma("journal_mode = WAL")
     createV1(db, [{ id: uuid(1), status: "running", started_at: "2025-10-10 12:00:00" }])
     const result = migrate(db, { now: fixedNow })
-    expect(result.applied).toEqual([2, 3, 4])
+    expect(result.applied).toEqual([2, 3, 4, 5])
     const copy = new Database(result.backup!, { readonly: true })
     try {
       expect(readVersion(copy)).toBe(1)

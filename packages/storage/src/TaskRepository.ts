@@ -151,6 +151,22 @@ export interface WaitRegionRow extends WaitFactRow {
   readonly waited: number
 }
 
+/** A status as an SQL literal, from the closed set of statuses (never text from outside). */
+const STATUS_LITERALS: Readonly<Record<TaskStatus, string>> = {
+  pending: "'pending'",
+  blocked: "'blocked'",
+  ready: "'ready'",
+  running: "'running'",
+  completed: "'completed'",
+  failed: "'failed'",
+  cancelled: "'cancelled'"
+}
+const statusLiteral = (status: TaskStatus): string => {
+  const literal = Object.hasOwn(STATUS_LITERALS, status) ? STATUS_LITERALS[status] : undefined
+  if (literal === undefined) throw new TypeError(`not a task status: ${JSON.stringify(status)}`)
+  return literal
+}
+
 /** The columns of GateFacts over `tasks t`. */
 const GATE_COLUMNS = `t.id, t.status, t.priority, t.source, t.deadline,
            t.estimated_duration_seconds AS estimatedDurationSeconds, t.submitted_at AS submittedAt, t.not_before AS notBefore,
@@ -296,6 +312,9 @@ export const makeTaskRepository = (db: BetterSqlite3.Database) => {
   }
   const lock = () => patiently(() => begin.run())
 
+  /** PENDING tasks, as task_stats counts them (its triggers run in every write's transaction). */
+  const pendingCount = (): number => get<{ n: number }>("SELECT task_count AS n FROM task_stats WHERE status = 'pending'")?.n ?? 1
+
   const repo = {
     /** Runs `f` in one `BEGIN IMMEDIATE` transaction (a savepoint when nested); rolls back on throw. */
     transaction: <A>(f: () => A): A => {
@@ -422,7 +441,7 @@ export const makeTaskRepository = (db: BetterSqlite3.Database) => {
 
     /** RUNNING tasks whose lease expired at or before `now`. */
     expiredLeases: (now: string): Array<string> =>
-      // Without statistics the planner prefers idx_tasks_status_submitted and reads every RUNNING task.
+      // Named: without statistics the planner may read every RUNNING task (it did through the index schema v5 dropped).
       pluck(
         "SELECT id FROM tasks INDEXED BY idx_tasks_lease_expiry WHERE status = 'running' AND lease_expires_at <= ? ORDER BY lease_expires_at",
         now
@@ -439,7 +458,9 @@ export const makeTaskRepository = (db: BetterSqlite3.Database) => {
 
     /** The earliest lease expiry among RUNNING tasks. */
     nextLeaseExpiry: (): string | null =>
-      get<{ at: string | null }>("SELECT min(lease_expires_at) AS at FROM tasks WHERE status = 'running'")?.at ?? null,
+      // One step down the partial index; the planner's own choice read every RUNNING task.
+      get<{ at: string | null }>("SELECT min(lease_expires_at) AS at FROM tasks INDEXED BY idx_tasks_lease_expiry WHERE status = 'running'")
+        ?.at ?? null,
 
     /** Tasks whose stored priority is due for a refresh at `at` (the earliest `limit`), with their stored rank. */
     dueForRefresh: (at: string, limit?: number): Array<DueRefresh> =>
@@ -458,19 +479,50 @@ export const makeTaskRepository = (db: BetterSqlite3.Database) => {
       ).run(p.calculatedPriority, p.priorityRank, p.priorityStarved ? 1 : 0, p.priorityRefreshAt, id)
     },
 
-    idsWithStatus: (status: TaskStatus): Array<string> =>
-      pluck("SELECT id FROM tasks WHERE status = ? ORDER BY submitted_at, rowid", status),
+    /**
+     * Tasks of one status, oldest first. Waiting and running ones come from their partial
+     * indexes; PENDING (transient: nothing stays PENDING once the engine has opened the file)
+     * is first counted in task_stats, so that opening a large database reads nothing when there
+     * is none; finished ones are read from the table.
+     */
+    idsWithStatus: (status: TaskStatus): Array<string> => {
+      switch (status) {
+        case "ready":
+          return pluck("SELECT id FROM tasks INDEXED BY idx_tasks_ready_submitted WHERE status = 'ready' ORDER BY submitted_at, rowid")
+        case "blocked":
+          return pluck("SELECT id FROM tasks INDEXED BY idx_tasks_blocked WHERE status = 'blocked' ORDER BY submitted_at, rowid")
+        case "running":
+          return pluck("SELECT id FROM tasks INDEXED BY idx_tasks_lease_expiry WHERE status = 'running' ORDER BY submitted_at, rowid")
+        case "pending":
+          return pendingCount() === 0 ? [] : pluck("SELECT id FROM tasks WHERE status = 'pending' ORDER BY submitted_at, rowid")
+        default:
+          return pluck("SELECT id FROM tasks WHERE status = ? ORDER BY submitted_at, rowid", status)
+      }
+    },
 
-    /** Every open task, for the execution plan. */
+    /**
+     * Every open task, oldest first, for the execution plan: READY, BLOCKED and RUNNING ones from
+     * their partial indexes, PENDING ones (transient) from the table only when task_stats counts some.
+     */
     openTaskIds: (): Array<string> =>
-      pluck(`SELECT id FROM tasks WHERE status IN ${OPEN} ORDER BY submitted_at, rowid`),
+      pluck(
+        `SELECT id FROM (
+           SELECT id, submitted_at, rowid AS r FROM tasks INDEXED BY idx_tasks_ready_submitted WHERE status = 'ready'
+           UNION ALL SELECT id, submitted_at, rowid FROM tasks INDEXED BY idx_tasks_blocked WHERE status = 'blocked'
+           UNION ALL SELECT id, submitted_at, rowid FROM tasks INDEXED BY idx_tasks_lease_expiry WHERE status = 'running'
+           ${pendingCount() === 0 ? "" : "UNION ALL SELECT id, submitted_at, rowid FROM tasks WHERE status = 'pending'"}
+         ) ORDER BY submitted_at, r`
+      ),
 
     listTasks: (filter: ListFilter): Array<StoredTask> => {
       const where: Array<string> = []
       const params: Array<unknown> = []
       if (filter.statuses && filter.statuses.length > 0) {
-        where.push(`status IN (${placeholders(filter.statuses.length)})`)
-        params.push(...filter.statuses)
+        // Constant SQL per status (a closed set), so that the planner can use the partial
+        // indexes: READY through the seed's idx_tasks_ready_priority (already in list order),
+        // BLOCKED through idx_tasks_blocked, RUNNING through idx_tasks_lease_expiry.
+        const wanted = [...new Set(filter.statuses)].map(statusLiteral)
+        where.push(wanted.length === 1 ? `status = ${wanted[0]}` : `status IN (${wanted.join(", ")})`)
       }
       if (filter.excludeStatuses && filter.excludeStatuses.length > 0) {
         where.push(`status NOT IN (${placeholders(filter.excludeStatuses.length)})`)
@@ -548,13 +600,20 @@ export const makeTaskRepository = (db: BetterSqlite3.Database) => {
         byStatus[r.status] = r.task_count
         prioritySum[r.status] = r.priority_sum
       }
-      // The partial index answers max() with one lookup; the planner's default reads every open task.
-      const depth = get<{ d: number | null }>(
-        `SELECT max(dependency_depth) AS d FROM tasks INDEXED BY idx_tasks_open_depth WHERE status IN ${OPEN}`
-      )
-      const oldestReady = get<{ at: string | null }>("SELECT min(submitted_at) AS at FROM tasks WHERE status = 'ready'")?.at ?? null
+      // The partial index (open tasks with prerequisites) answers max() with one lookup; without
+      // one, the deepest open task is at depth 0 when task_stats counts any open task.
+      const deeper = get<{ d: number | null }>(
+        `SELECT max(dependency_depth) AS d FROM tasks INDEXED BY idx_tasks_open_depth WHERE status IN ${OPEN} AND dependency_depth > 0`
+      )?.d ?? null
+      const open = byStatus.pending + byStatus.blocked + byStatus.ready + byStatus.running
+      const depth = { d: deeper ?? (open > 0 ? 0 : null) }
+      // One step each: the planner's own choice for READY scans idx_tasks_ready_priority.
+      const oldestReady =
+        get<{ at: string | null }>("SELECT min(submitted_at) AS at FROM tasks INDEXED BY idx_tasks_ready_submitted WHERE status = 'ready'")
+          ?.at ?? null
       const oldestBlocked =
-        get<{ at: string | null }>("SELECT min(submitted_at) AS at FROM tasks WHERE status = 'blocked'")?.at ?? null
+        get<{ at: string | null }>("SELECT min(submitted_at) AS at FROM tasks INDEXED BY idx_tasks_blocked WHERE status = 'blocked'")?.at ??
+        null
       const oldest = [oldestReady, oldestBlocked].filter((x): x is string => x !== null).sort()[0] ?? null
       return { byStatus, prioritySum, maxOpenDepth: depth?.d ?? null, oldestWaitingAt: oldest }
     },

@@ -1,0 +1,120 @@
+#!/usr/bin/env node
+// Pages written per operation (WAL frames), through the real TaskQueue, for schema variants of one
+// run, and plainjob's for comparison. Deterministic (page counts do not depend on the machine's
+// load, unlike rates): it says what each index and trigger costs a write.
+//
+//   npx -y pnpm@10.34.9 --filter "@abathur/bench..." run build && node bench/scripts/pages.mjs [ops] [seeded]
+//
+// Each variant: a fresh file migrated to the latest schema, then the variant's DDL; `seeded` READY
+// tasks (plans of 5,000, a third of agent type "coder"); then, each from an empty WAL (TRUNCATE
+// checkpoint, automatic checkpoints off): `ops` single submits, one plan of `ops` tasks, `ops`
+// completions with `next` (the next claim in the same transaction, as `abathur work` does).
+import { defaultQueueSettings, QueueConfig, TaskQueue } from "@abathur/queue"
+import { migrate } from "@abathur/schema"
+import { Database, TaskRepository } from "@abathur/storage"
+import BetterSqlite3 from "better-sqlite3"
+import { Layer, ManagedRuntime } from "effect"
+import { mkdtempSync, rmSync, statSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { better, defineQueue } from "plainjob"
+
+const N = Number(process.argv[2] ?? 2000)
+const SEEDED = Number(process.argv[3] ?? 20000)
+const OPEN = "('pending', 'blocked', 'ready', 'running')"
+const variants = {
+  "schema v4's indexes": [
+    "CREATE INDEX idx_tasks_status_submitted ON tasks(status, submitted_at)",
+    "DROP INDEX idx_tasks_open_depth",
+    `CREATE INDEX idx_tasks_open_depth ON tasks(dependency_depth) WHERE status IN ${OPEN}`
+  ],
+  "v4 less idx_tasks_status_submitted": ["DROP INDEX idx_tasks_open_depth", `CREATE INDEX idx_tasks_open_depth ON tasks(dependency_depth) WHERE status IN ${OPEN}`],
+  "v5 (both levers)": [],
+  "v5 less idx_task_audit_task": ["DROP INDEX idx_task_audit_task"],
+  "v5 less idx_tasks_ready_agent_rank": ["DROP INDEX idx_tasks_ready_agent_rank"],
+  "v5 less seed idx_tasks_ready_priority": ["DROP INDEX idx_tasks_ready_priority"],
+  "v5 less the task_stats triggers": ["DROP TRIGGER trg_task_stats_update", "DROP TRIGGER trg_task_stats_insert"],
+  "v5 less all four": [
+    "DROP INDEX idx_task_audit_task",
+    "DROP INDEX idx_tasks_ready_agent_rank",
+    "DROP INDEX idx_tasks_ready_priority",
+    "DROP TRIGGER trg_task_stats_update",
+    "DROP TRIGGER trg_task_stats_insert"
+  ]
+}
+
+const dir = mkdtempSync(join(tmpdir(), "abathur-pages-"))
+/** Pages `f` wrote to the WAL (from an empty one; automatic checkpoints are off). */
+const pages = (db, f) => {
+  db.pragma("wal_checkpoint(TRUNCATE)")
+  f()
+  const bytes = statSync(`${db.name}-wal`).size
+  return Math.max(0, bytes - 32) / (db.pragma("page_size", { simple: true }) + 24)
+}
+const line = (name, submit, plan, cycle, cycleWhat) =>
+  console.log(
+    `| ${name} | ${(submit / N).toFixed(1)} | ${(plan / N).toFixed(2)} | ${(cycle / N).toFixed(1)} ${cycleWhat} |`
+  )
+
+console.log(`| schema | pages per single submit | pages per task of a ${N}-task plan | pages per claim + complete |`)
+console.log("|---|---:|---:|---:|")
+try {
+  let k = 0
+  for (const [name, ddl] of Object.entries(variants)) {
+    const file = join(dir, `v${++k}.db`)
+    const raw = new BetterSqlite3(file)
+    raw.pragma("journal_mode = WAL")
+    migrate(raw, { backup: false })
+    for (const s of ddl) raw.exec(s)
+    raw.close()
+    const layer = TaskQueue.layer.pipe(
+      Layer.provideMerge(TaskRepository.layer),
+      Layer.provideMerge(Database.layer({ filename: file, backgroundCheckpoint: false })),
+      Layer.provide(QueueConfig.layer({ limits: defaultQueueSettings.limits })),
+      Layer.orDie
+    )
+    const rt = ManagedRuntime.make(layer)
+    const q = await rt.runPromise(TaskQueue)
+    const { db } = await rt.runPromise(Database)
+    db.pragma("wal_autocheckpoint = 0")
+    for (let i = 0; i < SEEDED; i += 5000) {
+      const tasks = Array.from({ length: Math.min(5000, SEEDED - i) }, (_, j) => ({
+        key: `k${j}`,
+        prompt: `task ${i + j} with a prompt of some length`,
+        priority: (i + j) % 11,
+        agentType: (i + j) % 3 === 0 ? "coder" : "general"
+      }))
+      rt.runSync(q.submitPlan({ tasks }))
+    }
+    const submit = pages(db, () => {
+      for (let j = 0; j < N; j++) rt.runSync(q.submit({ prompt: `single ${j} with a prompt of some length`, priority: j % 11 }))
+    })
+    const plan = pages(db, () =>
+      rt.runSync(q.submitPlan({ tasks: Array.from({ length: N }, (_, j) => ({ key: `p${j}`, prompt: `plan ${j} with a prompt of some length`, priority: j % 11 })) }))
+    )
+    let c = rt.runSync(q.claim({ worker: "w" }))
+    const cycle = pages(db, () => {
+      for (let i = 0; i < N; i++) c = rt.runSync(q.complete(c.id, { leaseToken: c.leaseToken, next: { worker: "w" } })).next
+    })
+    line(name, submit, plan, cycle, "(one transaction)")
+    await rt.dispose()
+  }
+  const db = new BetterSqlite3(join(dir, "plainjob.db"))
+  db.pragma("journal_mode = WAL")
+  db.pragma("synchronous = NORMAL")
+  db.pragma("wal_autocheckpoint = 0")
+  const silent = { error() {}, warn() {}, info() {}, debug() {} }
+  const pj = defineQueue({ connection: better(db), logger: silent })
+  pj.addMany("b", Array.from({ length: SEEDED }, (_, j) => ({ prompt: `task ${j} with a prompt of some length` })))
+  const submit = pages(db, () => {
+    for (let j = 0; j < N; j++) pj.add("b", { prompt: `single ${j} with a prompt of some length` })
+  })
+  const plan = pages(db, () => pj.addMany("b", Array.from({ length: N }, (_, j) => ({ prompt: `plan ${j} with a prompt of some length` }))))
+  const cycle = pages(db, () => {
+    for (let i = 0; i < N; i++) pj.markJobAsDone(pj.getAndMarkJobAsProcessing("b").id)
+  })
+  line("plainjob 0.0.14 (add, addMany, getAndMarkJobAsProcessing + markJobAsDone)", submit, plan, cycle, "(two transactions)")
+  pj.close()
+} finally {
+  rmSync(dir, { recursive: true, force: true })
+}
