@@ -20,7 +20,7 @@ import {
   TaskStatus,
   withFieldDocs
 } from "@abathur/domain"
-import { z } from "zod"
+import * as z from "zod"
 
 /**
  * Schemas of the HTTP API. Request bodies are the domain's own zod schemas (the queue validates

@@ -1,4 +1,4 @@
-import { z } from "zod"
+import * as z from "zod"
 import { JsonTree } from "./Primitives.js"
 import { PlanNode } from "./Task.js"
 

@@ -16,7 +16,7 @@ import {
 } from "@abathur/domain"
 import { TaskQueue, type TaskQueueService, ValidationError } from "@abathur/queue"
 import { Effect, type Scope } from "effect"
-import { z } from "zod"
+import * as z from "zod"
 
 /** Arguments of a tool call, as the client sent them (validated by the queue, not here). */
 export type ToolArguments = Readonly<Record<string, unknown>>

@@ -16,6 +16,7 @@ import BetterSqlite3 from "better-sqlite3"
 import { Effect, Layer } from "effect"
 import { build } from "esbuild"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { checkpointWorker } from "../../../scripts/checkpoint-worker.mjs"
 import { defaultQueueSettings, QueueConfig } from "../src/QueueConfig.js"
 import { TaskQueue } from "../src/TaskQueue.js"
 import { findViolations } from "./Invariants.js"
@@ -64,7 +65,7 @@ interface Worker {
 const bundleDir = mkdtempSync(join(packageRoot, "node_modules", ".cache-crash-"))
 beforeAll(async () => {
   bundled = join(bundleDir, "crashWorker.mjs")
-  await build({
+  const { metafile } = await build({
     entryPoints: [join(here, "fixtures", "crashWorker.mjs")],
     outfile: bundled,
     bundle: true,
@@ -74,8 +75,11 @@ beforeAll(async () => {
     conditions: ["@abathur/source"],
     external: ["better-sqlite3"],
     banner: { js: 'import { createRequire as __cr } from "node:module"; const require = __cr(import.meta.url);' },
+    metafile: true,
     logLevel: "warning"
   })
+  // The background checkpointer's worker, beside the bundle (as the apps' builds do).
+  await checkpointWorker(build, metafile)
 })
 
 const started: Array<Worker> = []
