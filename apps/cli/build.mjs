@@ -6,8 +6,9 @@
 //   process that `abathur work` forks by path to start its commands (see src/work/Spawner.ts).
 // - dist/CheckpointWorker.mjs: @abathur/storage's background checkpointer's worker, which
 //   Checkpointer.ts starts by path from the folder of the file that holds it (here cli.cjs).
-// - dist/main.js: the executable (ESM, `#!/usr/bin/env node`). It runs cli.cjs through V8's code
-//   cache (dist/cli-<hash>.cache, written by a warm-up run below, rewritten when V8 rejects it).
+// - dist/main.js: the executable (ESM, `#!/usr/bin/env node`), src/Launcher.ts. It runs cli.cjs
+//   through V8's code cache (dist/cli-<hash>.cache, written by a warm-up run below, rewritten when
+//   V8 rejects it).
 //
 // Why not run an ESM bundle directly: start-up time matters (`abathur status --json` within 300 ms
 // on a 100,000-task database), and Node 20 has no code cache for ES modules: compiling the ~600 KB
@@ -91,46 +92,18 @@ if (process.argv.includes("--metafile")) {
 }
 
 const hash = createHash("sha256").update(readFileSync(join(outdir, "cli.cjs"))).digest("hex").slice(0, 16)
-const launcher = `#!/usr/bin/env node
-// abathur: runs the bundled CLI (cli.cjs) through V8's code cache, so that it starts fast.
-import { accessSync, constants, readFileSync, renameSync, writeFileSync } from "node:fs"
-import { createRequire } from "node:module"
-import { dirname, join } from "node:path"
-import { fileURLToPath } from "node:url"
-import { Script } from "node:vm"
-
-const dir = dirname(fileURLToPath(import.meta.url))
-const filename = join(dir, "cli.cjs")
-const cacheFile = join(dir, "cli-${hash}.cache")
-// esbuild writes ASCII only (charset "ascii"), so latin1 reads the same text, faster.
-const source = readFileSync(filename, "latin1")
-let cachedData
-try {
-  cachedData = readFileSync(cacheFile)
-} catch {}
-const script = new Script(source, { filename, cachedData })
-const writable = () => {
-  try {
-    accessSync(dir, constants.W_OK)
-    return true
-  } catch {
-    return false
-  }
-}
-if ((cachedData === undefined || script.cachedDataRejected === true) && writable()) {
-  // Keep what this run compiled for the next runs.
-  process.once("exit", () => {
-    try {
-      const tmp = \`\${cacheFile}.\${process.pid}.tmp\`
-      writeFileSync(tmp, script.createCachedData())
-      renameSync(tmp, cacheFile)
-    } catch {}
-  })
-}
-const module = { exports: {} }
-script.runInThisContext()(module.exports, createRequire(filename), module, filename, dir)
-`
-writeFileSync(join(outdir, "main.js"), launcher)
+await build({
+  entryPoints: [join(here, "src/Launcher.ts")],
+  outfile: join(outdir, "main.js"),
+  bundle: true,
+  format: "esm",
+  platform: "node",
+  target: "node20",
+  define: { CLI_CACHE_FILE: JSON.stringify(`cli-${hash}.cache`) },
+  banner: { js: "#!/usr/bin/env node" },
+  legalComments: "none",
+  logLevel: "warning"
+})
 chmodSync(join(outdir, "main.js"), 0o755)
 
 const old = join(here, `dist.old-${process.pid}`)
