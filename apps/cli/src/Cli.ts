@@ -10,6 +10,7 @@ import { defined, optionalNumeric, parseJson, readPlanFile } from "./Input.js"
 import { type Colors, makeProgress, type Terminal } from "./Terminal.js"
 import { runWork, workOptions } from "./work/Work.js"
 import { taskLogPath } from "./work/TaskLog.js"
+import { VERSION } from "./Version.js"
 import { existsSync } from "node:fs"
 
 export type Env = Readonly<Record<string, string | undefined>>
@@ -771,7 +772,7 @@ const work = command(
   (o, ctx) => runWork(o, ctx)
 )
 
-export const VERSION = "0.1.0"
+export { VERSION }
 
 /** The whole command tree. */
 export const abathur = root.pipe(

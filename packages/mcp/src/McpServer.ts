@@ -5,6 +5,7 @@ import { StdioServerTransport } from "@modelcontextprotocol/sdk/server/stdio.js"
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js"
 import { Cause, type Effect, Exit, Option } from "effect"
 import { advertisedSchema, callTool, pollForWork, type ToolArguments, type ToolContext, toolDefinitions, type WaitForWork } from "./McpTools.js"
+import { VERSION } from "./Version.js"
 
 /**
  * How the server runs an operation: the app decides (a ManagedRuntime, a Runtime taken inside a
@@ -17,6 +18,7 @@ export interface McpServerOptions {
   readonly run: RunEffect
   /** Reported to clients (default "abathur"). */
   readonly name?: string
+  /** Reported to clients (default: this package's version). */
   readonly version?: string
   /**
    * How `task_claim` with `waitSeconds` waits between attempts. Default: `pollForWork()`, every
@@ -64,7 +66,7 @@ export const toToolResult = (exit: Exit.Exit<object, unknown>): CallToolResult =
  */
 export const makeMcpServer = (options: McpServerOptions): McpServer => {
   const server = new McpServer(
-    { name: options.name ?? "abathur", version: options.version ?? "0.1.0" },
+    { name: options.name ?? "abathur", version: options.version ?? VERSION },
     {
       capabilities: { tools: {} },
       instructions:
