@@ -1,6 +1,6 @@
 import { describeField, FieldDocs, type Task, type TaskStatus } from "@abathur/domain"
 import { type TaskDetail, TaskQueue, type TreeNode, ValidationError } from "@abathur/queue"
-import { checkDatabaseFile, Database, DatabaseOpenError, type MigrationError, TaskRepository } from "@abathur/storage"
+import { checkDatabaseFile, Database, DatabaseOpenError, type MigrationError, type TaskRepository } from "@abathur/storage"
 import { Args, Command, HelpDoc, Options } from "@effect/cli"
 import * as Span from "@effect/cli/HelpDoc/Span"
 import { Context, Effect, type Layer, Option, Runtime } from "effect"

@@ -64,7 +64,9 @@ describe("an agent swarm", () => {
     // The plan, as the queue sees it: what can run side by side.
     const executionPlan = await s.json(["plan"])
     const batchOf = new Map<string, number>()
-    executionPlan.batches.forEach((batch: Array<string>, i: number) => batch.forEach((t) => batchOf.set(t, i)))
+    executionPlan.batches.forEach((batch: Array<string>, i: number) => {
+      for (const t of batch) batchOf.set(t, i)
+    })
     expect(batchOf.get(id("schema"))).toBe(0)
     expect(batchOf.get(id("ui-list"))).toBe(0)
     expect(batchOf.get(id("docs"))).toBe(0)

@@ -63,7 +63,7 @@ export interface PriorityBreakdown {
   readonly source: number
 }
 
-const clamp = (x: number) => (x < 0 ? 0 : x > 100 ? 100 : x)
+const clamp = (x: number) => Math.max(0, Math.min(x, 100))
 
 export const baseScore = (priority: number): number => clamp(priority * 10)
 
@@ -76,7 +76,7 @@ export const urgencyScore = (
   if (deadline === null) return 0
   const slackSeconds = (deadline - now) / 1000 - (estimatedDurationSeconds ?? 0)
   if (slackSeconds <= 0) return 100
-  return 100 * Math.pow(2, -slackSeconds / halfLifeSeconds)
+  return 100 * 2 ** (-slackSeconds / halfLifeSeconds)
 }
 
 export const dependencyScore = (openDependents: number): number =>

@@ -61,7 +61,7 @@ import type {
 } from "@abathur/storage"
 import { createHash } from "node:crypto"
 import { v7 as uuidv7 } from "uuid"
-import type { z } from "zod"
+import type * as z from "zod"
 import type { QueueSettings } from "./QueueConfig.js"
 import {
   DependencyCycle,

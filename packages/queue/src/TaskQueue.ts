@@ -11,7 +11,7 @@ import {
   GraphFormat,
   HeartbeatInput,
   ListTasksInput,
-  PlanInput,
+  type PlanInput,
   PruneInput,
   type QueueStatus,
   ReasonText,
@@ -19,7 +19,7 @@ import {
   RemoveDependencyInput,
   renderDot,
   renderMermaid,
-  SubmitTaskInput,
+  type SubmitTaskInput,
   type Task,
   TaskId
 } from "@abathur/domain"

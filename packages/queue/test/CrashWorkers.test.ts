@@ -10,7 +10,7 @@ import { type ChildProcess, spawn } from "node:child_process"
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
-import { type PlanNodeInput } from "@abathur/domain"
+import type { PlanNodeInput } from "@abathur/domain"
 import { aNode, mulberry32, Plans, TestDatabase, tempDir } from "@abathur/testing"
 import BetterSqlite3 from "better-sqlite3"
 import { Effect, Layer } from "effect"
@@ -151,7 +151,7 @@ const factsOf = (logPath: string): Array<Fact> =>
  * those prerequisites' subtrees. (Subtasks submitted at run time come from running tasks, whose
  * subtrees are open then, so the final hierarchy is the one every start had to wait for.)
  */
-export const startOrderViolations = (db: BetterSqlite3.Database): Array<string> => {
+const startOrderViolations = (db: BetterSqlite3.Database): Array<string> => {
   const parentOf = new Map<string, string | null>()
   const childrenOf = new Map<string, Array<string>>()
   for (const t of db.prepare("SELECT id, parent_task_id AS parent FROM tasks").all() as Array<{ id: string; parent: string | null }>) {

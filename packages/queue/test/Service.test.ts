@@ -140,8 +140,14 @@ describe("notifications and versions", () => {
       const at = 1_700_000_000_000
       const spy: Clock.Clock = {
         [Clock.ClockTypeId]: Clock.ClockTypeId,
-        unsafeCurrentTimeMillis: () => (inTransaction.push(db.inTransaction), at),
-        currentTimeMillis: Effect.sync(() => (inTransaction.push(db.inTransaction), at)),
+        unsafeCurrentTimeMillis: () => {
+          inTransaction.push(db.inTransaction)
+          return at
+        },
+        currentTimeMillis: Effect.sync(() => {
+          inTransaction.push(db.inTransaction)
+          return at
+        }),
         unsafeCurrentTimeNanos: () => BigInt(at) * 1_000_000n,
         currentTimeNanos: Effect.sync(() => BigInt(at) * 1_000_000n),
         sleep: () => Effect.void

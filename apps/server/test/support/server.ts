@@ -138,7 +138,7 @@ export const client = (base: string, defaults: Record<string, string> = {}) => {
     }
     const res = await fetch(new URL(path, base), init)
     const text = await res.text()
-    let parsed: unknown = undefined
+    let parsed: unknown
     if ((res.headers.get("content-type") ?? "").includes("json") && text !== "") parsed = JSON.parse(text)
     return { status: res.status, body: parsed as T, text, headers: res.headers }
   }
