@@ -7,21 +7,12 @@ import { describe, expect, it } from "vitest"
 import { databaseDump, dumpDatabase, TestDatabase } from "../src/index.js"
 import { tempDbFile, tempDir } from "../src/Vitest.js"
 
-const fileLevel = tempDir("abathur-helpers-")
-let madeInATest = ""
-
 describe("tempDir", () => {
-  it("makes a fresh folder", () => {
-    madeInATest = tempDir()
-    writeFileSync(join(madeInATest, "x"), "x")
-    expect(existsSync(join(madeInATest, "x"))).toBe(true)
-    expect(tempDir()).not.toBe(madeInATest)
-  })
-
-  it("removes a folder made in a test when that test ends; one made outside a test lives for the file", () => {
-    expect(madeInATest).not.toBe("")
-    expect(existsSync(madeInATest)).toBe(false)
-    expect(existsSync(fileLevel)).toBe(true)
+  it("makes a fresh folder each time (removed after the file's tests)", () => {
+    const a = tempDir()
+    writeFileSync(join(a, "x"), "x")
+    expect(existsSync(join(a, "x"))).toBe(true)
+    expect(tempDir()).not.toBe(a)
   })
 })
 
