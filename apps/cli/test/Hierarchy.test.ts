@@ -1,8 +1,8 @@
-import { spawn } from "node:child_process"
+import { startServerProcess } from "@abathur/testing/vitest"
 import { existsSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
-import { afterAll, describe, expect, it } from "vitest"
+import { describe, expect, it } from "vitest"
 import { Sandbox, type Task } from "./support/Cli.js"
 import { summaryOf, WorkSandbox } from "./support/Work.js"
 
@@ -261,28 +261,12 @@ describe("delayed starts", () => {
 
 // `abathur work --server` against the real abathur-server (built by `cd apps/server && node build.mjs`).
 const SERVER = fileURLToPath(new URL("../../server/dist/main.js", import.meta.url))
-const servers: Array<{ kill: () => void }> = []
-afterAll(() => {
-  for (const s of servers) s.kill()
-})
 
 describe.skipIf(!existsSync(SERVER))("work --server and delayed starts", () => {
   it("the server's long poll wakes the worker when a delayed task's notBefore comes", async () => {
     const s = new WorkSandbox()
-    const child = spawn(process.execPath, [SERVER, "--port", "0", "--db", s.db], { stdio: ["ignore", "ignore", "pipe"] })
-    servers.push({ kill: () => child.kill("SIGKILL") })
-    let err = ""
-    const url = await new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`the server did not start:\n${err}`)), 30_000)
-      child.stderr!.setEncoding("utf8").on("data", (d: string) => {
-        err += d
-        const m = /listening on (http:\/\/[^\s"]+)/.exec(err)
-        if (m !== null) {
-          clearTimeout(timer)
-          resolve(m[1]!)
-        }
-      })
-    })
+    const server = await startServerProcess(SERVER, { db: s.db })
+    const url = server.url
     const at = new Date(Date.now() + 2500).toISOString()
     const t = await s.json<Task>(["submit", "Delayed over HTTP", "--not-before", at])
     const run = await s.run(["work", "--server", url, "--exec", "true", "--until-empty", "--json"])
@@ -290,6 +274,6 @@ describe.skipIf(!existsSync(SERVER))("work --server and delayed starts", () => {
     const done = await s.json<Task>(["show", t.id])
     expect(done.status).toBe("completed")
     expect(Date.parse(done.startedAt!)).toBeGreaterThanOrEqual(Date.parse(at))
-    child.kill("SIGTERM")
+    await server.dispose()
   })
 })

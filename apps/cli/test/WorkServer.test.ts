@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from "node:child_process"
+import { startServerProcess } from "@abathur/testing/vitest"
 import { existsSync } from "node:fs"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
@@ -13,37 +13,17 @@ import { summaryOf, WorkSandbox } from "./support/Work.js"
  */
 
 const servers: Array<FakeServer> = []
-const real: Array<ChildProcess> = []
 afterAll(async () => {
   await Promise.all(servers.map((s) => s.close()))
-  for (const p of real) if (p.exitCode === null && p.signalCode === null) p.kill("SIGKILL")
 })
 
 const SERVER = fileURLToPath(new URL("../../server/dist/main.js", import.meta.url))
 
 /** Starts the real server on a free loopback port and a fresh database; resolves with its URL. */
-const startRealServer = (db: string, env: Record<string, string>): Promise<string> =>
-  new Promise((resolve, reject) => {
-    if (!existsSync(SERVER)) return reject(new Error(`${SERVER} is missing: build the server first (cd apps/server && node build.mjs)`))
-    const clean: Record<string, string> = {}
-    for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith("ABATHUR_")) clean[k] = v
-    const child = spawn(process.execPath, [SERVER, "--port", "0", "--db", db], { env: { ...clean, ...env }, stdio: ["ignore", "ignore", "pipe"] })
-    real.push(child)
-    let err = ""
-    const timer = setTimeout(() => reject(new Error(`the server did not start in 60 s:\n${err}`)), 60_000)
-    child.stderr!.setEncoding("utf8").on("data", (d: string) => {
-      err += d
-      const m = /listening on (http:\/\/[^\s"]+)/.exec(err)
-      if (m !== null) {
-        clearTimeout(timer)
-        resolve(m[1]!)
-      }
-    })
-    child.once("exit", (code, signal) => {
-      clearTimeout(timer)
-      reject(new Error(`the server exited (${code ?? signal}) before listening:\n${err}`))
-    })
-  })
+const startRealServer = async (db: string, env: Record<string, string>): Promise<string> => {
+  if (!existsSync(SERVER)) throw new Error(`${SERVER} is missing: build the server first (cd apps/server && node build.mjs)`)
+  return (await startServerProcess(SERVER, { db, env, startTimeoutMs: 60_000 })).url
+}
 
 const serve = async (token: string | null) => {
   const server = new FakeServer(token)
