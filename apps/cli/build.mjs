@@ -4,8 +4,11 @@
 //   better-sqlite3 stays external (a native addon).
 // - dist/spawner.cjs: src/work/SpawnerHelper.ts bundled alone (Node's modules only): the helper
 //   process that `abathur work` forks by path to start its commands (see src/work/Spawner.ts).
-// - dist/main.js: the executable (ESM, `#!/usr/bin/env node`). It runs cli.cjs through V8's code
-//   cache (dist/cli-<hash>.cache, written by a warm-up run below, rewritten when V8 rejects it).
+// - dist/CheckpointWorker.mjs: @abathur/storage's background checkpointer's worker, which
+//   Checkpointer.ts starts by path from the folder of the file that holds it (here cli.cjs).
+// - dist/main.js: the executable (ESM, `#!/usr/bin/env node`), src/Launcher.ts. It runs cli.cjs
+//   through V8's code cache (dist/cli-<hash>.cache, written by a warm-up run below, rewritten when
+//   V8 rejects it).
 //
 // Why not run an ESM bundle directly: start-up time matters (`abathur status --json` within 300 ms
 // on a 100,000-task database), and Node 20 has no code cache for ES modules: compiling the ~600 KB
@@ -13,10 +16,10 @@
 // starts about a third faster here (see BENCHMARKS.md). The MCP SDK is bundled too but evaluated
 // lazily, only by `abathur mcp`.
 import { build } from "esbuild"
+import { checkpointWorker } from "../../scripts/checkpoint-worker.mjs"
 import { execFileSync } from "node:child_process"
 import { createHash } from "node:crypto"
-import { chmodSync, existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs"
-import { readFile } from "node:fs/promises"
+import { chmodSync, existsSync, mkdtempSync, readFileSync, renameSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
@@ -30,10 +33,10 @@ rmSync(outdir, { recursive: true, force: true })
 
 /**
  * Parsing the bundle is most of the start-up, so it leaves out what the CLI never runs:
- * - @effect/cli's config-file parsers (ini, toml, yaml) serve `Options.fileParse` only;
- * - `import { z } from "zod"` makes bundlers keep the whole `z` namespace (every locale, the
- *   JSON Schema converters); `import * as z from "zod"` is the same binding for our sources
- *   (they never use `z.z`) and lets esbuild drop what is unused.
+ * @effect/cli's config-file parsers (ini, toml, yaml) serve `Options.fileParse` only.
+ * (Our sources import zod as `import * as z from "zod"`, never `import { z }`, which makes
+ * bundlers keep the whole `z` namespace: every locale, the JSON Schema converters. The linter
+ * enforces it, see biome.json.)
  */
 const lean = {
   name: "abathur-lean",
@@ -45,10 +48,6 @@ export const parse = unused, stringify = unused, decode = unused, encode = unuse
 export default { parse, stringify, decode, encode, parseDocument }`,
       loader: "js"
     }))
-    b.onLoad({ filter: /[\\/](packages|apps)[\\/][^\\/]+[\\/]src[\\/].*\.ts$/ }, async (args) => {
-      const source = await readFile(args.path, "utf8")
-      return { contents: source.replace(/^import \{ z \} from "zod"$/m, 'import * as z from "zod"'), loader: "ts" }
-    })
   }
 }
 
@@ -64,7 +63,7 @@ const result = await build({
   minify: true,
   sourcemap: "external",
   legalComments: "none",
-  metafile: process.argv.includes("--metafile"),
+  metafile: true,
   plugins: [lean],
   // The bundle is one function expression that the launcher compiles as is (no copy of the source).
   banner: { js: "(function (exports, require, module, __filename, __dirname) {" },
@@ -85,52 +84,26 @@ await build({
   logLevel: "warning"
 })
 
-if (result.metafile) {
+await checkpointWorker(build, result.metafile)
+
+if (process.argv.includes("--metafile")) {
   const { analyzeMetafile } = await import("esbuild")
   console.log(await analyzeMetafile(result.metafile))
 }
 
 const hash = createHash("sha256").update(readFileSync(join(outdir, "cli.cjs"))).digest("hex").slice(0, 16)
-const launcher = `#!/usr/bin/env node
-// abathur: runs the bundled CLI (cli.cjs) through V8's code cache, so that it starts fast.
-import { accessSync, constants, readFileSync, renameSync, writeFileSync } from "node:fs"
-import { createRequire } from "node:module"
-import { dirname, join } from "node:path"
-import { fileURLToPath } from "node:url"
-import { Script } from "node:vm"
-
-const dir = dirname(fileURLToPath(import.meta.url))
-const filename = join(dir, "cli.cjs")
-const cacheFile = join(dir, "cli-${hash}.cache")
-// esbuild writes ASCII only (charset "ascii"), so latin1 reads the same text, faster.
-const source = readFileSync(filename, "latin1")
-let cachedData
-try {
-  cachedData = readFileSync(cacheFile)
-} catch {}
-const script = new Script(source, { filename, cachedData })
-const writable = () => {
-  try {
-    accessSync(dir, constants.W_OK)
-    return true
-  } catch {
-    return false
-  }
-}
-if ((cachedData === undefined || script.cachedDataRejected === true) && writable()) {
-  // Keep what this run compiled for the next runs.
-  process.once("exit", () => {
-    try {
-      const tmp = \`\${cacheFile}.\${process.pid}.tmp\`
-      writeFileSync(tmp, script.createCachedData())
-      renameSync(tmp, cacheFile)
-    } catch {}
-  })
-}
-const module = { exports: {} }
-script.runInThisContext()(module.exports, createRequire(filename), module, filename, dir)
-`
-writeFileSync(join(outdir, "main.js"), launcher)
+await build({
+  entryPoints: [join(here, "src/Launcher.ts")],
+  outfile: join(outdir, "main.js"),
+  bundle: true,
+  format: "esm",
+  platform: "node",
+  target: "node20",
+  define: { CLI_CACHE_FILE: JSON.stringify(`cli-${hash}.cache`) },
+  banner: { js: "#!/usr/bin/env node" },
+  legalComments: "none",
+  logLevel: "warning"
+})
 chmodSync(join(outdir, "main.js"), 0o755)
 
 const old = join(here, `dist.old-${process.pid}`)

@@ -9,6 +9,7 @@
 // imports `undici` (its HTTP client) and `ws` (WebSockets) at the top of modules the server uses,
 // but the server never calls either: they are replaced by stubs that throw if ever used.
 import { build } from "esbuild"
+import { checkpointWorker } from "../../scripts/checkpoint-worker.mjs"
 import { chmodSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { dirname, join, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
@@ -86,7 +87,7 @@ const result = await build({
   external: ["better-sqlite3"],
   sourcemap: "linked",
   legalComments: "none",
-  metafile: process.argv.includes("--metafile"),
+  metafile: true,
   banner: {
     js: ['import { createRequire as __abathurCreateRequire } from "node:module";', "const require = __abathurCreateRequire(import.meta.url);"].join("\n")
   },
@@ -94,7 +95,11 @@ const result = await build({
   logLevel: "warning"
 })
 
-if (result.metafile) {
+// The background checkpointer's worker, beside the chunk that holds Checkpointer.ts (which starts
+// it by path from its own folder).
+await checkpointWorker(build, result.metafile, { minify: !process.argv.includes("--no-minify") })
+
+if (process.argv.includes("--metafile")) {
   const { analyzeMetafile } = await import("esbuild")
   console.log(await analyzeMetafile(result.metafile))
 }

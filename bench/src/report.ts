@@ -289,7 +289,7 @@ export const renderMarkdown = (input: ReportInput): string => {
     }
   }
   for (const r of results.filter((x) => x.peers === undefined)) {
-    out.push("", `## ${r.id}: ${r.title}`, "", r.setup + ".", "", table(r.rows))
+    out.push("", `## ${r.id}: ${r.title}`, "", `${r.setup}.`, "", table(r.rows))
     if (r.notes.length > 0) out.push("", ...r.notes.map((n) => `- ${n}`))
   }
   const missed = results.filter((r) => r.rows.some((x) => x.verdict === "MISS"))
@@ -365,5 +365,5 @@ export const renderMarkdown = (input: ReportInput): string => {
       "`node bench/dist/main.js --only H1,H2` runs the HTTP workloads (it builds `apps/server` first; `--no-server-build` " +
       "uses the existing `dist/`)."
   )
-  return out.join("\n") + "\n"
+  return `${out.join("\n")}\n`
 }

@@ -1,7 +1,7 @@
 /** Abathur as a user runs it: the real TaskQueue service over a file database, one runtime. */
 import { defaultQueueSettings, QueueConfig, type QueueLimits, TaskQueue, type TaskQueueService } from "@abathur/queue"
 import { Database, makeTaskRepository, TaskRepository } from "@abathur/storage"
-import { Effect, Exit, Layer, ManagedRuntime } from "effect"
+import { Effect, type Exit, Layer, ManagedRuntime } from "effect"
 import type { CostMeter } from "./costs.js"
 
 export interface QueueHandle {

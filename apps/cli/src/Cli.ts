@@ -1,6 +1,6 @@
 import { describeField, FieldDocs, type Task, type TaskStatus } from "@abathur/domain"
 import { type TaskDetail, TaskQueue, type TreeNode, ValidationError } from "@abathur/queue"
-import { checkDatabaseFile, Database, DatabaseOpenError, type MigrationError, TaskRepository } from "@abathur/storage"
+import { checkDatabaseFile, Database, DatabaseOpenError, type MigrationError, type TaskRepository } from "@abathur/storage"
 import { Args, Command, HelpDoc, Options } from "@effect/cli"
 import * as Span from "@effect/cli/HelpDoc/Span"
 import { Context, Effect, type Layer, Option, Runtime } from "effect"
@@ -10,6 +10,7 @@ import { defined, optionalNumeric, parseJson, readPlanFile } from "./Input.js"
 import { type Colors, makeProgress, type Terminal } from "./Terminal.js"
 import { runWork, workOptions } from "./work/Work.js"
 import { taskLogPath } from "./work/TaskLog.js"
+import { VERSION } from "./Version.js"
 import { existsSync } from "node:fs"
 
 export type Env = Readonly<Record<string, string | undefined>>
@@ -760,7 +761,7 @@ const work = command(
   (o, ctx) => runWork(o, ctx)
 )
 
-export const VERSION = "0.1.0"
+export { VERSION }
 
 /** The whole command tree. */
 export const abathur = root.pipe(

@@ -120,7 +120,9 @@ const render = (t: Columns): string => {
   const all = [t.head, ...t.rows]
   const widths = all.map((row) => row.map(visibleWidth))
   const max: Array<number> = []
-  for (const row of widths) row.forEach((w, i) => (max[i] = Math.max(max[i] ?? 0, w)))
+  for (const row of widths) row.forEach((w, i) => {
+      max[i] = Math.max(max[i] ?? 0, w)
+    })
   const last = max.length - 1
   return all
     .map((row, r) =>
@@ -201,7 +203,7 @@ const explain = (factor: PriorityFactor, task: TaskDetail, value: number, now: n
     }
     case "dependency": {
       // The inverse of 33.33 x log10(1 + n).
-      const n = Math.round(Math.pow(10, (value * 3) / 100) - 1)
+      const n = Math.round(10 ** ((value * 3) / 100) - 1)
       return value >= 100 ? "999+ open tasks wait on it" : n === 0 ? "no open task waits on it" : `${plural(n, "open task")} wait${n === 1 ? "s" : ""} on it`
     }
     case "starvation": {
@@ -408,7 +410,9 @@ export const tree = (c: Colors, roots: ReadonlyArray<TreeNode>): string => {
   const walk = (node: TreeNode, prefix: string, last: boolean, top: boolean) => {
     lines.push(`${top ? "" : prefix + (last ? "└─ " : "├─ ")}${taskLine(c, node.task, node.subtree)}`)
     const childPrefix = top ? "" : prefix + (last ? "   " : "│  ")
-    node.children.forEach((child, i) => walk(child, childPrefix, i === node.children.length - 1, false))
+    node.children.forEach((child, i) => {
+      walk(child, childPrefix, i === node.children.length - 1, false)
+    })
   }
   for (const root of roots) walk(root, "", true, true)
   return lines.join("\n")

@@ -115,7 +115,7 @@ const runsOf = (s: WorkSandbox): Map<number, Run> => {
 }
 
 /** Pairs of runs of one task whose intervals overlap ([start, end or the moment it was seen dead]). */
-export const overlappingRuns = (runs: Iterable<Run>, deadAt: ReadonlyMap<number, number>): Array<string> => {
+const overlappingRuns = (runs: Iterable<Run>, deadAt: ReadonlyMap<number, number>): Array<string> => {
   const byTask = new Map<string, Array<{ run: Run; until: number }>>()
   for (const run of runs) {
     const until = run.end ?? deadAt.get(run.pid) ?? Number.POSITIVE_INFINITY

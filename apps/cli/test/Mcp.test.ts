@@ -1,4 +1,5 @@
-import { describe, expect, it } from "vitest"
+import BetterSqlite3 from "better-sqlite3"
+import { describe, expect, it, vi } from "vitest"
 import { MISSING_ID, Sandbox, type Task } from "./support/Cli.js"
 import { connect } from "./support/McpClient.js"
 
@@ -94,5 +95,32 @@ describe("abathur mcp", () => {
     const status = await s.json(["status"])
     expect(status.total).toBe(4)
     expect(status.byStatus.completed).toBe(3)
+  })
+
+  it("checkpoints the WAL on a background thread while it runs (the worker beside the bundle)", async () => {
+    const s = new Sandbox()
+    const mcp = await connect(s)
+    try {
+      for (let i = 0; i < 5; i++) await mcp.ok("task_enqueue", { prompt: `task ${i}` })
+      // Read without checkpointing: the frames in the WAL, and how many are in the database file.
+      const walState = () => {
+        const db = new BetterSqlite3(s.db, { fileMustExist: true })
+        try {
+          return (db.pragma("wal_checkpoint(NOOP)") as Array<{ log: number; checkpointed: number }>)[0]!
+        } finally {
+          db.close()
+        }
+      }
+      await vi.waitFor(
+        () => {
+          const { log, checkpointed } = walState()
+          expect(log).toBeGreaterThan(0)
+          expect(checkpointed).toBe(log)
+        },
+        { timeout: 20_000, interval: 100 }
+      )
+    } finally {
+      await mcp.close()
+    }
   })
 })

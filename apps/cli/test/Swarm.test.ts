@@ -65,7 +65,9 @@ describe("an agent swarm", () => {
     // parent ui does), and tests wait for ui's whole subtree.
     const executionPlan = await s.json(["plan"])
     const batchOf = new Map<string, number>()
-    executionPlan.batches.forEach((batch: Array<string>, i: number) => batch.forEach((t) => batchOf.set(t, i)))
+    executionPlan.batches.forEach((batch: Array<string>, i: number) => {
+      for (const t of batch) batchOf.set(t, i)
+    })
     expect(batchOf.get(id("schema"))).toBe(0)
     expect(batchOf.get(id("docs"))).toBe(0)
     expect(batchOf.get(id("api"))).toBe(1)

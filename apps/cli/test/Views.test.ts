@@ -73,7 +73,7 @@ describe("status, plan, tree, graph", () => {
     const lines = text.trimEnd().split("\n")
     expect(lines[0]).toMatch(/^● Root +\[ready\]/)
     expect(lines[1]).toMatch(/^├─ ● Child one/)
-    expect(lines[2]).toMatch(/^│  └─ ● Grandchild/)
+    expect(lines[2]).toMatch(/^│ {2}└─ ● Grandchild/)
     expect(lines[3]).toMatch(/^└─ ● Child two/)
     expect(lines[4]).toMatch(/^● Other root/)
   })

@@ -1,6 +1,6 @@
+import { tempDir } from "@abathur/testing/vitest"
 import { Effect } from "effect"
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs"
-import { tmpdir } from "node:os"
+import { existsSync, readFileSync } from "node:fs"
 import { dirname, join } from "node:path"
 import { afterAll, describe, expect, it } from "vitest"
 import { type Child, type ChildSpec, startChild } from "../src/work/Child.js"
@@ -9,12 +9,11 @@ import { CLI, isAlive, waitFor } from "./support/Work.js"
 
 /** Running one command: through the spawner helper process, and in process (its fallback). */
 
-const dir = mkdtempSync(join(tmpdir(), "abathur-child-"))
+const dir = tempDir("abathur-child-")
 // The helper as built beside the bundle (dist/spawner.cjs).
 const spawner = makeSpawner(process.env, join(dirname(CLI), "spawner.cjs"))
 afterAll(() => {
   spawner.close()
-  rmSync(dir, { recursive: true, force: true })
 })
 
 const spec = (name: string, argv: Array<string>, stdin = ""): ChildSpec => ({

@@ -54,7 +54,7 @@ describe("the result of a run", () => {
     expect(resultOf(tail(1000, "hello\n"))).toEqual({ stdout: "hello\n" })
     expect(resultOf(tail(1000))).toEqual({ stdout: "" })
     expect(resultOf(tail(1000, '{"half": '))).toEqual({ stdout: '{"half": ' })
-    const long = "x".repeat(5000) + "\nend\n"
+    const long = `${"x".repeat(5000)}\nend\n`
     expect(resultOf(tail(1024 * 1024, long))).toEqual({ stdout: long.slice(-4096) })
   })
 

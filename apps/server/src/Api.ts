@@ -4,7 +4,7 @@ import { HttpRouter, HttpServerRequest, HttpServerResponse } from "@effect/platf
 import { NodeHttpServerRequest } from "@effect/platform-node"
 import { Cause, Deferred, Effect, FiberRef, LogLevel, Schedule, Stream } from "effect"
 import { timingSafeEqual } from "node:crypto"
-import type { z } from "zod"
+import type * as z from "zod"
 import { errorResponse, Forbidden, internalError, MethodNotAllowed, NotFound, Unauthorized } from "./ApiError.js"
 import { BodyAborted, optionalJson, requireJson } from "./Body.js"
 import { dashboardHtml } from "./Dashboard.js"

@@ -9,7 +9,7 @@ import { TaskQueue, ValidationError } from "@abathur/queue"
 import { Database } from "@abathur/storage"
 import { HttpRouter, HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { Effect, Option } from "effect"
-import { open } from "node:fs/promises"
+import { type FileHandle, open } from "node:fs/promises"
 import { dirname, join, resolve } from "node:path"
 import type { ApiRoute } from "./Api.js"
 import { NotFound } from "./ApiError.js"
@@ -193,7 +193,7 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 /** The last `bytes` of a file (whole lines when cut), or null when there is none. */
 const tail = (path: string, bytes: number) =>
   Effect.promise(async () => {
-    let handle
+    let handle: FileHandle
     try {
       handle = await open(path, "r")
     } catch {

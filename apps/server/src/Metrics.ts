@@ -65,7 +65,9 @@ class Histogram {
   render(out: Array<string>): void {
     out.push(`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} histogram`)
     for (const { labels, counts, sum, count } of this.values.values()) {
-      this.buckets.forEach((b, i) => out.push(`${this.name}_bucket${labelText(labels, `le="${num(b)}"`)} ${counts[i]}`))
+      this.buckets.forEach((b, i) => {
+        out.push(`${this.name}_bucket${labelText(labels, `le="${num(b)}"`)} ${counts[i]}`)
+      })
       out.push(`${this.name}_bucket${labelText(labels, 'le="+Inf"')} ${count}`)
       out.push(`${this.name}_sum${labelText(labels)} ${sum}`)
       out.push(`${this.name}_count${labelText(labels)} ${count}`)
@@ -164,7 +166,7 @@ export class Metrics extends Context.Tag("@abathur/server/Metrics")<Metrics, Met
           for (const g of gauges) gauge(out, g.name, g.help, [[{}, g.read()]])
           gauge(out, "abathur_process_start_time_seconds", "Start time of this server since the Unix epoch.", [[{}, started]])
           requests.render(out)
-          return out.join("\n") + "\n"
+          return `${out.join("\n")}\n`
         })
       }
       return service

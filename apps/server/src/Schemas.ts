@@ -36,7 +36,7 @@ import {
   TaskStatus,
   TreeNode
 } from "@abathur/domain"
-import { z } from "zod"
+import * as z from "zod"
 
 /**
  * Schemas of the HTTP API. Request bodies and answers are the domain's own zod schemas (the queue

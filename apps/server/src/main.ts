@@ -7,7 +7,7 @@ const fail = (message: string): never => {
   process.exit(2)
 }
 
-let command
+let command: ReturnType<typeof parseCommand> | undefined
 try {
   command = parseCommand(process.argv.slice(2), process.env)
 } catch (error) {

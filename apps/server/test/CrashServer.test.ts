@@ -20,7 +20,6 @@ afterAll(async () => {
   stop = true
   for (const s of servers) if (s.child.exitCode === null && s.child.signalCode === null) s.child.kill("SIGKILL")
   await Promise.all(servers.map((s) => s.exited))
-  tmp.cleanup()
 })
 
 /** A deterministic pseudo-random sequence (so that a failure can be replayed). */
@@ -53,7 +52,7 @@ interface Outcome {
 
 describe("abathur-server SIGKILLed under 8 HTTP workers and started again on the same file", () => {
   it("loses nothing, completes no task twice, accepts no stale lease; the file is intact", { timeout: 120_000 }, async () => {
-    const db = join(tmp.dir, "crash.db")
+    const db = join(tmp, "crash.db")
     // Lapsed leases count as stalls once the hierarchy rules land: allow many.
     const env = { ABATHUR_MAX_STALLS: "1000", ABATHUR_RETRY_BACKOFF: "0" }
     let server = await startServer({ db, env })

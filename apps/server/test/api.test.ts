@@ -1,16 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { type Client, client, type RunningServer, startServer } from "./support/server.js"
+import { describe, expect, it } from "vitest"
+import { sharedServer } from "./support/server.js"
 
-let server: RunningServer
-let api: Client
-
-beforeAll(async () => {
-  server = await startServer()
-  api = client(server.url)
-})
-afterAll(async () => {
-  await server?.dispose()
-})
+const { server, api } = sharedServer()
 
 const uuid = "3f2b8c1e-9d4a-4f6b-8e2a-1c5d7e9f0a2b"
 
@@ -361,7 +352,7 @@ describe("errors", () => {
         controller.close()
       }
     })
-    const res = await fetch(new URL("/v1/tasks", server.url), {
+    const res = await fetch(new URL("/v1/tasks", server().url), {
       method: "POST",
       body: stream,
       headers: { "content-type": "application/json" },

@@ -44,31 +44,23 @@ describe("with a token", () => {
   })
 
   it("another server on the same port exits 1 with a clear message", async () => {
-    const { dir, cleanup } = tempDir()
-    try {
-      const r = await runServer(["--port", String(server.port), "--db", join(dir, "y.db")])
-      expect(r.code).toBe(1)
-      expect(r.stderr).toMatch(/in use/)
-    } finally {
-      cleanup()
-    }
+    const dir = tempDir()
+    const r = await runServer(["--port", String(server.port), "--db", join(dir, "y.db")])
+    expect(r.code).toBe(1)
+    expect(r.stderr).toMatch(/in use/)
   })
 })
 
 describe("configuration", () => {
   it("refuses a non-loopback host without a token (exit 2, clear message)", async () => {
-    const { dir, cleanup } = tempDir()
-    try {
-      const r = await runServer(["--host", "0.0.0.0", "--port", "0", "--db", join(dir, "x.db")])
-      expect(r.code).toBe(2)
-      expect(r.stderr).toMatch(/ABATHUR_TOKEN/)
-      expect(r.stderr).toContain('"_tag":"ValidationError"')
-      expect(r.stdout).toBe("")
-      const env = await runServer(["--port", "0", "--db", join(dir, "x.db")], { ABATHUR_HOST: "0.0.0.0" })
-      expect(env.code).toBe(2)
-    } finally {
-      cleanup()
-    }
+    const dir = tempDir()
+    const r = await runServer(["--host", "0.0.0.0", "--port", "0", "--db", join(dir, "x.db")])
+    expect(r.code).toBe(2)
+    expect(r.stderr).toMatch(/ABATHUR_TOKEN/)
+    expect(r.stderr).toContain('"_tag":"ValidationError"')
+    expect(r.stdout).toBe("")
+    const env = await runServer(["--port", "0", "--db", join(dir, "x.db")], { ABATHUR_HOST: "0.0.0.0" })
+    expect(env.code).toBe(2)
   })
 
   it("binds a non-loopback host with a token", async () => {
@@ -89,7 +81,7 @@ describe("configuration", () => {
       expect(r.stderr).toContain("ValidationError")
     }
     // a bad limit is read when the queue starts: still exit 2
-    expect((await runServer(["--port", "0", "--db", join(tempDir().dir, "z.db")], { ABATHUR_MAX_DEPTH: "-1" })).code).toBe(2)
+    expect((await runServer(["--port", "0", "--db", join(tempDir(), "z.db")], { ABATHUR_MAX_DEPTH: "-1" })).code).toBe(2)
     const help = await runServer(["--help"])
     expect(help.code).toBe(0)
     expect(help.stdout).toContain("--port")
@@ -128,20 +120,16 @@ describe("configuration", () => {
   })
 
   it("ABATHUR_DB is used without --db; a database from the future exits 5 with MigrationError", async () => {
-    const { dir, cleanup } = tempDir()
-    try {
-      const db = join(dir, "future.db")
-      // create it (another process migrates it), then make it newer than this version
-      expect((await runQueueScript([db, "status"])).code).toBe(0)
-      const handle = new Database(db)
-      handle.prepare("INSERT INTO schema_migrations (version, name, applied_at) VALUES (999, 'future', '2030-01-01T00:00:00Z')").run()
-      handle.close()
-      const r = await runServer(["--port", "0"], { ABATHUR_DB: db })
-      expect(r.code).toBe(5)
-      expect(r.stderr).toContain("MigrationError")
-    } finally {
-      cleanup()
-    }
+    const dir = tempDir()
+    const db = join(dir, "future.db")
+    // create it (another process migrates it), then make it newer than this version
+    expect((await runQueueScript([db, "status"])).code).toBe(0)
+    const handle = new Database(db)
+    handle.prepare("INSERT INTO schema_migrations (version, name, applied_at) VALUES (999, 'future', '2030-01-01T00:00:00Z')").run()
+    handle.close()
+    const r = await runServer(["--port", "0"], { ABATHUR_DB: db })
+    expect(r.code).toBe(5)
+    expect(r.stderr).toContain("MigrationError")
   })
 
 })

@@ -4,24 +4,15 @@
  */
 import { mkdirSync, writeFileSync } from "node:fs"
 import { dirname, join } from "node:path"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { client, type Client, type RunningServer, startServer } from "./support/server.js"
+import { describe, expect, it } from "vitest"
+import { sharedServer } from "./support/server.js"
 
-let server: RunningServer
-let api: Client
-
-beforeAll(async () => {
-  server = await startServer()
-  api = client(server.url)
-})
-afterAll(async () => {
-  await server?.dispose()
-})
+const { server, api } = sharedServer()
 
 describe("GET /v1/tasks/{id}/log", () => {
   it("gives the last kib KiB of logs/<id>.log beside the database, cut at a line start", async () => {
     const t = (await api.post("/v1/tasks", { prompt: "logged" })).body
-    const logs = join(dirname(server.db), "logs")
+    const logs = join(dirname(server().db), "logs")
     mkdirSync(logs, { recursive: true })
     const lines = Array.from({ length: 3000 }, (_, i) => `line ${String(i).padStart(4, "0")} ${"é".repeat(10)}`)
     writeFileSync(join(logs, `${t.id}.log`), `${lines.join("\n")}\n`)

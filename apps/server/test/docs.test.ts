@@ -4,21 +4,15 @@
  */
 import { readFileSync } from "node:fs"
 import { join } from "node:path"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { describe, expect, it } from "vitest"
 import { docsDir, renderServerDocs } from "../../../scripts/docs.mjs"
-import { type RunningServer, startServer } from "./support/server.js"
+import { sharedServer } from "./support/server.js"
 
-let server: RunningServer
-beforeAll(async () => {
-  server = await startServer()
-})
-afterAll(async () => {
-  await server.dispose()
-})
+const { server } = sharedServer()
 
 describe("generated docs", () => {
   it("docs/openapi.json, docs/http.md and docs/mcp.md match the server (run `pnpm run docs` after changing the API or a tool)", async () => {
-    const pages = await renderServerDocs(server.url)
+    const pages = await renderServerDocs(server().url)
     for (const [name, text] of Object.entries(pages)) {
       const current = readFileSync(join(docsDir, name), "utf8")
       expect(current === text ? "up to date" : `docs/${name} is stale: run \`pnpm run docs\``).toBe("up to date")

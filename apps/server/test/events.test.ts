@@ -1,16 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { type Client, client, type RunningServer, runQueueScript, sleep, startServer } from "./support/server.js"
+import { describe, expect, it } from "vitest"
+import { runQueueScript, sharedServer, sleep } from "./support/server.js"
 
-let server: RunningServer
-let api: Client
-
-beforeAll(async () => {
-  server = await startServer()
-  api = client(server.url)
-})
-afterAll(async () => {
-  await server?.dispose()
-})
+const { server, api } = sharedServer()
 
 interface SseMessage {
   readonly event?: string
@@ -21,7 +12,7 @@ interface SseMessage {
 /** Reads a text/event-stream; `next(predicate)` waits for a matching message. */
 const subscribe = async (path: string) => {
   const controller = new AbortController()
-  const res = await fetch(new URL(path, server.url), { signal: controller.signal, headers: { accept: "text/event-stream" } })
+  const res = await fetch(new URL(path, server().url), { signal: controller.signal, headers: { accept: "text/event-stream" } })
   const messages: Array<SseMessage> = []
   const waiters: Array<() => void> = []
   let buffer = ""
@@ -101,7 +92,7 @@ describe("GET /v1/events", () => {
       await stream.next((m) => m.comment === "connected")
       const beat = await stream.next((m) => m.comment?.startsWith("heartbeat") === true, 3_000)
       expect(beat.comment).toMatch(/^heartbeat /)
-      const script = await runQueueScript([server.db, "submit", "outside"])
+      const script = await runQueueScript([server().db, "submit", "outside"])
       expect(script.code, script.stderr).toBe(0)
       const sync = await stream.next((m) => m.event === "sync")
       expect(JSON.parse(sync.data!)).toHaveProperty("dataVersion")

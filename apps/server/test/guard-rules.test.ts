@@ -48,7 +48,7 @@ describe("JSON depth", () => {
     expect(nestedDeeperThan(deep(256), 256)).toBe(false)
     expect(nestedDeeperThan(deep(257), 256)).toBe(true)
     expect(nestedDeeperThan(deep(1_000_000), 256)).toBe(true)
-    expect(nestedDeeperThan(JSON.stringify({ a: "[".repeat(1000), b: '\\"{{{{' + "{".repeat(1000) }), 256)).toBe(false)
+    expect(nestedDeeperThan(JSON.stringify({ a: "[".repeat(1000), b: `\\"{{{{${"{".repeat(1000)}` }), 256)).toBe(false)
     expect(nestedDeeperThan(`{"a":"\\\\",${'"b":['.repeat(1)}${deep(300)}]}`, 256)).toBe(true)
   })
 })

@@ -198,32 +198,28 @@ describe("the database file is checked when the server starts", () => {
   }
 
   it("logs quick_check with its time, refuses a damaged file (exit 1, what is broken), serves it with --allow-damaged", async () => {
-    const tmp = tempDir()
+    const dir = tempDir()
+    const db = await realDatabase(dir)
+    const sound = await startServer({ db })
+    expect(sound.stderr()).toMatch(/database checked: quick_check ok.* ms=\d/)
+    await sound.stop()
+
+    damage(db)
+    const refused = await runServer(["--port", "0", "--db", db])
+    expect(refused.code, refused.stderr).toBe(1)
+    expect(refused.stderr).toContain("DatabaseDamaged")
+    expect(refused.stderr).toMatch(/quick_check found .*tasks/)
+    expect(refused.stderr).toContain("--allow-damaged")
+    expect(refused.stderr).not.toContain("listening on")
+
+    const allowed = await startServer({ db, args: ["--allow-damaged"] })
     try {
-      const db = await realDatabase(tmp.dir)
-      const sound = await startServer({ db })
-      expect(sound.stderr()).toMatch(/database checked: quick_check ok.* ms=\d/)
-      await sound.stop()
-
-      damage(db)
-      const refused = await runServer(["--port", "0", "--db", db])
-      expect(refused.code, refused.stderr).toBe(1)
-      expect(refused.stderr).toContain("DatabaseDamaged")
-      expect(refused.stderr).toMatch(/quick_check found .*tasks/)
-      expect(refused.stderr).toContain("--allow-damaged")
-      expect(refused.stderr).not.toContain("listening on")
-
-      const allowed = await startServer({ db, args: ["--allow-damaged"] })
-      try {
-        expect(allowed.stderr()).toMatch(/level=WARN.*is damaged/)
-        expect((await client(allowed.url).get("/healthz")).status).toBe(200)
-      } finally {
-        await allowed.stop()
-      }
-      const byEnv = await startServer({ db, env: { ABATHUR_ALLOW_DAMAGED: "1" } })
-      await byEnv.stop()
+      expect(allowed.stderr()).toMatch(/level=WARN.*is damaged/)
+      expect((await client(allowed.url).get("/healthz")).status).toBe(200)
     } finally {
-      tmp.cleanup()
+      await allowed.stop()
     }
+    const byEnv = await startServer({ db, env: { ABATHUR_ALLOW_DAMAGED: "1" } })
+    await byEnv.stop()
   })
 })

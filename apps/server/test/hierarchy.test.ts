@@ -1,5 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { type Client, client, type RunningServer, startServer } from "./support/server.js"
+import { describe, expect, it } from "vitest"
+import { sharedServer } from "./support/server.js"
 
 /**
  * The hierarchy rules of December 2026 over HTTP, against the real server: subtree-aware
@@ -8,22 +8,9 @@ import { type Client, client, type RunningServer, startServer } from "./support/
  * parent -> child links in the graph. Each test has its own tasks; none drains the queue.
  */
 
-let server: RunningServer
-let api: Client
-let other: RunningServer
-let otherApi: Client
-
-beforeAll(async () => {
-  server = await startServer()
-  api = client(server.url)
-  // A second server on the same file: another process committing.
-  other = await startServer({ db: server.db })
-  otherApi = client(other.url)
-})
-afterAll(async () => {
-  await other?.dispose()
-  await server?.dispose()
-})
+const { server, api } = sharedServer()
+// A second server on the same file: another process committing.
+const { api: otherApi } = sharedServer(() => ({ db: server().db }))
 
 const submit = async (body: Record<string, unknown>, expected = 201) => {
   const r = await api.post("/v1/tasks", body)

@@ -1,22 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { type Client, client, type RunningServer, runQueueScript, sleep, startServer } from "./support/server.js"
+import { describe, expect, it } from "vitest"
+import { type Client, runQueueScript, sharedServer, sleep } from "./support/server.js"
 
-let server: RunningServer
-let api: Client
-let other: RunningServer
-let otherApi: Client
-
-beforeAll(async () => {
-  server = await startServer()
-  api = client(server.url)
-  // a second server on the same database file: another process committing
-  other = await startServer({ db: server.db })
-  otherApi = client(other.url)
-})
-afterAll(async () => {
-  await other?.dispose()
-  await server?.dispose()
-})
+const { server, api } = sharedServer()
+// a second server on the same database file: another process committing
+const { api: otherApi } = sharedServer(() => ({ db: server().db }))
 
 /** Claims everything that is ready, so that a test starts from an empty queue. */
 const drain = async () => {
@@ -94,7 +81,7 @@ describe("long-poll claims", () => {
     await drain()
     const claim = timedClaim({ waitSeconds: 30 })
     await untilWaiting(1)
-    const script = await runQueueScript([server.db, "submit", "from a script"])
+    const script = await runQueueScript([server().db, "submit", "from a script"])
     const exitedAt = performance.now()
     expect(script.code, script.stderr).toBe(0)
     const task = JSON.parse(script.stdout)
@@ -126,7 +113,7 @@ describe("long-poll claims", () => {
   it("a long poll whose client went away stops waiting and claims nothing", async () => {
     await drain()
     const controller = new AbortController()
-    const aborted = fetch(new URL("/v1/claims", server.url), {
+    const aborted = fetch(new URL("/v1/claims", server().url), {
       method: "POST",
       body: JSON.stringify({ waitSeconds: 10 }),
       headers: { "content-type": "application/json" },
@@ -178,14 +165,14 @@ describe("sharing the database with other processes", () => {
         for (const r of rs) expect(r.status, r.text).toBe(201)
       }
     })()
-    const scripts = Promise.all([0, 1].map((i) => runQueueScript([server.db, "submit", `script ${i}`, "100"])))
+    const scripts = Promise.all([0, 1].map((i) => runQueueScript([server().db, "submit", `script ${i}`, "100"])))
     const viaOther = Promise.all(Array.from({ length: 20 }, (_, i) => otherApi.post("/v1/tasks", { prompt: `other ${i}` })))
     const [, scriptRuns, others] = await Promise.all([http, scripts, viaOther])
     for (const s of scriptRuns) expect(s.code, s.stderr).toBe(0)
     for (const r of others) expect(r.status).toBe(201)
     const after = (await api.get("/v1/status")).body.total as number
     expect(after - before).toBe(100 + 200 + 20)
-    const status = await runQueueScript([server.db, "status"])
+    const status = await runQueueScript([server().db, "status"])
     expect(JSON.parse(status.stdout).total).toBe(after)
   })
 })

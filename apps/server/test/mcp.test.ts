@@ -1,20 +1,13 @@
 import { Client } from "@modelcontextprotocol/sdk/client/index.js"
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { client, type RunningServer, startServer } from "./support/server.js"
+import { describe, expect, it } from "vitest"
+import { client, sharedServer } from "./support/server.js"
 
-let server: RunningServer
-
-beforeAll(async () => {
-  server = await startServer({ env: { ABATHUR_TOKEN: "mcp-token" } })
-})
-afterAll(async () => {
-  await server?.dispose()
-})
+const { server } = sharedServer({ env: { ABATHUR_TOKEN: "mcp-token" } })
 
 const connect = async (token = "mcp-token") => {
   const mcp = new Client({ name: "abathur-server-test", version: "1.0.0" })
-  const transport = new StreamableHTTPClientTransport(new URL("/mcp", server.url), {
+  const transport = new StreamableHTTPClientTransport(new URL("/mcp", server().url), {
     requestInit: { headers: { authorization: `Bearer ${token}` } }
   })
   await mcp.connect(transport)
@@ -60,13 +53,13 @@ describe("MCP over streamable HTTP", () => {
       )
       expect(completed.task.status).toBe("completed")
       expect(completed.unblocked).toEqual([])
-      const http = await client(server.url, { authorization: "Bearer mcp-token" }).get(`/v1/tasks/${task.id}`)
+      const http = await client(server().url, { authorization: "Bearer mcp-token" }).get(`/v1/tasks/${task.id}`)
       expect(http.body).toMatchObject({ status: "completed", resultData: { ok: 1 } })
       const status = result(await mcp.callTool({ name: "task_queue_status", arguments: {} }))
       expect(status.byStatus.completed).toBeGreaterThanOrEqual(1)
       const empty = result(await mcp.callTool({ name: "task_claim", arguments: {} }))
       expect(empty).toEqual({ task: null })
-      const metrics = await client(server.url, { authorization: "Bearer mcp-token" }).get("/metrics")
+      const metrics = await client(server().url, { authorization: "Bearer mcp-token" }).get("/metrics")
       expect(metrics.text).toMatch(/^abathur_completions_total [1-9]/m)
     } finally {
       await mcp.close()
@@ -74,7 +67,7 @@ describe("MCP over streamable HTTP", () => {
   })
 
   it("a waiting task_claim sleeps on the server's wake-ups and returns the task submitted meanwhile", async () => {
-    const http = client(server.url, { authorization: "Bearer mcp-token" })
+    const http = client(server().url, { authorization: "Bearer mcp-token" })
     const counter = async (pattern: RegExp) => Number(pattern.exec((await http.get("/metrics")).text)?.[1] ?? Number.NaN)
     const empty = () => counter(/^abathur_claims_total\{result="empty"\} (\d+)$/m)
     const waiting = () => counter(/^abathur_claims_waiting (\d+)$/m)

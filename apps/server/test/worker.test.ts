@@ -1,16 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { type Client, client, type RunningServer, startServer } from "./support/server.js"
+import { describe, expect, it } from "vitest"
+import { sharedServer } from "./support/server.js"
 
-let server: RunningServer
-let api: Client
-
-beforeAll(async () => {
-  server = await startServer()
-  api = client(server.url)
-})
-afterAll(async () => {
-  await server?.dispose()
-})
+const { api } = sharedServer()
 
 /** A deterministic pseudo-random sequence (so that a failure can be replayed). */
 const random = (seed: number) => () => {

@@ -34,7 +34,9 @@ class Model {
     this.prereqs = nodes.map((n) => [...n.deps])
     this.dependents = nodes.map(() => [])
     this.depth = Int32Array.from(nodes.map((n) => n.depth))
-    nodes.forEach((n, i) => n.deps.forEach((d) => this.dependents[d]!.push(i)))
+    nodes.forEach((n, i) => {
+      for (const d of n.deps) this.dependents[d]!.push(i)
+    })
   }
 
   /** Whether `target` is reachable from `from` along prerequisites. */

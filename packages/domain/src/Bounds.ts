@@ -1,4 +1,4 @@
-import { z } from "zod"
+import * as z from "zod"
 
 /**
  * The bounds every input is held to (CONTRACT, "Bounds"), and the checks behind them. A value

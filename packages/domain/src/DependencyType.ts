@@ -1,4 +1,4 @@
-import { z } from "zod"
+import * as z from "zod"
 
 /**
  * How a task relates to its prerequisites. Both mean AND: a task waits for every

@@ -1,4 +1,4 @@
-import { z } from "zod"
+import * as z from "zod"
 
 /**
  * The error tags of the outside contract, with their CLI exit codes and HTTP statuses.

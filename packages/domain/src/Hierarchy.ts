@@ -1,4 +1,4 @@
-import { z } from "zod"
+import * as z from "zod"
 import type { OnFailure } from "./Task.js"
 import type { TaskSource } from "./TaskSource.js"
 import type { TaskStatus } from "./TaskStatus.js"

@@ -1,4 +1,4 @@
-import { z } from "zod"
+import * as z from "zod"
 import { DependencyType } from "./DependencyType.js"
 import { boundedSeconds, MAX_AGE_SECONDS, MAX_CLAIM_WAIT_SECONDS, MAX_DURATION_SECONDS, wellFormed } from "./Bounds.js"
 import { parseAge } from "./Duration.js"

@@ -1,4 +1,4 @@
-import { z } from "zod"
+import * as z from "zod"
 import { DependencyType } from "./DependencyType.js"
 import { describeField, FieldDocs, withFieldDocs } from "./FieldDocs.js"
 import { JsonTree } from "./Primitives.js"

@@ -1,4 +1,4 @@
-import { z } from "zod"
+import * as z from "zod"
 import { DependencyType } from "./DependencyType.js"
 import { SubtreeProgress } from "./Hierarchy.js"
 import { GraphFormat } from "./Inputs.js"

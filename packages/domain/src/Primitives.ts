@@ -1,4 +1,4 @@
-import { z } from "zod"
+import * as z from "zod"
 import { boundedJson, MAX_INSTANT_MS, MIN_INSTANT_MS } from "./Bounds.js"
 
 /** A task id: any RFC 4122 UUID (new ids are v4). Normalised to lower case. */

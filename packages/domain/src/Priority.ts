@@ -1,4 +1,4 @@
-import { z } from "zod"
+import * as z from "zod"
 import type { TaskSource } from "./TaskSource.js"
 
 /**
@@ -82,7 +82,7 @@ export const PriorityExplanation = z
   .meta({ description: "The priority, factor by factor, with the queue's configured weights." })
 export type PriorityExplanation = z.output<typeof PriorityExplanation>
 
-const clamp = (x: number) => (x < 0 ? 0 : x > 100 ? 100 : x)
+const clamp = (x: number) => Math.max(0, Math.min(x, 100))
 
 export const baseScore = (priority: number): number => clamp(priority * 10)
 
@@ -95,7 +95,7 @@ export const urgencyScore = (
   if (deadline === null) return 0
   const slackSeconds = (deadline - now) / 1000 - (estimatedDurationSeconds ?? 0)
   if (slackSeconds <= 0) return 100
-  return 100 * Math.pow(2, -slackSeconds / halfLifeSeconds)
+  return 100 * 2 ** (-slackSeconds / halfLifeSeconds)
 }
 
 export const dependencyScore = (openDependents: number): number =>

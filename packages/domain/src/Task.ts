@@ -1,4 +1,4 @@
-import { z } from "zod"
+import * as z from "zod"
 import { DependencyType } from "./DependencyType.js"
 import { boundedSeconds, cutCharacters, MAX_DURATION_SECONDS, MAX_ESTIMATE_SECONDS, wellFormed } from "./Bounds.js"
 import { BasePriority, Instant, JsonObject, JsonValue, nonNegativeInt, positiveInt, TaskId, Timestamp } from "./Primitives.js"

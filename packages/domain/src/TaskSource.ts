@@ -1,4 +1,4 @@
-import { z } from "zod"
+import * as z from "zod"
 
 /** Who submitted a task. The source is one factor of its computed priority. */
 export const TaskSource = z.enum(["human", "agent_requirements", "agent_planner", "agent_implementation"], {

@@ -254,7 +254,9 @@ describe("topologicalBatches", () => {
         const ids = Array.from({ length: n }, (_, i) => `n${i}`)
         const result = batches(edges, ids)
         const layer = new Map<string, number>()
-        result.forEach((batch, i) => batch.forEach((id) => layer.set(id, i)))
+        result.forEach((batch, i) => {
+          for (const id of batch) layer.set(id, i)
+        })
         expect(layer.size).toBe(n)
         expect(result.flat()).toHaveLength(n)
         for (const id of ids) {

@@ -13,7 +13,7 @@ import {
   priorityRank,
   rankedScore,
   PrioritySettings,
-  PriorityWeights,
+  type PriorityWeights,
   SourceScores,
   starvationRate,
   starvationScore,

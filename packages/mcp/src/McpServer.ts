@@ -4,6 +4,7 @@ import { StdioServerTransport } from "@modelcontextprotocol/sdk/server/stdio.js"
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js"
 import { type Effect, Exit } from "effect"
 import { advertisedOutput, advertisedSchema, callTool, pollForWork, type ToolArguments, type ToolContext, toolDefinitions, type WaitForWork } from "./McpTools.js"
+import { VERSION } from "./Version.js"
 
 /**
  * How the server runs an operation: the app decides (a ManagedRuntime, a Runtime taken inside a
@@ -16,6 +17,7 @@ export interface McpServerOptions {
   readonly run: RunEffect
   /** Reported to clients (default "abathur"). */
   readonly name?: string
+  /** Reported to clients (default: this package's version). */
   readonly version?: string
   /**
    * How `task_claim` with `waitSeconds` waits between attempts. Default: `pollForWork()`, every
@@ -49,7 +51,7 @@ export const toToolResult = (exit: Exit.Exit<object, unknown>): CallToolResult =
  */
 export const makeMcpServer = (options: McpServerOptions): McpServer => {
   const server = new McpServer(
-    { name: options.name ?? "abathur", version: options.version ?? "0.1.0" },
+    { name: options.name ?? "abathur", version: options.version ?? VERSION },
     {
       capabilities: { tools: {} },
       instructions:

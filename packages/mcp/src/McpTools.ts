@@ -29,7 +29,7 @@ import {
 } from "@abathur/domain"
 import { pollForWork, TaskQueue, type TaskQueueService, ValidationError, type WaitForWork } from "@abathur/queue"
 import { Effect } from "effect"
-import { z } from "zod"
+import * as z from "zod"
 
 /** Arguments of a tool call, as the client sent them (validated by the queue, not here). */
 export type ToolArguments = Readonly<Record<string, unknown>>

@@ -1,17 +1,16 @@
 import { QueueConfig, TaskQueue } from "@abathur/queue"
 import { Database, TaskRepository } from "@abathur/storage"
+import { tempDir } from "@abathur/testing/vitest"
 import { Client } from "@modelcontextprotocol/sdk/client/index.js"
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js"
 import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js"
 import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js"
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js"
 import { Effect, Layer, ManagedRuntime } from "effect"
-import { mkdtempSync, rmSync } from "node:fs"
 import { createServer } from "node:http"
 import type { AddressInfo } from "node:net"
-import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { afterEach, beforeEach, describe, expect, it } from "vitest"
+import { beforeEach, describe, expect, it } from "vitest"
 import { makeMcpServer, toolDefinitions, type WaitForWork } from "../src/index.js"
 
 const ToolNames = [
@@ -106,10 +105,7 @@ const open = async (env: { maxDependencies?: number; waitForWork?: WaitForWork }
 }
 
 beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), "abathur-mcp-"))
-})
-afterEach(() => {
-  rmSync(dir, { recursive: true, force: true })
+  dir = tempDir("abathur-mcp-")
 })
 
 describe("makeMcpServer", () => {

@@ -70,7 +70,7 @@ export const runTransaction = async <A>(
   try {
     for (let attempt = 1; ; attempt++) {
       // A retryable failure seen by any statement dooms the attempt, even if the rule caught it.
-      let conflict: unknown = undefined
+      let conflict: unknown
       const watched: PgTaskRepository["client"] = {
         query: (text, values) =>
           client.query(text, values).catch((error: unknown) => {

@@ -28,7 +28,10 @@ describe("the PostgreSQL runner", () => {
           yield* store.insertPlanSubmission("k", { fingerprint: "f", taskKeys: {} }, new Date(now).toISOString())
           return now
         },
-        (now) => Effect.sync(() => (seen.push(now), "published"))
+        (now) => Effect.sync(() => {
+          seen.push(now)
+          return "published"
+        })
       )
     )
     expect(out).toBe("published")

@@ -1,7 +1,7 @@
 /** The queue's answers (public types) and the small pure helpers every rule module shares. */
 import { formatIssues, type Task, type TaskDetail as DomainTaskDetail, type TaskSource } from "@abathur/domain"
 import type { StoredTask } from "@abathur/storage"
-import type { z } from "zod"
+import type * as z from "zod"
 import { ValidationError } from "./QueueError.js"
 
 /**

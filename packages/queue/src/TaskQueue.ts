@@ -23,7 +23,7 @@ import {
   GraphFormat,
   HeartbeatInput,
   ListTasksInput,
-  PlanInput,
+  type PlanInput,
   PruneInput,
   type QueueStatus,
   ReasonText,
@@ -31,7 +31,7 @@ import {
   RemoveDependencyInput,
   renderDot,
   renderMermaid,
-  SubmitTaskInput,
+  type SubmitTaskInput,
   type Task,
   TaskId
 } from "@abathur/domain"

@@ -1,12 +1,12 @@
 import { MAX_DURATION_SECONDS, parseTimestamp } from "@abathur/domain"
 import { Database } from "@abathur/storage"
-import { aTask } from "@abathur/testing"
+import { aTask, databaseDump } from "@abathur/testing"
 import type BetterSqlite3 from "better-sqlite3"
-import { describe, expect, it } from "@effect/vitest"
+import { describe, expect } from "@effect/vitest"
 import { Effect, TestClock } from "effect"
 import { TaskQueue } from "../src/TaskQueue.js"
 import { checkInvariants } from "./Invariants.js"
-import { dump, flip, testQueue } from "./TestQueue.js"
+import { flip, queueTest } from "./TestQueue.js"
 
 /**
  * CONTRACT "Bounds" at the queue: every bound is a ValidationError that writes nothing, and no
@@ -41,7 +41,7 @@ const strictlyDecodeEveryText = (db: BetterSqlite3.Database): number => {
 }
 
 describe("no stored row can stop the claims (defence in depth below the input bounds)", () => {
-  it.effect("rows stored with huge timeouts by an older version: claimed with a 7-day lease, lower tasks still run", () =>
+  queueTest("rows stored with huge timeouts by an older version: claimed with a 7-day lease, lower tasks still run", () =>
     at(
       Effect.gen(function* () {
         const q = yield* TaskQueue
@@ -69,9 +69,9 @@ describe("no stored row can stop the claims (defence in depth below the input bo
         expect(next!.maxExecutionTimeoutSeconds).toBe(3600)
         yield* checkInvariants()
       })
-    ).pipe(Effect.provide(testQueue())))
+    ))
 
-  it.effect("a heartbeat on a RUNNING row with a huge stored timeout renews for 7 days", () =>
+  queueTest("a heartbeat on a RUNNING row with a huge stored timeout renews for 7 days", () =>
     at(
       Effect.gen(function* () {
         const q = yield* TaskQueue
@@ -82,11 +82,11 @@ describe("no stored row can stop the claims (defence in depth below the input bo
         const renewed = yield* q.heartbeat(t.id, { leaseToken: c.leaseToken })
         expect(parseTimestamp(renewed.leaseExpiresAt)).toBe(NOW + MAX_DURATION_SECONDS * 1000)
       })
-    ).pipe(Effect.provide(testQueue())))
+    ))
 })
 
 describe("bad input is a ValidationError and writes nothing", () => {
-  it.effect("durations, deep JSON and lone surrogates on every operation", () =>
+  queueTest("durations, deep JSON and lone surrogates on every operation", () =>
     at(
       Effect.gen(function* () {
         const q = yield* TaskQueue
@@ -94,7 +94,7 @@ describe("bad input is a ValidationError and writes nothing", () => {
         const running = yield* q.submit(aTask({ prompt: "running", priority: 10 }))
         const c = (yield* q.claim({ worker: "w" }))!
         expect(c.id).toBe(running.id)
-        const before = yield* dump
+        const before = yield* databaseDump
         const deep = JSON.parse(`${"[".repeat(200_000)}${"]".repeat(200_000)}`) as unknown
         const rejected: ReadonlyArray<Effect.Effect<unknown, { readonly _tag: string }>> = [
           q.submit({ prompt: "poison", maxExecutionTimeoutSeconds: 9007199254740991, priority: 10 }),
@@ -118,13 +118,13 @@ describe("bad input is a ValidationError and writes nothing", () => {
           const e = yield* flip(op)
           expect(e._tag).toBe("ValidationError")
         }
-        expect(yield* dump).toEqual(before)
+        expect(yield* databaseDump).toEqual(before)
       })
-    ).pipe(Effect.provide(testQueue())))
+    ))
 })
 
 describe("Unicode is stored as valid UTF-8", () => {
-  it.effect("emoji at the summary's cut, in every field and in results: every stored text decodes strictly", () =>
+  queueTest("emoji at the summary's cut, in every field and in results: every stored text decodes strictly", () =>
     at(
       Effect.gen(function* () {
         const q = yield* TaskQueue
@@ -143,5 +143,5 @@ describe("Unicode is stored as valid UTF-8", () => {
         expect(strictlyDecodeEveryText(db)).toBeGreaterThan(30)
         expect((yield* q.get(cut.id)).summary).toBe(`${a139}😀`)
       })
-    ).pipe(Effect.provide(testQueue())))
+    ))
 })

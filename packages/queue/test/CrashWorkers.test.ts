@@ -10,12 +10,14 @@ import { type ChildProcess, spawn } from "node:child_process"
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
-import { type PlanNodeInput } from "@abathur/domain"
-import { aNode, mulberry32, Plans, TestDatabase, tempDir } from "@abathur/testing"
+import type { PlanNodeInput } from "@abathur/domain"
+import { aNode, mulberry32, Plans, TestDatabase } from "@abathur/testing"
+import { tempDir } from "@abathur/testing/vitest"
 import BetterSqlite3 from "better-sqlite3"
 import { Effect, Layer } from "effect"
 import { build } from "esbuild"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { checkpointWorker } from "../../../scripts/checkpoint-worker.mjs"
 import { defaultQueueSettings, QueueConfig } from "../src/QueueConfig.js"
 import { TaskQueue } from "../src/TaskQueue.js"
 import { findViolations } from "./Invariants.js"
@@ -64,7 +66,7 @@ interface Worker {
 const bundleDir = mkdtempSync(join(packageRoot, "node_modules", ".cache-crash-"))
 beforeAll(async () => {
   bundled = join(bundleDir, "crashWorker.mjs")
-  await build({
+  const { metafile } = await build({
     entryPoints: [join(here, "fixtures", "crashWorker.mjs")],
     outfile: bundled,
     bundle: true,
@@ -74,8 +76,11 @@ beforeAll(async () => {
     conditions: ["@abathur/source"],
     external: ["better-sqlite3"],
     banner: { js: 'import { createRequire as __cr } from "node:module"; const require = __cr(import.meta.url);' },
+    metafile: true,
     logLevel: "warning"
   })
+  // The background checkpointer's worker, beside the bundle (as the apps' builds do).
+  await checkpointWorker(build, metafile)
 })
 
 const started: Array<Worker> = []
@@ -147,7 +152,7 @@ const factsOf = (logPath: string): Array<Fact> =>
  * those prerequisites' subtrees. (Subtasks submitted at run time come from running tasks, whose
  * subtrees are open then, so the final hierarchy is the one every start had to wait for.)
  */
-export const startOrderViolations = (db: BetterSqlite3.Database): Array<string> => {
+const startOrderViolations = (db: BetterSqlite3.Database): Array<string> => {
   const parentOf = new Map<string, string | null>()
   const childrenOf = new Map<string, Array<string>>()
   for (const t of db.prepare("SELECT id, parent_task_id AS parent FROM tasks").all() as Array<{ id: string; parent: string | null }>) {
@@ -186,182 +191,178 @@ export const startOrderViolations = (db: BetterSqlite3.Database): Array<string> 
 
 describe("worker processes SIGKILLed at random on one database file", () => {
   it("complete every task exactly once, none lost, no stale lease accepted, prerequisites first, file intact", { timeout: 120_000 }, async () => {
-    const { dir, cleanup } = tempDir("abathur-crash-")
-    try {
-      const dbPath = join(dir, "shared.db")
-      const logPath = join(dir, "facts.log")
-      const submitted = await Effect.runPromise(
-        Effect.gen(function* () {
-          const q = yield* TaskQueue
-          const { tasks } = yield* q.submitPlan(workload())
-          return Object.values(tasks).map((t) => t.id)
-        }).pipe(
-          Effect.provide(
-            TaskQueue.layer.pipe(Layer.provideMerge(TestDatabase.layer({ filename: dbPath })), Layer.provide(QueueConfig.default))
-          )
+    const dir = tempDir("abathur-crash-")
+    const dbPath = join(dir, "shared.db")
+    const logPath = join(dir, "facts.log")
+    const submitted = await Effect.runPromise(
+      Effect.gen(function* () {
+        const q = yield* TaskQueue
+        const { tasks } = yield* q.submitPlan(workload())
+        return Object.values(tasks).map((t) => t.id)
+      }).pipe(
+        Effect.provide(
+          TaskQueue.layer.pipe(Layer.provideMerge(TestDatabase.layer({ filename: dbPath })), Layer.provide(QueueConfig.default))
         )
       )
-      expect(submitted).toHaveLength(295)
+    )
+    expect(submitted).toHaveLength(295)
 
-      const random = mulberry32(20261203)
-      let next = 0
-      let kills = 0
-      let heldKills = 0
-      let doomed = 0
-      const startups: Array<number> = []
-      const live = new Set<Worker>()
-      /** Started workers waiting for "go" (a replacement starts working at once), and how many are owed. */
-      const idle: Array<Worker> = []
-      const launched = new Set<Worker>()
-      let owed = 0
-      const launch = (w: Worker) => {
-        launched.add(w)
-        live.add(w)
-        void w.exit.then(() => live.delete(w))
-        w.child.send("go")
-      }
-      const spare = () => {
-        const spawnedAt = Date.now()
-        startWorker(dbPath, logPath, `w${next}`, 1000 + next, {
-          ready: (w) => {
-            startups.push(Date.now() - spawnedAt)
-            if (owed > 0) {
-              owed--
-              launch(w)
-            } else idle.push(w)
-          },
-          // Once it works, KILLS of them die at a random moment (mostly inside a transaction).
-          going: (going) => {
-            if (doomed >= KILLS) return
-            doomed++
-            setTimeout(() => killWhenReplaceable(going), 50 + Math.floor(random() * 600))
-          },
-          // Killed while it holds the write lock, a moment after it said so.
-          holding: (held) => {
-            heldKills++
-            setTimeout(() => kill(held), Math.floor(random() * 50))
-          }
-        })
-        next++
-      }
-      const goOne = () => {
-        const w = idle.shift()
-        if (w === undefined) owed++
-        else launch(w)
-        spare()
-      }
-      const kill = (w: Worker) => {
-        if (w.killed || !live.has(w)) return
-        w.killed = true
-        live.delete(w)
-        w.child.kill("SIGKILL")
-        kills++
-        // A replacement: the work goes on with WORKERS processes.
-        goOne()
-      }
-      /** A kill waits for a started spare to take over (on a busy machine a start takes seconds). */
-      const killWhenReplaceable = (w: Worker) => {
-        if (!live.has(w)) return
-        if (idle.length === 0) setTimeout(() => killWhenReplaceable(w), 50)
-        else kill(w)
-      }
-      for (let i = 0; i < WORKERS + 2; i++) spare()
-      await waitFor(() => startups.length >= WORKERS + 2, 60_000)
-      const t0 = Date.now()
-      for (let i = 0; i < WORKERS; i++) goOne()
-      // The kills happen, then the last workers finish the work and exit on their own.
-      const until = Date.now() + 90_000
-      while ((live.size > 0 || owed > 0) && Date.now() < until) await new Promise((r) => setTimeout(r, 50))
-      expect(live.size, "the workers did not finish within 90 s").toBe(0)
-      // The spares never worked: they go now.
-      for (const w of started) if (!launched.has(w)) w.child.kill("SIGKILL")
-      for (const w of started.filter((w) => !w.killed && launched.has(w))) {
-        const e = await w.exit
-        expect(e.stderr, `${w.name} stderr`).not.toMatch(/SQLITE_BUSY|database is locked/i)
-        expect(e.code, `${w.name} exit; stderr:\n${e.stderr}`).toBe(0)
-      }
-      // Kills wait for a started replacement: on a slow machine the work may run out first.
-      expect(kills).toBeGreaterThanOrEqual(8)
-
-      const facts = factsOf(logPath)
-      const db = new BetterSqlite3(dbPath, { readonly: true })
-      try {
-        expect(db.pragma("integrity_check", { simple: true })).toBe("ok")
-        const count = (sql: string) => (db.prepare(sql).get() as { n: number }).n
-        const tasks = db.prepare("SELECT id, status, result_data AS result, parent_task_id AS parent, lease_token AS lease FROM tasks").all() as Array<{
-          id: string
-          status: string
-          result: string | null
-          parent: string | null
-          lease: string | null
-        }>
-        // None lost: every submitted task and every subtask a worker logged is here, completed.
-        const ids = new Set(tasks.map((t) => t.id))
-        for (const id of submitted) expect(ids.has(id), `submitted ${id}`).toBe(true)
-        for (const f of facts.filter((f) => f.kind === "subtask")) expect(ids.has(f.args[1]!), `subtask ${f.args[1]}`).toBe(true)
-        expect(tasks.filter((t) => t.status !== "completed" || t.lease !== null)).toEqual([])
-        expect(tasks.filter((t) => t.parent !== null && !submitted.includes(t.id)).length).toBeGreaterThanOrEqual(30)
-        // The held transactions never showed: no poison anywhere.
-        expect(count("SELECT count(*) AS n FROM task_audit WHERE actor = 'poison' OR reason = 'poison'")).toBe(0)
-        expect(count("SELECT count(*) AS n FROM tasks WHERE error_message = 'poison'")).toBe(0)
-
-        // Exactly once: one completion per task in the audit trail, by the worker whose claim was
-        // the last before it, and the result names that worker and the lease of that claim.
-        const audit = db.prepare("SELECT id, task_id AS task, to_status AS status, actor FROM task_audit ORDER BY id").all() as Array<{
-          id: number
-          task: string
-          status: string
-          actor: string | null
-        }>
-        const byTask = new Map<string, typeof audit>()
-        for (const a of audit) byTask.set(a.task, [...(byTask.get(a.task) ?? []), a])
-        const claimsBy = new Map<string, Array<Fact>>()
-        for (const f of facts.filter((f) => f.kind === "claim")) claimsBy.set(`${f.worker} ${f.args[0]}`, [...(claimsBy.get(`${f.worker} ${f.args[0]}`) ?? []), f])
-        const wrong: Array<string> = []
-        for (const t of tasks) {
-          const rows = byTask.get(t.id) ?? []
-          const completions = rows.filter((a) => a.status === "completed")
-          if (completions.length !== 1) {
-            wrong.push(`${t.id}: ${completions.length} completions`)
-            continue
-          }
-          const done = completions[0]!
-          const lastClaim = rows.filter((a) => a.status === "running" && a.id < done.id).pop()
-          const result = JSON.parse(t.result!) as { worker: string; token: string }
-          if (lastClaim?.actor !== result.worker || done.actor !== result.worker) {
-            wrong.push(`${t.id}: completed by ${done.actor} with ${result.worker}'s result after ${lastClaim?.actor}'s claim`)
-            continue
-          }
-          // That worker's last claim of the task is the lease the result carries.
-          const own = claimsBy.get(`${result.worker} ${t.id}`) ?? []
-          if (own.at(-1)?.args[1] !== result.token) wrong.push(`${t.id}: result lease ${result.token} is not ${result.worker}'s last claim`)
+    const random = mulberry32(20261203)
+    let next = 0
+    let kills = 0
+    let heldKills = 0
+    let doomed = 0
+    const startups: Array<number> = []
+    const live = new Set<Worker>()
+    /** Started workers waiting for "go" (a replacement starts working at once), and how many are owed. */
+    const idle: Array<Worker> = []
+    const launched = new Set<Worker>()
+    let owed = 0
+    const launch = (w: Worker) => {
+      launched.add(w)
+      live.add(w)
+      void w.exit.then(() => live.delete(w))
+      w.child.send("go")
+    }
+    const spare = () => {
+      const spawnedAt = Date.now()
+      startWorker(dbPath, logPath, `w${next}`, 1000 + next, {
+        ready: (w) => {
+          startups.push(Date.now() - spawnedAt)
+          if (owed > 0) {
+            owed--
+            launch(w)
+          } else idle.push(w)
+        },
+        // Once it works, KILLS of them die at a random moment (mostly inside a transaction).
+        going: (going) => {
+          if (doomed >= KILLS) return
+          doomed++
+          setTimeout(() => killWhenReplaceable(going), 50 + Math.floor(random() * 600))
+        },
+        // Killed while it holds the write lock, a moment after it said so.
+        holding: (held) => {
+          heldKills++
+          setTimeout(() => kill(held), Math.floor(random() * 50))
         }
-        expect(wrong).toEqual([])
-        // What the workers saw agrees: a completion they logged is the one recorded.
-        const logged = facts.filter((f) => f.kind === "completed")
-        expect(new Set(logged.map((f) => f.args[0])).size).toBe(logged.length)
-        const results = new Map(tasks.map((t) => [t.id, JSON.parse(t.result!) as { worker: string; token: string }]))
-        for (const f of logged) expect(results.get(f.args[0]!)).toEqual({ worker: f.worker, token: f.args[1] })
+      })
+      next++
+    }
+    const goOne = () => {
+      const w = idle.shift()
+      if (w === undefined) owed++
+      else launch(w)
+      spare()
+    }
+    const kill = (w: Worker) => {
+      if (w.killed || !live.has(w)) return
+      w.killed = true
+      live.delete(w)
+      w.child.kill("SIGKILL")
+      kills++
+      // A replacement: the work goes on with WORKERS processes.
+      goOne()
+    }
+    /** A kill waits for a started spare to take over (on a busy machine a start takes seconds). */
+    const killWhenReplaceable = (w: Worker) => {
+      if (!live.has(w)) return
+      if (idle.length === 0) setTimeout(() => killWhenReplaceable(w), 50)
+      else kill(w)
+    }
+    for (let i = 0; i < WORKERS + 2; i++) spare()
+    await waitFor(() => startups.length >= WORKERS + 2, 60_000)
+    const t0 = Date.now()
+    for (let i = 0; i < WORKERS; i++) goOne()
+    // The kills happen, then the last workers finish the work and exit on their own.
+    const until = Date.now() + 90_000
+    while ((live.size > 0 || owed > 0) && Date.now() < until) await new Promise((r) => setTimeout(r, 50))
+    expect(live.size, "the workers did not finish within 90 s").toBe(0)
+    // The spares never worked: they go now.
+    for (const w of started) if (!launched.has(w)) w.child.kill("SIGKILL")
+    for (const w of started.filter((w) => !w.killed && launched.has(w))) {
+      const e = await w.exit
+      expect(e.stderr, `${w.name} stderr`).not.toMatch(/SQLITE_BUSY|database is locked/i)
+      expect(e.code, `${w.name} exit; stderr:\n${e.stderr}`).toBe(0)
+    }
+    // Kills wait for a started replacement: on a slow machine the work may run out first.
+    expect(kills).toBeGreaterThanOrEqual(8)
 
-        // The crashes happened: kills inside held write transactions, leases that lapsed and were
-        // recovered, stale leases refused.
-        expect(heldKills).toBeGreaterThan(0)
-        expect(count("SELECT count(*) AS n FROM task_audit WHERE actor = 'lease-recovery'")).toBeGreaterThan(0)
-        expect(facts.some((f) => f.kind === "refused"), "no stale report was refused").toBe(true)
+    const facts = factsOf(logPath)
+    const db = new BetterSqlite3(dbPath, { readonly: true })
+    try {
+      expect(db.pragma("integrity_check", { simple: true })).toBe("ok")
+      const count = (sql: string) => (db.prepare(sql).get() as { n: number }).n
+      const tasks = db.prepare("SELECT id, status, result_data AS result, parent_task_id AS parent, lease_token AS lease FROM tasks").all() as Array<{
+        id: string
+        status: string
+        result: string | null
+        parent: string | null
+        lease: string | null
+      }>
+      // None lost: every submitted task and every subtask a worker logged is here, completed.
+      const ids = new Set(tasks.map((t) => t.id))
+      for (const id of submitted) expect(ids.has(id), `submitted ${id}`).toBe(true)
+      for (const f of facts.filter((f) => f.kind === "subtask")) expect(ids.has(f.args[1]!), `subtask ${f.args[1]}`).toBe(true)
+      expect(tasks.filter((t) => t.status !== "completed" || t.lease !== null)).toEqual([])
+      expect(tasks.filter((t) => t.parent !== null && !submitted.includes(t.id)).length).toBeGreaterThanOrEqual(30)
+      // The held transactions never showed: no poison anywhere.
+      expect(count("SELECT count(*) AS n FROM task_audit WHERE actor = 'poison' OR reason = 'poison'")).toBe(0)
+      expect(count("SELECT count(*) AS n FROM tasks WHERE error_message = 'poison'")).toBe(0)
 
-        expect(startOrderViolations(db)).toEqual([])
-        expect(findViolations(db, { now: Date.now(), settings: defaultQueueSettings, freshness: false, countOpenDependents: () => 0 })).toEqual([])
-        console.log(
-          `crash test: ${tasks.length} tasks, ${launched.size} workers, ${kills} SIGKILLs (${heldKills} holding the write lock), ` +
-            `${count("SELECT count(*) AS n FROM task_audit WHERE to_status = 'running'")} claims, ` +
-            `${facts.filter((f) => f.kind === "refused").length} refused reports, in ${Date.now() - t0} ms (worker start-up ${Math.min(...startups)}-${Math.max(...startups)} ms, hidden by spares); ` +
-            `completions per second: ${JSON.stringify(Array.from({ length: Math.ceil((Date.now() - t0) / 1000) }, (_, i) => facts.filter((f) => f.kind === "completed" && f.at >= t0 + i * 1000 && f.at < t0 + (i + 1) * 1000).length))}`
-        )
-      } finally {
-        db.close()
+      // Exactly once: one completion per task in the audit trail, by the worker whose claim was
+      // the last before it, and the result names that worker and the lease of that claim.
+      const audit = db.prepare("SELECT id, task_id AS task, to_status AS status, actor FROM task_audit ORDER BY id").all() as Array<{
+        id: number
+        task: string
+        status: string
+        actor: string | null
+      }>
+      const byTask = new Map<string, typeof audit>()
+      for (const a of audit) byTask.set(a.task, [...(byTask.get(a.task) ?? []), a])
+      const claimsBy = new Map<string, Array<Fact>>()
+      for (const f of facts.filter((f) => f.kind === "claim")) claimsBy.set(`${f.worker} ${f.args[0]}`, [...(claimsBy.get(`${f.worker} ${f.args[0]}`) ?? []), f])
+      const wrong: Array<string> = []
+      for (const t of tasks) {
+        const rows = byTask.get(t.id) ?? []
+        const completions = rows.filter((a) => a.status === "completed")
+        if (completions.length !== 1) {
+          wrong.push(`${t.id}: ${completions.length} completions`)
+          continue
+        }
+        const done = completions[0]!
+        const lastClaim = rows.filter((a) => a.status === "running" && a.id < done.id).pop()
+        const result = JSON.parse(t.result!) as { worker: string; token: string }
+        if (lastClaim?.actor !== result.worker || done.actor !== result.worker) {
+          wrong.push(`${t.id}: completed by ${done.actor} with ${result.worker}'s result after ${lastClaim?.actor}'s claim`)
+          continue
+        }
+        // That worker's last claim of the task is the lease the result carries.
+        const own = claimsBy.get(`${result.worker} ${t.id}`) ?? []
+        if (own.at(-1)?.args[1] !== result.token) wrong.push(`${t.id}: result lease ${result.token} is not ${result.worker}'s last claim`)
       }
+      expect(wrong).toEqual([])
+      // What the workers saw agrees: a completion they logged is the one recorded.
+      const logged = facts.filter((f) => f.kind === "completed")
+      expect(new Set(logged.map((f) => f.args[0])).size).toBe(logged.length)
+      const results = new Map(tasks.map((t) => [t.id, JSON.parse(t.result!) as { worker: string; token: string }]))
+      for (const f of logged) expect(results.get(f.args[0]!)).toEqual({ worker: f.worker, token: f.args[1] })
+
+      // The crashes happened: kills inside held write transactions, leases that lapsed and were
+      // recovered, stale leases refused.
+      expect(heldKills).toBeGreaterThan(0)
+      expect(count("SELECT count(*) AS n FROM task_audit WHERE actor = 'lease-recovery'")).toBeGreaterThan(0)
+      expect(facts.some((f) => f.kind === "refused"), "no stale report was refused").toBe(true)
+
+      expect(startOrderViolations(db)).toEqual([])
+      expect(findViolations(db, { now: Date.now(), settings: defaultQueueSettings, freshness: false, countOpenDependents: () => 0 })).toEqual([])
+      console.log(
+        `crash test: ${tasks.length} tasks, ${launched.size} workers, ${kills} SIGKILLs (${heldKills} holding the write lock), ` +
+          `${count("SELECT count(*) AS n FROM task_audit WHERE to_status = 'running'")} claims, ` +
+          `${facts.filter((f) => f.kind === "refused").length} refused reports, in ${Date.now() - t0} ms (worker start-up ${Math.min(...startups)}-${Math.max(...startups)} ms, hidden by spares); ` +
+          `completions per second: ${JSON.stringify(Array.from({ length: Math.ceil((Date.now() - t0) / 1000) }, (_, i) => facts.filter((f) => f.kind === "completed" && f.at >= t0 + i * 1000 && f.at < t0 + (i + 1) * 1000).length))}`
+      )
     } finally {
-      cleanup()
+      db.close()
     }
   })
 })

@@ -13,13 +13,13 @@
 import { formatTimestamp, type TaskSource } from "@abathur/domain"
 import { Database, TaskRepository } from "@abathur/storage"
 import { mulberry32 } from "@abathur/testing"
-import { describe, expect, it } from "@effect/vitest"
+import { describe, expect } from "@effect/vitest"
 import { Clock, Duration, Effect, TestClock } from "effect"
 import { vi } from "vitest"
 import { defaultQueueSettings } from "../src/QueueConfig.js"
 import { TaskQueue } from "../src/TaskQueue.js"
 import { checkInvariants, formulaOf, rankedOf, taskRows, waitingRows } from "./Invariants.js"
-import { testQueue } from "./TestQueue.js"
+import { queueTest } from "./TestQueue.js"
 
 const SOURCES: ReadonlyArray<TaskSource> = ["human", "agent_requirements", "agent_planner", "agent_implementation"]
 const STEPS_MS = [1_000, 7_000, 45_000, 120_000, 600_000, 1_800_000, 3_600_000, 7_200_000, 5 * 3_600_000]
@@ -38,7 +38,7 @@ const scores = Effect.gen(function* () {
 })
 
 describe("the freshness bound", () => {
-  it.effect("at every claim, stored scores are within 1 point of the formula and the claim within 2 of the true best", () =>
+  queueTest("at every claim, stored scores are within 1 point of the formula and the claim within 2 of the true best", () =>
     Effect.gen(function* () {
       const q = yield* TaskQueue
       const rand = mulberry32(20260131)
@@ -124,9 +124,9 @@ describe("the freshness bound", () => {
       expect(worstGapToBest).toBeLessThanOrEqual(2)
       // Without the refresh the bound would not hold: scores did go stale between claims.
       expect(worstBeforeClaim).toBeGreaterThan(1)
-    }).pipe(Effect.provide(testQueue())), { timeout: 60_000 })
+    }), {}, { timeout: 60_000 })
 
-  it.effect("a task without a deadline is refreshed once while it waits: when it crosses the starvation horizon", () =>
+  queueTest("a task without a deadline is refreshed once while it waits: when it crosses the starvation horizon", () =>
     Effect.gen(function* () {
       const q = yield* TaskQueue
       for (let i = 0; i < 50; i++) yield* q.submit({ prompt: `t${i}`, priority: i % 11 })
@@ -143,9 +143,9 @@ describe("the freshness bound", () => {
       yield* TestClock.adjust(Duration.hours(5))
       expect(yield* q.refreshPriorities()).toBe(0)
       yield* checkInvariants({ freshness: true })
-    }).pipe(Effect.provide(testQueue())))
+    }))
 
-  it.effect("a busy queue spreads a big plan's crossing of the horizon over many claims", () =>
+  queueTest("a busy queue spreads a big plan's crossing of the horizon over many claims", () =>
     Effect.gen(function* () {
       const q = yield* TaskQueue
       const { db } = yield* Database
@@ -169,9 +169,9 @@ describe("the freshness bound", () => {
       // Spread: many claims moved some, none moved a third of them.
       expect(crossed.filter((n) => n > 0).length).toBeGreaterThanOrEqual(8)
       expect(Math.max(...crossed)).toBeLessThan(100)
-    }).pipe(Effect.provide(testQueue())))
+    }))
 
-  it.effect("a task with a deadline is refreshed as its urgency rises, and not after the deadline", () =>
+  queueTest("a task with a deadline is refreshed as its urgency rises, and not after the deadline", () =>
     Effect.gen(function* () {
       const q = yield* TaskQueue
       const start = yield* Clock.currentTimeMillis
@@ -187,9 +187,9 @@ describe("the freshness bound", () => {
       expect(refreshes).toBeGreaterThan(10)
       yield* TestClock.adjust(Duration.hours(3))
       expect(yield* q.refreshPriorities()).toBe(0)
-    }).pipe(Effect.provide(testQueue())))
+    }))
 
-  it.effect("after a long idle the first claim still takes the true best, across both classes", () =>
+  queueTest("after a long idle the first claim still takes the true best, across both classes", () =>
     Effect.gen(function* () {
       const q = yield* TaskQueue
       // An old task long past the horizon, and a newer one. Read without the horizon, the old
@@ -210,11 +210,11 @@ describe("the freshness bound", () => {
       expect(second!.id).toBe(old.id)
       expect(second!.calculatedPriority).toBeCloseTo(truth(old.id), 6)
       yield* checkInvariants({ freshness: true })
-    }).pipe(Effect.provide(testQueue())))
+    }))
 })
 
 describe("the claim does not scan", () => {
-  it.effect("after the refresh, the claim queries walk idx_tasks_ready_rank (and the refresh its own index)", () =>
+  queueTest("after the refresh, the claim queries walk idx_tasks_ready_rank (and the refresh its own index)", () =>
     Effect.gen(function* () {
       const q = yield* TaskQueue
       const { db } = yield* Database
@@ -252,5 +252,5 @@ describe("the claim does not scan", () => {
       expect(plan(due)).toMatch(/SEARCH tasks USING INDEX idx_tasks_priority_refresh/)
       const leases = pick((s) => /lease_expires_at <= \?/.test(s), "the lease recovery query")
       expect(plan(leases)).toMatch(/idx_tasks_lease_expiry/)
-    }).pipe(Effect.provide(testQueue())))
+    }))
 })

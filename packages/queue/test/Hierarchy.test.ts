@@ -3,13 +3,13 @@
  * edge failure policies, removing edges, delayed starts, idempotent submits and source defaults.
  * Each task gets an agent type of its own, so that a claim can take exactly the task a step needs.
  */
-import { aNode, aTask } from "@abathur/testing"
-import { describe, expect, it } from "@effect/vitest"
+import { aNode, aTask, databaseDump } from "@abathur/testing"
+import { describe, expect } from "@effect/vitest"
 import { Effect, TestClock } from "effect"
 import { defaultQueueSettings } from "../src/QueueConfig.js"
 import { TaskQueue } from "../src/TaskQueue.js"
 import { checkInvariants } from "./Invariants.js"
-import { dump, flip, statuses, testQueue } from "./TestQueue.js"
+import { flip, queueTest, statuses } from "./TestQueue.js"
 
 /** Claims the task of this agent type (null when it is not claimable) and completes or fails it. */
 const finish = (agentType: string, outcome: "complete" | "fail" = "complete") =>
@@ -47,7 +47,7 @@ const readmePlan = {
 }
 
 describe("the README's plan: the hierarchy gates the work", () => {
-  it.effect("api waits for spec; ship waits for impl, api and ui; a failed ui cancels ship; its retry revives ship", () =>
+  queueTest("api waits for spec; ship waits for impl, api and ui; a failed ui cancels ship; its retry revives ship", () =>
     Effect.gen(function* () {
       const q = yield* TaskQueue
       const { tasks } = yield* q.submitPlan(readmePlan)
@@ -85,9 +85,9 @@ describe("the README's plan: the hierarchy gates the work", () => {
       expect((yield* q.get(id("impl"))).subtree).toEqual({ total: 2, completed: 2, open: 0, failed: 0, cancelled: 0 })
       yield* finish("ship")
       yield* checkInvariants()
-    }).pipe(Effect.provide(testQueue())))
+    }))
 
-  it.effect("a subtask submitted under a task whose ancestors wait is BLOCKED; it is readied with them", () =>
+  queueTest("a subtask submitted under a task whose ancestors wait is BLOCKED; it is readied with them", () =>
     Effect.gen(function* () {
       const q = yield* TaskQueue
       const gate = yield* q.submit(aTask({ agentType: "gate" }))
@@ -107,11 +107,11 @@ describe("the README's plan: the hierarchy gates the work", () => {
       yield* q.addDependency(epic.id, { prerequisiteId: late.id })
       expect(yield* statuses([epic.id, mid.id, leaf.id])).toEqual(["blocked", "blocked", "blocked"])
       yield* checkInvariants()
-    }).pipe(Effect.provide(testQueue())))
+    }))
 })
 
 describe("edge failure policies", () => {
-  it.effect("onFailure ignore: the dependent runs once the prerequisite's subtree is finished, whatever the outcomes", () =>
+  queueTest("onFailure ignore: the dependent runs once the prerequisite's subtree is finished, whatever the outcomes", () =>
     Effect.gen(function* () {
       const q = yield* TaskQueue
       const p = yield* q.submit(aTask({ agentType: "p", maxRetries: 0 }))
@@ -129,31 +129,31 @@ describe("edge failure policies", () => {
       expect(done.unblocked).toEqual([lenient.id])
       expect((yield* q.get(p.id)).subtree).toEqual({ total: 1, completed: 0, open: 0, failed: 1, cancelled: 0 })
       yield* checkInvariants()
-    }).pipe(Effect.provide(testQueue())))
+    }))
 
-  it.effect("a cancel edge on a prerequisite with a failed task below it is refused; ignore is accepted", () =>
+  queueTest("a cancel edge on a prerequisite with a failed task below it is refused; ignore is accepted", () =>
     Effect.gen(function* () {
       const q = yield* TaskQueue
       const p = yield* q.submit(aTask({ agentType: "p" }))
       yield* q.submit(aTask({ parentTaskId: p.id, agentType: "kid", maxRetries: 0 }))
       yield* finish("kid", "fail")
-      const before = yield* dump
+      const before = yield* databaseDump
       const e = yield* flip(q.submit(aTask({ dependsOn: [p.id] })))
       expect(e._tag).toBe("InvalidTransition")
       expect(e.message).toContain("onFailure")
-      expect(yield* dump).toEqual(before)
+      expect(yield* databaseDump).toEqual(before)
       const ok = yield* q.submit(aTask({ dependsOn: [{ id: p.id, onFailure: "ignore" }] }))
       expect(ok.status).toBe("blocked")
-    }).pipe(Effect.provide(testQueue())))
+    }))
 })
 
 describe("edges within one line of the hierarchy", () => {
-  it.effect("a task cannot depend on its ancestor or its descendant (it would wait for itself): DependencyCycle", () =>
+  queueTest("a task cannot depend on its ancestor or its descendant (it would wait for itself): DependencyCycle", () =>
     Effect.gen(function* () {
       const q = yield* TaskQueue
       const top = yield* q.submit(aTask())
       const mid = yield* q.submit(aTask({ parentTaskId: top.id }))
-      const before = yield* dump
+      const before = yield* databaseDump
       const sub = yield* flip(q.submit(aTask({ parentTaskId: mid.id, dependsOn: [top.id] })))
       expect(sub).toMatchObject({ _tag: "DependencyCycle" })
       expect(sub.message).toContain("below")
@@ -167,21 +167,21 @@ describe("edges within one line of the hierarchy", () => {
       expect(planDown._tag).toBe("DependencyCycle")
       const planExternal = yield* flip(q.submitPlan({ tasks: [aNode("a", { parentTaskId: mid.id, dependsOn: [top.id] })] }))
       expect(planExternal._tag).toBe("DependencyCycle")
-      expect(yield* dump).toEqual(before)
-    }).pipe(Effect.provide(testQueue())))
+      expect(yield* databaseDump).toEqual(before)
+    }))
 })
 
 describe("deadlocks through the hierarchy", () => {
   // A depends on B, and D is a subtask of A: D waits for B's whole subtree. B (or anything in its
   // subtree) waiting for D would wait for itself, though no chain of "depends on" closes a cycle.
-  it.effect("B depends on D, below A which depends on B: refused as a DependencyCycle that names the chain; nothing changes", () =>
+  queueTest("B depends on D, below A which depends on B: refused as a DependencyCycle that names the chain; nothing changes", () =>
     Effect.gen(function* () {
       const q = yield* TaskQueue
       const b = yield* q.submit(aTask({ agentType: "b" }))
       const a = yield* q.submit(aTask({ dependsOn: [b.id] }))
       const d = yield* q.submit(aTask({ parentTaskId: a.id }))
       const bChild = yield* q.submit(aTask({ parentTaskId: b.id, agentType: "bchild" }))
-      const before = yield* dump
+      const before = yield* databaseDump
       const direct = yield* flip(q.addDependency(b.id, { prerequisiteId: d.id }))
       expect(direct).toMatchObject({ _tag: "DependencyCycle", cycle: [b.id, d.id, a.id, b.id] })
       expect(direct.message).toBe(
@@ -195,18 +195,18 @@ describe("deadlocks through the hierarchy", () => {
       expect(sub._tag).toBe("DependencyCycle")
       const plan = yield* flip(q.submitPlan({ tasks: [aNode("x", { parentTaskId: b.id, children: [aNode("y", { dependsOn: [d.id] })] })] }))
       expect(plan._tag).toBe("DependencyCycle")
-      expect(yield* dump).toEqual(before)
+      expect(yield* databaseDump).toEqual(before)
       // The work still runs to the end: B's subtree, then A's.
       yield* finish("bchild")
       yield* finish("b")
       expect(yield* statuses([a.id, d.id])).toEqual(["ready", "ready"])
       yield* checkInvariants()
-    }).pipe(Effect.provide(testQueue())))
+    }))
 
-  it.effect("a deadlock inside one plan (ship's subtask waits for a task that waits for ship) is refused whole", () =>
+  queueTest("a deadlock inside one plan (ship's subtask waits for a task that waits for ship) is refused whole", () =>
     Effect.gen(function* () {
       const q = yield* TaskQueue
-      const before = yield* dump
+      const before = yield* databaseDump
       const plan = yield* flip(
         q.submitPlan({
           tasks: [aNode("b", { dependsOn: ["d"] }), aNode("a", { dependsOn: ["b"], children: [aNode("d")] })]
@@ -214,10 +214,10 @@ describe("deadlocks through the hierarchy", () => {
       )
       expect(plan).toMatchObject({ _tag: "DependencyCycle" })
       expect(plan.message).toContain("is below")
-      expect(yield* dump).toEqual(before)
-    }).pipe(Effect.provide(testQueue())))
+      expect(yield* databaseDump).toEqual(before)
+    }))
 
-  it.effect("edges that only look circular are accepted: D below A depends on B, and B's sibling waits for A", () =>
+  queueTest("edges that only look circular are accepted: D below A depends on B, and B's sibling waits for A", () =>
     Effect.gen(function* () {
       const q = yield* TaskQueue
       const b = yield* q.submit(aTask())
@@ -227,22 +227,22 @@ describe("deadlocks through the hierarchy", () => {
       // B does not wait for A (only D, below A, waits for B): B may be a prerequisite of C's work.
       yield* q.addDependency(c.id, { prerequisiteId: b.id })
       expect(yield* statuses([b.id, a.id, d.id, c.id])).toEqual(["ready", "ready", "blocked", "blocked"])
-    }).pipe(Effect.provide(testQueue())))
+    }))
 })
 
 describe("the README's deadlock example", () => {
-  it.effect("spec cannot depend on api: api waits for spec through its parent impl", () =>
+  queueTest("spec cannot depend on api: api waits for spec through its parent impl", () =>
     Effect.gen(function* () {
       const q = yield* TaskQueue
       const { tasks } = yield* q.submitPlan(readmePlan)
       const id = (k: string) => tasks[k]!.id
       const e = yield* flip(q.addDependency(id("spec"), { prerequisiteId: id("api") }))
       expect(e.message).toContain(`${id("spec")} depends on ${id("api")}, ${id("api")} is below ${id("impl")}, ${id("impl")} depends on ${id("spec")}`)
-    }).pipe(Effect.provide(testQueue())))
+    }))
 })
 
 describe("the execution plan follows the hierarchy", () => {
-  it.effect("a subtask comes after its parent's prerequisites; a parent's dependents after its last subtask", () =>
+  queueTest("a subtask comes after its parent's prerequisites; a parent's dependents after its last subtask", () =>
     Effect.gen(function* () {
       const q = yield* TaskQueue
       const { tasks } = yield* q.submitPlan(readmePlan)
@@ -255,11 +255,11 @@ describe("the execution plan follows the hierarchy", () => {
       expect(sorted(named.batches)).toEqual(sorted(plan.batches))
       const ui = yield* q.executionPlan({ taskIds: [id("ui")] })
       expect(ui.batches).toEqual([[id("spec")], [id("api")], [id("ui")]])
-    }).pipe(Effect.provide(testQueue())))
+    }))
 })
 
 describe("a subtask under a finished subtree", () => {
-  it.effect("re-blocks the dependents that have not started; those that started are left alone", () =>
+  queueTest("re-blocks the dependents that have not started; those that started are left alone", () =>
     Effect.gen(function* () {
       const q = yield* TaskQueue
       const p = yield* q.submit(aTask({ agentType: "p" }))
@@ -276,9 +276,9 @@ describe("a subtask under a finished subtree", () => {
       expect(r.unblocked).toEqual([waiting.id])
       expect(late.source).toBe("agent_planner")
       yield* checkInvariants()
-    }).pipe(Effect.provide(testQueue())))
+    }))
 
-  it.effect("re-blocks a dependent and its subtask that both wait on the reopened task", () =>
+  queueTest("re-blocks a dependent and its subtask that both wait on the reopened task", () =>
     Effect.gen(function* () {
       const q = yield* TaskQueue
       const p = yield* q.submit(aTask({ agentType: "p" }))
@@ -289,11 +289,11 @@ describe("a subtask under a finished subtree", () => {
       yield* q.submit(aTask({ parentTaskId: p.id }))
       expect(yield* statuses([outer.id, inner.id])).toEqual(["blocked", "blocked"])
       yield* checkInvariants()
-    }).pipe(Effect.provide(testQueue())))
+    }))
 })
 
 describe("removing a dependency", () => {
-  it.effect("readies the dependent when it was its last open edge; unknown edge TaskNotFound; started dependent refused", () =>
+  queueTest("readies the dependent when it was its last open edge; unknown edge TaskNotFound; started dependent refused", () =>
     Effect.gen(function* () {
       const q = yield* TaskQueue
       const a = yield* q.submit(aTask({ agentType: "a" }))
@@ -320,14 +320,14 @@ describe("removing a dependency", () => {
       const e = yield* q.submit(aTask({ dependsOn: [b.id], agentType: "e" }))
       yield* finish("b")
       yield* finish("e")
-      const before = yield* dump
+      const before = yield* databaseDump
       const done = yield* flip(q.removeDependency(e.id, b.id))
       expect(done).toMatchObject({ _tag: "InvalidTransition", status: "completed" })
-      expect(yield* dump).toEqual(before)
+      expect(yield* databaseDump).toEqual(before)
       yield* checkInvariants()
-    }).pipe(Effect.provide(testQueue())))
+    }))
 
-  it.effect("a dependent whose parent still waits stays BLOCKED", () =>
+  queueTest("a dependent whose parent still waits stays BLOCKED", () =>
     Effect.gen(function* () {
       const q = yield* TaskQueue
       const gate = yield* q.submit(aTask())
@@ -336,11 +336,11 @@ describe("removing a dependency", () => {
       const kid = yield* q.submit(aTask({ parentTaskId: parent.id, dependsOn: [other.id] }))
       expect((yield* q.removeDependency(kid.id, other.id)).status).toBe("blocked")
       yield* checkInvariants()
-    }).pipe(Effect.provide(testQueue())))
+    }))
 })
 
 describe("delayed starts", () => {
-  it.effect("a READY task is not claimable before its notBefore; nextNotBefore says when; then it is", () =>
+  queueTest("a READY task is not claimable before its notBefore; nextNotBefore says when; then it is", () =>
     Effect.gen(function* () {
       const q = yield* TaskQueue
       const t = yield* q.submit(aTask({ notBefore: "1970-01-01T00:01:00Z", priority: 10 }))
@@ -356,9 +356,9 @@ describe("delayed starts", () => {
       expect(c!.id).toBe(t.id)
       expect(yield* q.nextNotBefore()).toBeNull()
       yield* checkInvariants({ freshness: true })
-    }).pipe(Effect.provide(testQueue())))
+    }))
 
-  it.effect("retryBackoffSeconds 0 retries at once; the backoff doubles and stops at the maximum", () =>
+  queueTest("retryBackoffSeconds 0 retries at once; the backoff doubles and stops at the maximum", () =>
     Effect.gen(function* () {
       const q = yield* TaskQueue
       const quick = yield* q.submit(aTask({ retryBackoffSeconds: 0, agentType: "quick" }))
@@ -374,48 +374,48 @@ describe("delayed starts", () => {
       }
       // jitter 1.0 (random() = 0.999...): 100, 200, then capped at 300
       expect(waits).toEqual([100, 200, 300, 300])
-    }).pipe(Effect.provide(testQueue({ scheduling: { ...defaultQueueSettings.scheduling, retryBackoffMaxSeconds: 300, random: () => 1 } }))))
+    }), { scheduling: { ...defaultQueueSettings.scheduling, retryBackoffMaxSeconds: 300, random: () => 1 } })
 })
 
 describe("idempotent submits", () => {
-  it.effect("the same key and fields return the first task and write nothing; other fields are IdempotencyConflict", () =>
+  queueTest("the same key and fields return the first task and write nothing; other fields are IdempotencyConflict", () =>
     Effect.gen(function* () {
       const q = yield* TaskQueue
       const first = yield* q.submitWithOutcome({ prompt: "Index the repo", idempotencyKey: "run-7/index" })
       expect(first.created).toBe(true)
       expect(first.task.idempotencyKey).toBe("run-7/index")
-      const before = yield* dump
+      const before = yield* databaseDump
       const again = yield* q.submitWithOutcome({ prompt: "Index the repo", priority: 5, idempotencyKey: "run-7/index" })
       expect(again).toEqual({ task: first.task, created: false })
-      expect(yield* dump).toEqual(before)
+      expect(yield* databaseDump).toEqual(before)
       const e = yield* flip(q.submit({ prompt: "Index another repo", idempotencyKey: "run-7/index" }))
       expect(e).toMatchObject({ _tag: "IdempotencyConflict", taskId: first.task.id })
       const tooLong = yield* flip(q.submit({ prompt: "x", idempotencyKey: "k".repeat(201) }))
       expect(tooLong._tag).toBe("ValidationError")
-      expect(yield* dump).toEqual(before)
-    }).pipe(Effect.provide(testQueue())))
+      expect(yield* databaseDump).toEqual(before)
+    }))
 
-  it.effect("a plan's idempotency key: posting it again returns the same tasks; another plan under it conflicts", () =>
+  queueTest("a plan's idempotency key: posting it again returns the same tasks; another plan under it conflicts", () =>
     Effect.gen(function* () {
       const q = yield* TaskQueue
       const plan = { ...readmePlan, idempotencyKey: "release-2" }
       const first = yield* q.submitPlanWithOutcome(plan)
       expect(first.created).toBe(true)
-      const before = yield* dump
+      const before = yield* databaseDump
       const again = yield* q.submitPlanWithOutcome(plan)
       expect(again.created).toBe(false)
       expect(Object.fromEntries(Object.entries(again.tasks).map(([k, t]) => [k, t.id]))).toEqual(
         Object.fromEntries(Object.entries(first.tasks).map(([k, t]) => [k, t.id]))
       )
-      expect(yield* dump).toEqual(before)
+      expect(yield* databaseDump).toEqual(before)
       const e = yield* flip(q.submitPlan({ tasks: [aNode("other")], idempotencyKey: "release-2" }))
       expect(e._tag).toBe("IdempotencyConflict")
-      expect(yield* dump).toEqual(before)
-    }).pipe(Effect.provide(testQueue())))
+      expect(yield* databaseDump).toEqual(before)
+    }))
 })
 
 describe("source defaults", () => {
-  it.effect("omitted: human at the top, agent_planner for subtasks, nested nodes and MCP-style submits", () =>
+  queueTest("omitted: human at the top, agent_planner for subtasks, nested nodes and MCP-style submits", () =>
     Effect.gen(function* () {
       const q = yield* TaskQueue
       const top = yield* q.submit(aTask())
@@ -431,5 +431,5 @@ describe("source defaults", () => {
         "human",
         "agent_planner"
       ])
-    }).pipe(Effect.provide(testQueue())))
+    }))
 })

@@ -6,7 +6,8 @@
  * from the moment it opens the database, through recovery, release, retry and a full drain.
  */
 import { join } from "node:path"
-import { createLegacyDatabase, TestDatabase, tempDir } from "@abathur/testing"
+import { createLegacyDatabase, databaseDump, TestDatabase } from "@abathur/testing"
+import { tempDir } from "@abathur/testing/vitest"
 import { Database } from "@abathur/storage"
 import { describe, expect, it } from "@effect/vitest"
 import BetterSqlite3 from "better-sqlite3"
@@ -14,7 +15,7 @@ import { Effect, Layer, TestClock } from "effect"
 import { defaultQueueSettings, QueueConfig } from "../src/QueueConfig.js"
 import { TaskQueue } from "../src/TaskQueue.js"
 import { checkInvariants } from "./Invariants.js"
-import { dump, flip } from "./TestQueue.js"
+import { flip } from "./TestQueue.js"
 
 // Legacy data may exceed the limits (they apply to new work); check everything else.
 const unlimited = { ...defaultQueueSettings, limits: { maxDependencies: Infinity, maxDepth: Infinity, maxSubtasks: Infinity } }
@@ -22,14 +23,14 @@ const check = (context: string, freshness = false) => checkInvariants({ settings
 
 /** A legacy file, its PENDING ids before the engine opens it, and the queue layer over it. */
 const legacy = (tasks: number, seed: number) => {
-  const { dir, cleanup } = tempDir("abathur-legacy-")
+  const dir = tempDir("abathur-legacy-")
   const path = join(dir, "legacy.db")
   createLegacyDatabase(path, { tasks, versioned: seed % 2 === 0, dependencies: 3, anomalies: true, seed })
   const raw = new BetterSqlite3(path, { readonly: true })
   const pending = (raw.prepare("SELECT id FROM tasks WHERE status = 'pending'").all() as Array<{ id: string }>).map((r) => r.id)
   raw.close()
   const layer = TaskQueue.layer.pipe(Layer.provideMerge(TestDatabase.layer({ filename: path })), Layer.provide(QueueConfig.layer(unlimited)))
-  return { pending, layer, cleanup }
+  return { pending, layer }
 }
 
 /** The legacy tasks were written in September 2025; the engine opens them a month later. */
@@ -39,7 +40,7 @@ const rows = <A>(sql: string, ...params: Array<unknown>) => Effect.map(Database,
 
 describe("opening a migrated legacy database", () => {
   it.effect("evaluates every PENDING task to READY, BLOCKED or CANCELLED, with fresh priorities", () => {
-    const { pending, layer, cleanup } = legacy(400, 2)
+    const { pending, layer } = legacy(400, 2)
     return Effect.gen(function* () {
       yield* october
       yield* Effect.gen(function* () {
@@ -67,11 +68,11 @@ describe("opening a migrated legacy database", () => {
         )
         expect(doomed!.error_message).toContain(doomed!.cancelled_by)
       }).pipe(Effect.provide(layer))
-    }).pipe(Effect.ensuring(Effect.sync(cleanup)))
+    })
   })
 
   it.effect("a legacy RUNNING task given back waits like any other: BLOCKED or CANCELLED by its prerequisites", () => {
-    const { layer, cleanup } = legacy(400, 2)
+    const { layer } = legacy(400, 2)
     return Effect.gen(function* () {
       yield* october
       yield* Effect.gen(function* () {
@@ -96,11 +97,11 @@ describe("opening a migrated legacy database", () => {
         yield* check("after the first claim", true)
         expect((yield* q.status()).byStatus.running).toBe(1)
       }).pipe(Effect.provide(layer))
-    }).pipe(Effect.ensuring(Effect.sync(cleanup)))
+    })
   })
 
   it.effect("retry of a legacy FAILED task: READY or BLOCKED by its prerequisites, refused under a failed one", () => {
-    const { layer, cleanup } = legacy(400, 2)
+    const { layer } = legacy(400, 2)
     return Effect.gen(function* () {
       yield* october
       yield* Effect.gen(function* () {
@@ -119,11 +120,11 @@ describe("opening a migrated legacy database", () => {
           )
           if (f!.status !== "failed") continue
           if (f!.doomed > 0) {
-            const before = yield* dump
+            const before = yield* databaseDump
             const e = yield* flip(q.retry(id))
             expect(e._tag).toBe("InvalidTransition")
             expect(e.message).toMatch(/retry that one first/)
-            expect(yield* dump).toEqual(before)
+            expect(yield* databaseDump).toEqual(before)
             seen.add("refused")
           } else {
             const r = yield* q.retry(id)
@@ -135,11 +136,11 @@ describe("opening a migrated legacy database", () => {
         }
         expect([...seen].sort()).toEqual(["blocked", "ready", "refused"])
       }).pipe(Effect.provide(layer))
-    }).pipe(Effect.ensuring(Effect.sync(cleanup)))
+    })
   })
 
   it.effect("drains to the end with every invariant kept at each step", () => {
-    const { layer, cleanup } = legacy(300, 5)
+    const { layer } = legacy(300, 5)
     return Effect.gen(function* () {
       yield* october
       yield* Effect.gen(function* () {
@@ -161,6 +162,6 @@ describe("opening a migrated legacy database", () => {
         const s = yield* q.status()
         expect(s.byStatus.ready + s.byStatus.running + s.byStatus.pending).toBe(0)
       }).pipe(Effect.provide(layer))
-    }).pipe(Effect.ensuring(Effect.sync(cleanup)))
+    })
   }, { timeout: 60_000 })
 })

@@ -4,13 +4,13 @@
  */
 import { aTask } from "@abathur/testing"
 import { Database } from "@abathur/storage"
-import { describe, expect, it } from "@effect/vitest"
+import { describe, expect } from "@effect/vitest"
 import { Effect, TestClock } from "effect"
 import { TaskQueue } from "../src/TaskQueue.js"
-import { flip, testQueue } from "./TestQueue.js"
+import { flip, queueTest } from "./TestQueue.js"
 
 describe("list: search and paging", () => {
-  it.effect("text matches prompt or summary in any case, or an id prefix; % and _ are plain characters", () =>
+  queueTest("text matches prompt or summary in any case, or an id prefix; % and _ are plain characters", () =>
     Effect.gen(function* () {
       const q = yield* TaskQueue
       const parser = yield* q.submit(aTask({ prompt: "Write the PARSER for the config files" }))
@@ -29,9 +29,9 @@ describe("list: search and paging", () => {
       // with the other filters
       expect(yield* q.list({ text: "parser", status: "completed" })).toEqual([])
       expect((yield* flip(q.list({ text: "" })))._tag).toBe("ValidationError")
-    }).pipe(Effect.provide(testQueue())))
+    }))
 
-  it.effect("limit and offset page through the order without gaps or repeats", () =>
+  queueTest("limit and offset page through the order without gaps or repeats", () =>
     Effect.gen(function* () {
       const q = yield* TaskQueue
       for (let i = 0; i < 25; i++) {
@@ -50,9 +50,9 @@ describe("list: search and paging", () => {
       expect(allSearched).toHaveLength(11)
       expect(searched).toEqual(allSearched.slice(2, 5))
       expect((yield* flip(q.list({ offset: -1 })))._tag).toBe("ValidationError")
-    }).pipe(Effect.provide(testQueue())))
+    }))
 
-  it.effect("a page reads whole rows only for the page (the order is found over an inner query)", () =>
+  queueTest("a page reads whole rows only for the page (the order is found over an inner query)", () =>
     Effect.gen(function* () {
       const { db } = yield* Database
       const plan = db
@@ -61,11 +61,11 @@ describe("list: search and paging", () => {
         )
         .all("%a%", "%a%", "a%", 10, 0) as Array<{ detail: string }>
       expect(plan.map((r) => r.detail).join("\n")).toMatch(/SEARCH tasks USING INTEGER PRIMARY KEY \(rowid=\?\)/)
-    }).pipe(Effect.provide(testQueue())))
+    }))
 })
 
 describe("list and show: who holds a RUNNING task", () => {
-  it.effect("a RUNNING task carries its worker and lease end, never its lease token; other tasks carry neither", () =>
+  queueTest("a RUNNING task carries its worker and lease end, never its lease token; other tasks carry neither", () =>
     Effect.gen(function* () {
       const q = yield* TaskQueue
       const a = yield* q.submit(aTask({ prompt: "held", priority: 9 }))
@@ -88,11 +88,11 @@ describe("list and show: who holds a RUNNING task", () => {
       // completed: no worker any more
       yield* q.complete(a.id, { leaseToken: claimed!.leaseToken })
       expect(yield* q.get(a.id)).not.toHaveProperty("worker")
-    }).pipe(Effect.provide(testQueue())))
+    }))
 })
 
 describe("activity: completions and failures per minute", () => {
-  it.effect("counts completions, retried attempts and failures by minute inside the window, and lists the newest failures", () =>
+  queueTest("counts completions, retried attempts and failures by minute inside the window, and lists the newest failures", () =>
     Effect.gen(function* () {
       const q = yield* TaskQueue
       yield* TestClock.setTime(Date.parse("2026-12-03T10:00:00.000Z"))
@@ -135,9 +135,9 @@ describe("activity: completions and failures per minute", () => {
       expect(day.recentFailures).toHaveLength(1)
       expect((yield* flip(q.activity({ minutes: 0 })))._tag).toBe("ValidationError")
       expect((yield* flip(q.activity({ minutes: 1441 })))._tag).toBe("ValidationError")
-    }).pipe(Effect.provide(testQueue())))
+    }))
 
-  it.effect("reads only the window's audit entries (a rowid range found by bisection)", () =>
+  queueTest("reads only the window's audit entries (a rowid range found by bisection)", () =>
     Effect.gen(function* () {
       const { db } = yield* Database
       const plan = db
@@ -146,5 +146,5 @@ describe("activity: completions and failures per minute", () => {
         )
         .all(1, "x") as Array<{ detail: string }>
       expect(plan.map((r) => r.detail).join("\n")).toMatch(/SEARCH task_audit USING INTEGER PRIMARY KEY \(rowid>\?\)/)
-    }).pipe(Effect.provide(testQueue())))
+    }))
 })

@@ -364,7 +364,10 @@ const step = (cmd: Cmd, ctx: Ctx, settings: QueueSettings, index: number) =>
         // Nodes flagged `child` nest under the first node; the others are top level.
         const top: Array<PlanNodeInput> = []
         const kids: Array<PlanNodeInput> = []
-        nodes.forEach((n, i) => (i > 0 && cmd.nodes[i]!.child ? kids.push(n) : top.push(n)))
+        nodes.forEach((n, i) => {
+          if (i > 0 && cmd.nodes[i]!.child) kids.push(n)
+          else top.push(n)
+        })
         const tasks = top.map((n, i) => ({
           ...n,
           ...(i === 0 && kids.length > 0 && { children: kids }),

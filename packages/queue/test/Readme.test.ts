@@ -4,19 +4,18 @@
  */
 import { TaskRepository } from "@abathur/storage"
 import { TestDatabase } from "@abathur/testing"
+import { tempDir } from "@abathur/testing/vitest"
 import { Effect } from "effect"
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs"
-import { tmpdir } from "node:os"
+import { existsSync, readFileSync } from "node:fs"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { afterAll, describe, expect, it } from "vitest"
 
 const here = fileURLToPath(new URL(".", import.meta.url))
-const dir = mkdtempSync(join(tmpdir(), "abathur-readme-"))
+const dir = tempDir("abathur-readme-")
 const cwd = process.cwd()
 afterAll(() => {
   process.chdir(cwd)
-  rmSync(dir, { recursive: true, force: true })
 })
 
 describe("the README's library example", () => {

@@ -1,9 +1,9 @@
-import { Plans, aNode, aTask } from "@abathur/testing"
+import { aNode, aTask, databaseDump, Plans } from "@abathur/testing"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, TestClock } from "effect"
 import { TaskQueue } from "../src/TaskQueue.js"
 import { defaultQueueSettings } from "../src/QueueConfig.js"
-import { dump, flip, statuses, testQueue } from "./TestQueue.js"
+import { flip, queueTest, statuses, testQueue } from "./TestQueue.js"
 
 const ids = (tasks: Record<string, { id: string }>, ...keys: Array<string>) => keys.map((k) => tasks[k]!.id)
 
@@ -26,7 +26,7 @@ const run = (id: string) =>
   })
 
 describe("submission", () => {
-  it.effect("a task without prerequisites is READY at once, with an audit row", () =>
+  queueTest("a task without prerequisites is READY at once, with an audit row", () =>
     Effect.gen(function* () {
       const q = yield* TaskQueue
       const t = yield* q.submit({ prompt: "Write the spec\nwith details", priority: 7, source: "agent_planner" })
@@ -37,9 +37,9 @@ describe("submission", () => {
       const audit = yield* q.audit(t.id)
       expect(audit).toHaveLength(1)
       expect(audit[0]).toMatchObject({ fromStatus: null, toStatus: "ready", reason: "submitted" })
-    }).pipe(Effect.provide(testQueue())))
+    }))
 
-  it.effect("a task with an open prerequisite is BLOCKED; with a completed one READY", () =>
+  queueTest("a task with an open prerequisite is BLOCKED; with a completed one READY", () =>
     Effect.gen(function* () {
       const q = yield* TaskQueue
       const a = yield* q.submit(aTask())
@@ -51,22 +51,22 @@ describe("submission", () => {
       expect(c.status).toBe("ready")
       const detail = yield* q.get(c.id)
       expect(detail.prerequisites[0]!.resolvedAt).not.toBeNull()
-    }).pipe(Effect.provide(testQueue())))
+    }))
 
-  it.effect("a missing prerequisite or parent is TaskNotFound and changes nothing", () =>
+  queueTest("a missing prerequisite or parent is TaskNotFound and changes nothing", () =>
     Effect.gen(function* () {
       const q = yield* TaskQueue
       yield* q.submit(aTask())
-      const before = yield* dump
+      const before = yield* databaseDump
       const missing = "3f2b8c1e-9d4a-4f6b-8e2a-1c5d7e9f0a2b"
       const e1 = yield* flip(q.submit(aTask({ dependsOn: [missing] })))
       expect(e1).toMatchObject({ _tag: "TaskNotFound", taskId: missing })
       const e2 = yield* flip(q.submit(aTask({ parentTaskId: missing })))
       expect(e2._tag).toBe("TaskNotFound")
-      expect(yield* dump).toEqual(before)
-    }).pipe(Effect.provide(testQueue())))
+      expect(yield* databaseDump).toEqual(before)
+    }))
 
-  it.effect("bad input is a ValidationError with a readable message", () =>
+  queueTest("bad input is a ValidationError with a readable message", () =>
     Effect.gen(function* () {
       const q = yield* TaskQueue
       const e = yield* flip(q.submit({ prompt: "x", priority: 11 }))
@@ -76,20 +76,20 @@ describe("submission", () => {
       expect(e2.message).toMatch(/prompt must not be empty/)
       const e3 = yield* flip(q.get("not-a-uuid"))
       expect(e3._tag).toBe("ValidationError")
-    }).pipe(Effect.provide(testQueue())))
+    }))
 
-  it.effect("a failed or cancelled prerequisite cannot be depended on", () =>
+  queueTest("a failed or cancelled prerequisite cannot be depended on", () =>
     Effect.gen(function* () {
       const q = yield* TaskQueue
       const a = yield* q.submit(aTask())
       yield* q.cancel(a.id)
       const e = yield* flip(q.submit(aTask({ dependsOn: [a.id] })))
       expect(e._tag).toBe("InvalidTransition")
-    }).pipe(Effect.provide(testQueue())))
+    }))
 })
 
 describe("dependency resolution", () => {
-  it.effect("a chain completes in order, each completion unblocking exactly the next", () =>
+  queueTest("a chain completes in order, each completion unblocking exactly the next", () =>
     Effect.gen(function* () {
       const q = yield* TaskQueue
       const { tasks } = yield* q.submitPlan(Plans.chain(5))
@@ -103,9 +103,9 @@ describe("dependency resolution", () => {
         expect(r.unblocked).toEqual(i < 4 ? [chain[i + 1]] : [])
       }
       expect(yield* q.claim()).toBeNull()
-    }).pipe(Effect.provide(testQueue())))
+    }))
 
-  it.effect("a diamond's bottom waits for both sides (partial unblocking)", () =>
+  queueTest("a diamond's bottom waits for both sides (partial unblocking)", () =>
     Effect.gen(function* () {
       const q = yield* TaskQueue
       const { tasks } = yield* q.submitPlan(Plans.diamond())
@@ -115,9 +115,9 @@ describe("dependency resolution", () => {
       expect(yield* statuses([bottom!])).toEqual(["blocked"])
       expect((yield* run(right!)).unblocked).toEqual([bottom])
       expect(yield* statuses([bottom!])).toEqual(["ready"])
-    }).pipe(Effect.provide(testQueue())))
+    }))
 
-  it.effect("fan-out: completing a task unblocks its 1,000 dependents at once", () =>
+  queueTest("fan-out: completing a task unblocks its 1,000 dependents at once", () =>
     Effect.gen(function* () {
       const q = yield* TaskQueue
       const { tasks } = yield* q.submitPlan(Plans.fanOut(1000))
@@ -127,9 +127,9 @@ describe("dependency resolution", () => {
       const r = yield* q.complete(root.id, { leaseToken: c!.leaseToken })
       expect(r.unblocked).toHaveLength(1000)
       expect((yield* q.status()).byStatus.ready).toBe(1000)
-    }).pipe(Effect.provide(testQueue({ limits: { maxDependencies: 50, maxDepth: 10, maxSubtasks: 50 } }))))
+    }), { limits: { maxDependencies: 50, maxDepth: 10, maxSubtasks: 50 } })
 
-  it.effect("adding a dependency to a READY task on an open prerequisite blocks it; deepens downstream", () =>
+  queueTest("adding a dependency to a READY task on an open prerequisite blocks it; deepens downstream", () =>
     Effect.gen(function* () {
       const q = yield* TaskQueue
       const a = yield* q.submit(aTask())
@@ -143,9 +143,9 @@ describe("dependency resolution", () => {
       // adding the same edge again is a no-op
       const again = yield* q.addDependency(b.id, { prerequisiteId: a.id })
       expect(again.prerequisites).toHaveLength(1)
-    }).pipe(Effect.provide(testQueue())))
+    }))
 
-  it.effect("a RUNNING or terminal dependent cannot get a new prerequisite", () =>
+  queueTest("a RUNNING or terminal dependent cannot get a new prerequisite", () =>
     Effect.gen(function* () {
       const q = yield* TaskQueue
       const a = yield* q.submit(aTask())
@@ -154,11 +154,11 @@ describe("dependency resolution", () => {
       const other = claimed!.id === a.id ? b : a
       const e = yield* flip(q.addDependency(claimed!.id, { prerequisiteId: other.id }))
       expect(e._tag).toBe("InvalidTransition")
-    }).pipe(Effect.provide(testQueue())))
+    }))
 })
 
 describe("cycles", () => {
-  it.effect("self, two tasks, a long chain and through a diamond are rejected with the path", () =>
+  queueTest("self, two tasks, a long chain and through a diamond are rejected with the path", () =>
     Effect.gen(function* () {
       const q = yield* TaskQueue
       const a = yield* q.submit(aTask())
@@ -183,12 +183,12 @@ describe("cycles", () => {
       expect(cycle[1]).toBe(bottom)
       expect(cycle[cycle.length - 1]).toBe(top)
       expect(cycle).toHaveLength(4)
-    }).pipe(Effect.provide(testQueue())))
+    }))
 
-  it.effect("a cycle inside a plan is rejected by keys, and nothing is written", () =>
+  queueTest("a cycle inside a plan is rejected by keys, and nothing is written", () =>
     Effect.gen(function* () {
       const q = yield* TaskQueue
-      const before = yield* dump
+      const before = yield* databaseDump
       const e = yield* flip(
         q.submitPlan({
           tasks: [aNode("a", { dependsOn: ["c"] }), aNode("b", { dependsOn: ["a"] }), aNode("c", { dependsOn: ["b"] })]
@@ -196,14 +196,14 @@ describe("cycles", () => {
       )
       expect(e._tag).toBe("DependencyCycle")
       expect((e as unknown as { cycle: Array<string> }).cycle).toEqual(["a", "c", "b", "a"])
-      expect(yield* dump).toEqual(before)
-    }).pipe(Effect.provide(testQueue())))
+      expect(yield* databaseDump).toEqual(before)
+    }))
 })
 
 describe("limits", () => {
   const small = { limits: { maxDependencies: 2, maxDepth: 2, maxSubtasks: 2 } }
 
-  it.effect("prerequisites per task", () =>
+  queueTest("prerequisites per task", () =>
     Effect.gen(function* () {
       const q = yield* TaskQueue
       const xs = [yield* q.submit(aTask()), yield* q.submit(aTask()), yield* q.submit(aTask())]
@@ -212,9 +212,9 @@ describe("limits", () => {
       const ok = yield* q.submit(aTask({ dependsOn: [xs[0]!.id, xs[1]!.id] }))
       const e2 = yield* flip(q.addDependency(ok.id, { prerequisiteId: xs[2]!.id }))
       expect(e2).toMatchObject({ _tag: "LimitExceeded", limit: "dependencies" })
-    }).pipe(Effect.provide(testQueue(small))))
+    }), small)
 
-  it.effect("dependency depth, on submit, in a plan and downstream of a new edge", () =>
+  queueTest("dependency depth, on submit, in a plan and downstream of a new edge", () =>
     Effect.gen(function* () {
       const q = yield* TaskQueue
       const { tasks } = yield* q.submitPlan(Plans.chain(3))
@@ -225,14 +225,14 @@ describe("limits", () => {
       // a -> b (depth 1); adding b -> c0's chain end pushes b to 3
       const a = yield* q.submit(aTask())
       const b = yield* q.submit(aTask({ dependsOn: [a.id] }))
-      const before = yield* dump
+      const before = yield* databaseDump
       const e3 = yield* flip(q.addDependency(a.id, { prerequisiteId: tasks["c1"]!.id }))
       expect(e3).toMatchObject({ _tag: "LimitExceeded", limit: "depth", actual: 3 })
-      expect(yield* dump).toEqual(before)
+      expect(yield* databaseDump).toEqual(before)
       expect((yield* q.get(b.id)).dependencyDepth).toBe(1)
-    }).pipe(Effect.provide(testQueue(small))))
+    }), small)
 
-  it.effect("direct subtasks per parent, counting nested plan children", () =>
+  queueTest("direct subtasks per parent, counting nested plan children", () =>
     Effect.gen(function* () {
       const q = yield* TaskQueue
       const p = yield* q.submit(aTask())
@@ -249,7 +249,7 @@ describe("limits", () => {
         q.submitPlan({ tasks: [aNode("x", { parentTaskId: p2.id }), aNode("y", { parentTaskId: p2.id }), aNode("z", { parentTaskId: p2.id })] })
       )
       expect(e3).toMatchObject({ _tag: "LimitExceeded", limit: "subtasks" })
-    }).pipe(Effect.provide(testQueue(small))))
+    }), small)
 
   it.effect("unlimited (Infinity) lets a 60-deep chain and 60 subtasks through", () =>
     Effect.gen(function* () {
@@ -264,7 +264,7 @@ describe("limits", () => {
 })
 
 describe("failure, cancellation and retry", () => {
-  it.effect("a failed attempt retries while retries remain, then fails and cancels dependents transitively", () =>
+  queueTest("a failed attempt retries while retries remain, then fails and cancels dependents transitively", () =>
     Effect.gen(function* () {
       const q = yield* TaskQueue
       const a = yield* q.submit(aTask({ maxRetries: 1 }))
@@ -292,9 +292,9 @@ describe("failure, cancellation and retry", () => {
       expect(r2.cancelled.sort()).toEqual([b.id, c.id].sort())
       expect((yield* q.get(c.id)).errorMessage).toContain(a.id)
       expect(yield* statuses([done.id])).toEqual(["completed"])
-    }).pipe(Effect.provide(testQueue())))
+    }))
 
-  it.effect("cancel cascades to dependents and to subtasks below, and a RUNNING task may be cancelled", () =>
+  queueTest("cancel cascades to dependents and to subtasks below, and a RUNNING task may be cancelled", () =>
     Effect.gen(function* () {
       const q = yield* TaskQueue
       const { tasks } = yield* q.submitPlan({
@@ -313,9 +313,9 @@ describe("failure, cancellation and retry", () => {
       yield* q.cancel(x.id)
       const late = yield* flip(q.complete(x.id, { leaseToken: claimed!.leaseToken }))
       expect(late._tag).toBe("InvalidTransition")
-    }).pipe(Effect.provide(testQueue())))
+    }))
 
-  it.effect("retry brings a FAILED task back and revives the dependents its failure cancelled", () =>
+  queueTest("retry brings a FAILED task back and revives the dependents its failure cancelled", () =>
     Effect.gen(function* () {
       const q = yield* TaskQueue
       const a = yield* q.submit(aTask({ maxRetries: 0 }))
@@ -340,11 +340,11 @@ describe("failure, cancellation and retry", () => {
       expect(yield* statuses([b.id, c.id, doomed.id])).toEqual(["blocked", "blocked", "cancelled"])
       const e = yield* flip(q.retry(b.id))
       expect(e._tag).toBe("InvalidTransition")
-    }).pipe(Effect.provide(testQueue())))
+    }))
 })
 
 describe("claims and leases", () => {
-  it.effect("claims take the highest priority first, ties oldest first, and filter by agent type", () =>
+  queueTest("claims take the highest priority first, ties oldest first, and filter by agent type", () =>
     Effect.gen(function* () {
       const q = yield* TaskQueue
       const low = yield* q.submit(aTask({ priority: 1 }))
@@ -359,9 +359,9 @@ describe("claims and leases", () => {
       expect(last).toMatchObject({ id: low.id, status: "running" })
       expect(last!.leaseToken).toMatch(/^[0-9a-f-]{36}$/)
       expect(Date.parse(last!.leaseExpiresAt) - Date.parse(last!.startedAt!)).toBe(30_000)
-    }).pipe(Effect.provide(testQueue())))
+    }))
 
-  it.effect("an expired lease is a stall: back to READY without spending a retry; past the bound FAILED; a stale token is refused", () =>
+  queueTest("an expired lease is a stall: back to READY without spending a retry; past the bound FAILED; a stale token is refused", () =>
     Effect.gen(function* () {
       const q = yield* TaskQueue
       const t = yield* q.submit(aTask({ maxRetries: 1 }))
@@ -387,9 +387,9 @@ describe("claims and leases", () => {
       expect(failed).toMatchObject({ status: "failed", retryCount: 0, stallCount: 2 })
       expect(failed.errorMessage).toContain("workers kept stopping")
       expect(yield* statuses([after.id])).toEqual(["cancelled"])
-    }).pipe(Effect.provide(testQueue({ scheduling: { ...defaultQueueSettings.scheduling, maxStalls: 1 } }))))
+    }), { scheduling: { ...defaultQueueSettings.scheduling, maxStalls: 1 } })
 
-  it.effect("completing a BLOCKED task is InvalidTransition; without a token only an operator's force completes", () =>
+  queueTest("completing a BLOCKED task is InvalidTransition; without a token only an operator's force completes", () =>
     Effect.gen(function* () {
       const q = yield* TaskQueue
       const a = yield* q.submit(aTask())
@@ -409,9 +409,9 @@ describe("claims and leases", () => {
       expect(r.task).toMatchObject({ status: "completed", resultData: { ok: true } })
       expect(r.unblocked).toEqual([b.id])
       expect(r).not.toHaveProperty("next")
-    }).pipe(Effect.provide(testQueue())))
+    }))
 
-  it.effect("task ids are random (v4: their first digits tell tasks apart); a plan's rows and edges are all written", () =>
+  queueTest("task ids are random (v4: their first digits tell tasks apart); a plan's rows and edges are all written", () =>
     Effect.gen(function* () {
       const q = yield* TaskQueue
       const one = yield* q.submit(aTask())
@@ -425,18 +425,18 @@ describe("claims and leases", () => {
       // Every row and edge of the plan is there (set-based inserts, several rows per statement).
       expect((yield* q.get(tasks["k149"]!.id)).prerequisites.map((p) => p.taskId)).toEqual([tasks["k148"]!.id])
       expect((yield* q.list({})).length).toBe(152)
-    }).pipe(Effect.provide(testQueue())))
+    }))
 
-  it.effect("fail with force retries a RUNNING task without its token", () =>
+  queueTest("fail with force retries a RUNNING task without its token", () =>
     Effect.gen(function* () {
       const q = yield* TaskQueue
       const a = yield* q.submit(aTask())
       yield* q.claim()
       const r = yield* q.fail(a.id, { error: "stuck", force: true })
       expect(r).toMatchObject({ retried: true, task: { status: "ready", retryCount: 1 } })
-    }).pipe(Effect.provide(testQueue())))
+    }))
 
-  it.effect("claimMany claims up to the limit best first in one transaction; [] when none is ready", () =>
+  queueTest("claimMany claims up to the limit best first in one transaction; [] when none is ready", () =>
     Effect.gen(function* () {
       const q = yield* TaskQueue
       const low = yield* q.submit(aTask({ priority: 1 }))
@@ -457,9 +457,9 @@ describe("claims and leases", () => {
         expect(e._tag).toBe("ValidationError")
         expect(e.message).toMatch(/limit/)
       }
-    }).pipe(Effect.provide(testQueue())))
+    }))
 
-  it.effect("complete with next claims the next task in the same transaction; next is null when none is ready", () =>
+  queueTest("complete with next claims the next task in the same transaction; next is null when none is ready", () =>
     Effect.gen(function* () {
       const q = yield* TaskQueue
       const a = yield* q.submit(aTask({ priority: 9 }))
@@ -485,20 +485,20 @@ describe("claims and leases", () => {
       const bad = yield* flip(q.complete(d!.id, { leaseToken: d!.leaseToken, next: { leaseSeconds: 0 } }))
       expect(bad._tag).toBe("ValidationError")
       expect((yield* q.get(d!.id)).status).toBe("running")
-    }).pipe(Effect.provide(testQueue())))
+    }))
 
-  it.effect("release gives a task back without spending a retry", () =>
+  queueTest("release gives a task back without spending a retry", () =>
     Effect.gen(function* () {
       const q = yield* TaskQueue
       const t = yield* q.submit(aTask())
       const c = yield* q.claim()
       const r = yield* q.release(t.id, { leaseToken: c!.leaseToken })
       expect(r).toMatchObject({ status: "ready", retryCount: 0 })
-    }).pipe(Effect.provide(testQueue())))
+    }))
 })
 
 describe("read side", () => {
-  it.effect("detail, list, status, plan, tree and graph", () =>
+  queueTest("detail, list, status, plan, tree and graph", () =>
     Effect.gen(function* () {
       const q = yield* TaskQueue
       const { tasks } = yield* q.submitPlan({
@@ -557,9 +557,9 @@ describe("read side", () => {
       expect((yield* q.graph(ship, "dot")).text).not.toContain(alone.id)
       const badFormat = yield* flip(q.graph(undefined, "svg" as string))
       expect(badFormat._tag).toBe("ValidationError")
-    }).pipe(Effect.provide(testQueue())))
+    }))
 
-  it.effect("prune deletes old terminal tasks that nothing kept references", () =>
+  queueTest("prune deletes old terminal tasks that nothing kept references", () =>
     Effect.gen(function* () {
       const q = yield* TaskQueue
       const { tasks } = yield* q.submitPlan({
@@ -583,5 +583,5 @@ describe("read side", () => {
       expect((yield* q.prune({ olderThan: "1d", status: ["completed"] })).deleted).toBe(2)
       const bad = yield* flip(q.prune({ status: ["ready"] }))
       expect(bad._tag).toBe("ValidationError")
-    }).pipe(Effect.provide(testQueue())))
+    }))
 })

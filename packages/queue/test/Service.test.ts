@@ -2,7 +2,7 @@
  * Focused tests of the service's smaller paths: change notifications, dataVersion, the time a
  * write uses, plan problems, the hierarchy reach of a cancel, configuration and error bodies.
  */
-import { aNode, aTask } from "@abathur/testing"
+import { aNode, aTask, databaseDump } from "@abathur/testing"
 import { Database, TaskRepository } from "@abathur/storage"
 import { describe, expect, it } from "@effect/vitest"
 import BetterSqlite3 from "better-sqlite3"
@@ -13,7 +13,13 @@ import { defaultQueueSettings, limitsFromEnv, parseLimit, QueueConfig } from "..
 import { errorBody, LimitExceeded, ValidationError } from "../src/QueueError.js"
 import { TaskQueue } from "../src/TaskQueue.js"
 import { checkInvariants } from "./Invariants.js"
-import { dump, flip, statuses, testQueue } from "./TestQueue.js"
+import { flip, queueTest, statuses, testQueue } from "./TestQueue.js"
+
+/** The rows of the queue's tables (what a batch of operations added). */
+const rowCounts = Effect.map(Database, ({ db }) => {
+  const rows = (table: string) => ({ length: db.prepare(`SELECT count(*) FROM ${table}`).pluck().get() as number })
+  return { tasks: rows("tasks"), deps: rows("task_dependencies"), audit: rows("task_audit") }
+})
 
 describe("notifications and versions", () => {
   it.scoped("subscribe() receives every state change after it commits, and nothing from a rejected operation", () =>
@@ -41,7 +47,7 @@ describe("notifications and versions", () => {
       expect(yield* Queue.size(changes)).toBe(0)
     }).pipe(Effect.provide(testQueue())))
 
-  it.effect("onCommit() listeners see each commit's changes synchronously, while their scope is open", () =>
+  queueTest("onCommit() listeners see each commit's changes synchronously, while their scope is open", () =>
     Effect.gen(function* () {
       const q = yield* TaskQueue
       const seen: Array<Array<string>> = []
@@ -62,15 +68,15 @@ describe("notifications and versions", () => {
       yield* Scope.close(scope, Exit.void)
       yield* q.submit(aTask())
       expect(seen.length).toBe(4)
-    }).pipe(Effect.provide(testQueue())))
+    }))
 
-  it.effect("group commit: operations that arrive together share one transaction, each all or nothing", () =>
+  queueTest("group commit: operations that arrive together share one transaction, each all or nothing", () =>
     Effect.gen(function* () {
       const q = yield* TaskQueue
       const repo = yield* TaskRepository
       const { db } = yield* Database
       const first = yield* q.submit(aTask({ prompt: "first" }))
-      const before = yield* dump
+      const before = yield* rowCounts
       // Count the outermost transactions from here on.
       let transactions = 0
       const original = repo.transaction
@@ -98,7 +104,7 @@ describe("notifications and versions", () => {
         expect(cyclic._tag).toBe("DependencyCycle")
         expect(claimed?.id).toBe(first.id)
         // Exactly the 20 tasks, their edges and audit rows, and the claim: nothing of the rejected two.
-        const after = yield* dump
+        const after = yield* rowCounts
         expect(after.tasks.length).toBe(before.tasks.length + 20)
         expect(after.deps.length).toBe(before.deps.length + 20)
         expect(after.audit.length).toBe(before.audit.length + 21)
@@ -113,9 +119,9 @@ describe("notifications and versions", () => {
         ;(repo as { transaction: typeof original }).transaction = original
       }
       yield* checkInvariants()
-    }).pipe(Effect.provide(testQueue({ groupCommit: true }))))
+    }), { groupCommit: true })
 
-  it.effect("dataVersion() moves when another connection commits", () =>
+  queueTest("dataVersion() moves when another connection commits", () =>
     Effect.gen(function* () {
       const q = yield* TaskQueue
       const { filename } = yield* Database
@@ -130,9 +136,9 @@ describe("notifications and versions", () => {
         other.close()
       }
       expect(yield* q.dataVersion()).not.toBe(v0)
-    }).pipe(Effect.provide(testQueue())))
+    }))
 
-  it.effect("a write reads the time once it holds the write lock, so times follow the commit order", () =>
+  queueTest("a write reads the time once it holds the write lock, so times follow the commit order", () =>
     Effect.gen(function* () {
       const q = yield* TaskQueue
       const { db } = yield* Database
@@ -140,8 +146,14 @@ describe("notifications and versions", () => {
       const at = 1_700_000_000_000
       const spy: Clock.Clock = {
         [Clock.ClockTypeId]: Clock.ClockTypeId,
-        unsafeCurrentTimeMillis: () => (inTransaction.push(db.inTransaction), at),
-        currentTimeMillis: Effect.sync(() => (inTransaction.push(db.inTransaction), at)),
+        unsafeCurrentTimeMillis: () => {
+          inTransaction.push(db.inTransaction)
+          return at
+        },
+        currentTimeMillis: Effect.sync(() => {
+          inTransaction.push(db.inTransaction)
+          return at
+        }),
         unsafeCurrentTimeNanos: () => BigInt(at) * 1_000_000n,
         currentTimeNanos: Effect.sync(() => BigInt(at) * 1_000_000n),
         sleep: () => Effect.void
@@ -152,11 +164,11 @@ describe("notifications and versions", () => {
       expect(c!.startedAt).toBe(new Date(at).toISOString())
       expect(inTransaction.length).toBeGreaterThan(0)
       expect(inTransaction.every((x) => x)).toBe(true)
-    }).pipe(Effect.provide(testQueue())))
+    }))
 })
 
 describe("cancel reaches the whole hierarchy below the task", () => {
-  it.effect("open subtasks below a finished subtask are cancelled too; the finished one stays as it is", () =>
+  queueTest("open subtasks below a finished subtask are cancelled too; the finished one stays as it is", () =>
     Effect.gen(function* () {
       const q = yield* TaskQueue
       const parent = yield* q.submit(aTask({ priority: 0 }))
@@ -183,9 +195,9 @@ describe("cancel reaches the whole hierarchy below the task", () => {
         "ready"
       ])
       yield* checkInvariants()
-    }).pipe(Effect.provide(testQueue())))
+    }))
 
-  it.effect("a subtask submitted under a cancelled task is reached when an ancestor is cancelled", () =>
+  queueTest("a subtask submitted under a cancelled task is reached when an ancestor is cancelled", () =>
     Effect.gen(function* () {
       const q = yield* TaskQueue
       const root = yield* q.submit(aTask())
@@ -195,9 +207,9 @@ describe("cancel reaches the whole hierarchy below the task", () => {
       const r = yield* q.cancel(root.id)
       expect(r.cancelled).toEqual([late.id])
       yield* checkInvariants()
-    }).pipe(Effect.provide(testQueue())))
+    }))
 
-  it.effect("a failure does not reach subtasks (only dependents)", () =>
+  queueTest("a failure does not reach subtasks (only dependents)", () =>
     Effect.gen(function* () {
       const q = yield* TaskQueue
       const a = yield* q.submit(aTask({ maxRetries: 0, priority: 10 }))
@@ -209,15 +221,15 @@ describe("cancel reaches the whole hierarchy below the task", () => {
       expect(r.cancelled).toEqual([dep.id])
       expect(yield* statuses([kid.id])).toEqual(["ready"])
       yield* checkInvariants()
-    }).pipe(Effect.provide(testQueue())))
+    }))
 })
 
 describe("plan problems are ValidationErrors that write nothing", () => {
-  it.effect("duplicate keys, a parent id on a nested node, a reference that is neither key nor id", () =>
+  queueTest("duplicate keys, a parent id on a nested node, a reference that is neither key nor id", () =>
     Effect.gen(function* () {
       const q = yield* TaskQueue
       const existing = yield* q.submit(aTask())
-      const before = yield* dump
+      const before = yield* databaseDump
       const dup = yield* flip(q.submitPlan({ tasks: [aNode("a"), aNode("b", { children: [aNode("a")] })] }))
       expect(dup).toMatchObject({ _tag: "ValidationError" })
       expect(dup.message).toMatch(/"a"/)
@@ -228,10 +240,10 @@ describe("plan problems are ValidationErrors that write nothing", () => {
       expect(unknown.message).toMatch(/nope/)
       const missingParent = yield* flip(q.submitPlan({ tasks: [aNode("a", { parentTaskId: "3f2b8c1e-9d4a-4f6b-8e2a-1c5d7e9f0a2b" })] }))
       expect(missingParent._tag).toBe("TaskNotFound")
-      expect(yield* dump).toEqual(before)
-    }).pipe(Effect.provide(testQueue())))
+      expect(yield* databaseDump).toEqual(before)
+    }))
 
-  it.effect("a plan on an existing parent and prerequisites: depths, statuses and the dependency factor", () =>
+  queueTest("a plan on an existing parent and prerequisites: depths, statuses and the dependency factor", () =>
     Effect.gen(function* () {
       const q = yield* TaskQueue
       const parent = yield* q.submit(aTask())
@@ -250,11 +262,11 @@ describe("plan problems are ValidationErrors that write nothing", () => {
       // `open` gained an open dependent: its priority rose at once.
       expect((yield* q.get(open.id)).calculatedPriority).toBeGreaterThan(beforeOpen)
       yield* checkInvariants({ freshness: true })
-    }).pipe(Effect.provide(testQueue())))
+    }))
 })
 
 describe("reads", () => {
-  it.effect("execution plan of named tasks skips terminal ones; tree and graph of one task", () =>
+  queueTest("execution plan of named tasks skips terminal ones; tree and graph of one task", () =>
     Effect.gen(function* () {
       const q = yield* TaskQueue
       const a = yield* q.submit(aTask({ priority: 10 }))
@@ -270,7 +282,7 @@ describe("reads", () => {
       const audit = yield* q.audit(a.id)
       expect(audit.map((x) => x.toStatus)).toEqual(["ready", "running", "completed"])
       expect((yield* flip(q.audit("3f2b8c1e-9d4a-4f6b-8e2a-1c5d7e9f0a2b")))._tag).toBe("TaskNotFound")
-    }).pipe(Effect.provide(testQueue())))
+    }))
 })
 
 describe("configuration and errors", () => {
@@ -311,7 +323,7 @@ describe("configuration and errors", () => {
 })
 
 describe("id prefixes (resolveId)", () => {
-  it.effect("a unique prefix of 4+ hex digits names its task; a whole id comes back lower-cased; a bad one is a ValidationError", () =>
+  queueTest("a unique prefix of 4+ hex digits names its task; a whole id comes back lower-cased; a bad one is a ValidationError", () =>
     Effect.gen(function* () {
       const q = yield* TaskQueue
       const a = yield* q.submit(aTask({ prompt: "the only one" }))
@@ -330,9 +342,9 @@ describe("id prefixes (resolveId)", () => {
       const missing = yield* flip(q.resolveId(other))
       expect(missing._tag).toBe("TaskNotFound")
       expect(missing.message).toContain(`no task id starts with ${other}`)
-    }).pipe(Effect.provide(testQueue())))
+    }))
 
-  it.effect("an ambiguous prefix is a ValidationError that lists the candidates with their summaries", () =>
+  queueTest("an ambiguous prefix is a ValidationError that lists the candidates with their summaries", () =>
     Effect.gen(function* () {
       const q = yield* TaskQueue
       // 1500 random ids share a first 4 hex digits somewhere (the chance they do not is below 1e-7).
@@ -354,9 +366,9 @@ describe("id prefixes (resolveId)", () => {
       expect(errorBody(e).error["candidates"]).toEqual(candidates)
       // Enough digits make it unique again.
       expect(yield* q.resolveId(ids[i]!.slice(0, 13))).toBe(ids[i])
-    }).pipe(Effect.provide(testQueue())))
+    }))
 
-  it.effect("summaries names the tasks that exist, in the order asked", () =>
+  queueTest("summaries names the tasks that exist, in the order asked", () =>
     Effect.gen(function* () {
       const q = yield* TaskQueue
       const a = yield* q.submit(aTask({ prompt: "first\nmore text" }))
@@ -366,5 +378,5 @@ describe("id prefixes (resolveId)", () => {
         { id: a.id, summary: "first", status: "ready" },
         { id: b.id, summary: "second", status: "blocked" }
       ])
-    }).pipe(Effect.provide(testQueue())))
+    }))
 })

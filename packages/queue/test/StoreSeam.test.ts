@@ -5,14 +5,14 @@
  * own BEGIN/COMMIT: the same queue, through `TaskQueue.layerWithRunner`.
  */
 import { Database, TaskRepository } from "@abathur/storage"
-import { aTask, TestDatabase } from "@abathur/testing"
+import { aTask, databaseDump, TestDatabase } from "@abathur/testing"
 import { describe, expect, it } from "@effect/vitest"
 import { Clock, Effect, Layer } from "effect"
 import { defaultQueueSettings, QueueConfig } from "../src/QueueConfig.js"
 import { runSync, sqliteStore } from "../src/SqliteStore.js"
 import { type Repository, ruleFailure, type Rule, type Step, storeMethods, StoreRunner, type TaskStore } from "../src/Store.js"
 import { TaskQueue } from "../src/TaskQueue.js"
-import { dump, flip } from "./TestQueue.js"
+import { flip } from "./TestQueue.js"
 
 /** Every method a step that yields one promise (as a pool's query would). */
 const promisedStore = (repo: Repository, calls: { n: number }): TaskStore => {
@@ -115,10 +115,10 @@ describe("the store seam", () => {
     Effect.gen(function* () {
       const q = yield* TaskQueue
       const a = yield* q.submit(aTask({ prompt: "a" }))
-      const before = yield* dump
+      const before = yield* databaseDump
       const e = yield* flip(q.addDependency(a.id, { prerequisiteId: "00000000-0000-4000-8000-000000000000" }))
       expect(e._tag).toBe("TaskNotFound")
-      expect(yield* dump).toEqual(before)
+      expect(yield* databaseDump).toEqual(before)
     }).pipe(Effect.provide(asyncQueue)))
 
   it("the synchronous driver refuses a store that yields (it would lose the rest of the rule)", () => {

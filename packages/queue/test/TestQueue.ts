@@ -1,7 +1,9 @@
 import { calculatePriority, parseTimestamp, type PriorityFacts } from "@abathur/domain"
-import { Database, TaskRepository } from "@abathur/storage"
+import { type Database, TaskRepository } from "@abathur/storage"
 import { TestDatabase } from "@abathur/testing"
-import { Effect, Either, Layer } from "effect"
+import { it } from "@effect/vitest"
+import { Effect, Either, Layer, type TestServices } from "effect"
+import type { TestOptions } from "vitest"
 import { defaultQueueSettings, QueueConfig, type QueueSettings } from "../src/QueueConfig.js"
 import { TaskQueue } from "../src/TaskQueue.js"
 
@@ -12,19 +14,22 @@ export const testQueue = (settings: Partial<QueueSettings> = {}) =>
     Layer.provide(QueueConfig.layer({ ...defaultQueueSettings, ...settings }))
   )
 
+/**
+ * A test (`it.effect`) whose effect runs against the queue over a fresh database file of its own
+ * (one per test), with the given settings.
+ */
+export const queueTest = (
+  name: string,
+  self: () => Effect.Effect<unknown, unknown, TaskQueue | Database | TaskRepository | TestServices.TestServices>,
+  settings: Partial<QueueSettings> = {},
+  options?: number | TestOptions
+) => it.effect(name, () => Effect.provide(self(), testQueue(settings)), options)
+
 /** Runs an effect that must fail and returns its error. */
 export const flip = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
   Effect.flatMap(Effect.either(effect), (e) =>
     Either.isLeft(e) ? Effect.succeed(e.left) : Effect.die(new Error(`expected a failure, got ${JSON.stringify(e.right)}`))
   )
-
-/** Every row of the queue's tables, to prove that a rejected operation changed nothing. */
-export const dump = Effect.map(Database, ({ db }) => ({
-  tasks: db.prepare("SELECT * FROM tasks ORDER BY id").all(),
-  deps: db.prepare("SELECT * FROM task_dependencies ORDER BY id").all(),
-  audit: db.prepare("SELECT * FROM task_audit ORDER BY id").all(),
-  stats: db.prepare("SELECT * FROM task_stats ORDER BY status").all()
-}))
 
 /** The statuses of some tasks, in order. */
 export const statuses = (ids: ReadonlyArray<string>) =>

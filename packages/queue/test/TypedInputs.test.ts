@@ -4,14 +4,14 @@
  * compile error. Each such call is also run, to show that the same mistake is a ValidationError at
  * run time for callers whose values have no static type.
  */
-import { describe, expect, it } from "@effect/vitest"
+import { describe, expect } from "@effect/vitest"
 import { Effect } from "effect"
 import { TaskQueue } from "../src/TaskQueue.js"
 import type { Input } from "../src/Typed.js"
-import { flip, testQueue } from "./TestQueue.js"
+import { flip, queueTest } from "./TestQueue.js"
 
 describe("typed inputs", () => {
-  it.effect("a typo in a plan, a task or an operation's input fails tsc, and is a ValidationError at run time", () =>
+  queueTest("a typo in a plan, a task or an operation's input fails tsc, and is a ValidationError at run time", () =>
     Effect.gen(function* () {
       const q = yield* TaskQueue
       const { tasks } = yield* q.submitPlan({
@@ -47,9 +47,9 @@ describe("typed inputs", () => {
         q.graph(undefined, "svg")
       ]
       for (const mistake of mistakes) expect((yield* flip(mistake))._tag).toBe("ValidationError")
-    }).pipe(Effect.provide(testQueue())))
+    }))
 
-  it.effect("values whose type says nothing (JSON bodies, MCP arguments, flag text) are accepted by tsc and checked at run time", () =>
+  queueTest("values whose type says nothing (JSON bodies, MCP arguments, flag text) are accepted by tsc and checked at run time", () =>
     Effect.gen(function* () {
       const q = yield* TaskQueue
       const body: unknown = JSON.parse('{"prompt": "from a request", "priority": 11}')
@@ -58,7 +58,7 @@ describe("typed inputs", () => {
       expect((yield* q.submit(args)).priority).toBe(4)
       const format: string = "dot"
       expect((yield* q.graph(undefined, format)).format).toBe("dot")
-    }).pipe(Effect.provide(testQueue())))
+    }))
 })
 
 // An editor completes field names from the contextual type: the schema's input type is a member of

@@ -207,7 +207,9 @@ describe("schema v3 columns", () => {
     const db = fresh()
     // A rank is a score less the starvation shared since the epoch: large and negative.
     const ranks = [-56_123_456.789_012_34, 0, 87.5, Number.MIN_VALUE, -1e300]
-    ranks.forEach((rank, i) => insertTask(db, uuid(i), { priority_rank: rank }))
+    ranks.forEach((rank, i) => {
+      insertTask(db, uuid(i), { priority_rank: rank })
+    })
     expect(db.prepare("SELECT priority_rank FROM tasks ORDER BY id").pluck().all()).toEqual(ranks)
   })
 })

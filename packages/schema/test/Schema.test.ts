@@ -84,7 +84,9 @@ describe("schema v2 constraints", () => {
   it("rejects an unknown status, and accepts the seven", () => {
     expect(() => insertTask(db, uuid(3), { status: "unknown" })).toThrow(/CHECK constraint failed/)
     const statuses = ["pending", "blocked", "ready", "running", "completed", "failed", "cancelled"]
-    statuses.forEach((status, i) => insertTask(db, uuid(10 + i), { status }))
+    statuses.forEach((status, i) => {
+      insertTask(db, uuid(10 + i), { status })
+    })
     expect(db.prepare("SELECT count(*) FROM tasks WHERE id >= ?").pluck().get(uuid(10))).toBe(7)
   })
 

@@ -1,43 +1,24 @@
 import Database from "better-sqlite3"
-import * as fs from "node:fs"
-import * as os from "node:os"
 import * as path from "node:path"
 import { afterEach } from "vitest"
+// @abathur/testing depends on this package, so its helpers come by path.
+import { dumpDatabase as dump } from "../../testing/src/DatabaseDump.js"
+import { tempDir } from "../../testing/src/Vitest.js"
 import { TASKS_V1 } from "../src/Ddl.js"
 
-const dirs: Array<string> = []
+export { dump, tempDir }
+
 const open: Array<Database.Database> = []
 
 afterEach(() => {
   for (const db of open.splice(0)) if (db.open) db.close()
-  for (const dir of dirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true })
 })
-
-/** A fresh temporary directory, removed after the test. */
-export const tempDir = (): string => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "abathur-schema-"))
-  dirs.push(dir)
-  return dir
-}
 
 /** A database file in a fresh temporary directory, closed after the test. */
 export const openDatabase = (file?: string): Database.Database => {
   const db = new Database(file ?? path.join(tempDir(), "abathur.db"))
   open.push(db)
   return db
-}
-
-/** Every table's rows (in rowid order where there is one) and the whole schema, as JSON. */
-export const dump = (db: Database.Database): string => {
-  const schema = db
-    .prepare("SELECT type, name, tbl_name, sql FROM sqlite_schema ORDER BY type, name")
-    .all() as Array<{ type: string; name: string; sql: string | null }>
-  const tables: Record<string, unknown> = {}
-  for (const t of schema) {
-    if (t.type !== "table") continue
-    tables[t.name] = db.prepare(`SELECT * FROM "${t.name}"`).raw().all()
-  }
-  return JSON.stringify({ schema, tables }, (_k, v: unknown) => (typeof v === "bigint" ? v.toString() : v))
 }
 
 /** A legacy row: an id and any columns (values as loose as SQLite allows). */

@@ -19,13 +19,15 @@
  * checkpoint and then for SQLite's busy-handler sleeps: measured, it was worse.) Once writes
  * pause for about a second, the worker truncates a -wal file larger than `idleTruncateBytes`.
  *
- * The worker runs from a code string (`eval`), so that it also runs from esbuild bundles (the CLI
- * is one CommonJS file: no worker file to point at), and loads the same better-sqlite3 as this
- * module, resolved from this module's location. It is unref'd (it never keeps a process alive)
+ * The worker is a module of its own, CheckpointWorker.mjs, started by path from the folder of this
+ * module (found from V8's stack, not `import.meta`, so that it also works in the CLI's CommonJS
+ * bundle); it loads the same better-sqlite3 as this module, resolved from this module's location. It is unref'd (it never keeps a process alive)
  * and sleeps in `Atomics.wait` on a shared flag, so that `stop()` wakes it at once and waits,
  * synchronously and for at most one checkpoint, until its connection is closed.
  */
 import { createRequire } from "node:module"
+import { dirname, join } from "node:path"
+import { fileURLToPath } from "node:url"
 import { Worker } from "node:worker_threads"
 
 /** How the background checkpointer works; every field has a default. */
@@ -87,87 +89,43 @@ const RUNNING = 1
 const STOPPING = 2
 const STOPPED = 3
 
-/** The worker (CommonJS, run with `eval`): workerData carries the module path and settings. */
-const WORKER_SOURCE = `"use strict"
-const { workerData } = require("node:worker_threads")
-const { statSync } = require("node:fs")
-const { modulePath, filename, synchronous, intervalMs, maxWalBytes, idleTruncateBytes, shared } = workerData
-const s = new Int32Array(shared)
-const [PHASE, CHECKPOINTS, LAST_LOG, LAST_CHECKPOINTED, TRUNCATIONS, ERRORS] = [${PHASE}, ${CHECKPOINTS}, ${LAST_LOG}, ${LAST_CHECKPOINTED}, ${TRUNCATIONS}, ${ERRORS}]
-const [STARTING, RUNNING, STOPPED] = [${STARTING}, ${RUNNING}, ${STOPPED}]
-// Writes paused for this many ticks (about a second): the moment to truncate a large -wal file.
-const IDLE_TICKS = Math.max(2, Math.ceil(1000 / intervalMs))
-const walSize = () => {
-  try {
-    return statSync(filename + "-wal").size
-  } catch {
-    return 0
+/** What the worker is given (CheckpointWorker.mjs reads it as `workerData`). */
+export interface CheckpointWorkerData {
+  /** Marks a checkpointer's worker: the worker module runs only then. */
+  readonly abathurCheckpointer: true
+  /** Where better-sqlite3 is. */
+  readonly modulePath: string
+  readonly filename: string
+  readonly synchronous: "NORMAL" | "FULL"
+  readonly intervalMs: number
+  readonly maxWalBytes: number
+  readonly idleTruncateBytes: number
+  /** The phase and the counters, as Int32 slots. */
+  readonly shared: SharedArrayBuffer
+  /** Where each value is in `shared`. */
+  readonly slots: {
+    readonly phase: number
+    readonly checkpoints: number
+    readonly lastLog: number
+    readonly lastCheckpointed: number
+    readonly truncations: number
+    readonly errors: number
   }
+  /** The phase's values the worker sets or waits on. */
+  readonly phases: { readonly starting: number; readonly running: number; readonly stopped: number }
 }
-if (Atomics.compareExchange(s, PHASE, STARTING, RUNNING) === STARTING) {
-  let db
-  try {
-    const Database = require(modulePath)
-    db = new Database(filename, { fileMustExist: true })
-    // PASSIVE never waits. TRUNCATE holds the write lock while it waits for readers of old
-    // snapshots: only briefly, it is tried again later.
-    db.pragma("busy_timeout = 20")
-    db.pragma("synchronous = " + synchronous)
-    const frameBytes = db.pragma("page_size", { simple: true }) + 24
-    const passive = db.prepare("PRAGMA wal_checkpoint(PASSIVE)").raw()
-    const truncate = db.prepare("PRAGMA wal_checkpoint(TRUNCATE)").raw()
-    let last = [0, 0]
-    let idleTicks = 0
-    let busyTicks = 0
-    let wait = intervalMs
-    for (;;) {
-      Atomics.wait(s, PHASE, RUNNING, wait)
-      if (Atomics.load(s, PHASE) !== RUNNING) break
-      try {
-        const [, log, done] = passive.get()
-        const idle = log === last[0] && done === last[1] && log === done
-        last = [log, done]
-        idleTicks = idle ? idleTicks + 1 : 0
-        wait = intervalMs
-        if (idle) busyTicks = 0
-        if (log <= 0 || idle) {
-          if (idleTicks === IDLE_TICKS && walSize() > idleTruncateBytes) {
-            // Writes paused: give the disk space of a large -wal file back.
-            if (truncate.get()[0] === 0) Atomics.add(s, TRUNCATIONS, 1)
-          }
-          // Paused for a while: look less often.
-          if (idleTicks >= IDLE_TICKS) wait = Math.max(intervalMs, 1000)
-          continue
-        }
-        Atomics.add(s, CHECKPOINTS, 1)
-        Atomics.store(s, LAST_LOG, log)
-        Atomics.store(s, LAST_CHECKPOINTED, done)
-        if (log * frameBytes >= maxWalBytes / 2) {
-          // Close to the size where the connection checkpoints the WAL itself (and so restarts
-          // it): keep up closely, so that it has few frames left to copy.
-          wait = Math.max(1, Math.floor(intervalMs / 10))
-          busyTicks = 0
-        } else {
-          // Writes go on: look less often (up to 10 intervals), so that one checkpoint copies a
-          // hot page once for many commits and the thread leaves the cores to the writers.
-          busyTicks++
-          wait = intervalMs * Math.min(10, 2 ** Math.min(busyTicks, 4))
-        }
-      } catch {
-        Atomics.add(s, ERRORS, 1)
-      }
-    }
-  } catch {
-    Atomics.add(s, ERRORS, 1)
-  } finally {
-    try {
-      if (db !== undefined) db.close()
-    } catch {}
-    Atomics.store(s, PHASE, STOPPED)
-    Atomics.notify(s, PHASE)
-  }
+
+/**
+ * The worker's file, beside this module: src/ and dist/ hold it, and the apps' builds write it
+ * beside the bundle that holds this module.
+ */
+export const WORKER_FILE = "CheckpointWorker.mjs"
+
+/** The worker's path: `WORKER_FILE` in the folder of this module. */
+export const checkpointWorkerPath = (): string => {
+  const file = thisModuleFile()
+  return join(dirname(file.startsWith("file:") ? fileURLToPath(file) : file), WORKER_FILE)
 }
-`
 
 /**
  * Where better-sqlite3 is, resolved from this module: through `require` where there is one (a
@@ -211,21 +169,33 @@ export const startCheckpointer = (
     readonly onUnexpectedExit?: () => void
     /** Where better-sqlite3 is (default: resolved from this module). */
     readonly modulePath?: string
+    /** The worker's file (default: `checkpointWorkerPath()`). */
+    readonly workerPath?: string
   } = {}
 ): BackgroundCheckpointer => {
   const shared = new SharedArrayBuffer(SLOTS * Int32Array.BYTES_PER_ELEMENT)
   const s = new Int32Array(shared)
-  const worker = new Worker(WORKER_SOURCE, {
-    eval: true,
-    workerData: {
-      modulePath: options.modulePath ?? resolveBetterSqlite3(),
-      filename,
-      synchronous: options.synchronous ?? "NORMAL",
-      intervalMs: Math.max(1, Math.floor(options.intervalMs ?? 100)),
-      maxWalBytes: Math.max(0, options.maxWalBytes ?? DEFAULT_MAX_WAL_BYTES),
-      idleTruncateBytes: Math.max(0, options.idleTruncateBytes ?? 4 * 1024 * 1024),
-      shared
+  const workerData: CheckpointWorkerData = {
+    abathurCheckpointer: true,
+    modulePath: options.modulePath ?? resolveBetterSqlite3(),
+    filename,
+    synchronous: options.synchronous ?? "NORMAL",
+    intervalMs: Math.max(1, Math.floor(options.intervalMs ?? 100)),
+    maxWalBytes: Math.max(0, options.maxWalBytes ?? DEFAULT_MAX_WAL_BYTES),
+    idleTruncateBytes: Math.max(0, options.idleTruncateBytes ?? 4 * 1024 * 1024),
+    shared,
+    slots: {
+      phase: PHASE,
+      checkpoints: CHECKPOINTS,
+      lastLog: LAST_LOG,
+      lastCheckpointed: LAST_CHECKPOINTED,
+      truncations: TRUNCATIONS,
+      errors: ERRORS
     },
+    phases: { starting: STARTING, running: RUNNING, stopped: STOPPED }
+  }
+  const worker = new Worker(options.workerPath ?? checkpointWorkerPath(), {
+    workerData,
     // A small heap: the worker holds one connection and two statements.
     resourceLimits: { maxOldGenerationSizeMb: 16, maxYoungGenerationSizeMb: 4 }
   })

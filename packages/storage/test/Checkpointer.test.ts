@@ -12,7 +12,7 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import ts from "typescript"
 import { vi } from "vitest"
-import { resolveBetterSqlite3, startCheckpointer, thisModuleFile } from "../src/Checkpointer.js"
+import { checkpointWorkerPath, resolveBetterSqlite3, startCheckpointer, thisModuleFile } from "../src/Checkpointer.js"
 import { Database, openDatabase } from "../src/Database.js"
 import { tempDbFile, tempDir, track } from "./helpers.js"
 
@@ -193,9 +193,25 @@ describe("background checkpoints (Database.layer)", () => {
 })
 
 describe("startCheckpointer", () => {
-  it("finds better-sqlite3 from its own module", () => {
+  it("finds better-sqlite3 and its worker's file from its own module", () => {
     expect(thisModuleFile()).toMatch(/Checkpointer\.ts$/)
     expect(fs.existsSync(resolveBetterSqlite3())).toBe(true)
+    expect(checkpointWorkerPath()).toBe(path.join(path.dirname(thisModuleFile()), "CheckpointWorker.mjs"))
+    expect(fs.existsSync(checkpointWorkerPath())).toBe(true)
+  })
+
+  it("a worker file that is missing is a failure to start, reported like any other", async () => {
+    const filename = tempDbFile()
+    openDatabase({ filename, backgroundCheckpoint: false }).close()
+    let unexpected = 0
+    const checkpointer = startCheckpointer(filename, {
+      workerPath: path.join(tempDir(), "CheckpointWorker.mjs"),
+      onUnexpectedExit: () => unexpected++
+    })
+    await checkpointer.exited
+    expect(unexpected).toBe(1)
+    expect(checkpointer.running()).toBe(false)
+    checkpointer.stop()
   })
 
   it("a worker that cannot start reports it, and stop() then returns at once", async () => {
@@ -223,6 +239,7 @@ describe("startCheckpointer", () => {
       compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022 }
     })
     fs.writeFileSync(path.join(dir, "Checkpointer.cjs"), outputText)
+    fs.copyFileSync(new URL("../src/CheckpointWorker.mjs", import.meta.url), path.join(dir, "CheckpointWorker.mjs"))
     const filename = path.join(dir, "child.db")
     const script = `
       const { startCheckpointer } = require(${JSON.stringify(path.join(dir, "Checkpointer.cjs"))})

@@ -1,32 +1,26 @@
 /**
  * Local test helpers: temporary database files (one fresh folder per test, removed after it)
  * and builders for tasks and dependencies. Local because @abathur/testing depends on this
- * package.
+ * package (its temp folders and dumps are imported by path).
  */
 import { Task, TaskDependency } from "@abathur/domain"
 import BetterSqlite3 from "better-sqlite3"
-import * as fs from "node:fs"
-import * as os from "node:os"
 import * as path from "node:path"
 import { afterEach } from "vitest"
+// @abathur/testing depends on this package, so its helpers come by path.
+import { dumpDatabase as dump } from "../../testing/src/DatabaseDump.js"
+import { tempDir } from "../../testing/src/Vitest.js"
 import { type DatabaseHandle, type DatabaseOptions, openDatabase } from "../src/Database.js"
 import { makeTaskRepository, type TaskStore } from "../src/TaskRepository.js"
 import type { StoredTask } from "../src/TaskRows.js"
 
-const dirs: Array<string> = []
+export { dump, tempDir }
+
 const handles: Array<BetterSqlite3.Database> = []
 
 afterEach(() => {
   for (const db of handles.splice(0)) if (db.open) db.close()
-  for (const dir of dirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true })
 })
-
-/** A fresh temporary directory, removed after the test. */
-export const tempDir = (): string => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "abathur-storage-"))
-  dirs.push(dir)
-  return dir
-}
 
 /** A database path in a fresh temporary directory, inside a folder that does not exist yet. */
 export const tempDbFile = (): string => path.join(tempDir(), "data", "abathur.db")
@@ -109,14 +103,6 @@ export const makeDependency = (
 
 /** An ISO time `minutes` after a fixed origin, so that orderings are explicit. */
 export const at = (minutes: number): string => new Date(Date.UTC(2026, 0, 1, 0, 0, 0) + minutes * 60_000).toISOString()
-
-/** Every row of the queue's tables, to prove that a rejected write changed nothing. */
-export const dump = (db: BetterSqlite3.Database) => ({
-  tasks: db.prepare("SELECT * FROM tasks ORDER BY id").all(),
-  deps: db.prepare("SELECT * FROM task_dependencies ORDER BY id").all(),
-  audit: db.prepare("SELECT * FROM task_audit ORDER BY id").all(),
-  stats: db.prepare("SELECT * FROM task_stats ORDER BY status").all()
-})
 
 /** Runs `f` and returns what it threw (fails the test when it does not throw). */
 export const thrown = (f: () => unknown): unknown => {

@@ -214,7 +214,7 @@ export const makeSpawner = (baseEnv: Readonly<Record<string, string | undefined>
       const h = helper
       helper = null
       broken = true
-      if (h !== null && h.connected) h.disconnect()
+      if (h?.connected) h.disconnect()
     }
   }
 }

@@ -121,7 +121,8 @@ const start = (m: Extract<ToHelper, { t: "start" }>): void => {
   try {
     child = spawn(m.file, m.args, { argv0: m.argv0, cwd: m.cwd, env: { ...baseEnv, ...m.env }, detached: true, stdio: ["pipe", "pipe", "pipe"] })
   } catch (e) {
-    return finish(null, null, e instanceof Error ? e.message : String(e))
+    finish(null, null, e instanceof Error ? e.message : String(e))
+    return
   }
   const pid = child.pid
   if (pid !== undefined) {

@@ -1,10 +1,11 @@
-import BetterSqlite3 from "better-sqlite3"
+import { dumpDatabase } from "@abathur/testing"
+import { tempDir as sharedTempDir } from "@abathur/testing/vitest"
 import { spawn } from "node:child_process"
-import { existsSync, mkdtempSync, rmSync } from "node:fs"
+import { existsSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
-import { afterAll, expect } from "vitest"
+import { expect } from "vitest"
 
 /** The built command (tests drive the real artifact: run `node build.mjs` first). */
 export const CLI = fileURLToPath(new URL("../../dist/main.js", import.meta.url))
@@ -48,23 +49,16 @@ export const run = (args: ReadonlyArray<string>, options: RunOptions = {}): Prom
     child.stdin.end(options.input ?? "")
   })
 
-const dirs: Array<string> = []
-afterAll(() => {
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true })
-})
-
-/** A fresh temporary directory, removed after the file's tests. */
-export const tempDir = (): string => {
-  const dir = mkdtempSync(join(tmpdir(), "abathur-cli-"))
-  dirs.push(dir)
-  return dir
-}
+/** A fresh temporary directory, removed after the test (or the file, when made outside a test). */
+export const tempDir = (): string => sharedTempDir("abathur-cli-")
 
 export interface ErrorDoc {
   readonly _tag: string
   readonly message: string
   readonly [detail: string]: unknown
 }
+
+export { dumpDatabase }
 
 /** A database in a fresh folder, and the CLI run against it. */
 export class Sandbox {
@@ -112,19 +106,6 @@ export class Sandbox {
   /** Every table's rows and the schema, read directly from the file (null when there is no file). */
   dump(): string | null {
     return dumpDatabase(this.db)
-  }
-}
-
-export const dumpDatabase = (file: string): string | null => {
-  if (!existsSync(file)) return null
-  const db = new BetterSqlite3(file, { readonly: true, fileMustExist: true })
-  try {
-    const schema = db.prepare("SELECT type, name, sql FROM sqlite_schema ORDER BY type, name").all() as Array<{ type: string; name: string }>
-    const tables: Record<string, unknown> = {}
-    for (const t of schema) if (t.type === "table") tables[t.name] = db.prepare(`SELECT * FROM "${t.name}"`).raw().all()
-    return JSON.stringify({ schema, tables })
-  } finally {
-    db.close()
   }
 }
 

@@ -1,9 +1,8 @@
+import { tempDir } from "@abathur/testing/vitest"
 import { type ChildProcess, spawn } from "node:child_process"
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
-import { tmpdir } from "node:os"
+import { existsSync, readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
-import { afterAll } from "vitest"
 
 /**
  * Helpers for the `abathur work` tests: real processes against the built CLI (`node build.mjs`
@@ -49,18 +48,12 @@ export class Proc {
   }
 }
 
-const dirs: Array<string> = []
-afterAll(() => {
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true })
-})
-
 /** A database in a fresh folder, scripts beside it, and the CLI run against it. */
 export class WorkSandbox {
   readonly dir: string
   readonly db: string
   constructor() {
-    this.dir = mkdtempSync(join(tmpdir(), "abathur-work-"))
-    dirs.push(this.dir)
+    this.dir = tempDir("abathur-work-")
     this.db = join(this.dir, "abathur.db")
   }
 

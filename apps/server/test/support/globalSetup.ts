@@ -4,6 +4,7 @@ import { mkdirSync, mkdtempSync, rmSync } from "node:fs"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 import type { TestProject } from "vitest/node"
+import { checkpointWorker } from "../../../../scripts/checkpoint-worker.mjs"
 
 declare module "vitest" {
   export interface ProvidedContext {
@@ -23,7 +24,7 @@ export default async function setup(project: TestProject) {
   mkdirSync(cache, { recursive: true })
   const dir = mkdtempSync(join(cache, "abathur-server-fixtures-"))
   const queueScript = join(dir, "queueScript.mjs")
-  await build({
+  const { metafile } = await build({
     entryPoints: [join(root, "test/fixtures/queueScript.ts")],
     outfile: queueScript,
     bundle: true,
@@ -33,8 +34,11 @@ export default async function setup(project: TestProject) {
     conditions: ["@abathur/source"],
     external: ["better-sqlite3"],
     banner: { js: 'import { createRequire as __cr } from "node:module"; const require = __cr(import.meta.url);' },
+    metafile: true,
     logLevel: "warning"
   })
+  // The background checkpointer's worker, beside the bundle (as build.mjs does).
+  await checkpointWorker(build, metafile)
   project.provide("serverMain", join(root, "dist", "main.js"))
   project.provide("queueScript", queueScript)
   return () => rmSync(dir, { recursive: true, force: true })

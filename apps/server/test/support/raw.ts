@@ -26,7 +26,7 @@ const parseHead = (raw: Buffer, end: number): { status: number; headers: Record<
 
 const reply = (status: number, headers: Record<string, string>, body: Buffer): RawReply => {
   const text = body.toString("utf8")
-  let json: unknown = undefined
+  let json: unknown
   if ((headers["content-type"] ?? "").includes("json") && text !== "") {
     try {
       json = JSON.parse(text)

@@ -1,106 +1,36 @@
-import { type ChildProcess, execFile, spawn } from "node:child_process"
-import { mkdtempSync, rmSync } from "node:fs"
-import { tmpdir } from "node:os"
-import { join } from "node:path"
-import { inject } from "vitest"
+import { cleanEnv, type Exited, type ServerProcess, type ServerProcessOptions, startServerProcess, tempDir } from "@abathur/testing/vitest"
+import { execFile } from "node:child_process"
+import { beforeAll, inject } from "vitest"
 
 export const serverMain = (): string => inject("serverMain")
 export const queueScript = (): string => inject("queueScript")
 
-/** A fresh temp folder, removed by `cleanup`. */
-export const tempDir = (): { dir: string; cleanup: () => void } => {
-  const dir = mkdtempSync(join(tmpdir(), "abathur-server-test-"))
-  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) }
-}
+export { cleanEnv, type Exited, tempDir }
 
-/** The environment without any ABATHUR_* setting of the machine running the tests. */
-const cleanEnv = (extra: Record<string, string>): NodeJS.ProcessEnv => {
-  const env: NodeJS.ProcessEnv = {}
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith("ABATHUR_")) env[k] = v
-  return { ...env, ...extra }
-}
+/** A running server (see `startServer`). */
+export type RunningServer = ServerProcess
 
-export interface Exited {
-  readonly code: number | null
-  readonly signal: NodeJS.Signals | null
-}
+/**
+ * Starts `node dist/main.js --port 0 --db <temp file>` and reads the address from its log; it is
+ * disposed when the test that started it ends (or after the file's tests).
+ */
+export const startServer = (options: ServerProcessOptions = {}): Promise<RunningServer> => startServerProcess(serverMain(), options)
 
-export interface RunningServer {
-  readonly url: string
-  readonly port: number
-  readonly db: string
-  readonly child: ChildProcess
-  /** Everything the server wrote to stderr so far. */
-  readonly stderr: () => string
-  readonly stdout: () => string
-  readonly exited: Promise<Exited>
-  /** Sends `signal` and waits for the process to end. */
-  readonly stop: (signal?: NodeJS.Signals) => Promise<Exited & { readonly millis: number }>
-  /** Ends the server (SIGKILL if it does not stop) and removes its temp folder. */
-  readonly dispose: () => Promise<void>
-}
-
-export interface StartOptions {
-  readonly args?: ReadonlyArray<string>
-  readonly env?: Record<string, string>
-  /** Share a database file (default: a fresh one in a fresh folder). */
-  readonly db?: string
-}
-
-/** Starts `node dist/main.js --port 0 --db <temp file>` and reads the address from its log. */
-export const startServer = async (options: StartOptions = {}): Promise<RunningServer> => {
-  const tmp = tempDir()
-  const db = options.db ?? join(tmp.dir, "abathur.db")
-  const child = spawn(process.execPath, [serverMain(), "--port", "0", "--db", db, ...(options.args ?? [])], {
-    env: cleanEnv(options.env ?? {}),
-    stdio: ["ignore", "pipe", "pipe"]
+/**
+ * One server for the file's tests: started before them, disposed after them. `api` is its client
+ * and `server()` the process (both usable once the tests run). `options` may read another shared
+ * server, e.g. `sharedServer(() => ({ db: main.server().db }))` for a second process on the file.
+ */
+export const sharedServer = (options: ServerProcessOptions | (() => ServerProcessOptions) = {}) => {
+  let running: RunningServer | undefined
+  beforeAll(async () => {
+    running = await startServer(typeof options === "function" ? options() : options)
   })
-  let err = ""
-  let out = ""
-  child.stderr!.setEncoding("utf8").on("data", (d: string) => (err += d))
-  child.stdout!.setEncoding("utf8").on("data", (d: string) => (out += d))
-  const exited = new Promise<Exited>((resolve) => child.once("exit", (code, signal) => resolve({ code, signal })))
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`the server did not start in 30 s:\n${err}`)), 30_000)
-    const onData = () => {
-      const m = /listening on (http:\/\/[^\s"]+)/.exec(err)
-      if (m !== null) {
-        clearTimeout(timer)
-        child.stderr!.off("data", onData)
-        resolve(m[1]!)
-      }
-    }
-    child.stderr!.on("data", onData)
-    void exited.then((e) => {
-      clearTimeout(timer)
-      reject(new Error(`the server exited (${e.code ?? e.signal}) before listening:\n${err}`))
-    })
-  })
-  const stop = async (signal: NodeJS.Signals = "SIGTERM") => {
-    const started = performance.now()
-    if (child.exitCode === null && child.signalCode === null) child.kill(signal)
-    const e = await exited
-    return { ...e, millis: performance.now() - started }
+  const server = (): RunningServer => {
+    if (running === undefined) throw new Error("the shared server starts before the tests: use it inside them")
+    return running
   }
-  return {
-    url,
-    port: Number(new URL(url).port),
-    db,
-    child,
-    stderr: () => err,
-    stdout: () => out,
-    exited,
-    stop,
-    dispose: async () => {
-      if (child.exitCode === null && child.signalCode === null) {
-        child.kill("SIGTERM")
-        const timer = setTimeout(() => child.kill("SIGKILL"), 5_000)
-        await exited
-        clearTimeout(timer)
-      }
-      if (options.db === undefined) tmp.cleanup()
-    }
-  }
+  return { server, api: client(() => server().url) }
 }
 
 /** Runs the server with arguments that should stop it at once; returns its exit and output. */
@@ -128,17 +58,17 @@ export interface Reply<T = any> {
   readonly headers: Headers
 }
 
-/** A small fetch client for one server. */
-export const client = (base: string, defaults: Record<string, string> = {}) => {
+/** A small fetch client for one server (its URL, or a function that tells it when a request is made). */
+export const client = (base: string | (() => string), defaults: Record<string, string> = {}) => {
   const request = async <T = any>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Reply<T>> => {
     const init: RequestInit = { method, headers: { ...defaults, ...headers } }
     if (body !== undefined) {
       init.body = typeof body === "string" ? body : JSON.stringify(body)
       ;(init.headers as Record<string, string>)["content-type"] ??= "application/json"
     }
-    const res = await fetch(new URL(path, base), init)
+    const res = await fetch(new URL(path, typeof base === "string" ? base : base()), init)
     const text = await res.text()
-    let parsed: unknown = undefined
+    let parsed: unknown
     if ((res.headers.get("content-type") ?? "").includes("json") && text !== "") parsed = JSON.parse(text)
     return { status: res.status, body: parsed as T, text, headers: res.headers }
   }

@@ -1,4 +1,4 @@
-import { QueueConfig, StoreRunner, TaskQueue } from "@abathur/queue"
+import { type QueueConfig, StoreRunner, TaskQueue } from "@abathur/queue"
 import type { MigrationError } from "@abathur/storage"
 import { Effect, Layer } from "effect"
 import { Postgres, type PostgresOpenError, type PostgresOptions } from "./Postgres.js"
