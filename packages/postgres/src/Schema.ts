@@ -210,10 +210,22 @@ CREATE TRIGGER trg_tasks_notify_ready_update AFTER UPDATE OF status ON tasks
 /** The channel a task that became READY is announced on (payload: its agent type). */
 export const READY_CHANNEL = "abathur_ready"
 
+/**
+ * SQLite's version 5 (index diet): the index over every task's status and submission time goes
+ * (each state change rewrote it; its reads walk the per-status indexes), and the open-depth index
+ * keeps only open tasks that have prerequisites.
+ */
+const INDEX_DIET_V3 = `
+DROP INDEX IF EXISTS idx_tasks_status_submitted;
+DROP INDEX IF EXISTS idx_tasks_open_depth;
+CREATE INDEX idx_tasks_open_depth ON tasks(dependency_depth) WHERE status IN ('pending', 'blocked', 'ready', 'running') AND dependency_depth > 0;
+`
+
 /** Every migration, in order. Append only: a released migration is never changed. */
 export const PgMigrations: ReadonlyArray<PgMigration> = [
   { version: 1, name: "queue", up: TASKS_V1 + STATS_V1 + INDEXES_V1 },
-  { version: 2, name: "ready-notify", up: READY_NOTIFY_V2 }
+  { version: 2, name: "ready-notify", up: READY_NOTIFY_V2 },
+  { version: 3, name: "index-diet", up: INDEX_DIET_V3 }
 ]
 
 /** The schema version this code writes. */

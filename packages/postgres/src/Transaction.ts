@@ -67,6 +67,13 @@ export const runTransaction = async <A>(
   const maxAttempts = options.maxAttempts ?? 100
   const client = await pool.connect()
   let broken: Error | undefined
+  // The server may end the connection while it is checked out (idle_in_transaction_session_timeout,
+  // a restart): node-postgres then emits "error" on the client, which must not crash the process;
+  // the statement in flight fails on its own and the client is discarded.
+  const lost = (error: Error): void => {
+    broken = error
+  }
+  client.on("error", lost)
   try {
     for (let attempt = 1; ; attempt++) {
       // A retryable failure seen by any statement dooms the attempt, even if the rule caught it.
@@ -99,6 +106,7 @@ export const runTransaction = async <A>(
       }
     }
   } finally {
+    client.off("error", lost)
     client.release(broken)
   }
 }

@@ -24,7 +24,7 @@ describe("migrations", () => {
   it("create the schema once: a second run (and a concurrent one) applies nothing", async () => {
     const { pool } = await freshDatabase()
     const [a, b] = await Promise.all([migrate(pool), migrate(pool)])
-    expect([a.applied, b.applied].sort((x, y) => y.length - x.length)).toEqual([[1, 2], []])
+    expect([a.applied, b.applied].sort((x, y) => y.length - x.length)).toEqual([[1, 2, 3], []])
     const again = await migrate(pool)
     expect(again).toEqual({ fromVersion: PG_LATEST_VERSION, toVersion: PG_LATEST_VERSION, applied: [] })
     const versions = await pool.query("SELECT version, name FROM schema_migrations ORDER BY version")
@@ -62,7 +62,7 @@ describe("migrations", () => {
     await pool.query(
       "INSERT INTO tasks (id, prompt, status, submitted_at, last_updated_at) VALUES ('t1', 'p', 'blocked', '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z')"
     )
-    expect(await migrate(pool)).toEqual({ fromVersion: 1, toVersion: PG_LATEST_VERSION, applied: [2] })
+    expect(await migrate(pool)).toEqual({ fromVersion: 1, toVersion: PG_LATEST_VERSION, applied: [2, 3] })
     expect((await pool.query("SELECT id FROM tasks")).rows).toEqual([{ id: "t1" }])
     const triggers = await pool.query("SELECT tgname FROM pg_trigger WHERE tgname LIKE 'trg_tasks_notify%' ORDER BY 1")
     expect(triggers.rows.map((r) => r.tgname)).toEqual(["trg_tasks_notify_ready_insert", "trg_tasks_notify_ready_update"])
