@@ -30,7 +30,8 @@ describe("migrations", () => {
     const versions = await pool.query("SELECT version, name FROM schema_migrations ORDER BY version")
     expect(versions.rows).toEqual([
       { version: 1, name: "queue" },
-      { version: 2, name: "ready-notify" }
+      { version: 2, name: "ready-notify" },
+      { version: 3, name: "index-diet" }
     ])
   })
 
