@@ -568,22 +568,25 @@ export class PgTaskRepository implements StoreSteps {
     )
   }
 
-  /** Unresolved edges whose dependent is one of these tasks. */
-  *unresolvedEdgesOf(ids: ReadonlyArray<string>): Step<Array<{ dependentId: string; prerequisiteId: string }>> {
+  /** The unresolved edges (`declared`: all the edges) whose dependent is one of these tasks. */
+  *waitEdgesOf(ids: ReadonlyArray<string>, declared: boolean): Step<Array<{ dependentId: string; prerequisiteId: string }>> {
     if (ids.length === 0) return []
     return yield* this.rows<{ dependentId: string; prerequisiteId: string }>(
       `SELECT dependent_task_id AS "dependentId", prerequisite_task_id AS "prerequisiteId" FROM task_dependencies
-       WHERE dependent_task_id = ANY($1::text[]) AND resolved_at IS NULL`,
+       WHERE dependent_task_id = ANY($1::text[])${declared ? "" : " AND resolved_at IS NULL"}`,
       [ids]
     )
   }
 
   /**
    * Every task the waits-for graph reaches from the gates of `gateIds`, with its facts (as the
-   * SQLite repository's `waitRegion`): one recursive query, its steps in a LATERAL union.
+   * SQLite repository's `waitRegion`, `declared` included): one recursive query, its steps in a
+   * LATERAL union.
    */
-  *waitRegion(gateIds: ReadonlyArray<string>): Step<Array<WaitRegionRow>> {
+  *waitRegion(gateIds: ReadonlyArray<string>, declared: boolean): Step<Array<WaitRegionRow>> {
     if (gateIds.length === 0) return []
+    const live = (t: string) => (declared ? `${t}.status <> 'completed'` : `${t}.status IN ${OPEN}`)
+    const below = (t: string) => (declared ? `(${t}.subtree_open + ${t}.subtree_failed + ${t}.subtree_cancelled)` : `${t}.subtree_open`)
     return yield* this.rows<WaitRegionRow>(
       `WITH RECURSIVE r(k, id) AS (
          SELECT 'g'::text, g FROM unnest($1::text[]) AS g
@@ -592,15 +595,15 @@ export class PgTaskRepository implements StoreSteps {
            SELECT 'g'::text AS k, t.parent_task_id AS id WHERE r.k = 'g' AND t.parent_task_id IS NOT NULL
            UNION ALL
            SELECT 'd', d.prerequisite_task_id FROM task_dependencies d
-             WHERE r.k = 'g' AND t.status IN ${OPEN} AND d.dependent_task_id = r.id AND d.resolved_at IS NULL
+             WHERE r.k = 'g' AND ${live("t")} AND d.dependent_task_id = r.id${declared ? "" : " AND d.resolved_at IS NULL"}
            UNION ALL
-           SELECT 'g', r.id WHERE r.k = 'd' AND t.status IN ${OPEN}
+           SELECT 'g', r.id WHERE r.k = 'd' AND ${live("t")}
            UNION ALL
            SELECT 'd', c.id FROM tasks c
-             WHERE r.k = 'd' AND t.subtree_open > 0 AND c.parent_task_id = r.id AND (c.status IN ${OPEN} OR c.subtree_open > 0)
+             WHERE r.k = 'd' AND ${below("t")} > 0 AND c.parent_task_id = r.id AND (${live("c")} OR ${below("c")} > 0)
          ) s
        )
-       SELECT t.id, t.parent_task_id AS "parentId", (t.status IN ${OPEN})::int AS open, t.subtree_open AS "subtreeOpen", x.waited
+       SELECT t.id, t.parent_task_id AS "parentId", (${live("t")})::int AS open, ${below("t")} AS "subtreeOpen", x.waited
        FROM (SELECT id, max((k = 'd')::int) AS waited FROM r GROUP BY id) x JOIN tasks t ON t.id = x.id`,
       [gateIds]
     )

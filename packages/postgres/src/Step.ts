@@ -13,7 +13,7 @@ export const StoreMethodNames = [
   "idsWithPrefix", "idsWithStatus", "insertAudit", "insertAudits", "insertDependencies", "insertDependency",
   "insertPlanSubmission", "insertTask", "insertTasks", "listTasks", "nextLeaseExpiry", "nextNotBefore", "openTaskIds",
   "prerequisiteDepths", "prerequisitesOf", "pruneCandidates", "readyHeads", "recentFailures", "referencedElsewhere",
-  "resolveEdges", "rootIds", "setEdgeResolved", "setPriority", "statusCounts", "taskByIdempotencyKey", "unresolveEdges", "unresolvedEdgesOf", "updateTask", "waitRegion"
+  "resolveEdges", "rootIds", "setEdgeResolved", "setPriority", "statusCounts", "taskByIdempotencyKey", "unresolveEdges", "updateTask", "waitEdgesOf", "waitRegion"
 ] as const satisfies ReadonlyArray<keyof SqliteRepository>
 
 export type StoreMethods = (typeof StoreMethodNames)[number]

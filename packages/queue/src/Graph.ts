@@ -149,7 +149,10 @@ export const checkWaiting = (task: StoredTask, what: string): void => {
 /**
  * Refuses a change after which tasks would wait for each other forever: a cycle of the
  * waits-for relation (own and ancestors' edges, into prerequisites' subtrees) through `starts`.
- * Called after the change is written, inside its transaction: the throw rolls it back.
+ * The relation checked is the declared one: every task not COMPLETED and all of its edges,
+ * resolved or not, since a task that started can wait again (released, retried, revived) and a
+ * resolved edge opens again when a subtask joins its prerequisite's subtree. Called after the
+ * change is written, inside its transaction: the throw rolls it back.
  */
 export function* checkDeadlock(
   tx: Tx,
@@ -157,7 +160,7 @@ export function* checkDeadlock(
   what: string,
   added?: { dependentId: string; prerequisiteId: string }
 ): Step<void> {
-  const { graph } = yield* readWaitGraph(tx.store, starts)
+  const { graph } = yield* readWaitGraph(tx.store, starts, true)
   const found = findWaitCycle(graph, starts.map(gate), added)
   if (found !== null) deadlock(found, what)
 }
@@ -225,8 +228,8 @@ export function* addDependency(
   const resolvedAt = resolution(prerequisite, onFailure, now)
   const wasGated = yield* gated(tx, dependent)
   yield* insertEdge(tx, dependentId, prerequisiteId, type ?? dependent.dependencyType, onFailure, now, resolvedAt)
+  yield* checkDeadlock(tx, [dependentId], "this dependency", { dependentId, prerequisiteId })
   if (resolvedAt === null) {
-    yield* checkDeadlock(tx, [dependentId], "this dependency", { dependentId, prerequisiteId })
     if (!wasGated) yield* gateClosed(tx, dependent, now, actor, `new prerequisite ${prerequisiteId}`)
     // Fresh: the prerequisite may be below the dependent, just blocked with it.
     yield* refreshById(tx, prerequisiteId, now)
@@ -294,12 +297,12 @@ export function* executionPlan(tx: Tx, ids: ReadonlyArray<string> | undefined): 
   let batches: Array<Array<string>>
   if (ids === undefined || ids.length === 0) {
     const scope = yield* tx.store.openTaskIds()
-    batches = waitBatches((yield* readWaitGraph(tx.store, scope)).graph, scope)
+    batches = waitBatches((yield* readWaitGraph(tx.store, scope, false)).graph, scope)
   } else {
     // The named open tasks and every open task they wait for (the region's waited-for tasks).
     const named: Array<string> = []
     for (const id of new Set(ids)) if (!isTerminal((yield* load(tx, id)).status)) named.push(id)
-    const { graph, waited } = yield* readWaitGraph(tx.store, named)
+    const { graph, waited } = yield* readWaitGraph(tx.store, named, false)
     const inScope = new Set(named)
     for (const id of waited) inScope.add(id)
     batches = waitBatches(graph, [...inScope])

@@ -68,9 +68,9 @@ export const sqliteStore = (repo: Repository): TaskStore => ({
     statusCounts: function* () { return repo.statusCounts() },
     taskByIdempotencyKey: function* (key) { return repo.taskByIdempotencyKey(key) },
     unresolveEdges: function* (prerequisiteId) { return repo.unresolveEdges(prerequisiteId) },
-    unresolvedEdgesOf: function* (ids) { return repo.unresolvedEdgesOf(ids) },
     updateTask: function* (id, patch) { return repo.updateTask(id, patch) },
-    waitRegion: function* (gateIds) { return repo.waitRegion(gateIds) }
+    waitEdgesOf: function* (ids, declared) { return repo.waitEdgesOf(ids, declared) },
+    waitRegion: function* (gateIds, declared) { return repo.waitRegion(gateIds, declared) }
 })
 
 /** Runs a step over a synchronous store to its end. */

@@ -72,8 +72,8 @@ export const storeMethods = [
   "statusCounts",
   "taskByIdempotencyKey",
   "unresolveEdges",
-  "unresolvedEdgesOf",
   "updateTask",
+  "waitEdgesOf",
   "waitRegion"
 ] as const satisfies ReadonlyArray<keyof Repository>
 

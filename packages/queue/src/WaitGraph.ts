@@ -7,14 +7,18 @@
 import type { WaitFact, WaitGraph } from "@abathur/domain"
 import type { Step, TaskStore } from "./Store.js"
 
-/** The graph reachable from the gates of `ids`, and the open tasks in it whose subtree is waited for. */
-export function* readWaitGraph(store: TaskStore, ids: ReadonlyArray<string>): Step<{ graph: WaitGraph; waited: Array<string> }> {
+/**
+ * The graph reachable from the gates of `ids`, and the open tasks in it whose subtree is waited
+ * for. `declared`: the graph of what may wait again (storage `waitRegion`), for the deadlock check;
+ * otherwise the graph of what waits now, for the execution plan.
+ */
+export function* readWaitGraph(store: TaskStore, ids: ReadonlyArray<string>, declared: boolean): Step<{ graph: WaitGraph; waited: Array<string> }> {
   const facts = new Map<string, WaitFact>()
   const children = new Map<string, Array<string>>()
   const waitsOn = new Map<string, Array<string>>()
   const open: Array<string> = []
   const waited: Array<string> = []
-  const rows = yield* store.waitRegion(ids)
+  const rows = yield* store.waitRegion(ids, declared)
   for (const r of rows) {
     facts.set(r.id, { parentId: r.parentId, open: r.open === 1, subtreeOpen: r.subtreeOpen })
     if (r.open === 1) open.push(r.id)
@@ -29,7 +33,7 @@ export function* readWaitGraph(store: TaskStore, ids: ReadonlyArray<string>): St
     else list.push(r.id)
   }
   if (open.length > 0) {
-    for (const e of yield* store.unresolvedEdgesOf(open)) {
+    for (const e of yield* store.waitEdgesOf(open, declared)) {
       const list = waitsOn.get(e.dependentId)
       if (list === undefined) waitsOn.set(e.dependentId, [e.prerequisiteId])
       else list.push(e.prerequisiteId)

@@ -203,6 +203,26 @@ describe("deadlocks through the hierarchy", () => {
       yield* checkInvariants()
     }))
 
+  queueTest("a running task counts as waiting: a subtask of its prerequisite may not depend on it (a release would deadlock)", () =>
+    Effect.gen(function* () {
+      const q = yield* TaskQueue
+      const p = yield* q.submit(aTask({ agentType: "p" }))
+      yield* finish("p")
+      const x = yield* q.submit(aTask({ agentType: "x", dependsOn: [p.id] }))
+      const running = yield* q.claim({ agentType: "x", worker: "w" })
+      expect(running?.id).toBe(x.id)
+      // Were F accepted, P's subtree would open again: X, once released or retried, would wait
+      // for F, and F for X.
+      const before = yield* databaseDump
+      const e = yield* flip(q.submit(aTask({ parentTaskId: p.id, dependsOn: [x.id] })))
+      expect(e).toMatchObject({ _tag: "DependencyCycle" })
+      expect(e.message).toContain(`${x.id} depends on ${p.id}`)
+      expect(yield* databaseDump).toEqual(before)
+      yield* q.release(x.id, { leaseToken: running!.leaseToken })
+      expect(yield* statuses([x.id])).toEqual(["ready"])
+      yield* checkInvariants()
+    }))
+
   queueTest("a deadlock inside one plan (ship's subtask waits for a task that waits for ship) is refused whole", () =>
     Effect.gen(function* () {
       const q = yield* TaskQueue

@@ -891,36 +891,41 @@ export const makeTaskRepository = (db: BetterSqlite3.Database) => {
      * Every task the waits-for graph reaches from the gates of `gateIds` (domain Waits.ts: a gate
      * waits for its parent's gate and, while open, for the subtrees of its unresolved edges'
      * prerequisites; a subtree for its open root's gate and its children with open work), with
-     * their facts: one recursive query.
+     * their facts: one recursive query. `declared`: the graph of what may wait again, for the
+     * deadlock check: every task not COMPLETED counts as open (a running task may be released, a
+     * failed one retried, a cancelled one revived) and every edge of such a task as unresolved.
      */
-    waitRegion: (gateIds: ReadonlyArray<string>): Array<WaitRegionRow> =>
-      all<WaitRegionRow>(
+    waitRegion: (gateIds: ReadonlyArray<string>, declared: boolean): Array<WaitRegionRow> => {
+      const live = (t: string) => (declared ? `${t}.status <> 'completed'` : `${t}.status IN ${OPEN}`)
+      const below = (t: string) => (declared ? `(${t}.subtree_open + ${t}.subtree_failed + ${t}.subtree_cancelled)` : `${t}.subtree_open`)
+      return all<WaitRegionRow>(
         `WITH RECURSIVE r(k, id) AS (
            SELECT 'g', value FROM json_each(?)
            UNION
            SELECT 'g', t.parent_task_id FROM r JOIN tasks t ON t.id = r.id WHERE r.k = 'g' AND t.parent_task_id IS NOT NULL
            UNION
            SELECT 'd', d.prerequisite_task_id FROM r JOIN tasks t ON t.id = r.id
-             JOIN task_dependencies d ON d.dependent_task_id = r.id AND d.resolved_at IS NULL
-             WHERE r.k = 'g' AND t.status IN ${OPEN}
+             JOIN task_dependencies d ON d.dependent_task_id = r.id${declared ? "" : " AND d.resolved_at IS NULL"}
+             WHERE r.k = 'g' AND ${live("t")}
            UNION
-           SELECT 'g', r.id FROM r JOIN tasks t ON t.id = r.id WHERE r.k = 'd' AND t.status IN ${OPEN}
+           SELECT 'g', r.id FROM r JOIN tasks t ON t.id = r.id WHERE r.k = 'd' AND ${live("t")}
            UNION
            SELECT 'd', c.id FROM r JOIN tasks t ON t.id = r.id JOIN tasks c ON c.parent_task_id = r.id
-             WHERE r.k = 'd' AND t.subtree_open > 0 AND (c.status IN ${OPEN} OR c.subtree_open > 0)
+             WHERE r.k = 'd' AND ${below("t")} > 0 AND (${live("c")} OR ${below("c")} > 0)
          )
-         SELECT t.id, t.parent_task_id AS parentId, t.status IN ${OPEN} AS open, t.subtree_open AS subtreeOpen, x.waited
+         SELECT t.id, t.parent_task_id AS parentId, ${live("t")} AS open, ${below("t")} AS subtreeOpen, x.waited
          FROM (SELECT id, max(k = 'd') AS waited FROM r GROUP BY id) x JOIN tasks t ON t.id = x.id`,
         JSON.stringify(gateIds)
-      ),
+      )
+    },
 
-    /** Unresolved edges whose dependent is one of these tasks. */
-    unresolvedEdgesOf: (ids: ReadonlyArray<string>): Array<{ dependentId: string; prerequisiteId: string }> =>
+    /** The unresolved edges (`declared`: all the edges) whose dependent is one of these tasks. */
+    waitEdgesOf: (ids: ReadonlyArray<string>, declared: boolean): Array<{ dependentId: string; prerequisiteId: string }> =>
       inChunks(
         ids,
         (ph) =>
           `SELECT dependent_task_id AS dependentId, prerequisite_task_id AS prerequisiteId FROM task_dependencies
-           WHERE dependent_task_id IN (${ph}) AND resolved_at IS NULL`,
+           WHERE dependent_task_id IN (${ph})${declared ? "" : " AND resolved_at IS NULL"}`,
         (sql, part) => all<{ dependentId: string; prerequisiteId: string }>(sql, ...part)
       ),
 
