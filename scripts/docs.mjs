@@ -110,7 +110,10 @@ export const typeOf = (s) => {
   return s.type ?? "any"
 }
 
-const cell = (text) => String(text ?? "").replace(/\|/g, "\\|").replace(/\n/g, " ")
+const cell = (text) =>
+  String(text ?? "")
+    .replace(/\|/g, "\\|")
+    .replace(/\n/g, " ")
 
 /** A table of an object schema's properties. */
 export const propertyTable = (schema) => {
@@ -120,8 +123,9 @@ export const propertyTable = (schema) => {
   return [
     "| field | type | required | default | description |",
     "|---|---|---|---|---|",
-    ...properties.map(([name, p]) =>
-      `| \`${name}\` | ${typeOf(p)} | ${required.has(name) ? "yes" : ""} | ${p.default === undefined ? "" : `\`${JSON.stringify(p.default)}\``} | ${cell(p.description)} |`
+    ...properties.map(
+      ([name, p]) =>
+        `| \`${name}\` | ${typeOf(p)} | ${required.has(name) ? "yes" : ""} | ${p.default === undefined ? "" : `\`${JSON.stringify(p.default)}\``} | ${cell(p.description)} |`
     )
   ]
 }
@@ -143,7 +147,7 @@ export const renderHttpDocs = (doc) => {
     "",
     doc.info.description,
     "",
-    "Errors are `{\"error\": {\"_tag\", \"message\", ...details}}`: see [errors.md](errors.md). The documents: [json.md](json.md).",
+    'Errors are `{"error": {"_tag", "message", ...details}}`: see [errors.md](errors.md). The documents: [json.md](json.md).',
     "",
     "| method | path | what |",
     "|---|---|---|",
@@ -160,16 +164,22 @@ export const renderHttpDocs = (doc) => {
       if (op.description) out.push(op.description, "")
       if (op.parameters?.length > 0) {
         out.push("| parameter | in | type | required | description |", "|---|---|---|---|---|")
-        for (const p of op.parameters) out.push(`| \`${p.name}\` | ${p.in} | ${typeOf(p.schema)} | ${p.required ? "yes" : ""} | ${cell(p.description)} |`)
+        for (const p of op.parameters)
+          out.push(`| \`${p.name}\` | ${p.in} | ${typeOf(p.schema)} | ${p.required ? "yes" : ""} | ${cell(p.description)} |`)
         out.push("")
       }
       const body = op.requestBody?.content?.["application/json"]?.schema
-      if (body !== undefined) out.push(`Body${op.requestBody.required ? "" : " (optional)"}: ${body.$ref ? `[${refName(body.$ref)}](#${refName(body.$ref).toLowerCase()})` : typeOf(body)}`, "")
+      if (body !== undefined)
+        out.push(
+          `Body${op.requestBody.required ? "" : " (optional)"}: ${body.$ref ? `[${refName(body.$ref)}](#${refName(body.$ref).toLowerCase()})` : typeOf(body)}`,
+          ""
+        )
       out.push("| status | answer |", "|---|---|")
       for (const [status, r] of Object.entries(op.responses)) {
         const json = r.content?.["application/json"]?.schema
         const other = Object.keys(r.content ?? {}).filter((t) => t !== "application/json")
-        const what = json !== undefined ? (json.$ref ? `${refName(json.$ref)}: ` : `${typeOf(json)}: `) : other.length > 0 ? `${other.join(", ")}: ` : ""
+        const what =
+          json !== undefined ? (json.$ref ? `${refName(json.$ref)}: ` : `${typeOf(json)}: `) : other.length > 0 ? `${other.join(", ")}: ` : ""
         out.push(`| ${status} | ${cell(what + r.description)} |`)
       }
       out.push("")

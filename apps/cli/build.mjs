@@ -91,7 +91,10 @@ if (process.argv.includes("--metafile")) {
   console.log(await analyzeMetafile(result.metafile))
 }
 
-const hash = createHash("sha256").update(readFileSync(join(outdir, "cli.cjs"))).digest("hex").slice(0, 16)
+const hash = createHash("sha256")
+  .update(readFileSync(join(outdir, "cli.cjs")))
+  .digest("hex")
+  .slice(0, 16)
 await build({
   entryPoints: [join(here, "src/Launcher.ts")],
   outfile: join(outdir, "main.js"),

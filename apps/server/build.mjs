@@ -89,7 +89,9 @@ const result = await build({
   legalComments: "none",
   metafile: true,
   banner: {
-    js: ['import { createRequire as __abathurCreateRequire } from "node:module";', "const require = __abathurCreateRequire(import.meta.url);"].join("\n")
+    js: ['import { createRequire as __abathurCreateRequire } from "node:module";', "const require = __abathurCreateRequire(import.meta.url);"].join(
+      "\n"
+    )
   },
   plugins: [stubs, dashboardClient],
   logLevel: "warning"

@@ -28,7 +28,10 @@ const variants = {
     "DROP INDEX idx_tasks_open_depth",
     `CREATE INDEX idx_tasks_open_depth ON tasks(dependency_depth) WHERE status IN ${OPEN}`
   ],
-  "v4 less idx_tasks_status_submitted": ["DROP INDEX idx_tasks_open_depth", `CREATE INDEX idx_tasks_open_depth ON tasks(dependency_depth) WHERE status IN ${OPEN}`],
+  "v4 less idx_tasks_status_submitted": [
+    "DROP INDEX idx_tasks_open_depth",
+    `CREATE INDEX idx_tasks_open_depth ON tasks(dependency_depth) WHERE status IN ${OPEN}`
+  ],
   "v5 (both levers)": [],
   "v5 less idx_task_audit_task": ["DROP INDEX idx_task_audit_task"],
   "v5 less idx_tasks_ready_agent_rank": ["DROP INDEX idx_tasks_ready_agent_rank"],
@@ -52,9 +55,7 @@ const pages = (db, f) => {
   return Math.max(0, bytes - 32) / (db.pragma("page_size", { simple: true }) + 24)
 }
 const line = (name, submit, plan, cycle, cycleWhat) =>
-  console.log(
-    `| ${name} | ${(submit / N).toFixed(1)} | ${(plan / N).toFixed(2)} | ${(cycle / N).toFixed(1)} ${cycleWhat} |`
-  )
+  console.log(`| ${name} | ${(submit / N).toFixed(1)} | ${(plan / N).toFixed(2)} | ${(cycle / N).toFixed(1)} ${cycleWhat} |`)
 
 console.log(`| schema | pages per single submit | pages per task of a ${N}-task plan | pages per claim + complete |`)
 console.log("|---|---:|---:|---:|")
@@ -90,7 +91,11 @@ try {
       for (let j = 0; j < N; j++) rt.runSync(q.submit({ prompt: `single ${j} with a prompt of some length`, priority: j % 11 }))
     })
     const plan = pages(db, () =>
-      rt.runSync(q.submitPlan({ tasks: Array.from({ length: N }, (_, j) => ({ key: `p${j}`, prompt: `plan ${j} with a prompt of some length`, priority: j % 11 })) }))
+      rt.runSync(
+        q.submitPlan({
+          tasks: Array.from({ length: N }, (_, j) => ({ key: `p${j}`, prompt: `plan ${j} with a prompt of some length`, priority: j % 11 }))
+        })
+      )
     )
     let c = rt.runSync(q.claim({ worker: "w" }))
     const cycle = pages(db, () => {
@@ -105,11 +110,19 @@ try {
   db.pragma("wal_autocheckpoint = 0")
   const silent = { error() {}, warn() {}, info() {}, debug() {} }
   const pj = defineQueue({ connection: better(db), logger: silent })
-  pj.addMany("b", Array.from({ length: SEEDED }, (_, j) => ({ prompt: `task ${j} with a prompt of some length` })))
+  pj.addMany(
+    "b",
+    Array.from({ length: SEEDED }, (_, j) => ({ prompt: `task ${j} with a prompt of some length` }))
+  )
   const submit = pages(db, () => {
     for (let j = 0; j < N; j++) pj.add("b", { prompt: `single ${j} with a prompt of some length` })
   })
-  const plan = pages(db, () => pj.addMany("b", Array.from({ length: N }, (_, j) => ({ prompt: `plan ${j} with a prompt of some length` }))))
+  const plan = pages(db, () =>
+    pj.addMany(
+      "b",
+      Array.from({ length: N }, (_, j) => ({ prompt: `plan ${j} with a prompt of some length` }))
+    )
+  )
   const cycle = pages(db, () => {
     for (let i = 0; i < N; i++) pj.markJobAsDone(pj.getAndMarkJobAsProcessing("b").id)
   })

@@ -91,9 +91,7 @@ export const summarize = (profile: Profile, top = 25, options: SummarizeOptions 
   return {
     totalMs: totalUs / 1000,
     ...(options.excludeIdle === true && { idleMs: idleUs / 1000 }),
-    byArea: [...byArea.entries()]
-      .sort((a, b) => b[1] - a[1])
-      .map(([area, us]) => ({ area, selfMs: us / 1000, share: share(us) })),
+    byArea: [...byArea.entries()].sort((a, b) => b[1] - a[1]).map(([area, us]) => ({ area, selfMs: us / 1000, share: share(us) })),
     top: lines
   }
 }

@@ -132,5 +132,5 @@ export const EXPLANATIONS: Readonly<Record<string, { readonly reason: string; re
       "two hot routes on plain node:http (same auth, body limit, error documents and metrics) instead of a fiber " +
       "per request through the platform router. Already done: group commit, synchronous commit listeners, no " +
       "per-request tracing span (no tracer is configured), request log records built only at debug level."
-  },
+  }
 }

@@ -119,9 +119,7 @@ const runInChild = (id: string, options: RunOptions): Promise<WorkloadResult> =>
     let result: WorkloadResult | undefined
     child.on("message", (m) => (result = m as WorkloadResult))
     child.on("error", reject)
-    child.on("exit", (code) =>
-      result !== undefined ? resolvePromise(result) : reject(new Error(`workload ${id} failed (exit code ${code})`))
-    )
+    child.on("exit", (code) => (result !== undefined ? resolvePromise(result) : reject(new Error(`workload ${id} failed (exit code ${code})`))))
   })
 
 const send = (message: unknown): Promise<void> =>
@@ -168,7 +166,8 @@ const main = async (): Promise<void> => {
       printResult(result)
     }
     const toAnalyse = results.filter(
-      (r) => r.id !== "MEM" && r.id !== "PEERS" && (args.analysis === "all" || (args.analysis === "missed" && r.rows.some((x) => x.verdict === "MISS")))
+      (r) =>
+        r.id !== "MEM" && r.id !== "PEERS" && (args.analysis === "all" || (args.analysis === "missed" && r.rows.some((x) => x.verdict === "MISS")))
     )
     for (const r of toAnalyse) {
       const quick = args.quick || ANALYSE_QUICK.has(r.id)
@@ -203,7 +202,12 @@ const main = async (): Promise<void> => {
     const marker = "<!-- Sections below this line are measured by other scripts; pnpm bench keeps them. -->"
     const previous = existsSync(out) ? readFileSync(out, "utf8") : ""
     const kept = previous.includes(marker) ? `\n\n${previous.slice(previous.indexOf(marker))}` : ""
-    writeFileSync(out, renderMarkdown({ machine, date, command, quick: args.quick, totalMs, probes: { before, after }, results, analysis }).trimEnd() + kept + (kept === "" ? "\n" : ""))
+    writeFileSync(
+      out,
+      renderMarkdown({ machine, date, command, quick: args.quick, totalMs, probes: { before, after }, results, analysis }).trimEnd() +
+        kept +
+        (kept === "" ? "\n" : "")
+    )
     console.log(`\nwrote ${out}`)
   } else {
     console.log("\n(partial or quick run: BENCHMARKS.md left as it is; pass --out FILE to write a report)")

@@ -32,8 +32,13 @@ const versionOf = (pkg: string): string => {
 
 const gitCommit = (): string => {
   try {
-    const head = execSync("git rev-parse --short HEAD", { stdio: ["ignore", "pipe", "ignore"] }).toString().trim()
-    const dirty = execSync("git status --porcelain", { stdio: ["ignore", "pipe", "ignore"] }).toString().trim() !== ""
+    const head = execSync("git rev-parse --short HEAD", { stdio: ["ignore", "pipe", "ignore"] })
+      .toString()
+      .trim()
+    const dirty =
+      execSync("git status --porcelain", { stdio: ["ignore", "pipe", "ignore"] })
+        .toString()
+        .trim() !== ""
     return dirty ? `${head} + uncommitted changes` : head
   } catch {
     return "unknown"
@@ -79,7 +84,12 @@ export const probe = (): Probe => {
     for (let i = 0; i < n; i++) tx.immediate(i)
     const rate = n / ((performance.now() - t0) / 1000)
     db.close()
-    return { load: loadavg().map((x) => x.toFixed(2)).join(" / "), rawTxPerSecond: rate }
+    return {
+      load: loadavg()
+        .map((x) => x.toFixed(2))
+        .join(" / "),
+      rawTxPerSecond: rate
+    }
   } finally {
     cleanup()
   }
@@ -94,7 +104,17 @@ const COLUMNS = ["metric", "abathur", "floor", "ratio", "target", "verdict"] as 
 const HEADERS = ["metric", "Abathur", "floor", "ratio", "target", ""]
 
 /** Abathur / plainjob and Abathur / bare first, then the same-schema floor and the rates. */
-const PEER_HEADERS = ["workload", "Abathur / plainjob", "Abathur / bare", "Abathur / same-schema floor", "Abathur", "plainjob", "bare table", "same-schema floor", "target"]
+const PEER_HEADERS = [
+  "workload",
+  "Abathur / plainjob",
+  "Abathur / bare",
+  "Abathur / same-schema floor",
+  "Abathur",
+  "plainjob",
+  "bare table",
+  "same-schema floor",
+  "target"
+]
 
 const peerCells = (p: PeerRow): Array<string> => [
   p.workload,
@@ -112,7 +132,11 @@ export const printResult = (r: WorkloadResult): void => {
   if (r.peers !== undefined) {
     const rows = r.peers.map(peerCells)
     const widths = PEER_HEADERS.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)))
-    const line = (cells: ReadonlyArray<string>) => cells.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd()
+    const line = (cells: ReadonlyArray<string>) =>
+      cells
+        .map((c, i) => c.padEnd(widths[i]!))
+        .join("  ")
+        .trimEnd()
     console.log(`\n${r.id}  ${r.title}  (${fmtMs(r.elapsedMs)})`)
     console.log(`    ${r.setup}`)
     console.log(`  ${line(PEER_HEADERS)}`)
@@ -123,7 +147,11 @@ export const printResult = (r: WorkloadResult): void => {
   }
   const rows = r.rows.map((row) => COLUMNS.map((c) => (c === "verdict" && row.verdict === "INFO" ? "" : row[c])))
   const widths = HEADERS.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)))
-  const line = (cells: ReadonlyArray<string>) => cells.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd()
+  const line = (cells: ReadonlyArray<string>) =>
+    cells
+      .map((c, i) => c.padEnd(widths[i]!))
+      .join("  ")
+      .trimEnd()
   console.log(`\n${r.id}  ${r.title}  (${fmtMs(r.elapsedMs)})`)
   console.log(`    ${r.setup}`)
   console.log(`  ${line(HEADERS)}`)
@@ -135,7 +163,9 @@ export const printAnalysis = (id: string, b: Breakdown | undefined, p: CpuProfil
   if (b !== undefined) {
     console.log(`\n${id} where the time goes (${b.ops} × ${b.op}, instrumented run, ${fmtMs(b.wallMs)}):`)
     for (const l of b.lines.slice(0, 14)) {
-      console.log(`  ${l.usPerOp.toFixed(1).padStart(10)} µs/op  ${(l.share * 100).toFixed(1).padStart(5)}%  ${String(l.calls).padStart(8)} calls  ${l.name}`)
+      console.log(
+        `  ${l.usPerOp.toFixed(1).padStart(10)} µs/op  ${(l.share * 100).toFixed(1).padStart(5)}%  ${String(l.calls).padStart(8)} calls  ${l.name}`
+      )
     }
   }
   if (p !== undefined) {
@@ -155,7 +185,8 @@ const table = (rows: ReadonlyArray<ResultRow>): string =>
     "| Metric | Abathur | Floor | Ratio | Target | Result |",
     "|---|---:|---:|---:|---|---|",
     ...rows.map(
-      (r) => `| ${md(r.metric)} | ${md(r.abathur)} | ${md(r.floor)} | ${md(r.ratio)} | ${md(r.target)} | ${r.verdict === "INFO" ? "" : `**${r.verdict}**`} |`
+      (r) =>
+        `| ${md(r.metric)} | ${md(r.abathur)} | ${md(r.floor)} | ${md(r.ratio)} | ${md(r.target)} | ${r.verdict === "INFO" ? "" : `**${r.verdict}**`} |`
     )
   ].join("\n")
 
@@ -251,7 +282,13 @@ export const renderMarkdown = (input: ReportInput): string => {
         "over the peer's, measured minutes apart in the same child process, so the machine's load colours them alike. " +
         "The same-schema floor is plain SQL on Abathur's own schema: what the schema costs, where the peers say what the whole design costs."
     )
-    out.push("", `| ${PEER_HEADERS.join(" | ")} |`, `|---|${PEER_HEADERS.slice(1).map(() => "---:").join("|")}|`)
+    out.push(
+      "",
+      `| ${PEER_HEADERS.join(" | ")} |`,
+      `|---|${PEER_HEADERS.slice(1)
+        .map(() => "---:")
+        .join("|")}|`
+    )
     for (const p of peerResult.peers) out.push(`| ${peerCells(p).map(md).join(" | ")} |`)
     out.push("", ...peerResult.peers.map((p) => `- ${md(p.workload)}: ${md(p.how)}`))
   }
@@ -278,7 +315,9 @@ export const renderMarkdown = (input: ReportInput): string => {
       )
     }
     if (results.some((r) => r.id === "H2")) {
-      out.push(`| submit | ${cell("W1", "throughput")} | ${cell("H2", "in-process submit")} | ${cell("H2", "throughput")} | ${cell("H2", "throughput", "floor")} |`)
+      out.push(
+        `| submit | ${cell("W1", "throughput")} | ${cell("H2", "in-process submit")} | ${cell("H2", "throughput")} | ${cell("H2", "throughput", "floor")} |`
+      )
     }
   }
   out.push("", "## Summary", "")
@@ -296,7 +335,7 @@ export const renderMarkdown = (input: ReportInput): string => {
   if (missed.length > 0) {
     out.push("", "## Missed targets", "")
     out.push(
-      "For each miss: the measured reason, then what would close it. \"Where the time goes\" comes from an extra run of " +
+      'For each miss: the measured reason, then what would close it. "Where the time goes" comes from an extra run of ' +
         "the same workload with every `TaskRepository` call timed (self time; the engine code inside the transaction " +
         "and the Effect runtime outside it are what is left), and a V8 CPU profile of the measured section. For the H " +
         "workloads the profile is of the server process (an unminified build of the same sources run with `--cpu-prof`, " +
@@ -348,7 +387,7 @@ export const renderMarkdown = (input: ReportInput): string => {
     "- `TaskRepository.expiredLeases` names `idx_tasks_lease_expiry` (`INDEXED BY`). Without statistics the planner " +
       "chose `idx_tasks_status_submitted` and read every RUNNING task on every claim, so claims slowed down as leases piled up.",
     "- `TaskRepository.statusCounts` names `idx_tasks_open_depth` for the deepest open task: one index lookup instead of " +
-      "reading every open task. The W7 row \"without INDEXED BY\" shows what that query cost before.",
+      'reading every open task. The W7 row "without INDEXED BY" shows what that query cost before.',
     "- `TaskRepository.transaction` / `read` reuse one better-sqlite3 transaction function instead of building a new " +
       "`db.transaction(f)` (and its wrappers) on every operation.",
     "- The queue's `transition` (Status.ts) writes the refreshed priority of a task entering READY or BLOCKED in the same UPDATE as the " +

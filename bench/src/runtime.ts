@@ -28,7 +28,10 @@ export const openQueue = async (filename: string, options: QueueOptions = {}): P
   const repository =
     meter === undefined
       ? TaskRepository.layer
-      : Layer.effect(TaskRepository, Effect.map(Database, (handle) => meter.wrap(makeTaskRepository(handle.db))))
+      : Layer.effect(
+          TaskRepository,
+          Effect.map(Database, (handle) => meter.wrap(makeTaskRepository(handle.db)))
+        )
   const layer = TaskQueue.layer.pipe(
     Layer.provide(repository),
     Layer.provide(Database.layer({ filename })),

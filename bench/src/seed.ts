@@ -1,11 +1,5 @@
 /** Data of the workloads: plans for the service, rows for plain SQL. Deterministic per seed. */
-import {
-  defaultPrioritySettings,
-  priorityRank,
-  type PlanInput,
-  type PlanNodeInput,
-  type TaskSource
-} from "@abathur/domain"
+import { defaultPrioritySettings, priorityRank, type PlanInput, type PlanNodeInput, type TaskSource } from "@abathur/domain"
 import type { Db } from "./floor.js"
 import { iso } from "./floor.js"
 import { prng, randInt } from "./util.js"
@@ -30,10 +24,7 @@ const asPlan = (tasks: Array<MutableNode>): PlanInput => ({ tasks: tasks as unkn
  * `n` independent tasks as plans of at most `chunk` tasks: varied base priority and source,
  * and a share of them with a deadline between 1 minute and 48 hours away.
  */
-export const readyPlans = (
-  n: number,
-  options: { chunk?: number; deadlineShare?: number; seed?: number; now?: number } = {}
-): Array<PlanInput> => {
+export const readyPlans = (n: number, options: { chunk?: number; deadlineShare?: number; seed?: number; now?: number } = {}): Array<PlanInput> => {
   const chunk = options.chunk ?? 10_000
   const rand = prng(options.seed ?? 7)
   const now = options.now ?? Date.now()
@@ -215,8 +206,7 @@ export const seedLongLivedQueue = (db: Db, n: number, now: number, seed = 17): M
       const submitted = now - span + Math.floor((i / n) * span)
       const id = crypto.randomUUID()
       const r = rand()
-      const status =
-        r < 0.85 ? "completed" : r < 0.88 ? "cancelled" : r < 0.9 ? "failed" : r < 0.96 ? "ready" : r < 0.99 ? "blocked" : "running"
+      const status = r < 0.85 ? "completed" : r < 0.88 ? "cancelled" : r < 0.9 ? "failed" : r < 0.96 ? "ready" : r < 0.99 ? "blocked" : "running"
       const priority = randInt(rand, 11)
       const source = SOURCES[randInt(rand, SOURCES.length)]!
       const submittedAt = iso(submitted)

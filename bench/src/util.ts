@@ -61,12 +61,10 @@ export const fmtRate = (perSecond: number, unit = "tasks/s"): string => `${group
 export const fmtMB = (bytes: number): string => `${(bytes / 1024 / 1024).toFixed(1)} MB`
 
 /** Throughput ratio: what fraction of the floor's rate Abathur reaches. */
-export const fmtShare = (abathur: number, floor: number): string =>
-  floor > 0 ? `${((abathur / floor) * 100).toFixed(1)}% of floor` : "n/a"
+export const fmtShare = (abathur: number, floor: number): string => (floor > 0 ? `${((abathur / floor) * 100).toFixed(1)}% of floor` : "n/a")
 
 /** Latency ratio: how many times the floor's latency Abathur takes. */
-export const fmtTimes = (abathur: number, floor: number): string =>
-  floor > 0 ? `${(abathur / floor).toFixed(1)}× floor` : "n/a"
+export const fmtTimes = (abathur: number, floor: number): string => (floor > 0 ? `${(abathur / floor).toFixed(1)}× floor` : "n/a")
 
 /** A fresh folder under the system's temp dir. */
 export const tempDir = (prefix = "abathur-bench-"): { dir: string; cleanup: () => void } => {

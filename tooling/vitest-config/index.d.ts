@@ -1,6 +1,2 @@
 import type { UserConfig } from "vitest/config"
-export declare const abathurVitestConfig: (options?: {
-  coverage?: number
-  include?: string[]
-  testTimeout?: number
-}) => UserConfig
+export declare const abathurVitestConfig: (options?: { coverage?: number; include?: string[]; testTimeout?: number }) => UserConfig

@@ -21,8 +21,15 @@ const db = join(tmpdir(), `abathur-startup-${tasks}.db`)
 if (!existsSync(db)) {
   const maker = join(work, "make-db.mjs")
   await build({
-    entryPoints: [join(here, "make-db.ts")], outfile: maker, bundle: true, format: "esm", platform: "node",
-    target: "node20", conditions: ["@abathur/source"], external: ["better-sqlite3"], logLevel: "warning",
+    entryPoints: [join(here, "make-db.ts")],
+    outfile: maker,
+    bundle: true,
+    format: "esm",
+    platform: "node",
+    target: "node20",
+    conditions: ["@abathur/source"],
+    external: ["better-sqlite3"],
+    logLevel: "warning",
     banner: { js: 'import { createRequire as __abathurCreateRequire } from "node:module"; const require = __abathurCreateRequire(import.meta.url);' },
     nodePaths: [join(here, "../node_modules")]
   })
@@ -44,7 +51,10 @@ copyFileSync(db, nextDb)
   console.log(`first next --json on the idle database: ${(Number(process.hrtime.bigint() - start) / 1e6).toFixed(0)} ms`)
 }
 const floor = join(here, "floor.tmp.mjs")
-writeFileSync(floor, `import D from "better-sqlite3"; const d = new D(process.argv[2]); d.prepare("SELECT count(*) FROM task_stats").get(); d.close()\n`)
+writeFileSync(
+  floor,
+  `import D from "better-sqlite3"; const d = new D(process.argv[2]); d.prepare("SELECT count(*) FROM task_stats").get(); d.close()\n`
+)
 
 const commands = {
   "node (empty script)": [join(work, "empty.mjs")],

@@ -49,7 +49,9 @@ try {
   const t0 = process.hrtime.bigint()
   const summary = JSON.parse(abathur("work", "-n", n, "--until-empty", "--exec", "true", "--json"))
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9
-  console.log(`throughput: ${summary.completed} tasks in ${seconds.toFixed(2)} s = ${(summary.completed / seconds).toFixed(0)} tasks/s (work -n ${n} --until-empty --exec true, process start-up included)`)
+  console.log(
+    `throughput: ${summary.completed} tasks in ${seconds.toFixed(2)} s = ${(summary.completed / seconds).toFixed(0)} tasks/s (work -n ${n} --until-empty --exec true, process start-up included)`
+  )
   console.log(`spawn floor: ${(await floor(500)).toFixed(0)} processes/s (again, after)`)
 
   if (windowCount === 0) process.exit(0)

@@ -56,9 +56,7 @@ const globalOptions = {
     Options.withDescription(`The database file (env ABATHUR_DB; default ${DEFAULT_DB}, its folder is created).`),
     Options.optional
   ),
-  json: Options.boolean("json").pipe(
-    Options.withDescription("Print exactly one JSON document on stdout; errors go to stderr as JSON.")
-  )
+  json: Options.boolean("json").pipe(Options.withDescription("Print exactly one JSON document on stdout; errors go to stderr as JSON."))
 }
 
 interface GlobalFlags {
@@ -87,7 +85,11 @@ const emit = (ctx: Ctx, doc: unknown, human: () => string): Effect.Effect<void> 
  * queue takes id prefixes and names listed tasks for people (CliQueue), except for `serve` effects
  * (`abathur mcp`: agents pass whole ids, as over HTTP).
  */
-const withQueue = <A, E>(ctx: Ctx, effect: Effect.Effect<A, E, QueueServices>, options: { readonly longRunning?: boolean; readonly serve?: boolean } = {}) =>
+const withQueue = <A, E>(
+  ctx: Ctx,
+  effect: Effect.Effect<A, E, QueueServices>,
+  options: { readonly longRunning?: boolean; readonly serve?: boolean } = {}
+) =>
   Effect.suspend(() => {
     const progress = makeProgress(ctx.app.terminal, "migrating")
     const layer = ctx.app.layer({
@@ -102,7 +104,9 @@ const withQueue = <A, E>(ctx: Ctx, effect: Effect.Effect<A, E, QueueServices>, o
         m.applied.length > 0 && m.fromVersion > 0
           ? Effect.logInfo(`migrated ${ctx.db} from schema version ${m.fromVersion} to ${m.toVersion}; backup at ${m.backup ?? "(none)"}`)
           : Effect.logDebug(`opened ${ctx.db} (schema version ${m.toVersion})`),
-        options.serve === true ? effect : Effect.flatMap(TaskQueue, (q) => Effect.provideService(effect, TaskQueue, makeCliQueue(q, { forPeople: !ctx.json })))
+        options.serve === true
+          ? effect
+          : Effect.flatMap(TaskQueue, (q) => Effect.provideService(effect, TaskQueue, makeCliQueue(q, { forPeople: !ctx.json })))
       )
     })
     return Effect.provide(logged, layer).pipe(Effect.ensuring(Effect.sync(() => progress.finish())))
@@ -119,7 +123,8 @@ const describe = (text: string, ...examples: Array<string>): HelpDoc.HelpDoc =>
     HelpDoc.p(Span.weak("Global options, before or after the command name: --db PATH, --json, --log-level LEVEL."))
   ])
 
-const taskIdArg = (name = "ID") => Args.text({ name }).pipe(Args.withDescription("A task id, or its first hex digits (at least 4) when they name one task."))
+const taskIdArg = (name = "ID") =>
+  Args.text({ name }).pipe(Args.withDescription("A task id, or its first hex digits (at least 4) when they name one task."))
 
 const text = (name: string, pseudo: string, description: string) =>
   Options.text(name).pipe(Options.withPseudoName(pseudo), Options.withDescription(description), Options.optional)
@@ -191,7 +196,10 @@ const context = (sub: GlobalFlags): Effect.Effect<Ctx, never, App | Command.Comm
     const app = yield* App
     const json = sub.json || top.json
     app.json = json
-    const db = Option.getOrElse(Option.orElse(sub.db, () => top.db), () => app.env["ABATHUR_DB"] || DEFAULT_DB)
+    const db = Option.getOrElse(
+      Option.orElse(sub.db, () => top.db),
+      () => app.env["ABATHUR_DB"] || DEFAULT_DB
+    )
     return { app, json, db, c: app.terminal.out, now: Date.now() }
   })
 
@@ -231,7 +239,7 @@ const submit = command(
   "submit",
   {
     prompt: Args.text({ name: "PROMPT" }).pipe(Args.withDescription(`${FieldDocs.prompt} Quote it for the shell.`), Args.optional),
-    file: text("file", "PLAN.json", "Submit a plan file instead: {\"tasks\": [NODE]} (`-` reads stdin). All or nothing."),
+    file: text("file", "PLAN.json", 'Submit a plan file instead: {"tasks": [NODE]} (`-` reads stdin). All or nothing.'),
     ...submitFlags
   },
   describe(
@@ -263,7 +271,9 @@ const submit = command(
           "--after": o.after.length > 0,
           "--not-before": Option.isSome(o.notBefore),
           "--retry-backoff": Option.isSome(o.retryBackoff)
-        }).filter(([, given]) => given).map(([flag]) => flag)
+        })
+          .filter(([, given]) => given)
+          .map(([flag]) => flag)
         if (conflicting.length > 0) {
           return yield* new ValidationError({
             message: `${conflicting.join(", ")} cannot be combined with --file: set these fields on the plan's nodes (only --parent and --idempotency-key apply to a plan)`
@@ -271,7 +281,9 @@ const submit = command(
         }
         const plan = yield* readPlanFile(o.file.value)
         const withParent = Option.isSome(o.parent) ? yield* planField(plan, "parentTaskId", o.parent.value, "--parent") : plan
-        const withKey = Option.isSome(o.idempotencyKey) ? yield* planField(withParent, "idempotencyKey", o.idempotencyKey.value, "--idempotency-key") : withParent
+        const withKey = Option.isSome(o.idempotencyKey)
+          ? yield* planField(withParent, "idempotencyKey", o.idempotencyKey.value, "--idempotency-key")
+          : withParent
         const progress = makeProgress(ctx.app.terminal, "submitting")
         const result = yield* withQueue(
           ctx,
@@ -285,9 +297,7 @@ const submit = command(
         priority: optionalNumeric(o.priority),
         source: Option.getOrUndefined(o.source),
         dependsOn:
-          o.dependsOn.length + o.after.length > 0
-            ? [...o.dependsOn, ...o.after.map((id) => ({ id, onFailure: "ignore" as const }))]
-            : undefined,
+          o.dependsOn.length + o.after.length > 0 ? [...o.dependsOn, ...o.after.map((id) => ({ id, onFailure: "ignore" as const }))] : undefined,
         dependencyType: Option.getOrUndefined(o.dependencyType),
         parentTaskId: Option.getOrUndefined(o.parent),
         deadline: Option.getOrUndefined(o.deadline),
@@ -301,7 +311,10 @@ const submit = command(
         idempotencyKey: Option.getOrUndefined(o.idempotencyKey),
         retryBackoffSeconds: optionalNumeric(o.retryBackoff)
       })
-      const r = yield* withQueue(ctx, Effect.flatMap(TaskQueue, (q) => q.submitWithOutcome(input)))
+      const r = yield* withQueue(
+        ctx,
+        Effect.flatMap(TaskQueue, (q) => q.submitWithOutcome(input))
+      )
       yield* emit(ctx, r.task, () => Render.submitted(ctx.c, r.task, r.created))
     })
 )
@@ -315,7 +328,9 @@ const planField = (plan: unknown, field: "parentTaskId" | "idempotencyKey", valu
   const own = (plan as Record<string, unknown>)[field]
   if (own !== undefined && own !== value) {
     return Effect.fail(
-      new ValidationError({ message: `${flag} ${JSON.stringify(value)} differs from the plan file's ${field} ${JSON.stringify(own)}: give one of them` })
+      new ValidationError({
+        message: `${flag} ${JSON.stringify(value)} differs from the plan file's ${field} ${JSON.stringify(own)}: give one of them`
+      })
     )
   }
   return Effect.succeed({ ...plan, [field]: value })
@@ -330,7 +345,10 @@ const show = command(
   ),
   (o, ctx) =>
     Effect.gen(function* () {
-      const d = yield* withQueue(ctx, Effect.flatMap(TaskQueue, (q) => q.get(o.id)))
+      const d = yield* withQueue(
+        ctx,
+        Effect.flatMap(TaskQueue, (q) => q.get(o.id))
+      )
       const log = taskLogPath(ctx.db, d.id)
       yield* emit(ctx, d, () => Render.detail(ctx.c, d, ctx.now) + (existsSync(log) ? `\n${ctx.c.dim("log")}  ${log}` : ""))
     })
@@ -359,7 +377,10 @@ const list = command(
         parentTaskId: Option.getOrUndefined(o.parent),
         limit: optionalNumeric(o.limit)
       })
-      const tasks = yield* withQueue(ctx, Effect.flatMap(TaskQueue, (q) => q.list(input)))
+      const tasks = yield* withQueue(
+        ctx,
+        Effect.flatMap(TaskQueue, (q) => q.list(input))
+      )
       yield* emit(ctx, tasks, () => Render.taskTable(ctx.c, tasks, ctx.now, ctx.app.terminal.width))
     })
 )
@@ -388,10 +409,16 @@ const next = command(
       })
       if (Option.isSome(o.limit)) {
         const limited: unknown = { ...input, limit: optionalNumeric(o.limit) } // validated by the queue
-        const tasks = yield* withQueue(ctx, Effect.flatMap(TaskQueue, (q) => q.claimMany(limited)))
+        const tasks = yield* withQueue(
+          ctx,
+          Effect.flatMap(TaskQueue, (q) => q.claimMany(limited))
+        )
         return yield* emit(ctx, tasks, () => Render.claimedMany(ctx.c, tasks))
       }
-      const task = yield* withQueue(ctx, Effect.flatMap(TaskQueue, (q) => q.claim(input)))
+      const task = yield* withQueue(
+        ctx,
+        Effect.flatMap(TaskQueue, (q) => q.claim(input))
+      )
       yield* emit(ctx, task, () => Render.claimed(ctx.c, task))
     })
 )
@@ -406,7 +433,10 @@ const heartbeat = command(
   (o, ctx) =>
     Effect.gen(function* () {
       const input = defined({ leaseToken: Option.getOrUndefined(o.leaseToken), leaseSeconds: optionalNumeric(o.lease) })
-      const task = yield* withQueue(ctx, Effect.flatMap(TaskQueue, (q) => q.heartbeat(o.id, input)))
+      const task = yield* withQueue(
+        ctx,
+        Effect.flatMap(TaskQueue, (q) => q.heartbeat(o.id, input))
+      )
       yield* emit(ctx, task, () => Render.heartbeat(ctx.c, task))
     })
 )
@@ -440,7 +470,10 @@ const complete = command(
         ? defined({ worker: Option.getOrUndefined(o.worker), leaseSeconds: optionalNumeric(o.lease), agentType: Option.getOrUndefined(o.agentType) })
         : undefined
       const input = defined({ result, leaseToken: Option.getOrUndefined(o.leaseToken), force: o.force ? true : undefined, next })
-      const r = yield* withQueue(ctx, Effect.flatMap(TaskQueue, (q) => q.complete(o.id, input)))
+      const r = yield* withQueue(
+        ctx,
+        Effect.flatMap(TaskQueue, (q) => q.complete(o.id, input))
+      )
       yield* emit(ctx, r, () => Render.completed(ctx.c, r))
     })
 )
@@ -455,8 +488,15 @@ const fail = command(
   ),
   (o, ctx) =>
     Effect.gen(function* () {
-      const input = defined({ error: Option.getOrUndefined(o.error), leaseToken: Option.getOrUndefined(o.leaseToken), force: o.force ? true : undefined })
-      const r = yield* withQueue(ctx, Effect.flatMap(TaskQueue, (q) => q.fail(o.id, input)))
+      const input = defined({
+        error: Option.getOrUndefined(o.error),
+        leaseToken: Option.getOrUndefined(o.leaseToken),
+        force: o.force ? true : undefined
+      })
+      const r = yield* withQueue(
+        ctx,
+        Effect.flatMap(TaskQueue, (q) => q.fail(o.id, input))
+      )
       yield* emit(ctx, r, () => Render.failed(ctx.c, r))
     })
 )
@@ -470,7 +510,10 @@ const cancel = command(
   ),
   (o, ctx) =>
     Effect.gen(function* () {
-      const r = yield* withQueue(ctx, Effect.flatMap(TaskQueue, (q) => q.cancel(o.id, {})))
+      const r = yield* withQueue(
+        ctx,
+        Effect.flatMap(TaskQueue, (q) => q.cancel(o.id, {}))
+      )
       yield* emit(ctx, r, () => Render.cancelled(ctx.c, r))
     })
 )
@@ -484,7 +527,10 @@ const retry = command(
   ),
   (o, ctx) =>
     Effect.gen(function* () {
-      const r = yield* withQueue(ctx, Effect.flatMap(TaskQueue, (q) => q.retry(o.id)))
+      const r = yield* withQueue(
+        ctx,
+        Effect.flatMap(TaskQueue, (q) => q.retry(o.id))
+      )
       yield* emit(ctx, r, () => Render.retried(ctx.c, r))
     })
 )
@@ -499,7 +545,10 @@ const release = command(
   (o, ctx) =>
     Effect.gen(function* () {
       const input = defined({ leaseToken: Option.getOrUndefined(o.leaseToken) })
-      const task = yield* withQueue(ctx, Effect.flatMap(TaskQueue, (q) => q.release(o.id, input)))
+      const task = yield* withQueue(
+        ctx,
+        Effect.flatMap(TaskQueue, (q) => q.release(o.id, input))
+      )
       yield* emit(ctx, task, () => Render.released(ctx.c, task))
     })
 )
@@ -524,7 +573,10 @@ const depsAdd = command(
         dependencyType: Option.getOrUndefined(o.type),
         onFailure: Option.getOrUndefined(o.onFailure)
       })
-      const d = yield* withQueue(ctx, Effect.flatMap(TaskQueue, (q) => q.addDependency(o.dependent, input)))
+      const d = yield* withQueue(
+        ctx,
+        Effect.flatMap(TaskQueue, (q) => q.addDependency(o.dependent, input))
+      )
       yield* emit(ctx, d, () => Render.dependencyAdded(ctx.c, d, o.prerequisite))
     })
 )
@@ -540,7 +592,10 @@ const depsRemove = command(
   ),
   (o, ctx) =>
     Effect.gen(function* () {
-      const d = yield* withQueue(ctx, Effect.flatMap(TaskQueue, (q) => q.removeDependency(o.dependent, o.prerequisite)))
+      const d = yield* withQueue(
+        ctx,
+        Effect.flatMap(TaskQueue, (q) => q.removeDependency(o.dependent, o.prerequisite))
+      )
       yield* emit(ctx, d, () => Render.dependencyRemoved(ctx.c, d, o.prerequisite))
     })
 )
@@ -563,7 +618,10 @@ const status = command(
   describe("The queue at a glance: tasks by status, average priority, depth, the oldest waiting task.", "abathur status --json"),
   (_, ctx) =>
     Effect.gen(function* () {
-      const s = yield* withQueue(ctx, Effect.flatMap(TaskQueue, (q) => q.status()))
+      const s = yield* withQueue(
+        ctx,
+        Effect.flatMap(TaskQueue, (q) => q.status())
+      )
       yield* emit(ctx, s, () => Render.dashboard(ctx.c, s, ctx.db, ctx.now, ctx.app.terminal.width))
     })
 )
@@ -572,7 +630,12 @@ const OpenStatuses: ReadonlyArray<TaskStatus> = ["pending", "blocked", "ready", 
 
 const plan = command(
   "plan",
-  { ids: Args.text({ name: "ID" }).pipe(Args.withDescription("Tasks to plan for, by id or unique id prefix (default: every open task)."), Args.repeated) },
+  {
+    ids: Args.text({ name: "ID" }).pipe(
+      Args.withDescription("Tasks to plan for, by id or unique id prefix (default: every open task)."),
+      Args.repeated
+    )
+  },
   describe(
     `The execution plan: open tasks in batches, each batch runs in parallel once the batches before it
     are done. With ids: those tasks and their open prerequisites.`,
@@ -599,7 +662,10 @@ const tree = command(
   describe("The hierarchy of tasks and subtasks, drawn as a tree.", "abathur tree", "abathur tree 3f2b8c1e-9d4a-4f6b-8e2a-1c5d7e9f0a2b --json"),
   (o, ctx) =>
     Effect.gen(function* () {
-      const t = yield* withQueue(ctx, Effect.flatMap(TaskQueue, (q) => q.tree(Option.getOrUndefined(o.id))))
+      const t = yield* withQueue(
+        ctx,
+        Effect.flatMap(TaskQueue, (q) => q.tree(Option.getOrUndefined(o.id)))
+      )
       const roots: ReadonlyArray<TreeNode> = Array.isArray(t) ? t : [t as TreeNode]
       yield* emit(ctx, t, () => Render.tree(ctx.c, roots))
     })
@@ -618,7 +684,10 @@ const graph = command(
   ),
   (o, ctx) =>
     Effect.gen(function* () {
-      const g = yield* withQueue(ctx, Effect.flatMap(TaskQueue, (q) => q.graph(Option.getOrUndefined(o.id), Option.getOrUndefined(o.format))))
+      const g = yield* withQueue(
+        ctx,
+        Effect.flatMap(TaskQueue, (q) => q.graph(Option.getOrUndefined(o.id), Option.getOrUndefined(o.format)))
+      )
       yield* emit(ctx, g, () => g.text.trimEnd())
     })
 )
@@ -632,7 +701,10 @@ const recover = command(
   ),
   (_, ctx) =>
     Effect.gen(function* () {
-      const r = yield* withQueue(ctx, Effect.flatMap(TaskQueue, (q) => q.recover()))
+      const r = yield* withQueue(
+        ctx,
+        Effect.flatMap(TaskQueue, (q) => q.recover())
+      )
       yield* emit(ctx, r, () => Render.recovered(ctx.c, r.recovered))
     })
 )
@@ -658,9 +730,10 @@ const prune = command(
         dryRun: o.dryRun
       })
       const progress = makeProgress(ctx.app.terminal, "pruning")
-      const r = yield* withQueue(ctx, Effect.flatMap(TaskQueue, (q) => q.prune(input, { onProgress: (d, t) => progress.update(d, t) }))).pipe(
-        Effect.ensuring(Effect.sync(() => progress.finish()))
-      )
+      const r = yield* withQueue(
+        ctx,
+        Effect.flatMap(TaskQueue, (q) => q.prune(input, { onProgress: (d, t) => progress.update(d, t) }))
+      ).pipe(Effect.ensuring(Effect.sync(() => progress.finish())))
       yield* emit(ctx, r, () => Render.pruned(ctx.c, r, o.dryRun))
     })
 )
@@ -675,7 +748,10 @@ const dbMigrate = command(
   ),
   (_, ctx) =>
     Effect.gen(function* () {
-      const m = yield* withQueue(ctx, Effect.map(Database, (d) => d.migration))
+      const m = yield* withQueue(
+        ctx,
+        Effect.map(Database, (d) => d.migration)
+      )
       yield* emit(ctx, { fromVersion: m.fromVersion, toVersion: m.toVersion, backup: m.backup }, () => Render.migrated(ctx.c, ctx.db, m))
     })
 )
@@ -693,8 +769,7 @@ const dbCheck = command(
     Effect.gen(function* () {
       const r = yield* Effect.try({
         try: () => checkDatabaseFile(ctx.db),
-        catch: (error) =>
-          error instanceof DatabaseOpenError ? error : new DatabaseOpenError({ filename: ctx.db, message: String(error) })
+        catch: (error) => (error instanceof DatabaseOpenError ? error : new DatabaseOpenError({ filename: ctx.db, message: String(error) }))
       })
       const doc = {
         integrity: r.integrity,
@@ -775,7 +850,28 @@ export const abathur = root.pipe(
       "abathur status"
     )
   ),
-  Command.withSubcommands([submit, show, list, next, heartbeat, complete, fail, cancel, retry, release, deps, status, plan, tree, graph, recover, prune, db, mcp, work])
+  Command.withSubcommands([
+    submit,
+    show,
+    list,
+    next,
+    heartbeat,
+    complete,
+    fail,
+    cancel,
+    retry,
+    release,
+    deps,
+    status,
+    plan,
+    tree,
+    graph,
+    recover,
+    prune,
+    db,
+    mcp,
+    work
+  ])
 )
 
 export type { Task, TaskDetail }

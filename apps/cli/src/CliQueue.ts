@@ -16,8 +16,7 @@ const Names: unique symbol = Symbol.for("@abathur/cli/Names")
 type Named<A> = A & { readonly [Names]?: ReadonlyMap<string, TaskSummary> }
 
 /** The summaries that came with a result (empty for `--json`). */
-export const namesOf = (result: object): ReadonlyMap<string, TaskSummary> =>
-  (result as Named<object>)[Names] ?? new Map<string, TaskSummary>()
+export const namesOf = (result: object): ReadonlyMap<string, TaskSummary> => (result as Named<object>)[Names] ?? new Map<string, TaskSummary>()
 
 const isRecord = (u: unknown): u is Readonly<Record<string, unknown>> => typeof u === "object" && u !== null && !Array.isArray(u)
 
@@ -55,13 +54,19 @@ export const makeCliQueue = (q: TaskQueueService, options: { readonly forPeople:
   const namedCycle = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
     !options.forPeople
       ? effect
-      : Effect.catchIf(effect, (e): e is E & DependencyCycle => e instanceof DependencyCycle, (e) =>
-          Effect.flatMap(Effect.orElseSucceed(q.summaries(e.cycle), () => []), (found) => {
-            if (found.length === 0) return Effect.fail(e)
-            const byId = new Map(found.map((t) => [t.id, t]))
-            const path = e.cycle.map((id) => nameOf(id, byId.get(id))).join("\n  -> ")
-            return Effect.fail(new DependencyCycle({ message: `${e.message.split(":")[0]}:\n  ${path}`, cycle: e.cycle }) as E & DependencyCycle)
-          })
+      : Effect.catchIf(
+          effect,
+          (e): e is E & DependencyCycle => e instanceof DependencyCycle,
+          (e) =>
+            Effect.flatMap(
+              Effect.orElseSucceed(q.summaries(e.cycle), () => []),
+              (found) => {
+                if (found.length === 0) return Effect.fail(e)
+                const byId = new Map(found.map((t) => [t.id, t]))
+                const path = e.cycle.map((id) => nameOf(id, byId.get(id))).join("\n  -> ")
+                return Effect.fail(new DependencyCycle({ message: `${e.message.split(":")[0]}:\n  ${path}`, cycle: e.cycle }) as E & DependencyCycle)
+              }
+            )
         )
 
   /** A submit's parent and prerequisites, by prefix. */
@@ -72,7 +77,10 @@ export const makeCliQueue = (q: TaskQueueService, options: { readonly forPeople:
    */
   const planIds = (plan: unknown): Effect.Effect<unknown, QueueError> =>
     isRecord(plan) && Array.isArray(plan["tasks"])
-      ? Effect.map(Effect.forEach(plan["tasks"], (node: unknown) => field(node, "parentTaskId")), (tasks) => ({ ...plan, tasks }))
+      ? Effect.map(
+          Effect.forEach(plan["tasks"], (node: unknown) => field(node, "parentTaskId")),
+          (tasks) => ({ ...plan, tasks })
+        )
       : Effect.succeed<unknown>(plan)
 
   return {
@@ -87,11 +95,26 @@ export const makeCliQueue = (q: TaskQueueService, options: { readonly forPeople:
       Effect.flatMap(Effect.zip(one(dependentId), one(prerequisiteId)), ([d, p]) => q.removeDependency(d, p, options)),
     heartbeat: (id, input) => Effect.flatMap(one(id), (i) => q.heartbeat(i, input)),
     complete: (id, input, options) =>
-      Effect.flatMap(Effect.flatMap(one(id), (i) => q.complete(i, input, options)), (r) => named(r, r.unblocked)),
-    fail: (id, input, options) => Effect.flatMap(Effect.flatMap(one(id), (i) => q.fail(i, input, options)), (r) => named(r, r.cancelled)),
+      Effect.flatMap(
+        Effect.flatMap(one(id), (i) => q.complete(i, input, options)),
+        (r) => named(r, r.unblocked)
+      ),
+    fail: (id, input, options) =>
+      Effect.flatMap(
+        Effect.flatMap(one(id), (i) => q.fail(i, input, options)),
+        (r) => named(r, r.cancelled)
+      ),
     release: (id, input, options) => Effect.flatMap(one(id), (i) => q.release(i, input, options)),
-    cancel: (id, options) => Effect.flatMap(Effect.flatMap(one(id), (i) => q.cancel(i, options)), (r) => named(r, r.cancelled)),
-    retry: (id, options) => Effect.flatMap(Effect.flatMap(one(id), (i) => q.retry(i, options)), (r) => named(r, r.revived)),
+    cancel: (id, options) =>
+      Effect.flatMap(
+        Effect.flatMap(one(id), (i) => q.cancel(i, options)),
+        (r) => named(r, r.cancelled)
+      ),
+    retry: (id, options) =>
+      Effect.flatMap(
+        Effect.flatMap(one(id), (i) => q.retry(i, options)),
+        (r) => named(r, r.revived)
+      ),
     get: (id) => Effect.flatMap(one(id), q.get),
     audit: (id) => Effect.flatMap(one(id), q.audit),
     list: (input) => Effect.flatMap(field(input, "parentTaskId"), (i) => q.list(i)),

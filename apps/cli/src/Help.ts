@@ -86,7 +86,10 @@ const spanText = (span: Span): string => {
   }
 }
 
-type Block = { readonly _tag: "Header"; readonly text: string } | { readonly _tag: "Paragraph"; readonly span: Span } | { readonly _tag: "List"; readonly items: ReadonlyArray<readonly [string, Array<string>]> }
+type Block =
+  | { readonly _tag: "Header"; readonly text: string }
+  | { readonly _tag: "Paragraph"; readonly span: Span }
+  | { readonly _tag: "List"; readonly items: ReadonlyArray<readonly [string, Array<string>]> }
 
 /** The paragraphs of a help document, in order. */
 const paragraphs = (doc: HelpDoc.HelpDoc): Array<string> => {
@@ -171,12 +174,7 @@ const columns = (c: Colors, rows: ReadonlyArray<readonly [string, string]>, widt
  * The help of the command that `words` name (`["deps", "add"]`); undefined when the first word
  * names no command. `width` is the terminal's (default 100).
  */
-export const commandHelp = (
-  root: HasDescriptor,
-  words: ReadonlyArray<string>,
-  c: Colors,
-  width = 100
-): string | undefined => {
+export const commandHelp = (root: HasDescriptor, words: ReadonlyArray<string>, c: Colors, width = 100): string | undefined => {
   const { node, path } = find(rootNode(root), words)
   if (path.length === 0) return undefined
   const name = `abathur ${path.join(" ")}`

@@ -13,8 +13,7 @@ export const numeric = (text: string): number | string => {
   return /^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/.test(t) ? Number(t) : text
 }
 
-export const optionalNumeric = (o: Option.Option<string>): number | string | undefined =>
-  Option.isSome(o) ? numeric(o.value) : undefined
+export const optionalNumeric = (o: Option.Option<string>): number | string | undefined => (Option.isSome(o) ? numeric(o.value) : undefined)
 
 /**
  * Drops `undefined` members, so that optional fields are absent rather than undefined. The result

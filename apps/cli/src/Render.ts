@@ -75,8 +75,7 @@ export const ago = (iso: string | null, now: number): string => {
   return Number.isNaN(t) ? iso : t <= now ? `${duration(now - t)} ago` : `in ${duration(t - now)}`
 }
 
-const truncate = (s: string, max: number): string =>
-  max <= 1 ? s.slice(0, Math.max(0, max)) : s.length > max ? `${s.slice(0, max - 1)}…` : s
+const truncate = (s: string, max: number): string => (max <= 1 ? s.slice(0, Math.max(0, max)) : s.length > max ? `${s.slice(0, max - 1)}…` : s)
 
 const oneLine = (s: string) => s.replace(/\s+/g, " ").trim()
 
@@ -86,9 +85,15 @@ const ansi = /\u001b\[[0-9;]*m/g
 const charWidth = (cp: number): number =>
   (cp >= 0x0300 && cp <= 0x036f) || cp === 0x200d || (cp >= 0xfe00 && cp <= 0xfe0f)
     ? 0
-    : (cp >= 0x1100 && cp <= 0x115f) || (cp >= 0x2e80 && cp <= 0xa4cf) || (cp >= 0xac00 && cp <= 0xd7a3) ||
-        (cp >= 0xf900 && cp <= 0xfaff) || (cp >= 0xfe30 && cp <= 0xfe4f) || (cp >= 0xff00 && cp <= 0xff60) ||
-        (cp >= 0xffe0 && cp <= 0xffe6) || (cp >= 0x1f300 && cp <= 0x1faff) || (cp >= 0x20000 && cp <= 0x3fffd)
+    : (cp >= 0x1100 && cp <= 0x115f) ||
+        (cp >= 0x2e80 && cp <= 0xa4cf) ||
+        (cp >= 0xac00 && cp <= 0xd7a3) ||
+        (cp >= 0xf900 && cp <= 0xfaff) ||
+        (cp >= 0xfe30 && cp <= 0xfe4f) ||
+        (cp >= 0xff00 && cp <= 0xff60) ||
+        (cp >= 0xffe0 && cp <= 0xffe6) ||
+        (cp >= 0x1f300 && cp <= 0x1faff) ||
+        (cp >= 0x20000 && cp <= 0x3fffd)
       ? 2
       : 1
 
@@ -120,7 +125,8 @@ const render = (t: Columns): string => {
   const all = [t.head, ...t.rows]
   const widths = all.map((row) => row.map(visibleWidth))
   const max: Array<number> = []
-  for (const row of widths) row.forEach((w, i) => {
+  for (const row of widths)
+    row.forEach((w, i) => {
       max[i] = Math.max(max[i] ?? 0, w)
     })
   const last = max.length - 1
@@ -184,7 +190,13 @@ export const submittedPlan = (c: Colors, tasks: Readonly<Record<string, Task>>, 
   const keyWidth = Math.min(24, Math.max(3, ...entries.map(([k]) => k.length)))
   const summaryWidth = width === null ? 10_000 : Math.max(16, width - (keyWidth + 2 + 36 + 2 + 12 + 2 + 5 + 2))
   for (const [key, task] of entries) {
-    t.push([truncate(key, keyWidth), c.dim(task.id), status(c, task.status), score(c, task.calculatedPriority), truncate(oneLine(task.summary), summaryWidth)])
+    t.push([
+      truncate(key, keyWidth),
+      c.dim(task.id),
+      status(c, task.status),
+      score(c, task.calculatedPriority),
+      truncate(oneLine(task.summary), summaryWidth)
+    ])
   }
   const head = created ? c.green("Submitted a plan of") : c.yellow("Already submitted (same idempotency key): a plan of")
   return `${head} ${plural(entries.length, "task")}\n${render(t)}`
@@ -204,7 +216,11 @@ const explain = (factor: PriorityFactor, task: TaskDetail, value: number, now: n
     case "dependency": {
       // The inverse of 33.33 x log10(1 + n).
       const n = Math.round(10 ** ((value * 3) / 100) - 1)
-      return value >= 100 ? "999+ open tasks wait on it" : n === 0 ? "no open task waits on it" : `${plural(n, "open task")} wait${n === 1 ? "s" : ""} on it`
+      return value >= 100
+        ? "999+ open tasks wait on it"
+        : n === 0
+          ? "no open task waits on it"
+          : `${plural(n, "open task")} wait${n === 1 ? "s" : ""} on it`
     }
     case "starvation": {
       const waited = now - Date.parse(task.submittedAt)
@@ -212,7 +228,9 @@ const explain = (factor: PriorityFactor, task: TaskDetail, value: number, now: n
       return value >= 100 ? `waited ${duration(waited)}, past the ${horizon} horizon` : `waited ${duration(waited)} of the ${horizon} horizon`
     }
     case "source":
-      return `source ${task.source} (${Object.entries(SourceScores).map(([k, v]) => `${k.replace("agent_", "")} ${v}`).join(", ")})`
+      return `source ${task.source} (${Object.entries(SourceScores)
+        .map(([k, v]) => `${k.replace("agent_", "")} ${v}`)
+        .join(", ")})`
   }
 }
 
@@ -234,9 +252,16 @@ export const detail = (c: Colors, task: TaskDetail, now: number): string => {
   kv("agent type", task.agentType)
   kv("dependencies", `${task.dependencyType}, depth ${task.dependencyDepth}`)
   if (task.parentTaskId !== null) kv("parent", task.parentTaskId)
-  kv("retries", `${task.retryCount} of ${task.maxRetries}${task.retryBackoffSeconds !== null ? `, backoff ${duration(task.retryBackoffSeconds * 1000)}` : ""}`)
+  kv(
+    "retries",
+    `${task.retryCount} of ${task.maxRetries}${task.retryBackoffSeconds !== null ? `, backoff ${duration(task.retryBackoffSeconds * 1000)}` : ""}`
+  )
   if (task.stallCount > 0) kv("stalls", c.yellow(`${task.stallCount} (its workers stopped reporting; the lease expired)`))
-  if (task.notBefore !== null && Date.parse(task.notBefore) > now && (task.status === "ready" || task.status === "blocked" || task.status === "pending")) {
+  if (
+    task.notBefore !== null &&
+    Date.parse(task.notBefore) > now &&
+    (task.status === "ready" || task.status === "blocked" || task.status === "pending")
+  ) {
     kv("not before", `${task.notBefore} (${ago(task.notBefore, now)})`)
   }
   if (task.idempotencyKey !== null) kv("idem. key", task.idempotencyKey)
@@ -285,7 +310,12 @@ export const detail = (c: Colors, task: TaskDetail, now: number): string => {
   lines.push(`${c.bold("Subtasks")} ${c.dim(`(${task.children.length})`)}`)
   if (task.subtree.total > 0) {
     const st = task.subtree
-    const parts = [`${st.completed} completed`, `${st.open} open`, ...(st.failed > 0 ? [c.red(`${st.failed} failed`)] : []), ...(st.cancelled > 0 ? [`${st.cancelled} cancelled`] : [])]
+    const parts = [
+      `${st.completed} completed`,
+      `${st.open} open`,
+      ...(st.failed > 0 ? [c.red(`${st.failed} failed`)] : []),
+      ...(st.cancelled > 0 ? [`${st.cancelled} cancelled`] : [])
+    ]
     lines.push(`  ${c.dim(`subtree: ${plural(st.total, "task")} below,`)} ${parts.join(c.dim(", "))}`)
     if (st.open > 0 && task.dependents.length > 0) lines.push(`  ${c.dim("its dependents wait for the open ones too")}`)
   }
@@ -336,13 +366,17 @@ export const failed = (c: Colors, r: { task: Task; retried: boolean; cancelled: 
     ? `${c.yellow("Failed an attempt of")} ${r.task.id}: back to ready (retry ${r.task.retryCount} of ${r.task.maxRetries})`
     : [
         `${c.red("Failed")} ${r.task.id}: no retries left`,
-        ...(r.cancelled.length > 0 ? [`  ${plural(r.cancelled.length, "dependent task")} cancelled:`, idList(c, r.cancelled, "    ", namesOf(r))] : [])
+        ...(r.cancelled.length > 0
+          ? [`  ${plural(r.cancelled.length, "dependent task")} cancelled:`, idList(c, r.cancelled, "    ", namesOf(r))]
+          : [])
       ].join("\n")
 
 export const cancelled = (c: Colors, r: { task: Task; cancelled: ReadonlyArray<string> }): string =>
   [
     `${c.yellow("Cancelled")} ${r.task.id}  ${oneLine(r.task.summary)}`,
-    ...(r.cancelled.length > 0 ? [`  and ${plural(r.cancelled.length, "task")} that depended on it or sat below it:`, idList(c, r.cancelled, "    ", namesOf(r))] : [])
+    ...(r.cancelled.length > 0
+      ? [`  and ${plural(r.cancelled.length, "task")} that depended on it or sat below it:`, idList(c, r.cancelled, "    ", namesOf(r))]
+      : [])
   ].join("\n")
 
 export const retried = (c: Colors, r: { task: Task; revived: ReadonlyArray<string> }): string =>
@@ -380,7 +414,9 @@ export const dashboard = (c: Colors, s: QueueStatus, db: string, now: number, wi
     lines.push(`  ${bar}`)
   }
   lines.push("")
-  lines.push(`  ${c.dim("total")} ${s.total}   ${c.dim("open")} ${open}   ${c.dim("done")} ${s.byStatus.completed + s.byStatus.failed + s.byStatus.cancelled}`)
+  lines.push(
+    `  ${c.dim("total")} ${s.total}   ${c.dim("open")} ${open}   ${c.dim("done")} ${s.byStatus.completed + s.byStatus.failed + s.byStatus.cancelled}`
+  )
   lines.push(
     `  ${c.dim("avg priority")} ${s.avgPriority === null ? c.dim("-") : score(c, s.avgPriority)}   ${c.dim("max depth")} ${s.maxDepth ?? c.dim("-")}   ${c.dim("oldest waiting")} ${s.oldestWaitingAt === null ? c.dim("-") : `${ago(s.oldestWaitingAt, now)} ${c.dim(`(${s.oldestWaitingAt})`)}`}`
   )
@@ -397,7 +433,11 @@ export const plan = (c: Colors, p: ExecutionPlan, tasks: ReadonlyMap<string, Tas
     lines.push(`${c.bold(`Batch ${i + 1}`)} ${c.dim(`(${plural(batch.length, "task")})`)}`)
     for (const id of batch) {
       const t = tasks.get(id)
-      lines.push(t === undefined ? `  ${id}` : `  ${status(c, t.status).padEnd(c.isColorSupported ? 0 : 11)} ${c.dim(id)}  ${truncate(oneLine(t.summary), summaryWidth)}`)
+      lines.push(
+        t === undefined
+          ? `  ${id}`
+          : `  ${status(c, t.status).padEnd(c.isColorSupported ? 0 : 11)} ${c.dim(id)}  ${truncate(oneLine(t.summary), summaryWidth)}`
+      )
     }
   })
   return lines.join("\n")
@@ -428,7 +468,11 @@ export const pruned = (c: Colors, r: { deleted: number; ids: ReadonlyArray<strin
   return [head, idList(c, shown), ...(r.ids.length > shown.length ? [c.dim(`  … and ${r.ids.length - shown.length} more`)] : [])].join("\n")
 }
 
-export const migrated = (c: Colors, db: string, m: { fromVersion: number; toVersion: number; backup: string | null; applied: ReadonlyArray<number> }): string =>
+export const migrated = (
+  c: Colors,
+  db: string,
+  m: { fromVersion: number; toVersion: number; backup: string | null; applied: ReadonlyArray<number> }
+): string =>
   m.applied.length === 0
     ? `${c.green("Up to date")}: ${db} is at schema version ${m.toVersion}`
     : [

@@ -68,7 +68,28 @@ const stderrLogger = (terminal: Terminal) =>
 
 const stripAnsi = (s: string) => s.replace(/\u001b\[[0-9;]*m/g, "")
 
-const CommandNames = ["submit", "show", "list", "next", "heartbeat", "complete", "fail", "cancel", "retry", "release", "deps", "status", "plan", "tree", "graph", "recover", "prune", "db", "mcp", "work"]
+const CommandNames = [
+  "submit",
+  "show",
+  "list",
+  "next",
+  "heartbeat",
+  "complete",
+  "fail",
+  "cancel",
+  "retry",
+  "release",
+  "deps",
+  "status",
+  "plan",
+  "tree",
+  "graph",
+  "recover",
+  "prune",
+  "db",
+  "mcp",
+  "work"
+]
 
 /** What the CLI adds to the queue's messages: the command that helps. */
 const CliHints: FaceHints = {
@@ -81,7 +102,11 @@ const withExitCode = (body: ErrorDocument): { body: ErrorDocument; code: number 
 /** The contract's error document and exit code for whatever stopped a command. */
 export const describeFailure = (error: unknown, args: ReadonlyArray<string>): { body: ErrorDocument; code: number } => {
   if (CliValidationError.isValidationError(error)) {
-    const text = stripAnsi(HelpDoc.toAnsiText(error.error)).split("\n").map((l) => l.trim()).filter((l) => l.length > 0).join("; ")
+    const text = stripAnsi(HelpDoc.toAnsiText(error.error))
+      .split("\n")
+      .map((l) => l.trim())
+      .filter((l) => l.length > 0)
+      .join("; ")
     const cmd = args.find((a) => CommandNames.includes(a))
     const hint = `run \`abathur${cmd === undefined ? "" : ` ${cmd}`} --help\` for usage`
     return { body: { error: { _tag: "ValidationError", message: `${text || "invalid command line"} (${hint})` } }, code: 2 }
@@ -90,7 +115,13 @@ export const describeFailure = (error: unknown, args: ReadonlyArray<string>): { 
     const { message, filename } = error as { message?: unknown; filename?: unknown }
     const text = typeof message === "string" ? message : `cannot open database ${String(filename)}`
     return {
-      body: { error: { _tag: "ValidationError", message: `${text} (check --db or ABATHUR_DB: it must name an SQLite database file or a new file in a writable folder)`, path: filename } },
+      body: {
+        error: {
+          _tag: "ValidationError",
+          message: `${text} (check --db or ABATHUR_DB: it must name an SQLite database file or a new file in a writable folder)`,
+          path: filename
+        }
+      },
       code: 2
     }
   }
@@ -105,7 +136,9 @@ const report = (terminal: Terminal, json: boolean, failure: { body: ErrorDocumen
     const c = terminal.err
     const e = failure.body.error
     const cycle = Array.isArray(e["cycle"]) ? ` [${(e["cycle"] as Array<unknown>).join(" -> ")}]` : ""
-    terminal.stderr.write(`${c.red(c.bold("error"))} ${c.dim(String(e["_tag"]))}: ${String(e["message"])}${e["_tag"] === "DependencyCycle" && !String(e["message"]).includes(" -> ") ? cycle : ""}\n`)
+    terminal.stderr.write(
+      `${c.red(c.bold("error"))} ${c.dim(String(e["_tag"]))}: ${String(e["message"])}${e["_tag"] === "DependencyCycle" && !String(e["message"]).includes(" -> ") ? cycle : ""}\n`
+    )
   }
   return failure.code
 }
@@ -114,19 +147,21 @@ const report = (terminal: Terminal, json: boolean, failure: { body: ErrorDocumen
  * @effect/cli prints its own parse errors (the app prints them in the contract's shape instead)
  * and its help in colour (plain when stdout is not a terminal).
  */
-const cliConsole = (terminal: Terminal) => <A, E, R>(effect: Effect.Effect<A, E, R>) =>
-  Effect.flatMap(Console.consoleWith(Effect.succeed), (console) => {
-    const log = (...args: ReadonlyArray<unknown>) => {
-      const text = args.map(String).join(" ")
-      terminal.stdout.write(`${terminal.out.isColorSupported ? text : stripAnsi(text)}\n`)
-    }
-    return Console.withConsole(effect, {
-      ...console,
-      log: (...args) => Effect.sync(() => log(...args)),
-      error: () => Effect.void,
-      unsafe: { ...console.unsafe, log, error: () => {} }
+const cliConsole =
+  (terminal: Terminal) =>
+  <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+    Effect.flatMap(Console.consoleWith(Effect.succeed), (console) => {
+      const log = (...args: ReadonlyArray<unknown>) => {
+        const text = args.map(String).join(" ")
+        terminal.stdout.write(`${terminal.out.isColorSupported ? text : stripAnsi(text)}\n`)
+      }
+      return Console.withConsole(effect, {
+        ...console,
+        log: (...args) => Effect.sync(() => log(...args)),
+        error: () => Effect.void,
+        unsafe: { ...console.unsafe, log, error: () => {} }
+      })
     })
-  })
 
 /** The arguments without the global options: what tells `abathur --help` from `abathur submit --help`. */
 const withoutGlobals = (args: ReadonlyArray<string>): Array<string> => {
@@ -167,7 +202,15 @@ export const runCli = async (argv: ReadonlyArray<string>, env: Env, layer: MainL
     return 0
   }
   if (rest.includes("--help") || rest.includes("-h")) {
-    const help = commandHelp(abathur, rest.slice(0, rest.findIndex((a) => a === "--help" || a === "-h")), terminal.out, Math.min(terminal.width ?? 100, 120))
+    const help = commandHelp(
+      abathur,
+      rest.slice(
+        0,
+        rest.findIndex((a) => a === "--help" || a === "-h")
+      ),
+      terminal.out,
+      Math.min(terminal.width ?? 100, 120)
+    )
     if (help !== undefined) {
       terminal.stdout.write(`${help}\n`)
       return 0

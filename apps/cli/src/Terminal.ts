@@ -3,8 +3,7 @@ import pc from "picocolors"
 /** Colour functions (identity when colour is off). */
 export type Colors = ReturnType<typeof pc.createColors>
 
-const noColorEnv = (env: Readonly<Record<string, string | undefined>>) =>
-  env["NO_COLOR"] !== undefined && env["NO_COLOR"] !== ""
+const noColorEnv = (env: Readonly<Record<string, string | undefined>>) => env["NO_COLOR"] !== undefined && env["NO_COLOR"] !== ""
 
 /** Colour for a stream: on a terminal, unless NO_COLOR is set (FORCE_COLOR forces it). */
 export const colorsFor = (stream: { readonly isTTY?: boolean }, env: Readonly<Record<string, string | undefined>>): Colors => {

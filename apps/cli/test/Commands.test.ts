@@ -10,19 +10,32 @@ describe("submit", () => {
     const parent = await s.submit("The parent")
     const prereq = await s.submit("A prerequisite")
     const task = await s.json<Task>([
-      "submit", "Implement the endpoint",
-      "--priority", "7",
-      "--source", "agent_planner",
-      "--depends-on", prereq.id,
-      "--dependency-type", "parallel",
-      "--parent", parent.id,
-      "--deadline", "2099-01-31T17:00:00Z",
-      "--estimate", "600",
-      "--agent-type", "coder",
-      "--max-retries", "1",
-      "--timeout", "120",
-      "--summary", "Endpoint",
-      "--input", '{"repo": "api", "n": 1}'
+      "submit",
+      "Implement the endpoint",
+      "--priority",
+      "7",
+      "--source",
+      "agent_planner",
+      "--depends-on",
+      prereq.id,
+      "--dependency-type",
+      "parallel",
+      "--parent",
+      parent.id,
+      "--deadline",
+      "2099-01-31T17:00:00Z",
+      "--estimate",
+      "600",
+      "--agent-type",
+      "coder",
+      "--max-retries",
+      "1",
+      "--timeout",
+      "120",
+      "--summary",
+      "Endpoint",
+      "--input",
+      '{"repo": "api", "n": 1}'
     ])
     expect(Object.keys(task).sort()).toEqual(TaskKeys)
     expect(task).toMatchObject({
@@ -81,7 +94,9 @@ describe("show and list", () => {
     const a = await s.submit("First line\nsecond line of the prompt", "--priority", "9")
     const b = await s.submit("Waits for a", "--depends-on", a.id)
     const d = await s.json(["show", a.id])
-    expect(Object.keys(d).sort()).toEqual([...TaskKeys, "children", "dependents", "prerequisites", "priorityBreakdown", "priorityExplanation", "subtree"].sort())
+    expect(Object.keys(d).sort()).toEqual(
+      [...TaskKeys, "children", "dependents", "prerequisites", "priorityBreakdown", "priorityExplanation", "subtree"].sort()
+    )
     expect(d.dependents).toEqual([{ taskId: b.id, dependencyType: "sequential", onFailure: "cancel", resolvedAt: null }])
     expect(d.prerequisites).toEqual([])
     expect(d.children).toEqual([])
@@ -174,7 +189,19 @@ describe("the worker's commands", () => {
     const two = await s.json<Array<Task>>(["next", "--limit", "2", "--worker", "w"])
     expect(two.map((t) => t.id)).toEqual([a.id, b.id])
     expect(two.every((t) => typeof t.leaseToken === "string" && t.status === "running")).toBe(true)
-    const done = await s.json(["complete", a.id, "--lease-token", two[0]!.leaseToken!, "--next", "--worker", "w", "--lease", "60", "--agent-type", "coder"])
+    const done = await s.json([
+      "complete",
+      a.id,
+      "--lease-token",
+      two[0]!.leaseToken!,
+      "--next",
+      "--worker",
+      "w",
+      "--lease",
+      "60",
+      "--agent-type",
+      "coder"
+    ])
     expect(Object.keys(done).sort()).toEqual(["next", "task", "unblocked"])
     expect(done.task.status).toBe("completed")
     expect(done.next).toMatchObject({ id: c.id, status: "running" })

@@ -60,7 +60,15 @@ describe("a SIGKILLed abathur work pool", () => {
     s.file("sleeper.mjs", SLEEPER)
     await s.plan("sleep one (stubborn)", "sleep two")
     // A group of its own, as a service manager or a shell job would give it.
-    const pool = track(new Proc(spawn(process.execPath, [CLI, "--db", s.db, "work", "-n", "2", "--exec", "node sleeper.mjs"], { cwd: s.dir, detached: true, stdio: ["ignore", "pipe", "pipe"] })))
+    const pool = track(
+      new Proc(
+        spawn(process.execPath, [CLI, "--db", s.db, "work", "-n", "2", "--exec", "node sleeper.mjs"], {
+          cwd: s.dir,
+          detached: true,
+          stdio: ["ignore", "pipe", "pipe"]
+        })
+      )
+    )
     await waitFor("two commands to start", () => s.lines("pids").length >= 2)
     const started = s.lines("pids").map((l) => l.map(Number))
     for (const [child, grandchild] of started) {
@@ -105,7 +113,8 @@ interface Run {
 const runsOf = (s: WorkSandbox): Map<number, Run> => {
   const runs = new Map<number, Run>()
   for (const [kind, task, attempt, at, pid, helper] of s.lines("events.log")) {
-    if (kind === "start") runs.set(Number(pid), { task: task!, attempt: Number(attempt), pid: Number(pid), helper: Number(helper), start: Number(at), end: null })
+    if (kind === "start")
+      runs.set(Number(pid), { task: task!, attempt: Number(attempt), pid: Number(pid), helper: Number(helper), start: Number(at), end: null })
     else {
       const r = runs.get(Number(pid))
       if (r !== undefined) r.end = Number(at)
@@ -154,7 +163,12 @@ describe("abathur work pools SIGKILLed at random while draining a queue", () => 
     const pools: Array<Proc> = []
     const startPool = () => {
       // A short lease (renewed every 0.7 s while a command runs) so that killed pools' tasks come back soon.
-      const p = track(s.start(["work", "-n", "3", "--lease", "2", "--until-empty", "--exec", "node rec.mjs", "--json", "--worker", `pool-${poolNo++}`], { ABATHUR_MAX_STALLS: "1000", ABATHUR_RETRY_BACKOFF: "0" }))
+      const p = track(
+        s.start(["work", "-n", "3", "--lease", "2", "--until-empty", "--exec", "node rec.mjs", "--json", "--worker", `pool-${poolNo++}`], {
+          ABATHUR_MAX_STALLS: "1000",
+          ABATHUR_RETRY_BACKOFF: "0"
+        })
+      )
       pools.push(p)
       return p
     }
@@ -174,9 +188,7 @@ describe("abathur work pools SIGKILLed at random while draining a queue", () => 
         const live = pools.filter((p) => !p.child.killed && p.child.exitCode === null && p.child.signalCode === null)
         if (live.length === 0) break
         const runs = [...runsOf(s).values()].filter((r) => r.end === null && isAlive(r.pid))
-        const busy = live
-          .map((p) => ({ p, helpers: childrenOf(p.pid) }))
-          .filter(({ helpers }) => runs.some((r) => helpers.includes(r.helper)))
+        const busy = live.map((p) => ({ p, helpers: childrenOf(p.pid) })).filter(({ helpers }) => runs.some((r) => helpers.includes(r.helper)))
         const pick = busy[Math.floor(Math.random() * busy.length)]
         if (pick === undefined) await sleep(50)
         else {
@@ -217,7 +229,9 @@ describe("abathur work pools SIGKILLed at random while draining a queue", () => 
       const tasks = db.prepare("SELECT id, status, result_data AS result FROM tasks").all() as Array<{ id: string; status: string; result: string }>
       expect(tasks).toHaveLength(TASKS)
       expect(tasks.filter((t) => t.status !== "completed")).toEqual([])
-      const completions = db.prepare("SELECT task_id AS id, count(*) AS n FROM task_audit WHERE to_status = 'completed' GROUP BY task_id").all() as Array<{ id: string; n: number }>
+      const completions = db
+        .prepare("SELECT task_id AS id, count(*) AS n FROM task_audit WHERE to_status = 'completed' GROUP BY task_id")
+        .all() as Array<{ id: string; n: number }>
       expect(completions).toHaveLength(TASKS)
       expect(completions.filter((c) => c.n !== 1)).toEqual([])
       // Each result is the one a finished run printed, for that task.

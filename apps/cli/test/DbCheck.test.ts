@@ -76,7 +76,11 @@ beforeAll(async () => {
   try {
     pageSize = db.pragma("page_size", { simple: true }) as number
     pagesOf = new Map()
-    for (const r of db.prepare("SELECT name, pageno AS page, pagetype AS type FROM dbstat ORDER BY pageno").all() as Array<{ name: string; page: number; type: string }>) {
+    for (const r of db.prepare("SELECT name, pageno AS page, pagetype AS type FROM dbstat ORDER BY pageno").all() as Array<{
+      name: string
+      page: number
+      type: string
+    }>) {
       const list = pagesOf.get(r.name) ?? []
       list.push({ page: r.page, type: r.type })
       pagesOf.set(r.name, list)
@@ -145,7 +149,9 @@ describe("db check names what is broken", () => {
     copyFileSync(s.db, file)
     const db = new BetterSqlite3(file)
     db.pragma("foreign_keys = OFF")
-    db.prepare("UPDATE task_dependencies SET prerequisite_task_id = '3f2b8c1e-9d4a-4f6b-8e2a-1c5d7e9f0a2b' WHERE rowid = (SELECT min(rowid) FROM task_dependencies)").run()
+    db.prepare(
+      "UPDATE task_dependencies SET prerequisite_task_id = '3f2b8c1e-9d4a-4f6b-8e2a-1c5d7e9f0a2b' WHERE rowid = (SELECT min(rowid) FROM task_dependencies)"
+    ).run()
     db.close()
     const { json, human, doc } = await check(file)
     expect(json.code).toBe(1)

@@ -46,7 +46,9 @@ describe("help", () => {
 
   it("the overview lists every command the CLI has", () => {
     const live = commands.map((c) => c.join(" ")).sort()
-    const registered = commandPaths(abathur).map((c) => c.join(" ")).sort()
+    const registered = commandPaths(abathur)
+      .map((c) => c.join(" "))
+      .sort()
     expect(live).toEqual(registered)
   })
 
@@ -80,6 +82,10 @@ describe("help", () => {
     // Global options come once, at the end, for every command; a group lists its subcommands.
     const deps = (await run(["--json", "deps", "--help"])).stdout
     expect(section(deps, "Subcommands").map((r) => r.term)).toContain("abathur deps add")
-    expect(section(deps, "Global options (before or after the command name)").map((r) => r.term)).toEqual(["--db PATH", "--json", "--log-level LEVEL"])
+    expect(section(deps, "Global options (before or after the command name)").map((r) => r.term)).toEqual([
+      "--db PATH",
+      "--json",
+      "--log-level LEVEL"
+    ])
   })
 })

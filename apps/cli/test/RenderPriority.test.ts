@@ -32,7 +32,12 @@ describe("show: the priority factor by factor", () => {
       }).pipe(Effect.provide(queueWith(settings)), Effect.scoped)
     )
     const text = detail(colorsFor({ isTTY: false }, {}), task, Date.parse(task.submittedAt))
-    const row = (factor: string) => text.split("\n").find((l) => new RegExp(`^\\s+${factor}\\s+\\d`).test(l))!.trim().split(/\s+/)
+    const row = (factor: string) =>
+      text
+        .split("\n")
+        .find((l) => new RegExp(`^\\s+${factor}\\s+\\d`).test(l))!
+        .trim()
+        .split(/\s+/)
     // FACTOR SCORE WEIGHT CONTRIBUTION: base 80 x3 of a weight sum of 4 adds 60; source weighs nothing.
     expect(row("base").slice(0, 4)).toEqual(["base", "80.0", "×3.0", "60.0"])
     expect(row("source").slice(0, 4)).toEqual(["source", "100.0", "×0.0", "0.0"])

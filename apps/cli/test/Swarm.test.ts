@@ -47,7 +47,13 @@ describe("an agent swarm", () => {
             { key: "ui-share", prompt: "The sharing dialog", source: "agent_implementation", dependsOn: ["ui-list"] }
           ]
         },
-        { key: "tests", prompt: "End-to-end tests", source: "agent_implementation", dependsOn: ["api", "ui", "ui-share"], dependencyType: "parallel" },
+        {
+          key: "tests",
+          prompt: "End-to-end tests",
+          source: "agent_implementation",
+          dependsOn: ["api", "ui", "ui-share"],
+          dependencyType: "parallel"
+        },
         { key: "docs", prompt: "Write the user guide", source: "agent_implementation", dependsOn: [requirements.id], priority: 2 }
       ]
     }
@@ -103,11 +109,21 @@ describe("an agent swarm", () => {
       }
     }
     await Promise.all([worker("worker-1"), worker("worker-2")])
-    expect([...claimedAt.keys()].sort()).toEqual(Object.values(submitted.tasks).map((t) => t.id).sort())
+    expect([...claimedAt.keys()].sort()).toEqual(
+      Object.values(submitted.tasks)
+        .map((t) => t.id)
+        .sort()
+    )
 
     // Every task started only after its prerequisites had finished.
     const edges: Array<[string, string]> = [
-      ["api", "schema"], ["ui", "schema"], ["ui-list", "schema"], ["ui-share", "ui-list"], ["tests", "api"], ["tests", "ui"], ["tests", "ui-share"]
+      ["api", "schema"],
+      ["ui", "schema"],
+      ["ui-list", "schema"],
+      ["ui-share", "ui-list"],
+      ["tests", "api"],
+      ["tests", "ui"],
+      ["tests", "ui-share"]
     ]
     for (const [dependent, prerequisite] of edges) {
       expect(claimedAt.get(id(dependent))!).toBeGreaterThan(finishedAt.get(id(prerequisite))!)
@@ -123,7 +139,11 @@ describe("an agent swarm", () => {
     expect(tree.children.map((n: { task: Task }) => n.task.id)).toEqual([requirements.id, planning.id])
     const planNode = tree.children[1]
     expect(planNode.children.map((n: { task: Task }) => n.task.summary)).toEqual([
-      "Design the database schema", "Implement the REST API", "Build the web UI", "End-to-end tests", "Write the user guide"
+      "Design the database schema",
+      "Implement the REST API",
+      "Build the web UI",
+      "End-to-end tests",
+      "Write the user guide"
     ])
     const text = await s.text(["tree", goal.id])
     expect(text).toContain("└─ ✔ Plan the implementation")

@@ -81,7 +81,7 @@ describe("status, plan, tree, graph", () => {
   it("graph: Mermaid by default, DOT on request, {format, text} with --json", async () => {
     const s = new Sandbox()
     const a = await s.submit("A")
-    const b = await s.submit("B \"quoted\"", "--depends-on", a.id)
+    const b = await s.submit('B "quoted"', "--depends-on", a.id)
     const mermaid = await s.text(["graph"])
     expect(mermaid.startsWith("flowchart TD\n")).toBe(true)
     expect(mermaid).toContain(`t${a.id.replaceAll("-", "")} -.-> t${b.id.replaceAll("-", "")}`)
@@ -234,9 +234,25 @@ describe("global options, help and logs", () => {
 
   it("--help on every command, with an example; no command prints the overview", async () => {
     const commands = [
-      ["submit"], ["show"], ["list"], ["next"], ["heartbeat"], ["complete"], ["fail"], ["cancel"], ["retry"],
-      ["deps", "add"], ["status"], ["plan"], ["tree"], ["graph"], ["recover"], ["prune"], ["db", "migrate"],
-      ["db", "check"], ["mcp"]
+      ["submit"],
+      ["show"],
+      ["list"],
+      ["next"],
+      ["heartbeat"],
+      ["complete"],
+      ["fail"],
+      ["cancel"],
+      ["retry"],
+      ["deps", "add"],
+      ["status"],
+      ["plan"],
+      ["tree"],
+      ["graph"],
+      ["recover"],
+      ["prune"],
+      ["db", "migrate"],
+      ["db", "check"],
+      ["mcp"]
     ]
     const results = await Promise.all(commands.map((c) => run([...c, "--help"])))
     results.forEach((r, i) => {

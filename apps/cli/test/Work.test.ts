@@ -261,7 +261,10 @@ setInterval(() => {}, 1000)
     expect(sa.completed + sb.completed).toBe(40)
     expect(sa.completed).toBeGreaterThan(0)
     expect(sb.completed).toBeGreaterThan(0)
-    const starts = s.lines("events.log").filter(([k]) => k === "start").map(([, id]) => id!)
+    const starts = s
+      .lines("events.log")
+      .filter(([k]) => k === "start")
+      .map(([, id]) => id!)
     expect(starts).toHaveLength(40)
     expect(new Set(starts).size).toBe(40)
     expect((await s.json(["status"])).byStatus).toMatchObject({ completed: 40, ready: 0, running: 0 })
@@ -270,14 +273,24 @@ setInterval(() => {}, 1000)
   it.concurrent("claims the free slots in one transaction, and each completion claims its slot's next task in the same one", async () => {
     const s = new WorkSandbox()
     for (let i = 0; i < 3; i++) await s.submit(`batch ${i}`)
-    expect(summaryOf(await s.run(["work", "-n", "3", "--until-empty", "--shell", "--exec", "true", "--json"]))).toEqual({ completed: 3, failed: 0, retried: 0, timedOut: 0 })
+    expect(summaryOf(await s.run(["work", "-n", "3", "--until-empty", "--shell", "--exec", "true", "--json"]))).toEqual({
+      completed: 3,
+      failed: 0,
+      retried: 0,
+      timedOut: 0
+    })
     const batch = [...(await s.tasks()).values()] as unknown as Array<{ startedAt: string; completedAt: string }>
     // One claim transaction reads the clock once: the three share their start.
     expect(new Set(batch.map((t) => t.startedAt)).size).toBe(1)
 
     const t = new WorkSandbox()
     for (let i = 0; i < 6; i++) await t.submit(`chain ${i}`, "--priority", String(9 - i))
-    expect(summaryOf(await t.run(["work", "--until-empty", "--shell", "--exec", "true", "--json"]))).toEqual({ completed: 6, failed: 0, retried: 0, timedOut: 0 })
+    expect(summaryOf(await t.run(["work", "--until-empty", "--shell", "--exec", "true", "--json"]))).toEqual({
+      completed: 6,
+      failed: 0,
+      retried: 0,
+      timedOut: 0
+    })
     const done = ([...(await t.tasks()).values()] as unknown as Array<{ startedAt: string; completedAt: string }>).sort((a, b) =>
       a.startedAt < b.startedAt ? -1 : a.startedAt > b.startedAt ? 1 : 0
     )
@@ -300,7 +313,9 @@ setInterval(() => {}, 1000)
     // From the submitting transaction to the claim: about 20 ms here (a file watch on the WAL);
     // the bound leaves room for a loaded 2-core machine.
     for (const t of (await s.tasks()).values()) {
-      expect(Date.parse((t as unknown as { startedAt: string }).startedAt) - Date.parse((t as unknown as { submittedAt: string }).submittedAt)).toBeLessThan(5000)
+      expect(
+        Date.parse((t as unknown as { startedAt: string }).startedAt) - Date.parse((t as unknown as { submittedAt: string }).submittedAt)
+      ).toBeLessThan(5000)
     }
   })
 

@@ -37,9 +37,7 @@ console.log(JSON.stringify({ server: e.ABATHUR_SERVER, id: e.ABATHUR_TASK_ID, db
     )
     const worker = s.start(["work", "--server", url, "-n", "2", "--exec", "node child.mjs", "--json"], { ABATHUR_TOKEN: "s3cret" })
     // An idle worker waits in a long poll; a task added meanwhile is claimed at once.
-    const late = await new Promise<ReturnType<FakeServer["add"]>>((resolve) =>
-      setTimeout(() => resolve(server.add("late")), 1500)
-    )
+    const late = await new Promise<ReturnType<FakeServer["add"]>>((resolve) => setTimeout(() => resolve(server.add("late")), 1500))
     const until = Date.now() + 20_000
     while ([ok, bad, late].some((t) => t.status === "ready" || t.status === "running") && Date.now() < until) {
       await new Promise((r) => setTimeout(r, 50))

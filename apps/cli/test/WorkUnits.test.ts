@@ -46,7 +46,7 @@ const tail = (cap: number, ...chunks: Array<string>) => {
 describe("the result of a run", () => {
   it("is the last stdout line when it is JSON", () => {
     expect(resultOf(tail(1000, "working\n", '{"pr": 42}\n'))).toEqual({ pr: 42 })
-    expect(resultOf(tail(1000, 'log\n[1, 2]\n\n  \n'))).toEqual([1, 2])
+    expect(resultOf(tail(1000, "log\n[1, 2]\n\n  \n"))).toEqual([1, 2])
     expect(resultOf(tail(1000, "done\n42"))).toBe(42)
   })
 

@@ -69,7 +69,11 @@ const query = (allowed: ReadonlyArray<string>) =>
 
 /** Repeated or comma-separated values of one parameter (`?status=ready&status=blocked`, `?ids=a,b`). */
 const many = (params: URLSearchParams, name: string): Array<string> | undefined => {
-  const values = params.getAll(name).flatMap((v) => v.split(",")).map((v) => v.trim()).filter((v) => v !== "")
+  const values = params
+    .getAll(name)
+    .flatMap((v) => v.split(","))
+    .map((v) => v.trim())
+    .filter((v) => v !== "")
   return values.length === 0 ? undefined : values
 }
 
@@ -138,7 +142,13 @@ const events = Effect.gen(function* () {
 // ---- routes ----------------------------------------------------------------------------------
 
 const E400 = [400] as const
-const taskParam = { name: "id", in: "path", required: true, description: "The task's id (a UUID).", schema: { type: "string", format: "uuid" } } as const
+const taskParam = {
+  name: "id",
+  in: "path",
+  required: true,
+  description: "The task's id (a UUID).",
+  schema: { type: "string", format: "uuid" }
+} as const
 
 export const routes: ReadonlyArray<ApiRoute> = [
   {
@@ -148,7 +158,7 @@ export const routes: ReadonlyArray<ApiRoute> = [
       tag: "tasks",
       summary: "Submit a task",
       description:
-        "Creates one task. `prompt` is required; prerequisites (`dependsOn`: ids, or `{\"id\", \"onFailure\": \"cancel\"|\"ignore\", \"dependencyType\"?}`) and the parent must exist. " +
+        'Creates one task. `prompt` is required; prerequisites (`dependsOn`: ids, or `{"id", "onFailure": "cancel"|"ignore", "dependencyType"?}`) and the parent must exist. ' +
         "The task is READY, or BLOCKED while an edge of its own or of an ancestor is open (an edge on P resolves when P and all of P's subtasks are COMPLETED; " +
         "under `onFailure: ignore` once they have all finished). A READY task with a future `notBefore` is not claimed before that instant. " +
         "With an `idempotencyKey` that names an existing task submitted with the same fields, the answer is that task with 200 and nothing is created; " +
@@ -174,7 +184,7 @@ export const routes: ReadonlyArray<ApiRoute> = [
       summary: "Submit a plan",
       description:
         "Submits a tree of tasks with dependencies between them, by local keys, all or nothing. In `dependsOn` a key of the plan wins over a task id " +
-        "(or name one exactly with `{\"key\"|\"id\": ..., \"onFailure\"?, \"dependencyType\"?}`); nested `children` become subtasks and wait for their parent's prerequisites. " +
+        '(or name one exactly with `{"key"|"id": ..., "onFailure"?, "dependencyType"?}`); nested `children` become subtasks and wait for their parent\'s prerequisites. ' +
         "With a top-level `idempotencyKey`, posting the same plan again answers the same tasks with 200 and creates nothing; the key with another plan is 409 IdempotencyConflict.",
       body: { schema: "PlanInput", required: true },
       responses: {
@@ -198,13 +208,35 @@ export const routes: ReadonlyArray<ApiRoute> = [
       description:
         "Tasks by calculated priority (highest first), then submission time (oldest first). A RUNNING task adds `worker` (the claim's worker name, or null) and `leaseExpiresAt`.",
       params: [
-        { name: "status", in: "query", description: "Only these statuses; repeat it or separate with commas.", schema: { type: "array", items: { $ref: "#/components/schemas/TaskStatus" } }, explode: true },
-        { name: "excludeStatus", in: "query", description: "Leave out these statuses; repeat it or separate with commas.", schema: { type: "array", items: { $ref: "#/components/schemas/TaskStatus" } }, explode: true },
+        {
+          name: "status",
+          in: "query",
+          description: "Only these statuses; repeat it or separate with commas.",
+          schema: { type: "array", items: { $ref: "#/components/schemas/TaskStatus" } },
+          explode: true
+        },
+        {
+          name: "excludeStatus",
+          in: "query",
+          description: "Leave out these statuses; repeat it or separate with commas.",
+          schema: { type: "array", items: { $ref: "#/components/schemas/TaskStatus" } },
+          explode: true
+        },
         { name: "source", in: "query", description: "Only tasks from this source.", schema: { $ref: "#/components/schemas/TaskSource" } },
         { name: "parent", in: "query", description: "Only the direct subtasks of this task.", schema: { type: "string", format: "uuid" } },
         { name: "limit", in: "query", description: "At most this many tasks.", schema: { type: "integer", minimum: 1 } },
-        { name: "offset", in: "query", description: "Skip this many tasks of the order first (paging, with limit).", schema: { type: "integer", minimum: 0 } },
-        { name: "text", in: "query", description: "Only tasks whose prompt or summary contains this text (any case), or whose id starts with it.", schema: { type: "string", minLength: 1, maxLength: 200 } }
+        {
+          name: "offset",
+          in: "query",
+          description: "Skip this many tasks of the order first (paging, with limit).",
+          schema: { type: "integer", minimum: 0 }
+        },
+        {
+          name: "text",
+          in: "query",
+          description: "Only tasks whose prompt or summary contains this text (any case), or whose id starts with it.",
+          schema: { type: "string", minLength: 1, maxLength: 200 }
+        }
       ],
       responses: { 200: { description: "The tasks.", schema: { type: "array", items: { $ref: "#/components/schemas/Task" } } } },
       errors: E400
@@ -285,7 +317,13 @@ export const routes: ReadonlyArray<ApiRoute> = [
         "404 TaskNotFound when there is no such edge.",
       params: [
         taskParam,
-        { name: "prerequisiteId", in: "path", required: true, description: "The prerequisite's id (a UUID).", schema: { type: "string", format: "uuid" } }
+        {
+          name: "prerequisiteId",
+          in: "path",
+          required: true,
+          description: "The prerequisite's id (a UUID).",
+          schema: { type: "string", format: "uuid" }
+        }
       ],
       responses: { 200: { description: "The dependent task in detail.", schema: "TaskDetail" } },
       errors: [400, 404, 409]
@@ -306,7 +344,7 @@ export const routes: ReadonlyArray<ApiRoute> = [
         "Leases the most important READY task (optionally only of `agentType`) whose `notBefore` has passed, for `leaseSeconds` (default: the task's timeout). " +
         `With \`waitSeconds\` (at most ${MAX_CLAIM_WAIT_SECONDS}) the request waits for a task to become ready (long poll): it is woken as soon as one does, ` +
         "through this server or another process sharing the database, when a lease expires or when a delayed task's `notBefore` comes. " +
-        "204 when nothing was ready in time. With `limit` (1..100), claims up to that many tasks in one transaction and answers `{\"tasks\": [Task]}`.",
+        '204 when nothing was ready in time. With `limit` (1..100), claims up to that many tasks in one transaction and answers `{"tasks": [Task]}`.',
       body: { schema: "ClaimInput", required: false },
       responses: {
         200: { description: "The claimed task with its lease token (with `limit`: ClaimedTasks).", schema: "ClaimedTask" },
@@ -420,7 +458,8 @@ export const routes: ReadonlyArray<ApiRoute> = [
     doc: {
       tag: "tasks",
       summary: "Retry a failed task",
-      description: "A FAILED task goes back to READY with its retry count reset; the dependents its failure cancelled come back unless another failure still dooms them.",
+      description:
+        "A FAILED task goes back to READY with its retry count reset; the dependents its failure cancelled come back unless another failure still dooms them.",
       params: [taskParam],
       body: { schema: "RetryInput", required: false },
       responses: { 200: { description: "The task and the dependents revived.", schema: "RetryResult" } },
@@ -439,7 +478,12 @@ export const routes: ReadonlyArray<ApiRoute> = [
       tag: "workers",
       summary: "Recover expired leases",
       description: "RUNNING tasks whose lease expired go back to READY (or FAIL when retries are spent). Claims do this too.",
-      responses: { 200: { description: "The recovered ids.", schema: { type: "object", properties: { recovered: { type: "array", items: { type: "string" } } }, required: ["recovered"] } } }
+      responses: {
+        200: {
+          description: "The recovered ids.",
+          schema: { type: "object", properties: { recovered: { type: "array", items: { type: "string" } } }, required: ["recovered"] }
+        }
+      }
     },
     handler: Effect.gen(function* () {
       return json(yield* (yield* queue).recover())
@@ -467,7 +511,13 @@ export const routes: ReadonlyArray<ApiRoute> = [
       summary: "Execution plan",
       description: "Open tasks (or the named ones with their open transitive prerequisites) in batches that can run in parallel.",
       params: [
-        { name: "ids", in: "query", description: "Task ids, comma-separated (or repeated); default: every open task.", schema: { type: "array", items: { type: "string", format: "uuid" } }, explode: false }
+        {
+          name: "ids",
+          in: "query",
+          description: "Task ids, comma-separated (or repeated); default: every open task.",
+          schema: { type: "array", items: { type: "string", format: "uuid" } },
+          explode: false
+        }
       ],
       responses: { 200: { description: "The batches.", schema: "ExecutionPlan" } },
       errors: [400, 404]
@@ -487,7 +537,10 @@ export const routes: ReadonlyArray<ApiRoute> = [
       description: "The subtask tree below `id`, or the whole forest (one node per root) without it.",
       params: [{ name: "id", in: "query", description: "The root task.", schema: { type: "string", format: "uuid" } }],
       responses: {
-        200: { description: "A node (with id) or a list of nodes.", schema: { oneOf: [{ $ref: "#/components/schemas/TreeNode" }, { type: "array", items: { $ref: "#/components/schemas/TreeNode" } }] } }
+        200: {
+          description: "A node (with id) or a list of nodes.",
+          schema: { oneOf: [{ $ref: "#/components/schemas/TreeNode" }, { type: "array", items: { $ref: "#/components/schemas/TreeNode" } }] }
+        }
       },
       errors: [400, 404]
     },
@@ -504,7 +557,7 @@ export const routes: ReadonlyArray<ApiRoute> = [
       summary: "Dependency graph",
       description:
         "The dependency graph (of open tasks, or around `id`) as Mermaid or Graphviz DOT, with parent -> child links (Mermaid `-.->` in grey, DOT dashed). The text comes as text/plain; " +
-        "with `Accept: application/json` the answer is `{\"format\", \"text\"}` instead.",
+        'with `Accept: application/json` the answer is `{"format", "text"}` instead.',
       params: [
         { name: "format", in: "query", description: "mermaid (default) or dot.", schema: { $ref: "#/components/schemas/GraphFormat" } },
         { name: "id", in: "query", description: "Only the graph around this task.", schema: { type: "string", format: "uuid" } }
@@ -540,7 +593,14 @@ export const routes: ReadonlyArray<ApiRoute> = [
         "A text/event-stream of state changes: `event: task` with data `{taskId, from, to, at}` (TaskChange) for every change " +
         "this server commits; `event: sync` with `{dataVersion}` when another process changed the database (refetch what you show); " +
         "comment lines (`: heartbeat`) every `heartbeatSeconds` keep the connection open. The stream starts with `: connected`.",
-      params: [{ name: "heartbeatSeconds", in: "query", description: "Seconds between heartbeats (1..300, default 15).", schema: { type: "integer", minimum: 1, maximum: 300 } }],
+      params: [
+        {
+          name: "heartbeatSeconds",
+          in: "query",
+          description: "Seconds between heartbeats (1..300, default 15).",
+          schema: { type: "integer", minimum: 1, maximum: 300 }
+        }
+      ],
       responses: { 200: { description: "The event stream.", content: { "text/event-stream": { schema: { type: "string" } } } } },
       errors: E400
     },
@@ -564,7 +624,10 @@ export const routes: ReadonlyArray<ApiRoute> = [
     // stream to open with GET, no session to end with DELETE.
     handler: Effect.flatMap(HttpServerRequest.HttpServerRequest, (req) =>
       req.method === "POST"
-        ? Effect.flatMap(Effect.promise(() => import("./Mcp.js")), (m) => m.handleMcp(VERSION))
+        ? Effect.flatMap(
+            Effect.promise(() => import("./Mcp.js")),
+            (m) => m.handleMcp(VERSION)
+          )
         : Effect.succeed(mcpMethodNotAllowed)
     )
   },
@@ -739,7 +802,11 @@ export const makeApp = (options: {
     const observe = <R>(method: string, route: string, handler: Effect.Effect<HttpServerResponse.HttpServerResponse, never, R>) =>
       observed(metrics, debug, method, route, handler)
     const wakeup = yield* Wakeup
-    metrics.registerGauge("abathur_claims_waiting", "Claims waiting for work (HTTP long polls and MCP task_claim with waitSeconds).", wakeup.waitingClaims)
+    metrics.registerGauge(
+      "abathur_claims_waiting",
+      "Claims waiting for work (HTTP long polls and MCP task_claim with waitSeconds).",
+      wakeup.waitingClaims
+    )
     metrics.registerGauge("abathur_event_streams", "Open GET /v1/events streams.", () => eventClients)
 
     const router = HttpRouter.fromIterable(
@@ -753,10 +820,9 @@ export const makeApp = (options: {
       )
     )
     const publicPaths = new Set(routes.filter((r) => r.doc.public === true).map((r) => r.path as string))
-    const unauthorized = errorResponse(
-      new Unauthorized({ message: "this server needs a token: send Authorization: Bearer <ABATHUR_TOKEN>" }),
-      { "www-authenticate": 'Bearer realm="abathur"' }
-    )
+    const unauthorized = errorResponse(new Unauthorized({ message: "this server needs a token: send Authorization: Bearer <ABATHUR_TOKEN>" }), {
+      "www-authenticate": 'Bearer realm="abathur"'
+    })
 
     const refuse = (method: string, error: { readonly _tag: string; readonly message: string }, status?: number) =>
       observe(method, "rejected", Effect.succeed(errorResponse(error, {}, status)))
@@ -797,7 +863,9 @@ export const makeApp = (options: {
         if (origin !== undefined && !ownOrigin(origin, host, own)) {
           return yield* refuse(
             req.method,
-            new Forbidden({ message: `requests from other sites are refused: Origin ${JSON.stringify(origin)} is not this server (set ABATHUR_TOKEN to allow them)` })
+            new Forbidden({
+              message: `requests from other sites are refused: Origin ${JSON.stringify(origin)} is not this server (set ABATHUR_TOKEN to allow them)`
+            })
           )
         }
       }

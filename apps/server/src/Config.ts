@@ -21,10 +21,7 @@ export interface ServerConfig {
 export type Env = Readonly<Record<string, string | undefined>>
 
 /** What the command line asked for. */
-export type Command =
-  | { readonly _tag: "Serve"; readonly config: ServerConfig }
-  | { readonly _tag: "Help" }
-  | { readonly _tag: "Version" }
+export type Command = { readonly _tag: "Serve"; readonly config: ServerConfig } | { readonly _tag: "Help" } | { readonly _tag: "Version" }
 
 /** A bad flag or environment value: the server does not start (exit 2). */
 export class ConfigError extends Error {
@@ -92,7 +89,10 @@ const parseLogFormat = (raw: string, where: string): "logfmt" | "json" => {
 
 /** True for addresses that only this machine can reach. */
 export const isLoopback = (host: string): boolean => {
-  const h = host.trim().toLowerCase().replace(/^\[(.*)\]$/, "$1")
+  const h = host
+    .trim()
+    .toLowerCase()
+    .replace(/^\[(.*)\]$/, "$1")
   if (h === "localhost" || h.endsWith(".localhost")) return true
   if (isIP(h) === 4) return h.startsWith("127.")
   if (h === "::1" || h === "0:0:0:0:0:0:0:1") return true

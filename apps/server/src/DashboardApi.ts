@@ -15,7 +15,13 @@ import type { ApiRoute } from "./Api.js"
 import { NotFound } from "./ApiError.js"
 
 const json = (body: unknown) => HttpServerResponse.unsafeJson(body)
-const taskParam = { name: "id", in: "path", required: true, description: "The task's id (a UUID).", schema: { type: "string", format: "uuid" } } as const
+const taskParam = {
+  name: "id",
+  in: "path",
+  required: true,
+  description: "The task's id (a UUID).",
+  schema: { type: "string", format: "uuid" }
+} as const
 
 /** Query parameters, refusing names not in `allowed` (as the other routes do). */
 const query = (allowed: ReadonlyArray<string>) =>
@@ -23,7 +29,11 @@ const query = (allowed: ReadonlyArray<string>) =>
     const params = new URL(req.url, "http://localhost").searchParams
     const unknown = [...new Set(params.keys())].filter((k) => !allowed.includes(k) && k !== "access_token")
     return unknown.length > 0
-      ? Effect.fail(new ValidationError({ message: `unknown query parameter ${unknown.map((k) => JSON.stringify(k)).join(", ")}: accepted: ${allowed.join(", ")}` }))
+      ? Effect.fail(
+          new ValidationError({
+            message: `unknown query parameter ${unknown.map((k) => JSON.stringify(k)).join(", ")}: accepted: ${allowed.join(", ")}`
+          })
+        )
       : Effect.succeed(params)
   })
 
@@ -48,7 +58,14 @@ export interface GraphNode {
   readonly parentTaskId: string | null
   readonly worker?: string | null
   /** Over the whole subtree when the queue gives it (TaskDetail.subtree), else over direct subtasks. */
-  readonly subtree?: { readonly total: number; readonly completed: number; readonly open: number; readonly failed: number; readonly cancelled: number; readonly scope: "subtree" | "children" }
+  readonly subtree?: {
+    readonly total: number
+    readonly completed: number
+    readonly open: number
+    readonly failed: number
+    readonly cancelled: number
+    readonly scope: "subtree" | "children"
+  }
   /** Shown for context (a finished prerequisite or parent of open work, or outside the focus). */
   readonly context: boolean
 }
@@ -64,7 +81,9 @@ export interface GraphEdge {
 type Subtree = { total: number; completed: number; open: number; failed: number; cancelled: number }
 
 const isSubtree = (v: unknown): v is Subtree =>
-  typeof v === "object" && v !== null && ["total", "completed", "open", "failed", "cancelled"].every((k) => typeof (v as Record<string, unknown>)[k] === "number")
+  typeof v === "object" &&
+  v !== null &&
+  ["total", "completed", "open", "failed", "cancelled"].every((k) => typeof (v as Record<string, unknown>)[k] === "number")
 
 /** Progress of a parent: the queue's subtree counts when it gives them, else its direct subtasks. */
 const progressOf = (q: TaskQueueService, d: TaskDetail) =>
@@ -84,8 +103,7 @@ const progressOf = (q: TaskQueueService, d: TaskDetail) =>
     }
   })
 
-const linkOnFailure = (l: object): { onFailure?: string } =>
-  "onFailure" in l && typeof l.onFailure === "string" ? { onFailure: l.onFailure } : {}
+const linkOnFailure = (l: object): { onFailure?: string } => ("onFailure" in l && typeof l.onFailure === "string" ? { onFailure: l.onFailure } : {})
 
 /**
  * The graph: the `limit` most important open tasks (or, with `focus`, the tasks within `depth`
@@ -229,7 +247,12 @@ export const dashboardRoutes: ReadonlyArray<ApiRoute> = [
         "(`kind: parent`), plus finished prerequisites and parents for context. A parent carries `subtree` progress. `truncated` says the limit cut it.",
       params: [
         { name: "id", in: "query", description: "Centre the graph on this task.", schema: { type: "string", format: "uuid" } },
-        { name: "limit", in: "query", description: "At most this many tasks besides context (1..1000, default 300).", schema: { type: "integer", minimum: 1, maximum: 1000 } },
+        {
+          name: "limit",
+          in: "query",
+          description: "At most this many tasks besides context (1..1000, default 300).",
+          schema: { type: "integer", minimum: 1, maximum: 1000 }
+        },
         { name: "depth", in: "query", description: "Steps around `id` (1..10, default 2).", schema: { type: "integer", minimum: 1, maximum: 10 } }
       ],
       responses: { 200: { description: "The graph.", schema: { type: "object", required: ["nodes", "edges", "truncated"] } } },
@@ -272,7 +295,15 @@ export const dashboardRoutes: ReadonlyArray<ApiRoute> = [
       description:
         "The last `kib` KiB of `logs/<id>.log` beside the database (the output `abathur work` keeps for each task), cut at a line start: " +
         "`{taskId, size, truncated, updatedAt, text}`. 404 `NotFound` when the task has no log.",
-      params: [taskParam, { name: "kib", in: "query", description: "How much of the end to read (1..1024 KiB, default 64).", schema: { type: "integer", minimum: 1, maximum: 1024 } }],
+      params: [
+        taskParam,
+        {
+          name: "kib",
+          in: "query",
+          description: "How much of the end to read (1..1024 KiB, default 64).",
+          schema: { type: "integer", minimum: 1, maximum: 1024 }
+        }
+      ],
       responses: { 200: { description: "The tail.", schema: { type: "object", required: ["taskId", "size", "truncated", "text"] } } },
       errors: [400, 404]
     },
@@ -286,7 +317,10 @@ export const dashboardRoutes: ReadonlyArray<ApiRoute> = [
       const db = yield* Effect.serviceOption(Database)
       const path = Option.isSome(db) && UUID.test(id) ? logPath(db.value.filename, id) : null
       const found = path === null ? null : yield* tail(path, kib * 1024)
-      if (found === null) return yield* Effect.fail(new NotFound({ message: `no log for task ${id}: \`abathur work\` writes logs/<id>.log beside the database when it runs a task` }))
+      if (found === null)
+        return yield* Effect.fail(
+          new NotFound({ message: `no log for task ${id}: \`abathur work\` writes logs/<id>.log beside the database when it runs a task` })
+        )
       return json({ taskId: id, ...found })
     })
   },
@@ -301,7 +335,12 @@ export const dashboardRoutes: ReadonlyArray<ApiRoute> = [
         "audit entries), from the audit trail: every process sharing the database counts. Only the window's entries are read.",
       params: [
         { name: "minutes", in: "query", description: "The window (1..1440, default 60).", schema: { type: "integer", minimum: 1, maximum: 1440 } },
-        { name: "failures", in: "query", description: "How many recent failed attempts to list (0..200, default 20).", schema: { type: "integer", minimum: 0, maximum: 200 } }
+        {
+          name: "failures",
+          in: "query",
+          description: "How many recent failed attempts to list (0..200, default 20).",
+          schema: { type: "integer", minimum: 0, maximum: 200 }
+        }
       ],
       responses: { 200: { description: "The activity.", schema: { type: "object", required: ["since", "until", "minutes", "recentFailures"] } } },
       errors: [400]
@@ -314,4 +353,3 @@ export const dashboardRoutes: ReadonlyArray<ApiRoute> = [
     })
   }
 ]
-

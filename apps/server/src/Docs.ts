@@ -6,8 +6,7 @@
 
 type Json = Record<string, unknown>
 
-const esc = (s: unknown): string =>
-  String(s).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;")
+const esc = (s: unknown): string => String(s).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;")
 
 /** Inline `code` spans of the descriptions (the only markdown used). */
 const prose = (s: unknown): string => esc(s ?? "").replace(/`([^`]+)`/g, "<code>$1</code>")
@@ -46,7 +45,8 @@ const constraints = (schema: unknown): string => {
   if (!isObj(schema)) return ""
   const out: Array<string> = []
   const add = (label: string, key: string) => {
-    if (schema[key] !== undefined && !(key === "maximum" && schema[key] === Number.MAX_SAFE_INTEGER)) out.push(`${label} ${esc(JSON.stringify(schema[key]))}`)
+    if (schema[key] !== undefined && !(key === "maximum" && schema[key] === Number.MAX_SAFE_INTEGER))
+      out.push(`${label} ${esc(JSON.stringify(schema[key]))}`)
   }
   add("default", "default")
   add("min", "minimum")
@@ -58,7 +58,12 @@ const constraints = (schema: unknown): string => {
   if (typeof schema["description"] === "string") out.push(prose(schema["description"]))
   for (const key of ["anyOf", "oneOf"]) {
     const alts = schema[key]
-    if (Array.isArray(alts)) for (const a of alts) if (isObj(a)) { const c = constraints(a); if (c !== "") out.push(c) }
+    if (Array.isArray(alts))
+      for (const a of alts)
+        if (isObj(a)) {
+          const c = constraints(a)
+          if (c !== "") out.push(c)
+        }
   }
   return out.join("; ")
 }
@@ -81,9 +86,7 @@ const fieldsTable = (schema: unknown): string => {
     .map(
       ([name, s]) =>
         `<tr><td><code>${esc(name)}</code>${required.has(name) ? ' <span class="req">required</span>' : ""}</td><td>${typeOf(s, 1)}</td><td>${constraints(s)}</td></tr>` +
-        (isObj(s) && s["type"] === "object" && isObj(s["properties"])
-          ? `<tr><td></td><td colspan="2">${fieldsTable(s)}</td></tr>`
-          : "")
+        (isObj(s) && s["type"] === "object" && isObj(s["properties"]) ? `<tr><td></td><td colspan="2">${fieldsTable(s)}</td></tr>` : "")
     )
     .join("")
   const closed = schema["additionalProperties"] === false ? '<p class="note">Other fields are refused.</p>' : ""
@@ -121,14 +124,17 @@ export const docsHtml = (doc: Json): string => {
       (t) =>
         `<li><b>${esc(t["name"])}</b><ul>${ops
           .filter((o) => o.tag === t["name"])
-          .map((o) => `<li><a href="#${anchor(o.method, o.path)}"><span class="m m-${o.method}">${o.method.toUpperCase()}</span> ${esc(o.path)}</a></li>`)
+          .map(
+            (o) => `<li><a href="#${anchor(o.method, o.path)}"><span class="m m-${o.method}">${o.method.toUpperCase()}</span> ${esc(o.path)}</a></li>`
+          )
           .join("")}</ul></li>`
     )
     .join("")
   const operation = ({ method, path, op }: (typeof ops)[number]): string => {
     const params = Array.isArray(op["parameters"]) ? (op["parameters"] as Array<Json>) : []
     const body = isObj(op["requestBody"]) ? op["requestBody"] : undefined
-    const bodySchema = body && isObj(body["content"]) && isObj(body["content"]["application/json"]) ? body["content"]["application/json"]["schema"] : undefined
+    const bodySchema =
+      body && isObj(body["content"]) && isObj(body["content"]["application/json"]) ? body["content"]["application/json"]["schema"] : undefined
     const responses = isObj(op["responses"]) ? op["responses"] : {}
     return `<section class="op" id="${anchor(method, path)}">
 <h3><span class="m m-${method}">${method.toUpperCase()}</span> <code>${esc(path)}</code> <span class="summary">${esc(op["summary"])}</span></h3>
@@ -136,7 +142,10 @@ export const docsHtml = (doc: Json): string => {
 ${
   params.length > 0
     ? `<h4>Parameters</h4><table><thead><tr><th>name</th><th>in</th><th>type</th><th>notes</th></tr></thead><tbody>${params
-        .map((p) => `<tr><td><code>${esc(p["name"])}</code>${p["required"] === true ? ' <span class="req">required</span>' : ""}</td><td>${esc(p["in"])}</td><td>${typeOf(p["schema"])}</td><td>${prose(p["description"])}</td></tr>`)
+        .map(
+          (p) =>
+            `<tr><td><code>${esc(p["name"])}</code>${p["required"] === true ? ' <span class="req">required</span>' : ""}</td><td>${esc(p["in"])}</td><td>${typeOf(p["schema"])}</td><td>${prose(p["description"])}</td></tr>`
+        )
         .join("")}</tbody></table>`
     : ""
 }
@@ -154,7 +163,13 @@ ${body !== undefined ? `<h4>Body (JSON${body["required"] === true ? ", required"
 </section>`
   }
   const sections = tags
-    .map((t) => `<h2 id="tag-${esc(t["name"])}">${esc(t["name"])}</h2><p>${prose(t["description"])}</p>${ops.filter((o) => o.tag === t["name"]).map(operation).join("")}`)
+    .map(
+      (t) =>
+        `<h2 id="tag-${esc(t["name"])}">${esc(t["name"])}</h2><p>${prose(t["description"])}</p>${ops
+          .filter((o) => o.tag === t["name"])
+          .map(operation)
+          .join("")}`
+    )
     .join("")
   const schemas = Object.entries(components)
     .map(([name, s]) => `<section class="schema" id="schema-${esc(name)}"><h3>${esc(name)}</h3>${schemaBlock(s)}</section>`)

@@ -30,7 +30,7 @@ const isName = (s: string, end: number): boolean => {
   for (let i = 0; i < end; i++) {
     const c = s.charCodeAt(i)
     const letter = (c >= 65 && c <= 90) || (c >= 97 && c <= 122)
-    if (!(letter || isDigit(c) || c === 0x2d /* - */ || c === 0x2e /* . */ || c === 0x5f /* _ */)) return false
+    if (!((letter || isDigit(c) || c === 0x2d /* - */ || c === 0x2e /* . */ || c === 0x5f) /* _ */)) return false
   }
   return true
 }

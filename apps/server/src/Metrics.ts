@@ -102,12 +102,12 @@ export class Metrics extends Context.Tag("@abathur/server/Metrics")<Metrics, Met
         "HTTP request latency by method, route pattern and status.",
         [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60]
       )
-      const claims = new Counter("abathur_claims_total", "Claim attempts through this server (HTTP and MCP; a waiting claim may try several times), by result (claimed or empty).")
-      const completions = new Counter("abathur_completions_total", "Tasks completed through this server.")
-      const failures = new Counter(
-        "abathur_failures_total",
-        "Failed attempts reported through this server, by outcome (retried or failed)."
+      const claims = new Counter(
+        "abathur_claims_total",
+        "Claim attempts through this server (HTTP and MCP; a waiting claim may try several times), by result (claimed or empty)."
       )
+      const completions = new Counter("abathur_completions_total", "Tasks completed through this server.")
+      const failures = new Counter("abathur_failures_total", "Failed attempts reported through this server, by outcome (retried or failed).")
       const transitions = new Counter("abathur_task_transitions_total", "Task state changes committed by this server, by from and to.")
       for (const result of ["claimed", "empty"]) claims.inc({ result }, 0)
       completions.inc({}, 0)
@@ -124,8 +124,7 @@ export class Metrics extends Context.Tag("@abathur/server/Metrics")<Metrics, Met
           requests.observe({ method, route, status: String(status) }, seconds, `${method} ${status} ${route}`),
         instrument: (q) => ({
           ...q,
-          claim: (input) =>
-            Effect.tap(q.claim(input), (task) => Effect.sync(() => claims.inc({ result: task === null ? "empty" : "claimed" }))),
+          claim: (input) => Effect.tap(q.claim(input), (task) => Effect.sync(() => claims.inc({ result: task === null ? "empty" : "claimed" }))),
           // Every attempt of a waiting claim counts.
           claimWaiting: (input, options) =>
             q.claimWaiting(input, {

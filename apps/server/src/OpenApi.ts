@@ -117,7 +117,7 @@ export const openApiDocument = (routes: ReadonlyArray<DocumentedRoute>, version:
       version,
       description:
         "A task queue for swarms of AI agents. Submit tasks (with priorities, dependencies and subtasks), claim the most important ready one, " +
-        "and report back. Errors are `{\"error\": {\"_tag\", \"message\", ...details}}` with the statuses listed per operation. " +
+        'and report back. Errors are `{"error": {"_tag", "message", ...details}}` with the statuses listed per operation. ' +
         "Request bodies are JSON (at most 1 MiB) and unknown fields are refused. With a token configured (ABATHUR_TOKEN), every route " +
         "but /healthz and the dashboard's page needs `Authorization: Bearer TOKEN` (pages and event streams in a browser may pass `?access_token=TOKEN`). " +
         "Send `X-Abathur-Actor: NAME` to record who acts in the audit trail."

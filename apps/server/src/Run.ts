@@ -26,9 +26,7 @@ const AppLive = (config: ServerConfig, settings: QueueEnvSettings) =>
 
 /** The server: listening while the layer lives; released before the database closes. */
 export const MainLive = (config: ServerConfig, settings: QueueEnvSettings) =>
-  Layer.scopedDiscard(serve({ port: config.port, host: config.host, token: config.token })).pipe(
-    Layer.provide(AppLive(config, settings))
-  )
+  Layer.scopedDiscard(serve({ port: config.port, host: config.host, token: config.token })).pipe(Layer.provide(AppLive(config, settings)))
 
 /** `PRAGMA quick_check` found the database file damaged (the server does not start; exit 1). */
 export class DatabaseDamaged extends Data.TaggedError("DatabaseDamaged")<{

@@ -124,4 +124,3 @@ export const serve = (options: ServeOptions): Effect.Effect<void, ListenError, S
       })
     )
   })
-

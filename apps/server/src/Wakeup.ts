@@ -173,8 +173,10 @@ export const workSignal: Effect.Effect<WorkSignal, never, Wakeup | Shutdown | Sc
   yield* wakeup.interest
   yield* wakeup.waiting
   return {
-    next: Effect.map(wakeup.next, (signal) => (millis: number) =>
-      Effect.raceAll([Effect.as(signal, true), Effect.as(Effect.sleep(millis), true), Effect.as(Deferred.await(shutdown), false)])
+    next: Effect.map(
+      wakeup.next,
+      (signal) => (millis: number) =>
+        Effect.raceAll([Effect.as(signal, true), Effect.as(Effect.sleep(millis), true), Effect.as(Deferred.await(shutdown), false)])
     )
   }
 })

@@ -141,7 +141,9 @@ describe("abathur-server SIGKILLed under 8 HTTP workers and started again on the
       const tasks = file.prepare("SELECT id, status, result_data AS result FROM tasks").all() as Array<{ id: string; status: string; result: string }>
       expect(tasks.map((t) => t.id).sort()).toEqual([...ids].sort())
       expect(tasks.filter((t) => t.status !== "completed")).toEqual([])
-      const completions = file.prepare("SELECT task_id AS id, count(*) AS n FROM task_audit WHERE to_status = 'completed' GROUP BY task_id").all() as Array<{ id: string; n: number }>
+      const completions = file
+        .prepare("SELECT task_id AS id, count(*) AS n FROM task_audit WHERE to_status = 'completed' GROUP BY task_id")
+        .all() as Array<{ id: string; n: number }>
       expect(completions.filter((c) => c.n !== 1)).toEqual([])
       expect(completions).toHaveLength(TASKS)
       // A 200 to a report is the recorded completion: one per task, and its result is that report's.

@@ -19,10 +19,35 @@ describe("tasks", () => {
     const t = r.body
     expect(Object.keys(t).sort()).toEqual(
       [
-        "id", "prompt", "summary", "agentType", "priority", "status", "source", "dependencyType", "calculatedPriority", "deadline",
-        "estimatedDurationSeconds", "dependencyDepth", "parentTaskId", "sessionId", "inputData", "resultData", "errorMessage",
-        "retryCount", "maxRetries", "maxExecutionTimeoutSeconds", "submittedAt", "startedAt", "completedAt", "lastUpdatedAt", "createdBy",
-        "notBefore", "idempotencyKey", "stallCount", "retryBackoffSeconds"
+        "id",
+        "prompt",
+        "summary",
+        "agentType",
+        "priority",
+        "status",
+        "source",
+        "dependencyType",
+        "calculatedPriority",
+        "deadline",
+        "estimatedDurationSeconds",
+        "dependencyDepth",
+        "parentTaskId",
+        "sessionId",
+        "inputData",
+        "resultData",
+        "errorMessage",
+        "retryCount",
+        "maxRetries",
+        "maxExecutionTimeoutSeconds",
+        "submittedAt",
+        "startedAt",
+        "completedAt",
+        "lastUpdatedAt",
+        "createdBy",
+        "notBefore",
+        "idempotencyKey",
+        "stallCount",
+        "retryBackoffSeconds"
       ].sort()
     )
     expect(t).toMatchObject({ summary: "Write the parser", priority: 7, source: "agent_planner", status: "ready", inputData: { repo: "x" } })
@@ -322,7 +347,13 @@ describe("errors", () => {
   })
 
   it("404 in the Error shape for unknown routes and methods", async () => {
-    for (const [method, path] of [["GET", "/nope"], ["GET", "/v1"], ["DELETE", "/v1/tasks"], ["GET", "/v1/claims"], ["PUT", "/v1/tasks/x"]] as const) {
+    for (const [method, path] of [
+      ["GET", "/nope"],
+      ["GET", "/v1"],
+      ["DELETE", "/v1/tasks"],
+      ["GET", "/v1/claims"],
+      ["PUT", "/v1/tasks/x"]
+    ] as const) {
       const r = await api.request(method, path)
       expect(r.status, `${method} ${path}`).toBe(404)
       expect(r.body.error._tag).toBe("NotFound")
@@ -381,10 +412,27 @@ describe("server routes", () => {
     expect(doc.openapi).toBe("3.1.0")
     const paths = Object.keys(doc.paths)
     for (const p of [
-      "/v1/tasks", "/v1/plans", "/v1/tasks/{id}", "/v1/tasks/{id}/dependencies", "/v1/claims", "/v1/tasks/{id}/heartbeat",
-      "/v1/tasks/{id}/complete", "/v1/tasks/{id}/fail", "/v1/tasks/{id}/cancel", "/v1/tasks/{id}/retry", "/v1/status", "/v1/plan",
-      "/v1/graph", "/v1/events", "/openapi.json", "/healthz", "/metrics", "/mcp", "/"
-    ]) expect(paths, p).toContain(p)
+      "/v1/tasks",
+      "/v1/plans",
+      "/v1/tasks/{id}",
+      "/v1/tasks/{id}/dependencies",
+      "/v1/claims",
+      "/v1/tasks/{id}/heartbeat",
+      "/v1/tasks/{id}/complete",
+      "/v1/tasks/{id}/fail",
+      "/v1/tasks/{id}/cancel",
+      "/v1/tasks/{id}/retry",
+      "/v1/status",
+      "/v1/plan",
+      "/v1/graph",
+      "/v1/events",
+      "/openapi.json",
+      "/healthz",
+      "/metrics",
+      "/mcp",
+      "/"
+    ])
+      expect(paths, p).toContain(p)
     expect(doc.paths["/v1/tasks"].post.responses["201"].content["application/json"].schema).toEqual({ $ref: "#/components/schemas/Task" })
     expect(doc.paths["/v1/claims"].post.responses).toHaveProperty("204")
     const submitSchema = doc.components.schemas.SubmitTaskInput
@@ -394,7 +442,9 @@ describe("server routes", () => {
     expect(doc.components.schemas.ClaimInput.properties.waitSeconds).toMatchObject({ maximum: 60 })
     expect(doc.components.schemas.Task.required).toContain("calculatedPriority")
     // Every property of every request body says what it means (the words of the CLI and MCP).
-    for (const [name, schema] of Object.entries(doc.components.schemas as Record<string, { properties?: Record<string, { description?: string }> }>)) {
+    for (const [name, schema] of Object.entries(
+      doc.components.schemas as Record<string, { properties?: Record<string, { description?: string }> }>
+    )) {
       if (!name.endsWith("Input") && name !== "PlanNode") continue
       for (const [field, prop] of Object.entries(schema.properties ?? {})) {
         expect(typeof prop.description === "string" && prop.description.length > 10 ? "described" : `${name}.${field}`).toBe("described")

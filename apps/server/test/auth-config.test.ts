@@ -15,9 +15,19 @@ describe("with a token", () => {
   it("every route but /healthz and the dashboard's page needs the bearer token (401 in the Error shape)", async () => {
     const anonymous = client(server.url)
     for (const [method, path] of [
-      ["GET", "/v1/status"], ["POST", "/v1/tasks"], ["GET", "/v1/tasks"], ["POST", "/v1/claims"], ["GET", "/metrics"],
-      ["GET", "/openapi.json"], ["GET", "/docs"], ["POST", "/mcp"], ["GET", "/v1/events"], ["GET", "/nope"],
-      ["GET", "/v1/activity"], ["GET", "/v1/dashboard/graph"], ["GET", "/v1/tasks/3f2b8c1e-9d4a-4f6b-8e2a-1c5d7e9f0a2b/log"]
+      ["GET", "/v1/status"],
+      ["POST", "/v1/tasks"],
+      ["GET", "/v1/tasks"],
+      ["POST", "/v1/claims"],
+      ["GET", "/metrics"],
+      ["GET", "/openapi.json"],
+      ["GET", "/docs"],
+      ["POST", "/mcp"],
+      ["GET", "/v1/events"],
+      ["GET", "/nope"],
+      ["GET", "/v1/activity"],
+      ["GET", "/v1/dashboard/graph"],
+      ["GET", "/v1/tasks/3f2b8c1e-9d4a-4f6b-8e2a-1c5d7e9f0a2b/log"]
     ] as const) {
       const r = await anonymous.request(method, path)
       expect(r.status, `${method} ${path}`).toBe(401)
@@ -131,5 +141,4 @@ describe("configuration", () => {
     expect(r.code).toBe(5)
     expect(r.stderr).toContain("MigrationError")
   })
-
 })

@@ -9,7 +9,14 @@ const serve = (args: ReadonlyArray<string>, env: Record<string, string> = {}) =>
 
 describe("the command line", () => {
   it("has the contract's defaults", () => {
-    expect(serve([])).toMatchObject({ port: 7420, host: "127.0.0.1", db: "./.abathur/abathur.db", logLevel: "info", logFormat: "logfmt", token: null })
+    expect(serve([])).toMatchObject({
+      port: 7420,
+      host: "127.0.0.1",
+      db: "./.abathur/abathur.db",
+      logLevel: "info",
+      logFormat: "logfmt",
+      token: null
+    })
     expect(serve([]).allowDamaged).toBe(false)
   })
 
@@ -60,7 +67,8 @@ describe("the command line", () => {
   })
 
   it("knows loopback addresses", () => {
-    for (const h of ["127.0.0.1", "127.1.2.3", "::1", "[::1]", "localhost", "LOCALHOST", "api.localhost", "::ffff:127.0.0.1"]) expect(isLoopback(h), h).toBe(true)
+    for (const h of ["127.0.0.1", "127.1.2.3", "::1", "[::1]", "localhost", "LOCALHOST", "api.localhost", "::ffff:127.0.0.1"])
+      expect(isLoopback(h), h).toBe(true)
     for (const h of ["0.0.0.0", "::", "10.0.0.1", "example.com", "128.0.0.1", "::ffff:10.0.0.1"]) expect(isLoopback(h), h).toBe(false)
   })
 

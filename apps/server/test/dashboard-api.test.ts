@@ -57,7 +57,19 @@ describe("GET /v1/tasks: search and paging", () => {
       ...(await api.get("/v1/tasks?text=PAGED%20ITEM&limit=12&offset=24")).body
     ].map((t: { id: string }) => t.id)
     expect(pages).toEqual(all)
-    expect((await api.get("/v1/tasks?text=paged%20item%202")).body.map((t: { prompt: string }) => t.prompt).sort()).toEqual(["paged item 2", "paged item 20", "paged item 21", "paged item 22", "paged item 23", "paged item 24", "paged item 25", "paged item 26", "paged item 27", "paged item 28", "paged item 29"])
+    expect((await api.get("/v1/tasks?text=paged%20item%202")).body.map((t: { prompt: string }) => t.prompt).sort()).toEqual([
+      "paged item 2",
+      "paged item 20",
+      "paged item 21",
+      "paged item 22",
+      "paged item 23",
+      "paged item 24",
+      "paged item 25",
+      "paged item 26",
+      "paged item 27",
+      "paged item 28",
+      "paged item 29"
+    ])
     expect((await api.get("/v1/tasks?offset=-1")).status).toBe(400)
     expect((await api.get("/v1/tasks?text=")).status).toBe(400)
     expect((await api.get(`/v1/tasks?text=${"x".repeat(201)}`)).status).toBe(400)
@@ -77,7 +89,14 @@ describe("GET /v1/activity and GET /v1/dashboard/graph", () => {
   })
 
   it("graph data: open tasks with dependency and parent edges; focus and limits", async () => {
-    const plan = (await api.post("/v1/plans", { tasks: [{ key: "p", prompt: "graph parent", children: [{ key: "c", prompt: "graph child" }] }, { key: "d", prompt: "graph dependent", dependsOn: ["p"] }] })).body.tasks
+    const plan = (
+      await api.post("/v1/plans", {
+        tasks: [
+          { key: "p", prompt: "graph parent", children: [{ key: "c", prompt: "graph child" }] },
+          { key: "d", prompt: "graph dependent", dependsOn: ["p"] }
+        ]
+      })
+    ).body.tasks
     const g = (await api.get(`/v1/dashboard/graph?id=${plan.p.id}&depth=1`)).body
     const ids = g.nodes.map((n: { id: string }) => n.id).sort()
     expect(ids).toEqual([plan.p.id, plan.c.id, plan.d.id].sort())

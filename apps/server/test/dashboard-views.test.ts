@@ -92,7 +92,15 @@ beforeAll(async () => {
   api = client(server.url, { authorization: `Bearer ${TOKEN}` })
   browser = await chromium.launch({
     executablePath,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"]
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+      "--no-first-run"
+    ]
   })
 
   const submitted = await api.post("/v1/plans", plan)
@@ -103,13 +111,17 @@ beforeAll(async () => {
   // Run some of it: a completion, a failure for good, a retried failure then a failure, two held.
   const schema = await claim("architect", "alice")
   expect(schema.id).toBe(ids["schema"])
-  expect((await api.post(`/v1/tasks/${schema.id}/complete`, { leaseToken: schema.leaseToken, result: { tables: ["users", "tasks"] } })).status).toBe(200)
+  expect((await api.post(`/v1/tasks/${schema.id}/complete`, { leaseToken: schema.leaseToken, result: { tables: ["users", "tasks"] } })).status).toBe(
+    200
+  )
   const flaky = await claim("ops", "bob")
   expect((await api.post(`/v1/tasks/${flaky.id}/fail`, { leaseToken: flaky.leaseToken, error: LONG_ERROR })).body.retried).toBe(false)
   const bench1 = await claim("perf", "carol")
   expect((await api.post(`/v1/tasks/${bench1.id}/fail`, { leaseToken: bench1.leaseToken, error: "p99 over budget: 14 ms" })).body.retried).toBe(true)
   const bench2 = await claim("perf", "carol")
-  expect((await api.post(`/v1/tasks/${bench2.id}/fail`, { leaseToken: bench2.leaseToken, error: "p99 over budget again: 15 ms" })).body.retried).toBe(false)
+  expect((await api.post(`/v1/tasks/${bench2.id}/fail`, { leaseToken: bench2.leaseToken, error: "p99 over budget again: 15 ms" })).body.retried).toBe(
+    false
+  )
   expect((await claim("backend", "dave", 900)).id).toBe(ids["db"])
   expect((await claim("frontend", "erin", 45)).id).toBe(ids["list"])
 
@@ -177,19 +189,26 @@ describe.skipIf(!haveChromium)("the operator's dashboard in headless Chromium", 
     expect(await stroke("schema")).toBe("rgb(5, 150, 105)")
     expect(await stroke("auth")).toBe("rgb(37, 99, 235)")
     // edges: prerequisite -> dependent, and parent -> child
-    const edge = (kind: string, from: string, to: string) => page.locator(`path.edge[data-kind=${kind}][data-from="${ids[from]}"][data-to="${ids[to]}"]`).count()
+    const edge = (kind: string, from: string, to: string) =>
+      page.locator(`path.edge[data-kind=${kind}][data-from="${ids[from]}"][data-to="${ids[to]}"]`).count()
     expect(await edge("dependency", "schema", "backend")).toBe(1)
     expect(await edge("dependency", "db", "handlers")).toBe(1)
     expect(await edge("dependency", "tests", "release")).toBe(1)
     expect(await edge("parent", "backend", "db")).toBe(1)
     expect(await edge("parent", "design", "schema")).toBe(1)
     // the edge from a completed prerequisite is drawn as resolved
-    expect(await page.getAttribute(`path.edge[data-kind=dependency][data-from="${ids["schema"]}"][data-to="${ids["review"]}"]`, "class")).toContain("resolved")
+    expect(await page.getAttribute(`path.edge[data-kind=dependency][data-from="${ids["schema"]}"][data-to="${ids["review"]}"]`, "class")).toContain(
+      "resolved"
+    )
     // subtree progress on parents
     expect(await page.textContent(`g.node[data-task-id="${ids["design"]}"] [data-testid=subtree]`)).toMatch(/^1\/2 (subtasks|in subtree)$/)
     expect(await page.textContent(`g.node[data-task-id="${ids["backend"]}"] [data-testid=subtree]`)).toMatch(/^0\/3 (subtasks|in subtree)$/)
     // every node lies inside the drawing, none overlaps another
-    const boxes = await page.locator("g.node .box").evaluateAll((els) => els.map((e) => (e as SVGGraphicsElement).getBoundingClientRect()).map((r) => ({ x: r.x, y: r.y, w: r.width, h: r.height })))
+    const boxes = await page
+      .locator("g.node .box")
+      .evaluateAll((els) =>
+        els.map((e) => (e as SVGGraphicsElement).getBoundingClientRect()).map((r) => ({ x: r.x, y: r.y, w: r.width, h: r.height }))
+      )
     for (let i = 0; i < boxes.length; i++) {
       for (let j = i + 1; j < boxes.length; j++) {
         const a = boxes[i]!

@@ -24,7 +24,15 @@ beforeAll(async () => {
   server = await startServer({ env: { ABATHUR_TOKEN: "dash-token" } })
   browser = await chromium.launch({
     executablePath,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"]
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+      "--no-first-run"
+    ]
   })
 })
 afterAll(async () => {
@@ -76,7 +84,7 @@ describe.skipIf(!haveChromium)("the dashboard in headless Chromium", () => {
     expect((await api.get("/v1/tasks?status=ready")).body.map((t: { prompt: string }) => t.prompt)).toContain("typed in the dashboard")
 
     // task text is shown as text, never as markup
-    await api.post("/v1/tasks", { prompt: "<img src=x onerror=\"window.__pwned=1\">" })
+    await api.post("/v1/tasks", { prompt: '<img src=x onerror="window.__pwned=1">' })
     await expect.poll(() => page.textContent("#tasks")).toContain("<img src=x")
     expect(await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned)).toBeUndefined()
 

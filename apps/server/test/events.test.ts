@@ -49,7 +49,15 @@ const subscribe = async (path: string) => {
       await Promise.race([new Promise<void>((r) => waiters.push(r)), sleep(100)])
     }
   }
-  return { res, messages, next, close: async () => { controller.abort(); await pump } }
+  return {
+    res,
+    messages,
+    next,
+    close: async () => {
+      controller.abort()
+      await pump
+    }
+  }
 }
 
 const taskEvent = (id: string, to: string) => (m: SseMessage) =>

@@ -36,7 +36,13 @@ describe("CSRF: a body must be JSON (415 otherwise), and nothing is written", ()
   it("refuses text/plain, form and multipart bodies and a body without a type", async () => {
     const before = dumpDatabase(server.db)
     const body = JSON.stringify({ prompt: "rm -rf / (posted by a web page)" })
-    for (const type of ["text/plain", "text/plain;charset=UTF-8", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", "text/json"]) {
+    for (const type of [
+      "text/plain",
+      "text/plain;charset=UTF-8",
+      "application/x-www-form-urlencoded",
+      "multipart/form-data; boundary=x",
+      "text/json"
+    ]) {
       expectError(await raw("POST", "/v1/tasks", { headers: { "content-type": type }, body }), 415, "ValidationError")
     }
     expectError(await raw("POST", "/v1/tasks", { body }), 415, "ValidationError")
@@ -51,7 +57,10 @@ describe("CSRF: a body must be JSON (415 otherwise), and nothing is written", ()
   })
 
   it("accepts application/json with parameters, and bodiless POSTs without a type", async () => {
-    const r = await raw("POST", "/v1/tasks", { headers: { "content-type": "Application/JSON; charset=utf-8" }, body: '{"prompt":"json with a charset"}' })
+    const r = await raw("POST", "/v1/tasks", {
+      headers: { "content-type": "Application/JSON; charset=utf-8" },
+      body: '{"prompt":"json with a charset"}'
+    })
     expect(r.status, r.text).toBe(201)
     const claimed = await raw("POST", "/v1/claims", {})
     expect([200, 204]).toContain(claimed.status)
@@ -61,7 +70,14 @@ describe("CSRF: a body must be JSON (415 otherwise), and nothing is written", ()
 describe("DNS rebinding: a Host or Origin that is not this server gets 403 Forbidden", () => {
   it("refuses foreign Host names for reads and writes", async () => {
     const before = dumpDatabase(server.db)
-    for (const host of ["rebind.evil.example", `rebind.evil.example:${server.port}`, `10.0.0.1:${server.port}`, `127.0.0.1:${server.port + 1}`, `[::]:${server.port}`, `localhost.evil.example:${server.port}`]) {
+    for (const host of [
+      "rebind.evil.example",
+      `rebind.evil.example:${server.port}`,
+      `10.0.0.1:${server.port}`,
+      `127.0.0.1:${server.port + 1}`,
+      `[::]:${server.port}`,
+      `localhost.evil.example:${server.port}`
+    ]) {
       expectError(await raw("GET", "/v1/tasks", { host }), 403, "Forbidden")
       expectError(await raw("POST", "/v1/tasks", { host, headers: { "content-type": "application/json" }, body: '{"prompt":"x"}' }), 403, "Forbidden")
     }
@@ -69,7 +85,17 @@ describe("DNS rebinding: a Host or Origin that is not this server gets 403 Forbi
   })
 
   it("answers every loopback spelling of itself, with its port or none", async () => {
-    for (const host of [`127.0.0.1:${server.port}`, `localhost:${server.port}`, `LOCALHOST:${server.port}`, `127.0.0.2:${server.port}`, `[::1]:${server.port}`, "localhost", "127.0.0.1", "[::1]", `app.localhost:${server.port}`]) {
+    for (const host of [
+      `127.0.0.1:${server.port}`,
+      `localhost:${server.port}`,
+      `LOCALHOST:${server.port}`,
+      `127.0.0.2:${server.port}`,
+      `[::1]:${server.port}`,
+      "localhost",
+      "127.0.0.1",
+      "[::1]",
+      `app.localhost:${server.port}`
+    ]) {
       expect((await raw("GET", "/healthz", { host })).status, host).toBe(200)
     }
   })
@@ -78,7 +104,13 @@ describe("DNS rebinding: a Host or Origin that is not this server gets 403 Forbi
     const before = dumpDatabase(server.db)
     const post = (origin: string) =>
       raw("POST", "/v1/tasks", { headers: { origin, "content-type": "application/json" }, body: '{"prompt":"from a page"}' })
-    for (const origin of ["http://evil.example", "null", `https://127.0.0.1:${server.port}`, `http://127.0.0.1:${server.port + 1}`, `http://127.0.0.1:${server.port}@evil.example`]) {
+    for (const origin of [
+      "http://evil.example",
+      "null",
+      `https://127.0.0.1:${server.port}`,
+      `http://127.0.0.1:${server.port + 1}`,
+      `http://127.0.0.1:${server.port}@evil.example`
+    ]) {
       expectError(await post(origin), 403, "Forbidden")
     }
     expectError(await raw("GET", "/v1/tasks", { headers: { origin: "http://evil.example" } }), 403, "Forbidden")
@@ -119,7 +151,11 @@ describe("GET /mcp and malformed Host headers", () => {
       expectError(await raw("GET", "/v1/status", { host }), 400, "ValidationError")
       expectError(await raw("GET", "/healthz", { host }), 400, "ValidationError")
       expectError(
-        await raw("POST", "/mcp", { host, headers: { "content-type": "application/json", accept: "application/json, text/event-stream" }, body: mcpBody }),
+        await raw("POST", "/mcp", {
+          host,
+          headers: { "content-type": "application/json", accept: "application/json, text/event-stream" },
+          body: mcpBody
+        }),
         400,
         "ValidationError"
       )
@@ -141,7 +177,10 @@ describe("deep JSON and durations are 400s, never 500s", () => {
     await api.post("/v1/tasks", { prompt: "to complete deeply" })
     let claimed = await api.post("/v1/claims", {})
     while (claimed.body.prompt !== "to complete deeply") claimed = await api.post("/v1/claims", {})
-    const deepResult = await api.post(`/v1/tasks/${claimed.body.id}/complete`, `{"leaseToken":"${claimed.body.leaseToken}","result":${nested(200_000)}}`)
+    const deepResult = await api.post(
+      `/v1/tasks/${claimed.body.id}/complete`,
+      `{"leaseToken":"${claimed.body.leaseToken}","result":${nested(200_000)}}`
+    )
     expectError({ ...deepResult, json: deepResult.body }, 400, "ValidationError")
     expect((await api.get(`/v1/tasks/${claimed.body.id}`)).body.status).toBe("running")
     // an unclosed one too (not even JSON)

@@ -164,7 +164,10 @@ describe("idempotent submits", () => {
 
 describe("delayed starts", () => {
   it("a long poll wakes when a delayed task's notBefore comes (submitted here, then by another process)", async () => {
-    for (const [via, who] of [[api, "here"], [otherApi, "other"]] as const) {
+    for (const [via, who] of [
+      [api, "here"],
+      [otherApi, "other"]
+    ] as const) {
       const agentType = `delayed-${who}`
       const notBefore = new Date(Date.now() + 1500).toISOString()
       const t = (await via.post("/v1/tasks", { prompt: `later (${who})`, agentType, notBefore })).body
@@ -190,7 +193,8 @@ describe("delayed starts", () => {
     const s = doc.components.schemas
     expect(s.AddDependencyInput.properties.onFailure).toBeDefined()
     expect(s.SubmitTaskInput.properties.dependsOn.items.anyOf).toHaveLength(2) // anyOf: what MCP clients and function-calling converters read
-    for (const f of ["notBefore", "idempotencyKey", "retryBackoffSeconds"]) expect(typeof s.SubmitTaskInput.properties[f].description, f).toBe("string")
+    for (const f of ["notBefore", "idempotencyKey", "retryBackoffSeconds"])
+      expect(typeof s.SubmitTaskInput.properties[f].description, f).toBe("string")
     expect(typeof s.PlanInput.properties.idempotencyKey.description).toBe("string")
     expect(s.TaskDetail.allOf?.[1]?.properties?.subtree ?? s.TaskDetail.properties?.subtree).toBeDefined()
     expect(s.DependencyLink.required).toContain("onFailure")

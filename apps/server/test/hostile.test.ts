@@ -87,13 +87,21 @@ const cases = (): Array<Case> => {
     c("text/plain cancel", req("POST", `/v1/tasks/${ready}/cancel`, { headers: { "content-type": "text/plain" }, body: "{}" }), 415),
     c("text/plain retry", req("POST", `/v1/tasks/${failed}/retry`, { headers: { "content-type": "text/plain" }, body: "{}" }), 415),
     c("text/plain recover", req("POST", "/v1/recover", { headers: { "content-type": "text/plain" }, body: "{}" }), 415),
-    c("text/plain MCP enqueue", req("POST", "/mcp", { headers: { ...MCP_HEADERS, "content-type": "text/plain" }, body: mcpCall("task_enqueue", { prompt: "x" }) }), 415),
+    c(
+      "text/plain MCP enqueue",
+      req("POST", "/mcp", { headers: { ...MCP_HEADERS, "content-type": "text/plain" }, body: mcpCall("task_enqueue", { prompt: "x" }) }),
+      415
+    ),
     // ---- foreign Host (DNS rebinding): 403 ----
     c("rebinding name, no port", req("GET", "/v1/tasks", { host: "rebind.evil.example" }), 403, "Forbidden"),
     c("rebinding name at the port", req("GET", "/v1/tasks", { host: `rebind.evil.example:${port}` }), 403, "Forbidden"),
     c("rebinding submit", req("POST", "/v1/tasks", { host: `rebind.evil.example:${port}`, headers: JSON_TYPE, body: submit }), 403),
     c("rebinding claim", req("POST", "/v1/claims", { host: "rebind.evil.example", headers: JSON_TYPE, body: "{}" }), 403),
-    c("rebinding MCP", req("POST", "/mcp", { host: "rebind.evil.example", headers: MCP_HEADERS, body: mcpCall("task_enqueue", { prompt: "x" }) }), 403),
+    c(
+      "rebinding MCP",
+      req("POST", "/mcp", { host: "rebind.evil.example", headers: MCP_HEADERS, body: mcpCall("task_enqueue", { prompt: "x" }) }),
+      403
+    ),
     c("rebinding events", req("GET", "/v1/events", { host: "rebind.evil.example" }), 403),
     c("rebinding dashboard", req("GET", "/", { host: "rebind.evil.example" }), 403),
     c("private address", req("GET", "/v1/status", { host: `10.0.0.1:${port}` }), 403),
@@ -112,12 +120,21 @@ const cases = (): Array<Case> => {
     c("origin with credentials", json("POST", "/v1/tasks", submit, { origin: `http://127.0.0.1:${port}@evil.example` }), 403),
     c("origin with a path", json("POST", "/v1/tasks", submit, { origin: `http://127.0.0.1:${port}/x` }), 403),
     c("foreign origin read", req("GET", "/v1/tasks", { headers: { origin: "http://evil.example" } }), 403),
-    c("foreign origin MCP", req("POST", "/mcp", { headers: { ...MCP_HEADERS, origin: "http://evil.example" }, body: mcpCall("task_claim", {}) }), 403),
+    c(
+      "foreign origin MCP",
+      req("POST", "/mcp", { headers: { ...MCP_HEADERS, origin: "http://evil.example" }, body: mcpCall("task_claim", {}) }),
+      403
+    ),
     c("foreign origin cancel", req("POST", `/v1/tasks/${ready}/cancel`, { headers: { origin: "http://evil.example" } }), 403),
     c("empty origin", json("POST", "/v1/tasks", submit, { origin: "" }), 403),
     // ---- malformed Host: 400 ----
     c("port out of range", req("GET", "/v1/status", { host: "a:99999" }), 400, "ValidationError"),
-    c("port out of range on MCP", req("POST", "/mcp", { host: "a:99999", headers: MCP_HEADERS, body: mcpCall("task_queue_status", {}) }), 400, "ValidationError"),
+    c(
+      "port out of range on MCP",
+      req("POST", "/mcp", { host: "a:99999", headers: MCP_HEADERS, body: mcpCall("task_queue_status", {}) }),
+      400,
+      "ValidationError"
+    ),
     c("unclosed bracket on MCP", req("POST", "/mcp", { host: "[::1", headers: MCP_HEADERS, body: mcpCall("task_queue_status", {}) }), 400),
     c("unclosed bracket", req("GET", "/healthz", { host: "[::1" }), 400),
     c("empty host", req("GET", "/v1/status", { host: "" }), 400),
@@ -140,7 +157,11 @@ const cases = (): Array<Case> => {
     c("PUT tasks", json("PUT", "/v1/tasks", submit), 404, "NotFound"),
     c("PATCH a task", json("PATCH", `/v1/tasks/${ready}`, '{"priority":10}'), 404),
     c("DELETE a task", req("DELETE", `/v1/tasks/${ready}`), 404),
-    c("OPTIONS preflight", req("OPTIONS", "/v1/tasks", { headers: { origin: `http://127.0.0.1:${port}`, "access-control-request-method": "POST" } }), 404),
+    c(
+      "OPTIONS preflight",
+      req("OPTIONS", "/v1/tasks", { headers: { origin: `http://127.0.0.1:${port}`, "access-control-request-method": "POST" } }),
+      404
+    ),
     c("TRACE", req("TRACE", "/")),
     c("CONNECT", `CONNECT 127.0.0.1:22 HTTP/1.1\r\nHost: 127.0.0.1:22\r\n\r\n`, 405),
     c("unknown method", req("BREW", "/coffee"), 400),
@@ -188,9 +209,21 @@ const cases = (): Array<Case> => {
     c("plan of bad ids", req("GET", "/v1/plan?ids=nope,also-nope"), 400),
     c("query over 16 KiB", req("GET", `/v1/tasks?status=${"x".repeat(20_000)}`), 431),
     // ---- bodies ----
-    c("body over 1 MiB, declared", req("POST", "/v1/tasks", { headers: { ...JSON_TYPE, "content-length": String(2 * 1024 * 1024) }, body: "{" }), 413, "PayloadTooLarge"),
+    c(
+      "body over 1 MiB, declared",
+      req("POST", "/v1/tasks", { headers: { ...JSON_TYPE, "content-length": String(2 * 1024 * 1024) }, body: "{" }),
+      413,
+      "PayloadTooLarge"
+    ),
     c("body over 1 MiB, sent", json("POST", "/v1/tasks", JSON.stringify({ prompt: "x".repeat(1024 * 1024 + 10) })), 413),
-    c("body over 1 MiB, chunked", req("POST", "/v1/tasks", { headers: { ...JSON_TYPE, "transfer-encoding": "chunked" }, body: `${(1100 * 1024).toString(16)}\r\n${"x".repeat(1100 * 1024)}\r\n0\r\n\r\n` }), 413),
+    c(
+      "body over 1 MiB, chunked",
+      req("POST", "/v1/tasks", {
+        headers: { ...JSON_TYPE, "transfer-encoding": "chunked" },
+        body: `${(1100 * 1024).toString(16)}\r\n${"x".repeat(1100 * 1024)}\r\n0\r\n\r\n`
+      }),
+      413
+    ),
     c("malformed JSON", json("POST", "/v1/tasks", "{"), 400, "ValidationError"),
     c("JSON array", json("POST", "/v1/tasks", "[]"), 400),
     c("JSON string", json("POST", "/v1/tasks", '"hello"'), 400),
@@ -198,11 +231,22 @@ const cases = (): Array<Case> => {
     c("BOM before JSON", json("POST", "/v1/tasks", `\ufeff${submit}`), 400),
     c("inputData 1,600 levels deep", json("POST", "/v1/tasks", `{"prompt":"x","inputData":{"a":${nested(1_600)}}}`), 400),
     c("objects 1,600 levels deep", json("POST", "/v1/tasks", `{"prompt":"x","inputData":${'{"a":'.repeat(1_600)}1${"}".repeat(1_600)}}`), 400),
-    c("result 200,000 levels deep", json("POST", `/v1/tasks/${running.id}/complete`, `{"leaseToken":"${running.leaseToken}","result":${nested(200_000)}}`), 400),
+    c(
+      "result 200,000 levels deep",
+      json("POST", `/v1/tasks/${running.id}/complete`, `{"leaseToken":"${running.leaseToken}","result":${nested(200_000)}}`),
+      400
+    ),
     c("unclosed 500,000 levels", json("POST", "/v1/tasks", "[".repeat(500_000)), 400),
     c("deep plan body", json("POST", "/v1/plans", `{"tasks":${nested(5_000)}}`), 400),
     c("deep claim body", json("POST", "/v1/claims", `{"worker":${nested(1_000)}}`), 400),
-    c("deep MCP arguments", req("POST", "/mcp", { headers: MCP_HEADERS, body: `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"task_enqueue","arguments":{"prompt":"x","inputData":{"a":${nested(2_000)}}}}}` }), 400),
+    c(
+      "deep MCP arguments",
+      req("POST", "/mcp", {
+        headers: MCP_HEADERS,
+        body: `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"task_enqueue","arguments":{"prompt":"x","inputData":{"a":${nested(2_000)}}}}}`
+      }),
+      400
+    ),
     c("NaN literal", json("POST", "/v1/tasks", '{"prompt":"x","priority":NaN}'), 400),
     c("Infinity literal", json("POST", "/v1/tasks", '{"prompt":"x","priority":Infinity}'), 400),
     c("negative priority", json("POST", "/v1/tasks", '{"prompt":"x","priority":-1}'), 400),
@@ -225,7 +269,11 @@ const cases = (): Array<Case> => {
     c("parent unknown", json("POST", "/v1/tasks", `{"prompt":"x","parentTaskId":"${randomUUID()}"}`), 404),
     c("plan without tasks", json("POST", "/v1/plans", "{}"), 400),
     c("plan with duplicate keys", json("POST", "/v1/plans", '{"tasks":[{"key":"a","prompt":"x"},{"key":"a","prompt":"y"}]}'), 400),
-    c("plan with a cycle", json("POST", "/v1/plans", '{"tasks":[{"key":"a","prompt":"x","dependsOn":["b"]},{"key":"b","prompt":"y","dependsOn":["a"]}]}'), 409),
+    c(
+      "plan with a cycle",
+      json("POST", "/v1/plans", '{"tasks":[{"key":"a","prompt":"x","dependsOn":["b"]},{"key":"b","prompt":"y","dependsOn":["a"]}]}'),
+      409
+    ),
     // ---- durations and worker bodies ----
     c("lease 2^53-1 s", json("POST", "/v1/claims", '{"leaseSeconds":9007199254740991}'), 400, "ValidationError"),
     c("lease 1e13 s", json("POST", "/v1/claims", '{"leaseSeconds":1e13}'), 400),
@@ -252,29 +300,64 @@ const cases = (): Array<Case> => {
     c("bare CR in a header", `GET /healthz HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nX-Abathur-Actor: a\rInjected: 1\r\n\r\n`, 400),
     c("NUL in a header", `GET /healthz HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nX-Abathur-Actor: a\0b\r\n\r\n`, 400),
     c("space in a header name", `GET /healthz HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nBad Header: x\r\n\r\n`, 400),
-    c("folded header", `POST /v1/tasks HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nContent-Type: text/plain\r\n application/json\r\nContent-Length: ${submit.length}\r\n\r\n${submit}`),
-    c("two content lengths", `POST /v1/tasks HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nContent-Type: application/json\r\nContent-Length: 5\r\nContent-Length: ${submit.length}\r\n\r\n${submit}`, 400),
-    c("length and chunked (smuggling)", `POST /v1/tasks HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nContent-Type: application/json\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nPOST /v1/tasks HTTP/1.1\r\n\r\n`, 400),
-    c("bad chunk size", `POST /v1/tasks HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n`, 400),
+    c(
+      "folded header",
+      `POST /v1/tasks HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nContent-Type: text/plain\r\n application/json\r\nContent-Length: ${submit.length}\r\n\r\n${submit}`
+    ),
+    c(
+      "two content lengths",
+      `POST /v1/tasks HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nContent-Type: application/json\r\nContent-Length: 5\r\nContent-Length: ${submit.length}\r\n\r\n${submit}`,
+      400
+    ),
+    c(
+      "length and chunked (smuggling)",
+      `POST /v1/tasks HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nContent-Type: application/json\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nPOST /v1/tasks HTTP/1.1\r\n\r\n`,
+      400
+    ),
+    c(
+      "bad chunk size",
+      `POST /v1/tasks HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n`,
+      400
+    ),
     c("negative length", `POST /v1/tasks HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nContent-Type: application/json\r\nContent-Length: -1\r\n\r\n`, 400),
-    c("length not a number", `POST /v1/tasks HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nContent-Type: application/json\r\nContent-Length: abc\r\n\r\n`, 400),
+    c(
+      "length not a number",
+      `POST /v1/tasks HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nContent-Type: application/json\r\nContent-Length: abc\r\n\r\n`,
+      400
+    ),
     c("headers over 16 KiB", req("GET", "/v1/status", { headers: { "x-filler": "y".repeat(20_000) } }), 431),
     c("HTTP/0.9", "GET /\r\n\r\n", 400),
     c("HTTP/2 preface", "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"),
     c("HTTP/9.9", `GET /healthz HTTP/9.9\r\nHost: 127.0.0.1:${port}\r\n\r\n`, 400),
     c("binary junk", Buffer.from([0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03, 0x0d, 0x0a, 0x0d, 0x0a]), 400),
-    c("latin-1 actor on a refused body", req("POST", "/v1/tasks", { headers: { "content-type": "text/plain", "x-abathur-actor": "r\u00e9sum\u00e9" }, body: submit }), 415),
+    c(
+      "latin-1 actor on a refused body",
+      req("POST", "/v1/tasks", { headers: { "content-type": "text/plain", "x-abathur-actor": "r\u00e9sum\u00e9" }, body: submit }),
+      415
+    ),
     // ---- MCP JSON-RPC ----
     c("MCP malformed JSON", req("POST", "/mcp", { headers: MCP_HEADERS, body: "{" }), 400),
     c("MCP empty object", req("POST", "/mcp", { headers: MCP_HEADERS, body: "{}" }), 400),
     c("MCP empty batch", req("POST", "/mcp", { headers: MCP_HEADERS, body: "[]" }), 202),
     c("MCP wrong version", req("POST", "/mcp", { headers: MCP_HEADERS, body: '{"jsonrpc":"1.0","id":1,"method":"tools/list"}' }), 400),
-    c("MCP JSON only in Accept", req("POST", "/mcp", { headers: { ...JSON_TYPE, accept: "application/json" }, body: mcpCall("task_enqueue", { prompt: "x" }) }), 406),
+    c(
+      "MCP JSON only in Accept",
+      req("POST", "/mcp", { headers: { ...JSON_TYPE, accept: "application/json" }, body: mcpCall("task_enqueue", { prompt: "x" }) }),
+      406
+    ),
     c("MCP bad arguments", req("POST", "/mcp", { headers: MCP_HEADERS, body: mcpCall("task_enqueue", { prompt: 5 }) }), 200),
     c("MCP unknown tool", req("POST", "/mcp", { headers: MCP_HEADERS, body: mcpCall("rm_rf", {}) }), 200),
     c("MCP arguments a string", req("POST", "/mcp", { headers: MCP_HEADERS, body: mcpCall("task_enqueue", "prompt") }), 200),
-    c("MCP __proto__ argument", req("POST", "/mcp", { headers: MCP_HEADERS, body: mcpCall("task_enqueue", JSON.parse('{"__proto__":{"prompt":"x"}}')) }), 200),
-    c("MCP complete with a wrong lease", req("POST", "/mcp", { headers: MCP_HEADERS, body: mcpCall("task_complete", { taskId: running.id, leaseToken: "stolen" }) }), 200),
+    c(
+      "MCP __proto__ argument",
+      req("POST", "/mcp", { headers: MCP_HEADERS, body: mcpCall("task_enqueue", JSON.parse('{"__proto__":{"prompt":"x"}}')) }),
+      200
+    ),
+    c(
+      "MCP complete with a wrong lease",
+      req("POST", "/mcp", { headers: MCP_HEADERS, body: mcpCall("task_complete", { taskId: running.id, leaseToken: "stolen" }) }),
+      200
+    ),
     c("MCP no body", req("POST", "/mcp", { headers: MCP_HEADERS }), 400),
     // ---- auth probes on the server with a token ----
     ...[
@@ -299,22 +382,48 @@ const cases = (): Array<Case> => {
       server: "guarded" as const
     })),
     { name: "auth: empty access_token", data: greq("GET", "/v1/tasks?access_token="), status: 401, server: "guarded" },
-    { name: "auth: wrong access_token", data: greq("POST", "/v1/claims?access_token=wrong", { headers: JSON_TYPE, body: "{}" }), status: 401, server: "guarded" },
-    { name: "auth: MCP without a token", data: greq("POST", "/mcp", { headers: MCP_HEADERS, body: mcpCall("task_enqueue", { prompt: "x" }) }), status: 401, server: "guarded" },
+    {
+      name: "auth: wrong access_token",
+      data: greq("POST", "/v1/claims?access_token=wrong", { headers: JSON_TYPE, body: "{}" }),
+      status: 401,
+      server: "guarded"
+    },
+    {
+      name: "auth: MCP without a token",
+      data: greq("POST", "/mcp", { headers: MCP_HEADERS, body: mcpCall("task_enqueue", { prompt: "x" }) }),
+      status: 401,
+      server: "guarded"
+    },
     { name: "auth: events without a token", data: greq("GET", "/v1/events"), status: 401, server: "guarded" },
     { name: "auth: cancel without a token", data: greq("POST", `/v1/tasks/${guardedTask}/cancel`), status: 401, server: "guarded" },
-    { name: "auth: valid token, text/plain body", data: greq("POST", "/v1/tasks", { headers: { ...auth, "content-type": "text/plain" }, body: submit }), status: 415, server: "guarded" },
-    { name: "auth: valid token, malformed Host", data: greq("POST", "/v1/tasks", { host: "a:99999", headers: { ...auth, ...JSON_TYPE }, body: submit }), status: 400, server: "guarded" },
+    {
+      name: "auth: valid token, text/plain body",
+      data: greq("POST", "/v1/tasks", { headers: { ...auth, "content-type": "text/plain" }, body: submit }),
+      status: 415,
+      server: "guarded"
+    },
+    {
+      name: "auth: valid token, malformed Host",
+      data: greq("POST", "/v1/tasks", { host: "a:99999", headers: { ...auth, ...JSON_TYPE }, body: submit }),
+      status: 400,
+      server: "guarded"
+    },
     { name: "auth: foreign Host without a token", data: greq("GET", "/v1/tasks", { host: "queue.example.com" }), status: 401, server: "guarded" },
     // ---- slow clients whose requests complete ----
     {
       name: "slow text/plain body: refused before it arrives",
-      data: [req("POST", "/v1/tasks", { headers: { "content-type": "text/plain", "content-length": "100" } }), "{\"prom"],
+      data: [req("POST", "/v1/tasks", { headers: { "content-type": "text/plain", "content-length": "100" } }), '{"prom'],
       status: 415
     },
     {
       name: "slow JSON body, dribbled, with an unknown key",
-      data: ["POST /v1/claims HTTP/1.1\r\nHost: 127.0.0.1:", `${port}\r\nContent-Type: application/json\r\nConnection: close\r\n`, "Content-Length: 11\r\n\r\n", '{"bogus', '":1}'],
+      data: [
+        "POST /v1/claims HTTP/1.1\r\nHost: 127.0.0.1:",
+        `${port}\r\nContent-Type: application/json\r\nConnection: close\r\n`,
+        "Content-Length: 11\r\n\r\n",
+        '{"bogus',
+        '":1}'
+      ],
       pauseMs: 100,
       status: 400
     }
@@ -325,9 +434,11 @@ const cases = (): Array<Case> => {
 /** Runs `tasks` with at most `n` at a time. */
 const pool = async <T>(items: ReadonlyArray<T>, n: number, run: (item: T) => Promise<void>) => {
   let next = 0
-  await Promise.all(Array.from({ length: n }, async () => {
-    while (next < items.length) await run(items[next++]!)
-  }))
+  await Promise.all(
+    Array.from({ length: n }, async () => {
+      while (next < items.length) await run(items[next++]!)
+    })
+  )
 }
 
 /** A client that sends a request's first bytes and then nothing (slowloris). */
@@ -351,7 +462,10 @@ describe("hostile requests", () => {
     const stalled = await Promise.all([
       ...Array.from({ length: 10 }, () => stall(open.port, `GET /v1/status HTTP/1.1\r\nHost: 127.0.0.1:${open.port}\r\nX-Slow: `)),
       ...Array.from({ length: 5 }, () =>
-        stall(open.port, `POST /v1/tasks HTTP/1.1\r\nHost: 127.0.0.1:${open.port}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"prompt":"sto`)
+        stall(
+          open.port,
+          `POST /v1/tasks HTTP/1.1\r\nHost: 127.0.0.1:${open.port}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"prompt":"sto`
+        )
       ),
       ...Array.from({ length: 5 }, () =>
         stall(open.port, `POST /v1/claims HTTP/1.1\r\nHost: 127.0.0.1:${open.port}\r\nContent-Type: application/json\r\nContent-Length: 50\r\n\r\n{`)
@@ -376,10 +490,12 @@ describe("hostile requests", () => {
       if (c.status === undefined && (r.status < 400 || r.status >= 500)) problems.push(`${c.name}: expected a 4xx, got ${r.status}`)
       if (r.status >= 400 && c.name.startsWith("MCP ") && r.json?.jsonrpc === "2.0") {
         // /mcp speaks JSON-RPC: its errors are JSON-RPC errors
-        if (typeof r.json.error?.code !== "number" || typeof r.json.error?.message !== "string") problems.push(`${c.name}: not a JSON-RPC error: ${r.text.slice(0, 200)}`)
+        if (typeof r.json.error?.code !== "number" || typeof r.json.error?.message !== "string")
+          problems.push(`${c.name}: not a JSON-RPC error: ${r.text.slice(0, 200)}`)
       } else if (r.status >= 400) {
         const error = r.json?.error
-        if (typeof error?._tag !== "string" || typeof error?.message !== "string") problems.push(`${c.name}: not the Error shape: ${r.status} ${r.text.slice(0, 200)}`)
+        if (typeof error?._tag !== "string" || typeof error?.message !== "string")
+          problems.push(`${c.name}: not the Error shape: ${r.status} ${r.text.slice(0, 200)}`)
         else if (c.tag !== undefined && error._tag !== c.tag) problems.push(`${c.name}: expected ${c.tag}, got ${error._tag}`)
       }
       if (r.status === 200 && c.name.startsWith("MCP ")) {

@@ -151,7 +151,11 @@ describe("long-poll claims", () => {
     expect(plan.status).toBe(201)
     const results = await Promise.all(claims)
     const got = results.filter((r) => r.status === 200).map((r) => r.body.id)
-    expect(got.sort()).toEqual(Object.values(plan.body.tasks).map((t: any) => t.id).sort())
+    expect(got.sort()).toEqual(
+      Object.values(plan.body.tasks)
+        .map((t: any) => t.id)
+        .sort()
+    )
     expect(results.filter((r) => r.status === 204)).toHaveLength(1)
   })
 })

@@ -26,9 +26,21 @@ describe("MCP over streamable HTTP", () => {
       const { tools } = await mcp.listTools()
       expect(tools.map((t) => t.name).sort()).toEqual(
         [
-          "task_enqueue", "task_plan_submit", "task_get", "task_list", "task_claim", "task_complete", "task_fail", "task_cancel",
-          "task_queue_status", "task_execution_plan", "task_heartbeat", "task_release", "task_retry",
-          "task_dependency_add", "task_dependency_remove"
+          "task_enqueue",
+          "task_plan_submit",
+          "task_get",
+          "task_list",
+          "task_claim",
+          "task_complete",
+          "task_fail",
+          "task_cancel",
+          "task_queue_status",
+          "task_execution_plan",
+          "task_heartbeat",
+          "task_release",
+          "task_retry",
+          "task_dependency_add",
+          "task_dependency_remove"
         ].sort()
       )
       const enqueue = tools.find((t) => t.name === "task_enqueue")!

@@ -79,7 +79,10 @@ export const w3 = async (ctx: Ctx): Promise<WorkloadResult> => {
     const rate = n / (ms / 1000)
     const floorRate = n / (floorMs / 1000)
     const share = rate / floorRate
-    const ac = stats(aClaim), ao = stats(aComplete), fc = stats(fClaim), fo = stats(fComplete)
+    const ac = stats(aClaim),
+      ao = stats(aComplete),
+      fc = stats(fClaim),
+      fo = stats(fComplete)
     return {
       id: "W3",
       title: "Claim and complete ready tasks in one process",
@@ -150,7 +153,10 @@ export const w4 = async (ctx: Ctx): Promise<WorkloadResult> => {
     // the horizon rise by the starvation earned, which keeps their order), then one claim.
     const idleRows: Array<ReturnType<typeof infoRow>> = []
     if (ctx.withFloor) {
-      for (const idle of [{ label: "10 minutes", ms: 600_000 }, { label: "2 hours", ms: 7_200_000 }]) {
+      for (const idle of [
+        { label: "10 minutes", ms: 600_000 },
+        { label: "2 hours", ms: 7_200_000 }
+      ]) {
         const side = new BetterSqlite3(file)
         side.pragma("busy_timeout = 5000")
         const shift = (column: string) => `${column} = strftime('%Y-%m-%dT%H:%M:%fZ', ${column}, '-${idle.ms / 1000} seconds')`

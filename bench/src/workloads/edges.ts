@@ -228,9 +228,7 @@ export const w6 = async (ctx: Ctx): Promise<WorkloadResult> => {
     for (const op of warmOps) h.runExit(h.q.addDependency(ids[op.dependent]!, { prerequisiteId: ids[op.prerequisite]! }))
     await ctx.measure("addDependency", ops.length, () => {
       for (const op of ops) {
-        const exit = lap(lat, () =>
-          ctx.call(() => h.runExit(h.q.addDependency(ids[op.dependent]!, { prerequisiteId: ids[op.prerequisite]! })))
-        )
+        const exit = lap(lat, () => ctx.call(() => h.runExit(h.q.addDependency(ids[op.dependent]!, { prerequisiteId: ids[op.prerequisite]! }))))
         latByKind[op.kind].push(lat[lat.length - 1]!)
         const got: Kind | "other" = Exit.isSuccess(exit)
           ? "legal"
@@ -246,8 +244,10 @@ export const w6 = async (ctx: Ctx): Promise<WorkloadResult> => {
 
     const a = stats(lat)
     const f = stats(fLat)
-    const al = stats(latByKind.legal), ac = stats(latByKind.cycle)
-    const fl = stats(fLatByKind.legal), fc = stats(fLatByKind.cycle)
+    const al = stats(latByKind.legal),
+      ac = stats(latByKind.cycle)
+    const fl = stats(fLatByKind.legal),
+      fc = stats(fLatByKind.cycle)
     return {
       id: "W6",
       title: "Add a dependency (cycle check) in a graph of depth 10",

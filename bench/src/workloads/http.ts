@@ -185,9 +185,7 @@ export const h1 = async (ctx: Ctx): Promise<WorkloadResult> => {
     const t0 = performance.now()
     for (const plan of readyPlans(seeded, { seed: 51 })) h.run(h.q.submitPlan(plan))
     const seedRate = seeded / ((performance.now() - t0) / 1000)
-    const notes = [
-      `set-up: ${fmtInt(seeded)} READY tasks submitted through TaskQueue.submitPlan at ${fmtRate(seedRate)} before the server starts`
-    ]
+    const notes = [`set-up: ${fmtInt(seeded)} READY tasks submitted through TaskQueue.submitPlan at ${fmtRate(seedRate)} before the server starts`]
 
     // In-process reference: W3's loop (claim, complete with the token) on the same file, same moment.
     let inProcess = Number.NaN
@@ -450,4 +448,3 @@ export const h2 = async (ctx: Ctx): Promise<WorkloadResult> => {
     cleanup()
   }
 }
-

@@ -141,13 +141,26 @@ export const peers = async (ctx: Ctx): Promise<WorkloadResult> => {
       pj.close()
       bare.db.close()
       db.close()
-      rows.push(peerRow(`${fmtInt(nSubmit)} single submits`, nSubmit, a!, p!, b!, f!, { plainjob: 1.0 },
-        "TaskQueue.submit per task / plainjob add / one INSERT (autocommit) / same-schema INSERT per BEGIN IMMEDIATE"))
+      rows.push(
+        peerRow(
+          `${fmtInt(nSubmit)} single submits`,
+          nSubmit,
+          a!,
+          p!,
+          b!,
+          f!,
+          { plainjob: 1.0 },
+          "TaskQueue.submit per task / plainjob add / one INSERT (autocommit) / same-schema INSERT per BEGIN IMMEDIATE"
+        )
+      )
     }
 
     // ---- 2. independent tasks in one call -----------------------------------------------------
     {
-      const a: Array<number> = [], p: Array<number> = [], b: Array<number> = [], f: Array<number> = []
+      const a: Array<number> = [],
+        p: Array<number> = [],
+        b: Array<number> = [],
+        f: Array<number> = []
       const h = await openQueue(file("abathur"))
       const pj = defineQueue({ connection: better(openPlain(file("plainjob"))), logger: silent })
       const bare = openBare(file("bare"))
@@ -178,8 +191,18 @@ export const peers = async (ctx: Ctx): Promise<WorkloadResult> => {
       pj.close()
       bare.db.close()
       db.close()
-      rows.push(peerRow(`${fmtInt(nPlan)} independent tasks in one call`, nPlan, a, p, b, f, { plainjob: 0.5 },
-        "TaskQueue.submitPlan / plainjob addMany / prepared INSERTs in one transaction (bare and same-schema)"))
+      rows.push(
+        peerRow(
+          `${fmtInt(nPlan)} independent tasks in one call`,
+          nPlan,
+          a,
+          p,
+          b,
+          f,
+          { plainjob: 0.5 },
+          "TaskQueue.submitPlan / plainjob addMany / prepared INSERTs in one transaction (bare and same-schema)"
+        )
+      )
     }
 
     // ---- 3. claim + complete, one worker --------------------------------------------------------
@@ -206,7 +229,11 @@ export const peers = async (ctx: Ctx): Promise<WorkloadResult> => {
         h2.run(h2.q.complete(c.id, { leaseToken: c.leaseToken }))
       }
       const pj = defineQueue({ connection: better(openPlain(file("plainjob"))), logger: silent })
-      for (let i = 0; i < total; i += 10_000) pj.addMany("bench", inputs.slice(i, i + 10_000).map((t) => ({ prompt: t.prompt })))
+      for (let i = 0; i < total; i += 10_000)
+        pj.addMany(
+          "bench",
+          inputs.slice(i, i + 10_000).map((t) => ({ prompt: t.prompt }))
+        )
       const pjCycle = () => {
         const job = pj.getAndMarkJobAsProcessing("bench")
         if (job === undefined) throw new Error("plainjob: the queue ran dry")
@@ -246,10 +273,30 @@ export const peers = async (ctx: Ctx): Promise<WorkloadResult> => {
       pj.close()
       bare.db.close()
       db.close()
-      rows.push(peerRow(`${fmtInt(nCycle)} claim + complete, one worker`, nCycle, a!, p!, b!, f!, { plainjob: 1.5 },
-        `Abathur: ${abathurCycle} / plainjob getAndMarkJobAsProcessing + markJobAsDone / bare: claim UPDATE ... RETURNING, complete UPDATE / same-schema floor claim + complete`))
-      rows.push(peerRow(`${fmtInt(nCycle)} claim + complete, one worker, without next`, nCycle, a2!, p!, b!, f!, { plainjob: Number.NaN },
-        "Abathur: claim, then complete with the lease token (two transactions, what a client without `next` does); the peers' figures are the row above's"))
+      rows.push(
+        peerRow(
+          `${fmtInt(nCycle)} claim + complete, one worker`,
+          nCycle,
+          a!,
+          p!,
+          b!,
+          f!,
+          { plainjob: 1.5 },
+          `Abathur: ${abathurCycle} / plainjob getAndMarkJobAsProcessing + markJobAsDone / bare: claim UPDATE ... RETURNING, complete UPDATE / same-schema floor claim + complete`
+        )
+      )
+      rows.push(
+        peerRow(
+          `${fmtInt(nCycle)} claim + complete, one worker, without next`,
+          nCycle,
+          a2!,
+          p!,
+          b!,
+          f!,
+          { plainjob: Number.NaN },
+          "Abathur: claim, then complete with the lease token (two transactions, what a client without `next` does); the peers' figures are the row above's"
+        )
+      )
     }
   } finally {
     cleanup()
@@ -281,12 +328,7 @@ export const peers = async (ctx: Ctx): Promise<WorkloadResult> => {
  * returns each side's time per repetition (milliseconds). `run(side, from, to)` runs operations
  * [from, to) of the side's current repetition.
  */
-const turns = (
-  sides: number,
-  reps: number,
-  n: number,
-  run: (side: number, from: number, to: number) => void
-): Array<Array<number>> => {
+const turns = (sides: number, reps: number, n: number, run: (side: number, from: number, to: number) => void): Array<Array<number>> => {
   const times = Array.from({ length: sides }, () => Array.from({ length: reps }, () => 0))
   const slice = Math.max(1, Math.ceil(n / 10))
   for (let rep = 0; rep < reps; rep++) {
@@ -308,12 +350,26 @@ const peerRow = (
   p: ReadonlyArray<number>,
   b: ReadonlyArray<number>,
   f: ReadonlyArray<number>,
-  target: { plainjob: number },  // NaN: no target
+  target: { plainjob: number }, // NaN: no target
   how: string
 ): PeerRow => {
   const rate = (ms: ReadonlyArray<number>) => n / (median(ms) / 1000)
-  const abathur = rate(a), plainjob = rate(p), bare = rate(b), floor = rate(f)
-  return { workload, how, abathur, plainjob, bare, floor, vsPlainjob: abathur / plainjob, vsBare: abathur / bare, vsFloor: abathur / floor, target: Number.isNaN(target.plainjob) ? undefined : target.plainjob }
+  const abathur = rate(a),
+    plainjob = rate(p),
+    bare = rate(b),
+    floor = rate(f)
+  return {
+    workload,
+    how,
+    abathur,
+    plainjob,
+    bare,
+    floor,
+    vsPlainjob: abathur / plainjob,
+    vsBare: abathur / bare,
+    vsFloor: abathur / floor,
+    target: Number.isNaN(target.plainjob) ? undefined : target.plainjob
+  }
 }
 
 const PLAINJOB_VERSION = (() => {

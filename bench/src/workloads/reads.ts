@@ -65,7 +65,9 @@ const floorPlan = (db: Db): (() => Array<Array<string>>) => {
 const floorStatus = (db: Db): (() => unknown) => {
   const counts = db.prepare("SELECT status, task_count, priority_sum FROM task_stats")
   // Schema v5: the partial index holds open tasks with prerequisites; depth 0 when only others are open.
-  const deeper = db.prepare(`SELECT max(dependency_depth) FROM tasks INDEXED BY idx_tasks_open_depth WHERE status IN ${OPEN} AND dependency_depth > 0`).pluck()
+  const deeper = db
+    .prepare(`SELECT max(dependency_depth) FROM tasks INDEXED BY idx_tasks_open_depth WHERE status IN ${OPEN} AND dependency_depth > 0`)
+    .pluck()
   const depth = { get: () => deeper.get() ?? 0 }
   const oldestReady = db.prepare("SELECT min(submitted_at) FROM tasks WHERE status = 'ready'").pluck()
   const oldestBlocked = db.prepare("SELECT min(submitted_at) FROM tasks WHERE status = 'blocked'").pluck()
@@ -106,14 +108,20 @@ export const w7 = async (ctx: Ctx): Promise<WorkloadResult> => {
       for (let i = 0; i < reps; i++) batches = lap(aPlan, () => ctx.call(() => h.run(h.q.executionPlan()))).totalBatches
     })
     await h.dispose()
-    notes.push(`execution plan: ${fmtInt(planSize)} open tasks in ${batches} batches (floor: ${floorBatches || "—"}); ${reps} calls each after 5 warm-up calls`)
+    notes.push(
+      `execution plan: ${fmtInt(planSize)} open tasks in ${batches} batches (floor: ${floorBatches || "—"}); ${reps} calls each after 5 warm-up calls`
+    )
 
     // Status over a long-lived queue of a million tasks, inserted with plain SQL.
     const seeded = longLivedDatabase(ctx.options.sharedDir, statusSize)
     if (seeded.seededMs !== null && seeded.shape !== null) {
       const s = seeded.shape
       notes.push(
-        `status: ${fmtInt(s.total)} tasks (${Object.entries(s.byStatus).map(([k, v]) => `${k} ${fmtInt(v)}`).join(", ")}; ${fmtInt(s.edges)} edges) inserted with plain SQL in one transaction in ${fmtMs(seeded.seededMs)}; ${reps * 4} calls each after 5 warm-up calls`
+        `status: ${fmtInt(s.total)} tasks (${Object.entries(s.byStatus)
+          .map(([k, v]) => `${k} ${fmtInt(v)}`)
+          .join(
+            ", "
+          )}; ${fmtInt(s.edges)} edges) inserted with plain SQL in one transaction in ${fmtMs(seeded.seededMs)}; ${reps * 4} calls each after 5 warm-up calls`
       )
     }
     const fStatus: Array<number> = []
@@ -140,7 +148,10 @@ export const w7 = async (ctx: Ctx): Promise<WorkloadResult> => {
     await hs.dispose()
     if (total !== statusSize) notes.push(`warning: status reports ${total} tasks, expected ${statusSize}`)
 
-    const ap = stats(aPlan), fp = stats(fPlan), as = stats(aStatus), fs = stats(fStatus)
+    const ap = stats(aPlan),
+      fp = stats(fPlan),
+      as = stats(aStatus),
+      fs = stats(fStatus)
     return {
       id: "W7",
       title: "Execution plan of open tasks; queue status over a million tasks",

@@ -37,6 +37,4 @@ export type LimitKind = z.output<typeof LimitKind>
 
 /** Formats zod issues as one line a person can act on. */
 export const formatIssues = (error: z.ZodError): string =>
-  error.issues
-    .map((issue) => (issue.path.length > 0 ? `${issue.path.join(".")}: ${issue.message}` : issue.message))
-    .join("; ")
+  error.issues.map((issue) => (issue.path.length > 0 ? `${issue.path.join(".")}: ${issue.message}` : issue.message)).join("; ")

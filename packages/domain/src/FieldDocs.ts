@@ -11,7 +11,7 @@ export const FieldDocs = {
   source:
     "Who submits: human, agent_requirements, agent_planner or agent_implementation (default human; agent_planner for a subtask or through MCP). Weighs in the priority.",
   dependsOn:
-    "Tasks this one waits for, each with all of its subtasks: ids of existing tasks, or {\"id\", \"onFailure\"?, \"dependencyType\"?}; it stays blocked until every one has completed.",
+    'Tasks this one waits for, each with all of its subtasks: ids of existing tasks, or {"id", "onFailure"?, "dependencyType"?}; it stays blocked until every one has completed.',
   dependencyType: "sequential (default) or parallel: how the task relates to its prerequisites (both wait for all of them).",
   parentTaskId: "The parent task: the new task is its subtask (and waits for whatever the parent waits for).",
   deadline: "An ISO-8601 time such as 2026-01-31T17:00:00Z: the priority rises as it nears. Missing it changes nothing else.",
@@ -20,13 +20,14 @@ export const FieldDocs = {
   maxRetries: "How many failed attempts are retried before the task fails for good (default 3).",
   maxExecutionTimeoutSeconds: "Longest run in seconds (default 3600), also the default lease of a claim.",
   summary: "A short title (default: the prompt's first line, cut to 140 characters).",
-  inputData: "Input for the worker: a JSON object such as {\"repo\": \"api\"}, handed over with the task.",
+  inputData: 'Input for the worker: a JSON object such as {"repo": "api"}, handed over with the task.',
   sessionId: "An id of your own that groups tasks (e.g. an agent's session); stored, never interpreted.",
   createdBy: "Who created the task, for the audit trail; stored, never interpreted.",
   notBefore: "An ISO-8601 time before which the task is not claimed (a ready task waiting for it stays ready).",
   idempotencyKey: "A key of your own (1..200 characters): submitting the same key again returns the task it created instead of a new one.",
   retryBackoffSeconds: "Seconds to wait before a failed attempt is retried, doubling with each retry (0 = retry at once).",
-  onFailure: "What a failure (or cancellation) of the prerequisite does to this task: cancel (default) cancels it too; ignore runs it anyway once the prerequisite has finished.",
+  onFailure:
+    "What a failure (or cancellation) of the prerequisite does to this task: cancel (default) cancels it too; ignore runs it anyway once the prerequisite has finished.",
   // plans
   tasks: "The plan's tasks: a list of nodes, each with the submit fields plus a key, dependsOn (keys or ids) and children.",
   key: "A name for the node, unique in the plan; other nodes name it in dependsOn.",
@@ -40,7 +41,7 @@ export const FieldDocs = {
   leaseSeconds: "How long the lease lasts, in seconds (default: the task's maxExecutionTimeoutSeconds). Renew it with a heartbeat.",
   waitSeconds: `Wait up to this many seconds (0..${MAX_CLAIM_WAIT_SECONDS}, default 0) for a task to become ready when none is.`,
   leaseToken: "The lease token from the claim: refused (LeaseMismatch) when the task has been claimed again since.",
-  result: "The task's result: any JSON value, e.g. {\"pr\": 42}.",
+  result: 'The task\'s result: any JSON value, e.g. {"pr": 42}.',
   error: "What went wrong (required): kept as the task's errorMessage.",
   reason: "Why, in words: kept in the audit trail.",
   status: "Only tasks in these statuses: pending, blocked, ready, running, completed, failed, cancelled.",
@@ -63,7 +64,7 @@ export type DocumentedField = keyof typeof FieldDocs
 export const FieldDocsIn: Readonly<Record<string, Readonly<Record<string, string>>>> = {
   PlanNode: {
     dependsOn:
-      "Nodes (by key) or existing tasks (by id) this one waits for, each with all of its subtasks; a key of the plan wins over an id. An item may be {\"key\"|\"id\": ..., \"onFailure\"?, \"dependencyType\"?}.",
+      'Nodes (by key) or existing tasks (by id) this one waits for, each with all of its subtasks; a key of the plan wins over an id. An item may be {"key"|"id": ..., "onFailure"?, "dependencyType"?}.',
     parentTaskId: "An existing task as the parent of this node (top-level nodes only: nested nodes get their enclosing node)."
   },
   PlanInput: {
@@ -117,7 +118,10 @@ export const withFieldDocs = (schema: Json, within?: string): Json => {
           Object.entries(v).map(([field, prop]) => {
             const visited = visit(prop, name)
             const description = describeField(field, name)
-            return [field, isJson(visited) && visited["description"] === undefined && description !== undefined ? { description, ...visited } : visited]
+            return [
+              field,
+              isJson(visited) && visited["description"] === undefined && description !== undefined ? { description, ...visited } : visited
+            ]
           })
         )
       } else out[k] = visit(v, name)

@@ -67,7 +67,9 @@ export function* findCycleSteps<Y>(
  * Returns the cycle with its first node repeated at the end, or null when acyclic.
  */
 export const findCycleIn = (nodes: ReadonlyArray<string>, edgesOf: (id: string) => ReadonlyArray<string>): ReadonlyArray<string> | null => {
-  const WHITE = 0, GREY = 1, BLACK = 2
+  const WHITE = 0,
+    GREY = 1,
+    BLACK = 2
   const color = new Map<string, number>()
   for (const start of nodes) {
     if ((color.get(start) ?? WHITE) !== WHITE) continue

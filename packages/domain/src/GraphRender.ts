@@ -53,7 +53,11 @@ export const renderMermaid = (tasks: ReadonlyArray<GraphTask>, edges: ReadonlyAr
 
 /** The graph in Graphviz DOT (`dot -Tsvg`). */
 export const renderDot = (tasks: ReadonlyArray<GraphTask>, edges: ReadonlyArray<GraphEdge>): string => {
-  const q = (s: string) => `"${s.replaceAll("\\", "\\\\").replaceAll('"', '\\"').replace(/[\r\n]+/g, " ")}"`
+  const q = (s: string) =>
+    `"${s
+      .replaceAll("\\", "\\\\")
+      .replaceAll('"', '\\"')
+      .replace(/[\r\n]+/g, " ")}"`
   const lines = ["digraph abathur {", "  rankdir=LR;", '  node [shape=box, style="rounded,filled", fontname="Helvetica"];']
   for (const t of tasks) lines.push(`  ${q(t.id)} [label=${q(label(t))}, fillcolor=${q(statusColours[t.status])}];`)
   for (const e of edges) {

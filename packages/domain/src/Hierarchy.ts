@@ -54,8 +54,7 @@ export const subtreeState = (status: TaskStatus, c: SubtreeCounts): SubtreeState
 }
 
 /** An edge on a task in this state is resolved: its subtree complete, or closed under `ignore`. */
-export const edgeResolved = (onFailure: OnFailure, s: SubtreeState): boolean =>
-  onFailure === "ignore" ? s.closed : s.complete
+export const edgeResolved = (onFailure: OnFailure, s: SubtreeState): boolean => (onFailure === "ignore" ? s.closed : s.complete)
 
 /**
  * The wait before a failed attempt runs again, in milliseconds: min(base x 2^(retryCount-1), max)
@@ -73,8 +72,7 @@ export const retryBackoffMs = (baseSeconds: number, maxSeconds: number, retryCou
  * (an agent splitting its work) or a submit through MCP (`fallback`), so agents never outrank
  * people by omission.
  */
-export const defaultSource = (hasParent: boolean, fallback: TaskSource = "human"): TaskSource =>
-  hasParent ? "agent_planner" : fallback
+export const defaultSource = (hasParent: boolean, fallback: TaskSource = "human"): TaskSource => (hasParent ? "agent_planner" : fallback)
 
 /**
  * JSON with object keys sorted at every level, so that equal values give equal text (the

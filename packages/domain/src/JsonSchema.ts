@@ -61,7 +61,10 @@ const complete = (schema: Json, answer: boolean, name?: string): Json => {
     if (!isJson(node)) return node
     const out: Json = {}
     for (const [k, v] of Object.entries(node)) {
-      out[k] = k === "$defs" && isJson(v) ? Object.fromEntries(Object.entries(v).map(([d, def]) => [d, visit(def, d)])) : visit(v, k === "properties" ? undefined : within)
+      out[k] =
+        k === "$defs" && isJson(v)
+          ? Object.fromEntries(Object.entries(v).map(([d, def]) => [d, visit(def, d)]))
+          : visit(v, k === "properties" ? undefined : within)
     }
     const props = out["properties"]
     if (!isJson(props)) return out

@@ -130,7 +130,10 @@ export type QueueStatus = z.output<typeof QueueStatus>
 
 /** The answer of `plan`: open tasks in batches that can run in parallel. */
 export const ExecutionPlan = z.object({
-  batches: z.array(Ids.readonly()).readonly().meta({ description: "Layers of open tasks: each batch can run in parallel once the previous ones are done." }),
+  batches: z
+    .array(Ids.readonly())
+    .readonly()
+    .meta({ description: "Layers of open tasks: each batch can run in parallel once the previous ones are done." }),
   totalBatches: z.number().int(),
   maxParallelism: z.number().int()
 })
@@ -175,5 +178,7 @@ export const RetryResult = z.object({ task: Task, revived: Ids }).meta({
 export type RetryResult = z.output<typeof RetryResult>
 
 /** `list` through MCP (a tool's result is an object). */
-export const TaskList = z.object({ tasks: z.array(ListedTask) }).meta({ description: "Tasks by calculated priority (highest first), then submission time." })
+export const TaskList = z
+  .object({ tasks: z.array(ListedTask) })
+  .meta({ description: "Tasks by calculated priority (highest first), then submission time." })
 export type TaskList = z.output<typeof TaskList>

@@ -41,19 +41,17 @@ export const parseTimestamp = (text: string): number | null => {
 export const formatTimestamp = (ms: number): string => new Date(ms).toISOString()
 
 /** An ISO-8601 timestamp, normalised to UTC (`2026-01-31T17:00:00.000Z`). */
-export const Timestamp = z
-  .string({ error: "a time must be an ISO-8601 string such as 2026-01-31T17:00:00Z" })
-  .transform((s, ctx) => {
-    const ms = parseTimestamp(s)
-    if (ms === null) {
-      ctx.addIssue({
-        code: "custom",
-        message: `${JSON.stringify(s)} is not an ISO-8601 time: use a form such as 2026-01-31T17:00:00Z`
-      })
-      return z.NEVER
-    }
-    return formatTimestamp(ms)
-  })
+export const Timestamp = z.string({ error: "a time must be an ISO-8601 string such as 2026-01-31T17:00:00Z" }).transform((s, ctx) => {
+  const ms = parseTimestamp(s)
+  if (ms === null) {
+    ctx.addIssue({
+      code: "custom",
+      message: `${JSON.stringify(s)} is not an ISO-8601 time: use a form such as 2026-01-31T17:00:00Z`
+    })
+    return z.NEVER
+  }
+  return formatTimestamp(ms)
+})
 export type Timestamp = z.output<typeof Timestamp>
 
 /** An instant given as input (a deadline): a Timestamp in the UTC years 0000 to 9999. */
@@ -78,9 +76,7 @@ export const JsonTree: z.ZodType<JsonValue> = z.lazy(() =>
 export const JsonValue: z.ZodType<JsonValue> = boundedJson(JsonTree)
 
 /** A JSON object (task input data), bounded as JsonValue is. */
-export const JsonObject = boundedJson(
-  z.record(z.string(), JsonTree, { error: "must be a JSON object such as {\"repo\": \"x\"}" })
-)
+export const JsonObject = boundedJson(z.record(z.string(), JsonTree, { error: 'must be a JSON object such as {"repo": "x"}' }))
 export type JsonObject = z.output<typeof JsonObject>
 
 export const nonNegativeInt = (what: string) =>

@@ -28,10 +28,7 @@ export const PrioritySettings = z
     /** A stored score is refreshed once the formula has moved this far from it (points). */
     refreshStep: z.number().positive().max(1).default(0.5)
   })
-  .refine(
-    (s) => Object.values(s.weights).some((w) => w > 0),
-    { error: "at least one priority weight must be above 0" }
-  )
+  .refine((s) => Object.values(s.weights).some((w) => w > 0), { error: "at least one priority weight must be above 0" })
 export type PrioritySettings = z.output<typeof PrioritySettings>
 
 export const defaultPrioritySettings: PrioritySettings = PrioritySettings.parse({})
@@ -75,7 +72,9 @@ export const PriorityExplanation = z
   .object({
     weights: perFactor("The weights the queue is configured with."),
     contributions: perFactor("The points each factor adds to the score: weight x score / the sum of the weights."),
-    score: z.number().meta({ description: "The sum of the contributions at the instant of the read (the stored score may lag behind while the task waits)." }),
+    score: z
+      .number()
+      .meta({ description: "The sum of the contributions at the instant of the read (the stored score may lag behind while the task waits)." }),
     starvationHorizonSeconds: z.number().meta({ description: "Waiting this long gives the full starvation score." }),
     urgencyHalfLifeSeconds: z.number().meta({ description: "Urgency halves for every this many seconds of slack before the deadline." })
   })
@@ -86,30 +85,20 @@ const clamp = (x: number) => Math.max(0, Math.min(x, 100))
 
 export const baseScore = (priority: number): number => clamp(priority * 10)
 
-export const urgencyScore = (
-  deadline: number | null,
-  estimatedDurationSeconds: number | null,
-  now: number,
-  halfLifeSeconds: number
-): number => {
+export const urgencyScore = (deadline: number | null, estimatedDurationSeconds: number | null, now: number, halfLifeSeconds: number): number => {
   if (deadline === null) return 0
   const slackSeconds = (deadline - now) / 1000 - (estimatedDurationSeconds ?? 0)
   if (slackSeconds <= 0) return 100
   return 100 * 2 ** (-slackSeconds / halfLifeSeconds)
 }
 
-export const dependencyScore = (openDependents: number): number =>
-  clamp((100 / 3) * Math.log10(1 + Math.max(0, openDependents)))
+export const dependencyScore = (openDependents: number): number => clamp((100 / 3) * Math.log10(1 + Math.max(0, openDependents)))
 
 export const starvationScore = (waitingSince: number, now: number, horizonSeconds: number): number =>
   clamp((100 * (now - waitingSince)) / 1000 / horizonSeconds)
 
 /** Each factor's score in [0, 100] at the instant `now`. */
-export const priorityBreakdown = (
-  facts: PriorityFacts,
-  now: number,
-  settings: PrioritySettings = defaultPrioritySettings
-): PriorityBreakdown => ({
+export const priorityBreakdown = (facts: PriorityFacts, now: number, settings: PrioritySettings = defaultPrioritySettings): PriorityBreakdown => ({
   base: baseScore(facts.priority),
   urgency: urgencyScore(facts.deadline, facts.estimatedDurationSeconds, now, settings.urgencyHalfLifeSeconds),
   dependency: dependencyScore(facts.openDependents),
@@ -121,19 +110,12 @@ export const priorityBreakdown = (
 export const combine = (b: PriorityBreakdown, settings: PrioritySettings = defaultPrioritySettings): number => {
   const w = settings.weights
   const total = w.base + w.urgency + w.dependency + w.starvation + w.source
-  return clamp(
-    (w.base * b.base + w.urgency * b.urgency + w.dependency * b.dependency + w.starvation * b.starvation +
-      w.source * b.source) /
-      total
-  )
+  return clamp((w.base * b.base + w.urgency * b.urgency + w.dependency * b.dependency + w.starvation * b.starvation + w.source * b.source) / total)
 }
 
 /** `calculated_priority` of a task at the instant `now`. */
-export const calculatePriority = (
-  facts: PriorityFacts,
-  now: number,
-  settings: PrioritySettings = defaultPrioritySettings
-): number => combine(priorityBreakdown(facts, now, settings), settings)
+export const calculatePriority = (facts: PriorityFacts, now: number, settings: PrioritySettings = defaultPrioritySettings): number =>
+  combine(priorityBreakdown(facts, now, settings), settings)
 
 /**
  * Points per millisecond that starvation adds to every waiting task's score, until the task
@@ -168,11 +150,7 @@ export interface PriorityRank {
   readonly refreshAt: number | null
 }
 
-export const priorityRank = (
-  facts: PriorityFacts,
-  now: number,
-  settings: PrioritySettings = defaultPrioritySettings
-): PriorityRank => {
+export const priorityRank = (facts: PriorityFacts, now: number, settings: PrioritySettings = defaultPrioritySettings): PriorityRank => {
   const score = calculatePriority(facts, now, settings)
   const rate = starvationRate(settings)
   const horizonAt = facts.waitingSince + settings.starvationHorizonSeconds * 1000
@@ -211,11 +189,7 @@ export const rankedScore = (
  * points, or null when it never will (no deadline, no urgency weight, or already at 100).
  * Urgency is 100 x 2^(-slack / half-life), so the instant has a closed form.
  */
-export const nextUrgencyRefreshAt = (
-  facts: PriorityFacts,
-  now: number,
-  settings: PrioritySettings = defaultPrioritySettings
-): number | null => {
+export const nextUrgencyRefreshAt = (facts: PriorityFacts, now: number, settings: PrioritySettings = defaultPrioritySettings): number | null => {
   const w = settings.weights
   if (facts.deadline === null || w.urgency === 0) return null
   const total = w.base + w.urgency + w.dependency + w.starvation + w.source
@@ -223,8 +197,8 @@ export const nextUrgencyRefreshAt = (
   // The instant urgency reaches 100: the time left equals the estimate.
   const fullAt = facts.deadline - (facts.estimatedDurationSeconds ?? 0) * 1000
   if (now >= fullAt) return null
-  const target = (w.urgency * urgencyScore(facts.deadline, facts.estimatedDurationSeconds, now, settings.urgencyHalfLifeSeconds)) / total +
-    settings.refreshStep
+  const target =
+    (w.urgency * urgencyScore(facts.deadline, facts.estimatedDurationSeconds, now, settings.urgencyHalfLifeSeconds)) / total + settings.refreshStep
   if (target >= full) return Math.ceil(fullAt)
   // full x 2^(-slack / halfLife) = target  <=>  slack = -halfLife x log2(target / full)
   const slackMs = -settings.urgencyHalfLifeSeconds * 1000 * Math.log2(target / full)

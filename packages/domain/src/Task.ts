@@ -58,13 +58,19 @@ export const Task = z
     completedAt: Timestamp.nullable().default(null),
     lastUpdatedAt: Timestamp.default(now),
     createdBy: z.string().nullable().default(null),
-    notBefore: Timestamp.nullable().default(null).meta({ description: "ISO-8601 UTC: the task is not claimed before this instant (it is READY, waiting for it)." }),
-    idempotencyKey: z.string().nullable().default(null).meta({ description: "The submitter's key: a submit with the same key and fields returns this task." }),
-    stallCount: nonNegativeInt("stallCount").default(0).meta({ description: "How often its lease expired without a report (no retry spent)." }),
-    retryBackoffSeconds: nonNegativeInt("retryBackoffSeconds")
+    notBefore: Timestamp.nullable()
+      .default(null)
+      .meta({ description: "ISO-8601 UTC: the task is not claimed before this instant (it is READY, waiting for it)." }),
+    idempotencyKey: z
+      .string()
       .nullable()
       .default(null)
-      .meta({ description: "Base of the exponential wait (with jitter) before a failed attempt is retried; 0 retries at once; null: ABATHUR_RETRY_BACKOFF (5)." })
+      .meta({ description: "The submitter's key: a submit with the same key and fields returns this task." }),
+    stallCount: nonNegativeInt("stallCount").default(0).meta({ description: "How often its lease expired without a report (no retry spent)." }),
+    retryBackoffSeconds: nonNegativeInt("retryBackoffSeconds").nullable().default(null).meta({
+      description:
+        "Base of the exponential wait (with jitter) before a failed attempt is retried; 0 retries at once; null: ABATHUR_RETRY_BACKOFF (5)."
+    })
   })
   .transform((task) => (task.summary === "" ? { ...task, summary: summarize(task.prompt) } : task))
 export type Task = z.output<typeof Task>
@@ -141,14 +147,19 @@ const stringOrObject = <Out, In>(str: z.ZodType<Out>, obj: z.ZodType<Out>, error
   }) as unknown as z.ZodType<Out, In>
 
 /** A `dependsOn` item of a single submit: a task id, or `{"id", "onFailure"?, "dependencyType"?}`. */
-export const DependsOnItem = stringOrObject<DependsOnSpec, string | { id: string; onFailure?: OnFailure | undefined; dependencyType?: DependencyType | undefined }>(
+export const DependsOnItem = stringOrObject<
+  DependsOnSpec,
+  string | { id: string; onFailure?: OnFailure | undefined; dependencyType?: DependencyType | undefined }
+>(
   TaskId.transform((id): DependsOnSpec => ({ id, onFailure: "cancel" })),
-  z.strictObject({ id: TaskId, ...edgeOptions }).transform((o): DependsOnSpec => ({
-    id: o.id,
-    onFailure: o.onFailure,
-    ...(o.dependencyType !== undefined && { dependencyType: o.dependencyType })
-  })),
-  "a dependsOn item is a task id or {\"id\": ID, \"onFailure\": \"cancel\" | \"ignore\", \"dependencyType\"?}"
+  z.strictObject({ id: TaskId, ...edgeOptions }).transform(
+    (o): DependsOnSpec => ({
+      id: o.id,
+      onFailure: o.onFailure,
+      ...(o.dependencyType !== undefined && { dependencyType: o.dependencyType })
+    })
+  ),
+  'a dependsOn item is a task id or {"id": ID, "onFailure": "cancel" | "ignore", "dependencyType"?}'
 )
 export type DependsOnItem = z.input<typeof DependsOnItem>
 
@@ -170,9 +181,7 @@ const submitFields = {
     .min(1, { error: "agentType must not be empty" })
     .default(TaskDefaults.agentType),
   maxRetries: nonNegativeInt("maxRetries").default(TaskDefaults.maxRetries),
-  maxExecutionTimeoutSeconds: boundedSeconds("maxExecutionTimeoutSeconds", 1, MAX_DURATION_SECONDS).default(
-    TaskDefaults.maxExecutionTimeoutSeconds
-  ),
+  maxExecutionTimeoutSeconds: boundedSeconds("maxExecutionTimeoutSeconds", 1, MAX_DURATION_SECONDS).default(TaskDefaults.maxExecutionTimeoutSeconds),
   summary: z.string({ error: "summary must be a string" }).check(wellFormed("summary")).optional(),
   inputData: JsonObject.default({}),
   sessionId: z.string({ error: "sessionId must be a string" }).check(wellFormed("sessionId")).nullable().optional(),
@@ -201,7 +210,12 @@ export type SubmitTask = z.output<typeof SubmitTaskInput>
 /** A prerequisite of a plan node: a key of the plan or a task id (a key wins), or the same in an object. */
 export type PlanDependsOnInput =
   | string
-  | { readonly id?: string | undefined; readonly key?: string | undefined; readonly onFailure?: OnFailure | undefined; readonly dependencyType?: DependencyType | undefined }
+  | {
+      readonly id?: string | undefined
+      readonly key?: string | undefined
+      readonly onFailure?: OnFailure | undefined
+      readonly dependencyType?: DependencyType | undefined
+    }
 
 /** A plan node's prerequisite, normalised: `ref` is a key or an id, as `kind` says (`either`: a key wins). */
 export interface PlanDependsOn {
@@ -212,17 +226,26 @@ export interface PlanDependsOn {
 }
 
 const PlanDependsOnItem = stringOrObject<PlanDependsOn, PlanDependsOnInput>(
-  z.string().check(wellFormed("dependsOn")).transform((ref): PlanDependsOn => ({ ref, kind: "either", onFailure: "cancel" })),
   z
-    .strictObject({ id: z.string().check(wellFormed("dependsOn")).optional(), key: z.string().check(wellFormed("dependsOn")).optional(), ...edgeOptions })
-    .refine((o) => (o.id === undefined) !== (o.key === undefined), { error: "give exactly one of \"id\" or \"key\"" })
-    .transform((o): PlanDependsOn => ({
-      ref: o.id ?? o.key ?? "",
-      kind: o.id !== undefined ? "id" : "key",
-      onFailure: o.onFailure,
-      ...(o.dependencyType !== undefined && { dependencyType: o.dependencyType })
-    })),
-  "dependsOn holds keys or task ids, or {\"id\"|\"key\": ..., \"onFailure\"?, \"dependencyType\"?}"
+    .string()
+    .check(wellFormed("dependsOn"))
+    .transform((ref): PlanDependsOn => ({ ref, kind: "either", onFailure: "cancel" })),
+  z
+    .strictObject({
+      id: z.string().check(wellFormed("dependsOn")).optional(),
+      key: z.string().check(wellFormed("dependsOn")).optional(),
+      ...edgeOptions
+    })
+    .refine((o) => (o.id === undefined) !== (o.key === undefined), { error: 'give exactly one of "id" or "key"' })
+    .transform(
+      (o): PlanDependsOn => ({
+        ref: o.id ?? o.key ?? "",
+        kind: o.id !== undefined ? "id" : "key",
+        onFailure: o.onFailure,
+        ...(o.dependencyType !== undefined && { dependencyType: o.dependencyType })
+      })
+    ),
+  'dependsOn holds keys or task ids, or {"id"|"key": ..., "onFailure"?, "dependencyType"?}'
 )
 
 /** A node of a plan: submit fields plus a local `key`, and nested `children`. */
@@ -239,16 +262,19 @@ export interface PlanNode extends Omit<SubmitTask, "dependsOn"> {
 }
 
 export const PlanNode: z.ZodType<PlanNode, PlanNodeInput> = z.lazy(() =>
-  z.strictObject({
-    ...submitFields,
-    key: z
-      .string({ error: "every plan node needs a key (a name unique in the plan)" })
-      .check(wellFormed("key"))
-      .trim()
-      .min(1, { error: "a plan node's key must not be empty" }),
-    dependsOn: z.array(PlanDependsOnItem, { error: "dependsOn must be a list" }).default([]),
-    children: z.array(PlanNode, { error: "children must be a list of plan nodes" }).default([])
-  }, unknownFields([...Object.keys(submitFields), "key", "children"]))
+  z.strictObject(
+    {
+      ...submitFields,
+      key: z
+        .string({ error: "every plan node needs a key (a name unique in the plan)" })
+        .check(wellFormed("key"))
+        .trim()
+        .min(1, { error: "a plan node's key must not be empty" }),
+      dependsOn: z.array(PlanDependsOnItem, { error: "dependsOn must be a list" }).default([]),
+      children: z.array(PlanNode, { error: "children must be a list of plan nodes" }).default([])
+    },
+    unknownFields([...Object.keys(submitFields), "key", "children"])
+  )
 )
 
 /**
@@ -256,13 +282,16 @@ export const PlanNode: z.ZodType<PlanNode, PlanNodeInput> = z.lazy(() =>
  * returns the same tasks. A top-level `parentTaskId` adopts the plan under an existing task: it is
  * the parent of every top-level node that names none.
  */
-export const PlanInput = z.strictObject({
-  tasks: z.array(PlanNode, { error: "a plan needs \"tasks\": a list of plan nodes" }).min(1, {
-    error: "a plan needs at least one task"
-  }),
-  idempotencyKey: IdempotencyKey.optional(),
-  parentTaskId: TaskId.optional()
-}, unknownFields(["tasks", "idempotencyKey", "parentTaskId"]))
+export const PlanInput = z.strictObject(
+  {
+    tasks: z.array(PlanNode, { error: 'a plan needs "tasks": a list of plan nodes' }).min(1, {
+      error: "a plan needs at least one task"
+    }),
+    idempotencyKey: IdempotencyKey.optional(),
+    parentTaskId: TaskId.optional()
+  },
+  unknownFields(["tasks", "idempotencyKey", "parentTaskId"])
+)
 export type PlanInput = z.input<typeof PlanInput>
 export type Plan = z.output<typeof PlanInput>
 

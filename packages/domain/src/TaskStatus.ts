@@ -7,8 +7,7 @@ import * as z from "zod"
  * prerequisite; READY can be claimed; RUNNING is leased to a worker; the last three are terminal.
  */
 export const TaskStatus = z.enum(["pending", "blocked", "ready", "running", "completed", "failed", "cancelled"], {
-  error: (issue) =>
-    `unknown status ${JSON.stringify(issue.input)}: use one of pending, blocked, ready, running, completed, failed, cancelled`
+  error: (issue) => `unknown status ${JSON.stringify(issue.input)}: use one of pending, blocked, ready, running, completed, failed, cancelled`
 })
 export type TaskStatus = z.infer<typeof TaskStatus>
 

@@ -103,7 +103,9 @@ export const findWaitCycle = (
     }
     return out
   }
-  const WHITE = 0, GREY = 1, BLACK = 2
+  const WHITE = 0,
+    GREY = 1,
+    BLACK = 2
   const color: Array<number> = []
   let found: Array<number> | null = null
   for (const s of starts) {
@@ -138,12 +140,20 @@ export const findWaitCycle = (
   const nodes = found.map((n) => ((n & 1) === 0 ? gate(ids[n >> 1]!) : done(ids[n >> 1]!)))
   const steps: Array<WaitStep> = []
   for (let i = 0; i + 1 < nodes.length; i++) {
-    const a = nodes[i]!, b = nodes[i + 1]!
+    const a = nodes[i]!,
+      b = nodes[i + 1]!
     if (a.kind === "gate") steps.push({ from: a.id, to: b.id, why: b.kind === "done" ? "depends on" : "is below" })
     else if (b.kind === "done") steps.push({ from: a.id, to: b.id, why: "has the subtask" })
   }
-  const added = first === undefined ? -1 : steps.findIndex((s) => s.why === "depends on" && s.from === first.dependentId && s.to === first.prerequisiteId)
-  const from = added >= 0 ? added : Math.max(0, steps.findIndex((s) => s.why === "depends on"))
+  const added =
+    first === undefined ? -1 : steps.findIndex((s) => s.why === "depends on" && s.from === first.dependentId && s.to === first.prerequisiteId)
+  const from =
+    added >= 0
+      ? added
+      : Math.max(
+          0,
+          steps.findIndex((s) => s.why === "depends on")
+        )
   const told = [...steps.slice(from), ...steps.slice(0, from)]
   const cycle = told.map((s) => s.from)
   cycle.push(told[0]?.from ?? nodes[0]!.id)
@@ -196,8 +206,7 @@ export const waitBatches = (graph: WaitGraph, scope: ReadonlyArray<string>): Arr
     return level.get(startKey)!
   }
   /** What `to`'s level adds to `from`'s: done(t) waits for gate(t) one batch past it (t runs). */
-  const contribution = (from: WaitNode, to: WaitNode, toLevel: number): number =>
-    from.kind === "done" && to.kind === "gate" ? toLevel + 1 : toLevel
+  const contribution = (from: WaitNode, to: WaitNode, toLevel: number): number => (from.kind === "done" && to.kind === "gate" ? toLevel + 1 : toLevel)
   const batches: Array<Array<string>> = []
   for (const id of scope) {
     const b = levelOf(gate(id))

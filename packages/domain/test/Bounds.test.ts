@@ -131,7 +131,9 @@ describe("JSON in inputData and results: at most 64 levels deep", () => {
 
 describe("text: a lone UTF-16 surrogate is a ValidationError in every field", () => {
   it.each(LONE)("%j in the prompt, summary, agentType", (bad) => {
-    expect(rejection(SubmitTaskInput, { prompt: bad })).toMatch(/^prompt: prompt holds a lone UTF-16 surrogate \(U\+D[89A-F][0-9A-F]{2} at position \d+\)/)
+    expect(rejection(SubmitTaskInput, { prompt: bad })).toMatch(
+      /^prompt: prompt holds a lone UTF-16 surrogate \(U\+D[89A-F][0-9A-F]{2} at position \d+\)/
+    )
     expect(rejection(SubmitTaskInput, { prompt: "x", summary: bad })).toContain("summary: summary holds a lone UTF-16 surrogate")
     expect(rejection(SubmitTaskInput, { prompt: "x", agentType: `coder${bad}` })).toContain("agentType holds a lone UTF-16 surrogate")
     expect(rejection(SubmitTaskInput, { prompt: "x", sessionId: bad })).toContain("sessionId holds")
@@ -192,12 +194,15 @@ describe("the default summary is cut at 140 characters, never inside a surrogate
     // Mostly astral characters (two UTF-16 units each), so that cuts fall at every parity.
     const piece = fc.constantFrom("a", "😀", "é", "日", "𝄞", "👩‍💻", " ")
     fc.assert(
-      fc.property(fc.array(piece, { minLength: 60, maxLength: 300, size: "max" }).map((p) => p.join("")), (prompt) => {
-        const s = summarize(prompt)
-        expect(wellFormed(s)).toBe(true)
-        expect([...s].length).toBeLessThanOrEqual(140)
-        expect(prompt.trim().startsWith(s)).toBe(true)
-      }),
+      fc.property(
+        fc.array(piece, { minLength: 60, maxLength: 300, size: "max" }).map((p) => p.join("")),
+        (prompt) => {
+          const s = summarize(prompt)
+          expect(wellFormed(s)).toBe(true)
+          expect([...s].length).toBeLessThanOrEqual(140)
+          expect(prompt.trim().startsWith(s)).toBe(true)
+        }
+      ),
       { numRuns: 300 }
     )
   })

@@ -12,9 +12,7 @@ describe("TaskStatus", () => {
     expect(TaskStatus.enum.completed).toBe("completed")
     expect(TaskStatus.enum.failed).toBe("failed")
     expect(TaskStatus.enum.cancelled).toBe("cancelled")
-    expect([...TaskStatuses].sort()).toEqual(
-      ["blocked", "cancelled", "completed", "failed", "pending", "ready", "running"]
-    )
+    expect([...TaskStatuses].sort()).toEqual(["blocked", "cancelled", "completed", "failed", "pending", "ready", "running"])
   })
 
   it("rejects an unknown status and lists the valid ones", () => {
@@ -22,7 +20,7 @@ describe("TaskStatus", () => {
     expect(r.success).toBe(false)
     if (r.success) return
     const text = formatIssues(r.error)
-    expect(text).toContain("\"done\"")
+    expect(text).toContain('"done"')
     expect(text).toContain("use one of pending, blocked, ready, running, completed, failed, cancelled")
   })
 
@@ -44,9 +42,7 @@ describe("TaskSource", () => {
     const r = TaskSource.safeParse("robot")
     expect(r.success).toBe(false)
     if (r.success) return
-    expect(formatIssues(r.error)).toBe(
-      "unknown source \"robot\": use one of human, agent_requirements, agent_planner, agent_implementation"
-    )
+    expect(formatIssues(r.error)).toBe('unknown source "robot": use one of human, agent_requirements, agent_planner, agent_implementation')
   })
 })
 
@@ -61,6 +57,6 @@ describe("DependencyType", () => {
     const r = DependencyType.safeParse("both")
     expect(r.success).toBe(false)
     if (r.success) return
-    expect(formatIssues(r.error)).toBe("unknown dependency type \"both\": use sequential or parallel")
+    expect(formatIssues(r.error)).toBe('unknown dependency type "both": use sequential or parallel')
   })
 })

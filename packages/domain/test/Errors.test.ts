@@ -29,19 +29,17 @@ describe("exitCodeFor / httpStatusFor", () => {
   )
 
   it("covers every tag of the contract", () => {
-    expect(Object.keys(ErrorTags).sort()).toEqual(
-      [
-        "DependencyCycle",
-        "IdempotencyConflict",
-        "InvalidTransition",
-        "LeaseMismatch",
-        "LimitExceeded",
-        "MigrationError",
-        "TaskNotFound",
-        "Unauthorized",
-        "ValidationError"
-      ]
-    )
+    expect(Object.keys(ErrorTags).sort()).toEqual([
+      "DependencyCycle",
+      "IdempotencyConflict",
+      "InvalidTransition",
+      "LeaseMismatch",
+      "LimitExceeded",
+      "MigrationError",
+      "TaskNotFound",
+      "Unauthorized",
+      "ValidationError"
+    ])
   })
 })
 

@@ -57,7 +57,8 @@ describe("field documentation", () => {
       expect(text, name).not.toMatch(/__schema\d/)
       const props = properties(json)
       expect(props.length, name).toBeGreaterThan(0)
-      for (const p of props) expect(typeof p.schema["description"] === "string" && p.schema["description"].length > 10, `${name} ${p.path}`).toBe(true)
+      for (const p of props)
+        expect(typeof p.schema["description"] === "string" && p.schema["description"].length > 10, `${name} ${p.path}`).toBe(true)
     }
     const plan = documentedJsonSchema(PlanInput, { name: "PlanInput" })
     expect(Object.keys(plan["$defs"] as Json).sort()).toEqual(["JsonValue", "PlanNode"])
@@ -77,11 +78,18 @@ describe("field documentation", () => {
   })
 
   it("keeps a description the schema has of its own, and changes nothing else", () => {
-    const schema = { type: "object", properties: { prompt: { type: "string", description: "mine" }, priority: { type: "integer" }, other: { type: "string" } } }
+    const schema = {
+      type: "object",
+      properties: { prompt: { type: "string", description: "mine" }, priority: { type: "integer" }, other: { type: "string" } }
+    }
     const documented = withFieldDocs(schema)
     expect(documented).toEqual({
       type: "object",
-      properties: { prompt: { type: "string", description: "mine" }, priority: { type: "integer", description: FieldDocs.priority }, other: { type: "string" } }
+      properties: {
+        prompt: { type: "string", description: "mine" },
+        priority: { type: "integer", description: FieldDocs.priority },
+        other: { type: "string" }
+      }
     })
     expect(schema.properties.priority).toEqual({ type: "integer" })
   })

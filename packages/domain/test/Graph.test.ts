@@ -18,17 +18,14 @@ const graph = (edges: Record<string, ReadonlyArray<string>>) => {
 }
 
 /** A cycle must start and end at the same node and follow existing edges (or the new one). */
-const expectCycleAlong = (
-  cycle: ReadonlyArray<string> | null,
-  edgesOf: (id: string) => ReadonlyArray<string>,
-  extra?: readonly [string, string]
-) => {
+const expectCycleAlong = (cycle: ReadonlyArray<string> | null, edgesOf: (id: string) => ReadonlyArray<string>, extra?: readonly [string, string]) => {
   expect(cycle).not.toBeNull()
   const c = cycle!
   expect(c.length).toBeGreaterThanOrEqual(2)
   expect(c[c.length - 1]).toBe(c[0])
   for (let i = 0; i + 1 < c.length; i++) {
-    const from = c[i]!, to = c[i + 1]!
+    const from = c[i]!,
+      to = c[i + 1]!
     const isExtra = extra !== undefined && from === extra[0] && to === extra[1]
     expect(isExtra || edgesOf(from).includes(to), `${from} -> ${to} is an edge`).toBe(true)
   }
@@ -86,9 +83,16 @@ describe("findCycle (would the edge dependent -> prerequisite close a cycle?)", 
     // D (depth 2) gets a new prerequisite P (depth 5). Below P hangs a wide shallow
     // part of the graph (depth <= 2) that cannot reach D and must never be read.
     const edges: Record<string, Array<string>> = {
-      D: ["d1"], d1: ["d0"],
-      P: ["P4"], P4: ["P3", "s2a", "s1"], P3: ["P2", "s2b"], P2: ["P1"], P1: ["s0"],
-      s2a: ["s1"], s2b: ["s1", "s0"], s1: ["s0"]
+      D: ["d1"],
+      d1: ["d0"],
+      P: ["P4"],
+      P4: ["P3", "s2a", "s1"],
+      P3: ["P2", "s2b"],
+      P2: ["P1"],
+      P1: ["s0"],
+      s2a: ["s1"],
+      s2b: ["s1", "s0"],
+      s1: ["s0"]
     }
     for (let i = 0; i < 100; i++) {
       edges[`w${i}`] = ["s1"]
@@ -124,14 +128,7 @@ describe("findCycle (would the edge dependent -> prerequisite close a cycle?)", 
     // random DAG over 0..n-1 with edges from higher to lower index; add one random edge
     const arb = fc
       .integer({ min: 2, max: 12 })
-      .chain((n) =>
-        fc.tuple(
-          fc.constant(n),
-          fc.array(fc.tuple(fc.nat(n - 1), fc.nat(n - 1)), { maxLength: 30 }),
-          fc.nat(n - 1),
-          fc.nat(n - 1)
-        )
-      )
+      .chain((n) => fc.tuple(fc.constant(n), fc.array(fc.tuple(fc.nat(n - 1), fc.nat(n - 1)), { maxLength: 30 }), fc.nat(n - 1), fc.nat(n - 1)))
     fc.assert(
       fc.property(arb, ([n, pairs, from, to]) => {
         const edges: Record<string, Array<string>> = {}
@@ -199,19 +196,14 @@ describe("findCycleIn", () => {
 })
 
 describe("topologicalBatches", () => {
-  const batches = (edges: Record<string, ReadonlyArray<string>>, nodes = Object.keys(edges)) =>
-    topologicalBatches(nodes, (id) => edges[id] ?? [])
+  const batches = (edges: Record<string, ReadonlyArray<string>>, nodes = Object.keys(edges)) => topologicalBatches(nodes, (id) => edges[id] ?? [])
 
   it("puts a chain one task per batch, prerequisites first", () => {
     expect(batches({ c: ["b"], b: ["a"], a: [] })).toEqual([["a"], ["b"], ["c"]])
   })
 
   it("layers a diamond in three batches", () => {
-    expect(batches({ top: ["l", "r"], l: ["bottom"], r: ["bottom"], bottom: [] })).toEqual([
-      ["bottom"],
-      ["l", "r"],
-      ["top"]
-    ])
+    expect(batches({ top: ["l", "r"], l: ["bottom"], r: ["bottom"], bottom: [] })).toEqual([["bottom"], ["l", "r"], ["top"]])
   })
 
   it("puts independent tasks in one batch", () => {
@@ -228,7 +220,10 @@ describe("topologicalBatches", () => {
     expect(batches(edges, ["b", "x", "c", "a"])).toEqual([["x"], ["b", "c", "a"]])
     // freed in a different order from the one given
     const e2 = { z: ["p2"], y: ["p1"], p1: [], p2: [] }
-    expect(batches(e2, ["z", "y", "p1", "p2"])).toEqual([["p1", "p2"], ["z", "y"]])
+    expect(batches(e2, ["z", "y", "p1", "p2"])).toEqual([
+      ["p1", "p2"],
+      ["z", "y"]
+    ])
   })
 
   it("places a task after its deepest prerequisite", () => {

@@ -34,7 +34,7 @@ describe("renderMermaid", () => {
   })
 
   it("keeps quotes and line breaks in a summary from breaking the diagram", () => {
-    const out = renderMermaid([{ id: A, summary: "Say \"hi\"\nthen leave", status: "ready" }], [])
+    const out = renderMermaid([{ id: A, summary: 'Say "hi"\nthen leave', status: "ready" }], [])
     const nodeLine = out.split("\n").find((l) => l.includes("Say"))!
     expect(nodeLine).not.toMatch(/"hi"/)
     expect(nodeLine).toContain("then leave")
@@ -64,7 +64,7 @@ describe("renderDot", () => {
   })
 
   it("escapes quotes, backslashes and line breaks in labels", () => {
-    const out = renderDot([{ id: A, summary: "C:\\tmp \"x\"\ny", status: "failed" }], [])
-    expect(out).toContain("C:\\\\tmp \\\"x\\\" y")
+    const out = renderDot([{ id: A, summary: 'C:\\tmp "x"\ny', status: "failed" }], [])
+    expect(out).toContain('C:\\\\tmp \\"x\\" y')
   })
 })

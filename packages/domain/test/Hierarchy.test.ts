@@ -82,7 +82,12 @@ describe("plans with edge objects", () => {
     const unknown = flattenPlan(PlanInput.parse({ tasks: [{ key: "a", prompt: "a", dependsOn: [{ key: A }] }] }))
     expect(unknown).toMatchObject({ _tag: "Problem", problem: { _tag: "UnknownReference" } })
     const twice = flattenPlan(
-      PlanInput.parse({ tasks: [{ key: "a", prompt: "a", idempotencyKey: "k" }, { key: "b", prompt: "b", idempotencyKey: "k" }] })
+      PlanInput.parse({
+        tasks: [
+          { key: "a", prompt: "a", idempotencyKey: "k" },
+          { key: "b", prompt: "b", idempotencyKey: "k" }
+        ]
+      })
     )
     expect(twice).toMatchObject({ _tag: "Problem", problem: { _tag: "DuplicateIdempotencyKey", key: "b" } })
     expect(PlanInput.safeParse({ tasks: [{ key: "a", prompt: "a", dependsOn: [{ id: A, key: "a" }] }] }).success).toBe(false)

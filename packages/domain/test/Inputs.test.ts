@@ -37,9 +37,9 @@ describe("ListTasksInput", () => {
   })
 
   it("rejects an unknown status, a zero limit and unknown filters", () => {
-    expect(rejection(ListTasksInput, { status: "done" })).toContain("unknown status \"done\"")
+    expect(rejection(ListTasksInput, { status: "done" })).toContain('unknown status "done"')
     expect(rejection(ListTasksInput, { limit: 0 })).toBe("limit: limit must be at least 1")
-    expect(rejection(ListTasksInput, { source: "robot" })).toContain("unknown source \"robot\"")
+    expect(rejection(ListTasksInput, { source: "robot" })).toContain('unknown source "robot"')
     expect(rejection(ListTasksInput, { sort: "asc" })).toContain("sort")
   })
 
@@ -100,9 +100,7 @@ describe("AddDependencyInput / ExecutionPlanInput", () => {
       dependencyType: "parallel"
     })
     expect(rejection(AddDependencyInput, { prerequisiteId: "x" })).toContain("is not a task id")
-    expect(rejection(AddDependencyInput, { prerequisiteId: A, dependencyType: "both" })).toContain(
-      "use sequential or parallel"
-    )
+    expect(rejection(AddDependencyInput, { prerequisiteId: A, dependencyType: "both" })).toContain("use sequential or parallel")
   })
 
   it("execution plan takes optional task ids", () => {
@@ -127,7 +125,7 @@ describe("PruneInput", () => {
 
   it("says how to write an age", () => {
     expect(rejection(PruneInput, { olderThan: "soon" })).toBe(
-      "olderThan: \"soon\" is not an age: use a number and a unit, such as 30s, 15m, 12h, 30d or 2w"
+      'olderThan: "soon" is not an age: use a number and a unit, such as 30s, 15m, 12h, 30d or 2w'
     )
   })
 
@@ -142,6 +140,6 @@ describe("PruneInput", () => {
 describe("GraphFormat", () => {
   it("is mermaid or dot", () => {
     expect(GraphFormat.options).toEqual(["mermaid", "dot"])
-    expect(rejection(GraphFormat, "svg")).toBe("unknown graph format \"svg\": use mermaid or dot")
+    expect(rejection(GraphFormat, "svg")).toBe('unknown graph format "svg": use mermaid or dot')
   })
 })

@@ -105,7 +105,12 @@ describe("flattenPlan", () => {
   })
 
   it("reports a duplicate key, also between a parent and a nested child", () => {
-    expect(problem([{ key: "a", prompt: "1" }, { key: "a", prompt: "2" }])).toEqual({ _tag: "DuplicateKey", key: "a" })
+    expect(
+      problem([
+        { key: "a", prompt: "1" },
+        { key: "a", prompt: "2" }
+      ])
+    ).toEqual({ _tag: "DuplicateKey", key: "a" })
     expect(problem([{ key: "a", prompt: "1", children: [{ key: "a", prompt: "2" }] }])).toEqual({
       _tag: "DuplicateKey",
       key: "a"
@@ -113,15 +118,14 @@ describe("flattenPlan", () => {
   })
 
   it("rejects a nested node that sets parentTaskId", () => {
-    expect(
-      problem([{ key: "top", prompt: "top", children: [{ key: "kid", prompt: "kid", parentTaskId: EXT }] }])
-    ).toEqual({ _tag: "NestedParent", key: "kid" })
+    expect(problem([{ key: "top", prompt: "top", children: [{ key: "kid", prompt: "kid", parentTaskId: EXT }] }])).toEqual({
+      _tag: "NestedParent",
+      key: "kid"
+    })
   })
 
   it("accepts a nested node whose parentTaskId is null", () => {
-    expect(flatten([{ key: "top", prompt: "top", children: [{ key: "kid", prompt: "kid", parentTaskId: null }] }])._tag).toBe(
-      "Ok"
-    )
+    expect(flatten([{ key: "top", prompt: "top", children: [{ key: "kid", prompt: "kid", parentTaskId: null }] }])._tag).toBe("Ok")
   })
 
   it("reports a reference that is neither a key nor a UUID", () => {
@@ -148,18 +152,14 @@ describe("flattenPlan", () => {
 
 describe("describePlanProblem", () => {
   it("says what is wrong in words a person can act on", () => {
-    expect(describePlanProblem({ _tag: "DuplicateKey", key: "a" })).toBe(
-      "plan key \"a\" is used twice: every key must be unique in the plan"
-    )
+    expect(describePlanProblem({ _tag: "DuplicateKey", key: "a" })).toBe('plan key "a" is used twice: every key must be unique in the plan')
     expect(describePlanProblem({ _tag: "UnknownReference", key: "a", reference: "bulid" })).toBe(
-      "plan node \"a\" depends on \"bulid\", which is neither a key of the plan nor a task id"
+      'plan node "a" depends on "bulid", which is neither a key of the plan nor a task id'
     )
     expect(describePlanProblem({ _tag: "NestedParent", key: "kid" })).toBe(
-      "plan node \"kid\" is nested and sets parentTaskId: only top-level nodes may name an existing parent"
+      'plan node "kid" is nested and sets parentTaskId: only top-level nodes may name an existing parent'
     )
-    expect(describePlanProblem({ _tag: "Cycle", cycle: ["a", "b", "a"] })).toBe(
-      "the plan's dependencies form a cycle: a -> b -> a"
-    )
+    expect(describePlanProblem({ _tag: "Cycle", cycle: ["a", "b", "a"] })).toBe("the plan's dependencies form a cycle: a -> b -> a")
   })
 })
 
@@ -173,43 +173,37 @@ describe("PlanInput", () => {
   it("rejects unknown fields on a node, naming them", () => {
     const text = rejection({ tasks: [{ key: "a", prompt: "a", depends_on: ["b"] }] })
     expect(text).toContain("tasks.0")
-    expect(text).toContain("unknown field \"depends_on\"")
+    expect(text).toContain('unknown field "depends_on"')
     expect(text).toContain("dependsOn")
   })
 
   it("rejects unknown fields on a nested node", () => {
     const text = rejection({ tasks: [{ key: "a", prompt: "a", children: [{ key: "b", prompt: "b", colour: 1 }] }] })
     expect(text).toContain("tasks.0.children.0")
-    expect(text).toContain("unknown field \"colour\"")
+    expect(text).toContain('unknown field "colour"')
   })
 
   it("rejects unknown fields at the top", () => {
-    expect(rejection({ tasks: [{ key: "a", prompt: "a" }], version: 2 })).toContain("unknown field \"version\"")
+    expect(rejection({ tasks: [{ key: "a", prompt: "a" }], version: 2 })).toContain('unknown field "version"')
   })
 
   it("requires a key on every node", () => {
-    expect(rejection({ tasks: [{ prompt: "a" }] })).toBe(
-      "tasks.0.key: every plan node needs a key (a name unique in the plan)"
-    )
+    expect(rejection({ tasks: [{ prompt: "a" }] })).toBe("tasks.0.key: every plan node needs a key (a name unique in the plan)")
     expect(rejection({ tasks: [{ key: "  ", prompt: "a" }] })).toBe("tasks.0.key: a plan node's key must not be empty")
   })
 
   it("requires a non-empty tasks list", () => {
     expect(rejection({ tasks: [] })).toBe("tasks: a plan needs at least one task")
-    expect(rejection({})).toBe("tasks: a plan needs \"tasks\": a list of plan nodes")
+    expect(rejection({})).toBe('tasks: a plan needs "tasks": a list of plan nodes')
   })
 
   it("checks each node's submit fields", () => {
-    expect(rejection({ tasks: [{ key: "a", prompt: "a", priority: 11 }] })).toBe(
-      "tasks.0.priority: priority must be from 0 to 10"
-    )
+    expect(rejection({ tasks: [{ key: "a", prompt: "a", priority: 11 }] })).toBe("tasks.0.priority: priority must be from 0 to 10")
     expect(rejection({ tasks: [{ key: "a", prompt: " " }] })).toContain("tasks.0.prompt: prompt must not be empty")
   })
 
   it("rejects children that are not a list", () => {
-    expect(rejection({ tasks: [{ key: "a", prompt: "a", children: {} }] })).toBe(
-      "tasks.0.children: children must be a list of plan nodes"
-    )
+    expect(rejection({ tasks: [{ key: "a", prompt: "a", children: {} }] })).toBe("tasks.0.children: children must be a list of plan nodes")
   })
 
   it("trims keys", () => {

@@ -98,9 +98,7 @@ describe("Timestamp", () => {
     const r = Timestamp.safeParse("next friday")
     expect(r.success).toBe(false)
     if (!r.success) {
-      expect(formatIssues(r.error)).toBe(
-        "\"next friday\" is not an ISO-8601 time: use a form such as 2026-01-31T17:00:00Z"
-      )
+      expect(formatIssues(r.error)).toBe('"next friday" is not an ISO-8601 time: use a form such as 2026-01-31T17:00:00Z')
     }
   })
 

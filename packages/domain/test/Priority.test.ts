@@ -267,8 +267,7 @@ const arbFactsNear = fc.record({
 })
 
 /** Weights that are 0 or not denormal, and a horizon of a minute or more (rank arithmetic stays exact to 1e-4). */
-const sane = (s: PrioritySettings) =>
-  Object.values(s.weights).every((w) => w === 0 || w >= 1e-6) && s.starvationHorizonSeconds >= 60
+const sane = (s: PrioritySettings) => Object.values(s.weights).every((w) => w === 0 || w >= 1e-6) && s.starvationHorizonSeconds >= 60
 
 describe("starvationRate", () => {
   it("is the weighted starvation points per millisecond: 100 x 0.5 / 6 over an hour by default", () => {
@@ -281,7 +280,11 @@ describe("starvationRate", () => {
 describe("priorityRank", () => {
   it("ranked back at any later instant before its refresh, stands within refreshStep below the formula", () => {
     fc.assert(
-      fc.property(arbFactsNear, settingsOrDefault, fc.integer({ min: 0, max: 10 * HOUR }), fc.double({ min: 0, max: 1, noNaN: true }),
+      fc.property(
+        arbFactsNear,
+        settingsOrDefault,
+        fc.integer({ min: 0, max: 10 * HOUR }),
+        fc.double({ min: 0, max: 1, noNaN: true }),
         (f, s, offset, frac) => {
           fc.pre(sane(s))
           const r = priorityRank(f, NOW, s)
@@ -295,7 +298,8 @@ describe("priorityRank", () => {
           const ranked = rankedScore({ ...r, waitingSince: f.waitingSince }, later, s)
           expect(ranked).toBeLessThanOrEqual(truth + 1e-6)
           expect(truth - ranked).toBeLessThan(s.refreshStep + 1e-6)
-        }),
+        }
+      ),
       { numRuns: 2000 }
     )
   })
@@ -307,7 +311,8 @@ describe("priorityRank", () => {
         // ranked as if it started now: off by the skew times the rate, not tested here.)
         const a = { ...a0, deadline: null, waitingSince: Math.min(a0.waitingSince, NOW) }
         const b = { ...b0, deadline: null, waitingSince: Math.min(b0.waitingSince, NOW) }
-        const ra = priorityRank(a, NOW), rb = priorityRank(b, NOW)
+        const ra = priorityRank(a, NOW),
+          rb = priorityRank(b, NOW)
         fc.pre(!ra.starved && !rb.starved && ra.refreshAt! > NOW + dt && rb.refreshAt! > NOW + dt)
         const later = NOW + dt
         const byRank = Math.sign(ra.rank - rb.rank)

@@ -36,7 +36,7 @@ describe("SubmitTaskInput rejects bad values with a message naming the field and
   it("bad UUID in dependsOn names the position and shows a valid id", () => {
     const text = rejection({ prompt: "x", dependsOn: [A, "task-2"] })
     expect(text).toContain("dependsOn.1")
-    expect(text).toContain("\"task-2\" is not a task id")
+    expect(text).toContain('"task-2" is not a task id')
     expect(text).toContain("expected a UUID such as")
   })
 
@@ -50,24 +50,17 @@ describe("SubmitTaskInput rejects bad values with a message naming the field and
     expect(text).toContain("is not a task id: expected a UUID such as")
   })
 
-  it.each(["tomorrow", "2025-13-01", "2025-10-10T25:00:00", "10/10/2025", "2025-02-30", ""])(
-    "bad ISO deadline %j",
-    (deadline) => {
-      const text = rejection({ prompt: "x", deadline })
-      expect(text).toBe(`deadline: ${JSON.stringify(deadline)} is not an ISO-8601 time: use a form such as 2026-01-31T17:00:00Z`)
-    }
-  )
+  it.each(["tomorrow", "2025-13-01", "2025-10-10T25:00:00", "10/10/2025", "2025-02-30", ""])("bad ISO deadline %j", (deadline) => {
+    const text = rejection({ prompt: "x", deadline })
+    expect(text).toBe(`deadline: ${JSON.stringify(deadline)} is not an ISO-8601 time: use a form such as 2026-01-31T17:00:00Z`)
+  })
 
   it("deadline that is not a string", () => {
-    expect(rejection({ prompt: "x", deadline: 1760097600000 })).toBe(
-      "deadline: a time must be an ISO-8601 string such as 2026-01-31T17:00:00Z"
-    )
+    expect(rejection({ prompt: "x", deadline: 1760097600000 })).toBe("deadline: a time must be an ISO-8601 string such as 2026-01-31T17:00:00Z")
   })
 
   it("negative estimatedDurationSeconds", () => {
-    expect(rejection({ prompt: "x", estimatedDurationSeconds: -5 })).toBe(
-      "estimatedDurationSeconds: estimatedDurationSeconds must not be negative"
-    )
+    expect(rejection({ prompt: "x", estimatedDurationSeconds: -5 })).toBe("estimatedDurationSeconds: estimatedDurationSeconds must not be negative")
   })
 
   it("fractional estimatedDurationSeconds", () => {
@@ -94,31 +87,29 @@ describe("SubmitTaskInput rejects bad values with a message naming the field and
 
   it("unknown field (a typo) is named, with the fix", () => {
     const text = rejection({ prompt: "x", priorty: 3 })
-    expect(text).toContain("unknown field \"priorty\"")
+    expect(text).toContain('unknown field "priorty"')
     expect(text).toContain("remove it or fix the spelling")
     expect(text).toContain("priority")
   })
 
   it("several unknown fields are all named", () => {
     const text = rejection({ prompt: "x", foo: 1, bar: 2 })
-    expect(text).toContain("unknown fields \"foo\", \"bar\"")
+    expect(text).toContain('unknown fields "foo", "bar"')
     expect(text).toContain("remove them")
   })
 
   it("status is not a submit field", () => {
-    expect(rejection({ prompt: "x", status: "ready" })).toContain("unknown field \"status\"")
+    expect(rejection({ prompt: "x", status: "ready" })).toContain('unknown field "status"')
   })
 
   it("unknown source lists the valid ones", () => {
     expect(rejection({ prompt: "x", source: "robot" })).toBe(
-      "source: unknown source \"robot\": use one of human, agent_requirements, agent_planner, agent_implementation"
+      'source: unknown source "robot": use one of human, agent_requirements, agent_planner, agent_implementation'
     )
   })
 
   it("unknown dependencyType names the valid ones", () => {
-    expect(rejection({ prompt: "x", dependencyType: "both" })).toBe(
-      "dependencyType: unknown dependency type \"both\": use sequential or parallel"
-    )
+    expect(rejection({ prompt: "x", dependencyType: "both" })).toBe('dependencyType: unknown dependency type "both": use sequential or parallel')
   })
 
   it("empty agentType", () => {
@@ -126,7 +117,7 @@ describe("SubmitTaskInput rejects bad values with a message naming the field and
   })
 
   it("inputData that is not an object", () => {
-    expect(rejection({ prompt: "x", inputData: [1, 2] })).toBe("inputData: must be a JSON object such as {\"repo\": \"x\"}")
+    expect(rejection({ prompt: "x", inputData: [1, 2] })).toBe('inputData: must be a JSON object such as {"repo": "x"}')
   })
 
   it.each([null, "Write the docs", [], 42])("a body that is not an object (%j) says an object is expected", (input) => {
@@ -184,7 +175,10 @@ describe("SubmitTaskInput accepts valid input and normalises it", () => {
     } as const
     expect(SubmitTaskInput.parse(input)).toEqual({
       ...input,
-      dependsOn: [{ id: A, onFailure: "cancel" }, { id: B, onFailure: "cancel" }]
+      dependsOn: [
+        { id: A, onFailure: "cancel" },
+        { id: B, onFailure: "cancel" }
+      ]
     })
   })
 
@@ -213,15 +207,11 @@ describe("SubmitTaskInput accepts valid input and normalises it", () => {
   })
 
   it("reads a deadline without a zone as UTC", () => {
-    expect(SubmitTaskInput.parse({ prompt: "x", deadline: "2025-10-10T12:00:00" }).deadline).toBe(
-      "2025-10-10T12:00:00.000Z"
-    )
+    expect(SubmitTaskInput.parse({ prompt: "x", deadline: "2025-10-10T12:00:00" }).deadline).toBe("2025-10-10T12:00:00.000Z")
   })
 
   it("reads the SQLite form 2025-10-10 12:00:00", () => {
-    expect(SubmitTaskInput.parse({ prompt: "x", deadline: "2025-10-10 12:00:00" }).deadline).toBe(
-      "2025-10-10T12:00:00.000Z"
-    )
+    expect(SubmitTaskInput.parse({ prompt: "x", deadline: "2025-10-10 12:00:00" }).deadline).toBe("2025-10-10T12:00:00.000Z")
   })
 
   it("reads a date-only deadline as midnight UTC", () => {
@@ -229,9 +219,7 @@ describe("SubmitTaskInput accepts valid input and normalises it", () => {
   })
 
   it("converts a deadline with an offset to UTC", () => {
-    expect(SubmitTaskInput.parse({ prompt: "x", deadline: "2025-10-10T12:00:00-05:00" }).deadline).toBe(
-      "2025-10-10T17:00:00.000Z"
-    )
+    expect(SubmitTaskInput.parse({ prompt: "x", deadline: "2025-10-10T12:00:00-05:00" }).deadline).toBe("2025-10-10T17:00:00.000Z")
   })
 
   it("accepts a prompt with surrounding whitespace and keeps it as given", () => {

@@ -99,7 +99,7 @@ describe("Task", () => {
   it("rejects an unknown status with the valid ones listed", () => {
     const r = Task.safeParse({ prompt: "x", status: "done" })
     expect(r.success).toBe(false)
-    if (!r.success) expect(formatIssues(r.error)).toContain("status: unknown status \"done\": use one of pending")
+    if (!r.success) expect(formatIssues(r.error)).toContain('status: unknown status "done": use one of pending')
   })
 
   describe("summary", () => {
@@ -166,7 +166,7 @@ describe("TaskDependency", () => {
   it("rejects ids that are not UUIDs", () => {
     const r = TaskDependency.safeParse({ dependentTaskId: "task-1", prerequisiteTaskId: B })
     expect(r.success).toBe(false)
-    if (!r.success) expect(formatIssues(r.error)).toContain("dependentTaskId: \"task-1\" is not a task id")
+    if (!r.success) expect(formatIssues(r.error)).toContain('dependentTaskId: "task-1" is not a task id')
   })
 })
 
@@ -178,8 +178,8 @@ describe("DependencyLink", () => {
       onFailure: "ignore",
       resolvedAt: null
     })
-    expect(
-      DependencyLink.parse({ taskId: A, dependencyType: "sequential", onFailure: "cancel", resolvedAt: "2025-10-10 12:00:00" }).resolvedAt
-    ).toBe("2025-10-10T12:00:00.000Z")
+    expect(DependencyLink.parse({ taskId: A, dependencyType: "sequential", onFailure: "cancel", resolvedAt: "2025-10-10 12:00:00" }).resolvedAt).toBe(
+      "2025-10-10T12:00:00.000Z"
+    )
   })
 })

@@ -28,33 +28,49 @@ describe("the waits-for graph", () => {
   })
 
   it("finds the deadlock that no chain of edges shows: B depends on D, below A, which depends on B", () => {
-    const g = graphOf({ a: {}, d: { parent: "a" }, b: {} }, [["a", "b"], ["b", "d"]])
+    const g = graphOf({ a: {}, d: { parent: "a" }, b: {} }, [
+      ["a", "b"],
+      ["b", "d"]
+    ])
     const found = findWaitCycle(g, [gate("b")], { dependentId: "b", prerequisiteId: "d" })
     expect(found?.cycle).toEqual(["b", "d", "a", "b"])
     expect(describeWaitCycle(found!)).toBe("b depends on d, d is below a, a depends on b")
   })
 
   it("a subtree that holds the waiting task: B's subtask depends on D", () => {
-    const g = graphOf({ a: {}, d: { parent: "a" }, b: {}, c: { parent: "b" } }, [["a", "b"], ["c", "d"]])
+    const g = graphOf({ a: {}, d: { parent: "a" }, b: {}, c: { parent: "b" } }, [
+      ["a", "b"],
+      ["c", "d"]
+    ])
     const found = findWaitCycle(g, [gate("c")], { dependentId: "c", prerequisiteId: "d" })
     expect(found?.steps.map((s) => s.why)).toEqual(["depends on", "is below", "depends on", "has the subtask"])
     expect(found?.cycle).toEqual(["c", "d", "a", "b", "c"])
   })
 
   it("finished work waits for nothing: a completed subtask, or a finished task's edges, close no cycle", () => {
-    const g = graphOf({ a: {}, d: { parent: "a", open: false }, b: {} }, [["a", "b"], ["b", "d"]])
+    const g = graphOf({ a: {}, d: { parent: "a", open: false }, b: {} }, [
+      ["a", "b"],
+      ["b", "d"]
+    ])
     expect(findWaitCycle(g, [gate("b")])).toBeNull()
-    const finished = graphOf({ a: { open: false }, b: {} }, [["a", "b"], ["b", "a"]])
+    const finished = graphOf({ a: { open: false }, b: {} }, [
+      ["a", "b"],
+      ["b", "a"]
+    ])
     expect(findWaitCycle(finished, [gate("b")])).toBeNull()
   })
 
   it("batches: a subtask after its parent's prerequisites, a dependent after the last subtask", () => {
-    const g = graphOf(
-      { spec: {}, impl: {}, api: { parent: "impl" }, ui: { parent: "impl" }, ship: {} },
-      [["impl", "spec"], ["ui", "api"], ["ship", "impl"]]
-    )
+    const g = graphOf({ spec: {}, impl: {}, api: { parent: "impl" }, ui: { parent: "impl" }, ship: {} }, [
+      ["impl", "spec"],
+      ["ui", "api"],
+      ["ship", "impl"]
+    ])
     expect(waitBatches(g, ["spec", "impl", "api", "ui", "ship"])).toEqual([["spec"], ["impl", "api"], ["ui"], ["ship"]])
-    const cyclic = graphOf({ a: {}, d: { parent: "a" }, b: {} }, [["a", "b"], ["b", "d"]])
+    const cyclic = graphOf({ a: {}, d: { parent: "a" }, b: {} }, [
+      ["a", "b"],
+      ["b", "d"]
+    ])
     expect(() => waitBatches(cyclic, ["a", "b", "d"])).toThrow(/cycle/)
   })
 })

@@ -3,7 +3,16 @@ import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js"
 import { StdioServerTransport } from "@modelcontextprotocol/sdk/server/stdio.js"
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js"
 import { type Effect, Exit } from "effect"
-import { advertisedOutput, advertisedSchema, callTool, pollForWork, type ToolArguments, type ToolContext, toolDefinitions, type WaitForWork } from "./McpTools.js"
+import {
+  advertisedOutput,
+  advertisedSchema,
+  callTool,
+  pollForWork,
+  type ToolArguments,
+  type ToolContext,
+  toolDefinitions,
+  type WaitForWork
+} from "./McpTools.js"
 import { VERSION } from "./Version.js"
 
 /**
@@ -57,7 +66,7 @@ export const makeMcpServer = (options: McpServerOptions): McpServer => {
       instructions:
         "Abathur is a task queue for swarms of agents. Submit work with task_enqueue or task_plan_submit, " +
         "claim it with task_claim, and report with task_complete or task_fail (passing the claim's leaseToken). " +
-        "Errors come back as {\"error\": {\"_tag\", \"message\"}}."
+        'Errors come back as {"error": {"_tag", "message"}}.'
     }
   )
   const context: ToolContext = { waitForWork: options.waitForWork ?? pollForWork() }

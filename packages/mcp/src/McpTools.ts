@@ -103,7 +103,7 @@ export const toolDefinitions: ReadonlyArray<ToolDefinition> = [
     title: "Enqueue a task",
     description:
       "Submit one task to the queue. `prompt` is required; `dependsOn` lists existing tasks it waits for (ids, or " +
-      "{\"id\", \"onFailure\": \"cancel\"|\"ignore\"}), each with all of its subtasks; `parentTaskId` makes it a subtask " +
+      '{"id", "onFailure": "cancel"|"ignore"}), each with all of its subtasks; `parentTaskId` makes it a subtask ' +
       "(it also waits for what its parent waits for); `source` says who submits (default agent_planner through MCP). " +
       "`notBefore` delays the start; `idempotencyKey` makes a retried call return the first task instead of a duplicate. " +
       "Returns the Task (status ready or blocked).",
@@ -118,9 +118,9 @@ export const toolDefinitions: ReadonlyArray<ToolDefinition> = [
     title: "Submit a plan of tasks",
     description:
       "Submit a whole plan at once, all or nothing: `tasks` is a list of nodes with the submit fields plus a `key` " +
-      "unique in the plan, `dependsOn` (keys of the plan or existing task ids, or {\"key\"|\"id\", \"onFailure\"}) and nested " +
+      'unique in the plan, `dependsOn` (keys of the plan or existing task ids, or {"key"|"id", "onFailure"}) and nested ' +
       "`children` (subtasks, which wait for their parent's prerequisites). Only top-level nodes may set `parentTaskId`. " +
-      "A top-level `idempotencyKey` makes a retried call return the same tasks. Returns {\"tasks\": {KEY: Task}}.",
+      'A top-level `idempotencyKey` makes a retried call return the same tasks. Returns {"tasks": {KEY: Task}}.',
     schema: PlanInput,
     schemaName: "PlanInput",
     output: PlanResult,
@@ -130,8 +130,7 @@ export const toolDefinitions: ReadonlyArray<ToolDefinition> = [
   {
     name: "task_get",
     title: "Get a task",
-    description:
-      "A task with its prerequisites, dependents, children and the priority breakdown (factor scores).",
+    description: "A task with its prerequisites, dependents, children and the priority breakdown (factor scores).",
     schema: z.strictObject({ taskId: TaskId }),
     output: TaskDetail,
     readOnly: true,
@@ -144,7 +143,7 @@ export const toolDefinitions: ReadonlyArray<ToolDefinition> = [
       "Tasks by calculated priority (highest first), then submission time (oldest first). Filter with `status` " +
       "and `excludeStatus` (lists of pending, blocked, ready, running, completed, failed, cancelled), `source`, " +
       "`parentTaskId`, `text` (prompt or summary contains it, any case, or the id starts with it), `limit` and " +
-      "`offset` (paging). A RUNNING task carries `worker` and `leaseExpiresAt`. Returns {\"tasks\": [Task]}.",
+      '`offset` (paging). A RUNNING task carries `worker` and `leaseExpiresAt`. Returns {"tasks": [Task]}.',
     schemaName: "ListTasksInput",
     schema: ListTasksInput.extend({
       status: z.array(TaskStatus).optional(),
@@ -160,9 +159,9 @@ export const toolDefinitions: ReadonlyArray<ToolDefinition> = [
     description:
       "Claim the most important ready task (optionally only of `agentType`) and lease it for `leaseSeconds` " +
       `(default: the task's timeout). \`waitSeconds\` (0..${MAX_CLAIM_WAIT_SECONDS}) waits for work to become ready. Returns ` +
-      "{\"task\": Task|null}; the task carries `leaseToken` and `leaseExpiresAt`: pass the token to task_complete " +
+      '{"task": Task|null}; the task carries `leaseToken` and `leaseExpiresAt`: pass the token to task_complete ' +
       "or task_fail. With `limit` (1..100), claims up to that many tasks in one transaction and returns " +
-      "{\"tasks\": [Task]} (empty when none is ready).",
+      '{"tasks": [Task]} (empty when none is ready).',
     schema: ClaimInput,
     schemaName: "ClaimInput",
     output: z.union([ClaimAnswer, ClaimedTasks]),
@@ -175,9 +174,9 @@ export const toolDefinitions: ReadonlyArray<ToolDefinition> = [
     description:
       "Complete a running task with an optional JSON `result`. Pass the `leaseToken` from the claim: if the task " +
       "was reclaimed meanwhile, or no token is given, the result is refused (LeaseMismatch); `force: true` lets an " +
-      "operator complete it without the token. Returns {\"task\", \"unblocked\": [id]}. With `next` " +
+      'operator complete it without the token. Returns {"task", "unblocked": [id]}. With `next` ' +
       "({worker?, leaseSeconds?, agentType?}), the same transaction claims the next task and the answer adds " +
-      "\"next\": Task|null.",
+      '"next": Task|null.',
     schema: withTaskId(CompleteInput),
     schemaName: "CompleteInput",
     output: CompleteResult,
@@ -190,7 +189,7 @@ export const toolDefinitions: ReadonlyArray<ToolDefinition> = [
     description:
       "Report that a running task's attempt failed, with an `error` text. It is retried while retries remain; " +
       "otherwise it fails and its dependents are cancelled. Pass the `leaseToken` from the claim (or `force: true` " +
-      "as an operator). Returns {\"task\", \"retried\", \"cancelled\": [id]}.",
+      'as an operator). Returns {"task", "retried", "cancelled": [id]}.',
     schema: withTaskId(FailInput),
     schemaName: "FailInput",
     output: FailResult,
@@ -202,14 +201,20 @@ export const toolDefinitions: ReadonlyArray<ToolDefinition> = [
     title: "Cancel a task",
     description:
       "Cancel a task that is not finished; its open dependents and subtasks are cancelled too. Returns " +
-      "{\"task\", \"cancelled\": [id]} (the ids cancelled besides the task).",
+      '{"task", "cancelled": [id]} (the ids cancelled besides the task).',
     schema: z.strictObject({ taskId: TaskId }),
     output: CancelResult,
     readOnly: false,
     call: (q, args) =>
       Effect.flatMap(taskIdOf(args), (id) =>
         Object.keys(rest(args)).length > 0
-          ? Effect.fail(new ValidationError({ message: `unknown fields ${Object.keys(rest(args)).map((k) => JSON.stringify(k)).join(", ")}: task_cancel takes only taskId` }))
+          ? Effect.fail(
+              new ValidationError({
+                message: `unknown fields ${Object.keys(rest(args))
+                  .map((k) => JSON.stringify(k))
+                  .join(", ")}: task_cancel takes only taskId`
+              })
+            )
           : q.cancel(id, { actor: "mcp" })
       )
   },
@@ -243,7 +248,7 @@ export const toolDefinitions: ReadonlyArray<ToolDefinition> = [
     title: "Retry a failed task",
     description:
       "Put a failed task back to ready with its retries reset; the dependents its failure cancelled come back " +
-      "unless another failed or cancelled prerequisite still dooms them. Returns {\"task\", \"revived\": [id]}.",
+      'unless another failed or cancelled prerequisite still dooms them. Returns {"task", "revived": [id]}.',
     schema: z.strictObject({ taskId: TaskId }),
     output: RetryResult,
     readOnly: false,
@@ -279,8 +284,7 @@ export const toolDefinitions: ReadonlyArray<ToolDefinition> = [
     name: "task_queue_status",
     title: "Queue status",
     description:
-      "Counts by status, the average priority and largest dependency depth of open tasks, and the submission " +
-      "time of the oldest waiting task.",
+      "Counts by status, the average priority and largest dependency depth of open tasks, and the submission " + "time of the oldest waiting task.",
     schema: z.strictObject({}),
     output: QueueStatus,
     readOnly: true,
@@ -291,7 +295,7 @@ export const toolDefinitions: ReadonlyArray<ToolDefinition> = [
     title: "Execution plan",
     description:
       "Open tasks (or the named `taskIds` with their open prerequisites) in batches that can run in parallel, " +
-      "in dependency order. Returns {\"batches\": [[id]], \"totalBatches\", \"maxParallelism\"}.",
+      'in dependency order. Returns {"batches": [[id]], "totalBatches", "maxParallelism"}.',
     schema: ExecutionPlanInput,
     schemaName: "ExecutionPlanInput",
     output: ExecutionPlan,
@@ -367,4 +371,7 @@ const advertised = (schema: z.ZodType, json: () => Record<string, unknown>, vari
 
 /** Runs a tool's operation against the queue service. */
 export const callTool = (tool: ToolDefinition, args: ToolArguments, context: ToolContext = defaultContext) =>
-  Effect.zipRight(knownArguments(tool, args), Effect.flatMap(TaskQueue, (queue) => tool.call(queue, args, context)))
+  Effect.zipRight(
+    knownArguments(tool, args),
+    Effect.flatMap(TaskQueue, (queue) => tool.call(queue, args, context))
+  )

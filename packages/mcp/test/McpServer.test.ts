@@ -59,9 +59,7 @@ const open = async (env: { maxDependencies?: number; waitForWork?: WaitForWork }
   const layer = TaskQueue.layer.pipe(
     Layer.provideMerge(TaskRepository.layer),
     Layer.provideMerge(Database.layer({ filename: join(dir, "q.db") })),
-    Layer.provideMerge(
-      QueueConfig.layer({ limits: { maxDependencies: env.maxDependencies ?? 50, maxDepth: 10, maxSubtasks: 50 } })
-    )
+    Layer.provideMerge(QueueConfig.layer({ limits: { maxDependencies: env.maxDependencies ?? 50, maxDepth: 10, maxSubtasks: 50 } }))
   )
   const runtime = ManagedRuntime.make(layer)
   const server = makeMcpServer({
@@ -72,8 +70,7 @@ const open = async (env: { maxDependencies?: number; waitForWork?: WaitForWork }
   await server.connect(serverTransport)
   const client = new Client({ name: "test", version: "1.0.0" })
   await client.connect(clientTransport)
-  const call = async (name: string, args: Record<string, unknown> = {}) =>
-    (await client.callTool({ name, arguments: args })) as CallToolResult
+  const call = async (name: string, args: Record<string, unknown> = {}) => (await client.callTool({ name, arguments: args })) as CallToolResult
   const textOf = (r: CallToolResult) => {
     const first = r.content[0]
     if (first?.type !== "text") throw new Error("expected text content")
@@ -176,12 +173,8 @@ describe("makeMcpServer", () => {
       expect(order).toEqual([plan.tasks.design.id, plan.tasks.build.id, plan.tasks.test.id])
       const got = await h.ok("task_get", { taskId: plan.tasks.test.id })
       expect(got.resultData).toEqual({ ok: true })
-      expect(got.prerequisites).toEqual([
-        expect.objectContaining({ taskId: plan.tasks.build.id, resolvedAt: expect.any(String) })
-      ])
-      expect(got.priorityBreakdown).toEqual(
-        expect.objectContaining({ base: expect.any(Number), source: expect.any(Number) })
-      )
+      expect(got.prerequisites).toEqual([expect.objectContaining({ taskId: plan.tasks.build.id, resolvedAt: expect.any(String) })])
+      expect(got.priorityBreakdown).toEqual(expect.objectContaining({ base: expect.any(Number), source: expect.any(Number) }))
       const status = await h.ok("task_queue_status")
       expect(status.total).toBe(4)
       expect(status.byStatus.completed).toBe(3)
@@ -268,7 +261,9 @@ describe("makeMcpServer", () => {
       expect(Object.keys(defs).sort()).toEqual(["JsonValue", "PlanNode"])
       expect(defs["PlanNode"]?.properties?.["dependsOn"]?.description).toContain("by key")
       const claim = tools.find((t) => t.name === "task_claim")!
-      expect((claim.inputSchema.properties as Record<string, { description?: string }>)["agentType"]?.description).toBe("Only claim tasks for this kind of agent.")
+      expect((claim.inputSchema.properties as Record<string, { description?: string }>)["agentType"]?.description).toBe(
+        "Only claim tasks for this kind of agent."
+      )
     } finally {
       await h.close()
     }
@@ -279,7 +274,9 @@ describe("makeMcpServer", () => {
     try {
       const e = await h.err("task_claim", { wroker: "me" })
       expect(e._tag).toBe("ValidationError")
-      expect(e.message).toBe('unknown argument "wroker" for task_claim: remove it or fix the spelling (accepted: worker, leaseSeconds, agentType, waitSeconds, limit)')
+      expect(e.message).toBe(
+        'unknown argument "wroker" for task_claim: remove it or fix the spelling (accepted: worker, leaseSeconds, agentType, waitSeconds, limit)'
+      )
       const t = await h.ok("task_enqueue", { prompt: "x" })
       const two = await h.err("task_get", { taskId: t.id, verbose: true, depth: 2 })
       expect(two.message).toContain('unknown arguments "verbose", "depth" for task_get')

@@ -41,11 +41,7 @@ export const migrate = async (db: pg.Pool | pg.ClientBase, now: () => Date = () 
       for (const m of PgMigrations) {
         if (m.version <= fromVersion) continue
         await client.query(m.up)
-        await client.query("INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)", [
-          m.version,
-          m.name,
-          now().toISOString()
-        ])
+        await client.query("INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)", [m.version, m.name, now().toISOString()])
         applied.push(m.version)
       }
       await client.query("COMMIT")

@@ -131,10 +131,9 @@ export class PgTaskRepository implements StoreSteps {
   /** Inserts many tasks (parents before children) in one statement. */
   *insertTasks(tasks: ReadonlyArray<StoredTask>): Step<void> {
     if (tasks.length === 0) return
-    yield* this.guarded(
-      `INSERT INTO tasks (${TASK_COLUMNS}) SELECT ${TASK_COLUMNS} FROM json_populate_recordset(NULL::tasks, $1::json)`,
-      [JSON.stringify(tasks.map(taskToPgRow))]
-    )
+    yield* this.guarded(`INSERT INTO tasks (${TASK_COLUMNS}) SELECT ${TASK_COLUMNS} FROM json_populate_recordset(NULL::tasks, $1::json)`, [
+      JSON.stringify(tasks.map(taskToPgRow))
+    ])
   }
 
   *getTask(id: string): Step<StoredTask | null> {
@@ -145,10 +144,11 @@ export class PgTaskRepository implements StoreSteps {
   /** Tasks whose id starts with `prefix`, at most `limit`, by id: a range over the primary key. */
   *idsWithPrefix(prefix: string, limit: number): Step<Array<{ id: string; summary: string }>> {
     const successor = prefix.slice(0, -1) + String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1)
-    return yield* this.rows<{ id: string; summary: string }>(
-      "SELECT id, summary FROM tasks WHERE id >= $1 AND id < $2 ORDER BY id LIMIT $3",
-      [prefix, successor, limit]
-    )
+    return yield* this.rows<{ id: string; summary: string }>("SELECT id, summary FROM tasks WHERE id >= $1 AND id < $2 ORDER BY id LIMIT $3", [
+      prefix,
+      successor,
+      limit
+    ])
   }
 
   *getTasks(ids: ReadonlyArray<string>): Step<Array<StoredTask>> {
@@ -205,17 +205,12 @@ export class PgTaskRepository implements StoreSteps {
 
   /** RUNNING tasks whose lease expired at or before `now`. */
   *expiredLeases(now: string): Step<Array<string>> {
-    return yield* this.ids(
-      "SELECT id FROM tasks WHERE status = 'running' AND lease_expires_at <= $1 ORDER BY lease_expires_at",
-      [now]
-    )
+    return yield* this.ids("SELECT id FROM tasks WHERE status = 'running' AND lease_expires_at <= $1 ORDER BY lease_expires_at", [now])
   }
 
   /** The earliest `notBefore` of a READY task that waits for it; null when none waits. */
   *nextNotBefore(): Step<string | null> {
-    const row = yield* this.one<{ at: string | null }>(
-      "SELECT min(not_before) AS at FROM tasks WHERE status = 'ready' AND priority_rank IS NULL"
-    )
+    const row = yield* this.one<{ at: string | null }>("SELECT min(not_before) AS at FROM tasks WHERE status = 'ready' AND priority_rank IS NULL")
     return row?.at ?? null
   }
 
@@ -237,10 +232,13 @@ export class PgTaskRepository implements StoreSteps {
 
   /** Stores a task's computed priority, its place in the claim order and its next refresh time. */
   *setPriority(id: string, p: StoredPriority): Step<void> {
-    yield* this.run(
-      "UPDATE tasks SET calculated_priority = $1, priority_rank = $2, priority_starved = $3, priority_refresh_at = $4 WHERE id = $5",
-      [p.calculatedPriority, p.priorityRank, p.priorityStarved, p.priorityRefreshAt, id]
-    )
+    yield* this.run("UPDATE tasks SET calculated_priority = $1, priority_rank = $2, priority_starved = $3, priority_refresh_at = $4 WHERE id = $5", [
+      p.calculatedPriority,
+      p.priorityRank,
+      p.priorityStarved,
+      p.priorityRefreshAt,
+      id
+    ])
   }
 
   *idsWithStatus(status: TaskStatus): Step<Array<string>> {
@@ -354,29 +352,26 @@ export class PgTaskRepository implements StoreSteps {
   *insertDependencies(deps: ReadonlyArray<TaskDependency>): Step<void> {
     if (deps.length === 0) return
     const cols = "id, dependent_task_id, prerequisite_task_id, dependency_type, created_at, resolved_at, on_failure"
-    yield* this.guarded(
-      `INSERT INTO task_dependencies (${cols}) SELECT ${cols} FROM json_populate_recordset(NULL::task_dependencies, $1::json)`,
-      [
-        JSON.stringify(
-          deps.map((d) => ({
-            id: d.id,
-            dependent_task_id: d.dependentTaskId,
-            prerequisite_task_id: d.prerequisiteTaskId,
-            dependency_type: d.dependencyType,
-            created_at: d.createdAt,
-            resolved_at: d.resolvedAt,
-            on_failure: d.onFailure
-          }))
-        )
-      ]
-    )
+    yield* this.guarded(`INSERT INTO task_dependencies (${cols}) SELECT ${cols} FROM json_populate_recordset(NULL::task_dependencies, $1::json)`, [
+      JSON.stringify(
+        deps.map((d) => ({
+          id: d.id,
+          dependent_task_id: d.dependentTaskId,
+          prerequisite_task_id: d.prerequisiteTaskId,
+          dependency_type: d.dependencyType,
+          created_at: d.createdAt,
+          resolved_at: d.resolvedAt,
+          on_failure: d.onFailure
+        }))
+      )
+    ])
   }
 
   *hasDependency(dependentId: string, prerequisiteId: string): Step<boolean> {
-    const row = yield* this.one(
-      "SELECT 1 FROM task_dependencies WHERE dependent_task_id = $1 AND prerequisite_task_id = $2",
-      [dependentId, prerequisiteId]
-    )
+    const row = yield* this.one("SELECT 1 FROM task_dependencies WHERE dependent_task_id = $1 AND prerequisite_task_id = $2", [
+      dependentId,
+      prerequisiteId
+    ])
     return row !== undefined
   }
 
@@ -446,10 +441,7 @@ export class PgTaskRepository implements StoreSteps {
   /** Sets `ancestor_gated` of a task's children and returns them with what their own gate needs. */
   *gateChildren(parentId: string, gated: boolean): Step<Array<GateFacts>> {
     yield* this.run("UPDATE tasks SET ancestor_gated = $1 WHERE parent_task_id = $2", [gated, parentId])
-    return yield* this.rows<GateFacts>(
-      `SELECT ${GATE_COLUMNS} FROM tasks t WHERE t.parent_task_id = $1 ORDER BY t.submitted_at, t.seq`,
-      [parentId]
-    )
+    return yield* this.rows<GateFacts>(`SELECT ${GATE_COLUMNS} FROM tasks t WHERE t.parent_task_id = $1 ORDER BY t.submitted_at, t.seq`, [parentId])
   }
 
   /**
@@ -486,9 +478,7 @@ export class PgTaskRepository implements StoreSteps {
 
   /** CANCELLED tasks whose cancellation this task's failure or cancellation caused. */
   *cancelledBy(causeId: string): Step<Array<string>> {
-    return yield* this.ids("SELECT id FROM tasks WHERE cancelled_by = $1 AND status = 'cancelled' ORDER BY last_updated_at, seq", [
-      causeId
-    ])
+    return yield* this.ids("SELECT id FROM tasks WHERE cancelled_by = $1 AND status = 'cancelled' ORDER BY last_updated_at, seq", [causeId])
   }
 
   /** The task submitted with this idempotency key, if any. */
@@ -500,10 +490,9 @@ export class PgTaskRepository implements StoreSteps {
   /** Which of these idempotency keys name a task already (key -> task id). */
   *idempotencyKeysTaken(keys: ReadonlyArray<string>): Step<Map<string, string>> {
     if (keys.length === 0) return new Map()
-    const rows = yield* this.rows<{ k: string; id: string }>(
-      "SELECT idempotency_key AS k, id FROM tasks WHERE idempotency_key = ANY($1::text[])",
-      [keys]
-    )
+    const rows = yield* this.rows<{ k: string; id: string }>("SELECT idempotency_key AS k, id FROM tasks WHERE idempotency_key = ANY($1::text[])", [
+      keys
+    ])
     return new Map(rows.map((r) => [r.k, r.id]))
   }
 
@@ -544,9 +533,7 @@ export class PgTaskRepository implements StoreSteps {
   }
 
   *countPrerequisites(dependentId: string): Step<number> {
-    return (yield* this.one<{ n: number }>("SELECT count(*)::integer AS n FROM task_dependencies WHERE dependent_task_id = $1", [
-      dependentId
-    ]))!.n
+    return (yield* this.one<{ n: number }>("SELECT count(*)::integer AS n FROM task_dependencies WHERE dependent_task_id = $1", [dependentId]))!.n
   }
 
   /** Open tasks that directly wait on this one (the priority's dependency factor). */

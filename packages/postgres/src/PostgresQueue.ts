@@ -10,7 +10,12 @@ import { Postgres, type PostgresOpenError, type PostgresOptions } from "./Postgr
 export const PostgresQueue = {
   layer: (options: PostgresOptions): Layer.Layer<TaskQueue | Postgres, PostgresOpenError | MigrationError, QueueConfig> =>
     TaskQueue.layerWithRunner.pipe(
-      Layer.provide(Layer.effect(StoreRunner, Effect.map(Postgres, (db) => db.runner))),
+      Layer.provide(
+        Layer.effect(
+          StoreRunner,
+          Effect.map(Postgres, (db) => db.runner)
+        )
+      ),
       Layer.provideMerge(Postgres.layer(options))
     )
 }

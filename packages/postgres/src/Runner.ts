@@ -39,8 +39,7 @@ export interface PostgresRunnerOptions {
 const ruleFailure = (error: unknown): Effect.Effect<never, QueueError> => (isQueueError(error) ? Effect.fail(error) : Effect.die(error))
 
 export const makePostgresRunner = (pool: pg.Pool, options: PostgresRunnerOptions = {}): PostgresRunnerService => {
-  const attempt = <A>(run: () => Promise<A>) =>
-    Effect.either(Effect.tryPromise({ try: run, catch: (error) => error }))
+  const attempt = <A>(run: () => Promise<A>) => Effect.either(Effect.tryPromise({ try: run, catch: (error) => error }))
 
   const writeOptions: { isolation: Isolation; writeLock: boolean } =
     options.writes === "serializable" ? { isolation: "SERIALIZABLE", writeLock: false } : { isolation: "READ COMMITTED", writeLock: true }

@@ -58,11 +58,7 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
  * pause that doubles with each attempt (up to 100 ms): rules are pure over the store, so a rerun
  * is safe, and callers never see the failure. Any other error rolls back and is thrown.
  */
-export const runTransaction = async <A>(
-  pool: pg.Pool,
-  rule: (store: PgTaskRepository) => Step<A>,
-  options: TransactionOptions = {}
-): Promise<A> => {
+export const runTransaction = async <A>(pool: pg.Pool, rule: (store: PgTaskRepository) => Step<A>, options: TransactionOptions = {}): Promise<A> => {
   const begin = `BEGIN ISOLATION LEVEL ${options.isolation ?? "SERIALIZABLE"}${options.readOnly === true ? " READ ONLY" : ""}`
   const maxAttempts = options.maxAttempts ?? 100
   const client = await pool.connect()

@@ -6,7 +6,10 @@ import { makePostgresRunner, migrate, type WriteMode } from "../src/index.js"
 import { freshDatabase } from "./helpers.js"
 
 const queueOn = (runner: ReturnType<typeof makePostgresRunner>) =>
-  TaskQueue.layerWithRunner.pipe(Layer.provide(Layer.succeed(StoreRunner, runner)), Layer.provide(QueueConfig.layer({ limits: { maxDependencies: 50, maxDepth: 1000, maxSubtasks: 50 } })))
+  TaskQueue.layerWithRunner.pipe(
+    Layer.provide(Layer.succeed(StoreRunner, runner)),
+    Layer.provide(QueueConfig.layer({ limits: { maxDependencies: 50, maxDepth: 1000, maxSubtasks: 50 } }))
+  )
 
 describe("the engine's rules on PostgreSQL", () => {
   it("smoke: submit, claim, complete, unblock", async () => {
@@ -39,13 +42,21 @@ describe("the engine's rules on PostgreSQL", () => {
       const N = 200
       // Task i depends on up to 3 earlier tasks (deterministic pseudo-random), with some subtasks.
       let seed = 7
-      const rnd = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed / 2 ** 31)
+      const rnd = () => {
+        seed = (seed * 1103515245 + 12345) % 2 ** 31
+        return seed / 2 ** 31
+      }
       const tasks = Array.from({ length: N }, (_, i) => ({
         key: `t${i}`,
         prompt: `task ${i}`,
         dependsOn: i === 0 ? [] : [...new Set(Array.from({ length: 1 + Math.floor(rnd() * 3) }, () => `t${Math.floor(rnd() * i)}`))]
       }))
-      const submitted = await Effect.runPromise(Effect.provide(Effect.flatMap(TaskQueue, (q) => q.submitPlan({ tasks })), servers[0]!))
+      const submitted = await Effect.runPromise(
+        Effect.provide(
+          Effect.flatMap(TaskQueue, (q) => q.submitPlan({ tasks })),
+          servers[0]!
+        )
+      )
       const idToKey = new Map(Object.entries(submitted.tasks).map(([k, t]) => [t.id, k]))
       const completedAt = new Map<string, number>()
       const completions: Array<string> = []
@@ -68,7 +79,8 @@ describe("the engine's rules on PostgreSQL", () => {
                   idle = 0
                   // every prerequisite completed before this claim
                   const key = idToKey.get(c.id)!
-                  for (const p of tasks.find((t) => t.key === key)!.dependsOn) expect(completedAt.has(p), `${key} claimed before ${p} completed`).toBe(true)
+                  for (const p of tasks.find((t) => t.key === key)!.dependsOn)
+                    expect(completedAt.has(p), `${key} claimed before ${p} completed`).toBe(true)
                   yield* q.complete(c.id, { leaseToken: c.leaseToken })
                   completions.push(key)
                   completedAt.set(key, tick++)

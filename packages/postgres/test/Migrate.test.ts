@@ -39,8 +39,7 @@ describe("migrations", () => {
     const { pool } = await freshDatabase()
     await migrate(pool)
     const sqlite = sqliteSchema()
-    const names = async (sql: string, params: Array<unknown> = []) =>
-      (await pool.query<{ name: string }>(sql, params)).rows.map((r) => r.name).sort()
+    const names = async (sql: string, params: Array<unknown> = []) => (await pool.query<{ name: string }>(sql, params)).rows.map((r) => r.name).sort()
     const tables = await names("SELECT tablename AS name FROM pg_tables WHERE schemaname = current_schema()")
     expect(tables).toEqual(sqlite.tables)
     const indexes = await names("SELECT indexname AS name FROM pg_indexes WHERE schemaname = current_schema() AND indexname LIKE 'idx_%'")
@@ -51,7 +50,10 @@ describe("migrations", () => {
         [table]
       )
       // seq stands in for rowid; the stats rows are sharded by backend.
-      expect(pgColumns.filter((c) => c !== "seq" && c !== "shard"), table).toEqual(columns)
+      expect(
+        pgColumns.filter((c) => c !== "seq" && c !== "shard"),
+        table
+      ).toEqual(columns)
     }
   })
 

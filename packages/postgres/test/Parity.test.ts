@@ -30,8 +30,7 @@ const edge = (dependent: StoredTask, prerequisite: StoredTask, fields: Record<st
   TaskDependency.parse({ dependentTaskId: dependent.id, prerequisiteTaskId: prerequisite.id, createdAt: at(1), ...fields })
 
 type Call = (...args: Array<unknown>) => unknown
-const canonical = (v: unknown): unknown =>
-  v instanceof Map ? [...v.entries()].sort() : v instanceof Set ? [...v].sort() : v
+const canonical = (v: unknown): unknown => (v instanceof Map ? [...v.entries()].sort() : v instanceof Set ? [...v].sort() : v)
 
 let sqlite: TaskStore
 let pool: pg.Pool
@@ -59,16 +58,26 @@ const sameSet = async (method: StoreMethods, ...args: Array<unknown>): Promise<v
 /** Both stores refuse the call with the same ConstraintViolation kind. */
 const sameRefusal = async (method: StoreMethods, kind: string, ...args: Array<unknown>): Promise<void> => {
   expect(() => (sqlite[method] as Call)(...args)).toThrow(expect.objectContaining({ _tag: "ConstraintViolation", kind }))
-  await expect(
-    runTransaction(pool, (store) => (store[method] as Call)(...args) as Generator<PromiseLike<unknown>, unknown>)
-  ).rejects.toMatchObject({ _tag: "ConstraintViolation", kind })
+  await expect(runTransaction(pool, (store) => (store[method] as Call)(...args) as Generator<PromiseLike<unknown>, unknown>)).rejects.toMatchObject({
+    _tag: "ConstraintViolation",
+    kind
+  })
 }
 
 // A small forest: root R with children C1 (with grandchild G) and C2; A and B outside it.
-const R = makeTask({ prompt: "Root of the plan", summary: "root", submittedAt: at(0), lastUpdatedAt: at(0), idempotencyKey: "key-root" }, { idempotencyFingerprint: "fp" })
+const R = makeTask(
+  { prompt: "Root of the plan", summary: "root", submittedAt: at(0), lastUpdatedAt: at(0), idempotencyKey: "key-root" },
+  { idempotencyFingerprint: "fp" }
+)
 const C1 = makeTask({ prompt: "First child", parentTaskId: R.id, source: "agent_planner", submittedAt: at(1), lastUpdatedAt: at(1) })
 const C2 = makeTask({ prompt: "Second child", parentTaskId: R.id, source: "agent_planner", submittedAt: at(1), lastUpdatedAt: at(1), priority: 8 })
-const G = makeTask({ prompt: "Grandchild 100%_done", parentTaskId: C1.id, submittedAt: at(2), lastUpdatedAt: at(2), inputData: { nested: { a: [1, 2.5, "x"], b: null } } })
+const G = makeTask({
+  prompt: "Grandchild 100%_done",
+  parentTaskId: C1.id,
+  submittedAt: at(2),
+  lastUpdatedAt: at(2),
+  inputData: { nested: { a: [1, 2.5, "x"], b: null } }
+})
 const A = makeTask({ prompt: "Alpha", agentType: "coder", submittedAt: at(3), lastUpdatedAt: at(3), deadline: at(600), estimatedDurationSeconds: 90 })
 const B = makeTask({ prompt: "Beta", submittedAt: at(4), lastUpdatedAt: at(4), notBefore: at(30), retryBackoffSeconds: 7, status: "blocked" })
 
@@ -133,7 +142,10 @@ describe("the PostgreSQL store and the SQLite repository", () => {
     expect(((await same("readyHeads", null)) as Array<{ id: string }>)[0]!.id).toBe(twins[0]!.id)
     await same("deleteTasks", [twins[0]!.id])
     expect(((await same("readyHeads", null)) as Array<{ id: string }>)[0]!.id).toBe(twins[1]!.id)
-    await same("deleteTasks", twins.map((t) => t.id))
+    await same(
+      "deleteTasks",
+      twins.map((t) => t.id)
+    )
     await same("readyHeads", "general")
     await same("readyHeads", "coder")
     await same("nextNotBefore")

@@ -2,7 +2,17 @@ import { TaskNotFound } from "@abathur/queue"
 import { Cause, Effect, Exit } from "effect"
 import type pg from "pg"
 import { beforeAll, describe, expect, it } from "vitest"
-import { isPostgresUrl, makePostgresRunner, migrate, openPostgres, Postgres, type PgTaskRepository, type Step, type StoreSteps, WRITE_LOCK } from "../src/index.js"
+import {
+  isPostgresUrl,
+  makePostgresRunner,
+  migrate,
+  openPostgres,
+  Postgres,
+  type PgTaskRepository,
+  type Step,
+  type StoreSteps,
+  WRITE_LOCK
+} from "../src/index.js"
 import { freshDatabase } from "./helpers.js"
 
 let pool: pg.Pool
@@ -28,10 +38,11 @@ describe("the PostgreSQL runner", () => {
           yield* store.insertPlanSubmission("k", { fingerprint: "f", taskKeys: {} }, new Date(now).toISOString())
           return now
         },
-        (now) => Effect.sync(() => {
-          seen.push(now)
-          return "published"
-        })
+        (now) =>
+          Effect.sync(() => {
+            seen.push(now)
+            return "published"
+          })
       )
     )
     expect(out).toBe("published")
@@ -55,26 +66,25 @@ describe("the PostgreSQL runner", () => {
     )
     expect(failed).toEqual(Exit.fail(notFound))
     expect(await Effect.runPromise(runner.read((store) => store.getPlanSubmission("gone")))).toBeNull()
-    const died = await Effect.runPromiseExit(runner.read(function* () {
-      throw new Error("bug")
-    }))
+    const died = await Effect.runPromiseExit(
+      runner.read(function* () {
+        throw new Error("bug")
+      })
+    )
     expect(Exit.isFailure(died) && Cause.isDie(died.cause)).toBe(true)
   })
 
   it("writes one at a time under the write lock by default, or SERIALIZABLE on request", async () => {
     const inside = (runner: ReturnType<typeof makePostgresRunner>) =>
       Effect.runPromise(
-        runner.write(
-          function* (store) {
-            const rows = yield* (store as unknown as PgTaskRepository).rows<{ iso: string; locked: boolean }>(
-              `SELECT current_setting('transaction_isolation') AS iso,
+        runner.write(function* (store) {
+          const rows = yield* (store as unknown as PgTaskRepository).rows<{ iso: string; locked: boolean }>(
+            `SELECT current_setting('transaction_isolation') AS iso,
                  EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid() AND objid = $1) AS locked`,
-              [WRITE_LOCK]
-            )
-            return rows[0]
-          },
-          Effect.succeed
-        )
+            [WRITE_LOCK]
+          )
+          return rows[0]
+        }, Effect.succeed)
       )
     expect(await inside(makePostgresRunner(pool))).toEqual({ iso: "read committed", locked: true })
     expect(await inside(makePostgresRunner(pool, { writes: "serializable" }))).toEqual({ iso: "serializable", locked: false })
@@ -84,14 +94,11 @@ describe("the PostgreSQL runner", () => {
     const handle = await openPostgres({ url, idleInTransactionTimeoutMs: 300 })
     try {
       const hung = Effect.runPromiseExit(
-        handle.runner.write(
-          function* (store) {
-            yield* store.countChildren("x")
-            yield new Promise((resolve) => setTimeout(resolve, 1500)) // the process stalls inside the transaction
-            return yield* store.countChildren("x")
-          },
-          Effect.succeed
-        )
+        handle.runner.write(function* (store) {
+          yield* store.countChildren("x")
+          yield new Promise((resolve) => setTimeout(resolve, 1500)) // the process stalls inside the transaction
+          return yield* store.countChildren("x")
+        }, Effect.succeed)
       )
       const next = await Effect.runPromise(handle.runner.write((store) => store.countChildren("y"), Effect.succeed))
       expect(next).toBe(0)

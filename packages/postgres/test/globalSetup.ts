@@ -35,8 +35,22 @@ const USER = "postgres"
 const PASSWORD = "postgres"
 const INITDB_FLAGS = ["--no-sync", "--encoding=UTF8", "--locale=C"]
 // Loopback only, no socket file; durability off (a test server's data is thrown away).
-const SERVER_FLAGS = ["-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=", "-c", "fsync=off",
-  "-c", "synchronous_commit=off", "-c", "full_page_writes=off", "-c", "max_connections=200", "-c", "deadlock_timeout=100ms"]
+const SERVER_FLAGS = [
+  "-c",
+  "listen_addresses=127.0.0.1",
+  "-c",
+  "unix_socket_directories=",
+  "-c",
+  "fsync=off",
+  "-c",
+  "synchronous_commit=off",
+  "-c",
+  "full_page_writes=off",
+  "-c",
+  "max_connections=200",
+  "-c",
+  "deadlock_timeout=100ms"
+]
 
 const sh = (cmd: string, args: Array<string>) => spawnSync(cmd, args, { stdio: "ignore" }).status === 0
 
@@ -65,10 +79,14 @@ const startCopied = async (dir: string, port: number, ids: { uid: number; gid: n
   chownSync(data, ids.uid, ids.gid)
   const pwfile = join(dir, "pwfile")
   writeFileSync(pwfile, `${PASSWORD}\n`, { mode: 0o644 })
-  const initdb = spawnSync(join(native, "bin", "initdb"), [`--pgdata=${data}`, "--auth=password", `--username=${USER}`, `--pwfile=${pwfile}`, ...INITDB_FLAGS], {
-    ...ids,
-    encoding: "utf8"
-  })
+  const initdb = spawnSync(
+    join(native, "bin", "initdb"),
+    [`--pgdata=${data}`, "--auth=password", `--username=${USER}`, `--pwfile=${pwfile}`, ...INITDB_FLAGS],
+    {
+      ...ids,
+      encoding: "utf8"
+    }
+  )
   if (initdb.status !== 0) throw new Error(`initdb failed: ${initdb.stderr}`)
   const server = spawn(join(native, "bin", "postgres"), ["-D", data, "-p", String(port), ...SERVER_FLAGS], ids)
   await new Promise<void>((resolve, reject) => {

@@ -79,7 +79,9 @@ function* act(tx: Tx, f: Flip, now: number, actor: string | null): Step<void> {
         const self = yield* tx.store.getTask(id)
         const what =
           self !== null && failedOrCancelled(self.status)
-            ? self.status === "failed" ? `prerequisite ${id} failed` : `prerequisite ${id} was cancelled`
+            ? self.status === "failed"
+              ? `prerequisite ${id} failed`
+              : `prerequisite ${id} was cancelled`
             : `a task under prerequisite ${id} failed or was cancelled`
         reason = cause === id ? what : `${what} (because of task ${cause})`
       }
@@ -95,7 +97,9 @@ function* act(tx: Tx, f: Flip, now: number, actor: string | null): Step<void> {
       const self = yield* tx.store.getTask(id)
       const whole = self !== null && self.subtree.open + self.subtree.completed + self.subtree.failed + self.subtree.cancelled > 0
       const reason = after.complete
-        ? whole ? `prerequisite ${id} and all its subtasks completed` : `last prerequisite ${id} completed`
+        ? whole
+          ? `prerequisite ${id} and all its subtasks completed`
+          : `last prerequisite ${id} completed`
         : `prerequisite ${id} and its subtasks finished (onFailure: ignore)`
       yield* edgesResolved(tx, resolved, now, actor, reason)
     }
@@ -130,7 +134,15 @@ export function* edgesResolved(tx: Tx, dependents: ReadonlyArray<string>, now: n
 }
 
 /** A task whose gate opened: READY when it waits, and its children's gates follow. */
-function* gateOpened(tx: Tx, f: GateFacts, now: number, actor: string | null, reason: string, entries: Array<AuditEntry>, below: Array<string>): Step<void> {
+function* gateOpened(
+  tx: Tx,
+  f: GateFacts,
+  now: number,
+  actor: string | null,
+  reason: string,
+  entries: Array<AuditEntry>,
+  below: Array<string>
+): Step<void> {
   if (f.status === "blocked" || f.status === "pending") {
     const at = formatTimestamp(now)
     const p = scoreAt(tx, "ready", refreshFacts(f), now, f.id, f.notBefore)
@@ -198,7 +210,15 @@ function* syncEdges(tx: Tx, task: StoredTask, now: number, actor: string | null)
  * Cancels an open task because of `cause` (a cascade): with its open subtasks; its dependents
  * follow through the flips of its subtree.
  */
-function* cancelTask(tx: Tx, task: StoredTask, now: number, actor: string | null, cause: string | null, reason: string, cascaded: boolean): Step<StoredTask> {
+function* cancelTask(
+  tx: Tx,
+  task: StoredTask,
+  now: number,
+  actor: string | null,
+  cause: string | null,
+  reason: string,
+  cascaded: boolean
+): Step<StoredTask> {
   const done = yield* setStatus(
     tx,
     task,
@@ -286,7 +306,15 @@ export function* retry(tx: Tx, id: string, now: number, actor: string | null): S
       status: task.status
     })
   }
-  const retried = yield* setStatus(tx, yield* load(tx, id), "ready", now, { errorMessage: null, retryCount: 0, stallCount: 0, notBefore: null, completedAt: null }, actor, "retried")
+  const retried = yield* setStatus(
+    tx,
+    yield* load(tx, id),
+    "ready",
+    now,
+    { errorMessage: null, retryCount: 0, stallCount: 0, notBefore: null, completedAt: null },
+    actor,
+    "retried"
+  )
   // The state machine takes a FAILED task back to READY only; it waits there if an edge is open.
   const next = (yield* gated(tx, retried)) ? yield* transition(tx, retried, "blocked", now, {}, actor, "prerequisites not completed") : retried
   yield* drain(tx, now, actor)
@@ -328,7 +356,11 @@ export function* evaluatePending(tx: Tx, now: number): Step<number> {
   const pending = yield* tx.store.idsWithStatus("pending")
   if (pending.length === 0) return 0
   const prerequisites = new Map<string, Array<string>>()
-  for (const id of pending) prerequisites.set(id, (yield* tx.store.prerequisitesOf(id)).map((p) => p.taskId))
+  for (const id of pending)
+    prerequisites.set(
+      id,
+      (yield* tx.store.prerequisitesOf(id)).map((p) => p.taskId)
+    )
   const order = topologicalBatches(pending, (id) => prerequisites.get(id) ?? []).flat()
   for (const id of order) {
     const task = yield* tx.store.getTask(id)

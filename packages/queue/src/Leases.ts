@@ -119,7 +119,12 @@ export function* claimUpTo(tx: Tx, options: ClaimOptions, limit: number, now: nu
 }
 
 /** Extends a RUNNING task's lease. */
-export function* heartbeat(tx: Tx, id: string, options: { leaseToken?: string | undefined; leaseSeconds?: number | undefined }, now: number): Step<ClaimedTask> {
+export function* heartbeat(
+  tx: Tx,
+  id: string,
+  options: { leaseToken?: string | undefined; leaseSeconds?: number | undefined },
+  now: number
+): Step<ClaimedTask> {
   const task = yield* load(tx, id)
   checkLease(task, options.leaseToken, "heartbeat")
   const leaseExpiresAt = formatTimestamp(now + (options.leaseSeconds ?? boundedTimeout(task.maxExecutionTimeoutSeconds)) * 1000)
@@ -157,7 +162,13 @@ export function* complete(
 }
 
 /** One failed attempt: back to READY (after the backoff) while retries remain, else FAILED with its cascade. */
-function* failAttempt(tx: Tx, task: StoredTask, error: string, now: number, actor: string | null): Step<{ task: StoredTask; retried: boolean; cancelled: Array<string> }> {
+function* failAttempt(
+  tx: Tx,
+  task: StoredTask,
+  error: string,
+  now: number,
+  actor: string | null
+): Step<{ task: StoredTask; retried: boolean; cancelled: Array<string> }> {
   const cleared = { leaseToken: null, leaseExpiresAt: null, workerId: null, errorMessage: error }
   if (task.retryCount < task.maxRetries) {
     const retryCount = task.retryCount + 1
@@ -197,7 +208,13 @@ export function* fail(
 }
 
 /** Gives a RUNNING task back to the queue without spending a retry (a worker shutting down). */
-export function* release(tx: Tx, id: string, options: { leaseToken?: string | undefined; reason?: string | undefined }, now: number, actor: string | null): Step<Task> {
+export function* release(
+  tx: Tx,
+  id: string,
+  options: { leaseToken?: string | undefined; reason?: string | undefined },
+  now: number,
+  actor: string | null
+): Step<Task> {
   const task = yield* load(tx, id)
   checkLease(task, options.leaseToken, "release")
   const next = yield* transition(

@@ -65,13 +65,16 @@ const parseSeconds = (name: string, value: string | undefined, fallback: number)
 /** Retry backoff and stalls from `ABATHUR_RETRY_BACKOFF`, `ABATHUR_RETRY_BACKOFF_MAX`, `ABATHUR_MAX_STALLS` (0 = unlimited). */
 export const schedulingFromEnv = (env: Readonly<Record<string, string | undefined>>): QueueScheduling => ({
   retryBackoffSeconds: parseSeconds("ABATHUR_RETRY_BACKOFF", env["ABATHUR_RETRY_BACKOFF"], defaultQueueSettings.scheduling.retryBackoffSeconds),
-  retryBackoffMaxSeconds: parseSeconds("ABATHUR_RETRY_BACKOFF_MAX", env["ABATHUR_RETRY_BACKOFF_MAX"], defaultQueueSettings.scheduling.retryBackoffMaxSeconds),
+  retryBackoffMaxSeconds: parseSeconds(
+    "ABATHUR_RETRY_BACKOFF_MAX",
+    env["ABATHUR_RETRY_BACKOFF_MAX"],
+    defaultQueueSettings.scheduling.retryBackoffMaxSeconds
+  ),
   maxStalls: parseLimit(env["ABATHUR_MAX_STALLS"], defaultQueueSettings.scheduling.maxStalls)
 })
 
 /** The queue's settings as an Effect service. */
 export class QueueConfig extends Context.Tag("@abathur/queue/QueueConfig")<QueueConfig, QueueSettings>() {
-  static readonly layer = (settings: Partial<QueueSettings> = {}) =>
-    Layer.succeed(QueueConfig, { ...defaultQueueSettings, ...settings })
+  static readonly layer = (settings: Partial<QueueSettings> = {}) => Layer.succeed(QueueConfig, { ...defaultQueueSettings, ...settings })
   static readonly default = QueueConfig.layer()
 }

@@ -47,14 +47,7 @@ export class IdempotencyConflict extends Data.TaggedError("IdempotencyConflict")
   readonly taskId: string
 }> {}
 
-export type QueueError =
-  | ValidationError
-  | TaskNotFound
-  | DependencyCycle
-  | LimitExceeded
-  | InvalidTransition
-  | LeaseMismatch
-  | IdempotencyConflict
+export type QueueError = ValidationError | TaskNotFound | DependencyCycle | LimitExceeded | InvalidTransition | LeaseMismatch | IdempotencyConflict
 
 export const isQueueError = (u: unknown): u is QueueError =>
   u instanceof ValidationError ||
@@ -117,5 +110,10 @@ export const causeErrorBody = (cause: Cause.Cause<unknown>, hints: FaceHints = {
   if (Option.isSome(failure)) return toErrorBody(failure.value, hints)
   if (Cause.isInterruptedOnly(cause)) return errorBody({ _tag: UnexpectedTag, message: "the operation was interrupted" }, hints)
   const defect = Cause.squash(cause)
-  return toErrorBody(defect instanceof Error ? new Error(`unexpected failure: ${defect.message}`) : new Error(Cause.pretty(cause).split("\n", 1)[0] ?? "unexpected failure"), hints)
+  return toErrorBody(
+    defect instanceof Error
+      ? new Error(`unexpected failure: ${defect.message}`)
+      : new Error(Cause.pretty(cause).split("\n", 1)[0] ?? "unexpected failure"),
+    hints
+  )
 }

@@ -80,7 +80,8 @@ export function* tree(tx: Tx, id: string | undefined, now: number): Step<TreeNod
     return next
   })
   const order = (a: string, b: string) => {
-    const ta = tasks.get(a)!, tb = tasks.get(b)!
+    const ta = tasks.get(a)!,
+      tb = tasks.get(b)!
     return ta.submittedAt < tb.submittedAt ? -1 : ta.submittedAt > tb.submittedAt ? 1 : 0
   }
   const build = (tid: string): TreeNode => ({

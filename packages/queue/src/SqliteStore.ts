@@ -16,61 +16,171 @@ import { type Repository, type Rule, ruleFailure, type Step, StoreRunner, type S
  * percent of calling the repository directly.
  */
 export const sqliteStore = (repo: Repository): TaskStore => ({
-    activitySince: function* (since, maxRows) { return repo.activitySince(since, maxRows) },
-    adjustSubtree: function* (fromId, delta) { return repo.adjustSubtree(fromId, delta) },
-    auditOf: function* (taskId) { return repo.auditOf(taskId) },
-    cancelledBy: function* (causeId) { return repo.cancelledBy(causeId) },
-    childIds: function* (parentId) { return repo.childIds(parentId) },
-    childStates: function* (parentId) { return repo.childStates(parentId) },
-    childrenOfMany: function* (ids) { return repo.childrenOfMany(ids) },
-    countChildren: function* (parentId) { return repo.countChildren(parentId) },
-    countOpenDependents: function* (prerequisiteId) { return repo.countOpenDependents(prerequisiteId) },
-    countPrerequisites: function* (dependentId) { return repo.countPrerequisites(dependentId) },
-    countUnresolved: function* (taskId) { return repo.countUnresolved(taskId) },
-    deleteDependency: function* (dependentId, prerequisiteId) { return repo.deleteDependency(dependentId, prerequisiteId) },
-    deleteTasks: function* (ids) { return repo.deleteTasks(ids) },
-    dependentsOf: function* (taskId) { return repo.dependentsOf(taskId) },
-    dependentsOfMany: function* (ids) { return repo.dependentsOfMany(ids) },
-    dueForRefresh: function* (at, limit) { return repo.dueForRefresh(at, limit) },
-    edgesAmong: function* (ids) { return repo.edgesAmong(ids) },
-    expiredLeases: function* (now) { return repo.expiredLeases(now) },
-    gateChildren: function* (parentId, gated) { return repo.gateChildren(parentId, gated) },
-    gateFacts: function* (ids) { return repo.gateFacts(ids) },
-    getPlanSubmission: function* (key) { return repo.getPlanSubmission(key) },
-    getTask: function* (id) { return repo.getTask(id) },
-    getTasks: function* (ids) { return repo.getTasks(ids) },
-    hasDependency: function* (dependentId, prerequisiteId) { return repo.hasDependency(dependentId, prerequisiteId) },
-    hasUnresolved: function* (taskId) { return repo.hasUnresolved(taskId) },
-    idempotencyKeysTaken: function* (keys) { return repo.idempotencyKeysTaken(keys) },
-    idsWithPrefix: function* (prefix, limit) { return repo.idsWithPrefix(prefix, limit) },
-    idsWithStatus: function* (status) { return repo.idsWithStatus(status) },
-    insertAudit: function* (entry) { return repo.insertAudit(entry) },
-    insertAudits: function* (entries) { return repo.insertAudits(entries) },
-    insertDependencies: function* (deps) { return repo.insertDependencies(deps) },
-    insertDependency: function* (dep) { return repo.insertDependency(dep) },
-    insertPlanSubmission: function* (key, submission, at) { return repo.insertPlanSubmission(key, submission, at) },
-    insertTask: function* (task) { return repo.insertTask(task) },
-    insertTasks: function* (tasks) { return repo.insertTasks(tasks) },
-    listTasks: function* (filter) { return repo.listTasks(filter) },
-    nextLeaseExpiry: function* () { return repo.nextLeaseExpiry() },
-    nextNotBefore: function* () { return repo.nextNotBefore() },
-    openTaskIds: function* () { return repo.openTaskIds() },
-    prerequisiteDepths: function* (taskId) { return repo.prerequisiteDepths(taskId) },
-    prerequisitesOf: function* (taskId) { return repo.prerequisitesOf(taskId) },
-    pruneCandidates: function* (statuses, cutoff) { return repo.pruneCandidates(statuses, cutoff) },
-    readyHeads: function* (agentType) { return repo.readyHeads(agentType) },
-    recentFailures: function* (since, limit) { return repo.recentFailures(since, limit) },
-    referencedElsewhere: function* (ids) { return repo.referencedElsewhere(ids) },
-    resolveEdges: function* (prerequisiteId, at, ignoreOnly) { return repo.resolveEdges(prerequisiteId, at, ignoreOnly) },
-    rootIds: function* () { return repo.rootIds() },
-    setEdgeResolved: function* (dependentId, prerequisiteId, resolvedAt) { return repo.setEdgeResolved(dependentId, prerequisiteId, resolvedAt) },
-    setPriority: function* (id, p) { return repo.setPriority(id, p) },
-    statusCounts: function* () { return repo.statusCounts() },
-    taskByIdempotencyKey: function* (key) { return repo.taskByIdempotencyKey(key) },
-    unresolveEdges: function* (prerequisiteId) { return repo.unresolveEdges(prerequisiteId) },
-    updateTask: function* (id, patch) { return repo.updateTask(id, patch) },
-    waitEdgesOf: function* (ids, declared) { return repo.waitEdgesOf(ids, declared) },
-    waitRegion: function* (gateIds, declared) { return repo.waitRegion(gateIds, declared) }
+  activitySince: function* (since, maxRows) {
+    return repo.activitySince(since, maxRows)
+  },
+  adjustSubtree: function* (fromId, delta) {
+    return repo.adjustSubtree(fromId, delta)
+  },
+  auditOf: function* (taskId) {
+    return repo.auditOf(taskId)
+  },
+  cancelledBy: function* (causeId) {
+    return repo.cancelledBy(causeId)
+  },
+  childIds: function* (parentId) {
+    return repo.childIds(parentId)
+  },
+  childStates: function* (parentId) {
+    return repo.childStates(parentId)
+  },
+  childrenOfMany: function* (ids) {
+    return repo.childrenOfMany(ids)
+  },
+  countChildren: function* (parentId) {
+    return repo.countChildren(parentId)
+  },
+  countOpenDependents: function* (prerequisiteId) {
+    return repo.countOpenDependents(prerequisiteId)
+  },
+  countPrerequisites: function* (dependentId) {
+    return repo.countPrerequisites(dependentId)
+  },
+  countUnresolved: function* (taskId) {
+    return repo.countUnresolved(taskId)
+  },
+  deleteDependency: function* (dependentId, prerequisiteId) {
+    return repo.deleteDependency(dependentId, prerequisiteId)
+  },
+  deleteTasks: function* (ids) {
+    return repo.deleteTasks(ids)
+  },
+  dependentsOf: function* (taskId) {
+    return repo.dependentsOf(taskId)
+  },
+  dependentsOfMany: function* (ids) {
+    return repo.dependentsOfMany(ids)
+  },
+  dueForRefresh: function* (at, limit) {
+    return repo.dueForRefresh(at, limit)
+  },
+  edgesAmong: function* (ids) {
+    return repo.edgesAmong(ids)
+  },
+  expiredLeases: function* (now) {
+    return repo.expiredLeases(now)
+  },
+  gateChildren: function* (parentId, gated) {
+    return repo.gateChildren(parentId, gated)
+  },
+  gateFacts: function* (ids) {
+    return repo.gateFacts(ids)
+  },
+  getPlanSubmission: function* (key) {
+    return repo.getPlanSubmission(key)
+  },
+  getTask: function* (id) {
+    return repo.getTask(id)
+  },
+  getTasks: function* (ids) {
+    return repo.getTasks(ids)
+  },
+  hasDependency: function* (dependentId, prerequisiteId) {
+    return repo.hasDependency(dependentId, prerequisiteId)
+  },
+  hasUnresolved: function* (taskId) {
+    return repo.hasUnresolved(taskId)
+  },
+  idempotencyKeysTaken: function* (keys) {
+    return repo.idempotencyKeysTaken(keys)
+  },
+  idsWithPrefix: function* (prefix, limit) {
+    return repo.idsWithPrefix(prefix, limit)
+  },
+  idsWithStatus: function* (status) {
+    return repo.idsWithStatus(status)
+  },
+  insertAudit: function* (entry) {
+    return repo.insertAudit(entry)
+  },
+  insertAudits: function* (entries) {
+    return repo.insertAudits(entries)
+  },
+  insertDependencies: function* (deps) {
+    return repo.insertDependencies(deps)
+  },
+  insertDependency: function* (dep) {
+    return repo.insertDependency(dep)
+  },
+  insertPlanSubmission: function* (key, submission, at) {
+    return repo.insertPlanSubmission(key, submission, at)
+  },
+  insertTask: function* (task) {
+    return repo.insertTask(task)
+  },
+  insertTasks: function* (tasks) {
+    return repo.insertTasks(tasks)
+  },
+  listTasks: function* (filter) {
+    return repo.listTasks(filter)
+  },
+  nextLeaseExpiry: function* () {
+    return repo.nextLeaseExpiry()
+  },
+  nextNotBefore: function* () {
+    return repo.nextNotBefore()
+  },
+  openTaskIds: function* () {
+    return repo.openTaskIds()
+  },
+  prerequisiteDepths: function* (taskId) {
+    return repo.prerequisiteDepths(taskId)
+  },
+  prerequisitesOf: function* (taskId) {
+    return repo.prerequisitesOf(taskId)
+  },
+  pruneCandidates: function* (statuses, cutoff) {
+    return repo.pruneCandidates(statuses, cutoff)
+  },
+  readyHeads: function* (agentType) {
+    return repo.readyHeads(agentType)
+  },
+  recentFailures: function* (since, limit) {
+    return repo.recentFailures(since, limit)
+  },
+  referencedElsewhere: function* (ids) {
+    return repo.referencedElsewhere(ids)
+  },
+  resolveEdges: function* (prerequisiteId, at, ignoreOnly) {
+    return repo.resolveEdges(prerequisiteId, at, ignoreOnly)
+  },
+  rootIds: function* () {
+    return repo.rootIds()
+  },
+  setEdgeResolved: function* (dependentId, prerequisiteId, resolvedAt) {
+    return repo.setEdgeResolved(dependentId, prerequisiteId, resolvedAt)
+  },
+  setPriority: function* (id, p) {
+    return repo.setPriority(id, p)
+  },
+  statusCounts: function* () {
+    return repo.statusCounts()
+  },
+  taskByIdempotencyKey: function* (key) {
+    return repo.taskByIdempotencyKey(key)
+  },
+  unresolveEdges: function* (prerequisiteId) {
+    return repo.unresolveEdges(prerequisiteId)
+  },
+  updateTask: function* (id, patch) {
+    return repo.updateTask(id, patch)
+  },
+  waitEdgesOf: function* (ids, declared) {
+    return repo.waitEdgesOf(ids, declared)
+  },
+  waitRegion: function* (gateIds, declared) {
+    return repo.waitRegion(gateIds, declared)
+  }
 })
 
 /** Runs a step over a synchronous store to its end. */
@@ -96,15 +206,17 @@ export const makeSqliteRunner = (repo: Repository, options: { readonly groupComm
   const writeAlone = <A, B>(rule: Rule<A>, committed: (result: A) => Effect.Effect<B, QueueError>): Effect.Effect<B, QueueError> =>
     Effect.clockWith((clock) =>
       // Uninterruptible: a committed change is always published.
-      Effect.uninterruptible(Effect.suspend(() => {
-        let result: A
-        try {
-          result = repo.transaction(() => runSync(rule(store, clock.unsafeCurrentTimeMillis())))
-        } catch (error) {
-          return ruleFailure(error)
-        }
-        return committed(result)
-      }))
+      Effect.uninterruptible(
+        Effect.suspend(() => {
+          let result: A
+          try {
+            result = repo.transaction(() => runSync(rule(store, clock.unsafeCurrentTimeMillis())))
+          } catch (error) {
+            return ruleFailure(error)
+          }
+          return committed(result)
+        })
+      )
     )
 
   // Group commit: operations queued in this turn of the event loop, run together at its end.

@@ -109,5 +109,4 @@ export interface StoreRunnerService {
 export class StoreRunner extends Context.Tag("@abathur/queue/StoreRunner")<StoreRunner, StoreRunnerService>() {}
 
 /** What a rule's throw becomes: a QueueError is the operation's failure, anything else a defect. */
-export const ruleFailure = (error: unknown): Effect.Effect<never, QueueError> =>
-  isQueueError(error) ? Effect.fail(error) : Effect.die(error)
+export const ruleFailure = (error: unknown): Effect.Effect<never, QueueError> => (isQueueError(error) ? Effect.fail(error) : Effect.die(error))

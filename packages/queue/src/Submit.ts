@@ -112,7 +112,13 @@ function* idempotent(tx: Tx, key: string | null | undefined, fp: string | null):
  * Submits one task. Its status is READY or BLOCKED at once. With an idempotency key that names
  * a task submitted with the same fields, returns that task (`created: false`).
  */
-export function* submit(tx: Tx, raw: unknown, now: number, actor: string | null, options: SubmitDefaults = {}): Step<{ task: Task; created: boolean }> {
+export function* submit(
+  tx: Tx,
+  raw: unknown,
+  now: number,
+  actor: string | null,
+  options: SubmitDefaults = {}
+): Step<{ task: Task; created: boolean }> {
   const input = validate(SubmitTaskInput, raw)
   const limits = tx.settings.limits
   const parentTaskId = input.parentTaskId ?? null
@@ -136,7 +142,11 @@ export function* submit(tx: Tx, raw: unknown, now: number, actor: string | null,
     checkPrerequisite(p, spec.onFailure)
     edges.push({ p, spec, resolvedAt: resolution(p, spec.onFailure, now) })
   }
-  yield* checkSubmitHierarchy(tx, parentTaskId, edges.map((e) => e.p.id))
+  yield* checkSubmitHierarchy(
+    tx,
+    parentTaskId,
+    edges.map((e) => e.p.id)
+  )
   const depth = depthFrom(edges.map((e) => e.p.dependencyDepth))
   checkLimit("depth", limits.maxDepth, depth, "dependency depth of the new task")
   const ancestorGated = parent !== null && (yield* gated(tx, parent))
@@ -144,7 +154,14 @@ export function* submit(tx: Tx, raw: unknown, now: number, actor: string | null,
   const task = newTask(tx, input, now, waits ? "blocked" : "ready", depth, parentTaskId, 0, { source, ancestorGated, idempotencyFingerprint: fp })
   yield* tx.store.insertTask(task)
   for (const e of edges) yield* insertEdge(tx, task.id, e.p.id, e.spec.dependencyType ?? input.dependencyType, e.spec.onFailure, now, e.resolvedAt)
-  yield* audit(tx, { taskId: task.id, fromStatus: null, toStatus: task.status, at: task.submittedAt, actor: actor ?? task.createdBy, reason: "submitted" })
+  yield* audit(tx, {
+    taskId: task.id,
+    fromStatus: null,
+    toStatus: task.status,
+    at: task.submittedAt,
+    actor: actor ?? task.createdBy,
+    reason: "submitted"
+  })
   // A new open task below the parent: a finished subtree opens again (its dependents that have
   // not started wait for the new subtask too).
   if (parentTaskId !== null) yield* bump(tx, parentTaskId, { ...emptySubtree, open: 1 }, task.id)
@@ -239,10 +256,7 @@ export function* submitPlan(
     const n = byKey.get(key)!
     const count = n.localDependsOn.length + n.externalDependsOn.length
     checkLimit("dependencies", limits.maxDependencies, count, `prerequisites of plan node ${JSON.stringify(key)}`)
-    const d = depthFrom([
-      ...n.localDependsOn.map((k) => depth.get(k)!),
-      ...n.externalDependsOn.map((id) => states.get(id)!.dependencyDepth)
-    ])
+    const d = depthFrom([...n.localDependsOn.map((k) => depth.get(k)!), ...n.externalDependsOn.map((id) => states.get(id)!.dependencyDepth)])
     checkLimit("depth", limits.maxDepth, d, `dependency depth of plan node ${JSON.stringify(key)}`)
     depth.set(key, d)
     for (const k of n.localDependsOn) localDependents.set(k, (localDependents.get(k) ?? 0) + 1)
@@ -255,7 +269,10 @@ export function* submitPlan(
   for (const n of flat.nodes) {
     const r = n.edges.map((e) => (e.local ? null : resolution(states.get(e.ref)!, e.onFailure, now)))
     resolvedAt.set(n.key, r)
-    ownWait.set(n.key, r.some((x) => x === null))
+    ownWait.set(
+      n.key,
+      r.some((x) => x === null)
+    )
     const ext = n.parentKey === null && n.node.parentTaskId != null ? externalParents.get(n.node.parentTaskId) : undefined
     gatedAbove.set(
       n.key,
@@ -289,7 +306,14 @@ export function* submitPlan(
         openBelow: openBelow.get(n.key) ?? 0
       })
       rows.push(task)
-      entries.push({ taskId: task.id, fromStatus: null, toStatus: task.status, at: task.submittedAt, actor: actor ?? task.createdBy, reason: "submitted in a plan" })
+      entries.push({
+        taskId: task.id,
+        fromStatus: null,
+        toStatus: task.status,
+        at: task.submittedAt,
+        actor: actor ?? task.createdBy,
+        reason: "submitted in a plan"
+      })
       created.set(n.key, task)
     }
     yield* tx.store.insertTasks(rows)
@@ -298,8 +322,13 @@ export function* submitPlan(
   }
   const at = formatTimestamp(now)
   const edges: Array<TaskDependency> = []
-  const edge = (dependentTaskId: string, prerequisiteTaskId: string, dependencyType: DependencyType, onFailure: OnFailure, resolvedAt: string | null) =>
-    edges.push({ id: uuidv7(), dependentTaskId, prerequisiteTaskId, dependencyType, onFailure, createdAt: at, resolvedAt })
+  const edge = (
+    dependentTaskId: string,
+    prerequisiteTaskId: string,
+    dependencyType: DependencyType,
+    onFailure: OnFailure,
+    resolvedAt: string | null
+  ) => edges.push({ id: uuidv7(), dependentTaskId, prerequisiteTaskId, dependencyType, onFailure, createdAt: at, resolvedAt })
   for (const n of flat.nodes) {
     const task = created.get(n.key)!
     const r = resolvedAt.get(n.key)!
@@ -318,7 +347,12 @@ export function* submitPlan(
   yield* drain(tx, now, actor)
   // A plain DAG of new tasks was checked by flattenPlan; hierarchy can hide a deadlock.
   if (externalParents.size > 0) {
-    if (edges.length > 0) yield* checkDeadlock(tx, [...created.values()].map((t) => t.id), "this plan")
+    if (edges.length > 0)
+      yield* checkDeadlock(
+        tx,
+        [...created.values()].map((t) => t.id),
+        "this plan"
+      )
   } else if (edges.length > 0 && flat.nodes.some((n) => n.parentKey !== null)) {
     // Nothing outside waits for a plan without an existing parent: the plan's own tasks and
     // edges are the whole question (existing prerequisites are ends), answered in memory.

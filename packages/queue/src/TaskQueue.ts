@@ -74,7 +74,10 @@ export interface TaskQueueService {
    */
   readonly submit: <I>(input: Input<I, SubmitTaskInput>, options?: SubmitOptions) => Effect.Effect<Task, QueueError>
   /** As `submit`, and says whether it created the task (false: an idempotent repeat; HTTP 200 instead of 201). */
-  readonly submitWithOutcome: <I>(input: Input<I, SubmitTaskInput>, options?: SubmitOptions) => Effect.Effect<{ task: Task; created: boolean }, QueueError>
+  readonly submitWithOutcome: <I>(
+    input: Input<I, SubmitTaskInput>,
+    options?: SubmitOptions
+  ) => Effect.Effect<{ task: Task; created: boolean }, QueueError>
   /**
    * Submits a plan, all or nothing; with the plan's `idempotencyKey`, posting it again returns the
    * same tasks. The plan's `parentTaskId` adopts it under that task (see `adoptPlan`).
@@ -159,8 +162,7 @@ export interface TaskQueueService {
 
 const id = (raw: string): string => validate(TaskId, raw)
 /** The actor of an operation, well-formed text (it goes into the audit trail), or null. */
-const actorOf = (options: Actor | undefined): string | null =>
-  options?.actor === undefined ? null : validate(ActorName, options.actor)
+const actorOf = (options: Actor | undefined): string | null => (options?.actor === undefined ? null : validate(ActorName, options.actor))
 
 /** A task named for people: its id, summary and status. */
 export interface TaskSummary {
@@ -230,9 +232,10 @@ export const make = Effect.gen(function* () {
   yield* Effect.orDie(write(evaluatePending))
 
   const service: TaskQueueService = {
-    submit: (input, options) => write(function* (tx, now) {
-      return (yield* submit(tx, input, now, actorOf(options), options)).task
-    }),
+    submit: (input, options) =>
+      write(function* (tx, now) {
+        return (yield* submit(tx, input, now, actorOf(options), options)).task
+      }),
     submitWithOutcome: (input, options) => write((tx, now) => submit(tx, input, now, actorOf(options), options)),
     submitPlan: (plan, options) =>
       write(function* (tx, now) {
@@ -280,34 +283,41 @@ export const make = Effect.gen(function* () {
         const i = validate(FailInput, input)
         return fail(tx, tid, i, now, actorOf(options))
       }),
-    release: (taskId, input = {}, options) =>
-      write((tx, now) => release(tx, id(taskId), validate(ReleaseInput, input), now, actorOf(options))),
+    release: (taskId, input = {}, options) => write((tx, now) => release(tx, id(taskId), validate(ReleaseInput, input), now, actorOf(options))),
     cancel: (taskId, options) =>
-      write((tx, now) => cancel(tx, id(taskId), now, actorOf(options), options?.reason === undefined ? undefined : validate(ReasonText, options.reason))),
+      write((tx, now) =>
+        cancel(tx, id(taskId), now, actorOf(options), options?.reason === undefined ? undefined : validate(ReasonText, options.reason))
+      ),
     retry: (taskId, options) => write((tx, now) => retry(tx, id(taskId), now, actorOf(options))),
-    recover: () => write(function* (tx, now) {
-      return { recovered: yield* recover(tx, now) }
-    }),
+    recover: () =>
+      write(function* (tx, now) {
+        return { recovered: yield* recover(tx, now) }
+      }),
     prune: (input = {}, options) =>
       write((tx, now) => {
         const i = validate(PruneInput, input)
         return prune(tx, { olderThanMs: i.olderThan, statuses: i.status, dryRun: i.dryRun }, now, options?.onProgress)
       }),
-    get: (taskId) => read(function* (tx, now) {
-      return explained(yield* detail(tx, id(taskId), now))
-    }),
+    get: (taskId) =>
+      read(function* (tx, now) {
+        return explained(yield* detail(tx, id(taskId), now))
+      }),
     list: (input = {}) =>
       read((tx, now) => {
         const i = validate(ListTasksInput, input)
-        return list(tx, {
-          ...(i.status !== undefined && { statuses: i.status }),
-          ...(i.excludeStatus !== undefined && { excludeStatuses: i.excludeStatus }),
-          ...(i.source !== undefined && { source: i.source }),
-          ...(i.parentTaskId !== undefined && { parentTaskId: i.parentTaskId }),
-          ...(i.text !== undefined && { text: i.text }),
-          ...(i.limit !== undefined && { limit: i.limit }),
-          ...(i.offset !== undefined && { offset: i.offset })
-        }, now)
+        return list(
+          tx,
+          {
+            ...(i.status !== undefined && { statuses: i.status }),
+            ...(i.excludeStatus !== undefined && { excludeStatuses: i.excludeStatus }),
+            ...(i.source !== undefined && { source: i.source }),
+            ...(i.parentTaskId !== undefined && { parentTaskId: i.parentTaskId }),
+            ...(i.text !== undefined && { text: i.text }),
+            ...(i.limit !== undefined && { limit: i.limit }),
+            ...(i.offset !== undefined && { offset: i.offset })
+          },
+          now
+        )
       }),
     status: () => read((tx) => status(tx)),
     executionPlan: (input = {}) => read((tx) => executionPlan(tx, validate(ExecutionPlanInput, input).taskIds)),
@@ -364,10 +374,16 @@ export const make = Effect.gen(function* () {
     refreshPriorities: () => write((tx, now) => refreshDue(tx, now)),
     subscribe: Effect.zipLeft(
       PubSub.subscribe(events),
-      Effect.acquireRelease(Effect.sync(() => subscribers++), () => Effect.sync(() => subscribers--))
+      Effect.acquireRelease(
+        Effect.sync(() => subscribers++),
+        () => Effect.sync(() => subscribers--)
+      )
     ),
     onCommit: (listener) =>
-      Effect.acquireRelease(Effect.sync(() => void listeners.add(listener)), () => Effect.sync(() => void listeners.delete(listener))),
+      Effect.acquireRelease(
+        Effect.sync(() => void listeners.add(listener)),
+        () => Effect.sync(() => void listeners.delete(listener))
+      ),
     dataVersion: () => runner.dataVersion(),
     nextLeaseExpiry: () => read((tx) => tx.store.nextLeaseExpiry()),
     nextNotBefore: () => read((tx) => tx.store.nextNotBefore())
@@ -381,7 +397,5 @@ export class TaskQueue extends Context.Tag("@abathur/queue/TaskQueue")<TaskQueue
   /** Over any store: the runner (StoreRunner) decides where the rules' transactions run. */
   static readonly layerWithRunner: Layer.Layer<TaskQueue, never, StoreRunner | QueueConfig> = Layer.effect(TaskQueue, make)
   /** Over the SQLite repository (TaskRepository). */
-  static readonly layer: Layer.Layer<TaskQueue, never, TaskRepository | QueueConfig> = TaskQueue.layerWithRunner.pipe(
-    Layer.provide(SqliteRunner)
-  )
+  static readonly layer: Layer.Layer<TaskQueue, never, TaskRepository | QueueConfig> = TaskQueue.layerWithRunner.pipe(Layer.provide(SqliteRunner))
 }

@@ -11,7 +11,9 @@
 /** `I` with every key that `T` does not have (at any depth) turned into `never`. */
 export type Exact<I, T> =
   I extends ReadonlyArray<infer E>
-    ? T extends ReadonlyArray<infer TE> ? ReadonlyArray<Exact<E, TE>> : T
+    ? T extends ReadonlyArray<infer TE>
+      ? ReadonlyArray<Exact<E, TE>>
+      : T
     : I extends object
       ? T extends object
         ? string extends keyof T

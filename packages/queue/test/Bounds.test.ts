@@ -24,9 +24,9 @@ const strictlyDecodeEveryText = (db: BetterSqlite3.Database): number => {
   for (const { name } of tables) {
     const columns = db.prepare(`SELECT name FROM pragma_table_info(?)`).all(name) as Array<{ name: string }>
     for (const c of columns) {
-      const rows = db
-        .prepare(`SELECT CAST("${c.name}" AS BLOB) AS b FROM "${name}" WHERE typeof("${c.name}") = 'text'`)
-        .all() as Array<{ b: Uint8Array }>
+      const rows = db.prepare(`SELECT CAST("${c.name}" AS BLOB) AS b FROM "${name}" WHERE typeof("${c.name}") = 'text'`).all() as Array<{
+        b: Uint8Array
+      }>
       for (const { b } of rows) {
         try {
           decoder.decode(b)
@@ -69,7 +69,8 @@ describe("no stored row can stop the claims (defence in depth below the input bo
         expect(next!.maxExecutionTimeoutSeconds).toBe(3600)
         yield* checkInvariants()
       })
-    ))
+    )
+  )
 
   queueTest("a heartbeat on a RUNNING row with a huge stored timeout renews for 7 days", () =>
     at(
@@ -82,7 +83,8 @@ describe("no stored row can stop the claims (defence in depth below the input bo
         const renewed = yield* q.heartbeat(t.id, { leaseToken: c.leaseToken })
         expect(parseTimestamp(renewed.leaseExpiresAt)).toBe(NOW + MAX_DURATION_SECONDS * 1000)
       })
-    ))
+    )
+  )
 })
 
 describe("bad input is a ValidationError and writes nothing", () => {
@@ -120,7 +122,8 @@ describe("bad input is a ValidationError and writes nothing", () => {
         }
         expect(yield* databaseDump).toEqual(before)
       })
-    ))
+    )
+  )
 })
 
 describe("Unicode is stored as valid UTF-8", () => {
@@ -143,5 +146,6 @@ describe("Unicode is stored as valid UTF-8", () => {
         expect(strictlyDecodeEveryText(db)).toBeGreaterThan(30)
         expect((yield* q.get(cut.id)).summary).toBe(`${a139}😀`)
       })
-    ))
+    )
+  )
 })

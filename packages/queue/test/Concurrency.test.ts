@@ -79,17 +79,11 @@ describe("several processes on one database file", () => {
         const q = yield* TaskQueue
         const { tasks } = yield* q.submitPlan(workload())
         return Object.values(tasks).map((t) => t.id)
-      }).pipe(
-        Effect.provide(
-          TaskQueue.layer.pipe(Layer.provideMerge(TestDatabase.layer({ filename: dbPath })), Layer.provide(QueueConfig.default))
-        )
-      )
+      }).pipe(Effect.provide(TaskQueue.layer.pipe(Layer.provideMerge(TestDatabase.layer({ filename: dbPath })), Layer.provide(QueueConfig.default))))
     )
     expect(ids).toHaveLength(2000)
 
-    const workers = await Promise.all(
-      Array.from({ length: WORKERS }, (_, i) => start(dbPath, join(dir, `worker-${i}.json`), `worker-${i}`))
-    )
+    const workers = await Promise.all(Array.from({ length: WORKERS }, (_, i) => start(dbPath, join(dir, `worker-${i}.json`), `worker-${i}`)))
     for (const w of workers) w.child.send("go")
     const exits = await Promise.all(workers.map((w) => w.exit))
     for (const [i, e] of exits.entries()) {
@@ -114,9 +108,10 @@ describe("several processes on one database file", () => {
       expect(count("SELECT count(*) AS n FROM tasks")).toBe(2000)
       expect(count("SELECT count(*) AS n FROM tasks WHERE status = 'completed'")).toBe(2000)
       // Claimed exactly once each: one RUNNING audit row per task, none lost to a retry.
-      const claimed = db
-        .prepare("SELECT task_id AS id, count(*) AS n FROM task_audit WHERE to_status = 'running' GROUP BY task_id")
-        .all() as Array<{ id: string; n: number }>
+      const claimed = db.prepare("SELECT task_id AS id, count(*) AS n FROM task_audit WHERE to_status = 'running' GROUP BY task_id").all() as Array<{
+        id: string
+        n: number
+      }>
       expect(claimed).toHaveLength(2000)
       expect(claimed.filter((c) => c.n !== 1)).toEqual([])
       expect(count("SELECT count(*) AS n FROM tasks WHERE retry_count <> 0")).toBe(0)
@@ -138,9 +133,7 @@ describe("several processes on one database file", () => {
           WHERE d.completed_at < p.completed_at OR d.started_at < p.completed_at`)
       ).toBe(0)
       // And every invariant holds on the final file.
-      expect(
-        findViolations(db, { now: Date.now(), settings: defaultQueueSettings, freshness: false, countOpenDependents: () => 0 })
-      ).toEqual([])
+      expect(findViolations(db, { now: Date.now(), settings: defaultQueueSettings, freshness: false, countOpenDependents: () => 0 })).toEqual([])
     } finally {
       db.close()
     }

@@ -160,7 +160,10 @@ const startOrderViolations = (db: BetterSqlite3.Database): Array<string> => {
     if (t.parent !== null) childrenOf.set(t.parent, [...(childrenOf.get(t.parent) ?? []), t.id])
   }
   const edgesOf = new Map<string, Array<string>>()
-  for (const e of db.prepare("SELECT dependent_task_id AS d, prerequisite_task_id AS p FROM task_dependencies").all() as Array<{ d: string; p: string }>) {
+  for (const e of db.prepare("SELECT dependent_task_id AS d, prerequisite_task_id AS p FROM task_dependencies").all() as Array<{
+    d: string
+    p: string
+  }>) {
     edgesOf.set(e.d, [...(edgesOf.get(e.d) ?? []), e.p])
   }
   const subtree = (root: string): Array<string> => {
@@ -176,14 +179,18 @@ const startOrderViolations = (db: BetterSqlite3.Database): Array<string> => {
     return waits
   }
   const completedAt = new Map<string, number>()
-  for (const r of db.prepare("SELECT task_id AS t, min(id) AS id FROM task_audit WHERE to_status = 'completed' GROUP BY task_id").all() as Array<{ t: string; id: number }>) {
+  for (const r of db.prepare("SELECT task_id AS t, min(id) AS id FROM task_audit WHERE to_status = 'completed' GROUP BY task_id").all() as Array<{
+    t: string
+    id: number
+  }>) {
     completedAt.set(r.t, r.id)
   }
   const violations: Array<string> = []
   for (const start of db.prepare("SELECT task_id AS t, id FROM task_audit WHERE to_status = 'running'").all() as Array<{ t: string; id: number }>) {
     for (const p of mustCompleteBefore(start.t)) {
       const done = completedAt.get(p)
-      if (done === undefined || done > start.id) violations.push(`task ${start.t} started (audit ${start.id}) before ${p} completed (audit ${done ?? "never"})`)
+      if (done === undefined || done > start.id)
+        violations.push(`task ${start.t} started (audit ${start.id}) before ${p} completed (audit ${done ?? "never"})`)
     }
   }
   return violations
@@ -199,11 +206,7 @@ describe("worker processes SIGKILLed at random on one database file", () => {
         const q = yield* TaskQueue
         const { tasks } = yield* q.submitPlan(workload())
         return Object.values(tasks).map((t) => t.id)
-      }).pipe(
-        Effect.provide(
-          TaskQueue.layer.pipe(Layer.provideMerge(TestDatabase.layer({ filename: dbPath })), Layer.provide(QueueConfig.default))
-        )
-      )
+      }).pipe(Effect.provide(TaskQueue.layer.pipe(Layer.provideMerge(TestDatabase.layer({ filename: dbPath })), Layer.provide(QueueConfig.default))))
     )
     expect(submitted).toHaveLength(295)
 
@@ -320,7 +323,8 @@ describe("worker processes SIGKILLed at random on one database file", () => {
       const byTask = new Map<string, typeof audit>()
       for (const a of audit) byTask.set(a.task, [...(byTask.get(a.task) ?? []), a])
       const claimsBy = new Map<string, Array<Fact>>()
-      for (const f of facts.filter((f) => f.kind === "claim")) claimsBy.set(`${f.worker} ${f.args[0]}`, [...(claimsBy.get(`${f.worker} ${f.args[0]}`) ?? []), f])
+      for (const f of facts.filter((f) => f.kind === "claim"))
+        claimsBy.set(`${f.worker} ${f.args[0]}`, [...(claimsBy.get(`${f.worker} ${f.args[0]}`) ?? []), f])
       const wrong: Array<string> = []
       for (const t of tasks) {
         const rows = byTask.get(t.id) ?? []
@@ -351,7 +355,10 @@ describe("worker processes SIGKILLed at random on one database file", () => {
       // recovered, stale leases refused.
       expect(heldKills).toBeGreaterThan(0)
       expect(count("SELECT count(*) AS n FROM task_audit WHERE actor = 'lease-recovery'")).toBeGreaterThan(0)
-      expect(facts.some((f) => f.kind === "refused"), "no stale report was refused").toBe(true)
+      expect(
+        facts.some((f) => f.kind === "refused"),
+        "no stale report was refused"
+      ).toBe(true)
 
       expect(startOrderViolations(db)).toEqual([])
       expect(findViolations(db, { now: Date.now(), settings: defaultQueueSettings, freshness: false, countOpenDependents: () => 0 })).toEqual([])

@@ -43,7 +43,8 @@ describe("claimWaiting: one claim-with-wait for HTTP and MCP", () => {
       expect(claimed[0]!.leaseToken).not.toBe("")
       // Every attempt is seen (metrics count them): the empty one before the wait, then the claim.
       expect(attempts).toEqual([0, 1])
-    }).pipe(Effect.provide(testQueue())))
+    }).pipe(Effect.provide(testQueue()))
+  )
 
   it.live("without waitSeconds it claims once and never opens the signal; with limit it claims several", () =>
     Effect.gen(function* () {
@@ -54,14 +55,16 @@ describe("claimWaiting: one claim-with-wait for HTTP and MCP", () => {
       const b = yield* q.submit(aTask({ priority: 8 }))
       yield* q.submit(aTask({ priority: 1 }))
       expect((yield* q.claimWaiting({ limit: 2 }, { waitForWork: never })).map((t) => t.id)).toEqual([a.id, b.id])
-    }).pipe(Effect.provide(testQueue())))
+    }).pipe(Effect.provide(testQueue()))
+  )
 
   it.live("a wait that the host stops (shutdown) answers no task", () =>
     Effect.gen(function* () {
       const q = yield* TaskQueue
       const stopped: WaitForWork = Effect.succeed({ next: Effect.succeed(() => Effect.succeed(false)) })
       expect(yield* q.claimWaiting({ waitSeconds: 30 }, { waitForWork: stopped })).toEqual([])
-    }).pipe(Effect.provide(testQueue())))
+    }).pipe(Effect.provide(testQueue()))
+  )
 
   it.effect("waitSeconds over the cap is a ValidationError that names it", () =>
     Effect.gen(function* () {
@@ -69,7 +72,8 @@ describe("claimWaiting: one claim-with-wait for HTTP and MCP", () => {
       const e = yield* flip(q.claimWaiting({ waitSeconds: MAX_CLAIM_WAIT_SECONDS + 1 }))
       expect(e._tag).toBe("ValidationError")
       expect(e.message).toContain(`at most ${MAX_CLAIM_WAIT_SECONDS}`)
-    }).pipe(Effect.provide(testQueue())))
+    }).pipe(Effect.provide(testQueue()))
+  )
 })
 
 describe("the priority explained with the queue's own settings", () => {
@@ -90,7 +94,8 @@ describe("the priority explained with the queue's own settings", () => {
       expect(d.priorityExplanation.contributions.source).toBe(0)
       expect(d.priorityExplanation.score).toBeCloseTo(d.calculatedPriority, 5)
       expect(d.priorityExplanation.starvationHorizonSeconds).toBe(600)
-    }).pipe(Effect.provide(testQueue({ priority: settings }))))
+    }).pipe(Effect.provide(testQueue({ priority: settings })))
+  )
 
   it.effect("the default queue explains with the default weights; addDependency answers the explanation too", () =>
     Effect.gen(function* () {
@@ -101,7 +106,8 @@ describe("the priority explained with the queue's own settings", () => {
       expect(d.priorityExplanation.weights).toEqual(defaultPrioritySettings.weights)
       expect(d.priorityExplanation.score).toBeCloseTo(d.calculatedPriority, 1)
       expect((yield* q.removeDependency(b.id, a.id)).priorityExplanation.weights).toEqual(defaultPrioritySettings.weights)
-    }).pipe(Effect.provide(testQueue())))
+    }).pipe(Effect.provide(testQueue()))
+  )
 })
 
 describe("a plan adopted under a parent (every face: CLI --parent, HTTP and MCP parentTaskId)", () => {
@@ -120,7 +126,8 @@ describe("a plan adopted under a parent (every face: CLI --parent, HTTP and MCP 
       // A subtask's default source.
       expect(tasks["a"]!.source).toBe("agent_planner")
       expect((yield* q.get(parent.id)).children).toEqual([tasks["a"]!.id])
-    }).pipe(Effect.provide(testQueue())))
+    }).pipe(Effect.provide(testQueue()))
+  )
 
   it.effect("a parent that does not exist is TaskNotFound; a bad one a ValidationError naming parentTaskId", () =>
     Effect.gen(function* () {
@@ -131,7 +138,8 @@ describe("a plan adopted under a parent (every face: CLI --parent, HTTP and MCP 
       expect(bad._tag).toBe("ValidationError")
       expect(bad.message).toContain("parentTaskId")
       expect((yield* q.list()).length).toBe(0)
-    }).pipe(Effect.provide(testQueue())))
+    }).pipe(Effect.provide(testQueue()))
+  )
 
   it.effect("posting an adopted plan again with its idempotencyKey returns the same tasks", () =>
     Effect.gen(function* () {
@@ -144,5 +152,6 @@ describe("a plan adopted under a parent (every face: CLI --parent, HTTP and MCP 
       expect(again.tasks["a"]!.id).toBe(first.tasks["a"]!.id)
       const other = yield* q.submit(aTask())
       expect((yield* flip(q.submitPlan({ ...plan, parentTaskId: other.id })))._tag).toBe("IdempotencyConflict")
-    }).pipe(Effect.provide(testQueue())))
+    }).pipe(Effect.provide(testQueue()))
+  )
 })

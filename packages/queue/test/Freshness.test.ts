@@ -38,93 +38,98 @@ const scores = Effect.gen(function* () {
 })
 
 describe("the freshness bound", () => {
-  queueTest("at every claim, stored scores are within 1 point of the formula and the claim within 2 of the true best", () =>
-    Effect.gen(function* () {
-      const q = yield* TaskQueue
-      const rand = mulberry32(20260131)
-      const int = (n: number) => Math.floor(rand() * n)
-      const ready: Array<string> = []
+  queueTest(
+    "at every claim, stored scores are within 1 point of the formula and the claim within 2 of the true best",
+    () =>
+      Effect.gen(function* () {
+        const q = yield* TaskQueue
+        const rand = mulberry32(20260131)
+        const int = (n: number) => Math.floor(rand() * n)
+        const ready: Array<string> = []
 
-      /** A task with a random priority, source and deadline (none, past, near, far), and estimate. */
-      const submitOne = Effect.gen(function* () {
-        const now = yield* Clock.currentTimeMillis
-        const kind = int(5)
-        const deadline =
-          kind === 0
-            ? null
-            : kind === 1
-              ? now - int(6 * 3_600_000) // already past
-              : kind === 2
-                ? now + int(3 * 3_600_000) // near: urgency is rising fast
-                : kind === 3
-                  ? now + 86_400_000 + int(5 * 86_400_000) // far
-                  : now + int(12 * 3_600_000)
-        // Sometimes the new task waits on a READY one, which raises that one's dependency factor.
-        const dependsOn = ready.length > 0 && int(6) === 0 ? [ready[int(ready.length)]!] : []
-        const t = yield* q.submit({
-          prompt: `work item ${int(1e9)}`,
-          priority: int(11),
-          source: SOURCES[int(SOURCES.length)]!,
-          dependsOn,
-          ...(deadline !== null && { deadline: formatTimestamp(deadline) }),
-          ...(int(3) === 0 && { estimatedDurationSeconds: int(4 * 3600) })
+        /** A task with a random priority, source and deadline (none, past, near, far), and estimate. */
+        const submitOne = Effect.gen(function* () {
+          const now = yield* Clock.currentTimeMillis
+          const kind = int(5)
+          const deadline =
+            kind === 0
+              ? null
+              : kind === 1
+                ? now - int(6 * 3_600_000) // already past
+                : kind === 2
+                  ? now + int(3 * 3_600_000) // near: urgency is rising fast
+                  : kind === 3
+                    ? now + 86_400_000 + int(5 * 86_400_000) // far
+                    : now + int(12 * 3_600_000)
+          // Sometimes the new task waits on a READY one, which raises that one's dependency factor.
+          const dependsOn = ready.length > 0 && int(6) === 0 ? [ready[int(ready.length)]!] : []
+          const t = yield* q.submit({
+            prompt: `work item ${int(1e9)}`,
+            priority: int(11),
+            source: SOURCES[int(SOURCES.length)]!,
+            dependsOn,
+            ...(deadline !== null && { deadline: formatTimestamp(deadline) }),
+            ...(int(3) === 0 && { estimatedDurationSeconds: int(4 * 3600) })
+          })
+          if (t.status === "ready") ready.push(t.id)
         })
-        if (t.status === "ready") ready.push(t.id)
-      })
 
-      // 300 tasks submitted over a few hours, so their waiting times differ.
-      for (let i = 0; i < 300; i++) {
-        if (i % 25 === 0) yield* TestClock.adjust(Duration.millis(int(40 * 60_000)))
-        yield* submitOne
-      }
-
-      let claims = 0
-      let worstBeforeClaim = 0
-      let worstAtClaim = 0
-      let worstGapToBest = 0
-      for (let round = 0; round < 200; round++) {
-        yield* TestClock.adjust(Duration.millis(STEPS_MS[int(STEPS_MS.length)]! + int(1000)))
-        if (round % 4 === 0) {
-          for (const s of yield* scores) worstBeforeClaim = Math.max(worstBeforeClaim, Math.abs(s.truth - s.stored))
+        // 300 tasks submitted over a few hours, so their waiting times differ.
+        for (let i = 0; i < 300; i++) {
+          if (i % 25 === 0) yield* TestClock.adjust(Duration.millis(int(40 * 60_000)))
+          yield* submitOne
         }
 
-        const c = yield* q.claim({ worker: "w" })
-        expect(c).not.toBeNull()
-        claims++
-        // Every READY task (what a claim compares) is within 1 point now.
-        const now = yield* Clock.currentTimeMillis
-        const waiting = yield* scores
-        const readyNow = waiting.filter((s) => s.status === "ready")
-        for (const s of readyNow) {
-          worstAtClaim = Math.max(worstAtClaim, Math.abs(s.truth - s.stored))
-          expect(Math.abs(s.truth - s.stored), `task ${s.id} after claim ${round}`).toBeLessThanOrEqual(1)
-        }
-        // And every other invariant, now and then (the property test checks them at every step).
-        if (round % 20 === 0) yield* checkInvariants({ freshness: true, context: `after claim ${round}` })
-        // The claimed task against the true best READY task at this instant.
-        const { db } = yield* Database
-        const repo = yield* TaskRepository
-        const row = taskRows(db).find((r) => r.id === c!.id)!
-        const mine = formulaOf(row, repo.countOpenDependents(row.id), now, defaultQueueSettings)
-        expect(Math.abs(mine - c!.calculatedPriority)).toBeLessThanOrEqual(1)
-        const best = Math.max(mine, ...readyNow.map((s) => s.truth))
-        worstGapToBest = Math.max(worstGapToBest, best - mine)
-        expect(mine).toBeGreaterThanOrEqual(best - 2)
+        let claims = 0
+        let worstBeforeClaim = 0
+        let worstAtClaim = 0
+        let worstGapToBest = 0
+        for (let round = 0; round < 200; round++) {
+          yield* TestClock.adjust(Duration.millis(STEPS_MS[int(STEPS_MS.length)]! + int(1000)))
+          if (round % 4 === 0) {
+            for (const s of yield* scores) worstBeforeClaim = Math.max(worstBeforeClaim, Math.abs(s.truth - s.stored))
+          }
 
-        // Finish most claims, give some back, and keep new work coming.
-        if (int(4) === 0) yield* q.release(c!.id, { leaseToken: c!.leaseToken })
-        else {
-          const r = yield* q.complete(c!.id, { leaseToken: c!.leaseToken })
-          ready.push(...r.unblocked)
+          const c = yield* q.claim({ worker: "w" })
+          expect(c).not.toBeNull()
+          claims++
+          // Every READY task (what a claim compares) is within 1 point now.
+          const now = yield* Clock.currentTimeMillis
+          const waiting = yield* scores
+          const readyNow = waiting.filter((s) => s.status === "ready")
+          for (const s of readyNow) {
+            worstAtClaim = Math.max(worstAtClaim, Math.abs(s.truth - s.stored))
+            expect(Math.abs(s.truth - s.stored), `task ${s.id} after claim ${round}`).toBeLessThanOrEqual(1)
+          }
+          // And every other invariant, now and then (the property test checks them at every step).
+          if (round % 20 === 0) yield* checkInvariants({ freshness: true, context: `after claim ${round}` })
+          // The claimed task against the true best READY task at this instant.
+          const { db } = yield* Database
+          const repo = yield* TaskRepository
+          const row = taskRows(db).find((r) => r.id === c!.id)!
+          const mine = formulaOf(row, repo.countOpenDependents(row.id), now, defaultQueueSettings)
+          expect(Math.abs(mine - c!.calculatedPriority)).toBeLessThanOrEqual(1)
+          const best = Math.max(mine, ...readyNow.map((s) => s.truth))
+          worstGapToBest = Math.max(worstGapToBest, best - mine)
+          expect(mine).toBeGreaterThanOrEqual(best - 2)
+
+          // Finish most claims, give some back, and keep new work coming.
+          if (int(4) === 0) yield* q.release(c!.id, { leaseToken: c!.leaseToken })
+          else {
+            const r = yield* q.complete(c!.id, { leaseToken: c!.leaseToken })
+            ready.push(...r.unblocked)
+          }
+          if (round % 10 === 0) for (let i = 0; i < 8; i++) yield* submitOne
         }
-        if (round % 10 === 0) for (let i = 0; i < 8; i++) yield* submitOne
-      }
-      expect(claims).toBe(200)
-      expect(worstAtClaim).toBeLessThanOrEqual(1)
-      expect(worstGapToBest).toBeLessThanOrEqual(2)
-      // Without the refresh the bound would not hold: scores did go stale between claims.
-      expect(worstBeforeClaim).toBeGreaterThan(1)
-    }), {}, { timeout: 60_000 })
+        expect(claims).toBe(200)
+        expect(worstAtClaim).toBeLessThanOrEqual(1)
+        expect(worstGapToBest).toBeLessThanOrEqual(2)
+        // Without the refresh the bound would not hold: scores did go stale between claims.
+        expect(worstBeforeClaim).toBeGreaterThan(1)
+      }),
+    {},
+    { timeout: 60_000 }
+  )
 
   queueTest("a task without a deadline is refreshed once while it waits: when it crosses the starvation horizon", () =>
     Effect.gen(function* () {
@@ -143,7 +148,8 @@ describe("the freshness bound", () => {
       yield* TestClock.adjust(Duration.hours(5))
       expect(yield* q.refreshPriorities()).toBe(0)
       yield* checkInvariants({ freshness: true })
-    }))
+    })
+  )
 
   queueTest("a busy queue spreads a big plan's crossing of the horizon over many claims", () =>
     Effect.gen(function* () {
@@ -169,7 +175,8 @@ describe("the freshness bound", () => {
       // Spread: many claims moved some, none moved a third of them.
       expect(crossed.filter((n) => n > 0).length).toBeGreaterThanOrEqual(8)
       expect(Math.max(...crossed)).toBeLessThan(100)
-    }))
+    })
+  )
 
   queueTest("a task with a deadline is refreshed as its urgency rises, and not after the deadline", () =>
     Effect.gen(function* () {
@@ -187,7 +194,8 @@ describe("the freshness bound", () => {
       expect(refreshes).toBeGreaterThan(10)
       yield* TestClock.adjust(Duration.hours(3))
       expect(yield* q.refreshPriorities()).toBe(0)
-    }))
+    })
+  )
 
   queueTest("after a long idle the first claim still takes the true best, across both classes", () =>
     Effect.gen(function* () {
@@ -210,7 +218,8 @@ describe("the freshness bound", () => {
       expect(second!.id).toBe(old.id)
       expect(second!.calculatedPriority).toBeCloseTo(truth(old.id), 6)
       yield* checkInvariants({ freshness: true })
-    }))
+    })
+  )
 })
 
 describe("the claim does not scan", () => {
@@ -252,5 +261,6 @@ describe("the claim does not scan", () => {
       expect(plan(due)).toMatch(/SEARCH tasks USING INDEX idx_tasks_priority_refresh/)
       const leases = pick((s) => /lease_expires_at <= \?/.test(s), "the lease recovery query")
       expect(plan(leases)).toMatch(/idx_tasks_lease_expiry/)
-    }))
+    })
+  )
 })

@@ -85,7 +85,8 @@ describe("the README's plan: the hierarchy gates the work", () => {
       expect((yield* q.get(id("impl"))).subtree).toEqual({ total: 2, completed: 2, open: 0, failed: 0, cancelled: 0 })
       yield* finish("ship")
       yield* checkInvariants()
-    }))
+    })
+  )
 
   queueTest("a subtask submitted under a task whose ancestors wait is BLOCKED; it is readied with them", () =>
     Effect.gen(function* () {
@@ -107,7 +108,8 @@ describe("the README's plan: the hierarchy gates the work", () => {
       yield* q.addDependency(epic.id, { prerequisiteId: late.id })
       expect(yield* statuses([epic.id, mid.id, leaf.id])).toEqual(["blocked", "blocked", "blocked"])
       yield* checkInvariants()
-    }))
+    })
+  )
 })
 
 describe("edge failure policies", () => {
@@ -129,7 +131,8 @@ describe("edge failure policies", () => {
       expect(done.unblocked).toEqual([lenient.id])
       expect((yield* q.get(p.id)).subtree).toEqual({ total: 1, completed: 0, open: 0, failed: 1, cancelled: 0 })
       yield* checkInvariants()
-    }))
+    })
+  )
 
   queueTest("a cancel edge on a prerequisite with a failed task below it is refused; ignore is accepted", () =>
     Effect.gen(function* () {
@@ -144,7 +147,8 @@ describe("edge failure policies", () => {
       expect(yield* databaseDump).toEqual(before)
       const ok = yield* q.submit(aTask({ dependsOn: [{ id: p.id, onFailure: "ignore" }] }))
       expect(ok.status).toBe("blocked")
-    }))
+    })
+  )
 })
 
 describe("edges within one line of the hierarchy", () => {
@@ -168,7 +172,8 @@ describe("edges within one line of the hierarchy", () => {
       const planExternal = yield* flip(q.submitPlan({ tasks: [aNode("a", { parentTaskId: mid.id, dependsOn: [top.id] })] }))
       expect(planExternal._tag).toBe("DependencyCycle")
       expect(yield* databaseDump).toEqual(before)
-    }))
+    })
+  )
 })
 
 describe("deadlocks through the hierarchy", () => {
@@ -201,7 +206,8 @@ describe("deadlocks through the hierarchy", () => {
       yield* finish("b")
       expect(yield* statuses([a.id, d.id])).toEqual(["ready", "ready"])
       yield* checkInvariants()
-    }))
+    })
+  )
 
   queueTest("a running task counts as waiting: a subtask of its prerequisite may not depend on it (a release would deadlock)", () =>
     Effect.gen(function* () {
@@ -221,7 +227,8 @@ describe("deadlocks through the hierarchy", () => {
       yield* q.release(x.id, { leaseToken: running!.leaseToken })
       expect(yield* statuses([x.id])).toEqual(["ready"])
       yield* checkInvariants()
-    }))
+    })
+  )
 
   queueTest("a deadlock inside one plan (ship's subtask waits for a task that waits for ship) is refused whole", () =>
     Effect.gen(function* () {
@@ -235,7 +242,8 @@ describe("deadlocks through the hierarchy", () => {
       expect(plan).toMatchObject({ _tag: "DependencyCycle" })
       expect(plan.message).toContain("is below")
       expect(yield* databaseDump).toEqual(before)
-    }))
+    })
+  )
 
   queueTest("edges that only look circular are accepted: D below A depends on B, and B's sibling waits for A", () =>
     Effect.gen(function* () {
@@ -247,7 +255,8 @@ describe("deadlocks through the hierarchy", () => {
       // B does not wait for A (only D, below A, waits for B): B may be a prerequisite of C's work.
       yield* q.addDependency(c.id, { prerequisiteId: b.id })
       expect(yield* statuses([b.id, a.id, d.id, c.id])).toEqual(["ready", "ready", "blocked", "blocked"])
-    }))
+    })
+  )
 })
 
 describe("the README's deadlock example", () => {
@@ -257,8 +266,11 @@ describe("the README's deadlock example", () => {
       const { tasks } = yield* q.submitPlan(readmePlan)
       const id = (k: string) => tasks[k]!.id
       const e = yield* flip(q.addDependency(id("spec"), { prerequisiteId: id("api") }))
-      expect(e.message).toContain(`${id("spec")} depends on ${id("api")}, ${id("api")} is below ${id("impl")}, ${id("impl")} depends on ${id("spec")}`)
-    }))
+      expect(e.message).toContain(
+        `${id("spec")} depends on ${id("api")}, ${id("api")} is below ${id("impl")}, ${id("impl")} depends on ${id("spec")}`
+      )
+    })
+  )
 })
 
 describe("the execution plan follows the hierarchy", () => {
@@ -275,7 +287,8 @@ describe("the execution plan follows the hierarchy", () => {
       expect(sorted(named.batches)).toEqual(sorted(plan.batches))
       const ui = yield* q.executionPlan({ taskIds: [id("ui")] })
       expect(ui.batches).toEqual([[id("spec")], [id("api")], [id("ui")]])
-    }))
+    })
+  )
 })
 
 describe("a subtask under a finished subtree", () => {
@@ -296,7 +309,8 @@ describe("a subtask under a finished subtree", () => {
       expect(r.unblocked).toEqual([waiting.id])
       expect(late.source).toBe("agent_planner")
       yield* checkInvariants()
-    }))
+    })
+  )
 
   queueTest("re-blocks a dependent and its subtask that both wait on the reopened task", () =>
     Effect.gen(function* () {
@@ -309,7 +323,8 @@ describe("a subtask under a finished subtree", () => {
       yield* q.submit(aTask({ parentTaskId: p.id }))
       expect(yield* statuses([outer.id, inner.id])).toEqual(["blocked", "blocked"])
       yield* checkInvariants()
-    }))
+    })
+  )
 })
 
 describe("removing a dependency", () => {
@@ -345,7 +360,8 @@ describe("removing a dependency", () => {
       expect(done).toMatchObject({ _tag: "InvalidTransition", status: "completed" })
       expect(yield* databaseDump).toEqual(before)
       yield* checkInvariants()
-    }))
+    })
+  )
 
   queueTest("a dependent whose parent still waits stays BLOCKED", () =>
     Effect.gen(function* () {
@@ -356,7 +372,8 @@ describe("removing a dependency", () => {
       const kid = yield* q.submit(aTask({ parentTaskId: parent.id, dependsOn: [other.id] }))
       expect((yield* q.removeDependency(kid.id, other.id)).status).toBe("blocked")
       yield* checkInvariants()
-    }))
+    })
+  )
 })
 
 describe("delayed starts", () => {
@@ -376,25 +393,30 @@ describe("delayed starts", () => {
       expect(c!.id).toBe(t.id)
       expect(yield* q.nextNotBefore()).toBeNull()
       yield* checkInvariants({ freshness: true })
-    }))
+    })
+  )
 
-  queueTest("retryBackoffSeconds 0 retries at once; the backoff doubles and stops at the maximum", () =>
-    Effect.gen(function* () {
-      const q = yield* TaskQueue
-      const quick = yield* q.submit(aTask({ retryBackoffSeconds: 0, agentType: "quick" }))
-      const r = yield* finish("quick", "fail")
-      expect(r.task).toMatchObject({ id: quick.id, status: "ready", notBefore: null })
-      const slow = yield* q.submit(aTask({ retryBackoffSeconds: 100, maxRetries: 5, agentType: "slow" }))
-      const waits: Array<number> = []
-      for (let i = 0; i < 4; i++) {
-        const c = yield* q.claim({ agentType: "slow" })
-        const f = yield* q.fail(slow.id, { leaseToken: c!.leaseToken, error: "again" })
-        waits.push((Date.parse(f.task.notBefore!) - Date.parse(c!.startedAt!)) / 1000)
-        yield* TestClock.setTime(Date.parse(f.task.notBefore!))
-      }
-      // jitter 1.0 (random() = 0.999...): 100, 200, then capped at 300
-      expect(waits).toEqual([100, 200, 300, 300])
-    }), { scheduling: { ...defaultQueueSettings.scheduling, retryBackoffMaxSeconds: 300, random: () => 1 } })
+  queueTest(
+    "retryBackoffSeconds 0 retries at once; the backoff doubles and stops at the maximum",
+    () =>
+      Effect.gen(function* () {
+        const q = yield* TaskQueue
+        const quick = yield* q.submit(aTask({ retryBackoffSeconds: 0, agentType: "quick" }))
+        const r = yield* finish("quick", "fail")
+        expect(r.task).toMatchObject({ id: quick.id, status: "ready", notBefore: null })
+        const slow = yield* q.submit(aTask({ retryBackoffSeconds: 100, maxRetries: 5, agentType: "slow" }))
+        const waits: Array<number> = []
+        for (let i = 0; i < 4; i++) {
+          const c = yield* q.claim({ agentType: "slow" })
+          const f = yield* q.fail(slow.id, { leaseToken: c!.leaseToken, error: "again" })
+          waits.push((Date.parse(f.task.notBefore!) - Date.parse(c!.startedAt!)) / 1000)
+          yield* TestClock.setTime(Date.parse(f.task.notBefore!))
+        }
+        // jitter 1.0 (random() = 0.999...): 100, 200, then capped at 300
+        expect(waits).toEqual([100, 200, 300, 300])
+      }),
+    { scheduling: { ...defaultQueueSettings.scheduling, retryBackoffMaxSeconds: 300, random: () => 1 } }
+  )
 })
 
 describe("idempotent submits", () => {
@@ -413,7 +435,8 @@ describe("idempotent submits", () => {
       const tooLong = yield* flip(q.submit({ prompt: "x", idempotencyKey: "k".repeat(201) }))
       expect(tooLong._tag).toBe("ValidationError")
       expect(yield* databaseDump).toEqual(before)
-    }))
+    })
+  )
 
   queueTest("a plan's idempotency key: posting it again returns the same tasks; another plan under it conflicts", () =>
     Effect.gen(function* () {
@@ -431,7 +454,8 @@ describe("idempotent submits", () => {
       const e = yield* flip(q.submitPlan({ tasks: [aNode("other")], idempotencyKey: "release-2" }))
       expect(e._tag).toBe("IdempotencyConflict")
       expect(yield* databaseDump).toEqual(before)
-    }))
+    })
+  )
 })
 
 describe("source defaults", () => {
@@ -451,5 +475,6 @@ describe("source defaults", () => {
         "human",
         "agent_planner"
       ])
-    }))
+    })
+  )
 })

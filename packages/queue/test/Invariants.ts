@@ -116,14 +116,13 @@ export const rankedOf = (row: Row, now: number, settings: QueueSettings): number
   row.priority_rank === null
     ? null
     : rankedScore(
-      { rank: row.priority_rank, starved: row.priority_starved === 1, waitingSince: parseTimestamp(row.submitted_at)! },
-      now,
-      settings.priority
-    )
+        { rank: row.priority_rank, starved: row.priority_starved === 1, waitingSince: parseTimestamp(row.submitted_at)! },
+        now,
+        settings.priority
+      )
 
 /** Every task row with the columns the checks read. */
-export const taskRows = (db: BetterSqlite3.Database): Array<Row> =>
-  prepared(db, `SELECT ${COLUMNS} FROM tasks ORDER BY rowid`).all() as Array<Row>
+export const taskRows = (db: BetterSqlite3.Database): Array<Row> => prepared(db, `SELECT ${COLUMNS} FROM tasks ORDER BY rowid`).all() as Array<Row>
 
 /** The rows of the waiting tasks (PENDING, BLOCKED, READY): those whose score must stay fresh. */
 export const waitingRows = (db: BetterSqlite3.Database): Array<Row> =>
@@ -382,14 +381,16 @@ export const findViolations = (db: BetterSqlite3.Database, options: InvariantOpt
 }
 
 /** Fails the test (a defect) with every broken invariant, checked now against the database. */
-export const checkInvariants = (options: {
-  readonly settings?: QueueSettings
-  readonly freshness?: boolean
-  readonly tolerance?: number
-  readonly strictHistory?: boolean
-  readonly context?: string
-  readonly rows?: ReadonlyArray<Row>
-} = {}) =>
+export const checkInvariants = (
+  options: {
+    readonly settings?: QueueSettings
+    readonly freshness?: boolean
+    readonly tolerance?: number
+    readonly strictHistory?: boolean
+    readonly context?: string
+    readonly rows?: ReadonlyArray<Row>
+  } = {}
+) =>
   Effect.gen(function* () {
     const { db } = yield* Database
     const repo = yield* TaskRepository

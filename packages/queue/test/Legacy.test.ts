@@ -139,29 +139,33 @@ describe("opening a migrated legacy database", () => {
     })
   })
 
-  it.effect("drains to the end with every invariant kept at each step", () => {
-    const { layer } = legacy(300, 5)
-    return Effect.gen(function* () {
-      yield* october
-      yield* Effect.gen(function* () {
-        const q = yield* TaskQueue
-        yield* check("after open", true)
-        let steps = 0
-        for (;;) {
-          yield* TestClock.adjust("90 seconds")
-          const c = yield* q.claim({ worker: "w", leaseSeconds: 60 })
-          if (c === null) break
-          yield* check(`after claim ${steps}`, true)
-          // Complete most, fail some (retries apply), and let a few leases expire.
-          if (steps % 7 === 3) yield* q.fail(c.id, { error: "flaky", leaseToken: c.leaseToken })
-          else if (steps % 11 !== 5) yield* q.complete(c.id, { leaseToken: c.leaseToken })
-          yield* check(`after step ${steps}`)
-          steps++
-        }
-        expect(steps).toBeGreaterThan(50)
-        const s = yield* q.status()
-        expect(s.byStatus.ready + s.byStatus.running + s.byStatus.pending).toBe(0)
-      }).pipe(Effect.provide(layer))
-    })
-  }, { timeout: 60_000 })
+  it.effect(
+    "drains to the end with every invariant kept at each step",
+    () => {
+      const { layer } = legacy(300, 5)
+      return Effect.gen(function* () {
+        yield* october
+        yield* Effect.gen(function* () {
+          const q = yield* TaskQueue
+          yield* check("after open", true)
+          let steps = 0
+          for (;;) {
+            yield* TestClock.adjust("90 seconds")
+            const c = yield* q.claim({ worker: "w", leaseSeconds: 60 })
+            if (c === null) break
+            yield* check(`after claim ${steps}`, true)
+            // Complete most, fail some (retries apply), and let a few leases expire.
+            if (steps % 7 === 3) yield* q.fail(c.id, { error: "flaky", leaseToken: c.leaseToken })
+            else if (steps % 11 !== 5) yield* q.complete(c.id, { leaseToken: c.leaseToken })
+            yield* check(`after step ${steps}`)
+            steps++
+          }
+          expect(steps).toBeGreaterThan(50)
+          const s = yield* q.status()
+          expect(s.byStatus.ready + s.byStatus.running + s.byStatus.pending).toBe(0)
+        }).pipe(Effect.provide(layer))
+      })
+    },
+    { timeout: 60_000 }
+  )
 })

@@ -29,7 +29,8 @@ describe("list: search and paging", () => {
       // with the other filters
       expect(yield* q.list({ text: "parser", status: "completed" })).toEqual([])
       expect((yield* flip(q.list({ text: "" })))._tag).toBe("ValidationError")
-    }))
+    })
+  )
 
   queueTest("limit and offset page through the order without gaps or repeats", () =>
     Effect.gen(function* () {
@@ -50,7 +51,8 @@ describe("list: search and paging", () => {
       expect(allSearched).toHaveLength(11)
       expect(searched).toEqual(allSearched.slice(2, 5))
       expect((yield* flip(q.list({ offset: -1 })))._tag).toBe("ValidationError")
-    }))
+    })
+  )
 
   queueTest("a page reads whole rows only for the page (the order is found over an inner query)", () =>
     Effect.gen(function* () {
@@ -61,7 +63,8 @@ describe("list: search and paging", () => {
         )
         .all("%a%", "%a%", "a%", 10, 0) as Array<{ detail: string }>
       expect(plan.map((r) => r.detail).join("\n")).toMatch(/SEARCH tasks USING INTEGER PRIMARY KEY \(rowid=\?\)/)
-    }))
+    })
+  )
 })
 
 describe("list and show: who holds a RUNNING task", () => {
@@ -88,7 +91,8 @@ describe("list and show: who holds a RUNNING task", () => {
       // completed: no worker any more
       yield* q.complete(a.id, { leaseToken: claimed!.leaseToken })
       expect(yield* q.get(a.id)).not.toHaveProperty("worker")
-    }))
+    })
+  )
 })
 
 describe("activity: completions and failures per minute", () => {
@@ -135,7 +139,8 @@ describe("activity: completions and failures per minute", () => {
       expect(day.recentFailures).toHaveLength(1)
       expect((yield* flip(q.activity({ minutes: 0 })))._tag).toBe("ValidationError")
       expect((yield* flip(q.activity({ minutes: 1441 })))._tag).toBe("ValidationError")
-    }))
+    })
+  )
 
   queueTest("reads only the window's audit entries (a rowid range found by bisection)", () =>
     Effect.gen(function* () {
@@ -146,5 +151,6 @@ describe("activity: completions and failures per minute", () => {
         )
         .all(1, "x") as Array<{ detail: string }>
       expect(plan.map((r) => r.detail).join("\n")).toMatch(/SEARCH task_audit USING INTEGER PRIMARY KEY \(rowid>\?\)/)
-    }))
+    })
+  )
 })

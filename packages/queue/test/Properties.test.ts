@@ -54,9 +54,22 @@ type Cmd =
       readonly parent: number | null
       readonly unknown: boolean
     }
-  | { readonly _tag: "addDependency"; readonly a: Pick; readonly b: Pick; readonly self: boolean; readonly type: "sequential" | "parallel" | null; readonly ignore: boolean }
+  | {
+      readonly _tag: "addDependency"
+      readonly a: Pick
+      readonly b: Pick
+      readonly self: boolean
+      readonly type: "sequential" | "parallel" | null
+      readonly ignore: boolean
+    }
   | { readonly _tag: "removeDependency"; readonly edge: number; readonly missing: boolean }
-  | { readonly _tag: "claim"; readonly leaseSeconds: number | null; readonly agentType: "general" | "coder" | null; readonly bad: boolean; readonly limit: number | null }
+  | {
+      readonly _tag: "claim"
+      readonly leaseSeconds: number | null
+      readonly agentType: "general" | "coder" | null
+      readonly bad: boolean
+      readonly limit: number | null
+    }
   | {
       readonly _tag: "heartbeat" | "complete" | "fail" | "release"
       readonly target: Pick
@@ -70,8 +83,7 @@ type Cmd =
   | { readonly _tag: "prune"; readonly olderThan: string; readonly dryRun: boolean; readonly status: string | null }
   | { readonly _tag: "advance"; readonly ms: number }
 
-const pickArb = (from: ReadonlyArray<Pick["from"]>) =>
-  fc.record({ from: fc.constantFrom(...from), n: fc.nat(1000) })
+const pickArb = (from: ReadonlyArray<Pick["from"]>) => fc.record({ from: fc.constantFrom(...from), n: fc.nat(1000) })
 
 const submitArb = fc.record({
   _tag: fc.constant("submit" as const),
@@ -87,7 +99,10 @@ const submitArb = fc.record({
   maxRetries: fc.constantFrom(0, 0, 1, 2),
   agentType: fc.constantFrom("general" as const, "general" as const, "coder" as const),
   dependencyType: fc.constantFrom("sequential" as const, "parallel" as const),
-  ignore: fc.array(fc.integer({ min: 0, max: 2 }).map((n) => n === 0), { minLength: 5, maxLength: 5 }),
+  ignore: fc.array(
+    fc.integer({ min: 0, max: 2 }).map((n) => n === 0),
+    { minLength: 5, maxLength: 5 }
+  ),
   omitSource: fc.boolean(),
   delaySeconds: fc.option(fc.integer({ min: 1, max: 600 }), { nil: null, freq: 4 }),
   key: fc.option(fc.nat(5), { nil: null, freq: 3 })
@@ -95,10 +110,10 @@ const submitArb = fc.record({
 
 const planArb = fc.record({
   _tag: fc.constant("plan" as const),
-  nodes: fc.array(
-    fc.record({ deps: fc.array(fc.nat(100), { maxLength: 2 }), ext: fc.array(fc.nat(1000), { maxLength: 1 }), child: fc.boolean() }),
-    { minLength: 1, maxLength: 5 }
-  ),
+  nodes: fc.array(fc.record({ deps: fc.array(fc.nat(100), { maxLength: 2 }), ext: fc.array(fc.nat(1000), { maxLength: 1 }), child: fc.boolean() }), {
+    minLength: 1,
+    maxLength: 5
+  }),
   cyclic: fc.integer({ min: 0, max: 4 }).map((n) => n === 0),
   parent: fc.option(fc.nat(1000), { nil: null, freq: 3 }),
   unknown: fc.integer({ min: 0, max: 9 }).map((n) => n === 0)
@@ -174,7 +189,15 @@ const cmdArb: fc.Arbitrary<Cmd> = fc.oneof(
 
 // ---- the model the steps keep ----------------------------------------------------------------
 
-const CONTRACT_TAGS = ["ValidationError", "TaskNotFound", "DependencyCycle", "LimitExceeded", "InvalidTransition", "LeaseMismatch", "IdempotencyConflict"]
+const CONTRACT_TAGS = [
+  "ValidationError",
+  "TaskNotFound",
+  "DependencyCycle",
+  "LimitExceeded",
+  "InvalidTransition",
+  "LeaseMismatch",
+  "IdempotencyConflict"
+]
 /** Columns the engine keeps on every task of a hierarchy, COMPLETED ones too (bookkeeping, not the task). */
 const BOOKKEEPING = ["subtree_open", "subtree_completed", "subtree_failed", "subtree_cancelled", "ancestor_gated"]
 const withoutBookkeeping = (t: object) => Object.fromEntries(Object.entries(t).filter(([k]) => !BOOKKEEPING.includes(k)))
@@ -243,7 +266,10 @@ const step = (cmd: Cmd, ctx: Ctx, settings: QueueSettings, index: number) =>
     const beforeDump = state.dump
     const before = state.rows
     const beforeById = new Map(before.map((r) => [r.id, r]))
-    const edgesBefore = prepared(db, "SELECT dependent_task_id AS d, prerequisite_task_id AS p, resolved_at AS r FROM task_dependencies").all() as Array<{ d: string; p: string; r: string | null }>
+    const edgesBefore = prepared(
+      db,
+      "SELECT dependent_task_id AS d, prerequisite_task_id AS p, resolved_at AS r FROM task_dependencies"
+    ).all() as Array<{ d: string; p: string; r: string | null }>
     const idsWith = (p: Pick): ReadonlyArray<string> => {
       if (p.from === "any") return ctx.ids
       const wanted = KINDS[p.from]
@@ -259,14 +285,7 @@ const step = (cmd: Cmd, ctx: Ctx, settings: QueueSettings, index: number) =>
     /** A claimed task (by claim, claimMany or complete's next): RUNNING under its token, the best there was, fresh. */
     /** READY and past its notBefore. */
     const claimable = (x: Rows[number]): boolean => x.status === "ready" && (x.not_before === null || Date.parse(x.not_before) <= now)
-    const checkClaimed = (
-      c: ClaimedRow,
-      readyNow: Rows,
-      after: Rows,
-      leaseSeconds: number | null,
-      agentType: string | null,
-      where: string
-    ): void => {
+    const checkClaimed = (c: ClaimedRow, readyNow: Rows, after: Rows, leaseSeconds: number | null, agentType: string | null, where: string): void => {
       const agent = (id: string) => prepared(db, "SELECT agent_type AS a FROM tasks WHERE id = ?").get(id) as { a: string }
       const claimed = after.find((x) => x.id === c.id)!
       expect(claimed.status, where).toBe("running")
@@ -283,7 +302,10 @@ const step = (cmd: Cmd, ctx: Ctx, settings: QueueSettings, index: number) =>
         const above =
           ranked > claimed.calculated_priority + 1e-9 ||
           (Math.abs(ranked - claimed.calculated_priority) <= 1e-9 && r.submitted_at < claimed.submitted_at)
-        expect(above, `${where}: ${r.id} ranks above the claimed ${c.id}: ${JSON.stringify({ r, ranked, claimed, mine: truth(claimed), theirs: truth(r) })}`).toBe(false)
+        expect(
+          above,
+          `${where}: ${r.id} ranks above the claimed ${c.id}: ${JSON.stringify({ r, ranked, claimed, mine: truth(claimed), theirs: truth(r) })}`
+        ).toBe(false)
       }
       // The freshness bound: the claimed task's score is fresh, and at most 2 points below the true best.
       const mine = truth(claimed)
@@ -336,7 +358,10 @@ const step = (cmd: Cmd, ctx: Ctx, settings: QueueSettings, index: number) =>
           ctx.ids.push(task.id)
           if (key !== undefined) ctx.keys.set(key, { id: task.id, input: JSON.stringify(input) })
           const states = dependsOn.map((id) => beforeById.get(id)?.status)
-          expect(states.every((s) => s !== undefined && s !== "failed" && s !== "cancelled"), where).toBe(true)
+          expect(
+            states.every((s) => s !== undefined && s !== "failed" && s !== "cancelled"),
+            where
+          ).toBe(true)
           expect(["ready", "blocked"], where).toContain(task.status)
           // An omitted source: human, but agent_planner for a subtask.
           if (cmd.omitSource) expect(task.source, where).toBe(parent !== undefined ? "agent_planner" : "human")
@@ -349,10 +374,7 @@ const step = (cmd: Cmd, ctx: Ctx, settings: QueueSettings, index: number) =>
         const nodes: Array<PlanNodeInput & { dependsOn: Array<string> }> = cmd.nodes.map((n, i) => ({
           key: keys[i]!,
           prompt: `plan node ${i}`,
-          dependsOn: [
-            ...(i === 0 ? [] : n.deps.map((d) => keys[d % i]!)),
-            ...(ctx.ids.length === 0 ? [] : n.ext.map((e) => pickFrom(ctx.ids, e)!))
-          ]
+          dependsOn: [...(i === 0 ? [] : n.deps.map((d) => keys[d % i]!)), ...(ctx.ids.length === 0 ? [] : n.ext.map((e) => pickFrom(ctx.ids, e)!))]
         }))
         // A cycle: the first node waits for the last, and the last for the first.
         if (cmd.cyclic) {
@@ -384,7 +406,11 @@ const step = (cmd: Cmd, ctx: Ctx, settings: QueueSettings, index: number) =>
       case "addDependency": {
         const a = target(cmd.a)
         const b = cmd.self ? a : target(cmd.b)
-        op = q.addDependency(a, { prerequisiteId: b, ...(cmd.type !== null && { dependencyType: cmd.type }), ...(cmd.ignore && { onFailure: "ignore" }) })
+        op = q.addDependency(a, {
+          prerequisiteId: b,
+          ...(cmd.type !== null && { dependencyType: cmd.type }),
+          ...(cmd.ignore && { onFailure: "ignore" })
+        })
         const dep = beforeById.get(a)
         if (dep === undefined || !beforeById.has(b)) expected = ["TaskNotFound"]
         else if (!["pending", "blocked", "ready"].includes(dep.status)) expected = ["InvalidTransition"]
@@ -411,7 +437,10 @@ const step = (cmd: Cmd, ctx: Ctx, settings: QueueSettings, index: number) =>
         else if (!exists) expected = ["TaskNotFound"]
         else expected = "ok"
         check = (detail: { status: string; prerequisites: ReadonlyArray<{ taskId: string }> }, after) => {
-          expect(detail.prerequisites.map((x) => x.taskId), where).not.toContain(p)
+          expect(
+            detail.prerequisites.map((x) => x.taskId),
+            where
+          ).not.toContain(p)
           // It became READY iff that was its last open edge and no ancestor waits (checked by the invariants).
           expect(["ready", "blocked"], where).toContain(detail.status)
           expect(after.find((x) => x.id === d)!.status, where).toBe(detail.status)
@@ -434,7 +463,11 @@ const step = (cmd: Cmd, ctx: Ctx, settings: QueueSettings, index: number) =>
           // Claimable: READY and past its notBefore.
           const readyNow = after.filter((x) => claimable(x) && (cmd.agentType === null || agent(x.id).a === cmd.agentType))
           // Fewer than asked for (none for a single claim): nothing claimable is left.
-          if (claims.length < (limit ?? 1)) expect(readyNow.map((x) => x.id), where).toEqual([])
+          if (claims.length < (limit ?? 1))
+            expect(
+              readyNow.map((x) => x.id),
+              where
+            ).toEqual([])
           for (const c of claims) checkClaimed(c, readyNow, after, cmd.leaseSeconds, cmd.agentType, where)
         }
         break
@@ -457,7 +490,12 @@ const step = (cmd: Cmd, ctx: Ctx, settings: QueueSettings, index: number) =>
                 : cmd.token === "empty"
                   ? ""
                   : undefined
-        const lease = token === undefined ? (cmd.token === "force" && (cmd._tag === "complete" || cmd._tag === "fail") ? { force: true } : {}) : { leaseToken: token }
+        const lease =
+          token === undefined
+            ? cmd.token === "force" && (cmd._tag === "complete" || cmd._tag === "fail")
+              ? { force: true }
+              : {}
+            : { leaseToken: token }
         op =
           cmd._tag === "heartbeat"
             ? q.heartbeat(id, { ...lease, ...(cmd.leaseSeconds !== null && { leaseSeconds: cmd.leaseSeconds }) })
@@ -500,11 +538,17 @@ const step = (cmd: Cmd, ctx: Ctx, settings: QueueSettings, index: number) =>
               const unblockedNow = changedTo("ready").filter((x) => beforeById.get(x)?.status !== "running")
               expect(unblockedNow, where).toEqual(sorted(r.unblocked.filter((u: string) => u !== next?.id)))
               const readyNow = after.filter(claimable)
-              if (next === null) expect(readyNow.map((x) => x.id), where).toEqual([])
+              if (next === null)
+                expect(
+                  readyNow.map((x) => x.id),
+                  where
+                ).toEqual([])
               else checkClaimed(next, readyNow, after, null, null, where)
             }
           } else if (cmd._tag === "fail") {
-            const retried = row!.status === "running" && (prepared(db, "SELECT max_retries AS m FROM tasks WHERE id = ?").get(id) as { m: number }).m > retryCountBefore(id)
+            const retried =
+              row!.status === "running" &&
+              (prepared(db, "SELECT max_retries AS m FROM tasks WHERE id = ?").get(id) as { m: number }).m > retryCountBefore(id)
             expect(r.retried, where).toBe(retried)
             if (retried) expect(["ready", "blocked"], where).toContain(mine.status)
             else expect(mine.status, where).toBe("failed")
@@ -586,7 +630,10 @@ const step = (cmd: Cmd, ctx: Ctx, settings: QueueSettings, index: number) =>
           expect(sorted((plan.batches as Array<Array<string>>).flat()), where).toEqual(sorted(open))
           // Each task comes after everything it waits for (own and ancestors' edges, into subtrees).
           const batchOf = new Map((plan.batches as Array<Array<string>>).flatMap((b, i) => b.map((id) => [id, i] as const)))
-          const edges = prepared(db, "SELECT dependent_task_id AS dependent, prerequisite_task_id AS prerequisite, resolved_at FROM task_dependencies").all() as Array<{
+          const edges = prepared(
+            db,
+            "SELECT dependent_task_id AS dependent, prerequisite_task_id AS prerequisite, resolved_at FROM task_dependencies"
+          ).all() as Array<{
             dependent: string
             prerequisite: string
             resolved_at: string | null
@@ -707,14 +754,11 @@ describe("random operation sequences", () => {
   afterAll(() => testRuntime.dispose())
 
   it("keep every invariant of DESIGN.md section 3 after each step", { timeout: 180_000 }, async () => {
-    await fc.assert(
-      fc.asyncProperty(fc.constantFrom(small, defaultQueueSettings), fc.array(cmdArb, { minLength: 60, maxLength: 60 }), run),
-      {
-        numRuns: Number(process.env["PROP_RUNS"] ?? 100),
-        ...(process.env["PROP_SEED"] !== undefined && { seed: Number(process.env["PROP_SEED"]) }),
-        ...runnerBounds
-      }
-    )
+    await fc.assert(fc.asyncProperty(fc.constantFrom(small, defaultQueueSettings), fc.array(cmdArb, { minLength: 60, maxLength: 60 }), run), {
+      numRuns: Number(process.env["PROP_RUNS"] ?? 100),
+      ...(process.env["PROP_SEED"] !== undefined && { seed: Number(process.env["PROP_SEED"]) }),
+      ...runnerBounds
+    })
   })
 
   it("a run cut short by the time limit fails instead of passing quietly", async () => {

@@ -36,6 +36,9 @@ describe("the README's library example", () => {
         TestDatabase.layer({ filename: file })
       )
     )
-    expect(statuses.sort()).toEqual([["first", "completed", { ok: true }], ["then", "ready", null]])
+    expect(statuses.sort()).toEqual([
+      ["first", "completed", { ok: true }],
+      ["then", "ready", null]
+    ])
   })
 })

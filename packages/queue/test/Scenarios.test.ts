@@ -37,7 +37,8 @@ describe("submission", () => {
       const audit = yield* q.audit(t.id)
       expect(audit).toHaveLength(1)
       expect(audit[0]).toMatchObject({ fromStatus: null, toStatus: "ready", reason: "submitted" })
-    }))
+    })
+  )
 
   queueTest("a task with an open prerequisite is BLOCKED; with a completed one READY", () =>
     Effect.gen(function* () {
@@ -51,7 +52,8 @@ describe("submission", () => {
       expect(c.status).toBe("ready")
       const detail = yield* q.get(c.id)
       expect(detail.prerequisites[0]!.resolvedAt).not.toBeNull()
-    }))
+    })
+  )
 
   queueTest("a missing prerequisite or parent is TaskNotFound and changes nothing", () =>
     Effect.gen(function* () {
@@ -64,7 +66,8 @@ describe("submission", () => {
       const e2 = yield* flip(q.submit(aTask({ parentTaskId: missing })))
       expect(e2._tag).toBe("TaskNotFound")
       expect(yield* databaseDump).toEqual(before)
-    }))
+    })
+  )
 
   queueTest("bad input is a ValidationError with a readable message", () =>
     Effect.gen(function* () {
@@ -76,7 +79,8 @@ describe("submission", () => {
       expect(e2.message).toMatch(/prompt must not be empty/)
       const e3 = yield* flip(q.get("not-a-uuid"))
       expect(e3._tag).toBe("ValidationError")
-    }))
+    })
+  )
 
   queueTest("a failed or cancelled prerequisite cannot be depended on", () =>
     Effect.gen(function* () {
@@ -85,7 +89,8 @@ describe("submission", () => {
       yield* q.cancel(a.id)
       const e = yield* flip(q.submit(aTask({ dependsOn: [a.id] })))
       expect(e._tag).toBe("InvalidTransition")
-    }))
+    })
+  )
 })
 
 describe("dependency resolution", () => {
@@ -103,7 +108,8 @@ describe("dependency resolution", () => {
         expect(r.unblocked).toEqual(i < 4 ? [chain[i + 1]] : [])
       }
       expect(yield* q.claim()).toBeNull()
-    }))
+    })
+  )
 
   queueTest("a diamond's bottom waits for both sides (partial unblocking)", () =>
     Effect.gen(function* () {
@@ -115,19 +121,24 @@ describe("dependency resolution", () => {
       expect(yield* statuses([bottom!])).toEqual(["blocked"])
       expect((yield* run(right!)).unblocked).toEqual([bottom])
       expect(yield* statuses([bottom!])).toEqual(["ready"])
-    }))
+    })
+  )
 
-  queueTest("fan-out: completing a task unblocks its 1,000 dependents at once", () =>
-    Effect.gen(function* () {
-      const q = yield* TaskQueue
-      const { tasks } = yield* q.submitPlan(Plans.fanOut(1000))
-      const root = tasks["root"]!
-      const c = yield* q.claim()
-      expect(c!.id).toBe(root.id)
-      const r = yield* q.complete(root.id, { leaseToken: c!.leaseToken })
-      expect(r.unblocked).toHaveLength(1000)
-      expect((yield* q.status()).byStatus.ready).toBe(1000)
-    }), { limits: { maxDependencies: 50, maxDepth: 10, maxSubtasks: 50 } })
+  queueTest(
+    "fan-out: completing a task unblocks its 1,000 dependents at once",
+    () =>
+      Effect.gen(function* () {
+        const q = yield* TaskQueue
+        const { tasks } = yield* q.submitPlan(Plans.fanOut(1000))
+        const root = tasks["root"]!
+        const c = yield* q.claim()
+        expect(c!.id).toBe(root.id)
+        const r = yield* q.complete(root.id, { leaseToken: c!.leaseToken })
+        expect(r.unblocked).toHaveLength(1000)
+        expect((yield* q.status()).byStatus.ready).toBe(1000)
+      }),
+    { limits: { maxDependencies: 50, maxDepth: 10, maxSubtasks: 50 } }
+  )
 
   queueTest("adding a dependency to a READY task on an open prerequisite blocks it; deepens downstream", () =>
     Effect.gen(function* () {
@@ -143,7 +154,8 @@ describe("dependency resolution", () => {
       // adding the same edge again is a no-op
       const again = yield* q.addDependency(b.id, { prerequisiteId: a.id })
       expect(again.prerequisites).toHaveLength(1)
-    }))
+    })
+  )
 
   queueTest("a RUNNING or terminal dependent cannot get a new prerequisite", () =>
     Effect.gen(function* () {
@@ -154,7 +166,8 @@ describe("dependency resolution", () => {
       const other = claimed!.id === a.id ? b : a
       const e = yield* flip(q.addDependency(claimed!.id, { prerequisiteId: other.id }))
       expect(e._tag).toBe("InvalidTransition")
-    }))
+    })
+  )
 })
 
 describe("cycles", () => {
@@ -183,7 +196,8 @@ describe("cycles", () => {
       expect(cycle[1]).toBe(bottom)
       expect(cycle[cycle.length - 1]).toBe(top)
       expect(cycle).toHaveLength(4)
-    }))
+    })
+  )
 
   queueTest("a cycle inside a plan is rejected by keys, and nothing is written", () =>
     Effect.gen(function* () {
@@ -197,59 +211,70 @@ describe("cycles", () => {
       expect(e._tag).toBe("DependencyCycle")
       expect((e as unknown as { cycle: Array<string> }).cycle).toEqual(["a", "c", "b", "a"])
       expect(yield* databaseDump).toEqual(before)
-    }))
+    })
+  )
 })
 
 describe("limits", () => {
   const small = { limits: { maxDependencies: 2, maxDepth: 2, maxSubtasks: 2 } }
 
-  queueTest("prerequisites per task", () =>
-    Effect.gen(function* () {
-      const q = yield* TaskQueue
-      const xs = [yield* q.submit(aTask()), yield* q.submit(aTask()), yield* q.submit(aTask())]
-      const e = yield* flip(q.submit(aTask({ dependsOn: xs.map((x) => x.id) })))
-      expect(e).toMatchObject({ _tag: "LimitExceeded", limit: "dependencies", max: 2, actual: 3 })
-      const ok = yield* q.submit(aTask({ dependsOn: [xs[0]!.id, xs[1]!.id] }))
-      const e2 = yield* flip(q.addDependency(ok.id, { prerequisiteId: xs[2]!.id }))
-      expect(e2).toMatchObject({ _tag: "LimitExceeded", limit: "dependencies" })
-    }), small)
+  queueTest(
+    "prerequisites per task",
+    () =>
+      Effect.gen(function* () {
+        const q = yield* TaskQueue
+        const xs = [yield* q.submit(aTask()), yield* q.submit(aTask()), yield* q.submit(aTask())]
+        const e = yield* flip(q.submit(aTask({ dependsOn: xs.map((x) => x.id) })))
+        expect(e).toMatchObject({ _tag: "LimitExceeded", limit: "dependencies", max: 2, actual: 3 })
+        const ok = yield* q.submit(aTask({ dependsOn: [xs[0]!.id, xs[1]!.id] }))
+        const e2 = yield* flip(q.addDependency(ok.id, { prerequisiteId: xs[2]!.id }))
+        expect(e2).toMatchObject({ _tag: "LimitExceeded", limit: "dependencies" })
+      }),
+    small
+  )
 
-  queueTest("dependency depth, on submit, in a plan and downstream of a new edge", () =>
-    Effect.gen(function* () {
-      const q = yield* TaskQueue
-      const { tasks } = yield* q.submitPlan(Plans.chain(3))
-      const e = yield* flip(q.submit(aTask({ dependsOn: [tasks["c2"]!.id] })))
-      expect(e).toMatchObject({ _tag: "LimitExceeded", limit: "depth", max: 2, actual: 3 })
-      const e2 = yield* flip(q.submitPlan(Plans.chain(4, "d")))
-      expect(e2).toMatchObject({ _tag: "LimitExceeded", limit: "depth" })
-      // a -> b (depth 1); adding b -> c0's chain end pushes b to 3
-      const a = yield* q.submit(aTask())
-      const b = yield* q.submit(aTask({ dependsOn: [a.id] }))
-      const before = yield* databaseDump
-      const e3 = yield* flip(q.addDependency(a.id, { prerequisiteId: tasks["c1"]!.id }))
-      expect(e3).toMatchObject({ _tag: "LimitExceeded", limit: "depth", actual: 3 })
-      expect(yield* databaseDump).toEqual(before)
-      expect((yield* q.get(b.id)).dependencyDepth).toBe(1)
-    }), small)
+  queueTest(
+    "dependency depth, on submit, in a plan and downstream of a new edge",
+    () =>
+      Effect.gen(function* () {
+        const q = yield* TaskQueue
+        const { tasks } = yield* q.submitPlan(Plans.chain(3))
+        const e = yield* flip(q.submit(aTask({ dependsOn: [tasks["c2"]!.id] })))
+        expect(e).toMatchObject({ _tag: "LimitExceeded", limit: "depth", max: 2, actual: 3 })
+        const e2 = yield* flip(q.submitPlan(Plans.chain(4, "d")))
+        expect(e2).toMatchObject({ _tag: "LimitExceeded", limit: "depth" })
+        // a -> b (depth 1); adding b -> c0's chain end pushes b to 3
+        const a = yield* q.submit(aTask())
+        const b = yield* q.submit(aTask({ dependsOn: [a.id] }))
+        const before = yield* databaseDump
+        const e3 = yield* flip(q.addDependency(a.id, { prerequisiteId: tasks["c1"]!.id }))
+        expect(e3).toMatchObject({ _tag: "LimitExceeded", limit: "depth", actual: 3 })
+        expect(yield* databaseDump).toEqual(before)
+        expect((yield* q.get(b.id)).dependencyDepth).toBe(1)
+      }),
+    small
+  )
 
-  queueTest("direct subtasks per parent, counting nested plan children", () =>
-    Effect.gen(function* () {
-      const q = yield* TaskQueue
-      const p = yield* q.submit(aTask())
-      yield* q.submit(aTask({ parentTaskId: p.id }))
-      yield* q.submit(aTask({ parentTaskId: p.id }))
-      const e = yield* flip(q.submit(aTask({ parentTaskId: p.id })))
-      expect(e).toMatchObject({ _tag: "LimitExceeded", limit: "subtasks", max: 2, actual: 3 })
-      const e2 = yield* flip(
-        q.submitPlan({ tasks: [aNode("p", { children: [aNode("x"), aNode("y"), aNode("z")] })] })
-      )
-      expect(e2).toMatchObject({ _tag: "LimitExceeded", limit: "subtasks", actual: 3 })
-      const p2 = yield* q.submit(aTask())
-      const e3 = yield* flip(
-        q.submitPlan({ tasks: [aNode("x", { parentTaskId: p2.id }), aNode("y", { parentTaskId: p2.id }), aNode("z", { parentTaskId: p2.id })] })
-      )
-      expect(e3).toMatchObject({ _tag: "LimitExceeded", limit: "subtasks" })
-    }), small)
+  queueTest(
+    "direct subtasks per parent, counting nested plan children",
+    () =>
+      Effect.gen(function* () {
+        const q = yield* TaskQueue
+        const p = yield* q.submit(aTask())
+        yield* q.submit(aTask({ parentTaskId: p.id }))
+        yield* q.submit(aTask({ parentTaskId: p.id }))
+        const e = yield* flip(q.submit(aTask({ parentTaskId: p.id })))
+        expect(e).toMatchObject({ _tag: "LimitExceeded", limit: "subtasks", max: 2, actual: 3 })
+        const e2 = yield* flip(q.submitPlan({ tasks: [aNode("p", { children: [aNode("x"), aNode("y"), aNode("z")] })] }))
+        expect(e2).toMatchObject({ _tag: "LimitExceeded", limit: "subtasks", actual: 3 })
+        const p2 = yield* q.submit(aTask())
+        const e3 = yield* flip(
+          q.submitPlan({ tasks: [aNode("x", { parentTaskId: p2.id }), aNode("y", { parentTaskId: p2.id }), aNode("z", { parentTaskId: p2.id })] })
+        )
+        expect(e3).toMatchObject({ _tag: "LimitExceeded", limit: "subtasks" })
+      }),
+    small
+  )
 
   it.effect("unlimited (Infinity) lets a 60-deep chain and 60 subtasks through", () =>
     Effect.gen(function* () {
@@ -258,9 +283,8 @@ describe("limits", () => {
       expect(tasks["c59"]!.dependencyDepth).toBe(59)
       const p = yield* q.submitPlan({ tasks: [aNode("p", { children: Array.from({ length: 60 }, (_, i) => aNode(`k${i}`)) })] })
       expect((yield* q.get(p.tasks["p"]!.id)).children).toHaveLength(60)
-    }).pipe(
-      Effect.provide(testQueue({ limits: { maxDependencies: Infinity, maxDepth: Infinity, maxSubtasks: Infinity } }))
-    ))
+    }).pipe(Effect.provide(testQueue({ limits: { maxDependencies: Infinity, maxDepth: Infinity, maxSubtasks: Infinity } })))
+  )
 })
 
 describe("failure, cancellation and retry", () => {
@@ -292,7 +316,8 @@ describe("failure, cancellation and retry", () => {
       expect(r2.cancelled.sort()).toEqual([b.id, c.id].sort())
       expect((yield* q.get(c.id)).errorMessage).toContain(a.id)
       expect(yield* statuses([done.id])).toEqual(["completed"])
-    }))
+    })
+  )
 
   queueTest("cancel cascades to dependents and to subtasks below, and a RUNNING task may be cancelled", () =>
     Effect.gen(function* () {
@@ -313,7 +338,8 @@ describe("failure, cancellation and retry", () => {
       yield* q.cancel(x.id)
       const late = yield* flip(q.complete(x.id, { leaseToken: claimed!.leaseToken }))
       expect(late._tag).toBe("InvalidTransition")
-    }))
+    })
+  )
 
   queueTest("retry brings a FAILED task back and revives the dependents its failure cancelled", () =>
     Effect.gen(function* () {
@@ -330,7 +356,7 @@ describe("failure, cancellation and retry", () => {
       const x = yield* q.claim({ agentType: "general" })
       const failOther = x!.id === other.id ? x! : (yield* q.claim())!
       yield* q.fail(other.id, { error: "no", leaseToken: failOther.leaseToken })
-      const ya = (yield* q.get(a.id)).status === "running" ? first ?? x! : (yield* q.claim())!
+      const ya = (yield* q.get(a.id)).status === "running" ? (first ?? x!) : (yield* q.claim())!
       expect(ya.id).toBe(a.id)
       const failed = yield* q.fail(a.id, { error: "boom", leaseToken: ya.leaseToken })
       expect(failed.cancelled.sort()).toEqual([b.id, c.id].sort())
@@ -340,7 +366,8 @@ describe("failure, cancellation and retry", () => {
       expect(yield* statuses([b.id, c.id, doomed.id])).toEqual(["blocked", "blocked", "cancelled"])
       const e = yield* flip(q.retry(b.id))
       expect(e._tag).toBe("InvalidTransition")
-    }))
+    })
+  )
 })
 
 describe("claims and leases", () => {
@@ -359,35 +386,40 @@ describe("claims and leases", () => {
       expect(last).toMatchObject({ id: low.id, status: "running" })
       expect(last!.leaseToken).toMatch(/^[0-9a-f-]{36}$/)
       expect(Date.parse(last!.leaseExpiresAt) - Date.parse(last!.startedAt!)).toBe(30_000)
-    }))
+    })
+  )
 
-  queueTest("an expired lease is a stall: back to READY without spending a retry; past the bound FAILED; a stale token is refused", () =>
-    Effect.gen(function* () {
-      const q = yield* TaskQueue
-      const t = yield* q.submit(aTask({ maxRetries: 1 }))
-      const after = yield* q.submit(aTask({ dependsOn: [t.id] }))
-      const first = yield* q.claim({ leaseSeconds: 10 })
-      yield* TestClock.adjust("5 seconds")
-      const beat = yield* q.heartbeat(t.id, { leaseToken: first!.leaseToken, leaseSeconds: 10 })
-      expect(Date.parse(beat.leaseExpiresAt)).toBe(15_000)
-      yield* TestClock.adjust("11 seconds")
-      expect(yield* q.recover()).toEqual({ recovered: [t.id] })
-      expect((yield* q.get(t.id))).toMatchObject({ status: "ready", retryCount: 0, stallCount: 1 })
-      const second = yield* q.claim({ leaseSeconds: 10 })
-      expect(second!.leaseToken).not.toBe(first!.leaseToken)
-      const stale = yield* flip(q.complete(t.id, { leaseToken: first!.leaseToken }))
-      expect(stale._tag).toBe("LeaseMismatch")
-      const staleBeat = yield* flip(q.heartbeat(t.id, { leaseToken: first!.leaseToken }))
-      expect(staleBeat._tag).toBe("LeaseMismatch")
-      // Past ABATHUR_MAX_STALLS (1 here): the next expiry fails the task for good (recovered by the
-      // claim itself), with an error that says why, and cancels its dependents.
-      yield* TestClock.adjust("11 seconds")
-      expect(yield* q.claim()).toBeNull()
-      const failed = yield* q.get(t.id)
-      expect(failed).toMatchObject({ status: "failed", retryCount: 0, stallCount: 2 })
-      expect(failed.errorMessage).toContain("workers kept stopping")
-      expect(yield* statuses([after.id])).toEqual(["cancelled"])
-    }), { scheduling: { ...defaultQueueSettings.scheduling, maxStalls: 1 } })
+  queueTest(
+    "an expired lease is a stall: back to READY without spending a retry; past the bound FAILED; a stale token is refused",
+    () =>
+      Effect.gen(function* () {
+        const q = yield* TaskQueue
+        const t = yield* q.submit(aTask({ maxRetries: 1 }))
+        const after = yield* q.submit(aTask({ dependsOn: [t.id] }))
+        const first = yield* q.claim({ leaseSeconds: 10 })
+        yield* TestClock.adjust("5 seconds")
+        const beat = yield* q.heartbeat(t.id, { leaseToken: first!.leaseToken, leaseSeconds: 10 })
+        expect(Date.parse(beat.leaseExpiresAt)).toBe(15_000)
+        yield* TestClock.adjust("11 seconds")
+        expect(yield* q.recover()).toEqual({ recovered: [t.id] })
+        expect(yield* q.get(t.id)).toMatchObject({ status: "ready", retryCount: 0, stallCount: 1 })
+        const second = yield* q.claim({ leaseSeconds: 10 })
+        expect(second!.leaseToken).not.toBe(first!.leaseToken)
+        const stale = yield* flip(q.complete(t.id, { leaseToken: first!.leaseToken }))
+        expect(stale._tag).toBe("LeaseMismatch")
+        const staleBeat = yield* flip(q.heartbeat(t.id, { leaseToken: first!.leaseToken }))
+        expect(staleBeat._tag).toBe("LeaseMismatch")
+        // Past ABATHUR_MAX_STALLS (1 here): the next expiry fails the task for good (recovered by the
+        // claim itself), with an error that says why, and cancels its dependents.
+        yield* TestClock.adjust("11 seconds")
+        expect(yield* q.claim()).toBeNull()
+        const failed = yield* q.get(t.id)
+        expect(failed).toMatchObject({ status: "failed", retryCount: 0, stallCount: 2 })
+        expect(failed.errorMessage).toContain("workers kept stopping")
+        expect(yield* statuses([after.id])).toEqual(["cancelled"])
+      }),
+    { scheduling: { ...defaultQueueSettings.scheduling, maxStalls: 1 } }
+  )
 
   queueTest("completing a BLOCKED task is InvalidTransition; without a token only an operator's force completes", () =>
     Effect.gen(function* () {
@@ -409,13 +441,16 @@ describe("claims and leases", () => {
       expect(r.task).toMatchObject({ status: "completed", resultData: { ok: true } })
       expect(r.unblocked).toEqual([b.id])
       expect(r).not.toHaveProperty("next")
-    }))
+    })
+  )
 
   queueTest("task ids are random (v4: their first digits tell tasks apart); a plan's rows and edges are all written", () =>
     Effect.gen(function* () {
       const q = yield* TaskQueue
       const one = yield* q.submit(aTask())
-      const { tasks } = yield* q.submitPlan({ tasks: Array.from({ length: 150 }, (_, i) => aNode(`k${i}`, i % 10 > 0 ? { dependsOn: [`k${i - 1}`] } : {})) })
+      const { tasks } = yield* q.submitPlan({
+        tasks: Array.from({ length: 150 }, (_, i) => aNode(`k${i}`, i % 10 > 0 ? { dependsOn: [`k${i - 1}`] } : {}))
+      })
       const two = yield* q.submit(aTask())
       const ids = [one.id, ...Array.from({ length: 150 }, (_, i) => tasks[`k${i}`]!.id), two.id]
       for (const id of ids) expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/)
@@ -425,7 +460,8 @@ describe("claims and leases", () => {
       // Every row and edge of the plan is there (set-based inserts, several rows per statement).
       expect((yield* q.get(tasks["k149"]!.id)).prerequisites.map((p) => p.taskId)).toEqual([tasks["k148"]!.id])
       expect((yield* q.list({})).length).toBe(152)
-    }))
+    })
+  )
 
   queueTest("fail with force retries a RUNNING task without its token", () =>
     Effect.gen(function* () {
@@ -434,7 +470,8 @@ describe("claims and leases", () => {
       yield* q.claim()
       const r = yield* q.fail(a.id, { error: "stuck", force: true })
       expect(r).toMatchObject({ retried: true, task: { status: "ready", retryCount: 1 } })
-    }))
+    })
+  )
 
   queueTest("claimMany claims up to the limit best first in one transaction; [] when none is ready", () =>
     Effect.gen(function* () {
@@ -457,7 +494,8 @@ describe("claims and leases", () => {
         expect(e._tag).toBe("ValidationError")
         expect(e.message).toMatch(/limit/)
       }
-    }))
+    })
+  )
 
   queueTest("complete with next claims the next task in the same transaction; next is null when none is ready", () =>
     Effect.gen(function* () {
@@ -485,7 +523,8 @@ describe("claims and leases", () => {
       const bad = yield* flip(q.complete(d!.id, { leaseToken: d!.leaseToken, next: { leaseSeconds: 0 } }))
       expect(bad._tag).toBe("ValidationError")
       expect((yield* q.get(d!.id)).status).toBe("running")
-    }))
+    })
+  )
 
   queueTest("release gives a task back without spending a retry", () =>
     Effect.gen(function* () {
@@ -494,7 +533,8 @@ describe("claims and leases", () => {
       const c = yield* q.claim()
       const r = yield* q.release(t.id, { leaseToken: c!.leaseToken })
       expect(r).toMatchObject({ status: "ready", retryCount: 0 })
-    }))
+    })
+  )
 })
 
 describe("read side", () => {
@@ -514,7 +554,7 @@ describe("read side", () => {
       // A nested node is an agent's subtask unless it says otherwise: source agent_planner (50).
       expect(d.source).toBe("agent_planner")
       expect(d.priorityBreakdown).toMatchObject({ base: 50, urgency: 0, source: 50 })
-      expect(d.priorityBreakdown.dependency).toBeCloseTo(100 / 3 * Math.log10(2), 6)
+      expect(d.priorityBreakdown.dependency).toBeCloseTo((100 / 3) * Math.log10(2), 6)
       expect((yield* q.get(epic!)).children).toEqual([design, build])
 
       const listed = yield* q.list()
@@ -557,7 +597,8 @@ describe("read side", () => {
       expect((yield* q.graph(ship, "dot")).text).not.toContain(alone.id)
       const badFormat = yield* flip(q.graph(undefined, "svg" as string))
       expect(badFormat._tag).toBe("ValidationError")
-    }))
+    })
+  )
 
   queueTest("prune deletes old terminal tasks that nothing kept references", () =>
     Effect.gen(function* () {
@@ -583,5 +624,6 @@ describe("read side", () => {
       expect((yield* q.prune({ olderThan: "1d", status: ["completed"] })).deleted).toBe(2)
       const bad = yield* flip(q.prune({ status: ["ready"] }))
       expect(bad._tag).toBe("ValidationError")
-    }))
+    })
+  )
 })

@@ -45,16 +45,25 @@ describe("notifications and versions", () => {
       // A read publishes nothing either.
       yield* q.status()
       expect(yield* Queue.size(changes)).toBe(0)
-    }).pipe(Effect.provide(testQueue())))
+    }).pipe(Effect.provide(testQueue()))
+  )
 
   queueTest("onCommit() listeners see each commit's changes synchronously, while their scope is open", () =>
     Effect.gen(function* () {
       const q = yield* TaskQueue
       const seen: Array<Array<string>> = []
       const scope = yield* Scope.make()
-      yield* Scope.extend(q.onCommit((changes) => seen.push(changes.map((c) => `${c.from ?? "new"}>${c.to}`))), scope)
+      yield* Scope.extend(
+        q.onCommit((changes) => seen.push(changes.map((c) => `${c.from ?? "new"}>${c.to}`))),
+        scope
+      )
       // A listener that throws changes nothing for the commit or the other listeners.
-      yield* Scope.extend(q.onCommit(() => { throw new Error("a broken listener") }), scope)
+      yield* Scope.extend(
+        q.onCommit(() => {
+          throw new Error("a broken listener")
+        }),
+        scope
+      )
       const a = yield* q.submit(aTask())
       // Already there when the operation returns: no fiber in between.
       expect(seen).toEqual([["new>ready"]])
@@ -68,58 +77,70 @@ describe("notifications and versions", () => {
       yield* Scope.close(scope, Exit.void)
       yield* q.submit(aTask())
       expect(seen.length).toBe(4)
-    }))
+    })
+  )
 
-  queueTest("group commit: operations that arrive together share one transaction, each all or nothing", () =>
-    Effect.gen(function* () {
-      const q = yield* TaskQueue
-      const repo = yield* TaskRepository
-      const { db } = yield* Database
-      const first = yield* q.submit(aTask({ prompt: "first" }))
-      const before = yield* rowCounts
-      // Count the outermost transactions from here on.
-      let transactions = 0
-      const original = repo.transaction
-      ;(repo as { transaction: typeof original }).transaction = <A>(f: () => A): A => {
-        if (!db.inTransaction) transactions++
-        return original(f)
-      }
-      try {
-        const [submitted, bad, cyclic, claimed] = yield* Effect.all(
-          [
-            Effect.all(
-              Array.from({ length: 20 }, (_, i) => q.submit(aTask({ prompt: `batch ${i}`, dependsOn: [first.id] }))),
-              { concurrency: "unbounded" }
-            ),
-            // Rejected in the middle of the batch: its own changes roll back, the others stand.
-            flip(q.submit({ prompt: "bad", dependsOn: [first.id, "3f2b8c1e-9d4a-4f6b-8e2a-1c5d7e9f0a2b"] })),
-            flip(q.submitPlan({ tasks: [{ key: "a", prompt: "a", dependsOn: ["b"] }, { key: "b", prompt: "b", dependsOn: ["a"] }] })),
-            q.claim({ worker: "w" })
-          ],
-          { concurrency: "unbounded" }
-        )
-        expect(transactions).toBe(1)
-        expect(submitted.map((t) => t.status)).toEqual(Array.from({ length: 20 }, () => "blocked"))
-        expect(bad._tag).toBe("TaskNotFound")
-        expect(cyclic._tag).toBe("DependencyCycle")
-        expect(claimed?.id).toBe(first.id)
-        // Exactly the 20 tasks, their edges and audit rows, and the claim: nothing of the rejected two.
-        const after = yield* rowCounts
-        expect(after.tasks.length).toBe(before.tasks.length + 20)
-        expect(after.deps.length).toBe(before.deps.length + 20)
-        expect(after.audit.length).toBe(before.audit.length + 21)
-        expect((yield* q.list({ status: "blocked" })).map((t) => t.prompt).sort()).toEqual(
-          Array.from({ length: 20 }, (_, i) => `batch ${i}`).sort()
-        )
-        // One at a time, each is a transaction of its own.
-        yield* q.submit(aTask())
-        yield* q.submit(aTask())
-        expect(transactions).toBe(3)
-      } finally {
-        ;(repo as { transaction: typeof original }).transaction = original
-      }
-      yield* checkInvariants()
-    }), { groupCommit: true })
+  queueTest(
+    "group commit: operations that arrive together share one transaction, each all or nothing",
+    () =>
+      Effect.gen(function* () {
+        const q = yield* TaskQueue
+        const repo = yield* TaskRepository
+        const { db } = yield* Database
+        const first = yield* q.submit(aTask({ prompt: "first" }))
+        const before = yield* rowCounts
+        // Count the outermost transactions from here on.
+        let transactions = 0
+        const original = repo.transaction
+        ;(repo as { transaction: typeof original }).transaction = <A>(f: () => A): A => {
+          if (!db.inTransaction) transactions++
+          return original(f)
+        }
+        try {
+          const [submitted, bad, cyclic, claimed] = yield* Effect.all(
+            [
+              Effect.all(
+                Array.from({ length: 20 }, (_, i) => q.submit(aTask({ prompt: `batch ${i}`, dependsOn: [first.id] }))),
+                { concurrency: "unbounded" }
+              ),
+              // Rejected in the middle of the batch: its own changes roll back, the others stand.
+              flip(q.submit({ prompt: "bad", dependsOn: [first.id, "3f2b8c1e-9d4a-4f6b-8e2a-1c5d7e9f0a2b"] })),
+              flip(
+                q.submitPlan({
+                  tasks: [
+                    { key: "a", prompt: "a", dependsOn: ["b"] },
+                    { key: "b", prompt: "b", dependsOn: ["a"] }
+                  ]
+                })
+              ),
+              q.claim({ worker: "w" })
+            ],
+            { concurrency: "unbounded" }
+          )
+          expect(transactions).toBe(1)
+          expect(submitted.map((t) => t.status)).toEqual(Array.from({ length: 20 }, () => "blocked"))
+          expect(bad._tag).toBe("TaskNotFound")
+          expect(cyclic._tag).toBe("DependencyCycle")
+          expect(claimed?.id).toBe(first.id)
+          // Exactly the 20 tasks, their edges and audit rows, and the claim: nothing of the rejected two.
+          const after = yield* rowCounts
+          expect(after.tasks.length).toBe(before.tasks.length + 20)
+          expect(after.deps.length).toBe(before.deps.length + 20)
+          expect(after.audit.length).toBe(before.audit.length + 21)
+          expect((yield* q.list({ status: "blocked" })).map((t) => t.prompt).sort()).toEqual(
+            Array.from({ length: 20 }, (_, i) => `batch ${i}`).sort()
+          )
+          // One at a time, each is a transaction of its own.
+          yield* q.submit(aTask())
+          yield* q.submit(aTask())
+          expect(transactions).toBe(3)
+        } finally {
+          ;(repo as { transaction: typeof original }).transaction = original
+        }
+        yield* checkInvariants()
+      }),
+    { groupCommit: true }
+  )
 
   queueTest("dataVersion() moves when another connection commits", () =>
     Effect.gen(function* () {
@@ -136,7 +157,8 @@ describe("notifications and versions", () => {
         other.close()
       }
       expect(yield* q.dataVersion()).not.toBe(v0)
-    }))
+    })
+  )
 
   queueTest("a write reads the time once it holds the write lock, so times follow the commit order", () =>
     Effect.gen(function* () {
@@ -164,7 +186,8 @@ describe("notifications and versions", () => {
       expect(c!.startedAt).toBe(new Date(at).toISOString())
       expect(inTransaction.length).toBeGreaterThan(0)
       expect(inTransaction.every((x) => x)).toBe(true)
-    }))
+    })
+  )
 })
 
 describe("cancel reaches the whole hierarchy below the task", () => {
@@ -195,7 +218,8 @@ describe("cancel reaches the whole hierarchy below the task", () => {
         "ready"
       ])
       yield* checkInvariants()
-    }))
+    })
+  )
 
   queueTest("a subtask submitted under a cancelled task is reached when an ancestor is cancelled", () =>
     Effect.gen(function* () {
@@ -207,7 +231,8 @@ describe("cancel reaches the whole hierarchy below the task", () => {
       const r = yield* q.cancel(root.id)
       expect(r.cancelled).toEqual([late.id])
       yield* checkInvariants()
-    }))
+    })
+  )
 
   queueTest("a failure does not reach subtasks (only dependents)", () =>
     Effect.gen(function* () {
@@ -221,7 +246,8 @@ describe("cancel reaches the whole hierarchy below the task", () => {
       expect(r.cancelled).toEqual([dep.id])
       expect(yield* statuses([kid.id])).toEqual(["ready"])
       yield* checkInvariants()
-    }))
+    })
+  )
 })
 
 describe("plan problems are ValidationErrors that write nothing", () => {
@@ -241,7 +267,8 @@ describe("plan problems are ValidationErrors that write nothing", () => {
       const missingParent = yield* flip(q.submitPlan({ tasks: [aNode("a", { parentTaskId: "3f2b8c1e-9d4a-4f6b-8e2a-1c5d7e9f0a2b" })] }))
       expect(missingParent._tag).toBe("TaskNotFound")
       expect(yield* databaseDump).toEqual(before)
-    }))
+    })
+  )
 
   queueTest("a plan on an existing parent and prerequisites: depths, statuses and the dependency factor", () =>
     Effect.gen(function* () {
@@ -262,7 +289,8 @@ describe("plan problems are ValidationErrors that write nothing", () => {
       // `open` gained an open dependent: its priority rose at once.
       expect((yield* q.get(open.id)).calculatedPriority).toBeGreaterThan(beforeOpen)
       yield* checkInvariants({ freshness: true })
-    }))
+    })
+  )
 })
 
 describe("reads", () => {
@@ -282,7 +310,8 @@ describe("reads", () => {
       const audit = yield* q.audit(a.id)
       expect(audit.map((x) => x.toStatus)).toEqual(["ready", "running", "completed"])
       expect((yield* flip(q.audit("3f2b8c1e-9d4a-4f6b-8e2a-1c5d7e9f0a2b")))._tag).toBe("TaskNotFound")
-    }))
+    })
+  )
 })
 
 describe("configuration and errors", () => {
@@ -304,7 +333,8 @@ describe("configuration and errors", () => {
       const settings = yield* QueueConfig
       expect(settings.priority).toEqual(defaultQueueSettings.priority)
       expect(settings.limits.maxDepth).toBe(2)
-    }).pipe(Effect.provide(QueueConfig.layer({ limits: { maxDependencies: 1, maxDepth: 2, maxSubtasks: 3 } }))))
+    }).pipe(Effect.provide(QueueConfig.layer({ limits: { maxDependencies: 1, maxDepth: 2, maxSubtasks: 3 } })))
+  )
 
   it("errorBody gives the contract's error document with the details", () => {
     expect(errorBody(new LimitExceeded({ message: "too deep", limit: "depth", max: 10, actual: 11 }))).toEqual({
@@ -342,14 +372,17 @@ describe("id prefixes (resolveId)", () => {
       const missing = yield* flip(q.resolveId(other))
       expect(missing._tag).toBe("TaskNotFound")
       expect(missing.message).toContain(`no task id starts with ${other}`)
-    }))
+    })
+  )
 
   queueTest("an ambiguous prefix is a ValidationError that lists the candidates with their summaries", () =>
     Effect.gen(function* () {
       const q = yield* TaskQueue
       // 1500 random ids share a first 4 hex digits somewhere (the chance they do not is below 1e-7).
       const { tasks } = yield* q.submitPlan({ tasks: Array.from({ length: 1500 }, (_, i) => ({ key: `k${i}`, prompt: `task number ${i}` })) })
-      const ids = Object.values(tasks).map((t) => t.id).sort()
+      const ids = Object.values(tasks)
+        .map((t) => t.id)
+        .sort()
       const i = ids.findIndex((id, j) => j > 0 && ids[j - 1]!.slice(0, 4) === id.slice(0, 4))
       expect(i).toBeGreaterThan(0)
       const prefix = ids[i]!.slice(0, 4)
@@ -366,7 +399,8 @@ describe("id prefixes (resolveId)", () => {
       expect(errorBody(e).error["candidates"]).toEqual(candidates)
       // Enough digits make it unique again.
       expect(yield* q.resolveId(ids[i]!.slice(0, 13))).toBe(ids[i])
-    }))
+    })
+  )
 
   queueTest("summaries names the tasks that exist, in the order asked", () =>
     Effect.gen(function* () {
@@ -378,5 +412,6 @@ describe("id prefixes (resolveId)", () => {
         { id: a.id, summary: "first", status: "ready" },
         { id: b.id, summary: "second", status: "blocked" }
       ])
-    }))
+    })
+  )
 })

@@ -65,8 +65,14 @@ const AsyncRunner = Layer.effect(
         catch: (error) => error
       }).pipe(Effect.catchAll(ruleFailure))
     return {
-      write: (rule, committed) => lock.withPermits(1)(Effect.flatMap(Clock.currentTimeMillis, (now) => inTransaction(rule, now))).pipe(Effect.flatMap(committed)),
-      read: (rule) => Effect.flatMap(Clock.currentTimeMillis, (now) => Effect.tryPromise({ try: () => runAsync(rule(store, now)), catch: (e) => e })).pipe(Effect.catchAll(ruleFailure)),
+      write: (rule, committed) =>
+        lock
+          .withPermits(1)(Effect.flatMap(Clock.currentTimeMillis, (now) => inTransaction(rule, now)))
+          .pipe(Effect.flatMap(committed)),
+      read: (rule) =>
+        Effect.flatMap(Clock.currentTimeMillis, (now) => Effect.tryPromise({ try: () => runAsync(rule(store, now)), catch: (e) => e })).pipe(
+          Effect.catchAll(ruleFailure)
+        ),
       dataVersion: () => Effect.sync(() => repo.dataVersion())
     }
   })
@@ -87,7 +93,12 @@ describe("the store seam", () => {
       const child = yield* q.submit(aTask({ prompt: "child", parentTaskId: parent.id }))
       const spec = yield* q.submit(aTask({ prompt: "spec", priority: 9 }))
       const impl = yield* q.submit(aTask({ prompt: "impl", dependsOn: [spec.id] }))
-      const plan = yield* q.submitPlan({ tasks: [{ key: "a", prompt: "a", dependsOn: [impl.id] }, { key: "b", prompt: "b", dependsOn: ["a"] }] })
+      const plan = yield* q.submitPlan({
+        tasks: [
+          { key: "a", prompt: "a", dependsOn: [impl.id] },
+          { key: "b", prompt: "b", dependsOn: ["a"] }
+        ]
+      })
       expect(impl.status).toBe("blocked")
       const claimed = yield* q.claim({ worker: "w" })
       expect(claimed?.id).toBe(spec.id)
@@ -109,7 +120,8 @@ describe("the store seam", () => {
       expect((yield* q.status()).total).toBe(8)
       expect(plan.tasks.b!.status).toBe("blocked")
       expect(calls.n - before).toBeGreaterThan(50)
-    }).pipe(Effect.provide(asyncQueue)))
+    }).pipe(Effect.provide(asyncQueue))
+  )
 
   it.live("a refused operation fails with its error over the async store and changes nothing", () =>
     Effect.gen(function* () {
@@ -119,7 +131,8 @@ describe("the store seam", () => {
       const e = yield* flip(q.addDependency(a.id, { prerequisiteId: "00000000-0000-4000-8000-000000000000" }))
       expect(e._tag).toBe("TaskNotFound")
       expect(yield* databaseDump).toEqual(before)
-    }).pipe(Effect.provide(asyncQueue)))
+    }).pipe(Effect.provide(asyncQueue))
+  )
 
   it("the synchronous driver refuses a store that yields (it would lose the rest of the rule)", () => {
     const yielding = function* (): Step<number> {

@@ -9,10 +9,7 @@ import { TaskQueue } from "../src/TaskQueue.js"
 
 /** The queue over a fresh database file, with the given settings. */
 export const testQueue = (settings: Partial<QueueSettings> = {}) =>
-  TaskQueue.layer.pipe(
-    Layer.provideMerge(TestDatabase.layer()),
-    Layer.provide(QueueConfig.layer({ ...defaultQueueSettings, ...settings }))
-  )
+  TaskQueue.layer.pipe(Layer.provideMerge(TestDatabase.layer()), Layer.provide(QueueConfig.layer({ ...defaultQueueSettings, ...settings })))
 
 /**
  * A test (`it.effect`) whose effect runs against the queue over a fresh database file of its own
@@ -32,8 +29,7 @@ export const flip = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
   )
 
 /** The statuses of some tasks, in order. */
-export const statuses = (ids: ReadonlyArray<string>) =>
-  Effect.map(TaskRepository, (repo) => ids.map((id) => repo.getTask(id)?.status))
+export const statuses = (ids: ReadonlyArray<string>) => Effect.map(TaskRepository, (repo) => ids.map((id) => repo.getTask(id)?.status))
 
 /** The formula's value for a stored task at `now` (recomputed from the database's facts). */
 export const truePriority = (id: string, now: number) =>

@@ -47,7 +47,8 @@ describe("typed inputs", () => {
         q.graph(undefined, "svg")
       ]
       for (const mistake of mistakes) expect((yield* flip(mistake))._tag).toBe("ValidationError")
-    }))
+    })
+  )
 
   queueTest("values whose type says nothing (JSON bodies, MCP arguments, flag text) are accepted by tsc and checked at run time", () =>
     Effect.gen(function* () {
@@ -58,7 +59,8 @@ describe("typed inputs", () => {
       expect((yield* q.submit(args)).priority).toBe(4)
       const format: string = "dot"
       expect((yield* q.graph(undefined, format)).format).toBe("dot")
-    }))
+    })
+  )
 })
 
 // An editor completes field names from the contextual type: the schema's input type is a member of

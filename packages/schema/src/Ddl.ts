@@ -33,9 +33,25 @@ CREATE INDEX IF NOT EXISTS idx_tasks_submitted_at ON tasks(submitted_at);
 
 /** The existing columns of a version 1 (or never versioned) tasks table. */
 export const TASK_COLUMNS_V1 = [
-  "id", "prompt", "agent_type", "priority", "status", "input_data", "result_data", "error_message",
-  "retry_count", "max_retries", "max_execution_timeout_seconds", "submitted_at", "started_at",
-  "completed_at", "last_updated_at", "created_by", "parent_task_id", "dependencies", "session_id"
+  "id",
+  "prompt",
+  "agent_type",
+  "priority",
+  "status",
+  "input_data",
+  "result_data",
+  "error_message",
+  "retry_count",
+  "max_retries",
+  "max_execution_timeout_seconds",
+  "submitted_at",
+  "started_at",
+  "completed_at",
+  "last_updated_at",
+  "created_by",
+  "parent_task_id",
+  "dependencies",
+  "session_id"
 ] as const
 
 /**

@@ -11,14 +11,7 @@
  */
 import type Database from "better-sqlite3"
 import { randomUUID } from "node:crypto"
-import {
-  QUEUE_INDEXES_V2,
-  SEED_INDEXES_V2,
-  TASK_AUDIT_V2,
-  TASK_DEPENDENCIES_V2,
-  TASK_STATS_V2,
-  TASKS_V2
-} from "./Ddl.js"
+import { QUEUE_INDEXES_V2, SEED_INDEXES_V2, TASK_AUDIT_V2, TASK_DEPENDENCIES_V2, TASK_STATS_V2, TASKS_V2 } from "./Ddl.js"
 import type { SqlRow, SqlValue } from "./Sqlite.js"
 import { quoteIdentifier, tableColumns, tableExists } from "./Sqlite.js"
 import { formatTimestamp, parseLegacyTimestamp } from "./Timestamp.js"
@@ -32,11 +25,36 @@ const DEPENDENCY_TYPES = new Set(["sequential", "parallel"])
 
 /** Version 2 columns, in the order of the insert below. */
 const V2_COLUMNS = [
-  "id", "prompt", "summary", "agent_type", "priority", "status", "input_data", "result_data",
-  "error_message", "retry_count", "max_retries", "max_execution_timeout_seconds", "submitted_at",
-  "started_at", "completed_at", "last_updated_at", "created_by", "parent_task_id", "session_id",
-  "source", "dependency_type", "calculated_priority", "deadline", "estimated_duration_seconds",
-  "dependency_depth", "lease_token", "lease_expires_at", "worker_id", "priority_refresh_at", "cancelled_by"
+  "id",
+  "prompt",
+  "summary",
+  "agent_type",
+  "priority",
+  "status",
+  "input_data",
+  "result_data",
+  "error_message",
+  "retry_count",
+  "max_retries",
+  "max_execution_timeout_seconds",
+  "submitted_at",
+  "started_at",
+  "completed_at",
+  "last_updated_at",
+  "created_by",
+  "parent_task_id",
+  "session_id",
+  "source",
+  "dependency_type",
+  "calculated_priority",
+  "deadline",
+  "estimated_duration_seconds",
+  "dependency_depth",
+  "lease_token",
+  "lease_expires_at",
+  "worker_id",
+  "priority_refresh_at",
+  "cancelled_by"
 ] as const
 type V2Column = (typeof V2_COLUMNS)[number]
 type V2Row = Record<V2Column, SqlValue>
@@ -70,7 +88,7 @@ const show = (value: unknown): string => {
         ? `<blob of ${value.length} bytes>`
         : typeof value === "bigint"
           ? value.toString()
-          : JSON.stringify(value) ?? String(value)
+          : (JSON.stringify(value) ?? String(value))
   return text.length > 200 ? `${text.slice(0, 200)}...` : text
 }
 
@@ -152,13 +170,7 @@ const convertTask = (
   }
 
   // Numbers.
-  const integer = (
-    column: string,
-    fallback: number,
-    min: number,
-    max: number,
-    outOfRange: "clamp" | "default"
-  ): number => {
+  const integer = (column: string, fallback: number, min: number, max: number, outOfRange: "clamp" | "default"): number => {
     const raw = value(column)
     if (raw === null || raw === undefined) return fallback
     const n = typeof raw === "bigint" ? Number(raw) : typeof raw === "string" && raw.trim() !== "" ? Number(raw) : raw
@@ -167,8 +179,7 @@ const convertTask = (
       return fallback
     }
     const rounded = Math.round(n)
-    const result =
-      rounded >= min && rounded <= max ? rounded : outOfRange === "default" ? fallback : Math.min(max, Math.max(min, rounded))
+    const result = rounded >= min && rounded <= max ? rounded : outOfRange === "default" ? fallback : Math.min(max, Math.max(min, rounded))
     if (result !== raw) notes.push(`legacy ${column} ${show(raw)} set to ${result}`)
     return result
   }
@@ -520,9 +531,7 @@ export const upgradeLegacyTasks = (db: Database.Database, now: Date): void => {
   const legacyColumns = tableColumns(db, "tasks")
   const missing = REQUIRED_LEGACY_COLUMNS.filter((c) => !legacyColumns.includes(c))
   if (missing.length > 0) {
-    throw new Error(
-      `the tasks table lacks the column(s) ${missing.join(", ")}, so it is not an Abathur tasks table`
-    )
+    throw new Error(`the tasks table lacks the column(s) ${missing.join(", ")}, so it is not an Abathur tasks table`)
   }
   const columns: ReadonlySet<string> = new Set(legacyColumns)
   if (tableExists(db, "tasks_new")) {
@@ -536,9 +545,7 @@ export const upgradeLegacyTasks = (db: Database.Database, now: Date): void => {
 
   db.exec(tasksTableDdl("tasks_new"))
   db.exec(TASK_AUDIT_V2)
-  const audit = db.prepare(
-    "INSERT INTO task_audit (task_id, from_status, to_status, at, actor, reason) VALUES (?, NULL, ?, ?, 'migration', ?)"
-  )
+  const audit = db.prepare("INSERT INTO task_audit (task_id, from_status, to_status, at, actor, reason) VALUES (?, NULL, ?, ?, 'migration', ?)")
   // Columns of the new table that this conversion does not compute (added to the DDL later)
   // take the legacy column of the same name when there is one, else their default.
   const target = tableColumns(db, "tasks_new")

@@ -52,11 +52,14 @@ const recordedVersion = (db: Database.Database): number | null => {
  * The schema version of a database: the highest version in `schema_migrations`; else 1 when a
  * `tasks` table exists (a never-versioned legacy Abathur database); else 0.
  */
-export const readVersion = (db: Database.Database): number =>
-  recordedVersion(db) ?? (tableExists(db, "tasks") ? 1 : 0)
+export const readVersion = (db: Database.Database): number => recordedVersion(db) ?? (tableExists(db, "tasks") ? 1 : 0)
 
 /** `20261126T060411Z` */
-const compactTimestamp = (date: Date): string => date.toISOString().replace(/\.\d{3}Z$/, "Z").replace(/[-:]/g, "")
+const compactTimestamp = (date: Date): string =>
+  date
+    .toISOString()
+    .replace(/\.\d{3}Z$/, "Z")
+    .replace(/[-:]/g, "")
 
 /** Writes a consistent copy of the database beside it; returns its path. */
 const backUp = (db: Database.Database, fromVersion: number, at: Date): string => {
@@ -191,11 +194,12 @@ export const migrate = (db: Database.Database, options: MigrateOptions = {}): Mi
       applied.push(m.version)
       options.onProgress?.({ version: m.version, name: m.name, done: applied.length, total: pending.length })
     }
-    const violations = (db.pragma("foreign_key_check") as Array<ForeignKeyViolation>).filter(
-      (v) => !baseline.has(violationKey(v))
-    )
+    const violations = (db.pragma("foreign_key_check") as Array<ForeignKeyViolation>).filter((v) => !baseline.has(violationKey(v)))
     if (violations.length > 0) {
-      const shown = violations.slice(0, 5).map((v) => `${v.table} row ${String(v.rowid)} -> ${v.parent}`).join(", ")
+      const shown = violations
+        .slice(0, 5)
+        .map((v) => `${v.table} row ${String(v.rowid)} -> ${v.parent}`)
+        .join(", ")
       throw new Error(`foreign key check found ${violations.length} violation(s): ${shown}`)
     }
     db.exec("COMMIT")

@@ -15,4 +15,4 @@ export const tableColumns = (db: Database.Database, name: string): ReadonlyArray
   (db.prepare("SELECT name FROM pragma_table_info(?)").all(name) as Array<{ name: string }>).map((c) => c.name)
 
 /** A quoted SQL identifier. */
-export const quoteIdentifier = (name: string): string => `"${name.replaceAll("\"", "\"\"")}"`
+export const quoteIdentifier = (name: string): string => `"${name.replaceAll('"', '""')}"`

@@ -8,8 +8,7 @@
  * Fractions beyond milliseconds are cut (not rounded), so ordering is kept.
  */
 
-const DATE_TIME =
-  /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d+))?)?)?\s*(Z|UTC|GMT|[+-]\d{2}(?::?\d{2})?)?$/i
+const DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d+))?)?)?\s*(Z|UTC|GMT|[+-]\d{2}(?::?\d{2})?)?$/i
 const EPOCH = /^-?\d{9,}(\.\d+)?$/
 
 const daysInMonth = (year: number, month: number): number => {

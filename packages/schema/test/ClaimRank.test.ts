@@ -18,9 +18,7 @@ const at = (minutes: number): string => new Date(Date.UTC(2026, 0, 1) + minutes 
 const insertTask = (db: Database.Database, id: string, fields: Record<string, unknown> = {}): void => {
   const row: Record<string, unknown> = { id, prompt: `task ${id}`, submitted_at: at(0), last_updated_at: at(0), ...fields }
   const columns = Object.keys(row)
-  db.prepare(`INSERT INTO tasks (${columns.join(", ")}) VALUES (${columns.map(() => "?").join(", ")})`).run(
-    ...columns.map((c) => row[c])
-  )
+  db.prepare(`INSERT INTO tasks (${columns.join(", ")}) VALUES (${columns.map(() => "?").join(", ")})`).run(...columns.map((c) => row[c]))
 }
 
 type Row = Record<string, unknown>
@@ -268,9 +266,7 @@ describe("schema v3 claim query plans", () => {
   it("the queries find the head of each class: highest rank, then oldest", () => {
     const db = populated(true)
     const head = (starved: number, agentType?: string) =>
-      agentType === undefined
-        ? (db.prepare(CLAIM_SQL).get(starved) as Row)
-        : (db.prepare(CLAIM_AGENT_SQL).get(agentType, starved) as Row)
+      agentType === undefined ? (db.prepare(CLAIM_SQL).get(starved) as Row) : (db.prepare(CLAIM_AGENT_SQL).get(agentType, starved) as Row)
     const expected = (starved: number, agentType?: string) =>
       db
         .prepare(

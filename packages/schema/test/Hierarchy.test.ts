@@ -66,7 +66,10 @@ describe("migration 4 (hierarchy) from a version 3 database", () => {
     expect(get(db, spec!)).toMatchObject({ subtree_open: 0, subtree_completed: 0, stall_count: 0, not_before: null, idempotency_key: null })
     // ship waited only for impl's own completion: its edge opens again (impl's subtasks are open),
     // and it goes back to PENDING for the engine to block it.
-    expect(db.prepare("SELECT resolved_at, on_failure FROM task_dependencies WHERE id = 'e3'").get()).toEqual({ resolved_at: null, on_failure: "cancel" })
+    expect(db.prepare("SELECT resolved_at, on_failure FROM task_dependencies WHERE id = 'e3'").get()).toEqual({
+      resolved_at: null,
+      on_failure: "cancel"
+    })
     expect(get(db, ship!)).toMatchObject({ status: "pending", priority_refresh_at: null, priority_rank: null })
     // story was READY under an epic that waits: gated, back to PENDING.
     expect(get(db, story!)).toMatchObject({ status: "pending", ancestor_gated: 1 })
@@ -95,7 +98,13 @@ describe("migration 4 (hierarchy) from a version 3 database", () => {
   it("is all or nothing: a failure after it rolls its columns and changes back", () => {
     const db = v3Database()
     const before = JSON.stringify(db.prepare("SELECT * FROM tasks ORDER BY id").all())
-    const boom = { version: LATEST_VERSION + 1, name: "boom", up: () => { throw new Error("boom") } }
+    const boom = {
+      version: LATEST_VERSION + 1,
+      name: "boom",
+      up: () => {
+        throw new Error("boom")
+      }
+    }
     expect(() => migrate(db, { migrations: [...Migrations, boom], backup: false })).toThrow(/boom/)
     expect(readVersion(db)).toBe(3)
     expect(JSON.stringify(db.prepare("SELECT * FROM tasks ORDER BY id").all())).toBe(before)

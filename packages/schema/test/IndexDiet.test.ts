@@ -23,7 +23,10 @@ const indexes = (db: Database.Database): Array<string> =>
 
 /** Every table's rows in rowid (or key) order, and the schema of everything but indexes. */
 const rows = (db: Database.Database): string => {
-  const tables = db.prepare("SELECT name FROM sqlite_schema WHERE type = 'table' AND name != 'schema_migrations' ORDER BY name").pluck().all() as Array<string>
+  const tables = db
+    .prepare("SELECT name FROM sqlite_schema WHERE type = 'table' AND name != 'schema_migrations' ORDER BY name")
+    .pluck()
+    .all() as Array<string>
   const out: Record<string, unknown> = {
     schema: db.prepare("SELECT type, name, sql FROM sqlite_schema WHERE type != 'index' ORDER BY type, name").all()
   }
@@ -89,11 +92,16 @@ describe("migration 5 (index diet)", () => {
     // The open-depth index keeps only open tasks with prerequisites.
     expect(db.prepare("SELECT sql FROM sqlite_schema WHERE name = 'idx_tasks_open_depth'").pluck().get()).toMatch(/AND dependency_depth > 0$/)
     const openDeep = db
-      .prepare("SELECT id FROM tasks INDEXED BY idx_tasks_open_depth WHERE status IN ('pending', 'blocked', 'ready', 'running') AND dependency_depth > 0 ORDER BY id")
+      .prepare(
+        "SELECT id FROM tasks INDEXED BY idx_tasks_open_depth WHERE status IN ('pending', 'blocked', 'ready', 'running') AND dependency_depth > 0 ORDER BY id"
+      )
       .pluck()
       .all()
     expect(openDeep).toEqual(
-      db.prepare("SELECT id FROM tasks NOT INDEXED WHERE status IN ('pending', 'blocked', 'ready', 'running') AND dependency_depth > 0 ORDER BY id").pluck().all()
+      db
+        .prepare("SELECT id FROM tasks NOT INDEXED WHERE status IN ('pending', 'blocked', 'ready', 'running') AND dependency_depth > 0 ORDER BY id")
+        .pluck()
+        .all()
     )
     expect(rows(db)).toBe(before)
     expect(db.prepare("SELECT * FROM task_stats ORDER BY status").all()).toEqual(stats)
@@ -118,7 +126,13 @@ describe("migration 5 (index diet)", () => {
 
   it("is all or nothing: a failure after it leaves the index and the version as they were", () => {
     const db = v4Database()
-    const boom = { version: LATEST_VERSION + 1, name: "boom", up: () => { throw new Error("boom") } }
+    const boom = {
+      version: LATEST_VERSION + 1,
+      name: "boom",
+      up: () => {
+        throw new Error("boom")
+      }
+    }
     expect(() => migrate(db, { migrations: [...Migrations, boom], backup: false })).toThrow(/boom/)
     expect(readVersion(db)).toBe(4)
     expect(indexes(db)).toContain("idx_tasks_status_submitted")

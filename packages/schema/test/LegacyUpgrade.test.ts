@@ -18,9 +18,10 @@ CREATE TABLE tasks (
 
 const edges = (db: Database.Database): Array<[string, string]> =>
   (
-    db
-      .prepare("SELECT dependent_task_id AS d, prerequisite_task_id AS p FROM task_dependencies ORDER BY d, p")
-      .all() as Array<{ d: string; p: string }>
+    db.prepare("SELECT dependent_task_id AS d, prerequisite_task_id AS p FROM task_dependencies ORDER BY d, p").all() as Array<{
+      d: string
+      p: string
+    }>
   ).map((e) => [e.d, e.p])
 
 describe("migration 2 on a legacy database", () => {
@@ -34,8 +35,8 @@ describe("migration 2 on a legacy database", () => {
         agent_type: "coder",
         priority: 8,
         status: "completed",
-        input_data: "{\"repo\": \"x\", \"n\": [1, 2]}",
-        result_data: "{\"ok\":true}",
+        input_data: '{"repo": "x", "n": [1, 2]}',
+        result_data: '{"ok":true}',
         retry_count: 1,
         max_retries: 5,
         max_execution_timeout_seconds: 600,
@@ -79,8 +80,8 @@ describe("migration 2 on a legacy database", () => {
       agent_type: "coder",
       priority: 8,
       status: "completed",
-      input_data: "{\"repo\": \"x\", \"n\": [1, 2]}",
-      result_data: "{\"ok\":true}",
+      input_data: '{"repo": "x", "n": [1, 2]}',
+      result_data: '{"ok":true}',
       error_message: null,
       retry_count: 1,
       max_retries: 5,
@@ -149,12 +150,16 @@ describe("migration 2 on a legacy database", () => {
       "migrated from schema v1",
       `schema v4 dropped the dependency on ${a}, an ancestor of this task: a subtask now waits for its ancestors' prerequisites, and an edge within one line of the hierarchy would wait for itself`
     ])
-    const ca = db.prepare("SELECT * FROM task_dependencies WHERE dependent_task_id = ? AND prerequisite_task_id = ?").get(c, a) as Record<string, unknown>
+    const ca = db.prepare("SELECT * FROM task_dependencies WHERE dependent_task_id = ? AND prerequisite_task_id = ?").get(c, a) as Record<
+      string,
+      unknown
+    >
     expect(ca["id"]).toMatch(/^[0-9a-f-]{36}$/)
     expect(ca["on_failure"]).toBe("cancel")
-    expect(
-      db.prepare("SELECT resolved_at FROM task_dependencies WHERE dependent_task_id = ? ORDER BY prerequisite_task_id").pluck().all(c)
-    ).toEqual(["2025-10-10T12:30:00.123Z", null])
+    expect(db.prepare("SELECT resolved_at FROM task_dependencies WHERE dependent_task_id = ? ORDER BY prerequisite_task_id").pluck().all(c)).toEqual([
+      "2025-10-10T12:30:00.123Z",
+      null
+    ])
 
     for (const id of [a, c, d, e]) expect(auditReasons(db, id)).toEqual(["migrated from schema v1"])
     const audit = db.prepare("SELECT * FROM task_audit WHERE task_id = ?").get(c)
@@ -178,7 +183,7 @@ describe("migration 2 on a legacy database", () => {
       { id: a, status: "completed", completed_at: "2025-10-10 13:00:00" },
       { id: b, dependencies: JSON.stringify([a, ghost, b, a, a.toUpperCase(), ""]) },
       { id: c, dependencies: "not json [" },
-      { id: d, dependencies: "{\"a\": 1}" },
+      { id: d, dependencies: '{"a": 1}' },
       { id: e, dependencies: JSON.stringify([7, null, a]) },
       { id: f, dependencies: JSON.stringify(a) }
     ])
@@ -190,15 +195,12 @@ describe("migration 2 on a legacy database", () => {
     ])
     expect(auditReasons(db, b)).toEqual([
       "migrated from schema v1",
-      "legacy dependency entry \"\" is not a task id; dropped",
+      'legacy dependency entry "" is not a task id; dropped',
       `legacy dependency on unknown task ${ghost} dropped`,
       `legacy dependency on itself (${b}) dropped`
     ])
-    expect(auditReasons(db, c)).toEqual(["migrated from schema v1", "legacy dependencies value \"not json [\" is malformed; dropped"])
-    expect(auditReasons(db, d)).toEqual([
-      "migrated from schema v1",
-      "legacy dependencies value \"{\\\"a\\\": 1}\" is malformed; dropped"
-    ])
+    expect(auditReasons(db, c)).toEqual(["migrated from schema v1", 'legacy dependencies value "not json [" is malformed; dropped'])
+    expect(auditReasons(db, d)).toEqual(["migrated from schema v1", 'legacy dependencies value "{\\"a\\": 1}" is malformed; dropped'])
     expect(auditReasons(db, e)).toEqual([
       "migrated from schema v1",
       "legacy dependency entry 7 is not a task id; dropped",
@@ -247,19 +249,12 @@ describe("migration 2 on a legacy database", () => {
   it("sets parents that name no task to NULL and audits them", () => {
     const db = openDatabase()
     const [a, b, c] = [uuid(1), uuid(2), uuid(3)]
-    createV1(db, [
-      { id: a },
-      { id: b, parent_task_id: uuid(999) },
-      { id: c, parent_task_id: c }
-    ])
+    createV1(db, [{ id: a }, { id: b, parent_task_id: uuid(999) }, { id: c, parent_task_id: c }])
     db.pragma("foreign_keys = ON")
     migrate(db, { now })
     expect(row(db, "tasks", b)["parent_task_id"]).toBeNull()
     expect(row(db, "tasks", c)["parent_task_id"]).toBeNull()
-    expect(auditReasons(db, b)).toEqual([
-      "migrated from schema v1",
-      `legacy parent_task_id "${uuid(999)}" names no task; set to NULL`
-    ])
+    expect(auditReasons(db, b)).toEqual(["migrated from schema v1", `legacy parent_task_id "${uuid(999)}" names no task; set to NULL`])
     expect(auditReasons(db, c)).toEqual(["migrated from schema v1", "legacy parent_task_id named the task itself; set to NULL"])
     expect(db.pragma("foreign_key_check")).toEqual([])
   })
@@ -308,25 +303,25 @@ describe("migration 2 on a legacy database", () => {
     expect(row(db, "tasks", uuid(3))).toMatchObject({
       priority: 0,
       max_retries: 3,
-      input_data: "{\"legacy_input_data\":[1,2]}",
-      result_data: "\"oops\""
+      input_data: '{"legacy_input_data":[1,2]}',
+      result_data: '"oops"'
     })
     expect(auditReasons(db, uuid(3))).toEqual([
       "migrated from schema v1",
       "legacy priority -3 set to 0",
       "legacy max_retries 2.6 set to 3",
-      "legacy input_data is not a JSON object; kept as {\"legacy_input_data\": <value>}",
+      'legacy input_data is not a JSON object; kept as {"legacy_input_data": <value>}',
       "legacy result_data is not JSON; kept as a JSON string"
     ])
     expect(row(db, "tasks", uuid(4))).toMatchObject({
       priority: 5,
-      input_data: "{\"legacy_input_data\":\"{broken\"}",
+      input_data: '{"legacy_input_data":"{broken"}',
       result_data: "42"
     })
     expect(auditReasons(db, uuid(4))).toEqual([
       "migrated from schema v1",
-      "legacy priority \"high\" is not a number; set to 5",
-      "legacy input_data is not JSON; kept as {\"legacy_input_data\": <text>}"
+      'legacy priority "high" is not a number; set to 5',
+      'legacy input_data is not JSON; kept as {"legacy_input_data": <text>}'
     ])
     expect(row(db, "tasks", uuid(5))).toMatchObject({ priority: 7, max_execution_timeout_seconds: 90 })
   })
@@ -355,9 +350,7 @@ describe("migration 2 on a legacy database", () => {
       max_execution_timeout_seconds: 604_800,
       lease_expires_at: "2026-12-03T06:00:00.000Z"
     })
-    expect(auditReasons(db, uuid(1))).toContain(
-      "legacy max_execution_timeout_seconds 9007199254740991 set to 604800 (7 days, the longest timeout)"
-    )
+    expect(auditReasons(db, uuid(1))).toContain("legacy max_execution_timeout_seconds 9007199254740991 set to 604800 (7 days, the longest timeout)")
     expect(row(db, "tasks", uuid(2))).toMatchObject({ max_execution_timeout_seconds: 604_800, summary: `${a139}\u{1F600}` })
     expect(row(db, "tasks", uuid(3))).toMatchObject({ started_at: null, lease_expires_at: "2026-11-26T07:00:00.000Z" })
     expect(auditReasons(db, uuid(3))).toContain("legacy started_at 8640000000000000 is not a timestamp; dropped")
@@ -417,8 +410,8 @@ describe("migration 2 on a legacy database", () => {
     })
     expect(auditReasons(db, uuid(1))).toEqual([
       "migrated from schema v1",
-      "legacy started_at \"2025-13-01 00:00:00\" is not a timestamp; dropped",
-      "legacy submitted_at \"yesterday\" is not a timestamp; dropped",
+      'legacy started_at "2025-13-01 00:00:00" is not a timestamp; dropped',
+      'legacy submitted_at "yesterday" is not a timestamp; dropped',
       "legacy submitted_at missing or unreadable; set to 2025-10-10T12:00:00.000Z"
     ])
     expect(row(db, "tasks", uuid(2))).toMatchObject({ last_updated_at: "2025-10-10T12:05:00.000Z", completed_at: null })
@@ -438,12 +431,9 @@ describe("migration 2 on a legacy database", () => {
     )
     migrate(db, { now })
     expect(row(db, "tasks", uuid(1))).toMatchObject({ status: "running", lease_expires_at: "2025-10-10T13:00:00.000Z" })
-    expect(auditReasons(db, uuid(1))).toEqual(["migrated from schema v1", "legacy status \"RUNNING\" read as running"])
+    expect(auditReasons(db, uuid(1))).toEqual(["migrated from schema v1", 'legacy status "RUNNING" read as running'])
     expect(row(db, "tasks", uuid(2))).toMatchObject({ status: "failed" })
-    expect(auditReasons(db, uuid(2))).toEqual([
-      "migrated from schema v1",
-      "legacy status \"paused\" is not a known status; migrated as failed"
-    ])
+    expect(auditReasons(db, uuid(2))).toEqual(["migrated from schema v1", 'legacy status "paused" is not a known status; migrated as failed'])
     // A legacy READY task is due for a refresh at once (migration 3), so that it is ranked before any claim.
     expect(row(db, "tasks", uuid(3))).toMatchObject({
       status: "ready",
@@ -485,9 +475,18 @@ describe("migration 2 on a legacy database", () => {
     db.prepare(
       "UPDATE tasks SET source = 'agent_planner', calculated_priority = 7.5, deadline = '2025-12-01T00:00:00+00:00', estimated_duration_seconds = 120, dependency_depth = 9, dependency_type = 'parallel', feature_branch = 'feat/x' WHERE id = ?"
     ).run(c)
-    db.prepare("UPDATE tasks SET source = 'robot', calculated_priority = 250, estimated_duration_seconds = -1, dependency_type = 'serial' WHERE id = ?").run(d)
+    db.prepare(
+      "UPDATE tasks SET source = 'robot', calculated_priority = 250, estimated_duration_seconds = -1, dependency_type = 'serial' WHERE id = ?"
+    ).run(d)
     db.pragma("foreign_keys = OFF")
-    db.prepare("INSERT INTO task_dependencies VALUES (?, ?, ?, ?, ?, ?)").run("edge-1", c, a, "sequential", "2025-10-10T12:00:00.123456", "2025-10-10T12:00:01")
+    db.prepare("INSERT INTO task_dependencies VALUES (?, ?, ?, ?, ?, ?)").run(
+      "edge-1",
+      c,
+      a,
+      "sequential",
+      "2025-10-10T12:00:00.123456",
+      "2025-10-10T12:00:01"
+    )
     db.prepare("INSERT INTO task_dependencies VALUES (?, ?, ?, ?, ?, ?)").run("edge-2", d, b, "parallel", "garbage", null)
     db.prepare("INSERT INTO task_dependencies VALUES (?, ?, ?, ?, ?, ?)").run("edge-3", uuid(77), a, "sequential", "2025-10-10", null)
     db.prepare("INSERT INTO task_dependencies VALUES (?, ?, ?, ?, ?, ?)").run("edge-4", uuid(78), uuid(79), "sequential", "2025-10-10", null)
@@ -503,7 +502,7 @@ describe("migration 2 on a legacy database", () => {
       dependency_type: "parallel",
       dependency_depth: 2
     })
-    expect(auditReasons(db, c)).toEqual(["migrated from schema v1", "legacy columns without a place in schema v2: {\"feature_branch\":\"feat/x\"}"])
+    expect(auditReasons(db, c)).toEqual(["migrated from schema v1", 'legacy columns without a place in schema v2: {"feature_branch":"feat/x"}'])
     expect(row(db, "tasks", d)).toMatchObject({
       source: "human",
       calculated_priority: 100,
@@ -515,11 +514,13 @@ describe("migration 2 on a legacy database", () => {
       "migrated from schema v1",
       "legacy estimated_duration_seconds -1 is not a duration; set to NULL",
       "legacy calculated_priority 250 set to 100",
-      "legacy source \"robot\" is not known; set to human",
-      "legacy dependency_type \"serial\" is not known; set to sequential"
+      'legacy source "robot" is not known; set to human',
+      'legacy dependency_type "serial" is not known; set to sequential'
     ])
     const rows = db
-      .prepare("SELECT id, dependent_task_id AS d, prerequisite_task_id AS p, dependency_type AS t, created_at, resolved_at FROM task_dependencies ORDER BY d, p")
+      .prepare(
+        "SELECT id, dependent_task_id AS d, prerequisite_task_id AS p, dependency_type AS t, created_at, resolved_at FROM task_dependencies ORDER BY d, p"
+      )
       .all()
     expect(rows).toEqual([
       { id: expect.any(String), d: b, p: a, t: "sequential", created_at: "2025-10-10T12:00:00.000Z", resolved_at: "2025-10-10T12:00:00.000Z" },
@@ -569,7 +570,9 @@ describe("migration 2 on a legacy database", () => {
   it("gives a task without an id one, and audits it", () => {
     const db = openDatabase()
     createV1(db, [{ id: uuid(1) }], { ddl: LOOSE_V1 })
-    db.prepare("INSERT INTO tasks (id, prompt, status, submitted_at, last_updated_at) VALUES (NULL, 'orphan', 'pending', '2025-10-10', '2025-10-10')").run()
+    db.prepare(
+      "INSERT INTO tasks (id, prompt, status, submitted_at, last_updated_at) VALUES (NULL, 'orphan', 'pending', '2025-10-10', '2025-10-10')"
+    ).run()
     migrate(db, { now })
     const orphan = db.prepare("SELECT * FROM tasks WHERE prompt = 'orphan'").get() as Record<string, unknown>
     expect(orphan["id"]).toMatch(/^[0-9a-f-]{36}$/)

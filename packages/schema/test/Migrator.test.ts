@@ -28,9 +28,7 @@ const QUEUE_INDEXES = [
 const CLAIM_RANK_INDEXES = ["idx_tasks_ready_rank", "idx_tasks_ready_agent_rank"]
 
 const names = (db: Database.Database, type: string): Array<string> =>
-  (db.prepare("SELECT name FROM sqlite_schema WHERE type = ? ORDER BY name").all(type) as Array<{ name: string }>).map(
-    (r) => r.name
-  )
+  (db.prepare("SELECT name FROM sqlite_schema WHERE type = ? ORDER BY name").all(type) as Array<{ name: string }>).map((r) => r.name)
 
 const fixedNow = () => new Date("2026-11-26T06:04:11.123Z")
 
@@ -52,9 +50,7 @@ describe("migrate: a clean database", () => {
     expect(result).toEqual({ fromVersion: 0, toVersion: LATEST_VERSION, backup: null, applied: Migrations.map((m) => m.version) })
     expect(LATEST_VERSION).toBe(5)
     expect(readVersion(db)).toBe(LATEST_VERSION)
-    expect(names(db, "table")).toEqual(
-      expect.arrayContaining(["schema_migrations", "tasks", "task_dependencies", "task_audit", "task_stats"])
-    )
+    expect(names(db, "table")).toEqual(expect.arrayContaining(["schema_migrations", "tasks", "task_dependencies", "task_audit", "task_stats"]))
     expect(names(db, "table")).not.toContain("tasks_new")
     expect(names(db, "index")).toEqual(expect.arrayContaining([...SEED_INDEXES, ...QUEUE_INDEXES, ...CLAIM_RANK_INDEXES]))
     expect(names(db, "index")).not.toContain("idx_tasks_ready_agent_priority")

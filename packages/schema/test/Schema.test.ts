@@ -12,9 +12,7 @@ const insertTask = (db: Database.Database, id: string, fields: Record<string, un
     ...fields
   }
   const columns = Object.keys(row)
-  db.prepare(`INSERT INTO tasks (${columns.join(", ")}) VALUES (${columns.map(() => "?").join(", ")})`).run(
-    ...columns.map((c) => row[c])
-  )
+  db.prepare(`INSERT INTO tasks (${columns.join(", ")}) VALUES (${columns.map(() => "?").join(", ")})`).run(...columns.map((c) => row[c]))
 }
 
 const insertEdge = (db: Database.Database, dependent: string, prerequisite: string, id = `${dependent}>${prerequisite}`): void => {
@@ -28,11 +26,13 @@ const plan = (db: Database.Database, sql: string, ...params: Array<unknown>): st
 
 const stats = (db: Database.Database): Record<string, [number, number]> =>
   Object.fromEntries(
-    (db.prepare("SELECT status, task_count, priority_sum FROM task_stats").all() as Array<{
-      status: string
-      task_count: number
-      priority_sum: number
-    }>).map((r) => [r.status, [r.task_count, r.priority_sum]])
+    (
+      db.prepare("SELECT status, task_count, priority_sum FROM task_stats").all() as Array<{
+        status: string
+        task_count: number
+        priority_sum: number
+      }>
+    ).map((r) => [r.status, [r.task_count, r.priority_sum]])
   )
 
 describe("schema v2 constraints", () => {
@@ -108,9 +108,9 @@ describe("schema v2 constraints", () => {
     expect(() => insertEdge(db, uuid(2), uuid(404))).toThrow(/FOREIGN KEY constraint failed/)
     expect(() => insertEdge(db, uuid(404), uuid(1))).toThrow(/FOREIGN KEY constraint failed/)
     expect(() => insertTask(db, uuid(3), { parent_task_id: uuid(404) })).toThrow(/FOREIGN KEY constraint failed/)
-    expect(() =>
-      db.prepare("INSERT INTO task_audit (task_id, to_status, at) VALUES (?, 'pending', 'x')").run(uuid(404))
-    ).toThrow(/FOREIGN KEY constraint failed/)
+    expect(() => db.prepare("INSERT INTO task_audit (task_id, to_status, at) VALUES (?, 'pending', 'x')").run(uuid(404))).toThrow(
+      /FOREIGN KEY constraint failed/
+    )
   })
 
   it("deletes a task's edges and audit rows with it (ON DELETE CASCADE)", () => {
@@ -181,9 +181,7 @@ describe("task_stats triggers", () => {
     db.prepare("DELETE FROM tasks WHERE id IN (?, ?)").run(uuid(2), uuid(3))
     expect(stats(db)).toEqual({ ...zero, completed: [1, 0] })
     // The counts always equal a fresh count.
-    const fresh = db
-      .prepare("SELECT status, count(*) AS n FROM tasks GROUP BY status")
-      .all() as Array<{ status: string; n: number }>
+    const fresh = db.prepare("SELECT status, count(*) AS n FROM tasks GROUP BY status").all() as Array<{ status: string; n: number }>
     for (const { status, n } of fresh) expect(stats(db)[status]?.[0]).toBe(n)
   })
 

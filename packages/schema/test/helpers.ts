@@ -60,9 +60,7 @@ export const insertV1 = (db: Database.Database, task: V1Task): void => {
     ...task
   }
   const columns = Object.keys(row)
-  db.prepare(`INSERT INTO tasks (${columns.join(", ")}) VALUES (${columns.map(() => "?").join(", ")})`).run(
-    ...columns.map((c) => row[c])
-  )
+  db.prepare(`INSERT INTO tasks (${columns.join(", ")}) VALUES (${columns.map(() => "?").join(", ")})`).run(...columns.map((c) => row[c]))
 }
 
 /** A row of a table by id. */
@@ -71,8 +69,6 @@ export const row = (db: Database.Database, table: string, id: string): Record<st
 
 /** The audit reasons of a task, in order. */
 export const auditReasons = (db: Database.Database, taskId: string): Array<string> =>
-  (db.prepare("SELECT reason FROM task_audit WHERE task_id = ? ORDER BY id").all(taskId) as Array<{ reason: string }>).map(
-    (r) => r.reason
-  )
+  (db.prepare("SELECT reason FROM task_audit WHERE task_id = ? ORDER BY id").all(taskId) as Array<{ reason: string }>).map((r) => r.reason)
 
 export const uuid = (n: number): string => `00000000-0000-4000-8000-${n.toString(16).padStart(12, "0")}`

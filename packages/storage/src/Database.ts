@@ -3,12 +3,7 @@ import BetterSqlite3 from "better-sqlite3"
 import { Context, Effect, Layer } from "effect"
 import { existsSync, mkdirSync, statSync } from "node:fs"
 import { dirname } from "node:path"
-import {
-  type BackgroundCheckpointer,
-  type BackgroundCheckpointOptions,
-  DEFAULT_MAX_WAL_BYTES,
-  startCheckpointer
-} from "./Checkpointer.js"
+import { type BackgroundCheckpointer, type BackgroundCheckpointOptions, DEFAULT_MAX_WAL_BYTES, startCheckpointer } from "./Checkpointer.js"
 import { DatabaseOpenError, MigrationError } from "./StorageError.js"
 
 /** How to open the database. */
@@ -241,12 +236,14 @@ export const checkDatabaseFile = (filename: string): DatabaseCheck => {
       db.pragma("busy_timeout = 5000")
       db.pragma("query_only = ON")
     })
-    const schema = attempt("reading the schema (sqlite_schema)", () =>
-      db.prepare("SELECT type, name, rootpage FROM sqlite_schema WHERE type IN ('table', 'index') ORDER BY name").all() as Array<{
-        type: string
-        name: string
-        rootpage: number | null
-      }>
+    const schema = attempt(
+      "reading the schema (sqlite_schema)",
+      () =>
+        db.prepare("SELECT type, name, rootpage FROM sqlite_schema WHERE type IN ('table', 'index') ORDER BY name").all() as Array<{
+          type: string
+          name: string
+          rootpage: number | null
+        }>
     )
     if (schema !== undefined) {
       const tables = schema.filter((o) => o.type === "table").map((o) => o.name)
@@ -271,7 +268,8 @@ export const checkDatabaseFile = (filename: string): DatabaseCheck => {
         for (const table of tables) {
           const quoted = `"${table.replace(/"/g, '""')}"`
           const rows = attempt(`PRAGMA foreign_key_check(${quoted})`, () => db.pragma(`foreign_key_check(${quoted})`) as Array<ForeignKeyViolation>)
-          if (rows === undefined) findings.push(`table ${table}: its foreign keys cannot be checked (${errors.at(-1)?.code}: ${errors.at(-1)?.message})`)
+          if (rows === undefined)
+            findings.push(`table ${table}: its foreign keys cannot be checked (${errors.at(-1)?.code}: ${errors.at(-1)?.message})`)
           else foreignKeyViolations.push(...rows)
         }
       }

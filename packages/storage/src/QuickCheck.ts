@@ -37,7 +37,11 @@ const named = (db: BetterSqlite3.Database, findings: ReadonlyArray<string>): Arr
   const lines = findings.flatMap((f) => f.split("\n")).filter((l) => l.trim() !== "" && !l.startsWith("*** in database"))
   let trees: Map<number, string>
   try {
-    const rows = db.prepare("SELECT type, name, rootpage FROM sqlite_schema WHERE rootpage > 0").all() as Array<{ type: string; name: string; rootpage: number }>
+    const rows = db.prepare("SELECT type, name, rootpage FROM sqlite_schema WHERE rootpage > 0").all() as Array<{
+      type: string
+      name: string
+      rootpage: number
+    }>
     trees = new Map(rows.map((r) => [r.rootpage, `${r.type} ${r.name}`]))
   } catch {
     return lines

@@ -211,7 +211,11 @@ export const makeTaskRepository = (db: BetterSqlite3.Database) => {
   const all = <R>(sql: string, ...params: ReadonlyArray<unknown>) => stmt(sql).all(...params) as Array<R>
   const get = <R>(sql: string, ...params: ReadonlyArray<unknown>) => stmt(sql).get(...params) as R | undefined
   const pluck = (sql: string, ...params: ReadonlyArray<unknown>) =>
-    (stmt(sql).raw(true).all(...params) as Array<Array<string>>).map((r) => r[0]!)
+    (
+      stmt(sql)
+        .raw(true)
+        .all(...params) as Array<Array<string>>
+    ).map((r) => r[0]!)
   /** Runs a query with a long IN list in chunks and concatenates the results. */
   const inChunks = <R>(ids: ReadonlyArray<string>, sql: (ph: string) => string, run: (sql: string, ids: ReadonlyArray<string>) => Array<R>) => {
     const out: Array<R> = []
@@ -255,7 +259,10 @@ export const makeTaskRepository = (db: BetterSqlite3.Database) => {
 
   // Set-based inserts (a plan): the same columns as insertTaskSql, many rows per statement, in
   // blocks of 64, 32, ..., 1 rows so that at most seven statements of each kind are prepared.
-  const insertTaskColumns = /INSERT INTO tasks \(([^)]*)\)/.exec(insertTaskSql)![1]!.split(",").map((c) => c.trim()) as Array<keyof TaskRow>
+  const insertTaskColumns = /INSERT INTO tasks \(([^)]*)\)/
+    .exec(insertTaskSql)![1]!
+    .split(",")
+    .map((c) => c.trim()) as Array<keyof TaskRow>
   const insertMany = <A>(items: ReadonlyArray<A>, sqlFor: (rows: number) => string, values: (item: A, into: Array<unknown>) => void): void => {
     let i = 0
     for (let block = 64; block >= 1; block >>= 1) {
@@ -379,7 +386,11 @@ export const makeTaskRepository = (db: BetterSqlite3.Database) => {
     },
 
     getTasks: (ids: ReadonlyArray<string>): Array<StoredTask> =>
-      inChunks(ids, (ph) => `SELECT * FROM tasks WHERE id IN (${ph})`, (sql, part) => all<TaskRow>(sql, ...part)).map(rowToTask),
+      inChunks(
+        ids,
+        (ph) => `SELECT * FROM tasks WHERE id IN (${ph})`,
+        (sql, part) => all<TaskRow>(sql, ...part)
+      ).map(rowToTask),
 
     /** Which of these ids exist, with their status and depth. */
     getStates: (ids: ReadonlyArray<string>): Map<string, { status: TaskStatus; depth: number; completedAt: string | null }> => {
@@ -459,8 +470,8 @@ export const makeTaskRepository = (db: BetterSqlite3.Database) => {
     /** The earliest lease expiry among RUNNING tasks. */
     nextLeaseExpiry: (): string | null =>
       // One step down the partial index; the planner's own choice read every RUNNING task.
-      get<{ at: string | null }>("SELECT min(lease_expires_at) AS at FROM tasks INDEXED BY idx_tasks_lease_expiry WHERE status = 'running'")
-        ?.at ?? null,
+      get<{ at: string | null }>("SELECT min(lease_expires_at) AS at FROM tasks INDEXED BY idx_tasks_lease_expiry WHERE status = 'running'")?.at ??
+      null,
 
     /** Tasks whose stored priority is due for a refresh at `at` (the earliest `limit`), with their stored rank. */
     dueForRefresh: (at: string, limit?: number): Array<DueRefresh> =>
@@ -474,9 +485,13 @@ export const makeTaskRepository = (db: BetterSqlite3.Database) => {
 
     /** Stores a task's computed priority, its place in the claim order and its next refresh time. */
     setPriority: (id: string, p: StoredPriority): void => {
-      stmt(
-        "UPDATE tasks SET calculated_priority = ?, priority_rank = ?, priority_starved = ?, priority_refresh_at = ? WHERE id = ?"
-      ).run(p.calculatedPriority, p.priorityRank, p.priorityStarved ? 1 : 0, p.priorityRefreshAt, id)
+      stmt("UPDATE tasks SET calculated_priority = ?, priority_rank = ?, priority_starved = ?, priority_refresh_at = ? WHERE id = ?").run(
+        p.calculatedPriority,
+        p.priorityRank,
+        p.priorityStarved ? 1 : 0,
+        p.priorityRefreshAt,
+        id
+      )
     },
 
     /**
@@ -591,9 +606,7 @@ export const makeTaskRepository = (db: BetterSqlite3.Database) => {
 
     /** Counts and sums per status (kept by triggers), deepest open task, oldest waiting task. */
     statusCounts: (): StatusCounts => {
-      const rows = all<{ status: TaskStatus; task_count: number; priority_sum: number }>(
-        "SELECT status, task_count, priority_sum FROM task_stats"
-      )
+      const rows = all<{ status: TaskStatus; task_count: number; priority_sum: number }>("SELECT status, task_count, priority_sum FROM task_stats")
       const byStatus = { pending: 0, blocked: 0, ready: 0, running: 0, completed: 0, failed: 0, cancelled: 0 }
       const prioritySum = { ...byStatus }
       for (const r of rows) {
@@ -602,29 +615,27 @@ export const makeTaskRepository = (db: BetterSqlite3.Database) => {
       }
       // The partial index (open tasks with prerequisites) answers max() with one lookup; without
       // one, the deepest open task is at depth 0 when task_stats counts any open task.
-      const deeper = get<{ d: number | null }>(
-        `SELECT max(dependency_depth) AS d FROM tasks INDEXED BY idx_tasks_open_depth WHERE status IN ${OPEN} AND dependency_depth > 0`
-      )?.d ?? null
+      const deeper =
+        get<{ d: number | null }>(
+          `SELECT max(dependency_depth) AS d FROM tasks INDEXED BY idx_tasks_open_depth WHERE status IN ${OPEN} AND dependency_depth > 0`
+        )?.d ?? null
       const open = byStatus.pending + byStatus.blocked + byStatus.ready + byStatus.running
       const depth = { d: deeper ?? (open > 0 ? 0 : null) }
       // One step each: the planner's own choice for READY scans idx_tasks_ready_priority.
       const oldestReady =
-        get<{ at: string | null }>("SELECT min(submitted_at) AS at FROM tasks INDEXED BY idx_tasks_ready_submitted WHERE status = 'ready'")
-          ?.at ?? null
-      const oldestBlocked =
-        get<{ at: string | null }>("SELECT min(submitted_at) AS at FROM tasks INDEXED BY idx_tasks_blocked WHERE status = 'blocked'")?.at ??
+        get<{ at: string | null }>("SELECT min(submitted_at) AS at FROM tasks INDEXED BY idx_tasks_ready_submitted WHERE status = 'ready'")?.at ??
         null
+      const oldestBlocked =
+        get<{ at: string | null }>("SELECT min(submitted_at) AS at FROM tasks INDEXED BY idx_tasks_blocked WHERE status = 'blocked'")?.at ?? null
       const oldest = [oldestReady, oldestBlocked].filter((x): x is string => x !== null).sort()[0] ?? null
       return { byStatus, prioritySum, maxOpenDepth: depth?.d ?? null, oldestWaitingAt: oldest }
     },
 
     // ---- hierarchy -------------------------------------------------------------------------
 
-    childIds: (parentId: string): Array<string> =>
-      pluck("SELECT id FROM tasks WHERE parent_task_id = ? ORDER BY submitted_at, rowid", parentId),
+    childIds: (parentId: string): Array<string> => pluck("SELECT id FROM tasks WHERE parent_task_id = ? ORDER BY submitted_at, rowid", parentId),
 
-    countChildren: (parentId: string): number =>
-      get<{ n: number }>("SELECT count(*) AS n FROM tasks WHERE parent_task_id = ?", parentId)!.n,
+    countChildren: (parentId: string): number => get<{ n: number }>("SELECT count(*) AS n FROM tasks WHERE parent_task_id = ?", parentId)!.n,
 
     rootIds: (): Array<string> => pluck("SELECT id FROM tasks WHERE parent_task_id IS NULL ORDER BY submitted_at, rowid"),
 
@@ -656,7 +667,8 @@ export const makeTaskRepository = (db: BetterSqlite3.Database) => {
           deps,
           (n) =>
             `INSERT INTO task_dependencies (id, dependent_task_id, prerequisite_task_id, dependency_type, created_at, resolved_at, on_failure) VALUES ${rowsOf(7, n)}`,
-          (dep, into) => void into.push(dep.id, dep.dependentTaskId, dep.prerequisiteTaskId, dep.dependencyType, dep.createdAt, dep.resolvedAt, dep.onFailure)
+          (dep, into) =>
+            void into.push(dep.id, dep.dependentTaskId, dep.prerequisiteTaskId, dep.dependencyType, dep.createdAt, dep.resolvedAt, dep.onFailure)
         )
       } catch (error) {
         throw classifyConstraint(error) ?? error
@@ -665,14 +677,12 @@ export const makeTaskRepository = (db: BetterSqlite3.Database) => {
 
     /** Every dependency of a task (its prerequisites), oldest first. */
     getTaskDependencies: (taskId: string): Array<TaskDependency> =>
-      all<TaskDependencyRow>(
-        "SELECT * FROM task_dependencies WHERE dependent_task_id = ? ORDER BY created_at ASC, rowid ASC",
-        taskId
-      ).map(rowToTaskDependency),
+      all<TaskDependencyRow>("SELECT * FROM task_dependencies WHERE dependent_task_id = ? ORDER BY created_at ASC, rowid ASC", taskId).map(
+        rowToTaskDependency
+      ),
 
     hasDependency: (dependentId: string, prerequisiteId: string): boolean =>
-      get("SELECT 1 FROM task_dependencies WHERE dependent_task_id = ? AND prerequisite_task_id = ?", dependentId, prerequisiteId) !==
-        undefined,
+      get("SELECT 1 FROM task_dependencies WHERE dependent_task_id = ? AND prerequisite_task_id = ?", dependentId, prerequisiteId) !== undefined,
 
     /** Marks every open dependency on a prerequisite resolved; returns the dependents it named. */
     resolveDependency: (prerequisiteId: string, at: string): Array<string> =>
@@ -767,7 +777,9 @@ export const makeTaskRepository = (db: BetterSqlite3.Database) => {
      */
     gateChildren: (parentId: string, gated: boolean): Array<GateFacts> => {
       stmt("UPDATE tasks SET ancestor_gated = ? WHERE parent_task_id = ?").run(gated ? 1 : 0, parentId)
-      return all<GateFactsRow>(`SELECT ${GATE_COLUMNS} FROM tasks t WHERE t.parent_task_id = ? ORDER BY t.submitted_at, t.rowid`, parentId).map(gateFacts)
+      return all<GateFactsRow>(`SELECT ${GATE_COLUMNS} FROM tasks t WHERE t.parent_task_id = ? ORDER BY t.submitted_at, t.rowid`, parentId).map(
+        gateFacts
+      )
     },
 
     /**
@@ -835,12 +847,10 @@ export const makeTaskRepository = (db: BetterSqlite3.Database) => {
     },
 
     /** A task's prerequisites with their state. */
-    prerequisitesOf: (taskId: string): Array<Neighbour> =>
-      all<Neighbour>(neighbourSql("dependent_task_id", "prerequisite_task_id"), taskId),
+    prerequisitesOf: (taskId: string): Array<Neighbour> => all<Neighbour>(neighbourSql("dependent_task_id", "prerequisite_task_id"), taskId),
 
     /** A task's dependents with their state. */
-    dependentsOf: (taskId: string): Array<Neighbour> =>
-      all<Neighbour>(neighbourSql("prerequisite_task_id", "dependent_task_id"), taskId),
+    dependentsOf: (taskId: string): Array<Neighbour> => all<Neighbour>(neighbourSql("prerequisite_task_id", "dependent_task_id"), taskId),
 
     /** Ids and depths of a task's prerequisites (for the cycle check). */
     prerequisiteDepths: (taskId: string): Array<{ id: string; depth: number }> =>

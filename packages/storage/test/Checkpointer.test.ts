@@ -177,7 +177,7 @@ describe("background checkpoints (openDatabase)", () => {
 
 describe("background checkpoints (Database.layer)", () => {
   it.effect("the layer's release stops the worker and closes the connection", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const filename = tempDbFile()
       const scope = yield* Scope.make()
       const context = yield* Layer.buildWithScope(Database.layer({ filename, backgroundCheckpoint: { intervalMs: 5 } }), scope)
@@ -189,7 +189,8 @@ describe("background checkpoints (Database.layer)", () => {
       expect(handle.checkpointer!.running()).toBe(false)
       yield* Effect.promise(() => handle.checkpointer!.exited)
       expect(fs.existsSync(`${filename}-wal`)).toBe(false)
-    }))
+    })
+  )
 })
 
 describe("startCheckpointer", () => {

@@ -122,9 +122,7 @@ describe("constraint violations", () => {
     expect(classifyConstraint(Object.assign(new Error("odd"), { code: 19 }))).toBeNull()
     const { db, repo } = openRepo()
     db.exec("DROP TABLE task_audit")
-    const error = thrown(() =>
-      repo.insertAudit({ taskId: MISSING, fromStatus: null, toStatus: "pending", at: "x", actor: null, reason: null })
-    )
+    const error = thrown(() => repo.insertAudit({ taskId: MISSING, fromStatus: null, toStatus: "pending", at: "x", actor: null, reason: null }))
     expect(error).not.toBeInstanceOf(ConstraintViolation)
     db.exec("DROP TABLE task_dependencies")
     const depError = thrown(() => repo.insertDependency(makeDependency(MISSING, "00000000-0000-4000-8000-0000000000ef")))

@@ -49,7 +49,9 @@ describe("hierarchy bookkeeping in the repository", () => {
     expect(repo.hasUnresolved(dependent.id)).toBe(false)
     expect(repo.unresolveEdges(root.id).sort()).toEqual([dependent.id, lenient.id].sort())
     repo.setEdgeResolved(lenient.id, root.id, at(4))
-    expect(repo.prerequisitesOf(lenient.id)).toMatchObject([{ taskId: root.id, onFailure: "ignore", resolvedAt: at(4), subtreeOpen: 0, subtreeBad: 0 }])
+    expect(repo.prerequisitesOf(lenient.id)).toMatchObject([
+      { taskId: root.id, onFailure: "ignore", resolvedAt: at(4), subtreeOpen: 0, subtreeBad: 0 }
+    ])
     expect(repo.deleteDependency(lenient.id, root.id)).toEqual({ resolvedAt: at(4) })
     expect(repo.deleteDependency(lenient.id, root.id)).toBeNull()
   })

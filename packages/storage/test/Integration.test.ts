@@ -166,7 +166,10 @@ describe("query plans", () => {
     return opened
   }
 
-  for (const [name, open] of [["empty", () => openRepo()], ["populated", populated]] as const) {
+  for (const [name, open] of [
+    ["empty", () => openRepo()],
+    ["populated", populated]
+  ] as const) {
     it(`the ready-priority query uses idx_tasks_ready_priority (${name})`, () => {
       const { repo } = open()
       const plan = repo.explainQueryPlan(readySql)
@@ -199,7 +202,9 @@ describe("query plans", () => {
       for (const starved of [0, 1]) {
         const plan = repo.explainQueryPlan(statements[0]!, ["coder", starved])
         expect(usesIndex(plan, "idx_tasks_ready_agent_rank")).toBe(true)
-        expect(plan.join("\n")).toMatch(/SEARCH tasks USING INDEX idx_tasks_ready_agent_rank \(agent_type=\? AND priority_starved=\? AND priority_rank>\?\)/)
+        expect(plan.join("\n")).toMatch(
+          /SEARCH tasks USING INDEX idx_tasks_ready_agent_rank \(agent_type=\? AND priority_starved=\? AND priority_rank>\?\)/
+        )
         expect(plan.join("\n")).not.toMatch(/TEMP B-TREE/)
       }
     })

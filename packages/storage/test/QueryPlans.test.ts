@@ -142,9 +142,10 @@ describe("index diet (schema v5)", () => {
           for (const call of j.calls) {
             const plans = statementsOf(db, call).map((sql) => ({ sql, plan: planOf(db, sql) }))
             expect(plans.length).toBeGreaterThan(0)
-            expect(plans.some((p) => walks(p.plan, j.index)), `${call.toString()}:\n${plans.map((p) => `${p.sql}\n -> ${p.plan}`).join("\n")}`).toBe(
-              true
-            )
+            expect(
+              plans.some((p) => walks(p.plan, j.index)),
+              `${call.toString()}:\n${plans.map((p) => `${p.sql}\n -> ${p.plan}`).join("\n")}`
+            ).toBe(true)
           }
         })
       }
@@ -167,7 +168,9 @@ describe("index diet (schema v5)", () => {
 
       it("open task ids come from the partial indexes; the table is read only while task_stats counts PENDING tasks", () => {
         const { db, repo } = open()
-        const plan = statementsOf(db, (r) => r.openTaskIds()).map((sql) => planOf(db, sql)).join("\n")
+        const plan = statementsOf(db, (r) => r.openTaskIds())
+          .map((sql) => planOf(db, sql))
+          .join("\n")
         for (const index of ["idx_tasks_ready_submitted", "idx_tasks_blocked", "idx_tasks_lease_expiry"]) expect(walks(plan, index)).toBe(true)
         const pending = repo.statusCounts().byStatus.pending
         expect(/^\s*SCAN tasks$/m.test(plan.replace(/^.*SCAN tasks USING.*$/gm, ""))).toBe(pending > 0)
@@ -199,18 +202,32 @@ describe("the queries that lost idx_tasks_status_submitted answer as before", ()
       all.filter((t) => t.status === "ready" || t.status === "running").map((t) => t.id)
     )
     expect(repo.listTasks({ statuses: ["ready", "completed"], limit: 5, offset: 2 }).map((t) => t.id)).toEqual(
-      all.filter((t) => t.status === "ready" || t.status === "completed").map((t) => t.id).slice(2, 7)
+      all
+        .filter((t) => t.status === "ready" || t.status === "completed")
+        .map((t) => t.id)
+        .slice(2, 7)
     )
     expect(repo.openTaskIds()).toEqual(oldestFirst(all.filter((t) => ["pending", "blocked", "ready", "running"].includes(t.status))))
     const counts = repo.statusCounts()
-    expect(counts.oldestWaitingAt).toBe(oldestFirst(all.filter((t) => t.status === "ready" || t.status === "blocked")).map((id) => all.find((t) => t.id === id)!.submittedAt)[0])
-    expect(repo.nextLeaseExpiry()).toBe(byStatus("running").map((t) => t.leaseExpiresAt!).sort()[0])
+    expect(counts.oldestWaitingAt).toBe(
+      oldestFirst(all.filter((t) => t.status === "ready" || t.status === "blocked")).map((id) => all.find((t) => t.id === id)!.submittedAt)[0]
+    )
+    expect(repo.nextLeaseExpiry()).toBe(
+      byStatus("running")
+        .map((t) => t.leaseExpiresAt!)
+        .sort()[0]
+    )
   })
 
   it("the deepest open task: from the partial index of tasks with prerequisites, else 0 while any task is open", () => {
     const { db, repo } = openRepo()
     const inIndex = () =>
-      db.prepare("SELECT count(*) FROM tasks INDEXED BY idx_tasks_open_depth WHERE status IN ('pending', 'blocked', 'ready', 'running') AND dependency_depth > 0").pluck().get()
+      db
+        .prepare(
+          "SELECT count(*) FROM tasks INDEXED BY idx_tasks_open_depth WHERE status IN ('pending', 'blocked', 'ready', 'running') AND dependency_depth > 0"
+        )
+        .pluck()
+        .get()
     expect(repo.statusCounts().maxOpenDepth).toBeNull()
     const done = makeTask({ status: "completed", dependencyDepth: 4 })
     repo.insertTask(done)

@@ -47,7 +47,11 @@ describe("reading tasks", () => {
     expect(repo.idsWithPrefix("abce", 5)).toEqual([{ id: c.id, summary: "third" }])
     expect(repo.idsWithPrefix("abcd0000-0000-4000-8000-000000000002", 5)).toEqual([{ id: b.id, summary: "second" }])
     expect(repo.idsWithPrefix("abc0", 5)).toEqual([])
-    const plan = (db.prepare("EXPLAIN QUERY PLAN SELECT id, summary FROM tasks WHERE id >= ? AND id < ? ORDER BY id LIMIT ?").all("abcd", "abce", 5) as Array<{ detail: string }>)
+    const plan = (
+      db.prepare("EXPLAIN QUERY PLAN SELECT id, summary FROM tasks WHERE id >= ? AND id < ? ORDER BY id LIMIT ?").all("abcd", "abce", 5) as Array<{
+        detail: string
+      }>
+    )
       .map((r) => r.detail)
       .join("\n")
     expect(plan).toMatch(/SEARCH tasks USING INDEX sqlite_autoindex_tasks_1 \(id>\? AND id<\?\)/)
@@ -286,9 +290,7 @@ describe("the ready queue", () => {
     const other = makeTask({ status: "ready", calculatedPriority: 5 })
     const { db, repo } = withTasks(task, other)
     const columns = () =>
-      db
-        .prepare("SELECT calculated_priority, priority_rank, priority_starved, priority_refresh_at FROM tasks WHERE id = ?")
-        .get(task.id)
+      db.prepare("SELECT calculated_priority, priority_rank, priority_starved, priority_refresh_at FROM tasks WHERE id = ?").get(task.id)
     repo.setPriority(task.id, { calculatedPriority: 61.5, priorityRank: -987_654.321, priorityStarved: false, priorityRefreshAt: at(30) })
     expect(columns()).toEqual({ calculated_priority: 61.5, priority_rank: -987_654.321, priority_starved: 0, priority_refresh_at: at(30) })
     expect(repo.getTask(task.id)).toEqual({
@@ -571,12 +573,48 @@ describe("dependencies", () => {
     const { repo, a, b, c, d } = graph()
     expect(repo.prerequisitesOf(c.id)).toEqual([
       { taskId: b.id, dependencyType: "parallel", onFailure: "cancel", resolvedAt: null, status: "blocked", depth: 1, subtreeOpen: 0, subtreeBad: 0 },
-      { taskId: a.id, dependencyType: "sequential", onFailure: "cancel", resolvedAt: null, status: "running", depth: 0, subtreeOpen: 0, subtreeBad: 0 }
+      {
+        taskId: a.id,
+        dependencyType: "sequential",
+        onFailure: "cancel",
+        resolvedAt: null,
+        status: "running",
+        depth: 0,
+        subtreeOpen: 0,
+        subtreeBad: 0
+      }
     ])
     expect(repo.dependentsOf(a.id)).toEqual([
-      { taskId: b.id, dependencyType: "sequential", onFailure: "cancel", resolvedAt: null, status: "blocked", depth: 1, subtreeOpen: 0, subtreeBad: 0 },
-      { taskId: c.id, dependencyType: "sequential", onFailure: "cancel", resolvedAt: null, status: "blocked", depth: 2, subtreeOpen: 0, subtreeBad: 0 },
-      { taskId: d.id, dependencyType: "sequential", onFailure: "cancel", resolvedAt: null, status: "cancelled", depth: 1, subtreeOpen: 0, subtreeBad: 0 }
+      {
+        taskId: b.id,
+        dependencyType: "sequential",
+        onFailure: "cancel",
+        resolvedAt: null,
+        status: "blocked",
+        depth: 1,
+        subtreeOpen: 0,
+        subtreeBad: 0
+      },
+      {
+        taskId: c.id,
+        dependencyType: "sequential",
+        onFailure: "cancel",
+        resolvedAt: null,
+        status: "blocked",
+        depth: 2,
+        subtreeOpen: 0,
+        subtreeBad: 0
+      },
+      {
+        taskId: d.id,
+        dependencyType: "sequential",
+        onFailure: "cancel",
+        resolvedAt: null,
+        status: "cancelled",
+        depth: 1,
+        subtreeOpen: 0,
+        subtreeBad: 0
+      }
     ])
     expect(repo.prerequisitesOf(a.id)).toEqual([])
     expect(repo.dependentsOf(c.id)).toEqual([])
@@ -672,9 +710,12 @@ describe("dependencies", () => {
       onFailure: "cancel",
       resolvedAt: at(7)
     })
-    expect(edges.filter((e) => e.prerequisiteTaskId === a.id).map((e) => e.dependentTaskId).sort()).toEqual(
-      [b.id, c.id, d.id].sort()
-    )
+    expect(
+      edges
+        .filter((e) => e.prerequisiteTaskId === a.id)
+        .map((e) => e.dependentTaskId)
+        .sort()
+    ).toEqual([b.id, c.id, d.id].sort())
     expect(repo.dependentsOfMany([c.id])).toEqual([])
     expect(repo.dependentsOfMany([])).toEqual([])
   })
@@ -711,9 +752,9 @@ describe("audit", () => {
 
   it("an audit row for a missing task is refused", () => {
     const { repo } = openRepo()
-    expect(() =>
-      repo.insertAudit({ taskId: MISSING, fromStatus: null, toStatus: "pending", at: at(0), actor: null, reason: null })
-    ).toThrow(/FOREIGN KEY/)
+    expect(() => repo.insertAudit({ taskId: MISSING, fromStatus: null, toStatus: "pending", at: at(0), actor: null, reason: null })).toThrow(
+      /FOREIGN KEY/
+    )
   })
 })
 

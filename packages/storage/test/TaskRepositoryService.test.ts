@@ -10,7 +10,7 @@ const live = (filename: string = tempDbFile()) => TaskRepository.layer.pipe(Laye
 
 describe("TaskRepository service", () => {
   it.effect("stores and reads tasks over Database.layer", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const repo = yield* TaskRepository
       const { db, migration } = yield* Database
       expect(migration.toVersion).toBe(LATEST_VERSION)
@@ -26,10 +26,11 @@ describe("TaskRepository service", () => {
       expect(repo.countPrerequisites(a.id)).toBe(1)
       // The repository writes through the layer's connection.
       expect(db.prepare("SELECT count(*) FROM tasks").pluck().get()).toBe(2)
-    }).pipe(Effect.provide(live())))
+    }).pipe(Effect.provide(live()))
+  )
 
   it.scoped("closes the connection when the scope that built it closes", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const scope = yield* Scope.make()
       const context = yield* Layer.buildWithScope(live(), scope)
       const repo = Context.get(context, TaskRepository)
@@ -39,10 +40,11 @@ describe("TaskRepository service", () => {
       yield* Scope.close(scope, Exit.void)
       expect(db.open).toBe(false)
       expect(() => repo.getTask(makeTask().id)).toThrow(/not open/)
-    }))
+    })
+  )
 
   it.scoped("each build opens its own connection; one sees the other's commits", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const filename = tempDbFile()
       const first = Context.get(yield* Layer.build(live(filename)), TaskRepository)
       const second = Context.get(yield* Layer.build(live(filename)), TaskRepository)
@@ -51,20 +53,22 @@ describe("TaskRepository service", () => {
       first.insertTask(task)
       expect(second.getTask(task.id)).toEqual(task)
       expect(second.dataVersion()).not.toBe(before)
-    }))
+    })
+  )
 
   it.effect("make builds the repository over a given Database handle", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const handle = openDatabase({ filename: tempDbFile() })
       const repo = yield* Effect.provideService(TaskRepository.make, Database, handle)
       const task = makeTask()
       repo.insertTask(task)
       expect(handle.db.prepare("SELECT id FROM tasks").pluck().all()).toEqual([task.id])
       handle.db.close()
-    }))
+    })
+  )
 
   it.effect("a database that cannot be migrated fails the layer with MigrationError", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const filename = tempDbFile()
       openDatabase({ filename }).db.close()
       const raw = rawConnection(filename)
@@ -73,22 +77,23 @@ describe("TaskRepository service", () => {
       const error = yield* Effect.flip(Effect.provide(TaskRepository, live(filename)))
       expect(error).toBeInstanceOf(MigrationError)
       expect(error._tag === "MigrationError" && error.reason).toBe("too-new")
-    }))
+    })
+  )
 
   it.effect("a constraint violation can be caught by its tag", () =>
-    Effect.gen(function*() {
+    Effect.gen(function* () {
       const repo = yield* TaskRepository
       const task = makeTask()
       repo.insertTask(task)
       const kind = yield* Effect.try({
         try: () => repo.insertTask(task),
-        catch: (error) =>
-          error instanceof ConstraintViolation ? error : new ConstraintViolation({ kind: "check", message: String(error) })
+        catch: (error) => (error instanceof ConstraintViolation ? error : new ConstraintViolation({ kind: "check", message: String(error) }))
       }).pipe(
         Effect.as("inserted" as string),
         Effect.catchTag("ConstraintViolation", (e) => Effect.succeed(e.kind))
       )
       expect(kind).toBe("duplicate-task")
       expect(repo.statusCounts().byStatus.pending).toBe(1)
-    }).pipe(Effect.provide(live())))
+    }).pipe(Effect.provide(live()))
+  )
 })

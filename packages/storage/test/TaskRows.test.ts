@@ -94,8 +94,7 @@ describe("row mapping", () => {
     const waiting = makeTask({ status: "ready", priorityRank: -1e12 + 0.5, priorityStarved: false })
     const unranked = makeTask({ status: "blocked" })
     for (const t of [starved, waiting, unranked]) repo.insertTask(t)
-    const stored = (id: string) =>
-      db.prepare("SELECT priority_rank, priority_starved, typeof(priority_rank) AS type FROM tasks WHERE id = ?").get(id)
+    const stored = (id: string) => db.prepare("SELECT priority_rank, priority_starved, typeof(priority_rank) AS type FROM tasks WHERE id = ?").get(id)
     expect(stored(starved.id)).toEqual({ priority_rank: 73.25, priority_starved: 1, type: "real" })
     expect(stored(waiting.id)).toEqual({ priority_rank: -1e12 + 0.5, priority_starved: 0, type: "real" })
     expect(stored(unranked.id)).toEqual({ priority_rank: null, priority_starved: 0, type: "null" })

@@ -95,11 +95,8 @@ export const makeTask = (overrides: Partial<StoredTask> = {}): StoredTask => {
 }
 
 /** A dependency edge: `dependent` waits for `prerequisite`. */
-export const makeDependency = (
-  dependent: string,
-  prerequisite: string,
-  overrides: Partial<TaskDependency> = {}
-): TaskDependency => TaskDependency.parse({ dependentTaskId: dependent, prerequisiteTaskId: prerequisite, ...overrides })
+export const makeDependency = (dependent: string, prerequisite: string, overrides: Partial<TaskDependency> = {}): TaskDependency =>
+  TaskDependency.parse({ dependentTaskId: dependent, prerequisiteTaskId: prerequisite, ...overrides })
 
 /** An ISO time `minutes` after a fixed origin, so that orderings are explicit. */
 export const at = (minutes: number): string => new Date(Date.UTC(2026, 0, 1, 0, 0, 0) + minutes * 60_000).toISOString()

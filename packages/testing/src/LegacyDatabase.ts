@@ -184,9 +184,7 @@ export const createLegacyDatabase = (path: string, options: LegacyDatabaseOption
     db.exec(options.statusCheck === false ? TASKS_V1.replace(/ CHECK\(status IN \([^)]*\)\)/, "") : TASKS_V1)
     if (options.versioned) {
       db.exec(SCHEMA_MIGRATIONS)
-      db.prepare("INSERT INTO schema_migrations (version, name, applied_at) VALUES (1, 'legacy-tasks', ?)").run(
-        "2025-09-01T00:00:00.000Z"
-      )
+      db.prepare("INSERT INTO schema_migrations (version, name, applied_at) VALUES (1, 'legacy-tasks', ?)").run("2025-09-01T00:00:00.000Z")
     }
     if (legacyColumns) db.exec(PYTHON_COLUMNS)
     if (options.withSessionsAndAgents === true) db.exec(SESSIONS_DDL)
@@ -220,12 +218,26 @@ export const createLegacyDatabase = (path: string, options: LegacyDatabaseOption
     }
 
     const columns = [
-      "id", "prompt", "agent_type", "priority", "status", "input_data", "result_data", "error_message",
-      "retry_count", "max_retries", "max_execution_timeout_seconds", "submitted_at", "started_at",
-      "completed_at", "last_updated_at", "created_by", "parent_task_id", "dependencies", "session_id",
-      ...(legacyColumns
-        ? ["source", "calculated_priority", "deadline", "estimated_duration_seconds", "dependency_depth", "dependency_type"]
-        : [])
+      "id",
+      "prompt",
+      "agent_type",
+      "priority",
+      "status",
+      "input_data",
+      "result_data",
+      "error_message",
+      "retry_count",
+      "max_retries",
+      "max_execution_timeout_seconds",
+      "submitted_at",
+      "started_at",
+      "completed_at",
+      "last_updated_at",
+      "created_by",
+      "parent_task_id",
+      "dependencies",
+      "session_id",
+      ...(legacyColumns ? ["source", "calculated_priority", "deadline", "estimated_duration_seconds", "dependency_depth", "dependency_type"] : [])
     ]
     const insertTask = db.prepare(`INSERT INTO tasks (${columns.join(", ")}) VALUES (${columns.map((c) => `@${c}`).join(", ")})`)
     const insertEdge = legacyColumns
@@ -311,7 +323,7 @@ export const createLegacyDatabase = (path: string, options: LegacyDatabaseOption
             tableOnly += tableDeps.length
           }
         }
-        let dependencies: string | null = JSON.stringify(jsonDeps).replaceAll("\",\"", "\", \"")
+        let dependencies: string | null = JSON.stringify(jsonDeps).replaceAll('","', '", "')
         if (jsonDeps.length === 0 && chance(0.2)) dependencies = chance(0.5) ? null : ""
 
         let parent: string | null = null
@@ -369,7 +381,7 @@ export const createLegacyDatabase = (path: string, options: LegacyDatabaseOption
           agent_type: pick(AGENT_TYPES),
           priority: int(11),
           status,
-          input_data: JSON.stringify(input).replaceAll("\":", "\": ").replaceAll(",\"", ", \""),
+          input_data: JSON.stringify(input).replaceAll('":', '": ').replaceAll(',"', ', "'),
           result_data: status === "completed" ? JSON.stringify({ output: `done ${i}`, tokens: int(5000) }) : null,
           error_message: status === "failed" ? `Error: task ${i} exploded\nTraceback (most recent call last): ...` : null,
           retry_count: retryCount,
@@ -406,7 +418,7 @@ export const createLegacyDatabase = (path: string, options: LegacyDatabaseOption
               prerequisite,
               row["dependency_type"],
               formatLegacy(submitted, 1, int(1000)),
-              done ? completedAtOf.get(prerequisite) ?? null : null
+              done ? (completedAtOf.get(prerequisite) ?? null) : null
             )
           }
         }

@@ -73,8 +73,17 @@ const taskDifferences = (legacy: Row, migrated: Row, depth: number): Array<strin
     if (!Object.is(actual, expected)) differences.push(`${id}.${column}: ${JSON.stringify(actual)} != ${JSON.stringify(expected)}`)
   }
   const same = [
-    "id", "prompt", "agent_type", "priority", "status", "input_data", "result_data", "error_message",
-    "max_execution_timeout_seconds", "created_by", "session_id"
+    "id",
+    "prompt",
+    "agent_type",
+    "priority",
+    "status",
+    "input_data",
+    "result_data",
+    "error_message",
+    "max_execution_timeout_seconds",
+    "created_by",
+    "session_id"
   ]
   for (const column of same) check(column, migrated[column], legacy[column])
   check("retry_count", migrated["retry_count"], legacy["retry_count"] ?? 0)
@@ -249,7 +258,9 @@ describe("migrating a legacy database", () => {
       expect(joined).toBe(summary.agentIds.length)
       expect(() =>
         db
-          .prepare("INSERT INTO agents (id, name, specialization, task_id, state, model, spawned_at) VALUES ('x', 'x', 'x', 'missing', 'busy', 'm', 'now')")
+          .prepare(
+            "INSERT INTO agents (id, name, specialization, task_id, state, model, spawned_at) VALUES ('x', 'x', 'x', 'missing', 'busy', 'm', 'now')"
+          )
           .run()
       ).toThrow(/FOREIGN KEY constraint failed/)
       const agentTask = db.prepare("SELECT task_id FROM agents LIMIT 1").pluck().get() as string

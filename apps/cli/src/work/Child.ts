@@ -141,7 +141,8 @@ export const startChild = (spec: ChildSpec, baseEnv: Readonly<Record<string, str
     if (killTimer !== null) clearTimeout(killTimer)
     result = { code, signal, spawnError, stdout, stderr, durationMs: Date.now() - startedAt }
     if (fd !== null) {
-      const how = spawnError !== null ? `could not start: ${spawnError.message}` : signal !== null ? `killed by ${signal}` : `exited with code ${code}`
+      const how =
+        spawnError !== null ? `could not start: ${spawnError.message}` : signal !== null ? `killed by ${signal}` : `exited with code ${code}`
       log(Buffer.from(`${endsLine ? "" : "\n"}# ${how} after ${((Date.now() - startedAt) / 1000).toFixed(1)} s\n`))
       try {
         closeSync(fd)
@@ -156,7 +157,13 @@ export const startChild = (spec: ChildSpec, baseEnv: Readonly<Record<string, str
   const [argv0, ...args] = spec.argv
   let child: ReturnType<typeof spawn>
   try {
-    child = spawn(spec.file, args, { argv0: argv0 ?? spec.file, cwd: spec.cwd, env: { ...baseEnv, ...spec.env }, detached: true, stdio: ["pipe", "pipe", "pipe"] })
+    child = spawn(spec.file, args, {
+      argv0: argv0 ?? spec.file,
+      cwd: spec.cwd,
+      env: { ...baseEnv, ...spec.env },
+      detached: true,
+      stdio: ["pipe", "pipe", "pipe"]
+    })
   } catch (error) {
     finish(null, null, error instanceof Error ? error : new Error(String(error)))
     return { pid: undefined, exited: Effect.succeed(result!), terminate: () => {}, kill: () => {}, sent }
@@ -168,7 +175,10 @@ export const startChild = (spec: ChildSpec, baseEnv: Readonly<Record<string, str
   const settle = () => {
     if (exitInfo !== null && open === 0) finish(exitInfo.code, exitInfo.signal, null)
   }
-  for (const [stream, tail] of [[child.stdout!, stdout], [child.stderr!, stderr]] as const) {
+  for (const [stream, tail] of [
+    [child.stdout!, stdout],
+    [child.stderr!, stderr]
+  ] as const) {
     stream.on("data", (chunk: Buffer) => {
       tail.push(chunk)
       log(chunk)

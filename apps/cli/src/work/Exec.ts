@@ -13,7 +13,7 @@ import { parse } from "shell-quote"
 const TaskVariables = /^ABATHUR_TASK_/
 
 export const parseCommand = (cmd: string, shell: boolean, env: Readonly<Record<string, string | undefined>>): Array<string> => {
-  if (cmd.trim() === "") throw new ValidationError({ message: "--exec needs a command, e.g. --exec \"node agent.mjs\"" })
+  if (cmd.trim() === "") throw new ValidationError({ message: '--exec needs a command, e.g. --exec "node agent.mjs"' })
   if (shell) return ["/bin/sh", "-c", cmd]
   const perTask: Array<string> = []
   const words = parse(cmd, (name: string) => {

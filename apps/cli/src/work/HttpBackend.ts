@@ -19,7 +19,9 @@ interface ErrorDoc {
 /** The queue's tagged error for an error document (so the worker can tell "lost" from "down"). */
 const errorFrom = (status: number, body: unknown, what: string): WorkError => {
   const doc: ErrorDoc =
-    typeof body === "object" && body !== null && "error" in body && typeof body.error === "object" && body.error !== null ? (body.error as ErrorDoc) : {}
+    typeof body === "object" && body !== null && "error" in body && typeof body.error === "object" && body.error !== null
+      ? (body.error as ErrorDoc)
+      : {}
   const message = typeof doc.message === "string" ? doc.message : `${what}: HTTP ${status}`
   const taskId = typeof doc.taskId === "string" ? doc.taskId : ""
   switch (doc._tag) {
@@ -93,8 +95,14 @@ export const httpBackend = (options: HttpBackendOptions): WorkBackend => {
     })
 
   const call = <A>(method: "GET" | "POST", path: string, body: unknown, what: string, waitSeconds = 0) =>
-    Effect.flatMap(request(method, path, body, waitSeconds), ([status, parsed]): Effect.Effect<A | null, WorkError> =>
-      status === 204 ? Effect.succeed(null) : status >= 200 && status < 300 ? Effect.succeed(parsed as A) : Effect.fail(errorFrom(status, parsed, what))
+    Effect.flatMap(
+      request(method, path, body, waitSeconds),
+      ([status, parsed]): Effect.Effect<A | null, WorkError> =>
+        status === 204
+          ? Effect.succeed(null)
+          : status >= 200 && status < 300
+            ? Effect.succeed(parsed as A)
+            : Effect.fail(errorFrom(status, parsed, what))
     )
 
   const task = (id: string) => `v1/tasks/${encodeURIComponent(id)}`
@@ -104,7 +112,13 @@ export const httpBackend = (options: HttpBackendOptions): WorkBackend => {
     childEnv: { ABATHUR_SERVER: base.href.replace(/\/$/, "") },
     longPoll: true,
     claim: (r, waitSeconds) =>
-      call<ClaimedTask>("POST", "v1/claims", { ...claimInput(r), waitSeconds: Math.max(0, Math.min(MAX_CLAIM_WAIT_SECONDS, waitSeconds)) }, "claim", waitSeconds),
+      call<ClaimedTask>(
+        "POST",
+        "v1/claims",
+        { ...claimInput(r), waitSeconds: Math.max(0, Math.min(MAX_CLAIM_WAIT_SECONDS, waitSeconds)) },
+        "claim",
+        waitSeconds
+      ),
     claimMany: (r, limit, waitSeconds) =>
       Effect.map(
         call<{ tasks?: ReadonlyArray<ClaimedTask> }>(

@@ -218,4 +218,3 @@ export const makeSpawner = (baseEnv: Readonly<Record<string, string | undefined>
     }
   }
 }
-

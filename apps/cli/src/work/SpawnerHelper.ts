@@ -134,7 +134,10 @@ const start = (m: Extract<ToHelper, { t: "start" }>): void => {
   const settle = () => {
     if (exitInfo !== null && open === 0) finish(exitInfo.code, exitInfo.signal, null)
   }
-  for (const [stream, tail] of [[child.stdout, stdout], [child.stderr, stderr]] as const) {
+  for (const [stream, tail] of [
+    [child.stdout, stdout],
+    [child.stderr, stderr]
+  ] as const) {
     stream.on("data", (c: Buffer) => {
       tail.push(c)
       log(c)

@@ -23,7 +23,8 @@ export interface StatusLine {
 
 const silent: StatusLine = { changed: () => {}, clear: () => {}, draw: () => {}, stop: () => {} }
 
-const seconds = (ms: number) => (ms < 60_000 ? `${Math.floor(ms / 1000)}s` : `${Math.floor(ms / 60_000)}m${String(Math.floor((ms % 60_000) / 1000)).padStart(2, "0")}s`)
+const seconds = (ms: number) =>
+  ms < 60_000 ? `${Math.floor(ms / 1000)}s` : `${Math.floor(ms / 60_000)}m${String(Math.floor((ms % 60_000) / 1000)).padStart(2, "0")}s`
 
 const stripAnsi = (s: string) => s.replace(/\u001b\[[0-9;]*m/g, "")
 

@@ -55,7 +55,9 @@ export interface WorkContext {
   readonly app: {
     readonly env: Readonly<Record<string, string | undefined>>
     readonly terminal: Terminal
-    readonly layer: (settings: { readonly filename: string }) => Layer.Layer<TaskQueue | Database, MigrationError | DatabaseOpenError | ValidationError, never>
+    readonly layer: (settings: {
+      readonly filename: string
+    }) => Layer.Layer<TaskQueue | Database, MigrationError | DatabaseOpenError | ValidationError, never>
   }
   readonly json: boolean
   readonly db: string
@@ -132,10 +134,7 @@ export const runWork = (o: WorkFlags, ctx: WorkContext): Effect.Effect<void, Wor
     }
     const io = {
       log: (level: LogLevel, message: string) =>
-        Effect.sync(() => status?.clear()).pipe(
-          Effect.zipRight(levels[level](message)),
-          Effect.zipRight(Effect.sync(() => status?.draw()))
-        ),
+        Effect.sync(() => status?.clear()).pipe(Effect.zipRight(levels[level](message)), Effect.zipRight(Effect.sync(() => status?.draw()))),
       onSignal: (handler: (signal: string) => void) => {
         const onInt = () => handler("SIGINT")
         const onTerm = () => handler("SIGTERM")

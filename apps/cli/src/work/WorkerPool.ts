@@ -90,7 +90,7 @@ const short = (id: string) => id.slice(0, 8)
 
 /** Text for people from an error of the queue, the server or a defect. */
 const describe = (error: WorkError | Cause.Cause<WorkError>): string =>
-  Cause.isCause(error) ? Cause.pretty(error).split("\n")[0] ?? "unexpected failure" : `${error._tag}: ${error.message}`
+  Cause.isCause(error) ? (Cause.pretty(error).split("\n")[0] ?? "unexpected failure") : `${error._tag}: ${error.message}`
 
 /** Turns defects (e.g. SQLITE_BUSY past the busy timeout) into transient backend errors. */
 const guard = <A>(effect: Effect.Effect<A, WorkError>): Effect.Effect<A, WorkError> =>
@@ -185,7 +185,11 @@ export const runPool = (backend: WorkBackend, options: PoolOptions, io: PoolIo):
         const { task } = entry
         const id = short(task.id)
         if (entry.forced) {
-          const done = yield* persist("return it to the queue", entry, backend.release(task.id, task.leaseToken, `worker ${options.worker} stopped by a second signal`))
+          const done = yield* persist(
+            "return it to the queue",
+            entry,
+            backend.release(task.id, task.leaseToken, `worker ${options.worker} stopped by a second signal`)
+          )
           if (Either.isRight(done)) yield* io.log("info", `task ${id} returned to the queue (its command was killed)`)
           return
         }
@@ -239,7 +243,13 @@ export const runPool = (backend: WorkBackend, options: PoolOptions, io: PoolIo):
         if (r.retried) counts.retried++
         else counts.failed++
         const lastLine = error.trim().split("\n").pop() ?? ""
-        const what = entry.timedOut ? "timed out" : exit.spawnError !== null ? "could not start" : exit.signal !== null ? `killed by ${exit.signal}` : `exit code ${exit.code}`
+        const what = entry.timedOut
+          ? "timed out"
+          : exit.spawnError !== null
+            ? "could not start"
+            : exit.signal !== null
+              ? `killed by ${exit.signal}`
+              : `exit code ${exit.code}`
         yield* io.log(
           r.retried ? "warning" : "error",
           `task ${id} failed (${what}) after ${seconds(exit.durationMs)}${r.retried ? `, will be retried (${task.retryCount + 1} of ${task.maxRetries})` : ", no retries left"}: ${lastLine.slice(0, 200)}`
@@ -457,16 +467,21 @@ export const runPool = (backend: WorkBackend, options: PoolOptions, io: PoolIo):
     const claimFree = (waitSeconds: number) => {
       const free = options.concurrency - running.size - handoff.length
       const limit = Math.max(1, Math.min(free, 100, options.maxTasks === undefined ? free : options.maxTasks - claimed))
-      const claim: Effect.Effect<ReadonlyArray<ClaimedTask>, WorkError> =
-        limit > 1 ? backend.claimMany(request, limit, waitSeconds) : Effect.map(backend.claim(request, waitSeconds), (t) => (t === null ? [] : [t]))
+      const claim: Effect.Effect<ReadonlyArray<ClaimedTask>, WorkError> = limit > 1
+        ? backend.claimMany(request, limit, waitSeconds)
+        : Effect.map(backend.claim(request, waitSeconds), (t) => (t === null ? [] : [t]))
       return Effect.either(guard(claim))
     }
 
     /** Gives back the tasks that completions claimed but the loop did not start (a signal came). */
     const releaseHandoff = Effect.suspend(() =>
-      Effect.forEach(handoff.splice(0), (task) => Effect.ignore(guard(backend.release(task.id, task.leaseToken, `worker ${options.worker} is stopping`))), {
-        discard: true
-      })
+      Effect.forEach(
+        handoff.splice(0),
+        (task) => Effect.ignore(guard(backend.release(task.id, task.leaseToken, `worker ${options.worker} is stopping`))),
+        {
+          discard: true
+        }
+      )
     )
 
     const loop = Effect.gen(function* () {
@@ -491,7 +506,13 @@ export const runPool = (backend: WorkBackend, options: PoolOptions, io: PoolIo):
         }
         if (backend.longPoll) {
           polling = true
-          const later = yield* took(yield* Effect.ensuring(claimFree(longPollSeconds), Effect.sync(() => (polling = false))), streak)
+          const later = yield* took(
+            yield* Effect.ensuring(
+              claimFree(longPollSeconds),
+              Effect.sync(() => (polling = false))
+            ),
+            streak
+          )
           if (later === "stop") break
         } else {
           yield* Effect.raceFirst(Queue.take(wake), Effect.sleep(yield* idleWait))

@@ -111,10 +111,35 @@ export class Sandbox {
 
 /** The contract's Task keys (a claimed task adds leaseToken and leaseExpiresAt). */
 export const TaskKeys = [
-  "id", "prompt", "summary", "agentType", "priority", "status", "source", "dependencyType", "calculatedPriority",
-  "deadline", "estimatedDurationSeconds", "dependencyDepth", "parentTaskId", "sessionId", "inputData", "resultData",
-  "errorMessage", "retryCount", "maxRetries", "maxExecutionTimeoutSeconds", "submittedAt", "startedAt", "completedAt",
-  "lastUpdatedAt", "createdBy", "notBefore", "idempotencyKey", "stallCount", "retryBackoffSeconds"
+  "id",
+  "prompt",
+  "summary",
+  "agentType",
+  "priority",
+  "status",
+  "source",
+  "dependencyType",
+  "calculatedPriority",
+  "deadline",
+  "estimatedDurationSeconds",
+  "dependencyDepth",
+  "parentTaskId",
+  "sessionId",
+  "inputData",
+  "resultData",
+  "errorMessage",
+  "retryCount",
+  "maxRetries",
+  "maxExecutionTimeoutSeconds",
+  "submittedAt",
+  "startedAt",
+  "completedAt",
+  "lastUpdatedAt",
+  "createdBy",
+  "notBefore",
+  "idempotencyKey",
+  "stallCount",
+  "retryBackoffSeconds"
 ].sort()
 
 export interface Task {

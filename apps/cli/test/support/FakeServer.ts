@@ -87,7 +87,8 @@ export class FakeServer {
       res.end(doc === undefined ? undefined : JSON.stringify(doc))
     }
     const error = (status: number, tag: string, message: string) => send(status, { error: { _tag: tag, message } })
-    if (this.token !== null && req.headers.authorization !== `Bearer ${this.token}`) return error(401, "Unauthorized", "missing or wrong bearer token")
+    if (this.token !== null && req.headers.authorization !== `Bearer ${this.token}`)
+      return error(401, "Unauthorized", "missing or wrong bearer token")
 
     if (req.method === "POST" && path === "/v1/claims") {
       const until = Date.now() + Math.min(60, Number(body?.waitSeconds ?? 0)) * 1000

@@ -34,4 +34,3 @@ export const startRealServer = (db: string, env: Record<string, string>): Promis
       reject(new Error(`the server exited (${code ?? signal}) before listening:\n${err}`))
     })
   })
-

@@ -147,7 +147,9 @@ export const httpText = (port: number, method: string, path: string, parts: Requ
 export const dumpDatabase = (filename: string): string => {
   const db = new BetterSqlite3(filename, { fileMustExist: true })
   try {
-    const tables = db.prepare("SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name").all() as Array<{ name: string }>
+    const tables = db.prepare("SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name").all() as Array<{
+      name: string
+    }>
     const out: Record<string, unknown> = {}
     for (const { name } of tables) out[name] = db.prepare(`SELECT * FROM "${name}" ORDER BY 1`).all()
     return JSON.stringify(out)
