@@ -555,6 +555,15 @@ export class PgTaskRepository implements StoreSteps {
     )
   }
 
+  /** Whether any subtask is not COMPLETED (as the SQLite repository's `anyLiveSubtask`). */
+  *anyLiveSubtask(): Step<boolean> {
+    const rows = yield* this.rows<{ n: boolean }>(
+      "SELECT EXISTS (SELECT 1 FROM tasks WHERE parent_task_id IS NOT NULL AND status <> 'completed') AS n",
+      []
+    )
+    return rows[0]?.n === true
+  }
+
   /** The unresolved edges (`declared`: all the edges) whose dependent is one of these tasks. */
   *waitEdgesOf(ids: ReadonlyArray<string>, declared: boolean): Step<Array<{ dependentId: string; prerequisiteId: string }>> {
     if (ids.length === 0) return []

@@ -16,6 +16,7 @@ import {
   type OnFailure,
   subtreeState,
   type TaskStatus,
+  topologicalBatches,
   describeWaitCycle,
   findWaitCycle,
   gate,
@@ -160,6 +161,8 @@ export function* checkDeadlock(
   what: string,
   added?: { dependentId: string; prerequisiteId: string }
 ): Step<void> {
+  // Without a live subtask the waits are the dependency edges alone, which the cycle check covers.
+  if (!(yield* tx.store.anyLiveSubtask())) return
   const { graph } = yield* readWaitGraph(tx.store, starts, true)
   const found = findWaitCycle(graph, starts.map(gate), added)
   if (found !== null) deadlock(found, what)
@@ -297,7 +300,17 @@ export function* executionPlan(tx: Tx, ids: ReadonlyArray<string> | undefined): 
   let batches: Array<Array<string>>
   if (ids === undefined || ids.length === 0) {
     const scope = yield* tx.store.openTaskIds()
-    batches = waitBatches((yield* readWaitGraph(tx.store, scope, false)).graph, scope)
+    if (yield* tx.store.anyLiveSubtask()) batches = waitBatches((yield* readWaitGraph(tx.store, scope, false)).graph, scope)
+    else {
+      // No hierarchy to follow: the open tasks' edges alone, layered.
+      const prereqs = new Map<string, Array<string>>()
+      for (const e of yield* tx.store.edgesAmong(scope)) {
+        const list = prereqs.get(e.dependentTaskId)
+        if (list === undefined) prereqs.set(e.dependentTaskId, [e.prerequisiteTaskId])
+        else list.push(e.prerequisiteTaskId)
+      }
+      batches = topologicalBatches(scope, (id) => prereqs.get(id) ?? []).map((b) => [...b])
+    }
   } else {
     // The named open tasks and every open task they wait for (the region's waited-for tasks).
     const named: Array<string> = []

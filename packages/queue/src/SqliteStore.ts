@@ -19,6 +19,9 @@ export const sqliteStore = (repo: Repository): TaskStore => ({
   activitySince: function* (since, maxRows) {
     return repo.activitySince(since, maxRows)
   },
+  anyLiveSubtask: function* () {
+    return repo.anyLiveSubtask()
+  },
   adjustSubtree: function* (fromId, delta) {
     return repo.adjustSubtree(fromId, delta)
   },

@@ -22,6 +22,7 @@ export type Repository = Context.Tag.Service<typeof TaskRepository>
 export const storeMethods = [
   "activitySince",
   "adjustSubtree",
+  "anyLiveSubtask",
   "auditOf",
   "cancelledBy",
   "childIds",
