@@ -931,10 +931,11 @@ export const makeTaskRepository = (db: BetterSqlite3.Database) => {
 
     /**
      * Whether any subtask is not COMPLETED: without one, the waits-for graph is the dependency
-     * graph alone (the hierarchy adds nothing to wait for), and its plain checks suffice.
+     * graph alone (the hierarchy adds nothing to wait for), and its plain checks suffice. (The
+     * planner would scan the table; the parent index reads only the subtasks.)
      */
     anyLiveSubtask: (): boolean =>
-      get<{ n: number }>("SELECT EXISTS (SELECT 1 FROM tasks WHERE parent_task_id IS NOT NULL AND status <> 'completed') AS n")!.n === 1,
+      get<{ n: number }>("SELECT EXISTS (SELECT 1 FROM tasks INDEXED BY idx_tasks_parent WHERE parent_task_id IS NOT NULL AND status <> 'completed') AS n")!.n === 1,
 
     /** The unresolved edges (`declared`: all the edges) whose dependent is one of these tasks. */
     waitEdgesOf: (ids: ReadonlyArray<string>, declared: boolean): Array<{ dependentId: string; prerequisiteId: string }> =>
