@@ -935,7 +935,9 @@ export const makeTaskRepository = (db: BetterSqlite3.Database) => {
      * planner would scan the table; the parent index reads only the subtasks.)
      */
     anyLiveSubtask: (): boolean =>
-      get<{ n: number }>("SELECT EXISTS (SELECT 1 FROM tasks INDEXED BY idx_tasks_parent WHERE parent_task_id IS NOT NULL AND status <> 'completed') AS n")!.n === 1,
+      get<{ n: number }>(
+        "SELECT EXISTS (SELECT 1 FROM tasks INDEXED BY idx_tasks_parent WHERE parent_task_id IS NOT NULL AND status <> 'completed') AS n"
+      )!.n === 1,
 
     /** The unresolved edges (`declared`: all the edges) whose dependent is one of these tasks. */
     waitEdgesOf: (ids: ReadonlyArray<string>, declared: boolean): Array<{ dependentId: string; prerequisiteId: string }> =>
