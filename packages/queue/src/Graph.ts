@@ -21,6 +21,7 @@ import {
   findWaitCycle,
   gate,
   type WaitCycle,
+  type WaitFact,
   waitBatches
 } from "@abathur/domain"
 import type { StoredTask } from "@abathur/storage"
@@ -168,7 +169,34 @@ export function* checkDeadlock(
   if (found !== null) deadlock(found, what)
 }
 
-export const deadlock = (found: WaitCycle, what: string): never => {
+/**
+ * The deadlock check of a plan under no existing parent: nothing outside waits for its tasks, so
+ * its own tasks and local edges are the whole question (existing prerequisites are ends),
+ * answered in memory.
+ */
+export const checkPlanDeadlock = (
+  nodes: ReadonlyArray<{ id: string; parentId: string | null; openBelow: number; waitsOn: ReadonlyArray<string> }>
+): void => {
+  const facts = new Map<string, WaitFact>()
+  const children = new Map<string, Array<string>>()
+  const waitsOn = new Map<string, ReadonlyArray<string>>()
+  for (const n of nodes) {
+    facts.set(n.id, { parentId: n.parentId, open: true, subtreeOpen: n.openBelow })
+    if (n.parentId !== null) {
+      const list = children.get(n.parentId)
+      if (list === undefined) children.set(n.parentId, [n.id])
+      else list.push(n.id)
+    }
+    if (n.waitsOn.length > 0) waitsOn.set(n.id, n.waitsOn)
+  }
+  const found = findWaitCycle(
+    { facts, children, waitsOn },
+    nodes.map((n) => gate(n.id))
+  )
+  if (found !== null) deadlock(found, "this plan")
+}
+
+const deadlock = (found: WaitCycle, what: string): never => {
   throw new DependencyCycle({ message: `${what} would make tasks wait for each other forever: ${describeWaitCycle(found)}`, cycle: found.cycle })
 }
 

@@ -23,12 +23,11 @@ import {
   type TaskSource,
   type TaskStatus
 } from "@abathur/domain"
-import { findWaitCycle, gate, type WaitFact } from "@abathur/domain"
 import type { AuditEntry, StoredTask } from "@abathur/storage"
 import { createHash } from "node:crypto"
 import { v7 as uuidv7 } from "uuid"
 import { drain, gated } from "./Cascade.js"
-import { checkDeadlock, checkPlanHierarchy, checkPrerequisite, checkSubmitHierarchy, deadlock, insertEdge, resolution } from "./Graph.js"
+import { checkDeadlock, checkPlanDeadlock, checkPlanHierarchy, checkPrerequisite, checkSubmitHierarchy, insertEdge, resolution } from "./Graph.js"
 import { type SubmitDefaults, validate } from "./Model.js"
 import { DependencyCycle, IdempotencyConflict, TaskNotFound, ValidationError } from "./QueueError.js"
 import { refreshById, scoreAt, taskFacts, view } from "./Ranking.js"
@@ -354,25 +353,14 @@ export function* submitPlan(
         "this plan"
       )
   } else if (edges.length > 0 && flat.nodes.some((n) => n.parentKey !== null)) {
-    // Nothing outside waits for a plan without an existing parent: the plan's own tasks and
-    // edges are the whole question (existing prerequisites are ends), answered in memory.
-    const facts = new Map<string, WaitFact>()
-    const children = new Map<string, Array<string>>()
-    const waitsOn = new Map<string, Array<string>>()
-    for (const n of flat.nodes) {
-      const id = created.get(n.key)!.id
-      const parentId = n.parentKey === null ? null : created.get(n.parentKey)!.id
-      facts.set(id, { parentId, open: true, subtreeOpen: openBelow.get(n.key) ?? 0 })
-      if (parentId !== null) {
-        const list = children.get(parentId)
-        if (list === undefined) children.set(parentId, [id])
-        else list.push(id)
-      }
-      const local = n.edges.filter((e) => e.local).map((e) => created.get(e.ref)!.id)
-      if (local.length > 0) waitsOn.set(id, local)
-    }
-    const found = findWaitCycle({ facts, children, waitsOn }, [...facts.keys()].map(gate))
-    if (found !== null) deadlock(found, "this plan")
+    checkPlanDeadlock(
+      flat.nodes.map((n) => ({
+        id: created.get(n.key)!.id,
+        parentId: n.parentKey === null ? null : created.get(n.parentKey)!.id,
+        openBelow: openBelow.get(n.key) ?? 0,
+        waitsOn: n.edges.filter((e) => e.local).map((e) => created.get(e.ref)!.id)
+      }))
+    )
   }
   for (const id of external) {
     const s = states.get(id)!
