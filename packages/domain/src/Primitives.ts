@@ -1,7 +1,7 @@
 import * as z from "zod"
 import { boundedJson, MAX_INSTANT_MS, MIN_INSTANT_MS } from "./Bounds.js"
 
-/** A task id: any RFC 4122 UUID (new ids are v4). Normalised to lower case. */
+/** A task id: any RFC 4122 UUID (new ids are v4, time-ordered in their first bits: Ids.ts). Normalised to lower case. */
 export const TaskId = z
   .string({ error: "a task id must be a string" })
   .trim()

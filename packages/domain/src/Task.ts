@@ -1,5 +1,6 @@
 import * as z from "zod"
 import { DependencyType } from "./DependencyType.js"
+import { newTaskId } from "./Ids.js"
 import { boundedSeconds, cutCharacters, MAX_DURATION_SECONDS, MAX_ESTIMATE_SECONDS, wellFormed } from "./Bounds.js"
 import { BasePriority, Instant, JsonObject, JsonValue, nonNegativeInt, positiveInt, TaskId, Timestamp } from "./Primitives.js"
 import { TaskSource } from "./TaskSource.js"
@@ -33,7 +34,7 @@ const now = () => new Date().toISOString()
  */
 export const Task = z
   .object({
-    id: TaskId.default(() => crypto.randomUUID()),
+    id: TaskId.default(newTaskId),
     prompt: z.string(),
     summary: z.string().default(""),
     agentType: z.string().default(TaskDefaults.agentType),

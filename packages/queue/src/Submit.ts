@@ -13,6 +13,7 @@ import {
   flattenPlan,
   formatTimestamp,
   isWaiting,
+  newTaskId,
   type OnFailure,
   PlanInput,
   type SubmitTask,
@@ -49,10 +50,8 @@ const newTask = (
 ): StoredTask => {
   const at = formatTimestamp(now)
   const task: StoredTask = {
-    // Random (v4), not time-ordered: people name tasks by their first hex digits (`abathur show
-    // 3f2b`), and a v7's first digits are its creation time, the same for a whole plan. Edges,
-    // which nobody names, take time-ordered ids (Graph's `insertEdge`).
-    id: crypto.randomUUID(),
+    // Time-ordered in its first 8 hex digits, which still tell tasks apart (domain's Ids.ts).
+    id: newTaskId(),
     prompt: input.prompt,
     summary: input.summary ?? summarize(input.prompt),
     agentType: input.agentType,
