@@ -46,11 +46,17 @@ const describeSurrogate = (s: string, at: number): string =>
   `a lone UTF-16 surrogate (U+${s.charCodeAt(at).toString(16).toUpperCase()} at position ${at}): ` +
   "send well-formed Unicode (an emoji needs both halves of its surrogate pair)"
 
+/** Why `s` is not well-formed text (it holds a lone surrogate), or null when it is; `what` names the field. */
+export const illFormed = (what: string, s: string): string | null => {
+  const at = loneSurrogateAt(s)
+  return at < 0 ? null : `${what} holds ${describeSurrogate(s, at)}`
+}
+
 /** A zod check that refuses text holding a lone surrogate; `what` names the field. */
 export const wellFormed = (what: string) =>
   z.superRefine<string>((s, ctx) => {
-    const at = loneSurrogateAt(s)
-    if (at >= 0) ctx.addIssue({ code: "custom", input: s, message: `${what} holds ${describeSurrogate(s, at)}` })
+    const message = illFormed(what, s)
+    if (message !== null) ctx.addIssue({ code: "custom", input: s, message })
   })
 
 /**
