@@ -220,12 +220,17 @@ export class PgTaskRepository implements StoreSteps {
     return row?.at ?? null
   }
 
-  /** Tasks whose stored priority is due for a refresh at `at` (the earliest `limit`), with their stored rank. */
+  /**
+   * Tasks whose stored priority is due for a refresh at `at` (the earliest `limit`), with their
+   * stored rank. Each is locked `FOR UPDATE SKIP LOCKED`: a task another transaction holds (a claim
+   * refreshing or taking it) is left to that one, and one whose refresh or claim committed since
+   * is read again and left out (no longer due).
+   */
   *dueForRefresh(at: string, limit?: number): Step<Array<DueRefresh>> {
     return yield* this.rows<DueRefresh>(
       `SELECT id, status, priority, source, deadline, estimated_duration_seconds AS "estimatedDurationSeconds",
          submitted_at AS "submittedAt", not_before AS "notBefore", priority_rank AS rank, priority_starved AS starved
-       FROM tasks WHERE priority_refresh_at <= $1 ORDER BY priority_refresh_at LIMIT $2`,
+       FROM tasks WHERE priority_refresh_at <= $1 ORDER BY priority_refresh_at LIMIT $2 FOR UPDATE SKIP LOCKED`,
       [at, limit ?? null]
     )
   }
@@ -585,7 +590,7 @@ export class PgTaskRepository implements StoreSteps {
     const below = (t: string) => (declared ? `(${t}.subtree_open + ${t}.subtree_failed + ${t}.subtree_cancelled)` : `${t}.subtree_open`)
     return yield* this.rows<WaitRegionRow>(
       `WITH RECURSIVE r(k, id) AS (
-         SELECT 'g'::text, g FROM unnest($1::text[]) AS g
+         SELECT 'g'::text, g COLLATE "C" FROM unnest($1::text[]) AS g
          UNION
          SELECT s.k, s.id FROM r JOIN tasks t ON t.id = r.id, LATERAL (
            SELECT 'g'::text AS k, t.parent_task_id AS id WHERE r.k = 'g' AND t.parent_task_id IS NOT NULL

@@ -29,6 +29,12 @@ export type WriteMode = "serial" | "serializable"
 
 export interface PostgresRunnerOptions {
   readonly writes?: WriteMode
+  /**
+   * With `serial` writes: `shared` (the default), claims hold the write lock shared, beside each
+   * other and never beside another write (README, "Isolation"); `exclusive`, one at a time like
+   * every other write.
+   */
+  readonly claims?: "shared" | "exclusive"
   /** Attempts of a write before a serialization failure is given up (default 100). */
   readonly maxAttempts?: number
   /** Called on each retry (metrics). */
@@ -41,22 +47,29 @@ const ruleFailure = (error: unknown): Effect.Effect<never, QueueError> => (isQue
 export const makePostgresRunner = (pool: pg.Pool, options: PostgresRunnerOptions = {}): PostgresRunnerService => {
   const attempt = <A>(run: () => Promise<A>) => Effect.either(Effect.tryPromise({ try: run, catch: (error) => error }))
 
-  const writeOptions: { isolation: Isolation; writeLock: boolean } =
-    options.writes === "serializable" ? { isolation: "SERIALIZABLE", writeLock: false } : { isolation: "READ COMMITTED", writeLock: true }
+  const writeOptions: { isolation: Isolation; writeLock: boolean; sharedClaims: boolean } =
+    options.writes === "serializable"
+      ? { isolation: "SERIALIZABLE", writeLock: false, sharedClaims: false }
+      : { isolation: "READ COMMITTED", writeLock: true, sharedClaims: options.claims !== "exclusive" }
 
   return {
     /**
-     * One transaction per rule (see `WriteMode`); the clock is read by each attempt once BEGIN (and
-     * the write lock) are done, and a serialization failure or deadlock reruns the rule. Uninterruptible: a committed change is
-     * always published through `committed`.
+     * One transaction per rule (see `WriteMode`); the time a rule runs at is read once BEGIN (and
+     * the write lock) are done (a rule that started before the lock was held starts again if the
+     * clock moved), and a serialization failure or deadlock reruns the rule. Uninterruptible: a
+     * committed change is always published through `committed`.
      */
     write: (rule, committed) =>
-      Effect.clockWith((clock) =>
-        Effect.uninterruptible(
+      Effect.clockWith((clock) => {
+        // The time the rule was last given: the lock is taken at its first step (sharedClaims),
+        // and a rule whose time fell behind while it waited starts again at the new time.
+        let at = 0
+        return Effect.uninterruptible(
           Effect.flatMap(
             attempt(() =>
-              runTransaction(pool, (store) => rule(store, clock.unsafeCurrentTimeMillis()), {
+              runTransaction(pool, (store) => rule(store, (at = clock.unsafeCurrentTimeMillis())), {
                 ...writeOptions,
+                stale: () => clock.unsafeCurrentTimeMillis() !== at,
                 ...(options.maxAttempts !== undefined && { maxAttempts: options.maxAttempts }),
                 ...(options.onRetry !== undefined && { onRetry: options.onRetry })
               })
@@ -64,7 +77,7 @@ export const makePostgresRunner = (pool: pg.Pool, options: PostgresRunnerOptions
             Either.match({ onLeft: ruleFailure, onRight: committed })
           )
         )
-      ),
+      }),
 
     /** One REPEATABLE READ, READ ONLY transaction: every read of the rule sees one snapshot, and it never conflicts. */
     read: (rule) =>

@@ -74,20 +74,25 @@ describe("the PostgreSQL runner", () => {
     expect(Exit.isFailure(died) && Cause.isDie(died.cause)).toBe(true)
   })
 
-  it("writes one at a time under the write lock by default, or SERIALIZABLE on request", async () => {
-    const inside = (runner: ReturnType<typeof makePostgresRunner>) =>
+  it("writes one at a time under the write lock by default (claims share it), or SERIALIZABLE on request", async () => {
+    // The lock the transaction holds once the rule took its first step: a claim's (expired leases) or another.
+    const inside = (runner: ReturnType<typeof makePostgresRunner>, claim: boolean) =>
       Effect.runPromise(
         runner.write(function* (store) {
-          const rows = yield* (store as unknown as PgTaskRepository).rows<{ iso: string; locked: boolean }>(
+          if (claim) yield* store.expiredLeases("2000-01-01T00:00:00.000Z")
+          else yield* store.statusCounts()
+          const rows = yield* (store as unknown as PgTaskRepository).rows<{ iso: string; lock: string | null }>(
             `SELECT current_setting('transaction_isolation') AS iso,
-                 EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid() AND objid = $1) AS locked`,
+                 (SELECT mode FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid() AND objid = $1) AS lock`,
             [WRITE_LOCK]
           )
           return rows[0]
         }, Effect.succeed)
       )
-    expect(await inside(makePostgresRunner(pool))).toEqual({ iso: "read committed", locked: true })
-    expect(await inside(makePostgresRunner(pool, { writes: "serializable" }))).toEqual({ iso: "serializable", locked: false })
+    expect(await inside(makePostgresRunner(pool), false)).toEqual({ iso: "read committed", lock: "ExclusiveLock" })
+    expect(await inside(makePostgresRunner(pool), true)).toEqual({ iso: "read committed", lock: "ShareLock" })
+    expect(await inside(makePostgresRunner(pool, { claims: "exclusive" }), true)).toEqual({ iso: "read committed", lock: "ExclusiveLock" })
+    expect(await inside(makePostgresRunner(pool, { writes: "serializable" }), true)).toEqual({ iso: "serializable", lock: null })
   })
 
   it("lets the server end a write that hangs, so the write lock goes to the next writer", async () => {

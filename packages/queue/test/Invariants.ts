@@ -1,6 +1,7 @@
 /**
- * An invariant checker for DESIGN.md section 3, reading the database directly (plain SQL over
- * the better-sqlite3 handle), so that it does not trust the engine or the repository it checks.
+ * An invariant checker for DESIGN.md section 3, over the rows of the queue's tables as read by
+ * plain SQL (the SQLite reads are here; a store under test supplies its own through StoreProbe),
+ * so that it does not trust the engine or the repository it checks.
  */
 import {
   calculatePriority,
@@ -13,10 +14,10 @@ import {
   type TaskStatus,
   TaskStatuses
 } from "@abathur/domain"
-import { Database, TaskRepository } from "@abathur/storage"
 import type BetterSqlite3 from "better-sqlite3"
 import { Clock, Effect } from "effect"
 import { defaultQueueSettings, type QueueSettings } from "../src/QueueConfig.js"
+import { StoreProbe } from "./StoreUnderTest.js"
 
 export interface InvariantOptions {
   /** The current instant (epoch ms), for the priority formula. */
@@ -35,8 +36,11 @@ export interface InvariantOptions {
    * claimed. True for every database the engine built; a migrated legacy one may break it.
    */
   readonly strictHistory?: boolean
-  /** Open dependents of a task, as the priority counts them (the repository's count). */
-  readonly countOpenDependents: (id: string) => number
+  /**
+   * Open dependents of a task, as the priority counts them (default: counted from the edges read:
+   * unresolved edges whose dependent is open).
+   */
+  readonly countOpenDependents?: (id: string) => number
   /** The task rows, when the caller has just read them (`taskRows`). */
   readonly rows?: ReadonlyArray<Row>
 }
@@ -63,19 +67,42 @@ export interface Row {
   readonly subtree_failed: number
   readonly subtree_cancelled: number
   readonly ancestor_gated: number
+  readonly agent_type: string
+  readonly max_execution_timeout_seconds: number
+  readonly max_retries: number
+  readonly retry_count: number
 }
 
-interface EdgeRow {
+export interface EdgeRow {
   readonly dependent: string
   readonly prerequisite: string
   readonly resolved_at: string | null
   readonly on_failure: "cancel" | "ignore"
 }
 
-interface AuditRow {
+export interface AuditRow {
   readonly task_id: string
   readonly from_status: TaskStatus | null
   readonly to_status: TaskStatus
+}
+
+export interface StatsRow {
+  readonly status: TaskStatus
+  readonly task_count: number
+  readonly priority_sum: number
+}
+
+/**
+ * What the checks read, in the shapes of SQLite's rows (booleans as 0/1): tasks and edges in
+ * insertion order, the counters per status, the audit trail in insertion order, and the
+ * database's own report of broken foreign keys.
+ */
+export interface Tables {
+  readonly tasks: ReadonlyArray<Row>
+  readonly edges: ReadonlyArray<EdgeRow>
+  readonly stats: ReadonlyArray<StatsRow>
+  readonly audit: ReadonlyArray<AuditRow>
+  readonly foreignKeyViolations: ReadonlyArray<unknown>
 }
 
 const WAITING: ReadonlySet<TaskStatus> = new Set(["pending", "blocked", "ready"])
@@ -104,9 +131,11 @@ export const formulaOf = (row: Row, openDependents: number, now: number, setting
   return calculatePriority(facts, now, settings.priority)
 }
 
-const COLUMNS = `id, status, priority, source, deadline, estimated_duration_seconds, submitted_at, calculated_priority,
+/** The columns of a `Row` (a store under test reads these, booleans as 0/1). */
+export const COLUMNS = `id, status, priority, source, deadline, estimated_duration_seconds, submitted_at, calculated_priority,
   dependency_depth, parent_task_id, lease_token, lease_expires_at, priority_refresh_at, priority_rank, priority_starved,
-  not_before, subtree_open, subtree_completed, subtree_failed, subtree_cancelled, ancestor_gated`
+  not_before, subtree_open, subtree_completed, subtree_failed, subtree_cancelled, ancestor_gated, agent_type,
+  max_execution_timeout_seconds, max_retries, retry_count`
 
 /**
  * The score a waiting task stands at in the claim order at `now` (what claims compare):
@@ -128,15 +157,46 @@ export const taskRows = (db: BetterSqlite3.Database): Array<Row> => prepared(db,
 export const waitingRows = (db: BetterSqlite3.Database): Array<Row> =>
   prepared(db, `SELECT ${COLUMNS} FROM tasks WHERE status IN ('pending', 'blocked', 'ready') ORDER BY rowid`).all() as Array<Row>
 
-/** Every broken invariant, as a readable line; empty when the database is sound. */
-export const findViolations = (db: BetterSqlite3.Database, options: InvariantOptions): Array<string> => {
-  const out: Array<string> = []
-  const tasks = options.rows ?? taskRows(db)
-  const byId = new Map(tasks.map((t) => [t.id, t]))
-  const edges = prepared(
+/** The edges, in insertion order. */
+export const edgeRows = (db: BetterSqlite3.Database): Array<EdgeRow> =>
+  prepared(
     db,
-    "SELECT dependent_task_id AS dependent, prerequisite_task_id AS prerequisite, resolved_at, on_failure FROM task_dependencies"
+    "SELECT dependent_task_id AS dependent, prerequisite_task_id AS prerequisite, resolved_at, on_failure FROM task_dependencies ORDER BY rowid"
   ).all() as Array<EdgeRow>
+
+/** What the checks read, from a SQLite database (the task rows too, unless given). */
+export const sqliteTables = (db: BetterSqlite3.Database, rows?: ReadonlyArray<Row>): Tables => ({
+  tasks: rows ?? taskRows(db),
+  edges: edgeRows(db),
+  stats: prepared(db, "SELECT status, task_count, priority_sum FROM task_stats").all() as Array<StatsRow>,
+  audit: prepared(db, "SELECT task_id, from_status, to_status FROM task_audit ORDER BY id").all() as Array<AuditRow>,
+  foreignKeyViolations: db.pragma("foreign_key_check") as Array<unknown>
+})
+
+/** Open dependents of each task as the priority counts them: unresolved edges whose dependent is open. */
+export const openDependentsCounter = (tables: Pick<Tables, "tasks" | "edges">): ((id: string) => number) => {
+  const status = new Map(tables.tasks.map((t) => [t.id, t.status]))
+  const counts = new Map<string, number>()
+  for (const e of tables.edges) {
+    const s = status.get(e.dependent)
+    if (e.resolved_at === null && (s === "pending" || s === "blocked" || s === "ready" || s === "running")) {
+      counts.set(e.prerequisite, (counts.get(e.prerequisite) ?? 0) + 1)
+    }
+  }
+  return (id) => counts.get(id) ?? 0
+}
+
+/** Every broken invariant, as a readable line; empty when the database is sound. */
+export const findViolations = (db: BetterSqlite3.Database, options: InvariantOptions): Array<string> =>
+  violationsIn(sqliteTables(db, options.rows), options)
+
+/** Every broken invariant of these tables, as a readable line; empty when they are sound. */
+export const violationsIn = (tables: Tables, options: InvariantOptions): Array<string> => {
+  const out: Array<string> = []
+  const tasks = tables.tasks
+  const byId = new Map(tasks.map((t) => [t.id, t]))
+  const edges = tables.edges
+  const countOpenDependents = options.countOpenDependents ?? openDependentsCounter(tables)
   const prereqs = new Map<string, Array<EdgeRow>>()
   const dependents = new Map<string, Array<string>>()
   for (const e of edges) {
@@ -264,7 +324,7 @@ export const findViolations = (db: BetterSqlite3.Database, options: InvariantOpt
       out.push(`${where}: its notBefore ${t.not_before} passed, yet it has no rank at a claim`)
     }
     if (options.freshness && t.status === "ready" && !delayed) {
-      const truth = formulaOf(t, options.countOpenDependents(t.id), options.now, options.settings)
+      const truth = formulaOf(t, countOpenDependents(t.id), options.now, options.settings)
       const ranked = rankedOf(t, options.now, options.settings)
       const tolerance = options.tolerance ?? 1
       if (ranked === null || Math.abs(truth - ranked) > tolerance) {
@@ -325,11 +385,7 @@ export const findViolations = (db: BetterSqlite3.Database, options: InvariantOpt
   }
 
   // task_stats equals a real count per status (and the priority sums).
-  const stats = prepared(db, "SELECT status, task_count, priority_sum FROM task_stats").all() as Array<{
-    status: TaskStatus
-    task_count: number
-    priority_sum: number
-  }>
+  const stats = tables.stats
   for (const s of TaskStatuses) {
     const real = tasks.filter((t) => t.status === s)
     const row = stats.find((r) => r.status === s)
@@ -345,7 +401,7 @@ export const findViolations = (db: BetterSqlite3.Database, options: InvariantOpt
   }
 
   // Audit: at least one row per task; a chain of changes ending at the current status.
-  const audit = prepared(db, "SELECT task_id, from_status, to_status FROM task_audit ORDER BY id").all() as Array<AuditRow>
+  const audit = tables.audit
   const trail = new Map<string, Array<AuditRow>>()
   for (const a of audit) {
     if (!byId.has(a.task_id)) {
@@ -375,12 +431,12 @@ export const findViolations = (db: BetterSqlite3.Database, options: InvariantOpt
     }
   }
 
-  const fk = db.pragma("foreign_key_check") as Array<unknown>
+  const fk = tables.foreignKeyViolations
   if (fk.length > 0) out.push(`foreign key violations: ${JSON.stringify(fk)}`)
   return out
 }
 
-/** Fails the test (a defect) with every broken invariant, checked now against the database. */
+/** Fails the test (a defect) with every broken invariant, checked now against the store under test (StoreProbe). */
 export const checkInvariants = (
   options: {
     readonly settings?: QueueSettings
@@ -388,21 +444,19 @@ export const checkInvariants = (
     readonly tolerance?: number
     readonly strictHistory?: boolean
     readonly context?: string
-    readonly rows?: ReadonlyArray<Row>
+    /** The tables, when the caller has just read them (`StoreProbe.tables`). */
+    readonly tables?: Tables
   } = {}
 ) =>
   Effect.gen(function* () {
-    const { db } = yield* Database
-    const repo = yield* TaskRepository
+    const tables = options.tables ?? (yield* (yield* StoreProbe).tables)
     const now = yield* Clock.currentTimeMillis
-    const violations = findViolations(db, {
+    const violations = violationsIn(tables, {
       now,
       settings: options.settings ?? defaultQueueSettings,
       freshness: options.freshness ?? false,
       ...(options.tolerance !== undefined && { tolerance: options.tolerance }),
-      strictHistory: options.strictHistory ?? true,
-      countOpenDependents: (id) => repo.countOpenDependents(id),
-      ...(options.rows !== undefined && { rows: options.rows })
+      strictHistory: options.strictHistory ?? true
     })
     if (violations.length > 0) {
       const shown = violations.slice(0, 20).join("\n  ")

@@ -15,7 +15,7 @@ import { Effect, Layer, TestClock } from "effect"
 import { defaultQueueSettings, QueueConfig } from "../src/QueueConfig.js"
 import { TaskQueue } from "../src/TaskQueue.js"
 import { checkInvariants } from "./Invariants.js"
-import { flip } from "./TestQueue.js"
+import { flip, SqliteProbe } from "./TestQueue.js"
 
 // Legacy data may exceed the limits (they apply to new work); check everything else.
 const unlimited = { ...defaultQueueSettings, limits: { maxDependencies: Infinity, maxDepth: Infinity, maxSubtasks: Infinity } }
@@ -29,7 +29,11 @@ const legacy = (tasks: number, seed: number) => {
   const raw = new BetterSqlite3(path, { readonly: true })
   const pending = (raw.prepare("SELECT id FROM tasks WHERE status = 'pending'").all() as Array<{ id: string }>).map((r) => r.id)
   raw.close()
-  const layer = TaskQueue.layer.pipe(Layer.provideMerge(TestDatabase.layer({ filename: path })), Layer.provide(QueueConfig.layer(unlimited)))
+  const layer = TaskQueue.layer.pipe(
+    Layer.provideMerge(SqliteProbe),
+    Layer.provideMerge(TestDatabase.layer({ filename: path })),
+    Layer.provide(QueueConfig.layer(unlimited))
+  )
   return { pending, layer }
 }
 
