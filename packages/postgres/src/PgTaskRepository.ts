@@ -585,7 +585,7 @@ export class PgTaskRepository implements StoreSteps {
     const below = (t: string) => (declared ? `(${t}.subtree_open + ${t}.subtree_failed + ${t}.subtree_cancelled)` : `${t}.subtree_open`)
     return yield* this.rows<WaitRegionRow>(
       `WITH RECURSIVE r(k, id) AS (
-         SELECT 'g'::text, g FROM unnest($1::text[]) AS g
+         SELECT 'g'::text, g COLLATE "C" FROM unnest($1::text[]) AS g
          UNION
          SELECT s.k, s.id FROM r JOIN tasks t ON t.id = r.id, LATERAL (
            SELECT 'g'::text AS k, t.parent_task_id AS id WHERE r.k = 'g' AND t.parent_task_id IS NOT NULL

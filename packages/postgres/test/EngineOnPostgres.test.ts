@@ -31,6 +31,27 @@ describe("the engine's rules on PostgreSQL", () => {
     expect(status.byStatus).toMatchObject({ running: 1, completed: 1 })
   })
 
+  it("a subtask under a parent, and a dependent of that parent: the deadlock walk over the hierarchy runs", async () => {
+    const { pool } = await freshDatabase()
+    await migrate(pool)
+    const program = Effect.gen(function* () {
+      const q = yield* TaskQueue
+      const parent = yield* q.submit({ prompt: "parent" })
+      const after = yield* q.submit({ prompt: "after", dependsOn: [parent.id] })
+      const sub = yield* q.submit({ prompt: "sub", parentTaskId: parent.id })
+      const claimed = yield* q.claim({ worker: "w" })
+      expect(claimed?.id).toBe(parent.id)
+      yield* q.complete(parent.id, { leaseToken: claimed!.leaseToken })
+      // The parent's dependent waits for the subtask too.
+      expect((yield* q.get(after.id)).status).toBe("blocked")
+      const next = yield* q.claim({ worker: "w" })
+      expect(next?.id).toBe(sub.id)
+      const done = yield* q.complete(sub.id, { leaseToken: next!.leaseToken })
+      expect(done.unblocked).toEqual([after.id])
+    })
+    await Effect.runPromise(Effect.provide(program, queueOn(makePostgresRunner(pool))))
+  })
+
   for (const mode of ["serial", "serializable"] satisfies Array<WriteMode>) {
     it(`a DAG of 200 tasks, 8 workers over two "servers" (${mode}): each completed once, in dependency order`, async () => {
       const { pool, url } = await freshDatabase({ max: 6 })
