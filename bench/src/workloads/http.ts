@@ -186,7 +186,10 @@ const postgresCycles = async (ctx: Ctx, sqliteCycles: number): Promise<{ rows: A
   try {
     pgs = await startBenchPostgres()
   } catch (error) {
-    return { rows: [], notes: [`PostgreSQL rows skipped: no PostgreSQL server started (${String(error).split("\n")[0]}); set ABATHUR_BENCH_POSTGRES_URL`] }
+    return {
+      rows: [],
+      notes: [`PostgreSQL rows skipped: no PostgreSQL server started (${String(error).split("\n")[0]}); set ABATHUR_BENCH_POSTGRES_URL`]
+    }
   }
   const rows: Array<ResultRow> = []
   const notes: Array<string> = [
@@ -235,7 +238,12 @@ const postgresCycles = async (ctx: Ctx, sqliteCycles: number): Promise<{ rows: A
         const l = stats(lat)
         const label = `${k} server${k === 1 ? "" : "s"}`
         rows.push(
-          infoRow(`throughput on PostgreSQL, ${label} (claim + complete cycles)`, fmtRate(cycles, "cycles/s"), "—", fmtShareOf(cycles, sqliteCycles, "SQLite's (first row)")),
+          infoRow(
+            `throughput on PostgreSQL, ${label} (claim + complete cycles)`,
+            fmtRate(cycles, "cycles/s"),
+            "—",
+            fmtShareOf(cycles, sqliteCycles, "SQLite's (first row)")
+          ),
           infoRow(`cycle p50 / p99 on PostgreSQL, ${label}`, `${fmtMs(l.p50)} / ${fmtMs(l.p99)}`)
         )
         notes.push(`PostgreSQL, ${label}: seeding ${fmtInt(n + warm)} tasks took ${fmtMs(seedMs)}`)

@@ -65,7 +65,9 @@ export class Postgres extends Context.Tag("@abathur/postgres/Postgres")<Postgres
           catch: (error) =>
             error instanceof MigrationError
               ? error
-              : new PostgresOpenError({ message: `cannot open the PostgreSQL database ${redactUrl(options.url)}: ${error instanceof Error ? error.message : String(error)}` })
+              : new PostgresOpenError({
+                  message: `cannot open the PostgreSQL database ${redactUrl(options.url)}: ${error instanceof Error ? error.message : String(error)}`
+                })
         }),
         (handle) => Effect.promise(() => handle.close())
       )

@@ -192,7 +192,9 @@ export const runWork = (o: WorkFlags, ctx: WorkContext): Effect.Effect<void, Wor
       const db = yield* OpenStore
       const m = db.migration
       if (m.applied.length > 0 && m.fromVersion > 0) {
-        yield* Effect.logInfo(`migrated ${displayDb(ctx.db)} from schema version ${m.fromVersion} to ${m.toVersion}; backup at ${m.backup ?? "(none)"}`)
+        yield* Effect.logInfo(
+          `migrated ${displayDb(ctx.db)} from schema version ${m.fromVersion} to ${m.toVersion}; backup at ${m.backup ?? "(none)"}`
+        )
       }
       const queue = yield* TaskQueue
       yield* work(db.listenReady === null ? localBackend(queue, dbPath) : postgresBackend(queue, ctx.db, db.listenReady))
