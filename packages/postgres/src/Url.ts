@@ -19,8 +19,8 @@ export const redactUrl = (db: string): string => {
 }
 
 /**
- * What is wrong with a PostgreSQL URL (null when it is well formed): it must parse as a URL and
- * name a host. Says nothing about whether the server answers.
+ * What is wrong with a PostgreSQL URL (null when it is well formed): it must parse as a URL (a
+ * port out of range does not) and name a host. Says nothing about whether the server answers.
  */
 export const postgresUrlProblem = (db: string): string | null => {
   let url: URL
@@ -31,9 +31,6 @@ export const postgresUrlProblem = (db: string): string | null => {
   }
   if (url.hostname === "" && !url.searchParams.has("host")) {
     return `${JSON.stringify(redactUrl(db))} names no host: use postgres://USER:PASSWORD@HOST:PORT/DATABASE`
-  }
-  if (url.port !== "" && !(Number(url.port) > 0 && Number(url.port) < 65536)) {
-    return `${JSON.stringify(redactUrl(db))} has a bad port: use postgres://USER:PASSWORD@HOST:PORT/DATABASE`
   }
   return null
 }
