@@ -1,7 +1,8 @@
 // Builds the `abathur` command into dist/:
 // - dist/cli.cjs: src/main.ts bundled by esbuild (platform node, target node20, minified). Workspace
 //   packages are bundled from their TypeScript sources (the "@abathur/source" export condition);
-//   better-sqlite3 stays external (a native addon).
+//   better-sqlite3 (a native addon) and pg (the PostgreSQL driver, required only for a postgres://
+//   --db: the SQLite path never loads it) stay external.
 // - dist/spawner.cjs: src/work/SpawnerHelper.ts bundled alone (Node's modules only): the helper
 //   process that `abathur work` forks by path to start its commands (see src/work/Spawner.ts).
 // - dist/CheckpointWorker.mjs: @abathur/storage's background checkpointer's worker, which
@@ -59,7 +60,7 @@ const result = await build({
   platform: "node",
   target: "node20",
   conditions: ["@abathur/source"],
-  external: ["better-sqlite3"],
+  external: ["better-sqlite3", "pg"],
   minify: true,
   sourcemap: "external",
   legalComments: "none",

@@ -1,7 +1,7 @@
 // Builds `abathur-server` into dist/: src/main.ts bundled by esbuild as ES modules for Node 20;
 // dist/main.js is the executable (`#!/usr/bin/env node`). Workspace packages are bundled from their
-// TypeScript sources (the "@abathur/source" export condition); better-sqlite3 stays external (a
-// native addon). Some bundled dependencies are CommonJS and call `require` for Node's built-ins:
+// TypeScript sources (the "@abathur/source" export condition); better-sqlite3 (a native addon) and
+// pg (the PostgreSQL driver, loaded only for a postgres:// --db) stay external. Some bundled dependencies are CommonJS and call `require` for Node's built-ins:
 // the banner gives each module a `require` of its own.
 //
 // Start-up: main.js only reads the command line; the server is a chunk imported once the command
@@ -84,7 +84,7 @@ const result = await build({
   platform: "node",
   target: "node20",
   conditions: ["@abathur/source"],
-  external: ["better-sqlite3"],
+  external: ["better-sqlite3", "pg"],
   sourcemap: "linked",
   legalComments: "none",
   metafile: true,

@@ -1,6 +1,6 @@
 import { describeField, FieldDocs, type Task, type TaskStatus } from "@abathur/domain"
 import { type TaskDetail, TaskQueue, type TreeNode, ValidationError } from "@abathur/queue"
-import { checkDatabaseFile, Database, DatabaseOpenError, type MigrationError, type TaskRepository } from "@abathur/storage"
+import { checkDatabaseFile, DatabaseOpenError } from "@abathur/storage"
 import { Args, Command, HelpDoc, Options } from "@effect/cli"
 import * as Span from "@effect/cli/HelpDoc/Span"
 import { Context, Effect, type Layer, Option, Runtime } from "effect"
@@ -12,11 +12,12 @@ import { runWork, workOptions } from "./work/Work.js"
 import { taskLogPath } from "./work/TaskLog.js"
 import { VERSION } from "./Version.js"
 import { existsSync } from "node:fs"
+import { displayDb, isPostgresUrl, OpenStore, type StoreError } from "./Store.js"
 
 export type Env = Readonly<Record<string, string | undefined>>
 
-/** The services a command runs against: the queue over one open database. */
-export type QueueServices = TaskQueue | TaskRepository | Database
+/** The services a command runs against: the queue over one open database (SQLite or PostgreSQL). */
+export type QueueServices = TaskQueue | OpenStore
 
 export interface DatabaseSettings {
   readonly filename: string
@@ -30,7 +31,7 @@ export interface DatabaseSettings {
 }
 
 /** Builds the layers for one database (composed in main.ts). */
-export type MainLayer = (settings: DatabaseSettings) => Layer.Layer<QueueServices, MigrationError | DatabaseOpenError | ValidationError>
+export type MainLayer = (settings: DatabaseSettings) => Layer.Layer<QueueServices, StoreError>
 
 /** What the app gives the commands. */
 export interface AppContext {
@@ -52,8 +53,10 @@ export const DEFAULT_DB = "./.abathur/abathur.db"
 /** Global options: accepted before the command name and after it (the latter wins). */
 const globalOptions = {
   db: Options.text("db").pipe(
-    Options.withPseudoName("PATH"),
-    Options.withDescription(`The database file (env ABATHUR_DB; default ${DEFAULT_DB}, its folder is created).`),
+    Options.withPseudoName("PATH|URL"),
+    Options.withDescription(
+      `The database file (env ABATHUR_DB; default ${DEFAULT_DB}, its folder is created), or a postgres://USER:PASSWORD@HOST:PORT/DATABASE URL (PostgreSQL 15+, shared by many processes and machines).`
+    ),
     Options.optional
   ),
   json: Options.boolean("json").pipe(Options.withDescription("Print exactly one JSON document on stdout; errors go to stderr as JSON."))
@@ -97,13 +100,13 @@ const withQueue = <A, E>(
       onMigrationProgress: (e) => progress.update(e.done, e.total, `v${e.version} ${e.name}`),
       longRunning: options.longRunning === true
     })
-    const logged = Effect.flatMap(Database, (db) => {
+    const logged = Effect.flatMap(OpenStore, (db) => {
       progress.finish()
       const m = db.migration
       return Effect.zipRight(
         m.applied.length > 0 && m.fromVersion > 0
-          ? Effect.logInfo(`migrated ${ctx.db} from schema version ${m.fromVersion} to ${m.toVersion}; backup at ${m.backup ?? "(none)"}`)
-          : Effect.logDebug(`opened ${ctx.db} (schema version ${m.toVersion})`),
+          ? Effect.logInfo(`migrated ${displayDb(ctx.db)} from schema version ${m.fromVersion} to ${m.toVersion}; backup at ${m.backup ?? "(none)"}`)
+          : Effect.logDebug(`opened ${displayDb(ctx.db)} (schema version ${m.toVersion})`),
         options.serve === true
           ? effect
           : Effect.flatMap(TaskQueue, (q) => Effect.provideService(effect, TaskQueue, makeCliQueue(q, { forPeople: !ctx.json })))
@@ -163,13 +166,13 @@ export const overview = (c: Colors): string =>
   [
     `${c.bold("abathur")} ${VERSION}: a task queue for swarms of AI agents, on one SQLite file.`,
     "",
-    `${c.bold("Usage")}: abathur [--db PATH] [--json] [--log-level LEVEL] COMMAND [ARGS] [FLAGS]`,
+    `${c.bold("Usage")}: abathur [--db PATH|URL] [--json] [--log-level LEVEL] COMMAND [ARGS] [FLAGS]`,
     "",
     c.bold("Commands"),
     ...commandSummaries.map(([usage, what]) => `  ${usage.padEnd(34)}${c.dim(what)}`),
     "",
     c.bold("Global options") + c.dim(" (before or after the command name)"),
-    `  ${"--db PATH".padEnd(34)}${c.dim(`the database file (env ABATHUR_DB; default ${DEFAULT_DB})`)}`,
+    `  ${"--db PATH|URL".padEnd(34)}${c.dim(`the database file (env ABATHUR_DB; default ${DEFAULT_DB}), or a postgres:// URL`)}`,
     `  ${"--json".padEnd(34)}${c.dim("one JSON document on stdout; errors as JSON on stderr")}`,
     `  ${"--log-level LEVEL".padEnd(34)}${c.dim("trace, debug, info (default; env ABATHUR_LOG_LEVEL), warning, error, none")}`,
     "",
@@ -622,7 +625,7 @@ const status = command(
         ctx,
         Effect.flatMap(TaskQueue, (q) => q.status())
       )
-      yield* emit(ctx, s, () => Render.dashboard(ctx.c, s, ctx.db, ctx.now, ctx.app.terminal.width))
+      yield* emit(ctx, s, () => Render.dashboard(ctx.c, s, displayDb(ctx.db), ctx.now, ctx.app.terminal.width))
     })
 )
 
@@ -750,9 +753,9 @@ const dbMigrate = command(
     Effect.gen(function* () {
       const m = yield* withQueue(
         ctx,
-        Effect.map(Database, (d) => d.migration)
+        Effect.map(OpenStore, (d) => d.migration)
       )
-      yield* emit(ctx, { fromVersion: m.fromVersion, toVersion: m.toVersion, backup: m.backup }, () => Render.migrated(ctx.c, ctx.db, m))
+      yield* emit(ctx, { fromVersion: m.fromVersion, toVersion: m.toVersion, backup: m.backup }, () => Render.migrated(ctx.c, displayDb(ctx.db), m))
     })
 )
 
@@ -767,6 +770,14 @@ const dbCheck = command(
   ),
   (_, ctx) =>
     Effect.gen(function* () {
+      if (isPostgresUrl(ctx.db)) {
+        return yield* Effect.fail(
+          new ValidationError({
+            message:
+              "db check reads an SQLite database file; on PostgreSQL, `abathur db migrate` reports the schema version and the server's own tools (amcheck, pg_dump) check the data"
+          })
+        )
+      }
       const r = yield* Effect.try({
         try: () => checkDatabaseFile(ctx.db),
         catch: (error) => (error instanceof DatabaseOpenError ? error : new DatabaseOpenError({ filename: ctx.db, message: String(error) }))
@@ -805,7 +816,7 @@ const mcp = command(
         const { makeMcpServer, serveStdio } = yield* Effect.promise(() => import("@abathur/mcp"))
         const runtime = yield* Effect.runtime<TaskQueue>()
         const server = makeMcpServer({ run: (effect) => Runtime.runPromiseExit(runtime)(effect), version: VERSION })
-        yield* Effect.logDebug(`serving MCP on stdio for ${ctx.db}`)
+        yield* Effect.logDebug(`serving MCP on stdio for ${displayDb(ctx.db)}`)
         yield* Effect.promise(() => {
           const stop = () => void server.close()
           process.once("SIGINT", stop)
@@ -827,7 +838,8 @@ const work = command(
     $ABATHUR_TASK_ID). Exit 0 completes the task (result: the last stdout line when it is JSON, else
     the stdout tail); another exit fails it with the stderr tail (retries apply); past the task's
     timeout its process group gets SIGTERM, then SIGKILL. Output goes to logs/<task id>.log beside
-    the database. Ctrl-C stops claiming and lets running tasks finish; a second Ctrl-C kills them and
+    the database (./.abathur/logs for a postgres:// --db, which the children inherit in ABATHUR_DB;
+    the worker then wakes on PostgreSQL's LISTEN/NOTIFY when any process makes work ready). Ctrl-C stops claiming and lets running tasks finish; a second Ctrl-C kills them and
     returns their tasks to the queue.`,
     `abathur work --exec "node agent.mjs" -n 4`,
     `abathur work --exec "./run-task.sh" --until-empty --json`,
@@ -843,7 +855,8 @@ export const abathur = root.pipe(
   Command.withDescription(
     describe(
       `A task queue for swarms of AI agents: submit tasks with dependencies and subtasks, claim the most
-      important ready one, report back. One SQLite file, no server needed. Global options (--db, --json,
+      important ready one, report back. One SQLite file, no server needed (or PostgreSQL for many machines:
+      --db postgres://...). Global options (--db, --json,
       --log-level) go before or after the command name.`,
       `abathur submit "Design the schema" --priority 8`,
       "abathur next --worker me --json",

@@ -227,7 +227,7 @@ export const commandHelp = (root: HasDescriptor, words: ReadonlyArray<string>, c
     ...columns(
       c,
       [
-        ["--db PATH", "The database file (env ABATHUR_DB; default ./.abathur/abathur.db)."],
+        ["--db PATH|URL", "The database file (env ABATHUR_DB; default ./.abathur/abathur.db), or a postgres:// URL."],
         ["--json", "Print one JSON document on stdout; errors go to stderr as JSON."],
         ["--log-level LEVEL", "trace, debug, info (default; env ABATHUR_LOG_LEVEL), warning, error or none."]
       ],

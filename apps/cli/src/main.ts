@@ -1,8 +1,8 @@
-import { limitsFromEnv, QueueConfig, type QueueSettings, schedulingFromEnv, TaskQueue, ValidationError } from "@abathur/queue"
-import { Database, TaskRepository } from "@abathur/storage"
-import { Effect, Layer } from "effect"
+import { limitsFromEnv, type QueueSettings, schedulingFromEnv, ValidationError } from "@abathur/queue"
+import { Effect } from "effect"
 import type { DatabaseSettings, Env, MainLayer } from "./Cli.js"
 import { runCli } from "./Run.js"
+import { storeLayer } from "./Store.js"
 
 /**
  * The queue's limits (ABATHUR_MAX_DEPENDENCIES, ABATHUR_MAX_DEPTH, ABATHUR_MAX_SUBTASKS) and
@@ -17,21 +17,14 @@ const settingsOf = (env: Env): Effect.Effect<Pick<QueueSettings, "limits" | "sch
       })
   })
 
-/** The app's layers: the queue over the task repository over the database, configured from `env`. */
+/**
+ * The app's layers: the queue over the store `--db` names (an SQLite file, or PostgreSQL for a
+ * postgres:// URL; see Store.ts), configured from `env`.
+ */
 export const MainLive =
   (env: Env): MainLayer =>
   (settings: DatabaseSettings) =>
-    TaskQueue.layer.pipe(
-      Layer.provideMerge(TaskRepository.layer),
-      Layer.provideMerge(
-        Database.layer({
-          filename: settings.filename,
-          backgroundCheckpoint: settings.longRunning === true,
-          ...(settings.onMigrationProgress !== undefined && { onMigrationProgress: settings.onMigrationProgress })
-        })
-      ),
-      Layer.provide(Layer.unwrapEffect(Effect.map(settingsOf(env), QueueConfig.layer)))
-    )
+    storeLayer(settings, settingsOf(env))
 
 runCli(process.argv, process.env, MainLive(process.env)).then(
   (code) => {

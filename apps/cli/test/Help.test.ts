@@ -83,7 +83,7 @@ describe("help", () => {
     const deps = (await run(["--json", "deps", "--help"])).stdout
     expect(section(deps, "Subcommands").map((r) => r.term)).toContain("abathur deps add")
     expect(section(deps, "Global options (before or after the command name)").map((r) => r.term)).toEqual([
-      "--db PATH",
+      "--db PATH|URL",
       "--json",
       "--log-level LEVEL"
     ])

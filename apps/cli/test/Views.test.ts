@@ -264,7 +264,7 @@ describe("global options, help and logs", () => {
     for (const args of [[], ["--help"], ["-h"]]) {
       const r = await run(args)
       expect(r.code).toBe(0)
-      expect(r.stdout).toContain("Usage: abathur [--db PATH] [--json] [--log-level LEVEL] COMMAND")
+      expect(r.stdout).toContain("Usage: abathur [--db PATH|URL] [--json] [--log-level LEVEL] COMMAND")
       expect(r.stdout).toContain("deps add DEPENDENT PREREQUISITE")
     }
   })

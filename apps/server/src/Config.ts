@@ -1,3 +1,4 @@
+import { isPostgresUrl, postgresUrlProblem } from "@abathur/postgres/url"
 import { isIP } from "node:net"
 
 // This module is loaded before anything else (the server itself is imported only once the
@@ -37,13 +38,15 @@ export type LogLevelName = (typeof LogLevelNames)[number]
 
 export const usage = `abathur-server: the Abathur task queue over HTTP
 
-Usage: abathur-server [--port N] [--host ADDRESS] [--db PATH] [--log-level LEVEL] [--log-format logfmt|json] [--allow-damaged]
+Usage: abathur-server [--port N] [--host ADDRESS] [--db PATH|URL] [--log-level LEVEL] [--log-format logfmt|json] [--allow-damaged]
 
 Options (flags win over the environment):
   --port N            ABATHUR_PORT       port to listen on (default ${DEFAULT_PORT}; 0 picks a free port)
   --host ADDRESS      ABATHUR_HOST       address to bind (default ${DEFAULT_HOST}); a non-loopback
                                          address needs ABATHUR_TOKEN
-  --db PATH           ABATHUR_DB         SQLite database (default ${DEFAULT_DB}; folder created)
+  --db PATH|URL       ABATHUR_DB         SQLite database (default ${DEFAULT_DB}; folder created),
+                                         or a postgres://USER:PASSWORD@HOST:PORT/DATABASE URL
+                                         (PostgreSQL 15+; several servers may share it)
   --log-level LEVEL   ABATHUR_LOG_LEVEL  ${LogLevelNames.join(", ")} (default info)
   --log-format FMT    ABATHUR_LOG_FORMAT logfmt (default) or json, one line per record on stderr
   --allow-damaged     ABATHUR_ALLOW_DAMAGED=1
@@ -146,6 +149,8 @@ export const parseCommand = (args: ReadonlyArray<string>, env: Env): Command => 
   const token = nonEmpty(env["ABATHUR_TOKEN"])?.trim() ?? null
   const allowDamaged = allowDamagedFlag || parseSwitch(env["ABATHUR_ALLOW_DAMAGED"], "ABATHUR_ALLOW_DAMAGED=")
   if (db !== undefined && db.value.trim() === "") throw new ConfigError(`${db.where} must not be empty`)
+  const urlProblem = db !== undefined && isPostgresUrl(db.value) ? postgresUrlProblem(db.value) : null
+  if (urlProblem !== null) throw new ConfigError(`${db!.where} ${urlProblem}`)
   const config: ServerConfig = {
     port: port === undefined ? DEFAULT_PORT : parsePort(port.value, port.where),
     host: host === undefined ? DEFAULT_HOST : host.value.trim(),

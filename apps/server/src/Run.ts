@@ -1,28 +1,19 @@
 import { exitCodeFor } from "@abathur/domain"
-import { errorBody, limitsFromEnv, toErrorBody, QueueConfig, type QueueSettings, schedulingFromEnv, TaskQueue } from "@abathur/queue"
-import { Database, quickCheckFile, TaskRepository } from "@abathur/storage"
+import { errorBody, limitsFromEnv, toErrorBody, schedulingFromEnv } from "@abathur/queue"
+import { quickCheckFile } from "@abathur/storage"
 import { NodeRuntime } from "@effect/platform-node"
 import { Cause, Data, Effect, Exit, Layer, Logger, LogLevel, Option } from "effect"
+import { isPostgresUrl } from "@abathur/postgres/url"
 import { existsSync } from "node:fs"
 import type { ServerConfig } from "./Config.js"
 import { Metrics } from "./Metrics.js"
 import { serve } from "./Server.js"
+import { changeFeedFor, type QueueEnvSettings, QueueLive } from "./Store.js"
 import { Shutdown, Wakeup } from "./Wakeup.js"
-
-/** The queue over the task repository over the database file. */
-/** The queue's settings that come from the environment: limits, retry backoff and stalls. */
-type QueueEnvSettings = Pick<QueueSettings, "limits" | "scheduling">
-
-const QueueLive = (config: ServerConfig, settings: QueueEnvSettings) =>
-  TaskQueue.layer.pipe(
-    Layer.provideMerge(TaskRepository.layer),
-    Layer.provideMerge(Database.layer({ filename: config.db })),
-    Layer.provide(QueueConfig.layer({ ...settings, groupCommit: true }))
-  )
 
 /** Everything the HTTP application uses. */
 const AppLive = (config: ServerConfig, settings: QueueEnvSettings) =>
-  Layer.mergeAll(Metrics.layer, Wakeup.layer(), Shutdown.layer).pipe(Layer.provideMerge(QueueLive(config, settings)))
+  Layer.mergeAll(Metrics.layer, Wakeup.layer({ feed: changeFeedFor(config) }), Shutdown.layer).pipe(Layer.provideMerge(QueueLive(config, settings)))
 
 /** The server: listening while the layer lives; released before the database closes. */
 export const MainLive = (config: ServerConfig, settings: QueueEnvSettings) =>
@@ -41,7 +32,7 @@ export class DatabaseDamaged extends Data.TaggedError("DatabaseDamaged")<{
  */
 export const checkDatabaseFile = (config: Pick<ServerConfig, "db" | "allowDamaged">): Effect.Effect<void, DatabaseDamaged> =>
   Effect.gen(function* () {
-    if (config.db === ":memory:" || !existsSync(config.db)) return // a new database
+    if (config.db === ":memory:" || isPostgresUrl(config.db) || !existsSync(config.db)) return // a new database, or no file
     const report = quickCheckFile(config.db)
     const ms = Math.round(report.millis * 10) / 10
     if (report.ok) {

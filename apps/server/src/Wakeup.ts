@@ -1,5 +1,6 @@
 import { TaskQueue, type WaitForWork, type WorkSignal } from "@abathur/queue"
 import { Context, Deferred, Effect, Exit, FiberId, Layer, PubSub, Queue, type Scope } from "effect"
+import type { ChangeFeed } from "./Store.js"
 
 /**
  * Wakes long-poll claims when a task may have become ready, and tells event streams when
@@ -11,6 +12,8 @@ import { Context, Deferred, Effect, Exit, FiberId, Layer, PubSub, Queue, type Sc
  *   `PRAGMA data_version` changes when another connection commits. While someone is
  *   interested (a waiting claim, an open event stream), one fiber reads it every
  *   `pollMillis` (a cheap in-memory check, not a claim) and wakes everyone when it moves.
+ *   On PostgreSQL (`feed`), other servers' commits are announced by LISTEN/NOTIFY instead (a task
+ *   became READY anywhere): nothing polls.
  * - Expiring leases: a RUNNING task whose lease expires becomes claimable (the next claim
  *   recovers it) without any commit at that instant. While someone is interested, one fiber
  *   sleeps until the earliest lease expiry and then wakes everyone; it reads the expiry again
@@ -39,7 +42,9 @@ export interface WakeupService {
 }
 
 export class Wakeup extends Context.Tag("@abathur/server/Wakeup")<Wakeup, WakeupService>() {
-  static readonly layer = (options: { readonly pollMillis?: number } = {}): Layer.Layer<Wakeup, never, TaskQueue> =>
+  static readonly layer = (
+    options: { readonly pollMillis?: number; readonly feed?: ChangeFeed | null } = {}
+  ): Layer.Layer<Wakeup, never, TaskQueue> =>
     Layer.scoped(
       Wakeup,
       Effect.gen(function* () {
@@ -79,7 +84,18 @@ export class Wakeup extends Context.Tag("@abathur/server/Wakeup")<Wakeup, Wakeup
 
         // Other processes' commits, watched only while someone is interested.
         const externalHub = yield* PubSub.sliding<number>(16)
-        let last = yield* queue.dataVersion()
+        if (options.feed != null) {
+          // Announced (PostgreSQL's LISTEN/NOTIFY): no polling; a counter stands for the version.
+          let heard = 0
+          yield* options.feed(() => {
+            heard++
+            wakeNow()
+            Queue.unsafeOffer(leasePokes, undefined)
+            Queue.unsafeOffer(delayPokes, undefined)
+            externalHub.unsafeOffer(heard)
+          })
+        }
+        let last = options.feed != null ? 0 : yield* queue.dataVersion()
         const watch = Effect.gen(function* () {
           for (;;) {
             if (interested === 0) yield* Deferred.await(started)
@@ -93,7 +109,7 @@ export class Wakeup extends Context.Tag("@abathur/server/Wakeup")<Wakeup, Wakeup
             yield* Effect.sleep(pollMillis)
           }
         })
-        yield* Effect.forkScoped(watch)
+        if (options.feed == null) yield* Effect.forkScoped(watch)
 
         // Expiring leases (and delayed starts), watched only while someone is interested. `fired`
         // is the instant that last woke everyone: a lease that expired but that no claim

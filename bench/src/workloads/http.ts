@@ -3,7 +3,8 @@
  * dist/, a child process on a free loopback port, a fresh database file), driven by a keep-alive
  * node:http client with 8 concurrent loops. The floor is a bare node:http server answering a
  * small JSON body, driven by the same client the same way, in the same child; beside it, the
- * same work in-process through TaskQueue (W1's and W3's loops), also in the same child.
+ * same work in-process through TaskQueue (W1's and W3's loops), also in the same child. H1 adds
+ * the same cycles on PostgreSQL through 1 and 2 servers sharing one database (see postgres.ts).
  */
 import { mkdirSync } from "node:fs"
 import { join } from "node:path"
@@ -20,10 +21,11 @@ import {
   SERVER_MAIN,
   startListening
 } from "../http.js"
+import { startBenchPostgres } from "../postgres.js"
 import { openQueue } from "../runtime.js"
 import { readyPlans, SOURCES } from "../seed.js"
 import type { CpuProfileSummary, ResultRow, WorkloadResult } from "../types.js"
-import { fmtInt, fmtRate, prng, randInt, settle, stats, tempDir } from "../util.js"
+import { fmtInt, fmtMs, fmtRate, prng, randInt, settle, stats, tempDir } from "../util.js"
 import { type Ctx, infoRow, latencyRow, verdict } from "./common.js"
 
 /** Concurrent client loops (each keeps one keep-alive connection busy). */
@@ -168,6 +170,97 @@ const serverArea = (where: string, fn: string): string => {
   return areaOf(where, fn)
 }
 
+// ---- H1 on PostgreSQL ---------------------------------------------------------------------------
+
+/**
+ * The same cycles (claim, then complete with the token; CONCURRENCY loops, the same client) on
+ * PostgreSQL, through 1 and then 2 abathur-server processes sharing one fresh database (loop w
+ * talks to server w mod k). Seeded through the first server's POST /v1/plans. Skipped, with a
+ * note, when no PostgreSQL can be started (ABATHUR_BENCH_POSTGRES=0 skips it too).
+ */
+const postgresCycles = async (ctx: Ctx, sqliteCycles: number): Promise<{ rows: Array<ResultRow>; notes: Array<string> }> => {
+  if (process.env["ABATHUR_BENCH_POSTGRES"] === "0") return { rows: [], notes: ["PostgreSQL rows skipped (ABATHUR_BENCH_POSTGRES=0)"] }
+  const n = ctx.size(2_000, 200)
+  const warm = Math.min(200, Math.round(n / 10))
+  let pgs: Awaited<ReturnType<typeof startBenchPostgres>>
+  try {
+    pgs = await startBenchPostgres()
+  } catch (error) {
+    return {
+      rows: [],
+      notes: [`PostgreSQL rows skipped: no PostgreSQL server started (${String(error).split("\n")[0]}); set ABATHUR_BENCH_POSTGRES_URL`]
+    }
+  }
+  const rows: Array<ResultRow> = []
+  const notes: Array<string> = [
+    `PostgreSQL: ${pgs.describe}; ${fmtInt(n)} measured cycles per row after ${fmtInt(warm)} warm-up cycles, each row on a fresh database ` +
+      `seeded with ${fmtInt(n + warm)} READY tasks through POST /v1/plans; the same ${CONCURRENCY} loops and client as above, loop w on server w mod k`
+  ]
+  try {
+    for (const k of [1, 2]) {
+      const url = await pgs.database()
+      const servers: Array<Listening> = []
+      const clients: Array<HttpClient> = []
+      try {
+        for (let i = 0; i < k; i++) {
+          const server = await startListening([SERVER_MAIN, "--port", "0", "--host", "127.0.0.1", "--db", url, "--log-level", "warning"])
+          servers.push(server)
+          clients.push(new HttpClient(server.port, CONCURRENCY))
+        }
+        const s0 = performance.now()
+        for (const plan of readyPlans(n + warm, { seed: 52, chunk: 500 })) expect(await clients[0]!.post("/v1/plans", plan), 201, "plan (PostgreSQL)")
+        const seedMs = performance.now() - s0
+        const lat: Array<number> = []
+        const cycle = async (w: number, record: boolean): Promise<void> => {
+          const client = clients[w % k]!
+          const s = performance.now()
+          const claimed = await client.post("/v1/claims", { worker: `w${w}` })
+          if (claimed.status === 204) throw new Error("abathur-server (PostgreSQL): the queue ran dry")
+          const task = JSON.parse(expect(claimed, 200, "claim (PostgreSQL)").text) as { id: string; leaseToken: string }
+          expect(await client.post(`/v1/tasks/${task.id}/complete`, { leaseToken: task.leaseToken }), 200, "complete (PostgreSQL)")
+          if (record) lat.push(performance.now() - s)
+        }
+        let warmLeft = warm
+        await runLoops(CONCURRENCY, async (w) => {
+          if (warmLeft-- <= 0) return false
+          await cycle(w, false)
+          return true
+        })
+        settle()
+        let todo = n
+        const t0 = performance.now()
+        await runLoops(CONCURRENCY, async (w) => {
+          if (todo-- <= 0) return false
+          await cycle(w, true)
+          return true
+        })
+        const cycles = n / ((performance.now() - t0) / 1000)
+        const l = stats(lat)
+        const label = `${k} server${k === 1 ? "" : "s"}`
+        rows.push(
+          infoRow(
+            `throughput on PostgreSQL, ${label} (claim + complete cycles)`,
+            fmtRate(cycles, "cycles/s"),
+            "—",
+            fmtShareOf(cycles, sqliteCycles, "SQLite's (first row)")
+          ),
+          infoRow(`cycle p50 / p99 on PostgreSQL, ${label}`, `${fmtMs(l.p50)} / ${fmtMs(l.p99)}`)
+        )
+        notes.push(`PostgreSQL, ${label}: seeding ${fmtInt(n + warm)} tasks took ${fmtMs(seedMs)}`)
+      } finally {
+        for (const c of clients) c.close()
+        for (const server of servers) {
+          const code = await server.stop()
+          if (code !== 0) notes.push(`warning: abathur-server on PostgreSQL exited with ${code}: ${server.stderr().slice(-400)}`)
+        }
+      }
+    }
+  } finally {
+    await pgs.stop()
+  }
+  return { rows, notes }
+}
+
 // ---- H1 ---------------------------------------------------------------------------------------
 
 export const h1 = async (ctx: Ctx): Promise<WorkloadResult> => {
@@ -262,6 +355,8 @@ export const h1 = async (ctx: Ctx): Promise<WorkloadResult> => {
     if (left !== 0) notes.push(`warning: ${left} tasks still READY or RUNNING after the run`)
 
     const cycles = n / (ms / 1000)
+    // The same cycles on PostgreSQL (1 and 2 servers), not while analysing Abathur's own profile.
+    const onPostgres = ctx.withFloor ? await postgresCycles(ctx, cycles) : { rows: [], notes: [] }
     const fReq = floor === undefined ? Number.NaN : floor.requests / (floor.ms / 1000)
     const fLat = stats(floor?.lat ?? [])
     const ac = stats(claimLat)
@@ -317,9 +412,10 @@ export const h1 = async (ctx: Ctx): Promise<WorkloadResult> => {
         latencyRow("complete p99", ao.p99, fLat.p99),
         cpuRow("server CPU per cycle", serverUs, fServerUs),
         inProcessCpuRow("in-process CPU per cycle (the same claim + complete without HTTP)", inProcessCpuUs, serverUs),
-        cpuRow("client CPU per cycle", clientUs, fClientUs)
+        cpuRow("client CPU per cycle", clientUs, fClientUs),
+        ...onPostgres.rows
       ],
-      notes,
+      notes: [...notes, ...onPostgres.notes],
       ...(profile !== undefined && { profile }),
       elapsedMs: performance.now() - started
     }

@@ -2,10 +2,10 @@ import { Context, Data, Effect, Layer } from "effect"
 import { MigrationError } from "@abathur/storage"
 import pg from "pg"
 import { migrate, type MigrationReport } from "./Migrate.js"
+import { redactUrl } from "./Url.js"
 import { makePostgresRunner, type PostgresRunnerOptions, type PostgresRunnerService } from "./Runner.js"
 
-/** A `postgres://` or `postgresql://` URL (CONTRACT, "Storage"): what selects this store. */
-export const isPostgresUrl = (db: string): boolean => /^postgres(ql)?:\/\//i.test(db)
+export { isPostgresUrl, postgresUrlProblem, redactUrl } from "./Url.js"
 
 export interface PostgresOptions extends PostgresRunnerOptions {
   /** The server and database, as a `postgres://user:password@host:port/database` URL. */
@@ -17,6 +17,11 @@ export interface PostgresOptions extends PostgresRunnerOptions {
    * 30 s): a process that hangs inside a write cannot hold the write lock, or its rows, forever.
    */
   readonly idleInTransactionTimeoutMs?: number
+  /**
+   * How long opening a connection (or waiting for a free one in the pool) may take before it
+   * fails (default 15 s): an unreachable server is reported rather than waited for.
+   */
+  readonly connectTimeoutMs?: number
 }
 
 /** An open, migrated PostgreSQL database: its pool and the runner of the queue's rules over it. */
@@ -32,7 +37,8 @@ export const openPostgres = async (options: PostgresOptions): Promise<PostgresHa
   const pool = new pg.Pool({
     connectionString: options.url,
     max: options.maxConnections ?? 10,
-    idle_in_transaction_session_timeout: options.idleInTransactionTimeoutMs ?? 30_000
+    idle_in_transaction_session_timeout: options.idleInTransactionTimeoutMs ?? 30_000,
+    connectionTimeoutMillis: options.connectTimeoutMs ?? 15_000
   })
   // An idle client's connection error is reported by the query that next uses the pool.
   pool.on("error", () => undefined)
@@ -59,7 +65,9 @@ export class Postgres extends Context.Tag("@abathur/postgres/Postgres")<Postgres
           catch: (error) =>
             error instanceof MigrationError
               ? error
-              : new PostgresOpenError({ message: `cannot open the PostgreSQL database: ${error instanceof Error ? error.message : String(error)}` })
+              : new PostgresOpenError({
+                  message: `cannot open the PostgreSQL database ${redactUrl(options.url)}: ${error instanceof Error ? error.message : String(error)}`
+                })
         }),
         (handle) => Effect.promise(() => handle.close())
       )

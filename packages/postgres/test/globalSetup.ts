@@ -103,12 +103,14 @@ const startCopied = async (dir: string, port: number, ids: { uid: number; gid: n
     })
 }
 
-export default async function setup(project: TestProject) {
+/**
+ * A PostgreSQL server for tests: `ABATHUR_TEST_POSTGRES_URL` when set (`stop` then does nothing),
+ * otherwise an embedded one in a temporary folder on a free loopback port. Other packages' tests
+ * (the apps' multi-process tests) start theirs with it too.
+ */
+export const startTestPostgres = async (): Promise<{ url: string; stop: () => Promise<void> }> => {
   const given = process.env["ABATHUR_TEST_POSTGRES_URL"]
-  if (given !== undefined && given !== "") {
-    project.provide("postgresUrl", given)
-    return
-  }
+  if (given !== undefined && given !== "") return { url: given, stop: async () => undefined }
   const started = Date.now()
   const dir = mkdtempSync(join(tmpdir(), "abathur-pg-"))
   chmodSync(dir, 0o755) // the server's own user must reach its data folder
@@ -143,9 +145,17 @@ export default async function setup(project: TestProject) {
     throw new Error(`embedded PostgreSQL did not start: ${String(error)}\n${log.join("")}`)
   }
   if (process.env["ABATHUR_TEST_POSTGRES_VERBOSE"] !== undefined) console.log(`embedded PostgreSQL up in ${Date.now() - started} ms`)
-  project.provide("postgresUrl", `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/postgres`)
-  return async () => {
-    await stop()
-    rmSync(dir, { recursive: true, force: true })
+  return {
+    url: `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/postgres`,
+    stop: async () => {
+      await stop()
+      rmSync(dir, { recursive: true, force: true })
+    }
   }
+}
+
+export default async function setup(project: TestProject) {
+  const { url, stop } = await startTestPostgres()
+  project.provide("postgresUrl", url)
+  return stop
 }

@@ -1,14 +1,17 @@
 import { TaskQueue, ValidationError } from "@abathur/queue"
-import { Database, type DatabaseOpenError, type MigrationError } from "@abathur/storage"
+import type { DatabaseOpenError, MigrationError } from "@abathur/storage"
+import type { PostgresOpenError } from "@abathur/postgres"
 import { Options } from "@effect/cli"
 import { Effect, type Layer, Option } from "effect"
 import { mkdirSync } from "node:fs"
 import { hostname } from "node:os"
 import { resolve } from "node:path"
 import type { Terminal } from "../Terminal.js"
+import { displayDb, OpenStore } from "../Store.js"
 import { localBackend, type WorkBackend, type WorkError } from "./Backend.js"
 import { parseCommand, resolveProgram } from "./Exec.js"
 import { httpBackend, parseServerUrl } from "./HttpBackend.js"
+import { postgresBackend } from "./PostgresBackend.js"
 import { makeStatusLine, type StatusLine, type StatusSnapshot } from "./StatusLine.js"
 import { taskLogDir, taskLogPath } from "./TaskLog.js"
 import { type LogLevel, runPool, type WorkSummary } from "./WorkerPool.js"
@@ -57,7 +60,7 @@ export interface WorkContext {
     readonly terminal: Terminal
     readonly layer: (settings: {
       readonly filename: string
-    }) => Layer.Layer<TaskQueue | Database, MigrationError | DatabaseOpenError | ValidationError, never>
+    }) => Layer.Layer<TaskQueue | OpenStore, MigrationError | DatabaseOpenError | PostgresOpenError | ValidationError, never>
   }
   readonly json: boolean
   readonly db: string
@@ -117,12 +120,12 @@ const summaryText = (s: WorkSummary, ms: number): string =>
   `work done in ${(ms / 1000).toFixed(1)} s: ${s.completed} completed, ${s.failed} failed, ${s.retried} retried, ${s.timedOut} timed out`
 
 /** Runs `abathur work`. */
-export const runWork = (o: WorkFlags, ctx: WorkContext): Effect.Effect<void, WorkError | MigrationError | DatabaseOpenError> =>
+export const runWork = (o: WorkFlags, ctx: WorkContext): Effect.Effect<void, WorkError | MigrationError | DatabaseOpenError | PostgresOpenError> =>
   Effect.gen(function* () {
     const cwd = process.cwd()
     const p = yield* Effect.try({ try: () => plan(o, ctx.app.env, cwd), catch: (e) => e as ValidationError })
     const dbPath = resolve(ctx.db)
-    const logDir = taskLogDir(dbPath)
+    const logDir = taskLogDir(ctx.db)
     const terminal = ctx.app.terminal
     let status: StatusLine | null = null
     let snapshot: (() => StatusSnapshot) | null = null
@@ -171,7 +174,7 @@ export const runWork = (o: WorkFlags, ctx: WorkContext): Effect.Effect<void, Wor
             maxTasks: p.maxTasks,
             env: ctx.app.env,
             cwd,
-            logPath: (id) => taskLogPath(dbPath, id)
+            logPath: (id) => taskLogPath(ctx.db, id)
           },
           io
         ).pipe(Effect.ensuring(Effect.sync(() => status?.stop())))
@@ -186,13 +189,15 @@ export const runWork = (o: WorkFlags, ctx: WorkContext): Effect.Effect<void, Wor
       return yield* work(httpBackend({ server: p.server, token: ctx.app.env["ABATHUR_TOKEN"] }))
     }
     const local = Effect.gen(function* () {
-      const db = yield* Database
+      const db = yield* OpenStore
       const m = db.migration
       if (m.applied.length > 0 && m.fromVersion > 0) {
-        yield* Effect.logInfo(`migrated ${ctx.db} from schema version ${m.fromVersion} to ${m.toVersion}; backup at ${m.backup ?? "(none)"}`)
+        yield* Effect.logInfo(
+          `migrated ${displayDb(ctx.db)} from schema version ${m.fromVersion} to ${m.toVersion}; backup at ${m.backup ?? "(none)"}`
+        )
       }
       const queue = yield* TaskQueue
-      yield* work(localBackend(queue, dbPath))
+      yield* work(db.listenReady === null ? localBackend(queue, dbPath) : postgresBackend(queue, ctx.db, db.listenReady))
     })
     return yield* Effect.provide(local, ctx.app.layer({ filename: ctx.db }))
   })

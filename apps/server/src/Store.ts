@@ -1,0 +1,70 @@
+import { QueueConfig, type QueueSettings, TaskQueue } from "@abathur/queue"
+import type { PostgresOpenError } from "@abathur/postgres"
+import { isPostgresUrl } from "@abathur/postgres/url"
+import { Database, type DatabaseOpenError, type MigrationError, TaskRepository } from "@abathur/storage"
+import { Effect, Layer, type Scope } from "effect"
+import type { ServerConfig } from "./Config.js"
+
+/**
+ * The store the server's queue runs on, chosen by `--db` / `ABATHUR_DB` (CONTRACT, "Storage"):
+ * an SQLite file (the default), or PostgreSQL for a `postgres://` or `postgresql://` URL. The
+ * PostgreSQL store (and its driver) is loaded only then.
+ */
+
+/** The queue's settings that come from the environment: limits, retry backoff and stalls. */
+export type QueueEnvSettings = Pick<QueueSettings, "limits" | "scheduling">
+
+/**
+ * Other processes' commits, announced rather than polled: calls `onChange` (with the agent type
+ * of a task that became READY, or null when anything may have changed) while the scope is open.
+ */
+export type ChangeFeed = (onChange: (agentType: string | null) => void) => Effect.Effect<void, never, Scope.Scope>
+
+/** The queue over the task repository over the SQLite file. */
+const sqliteQueue = (config: ServerConfig, settings: QueueEnvSettings) =>
+  TaskQueue.layer.pipe(
+    Layer.provideMerge(TaskRepository.layer),
+    Layer.provideMerge(Database.layer({ filename: config.db })),
+    Layer.provide(QueueConfig.layer({ ...settings, groupCommit: true }))
+  )
+
+/** The queue on PostgreSQL (migrated at start; the pool closes with the layer). */
+const postgresQueue = (config: ServerConfig, settings: QueueEnvSettings) =>
+  Layer.unwrapEffect(
+    Effect.map(
+      Effect.promise(() => import("@abathur/postgres")),
+      (pg) => Layer.provide(pg.PostgresQueue.layer({ url: config.db }), QueueConfig.layer(settings))
+    )
+  )
+
+/** The queue for the configured store. */
+export const QueueLive = (
+  config: ServerConfig,
+  settings: QueueEnvSettings
+): Layer.Layer<TaskQueue, MigrationError | DatabaseOpenError | PostgresOpenError> =>
+  isPostgresUrl(config.db) ? postgresQueue(config, settings) : sqliteQueue(config, settings)
+
+/**
+ * How the server hears of other processes' commits: on PostgreSQL, `LISTEN/NOTIFY` (a task became
+ * READY on any server); on SQLite, null (the wake-ups poll `PRAGMA data_version`, a cheap
+ * in-memory read).
+ */
+export const changeFeedFor = (config: ServerConfig): ChangeFeed | null =>
+  !isPostgresUrl(config.db)
+    ? null
+    : (onChange) =>
+        Effect.asVoid(
+          Effect.acquireRelease(
+            Effect.flatMap(
+              Effect.promise(() => import("@abathur/postgres")),
+              (pg) =>
+                Effect.tryPromise(() => pg.listenReady({ url: config.db, onReady: onChange })).pipe(
+                  // Not listening (the server went away since the pool opened): long polls still
+                  // end at their own commits, lease expiries and their timeout.
+                  Effect.tapError((error) => Effect.logWarning(`cannot LISTEN for other servers' work: ${String(error)}`)),
+                  Effect.option
+                )
+            ),
+            (listener) => (listener._tag === "Some" ? Effect.promise(() => listener.value.close()) : Effect.void)
+          )
+        )
