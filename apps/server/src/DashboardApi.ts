@@ -11,7 +11,7 @@ import { HttpRouter, HttpServerRequest, HttpServerResponse } from "@effect/platf
 import { Effect, Option } from "effect"
 import { type FileHandle, open } from "node:fs/promises"
 import { dirname, join, resolve } from "node:path"
-import type { ApiRoute } from "./Api.js"
+import type { ApiRoute } from "./routes/Route.js"
 import { NotFound } from "./ApiError.js"
 
 const json = (body: unknown) => HttpServerResponse.unsafeJson(body)
