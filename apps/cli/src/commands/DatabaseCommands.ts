@@ -1,3 +1,4 @@
+/** `abathur db`: migrate or check the database file. */
 import { Command } from "@effect/cli"
 import { Effect } from "effect"
 import * as Render from "../Render.js"

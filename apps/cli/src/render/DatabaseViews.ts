@@ -1,3 +1,4 @@
+/** Views of the database file: `db migrate`, `db check`. */
 import type { Colors } from "../Terminal.js"
 import { plural } from "./Text.js"
 
