@@ -30,25 +30,9 @@ export const peerCells = (p: PeerRow): Array<string> => [
   p.target === undefined ? "" : `≥ ${p.target.toFixed(1)}× plainjob: ${p.vsPlainjob >= p.target ? "PASS" : "MISS"}`
 ]
 
-export const printResult = (r: WorkloadResult): void => {
-  if (r.peers !== undefined) {
-    const rows = r.peers.map(peerCells)
-    const widths = PEER_HEADERS.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)))
-    const line = (cells: ReadonlyArray<string>) =>
-      cells
-        .map((c, i) => c.padEnd(widths[i]!))
-        .join("  ")
-        .trimEnd()
-    console.log(`\n${r.id}  ${r.title}  (${fmtMs(r.elapsedMs)})`)
-    console.log(`    ${r.setup}`)
-    console.log(`  ${line(PEER_HEADERS)}`)
-    for (const row of rows) console.log(`  ${line(row)}`)
-    for (const p of r.peers) console.log(`  · ${p.workload}: ${p.how}`)
-    for (const note of r.notes) console.log(`  · ${note}`)
-    return
-  }
-  const rows = r.rows.map((row) => COLUMNS.map((c) => (c === "verdict" && row.verdict === "INFO" ? "" : row[c])))
-  const widths = HEADERS.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)))
+/** A workload's title, setup, table (columns padded to their widest cell) and notes. */
+const printTable = (r: WorkloadResult, headers: ReadonlyArray<string>, rows: ReadonlyArray<ReadonlyArray<string>>, notes: ReadonlyArray<string>) => {
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)))
   const line = (cells: ReadonlyArray<string>) =>
     cells
       .map((c, i) => c.padEnd(widths[i]!))
@@ -56,9 +40,18 @@ export const printResult = (r: WorkloadResult): void => {
       .trimEnd()
   console.log(`\n${r.id}  ${r.title}  (${fmtMs(r.elapsedMs)})`)
   console.log(`    ${r.setup}`)
-  console.log(`  ${line(HEADERS)}`)
+  console.log(`  ${line(headers)}`)
   for (const row of rows) console.log(`  ${line(row)}`)
-  for (const note of r.notes) console.log(`  · ${note}`)
+  for (const note of notes) console.log(`  · ${note}`)
+}
+
+export const printResult = (r: WorkloadResult): void => {
+  if (r.peers !== undefined) {
+    printTable(r, PEER_HEADERS, r.peers.map(peerCells), [...r.peers.map((p) => `${p.workload}: ${p.how}`), ...r.notes])
+    return
+  }
+  const rows = r.rows.map((row) => COLUMNS.map((c) => (c === "verdict" && row.verdict === "INFO" ? "" : row[c])))
+  printTable(r, HEADERS, rows, r.notes)
 }
 
 export const printAnalysis = (id: string, b: Breakdown | undefined, p: CpuProfileSummary | undefined): void => {

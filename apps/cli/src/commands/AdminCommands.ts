@@ -1,12 +1,11 @@
 /** Operators' actions: cancel, retry, recover expired leases, prune old tasks. */
-import { TaskQueue } from "@abathur/queue"
 import { Options } from "@effect/cli"
 import { describeField, FieldDocs } from "@abathur/domain"
 import { Effect, Option } from "effect"
 import * as Render from "../Render.js"
 import { defined } from "../Input.js"
 import { makeProgress } from "../Terminal.js"
-import { command, describe, emit, repeatedText, taskIdArg, text, withQueue } from "./Command.js"
+import { command, describe, emit, repeatedText, taskIdArg, text, withTaskQueue } from "./Command.js"
 
 export const cancel = command(
   "cancel",
@@ -17,10 +16,7 @@ export const cancel = command(
   ),
   (o, ctx) =>
     Effect.gen(function* () {
-      const r = yield* withQueue(
-        ctx,
-        Effect.flatMap(TaskQueue, (q) => q.cancel(o.id, {}))
-      )
+      const r = yield* withTaskQueue(ctx, (q) => q.cancel(o.id, {}))
       yield* emit(ctx, r, () => Render.cancelled(ctx.c, r))
     })
 )
@@ -34,10 +30,7 @@ export const retry = command(
   ),
   (o, ctx) =>
     Effect.gen(function* () {
-      const r = yield* withQueue(
-        ctx,
-        Effect.flatMap(TaskQueue, (q) => q.retry(o.id))
-      )
+      const r = yield* withTaskQueue(ctx, (q) => q.retry(o.id))
       yield* emit(ctx, r, () => Render.retried(ctx.c, r))
     })
 )
@@ -51,10 +44,7 @@ export const recover = command(
   ),
   (_, ctx) =>
     Effect.gen(function* () {
-      const r = yield* withQueue(
-        ctx,
-        Effect.flatMap(TaskQueue, (q) => q.recover())
-      )
+      const r = yield* withTaskQueue(ctx, (q) => q.recover())
       yield* emit(ctx, r, () => Render.recovered(ctx.c, r.recovered))
     })
 )
@@ -80,10 +70,9 @@ export const prune = command(
         dryRun: o.dryRun
       })
       const progress = makeProgress(ctx.app.terminal, "pruning")
-      const r = yield* withQueue(
-        ctx,
-        Effect.flatMap(TaskQueue, (q) => q.prune(input, { onProgress: (d, t) => progress.update(d, t) }))
-      ).pipe(Effect.ensuring(Effect.sync(() => progress.finish())))
+      const r = yield* withTaskQueue(ctx, (q) => q.prune(input, { onProgress: (d, t) => progress.update(d, t) })).pipe(
+        Effect.ensuring(Effect.sync(() => progress.finish()))
+      )
       yield* emit(ctx, r, () => Render.pruned(ctx.c, r, o.dryRun))
     })
 )

@@ -2,7 +2,7 @@
  * How a command is made: the global options merged into its own, the effective context (`Ctx`) its
  * handler receives, its help (`describe`), its output (`emit`) and its database (`withQueue`).
  */
-import { TaskQueue, ValidationError } from "@abathur/queue"
+import { TaskQueue, type TaskQueueService, ValidationError } from "@abathur/queue"
 import { Database } from "@abathur/storage"
 import { Args, Command, HelpDoc, Options } from "@effect/cli"
 import * as Span from "@effect/cli/HelpDoc/Span"
@@ -104,3 +104,7 @@ export const command = <Name extends string, const Config extends Command.Comman
   Command.make(name, { ...globalOptions, ...config }, (all) =>
     Effect.flatMap(context(all as unknown as GlobalFlags), (ctx) => handler(all as unknown as Command.Command.ParseConfig<Config>, ctx))
   ).pipe(Command.withDescription(help))
+
+/** `withQueue` for the common case: `f` with the queue (task ids may be short, see CliQueue). */
+export const withTaskQueue = <A, E>(ctx: Ctx, f: (q: TaskQueueService) => Effect.Effect<A, E, QueueServices>) =>
+  withQueue(ctx, Effect.flatMap(TaskQueue, f))

@@ -1,11 +1,10 @@
 /** `abathur deps`: add or remove a prerequisite of a task. */
-import { TaskQueue } from "@abathur/queue"
 import { Command } from "@effect/cli"
 import { describeField, FieldDocs } from "@abathur/domain"
 import { Effect, Option } from "effect"
 import * as Render from "../Render.js"
 import { defined } from "../Input.js"
-import { command, describe, emit, missingSubcommand, taskIdArg, text, withQueue } from "./Command.js"
+import { command, describe, emit, missingSubcommand, taskIdArg, text, withTaskQueue } from "./Command.js"
 
 const depsAdd = command(
   "add",
@@ -27,10 +26,7 @@ const depsAdd = command(
         dependencyType: Option.getOrUndefined(o.type),
         onFailure: Option.getOrUndefined(o.onFailure)
       })
-      const d = yield* withQueue(
-        ctx,
-        Effect.flatMap(TaskQueue, (q) => q.addDependency(o.dependent, input))
-      )
+      const d = yield* withTaskQueue(ctx, (q) => q.addDependency(o.dependent, input))
       yield* emit(ctx, d, () => Render.dependencyAdded(ctx.c, d, o.prerequisite))
     })
 )
@@ -46,10 +42,7 @@ const depsRemove = command(
   ),
   (o, ctx) =>
     Effect.gen(function* () {
-      const d = yield* withQueue(
-        ctx,
-        Effect.flatMap(TaskQueue, (q) => q.removeDependency(o.dependent, o.prerequisite))
-      )
+      const d = yield* withTaskQueue(ctx, (q) => q.removeDependency(o.dependent, o.prerequisite))
       yield* emit(ctx, d, () => Render.dependencyRemoved(ctx.c, d, o.prerequisite))
     })
 )

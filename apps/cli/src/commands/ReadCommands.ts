@@ -1,10 +1,9 @@
 /** Reads of the whole queue: status, execution plan, hierarchy, dependency graph. */
-import { TaskQueue } from "@abathur/queue"
 import { Args } from "@effect/cli"
 import { FieldDocs, type Task, type TaskStatus } from "@abathur/domain"
 import { Effect, Option } from "effect"
 import * as Render from "../Render.js"
-import { command, describe, emit, taskIdArg, text, withQueue } from "./Command.js"
+import { command, describe, emit, taskIdArg, text, withTaskQueue } from "./Command.js"
 import type { TreeNode } from "@abathur/queue"
 
 export const status = command(
@@ -13,10 +12,7 @@ export const status = command(
   describe("The queue at a glance: tasks by status, average priority, depth, the oldest waiting task.", "abathur status --json"),
   (_, ctx) =>
     Effect.gen(function* () {
-      const s = yield* withQueue(
-        ctx,
-        Effect.flatMap(TaskQueue, (q) => q.status())
-      )
+      const s = yield* withTaskQueue(ctx, (q) => q.status())
       yield* emit(ctx, s, () => Render.dashboard(ctx.c, s, ctx.db, ctx.now, ctx.app.terminal.width))
     })
 )
@@ -39,12 +35,9 @@ export const plan = command(
   ),
   (o, ctx) =>
     Effect.gen(function* () {
-      const [p, tasks] = yield* withQueue(
-        ctx,
-        Effect.flatMap(TaskQueue, (q) =>
-          Effect.flatMap(q.executionPlan(o.ids.length > 0 ? { taskIds: o.ids } : {}), (p) =>
-            ctx.json ? Effect.succeed([p, [] as Array<Task>] as const) : Effect.map(q.list({ status: [...OpenStatuses] }), (ts) => [p, ts] as const)
-          )
+      const [p, tasks] = yield* withTaskQueue(ctx, (q) =>
+        Effect.flatMap(q.executionPlan(o.ids.length > 0 ? { taskIds: o.ids } : {}), (p) =>
+          ctx.json ? Effect.succeed([p, [] as Array<Task>] as const) : Effect.map(q.list({ status: [...OpenStatuses] }), (ts) => [p, ts] as const)
         )
       )
       yield* emit(ctx, p, () => Render.plan(ctx.c, p, new Map(tasks.map((t) => [t.id, t])), ctx.app.terminal.width))
@@ -57,10 +50,7 @@ export const tree = command(
   describe("The hierarchy of tasks and subtasks, drawn as a tree.", "abathur tree", "abathur tree 3f2b8c1e-9d4a-4f6b-8e2a-1c5d7e9f0a2b --json"),
   (o, ctx) =>
     Effect.gen(function* () {
-      const t = yield* withQueue(
-        ctx,
-        Effect.flatMap(TaskQueue, (q) => q.tree(Option.getOrUndefined(o.id)))
-      )
+      const t = yield* withTaskQueue(ctx, (q) => q.tree(Option.getOrUndefined(o.id)))
       const roots: ReadonlyArray<TreeNode> = Array.isArray(t) ? t : [t as TreeNode]
       yield* emit(ctx, t, () => Render.tree(ctx.c, roots))
     })
@@ -79,10 +69,7 @@ export const graph = command(
   ),
   (o, ctx) =>
     Effect.gen(function* () {
-      const g = yield* withQueue(
-        ctx,
-        Effect.flatMap(TaskQueue, (q) => q.graph(Option.getOrUndefined(o.id), Option.getOrUndefined(o.format)))
-      )
+      const g = yield* withTaskQueue(ctx, (q) => q.graph(Option.getOrUndefined(o.id), Option.getOrUndefined(o.format)))
       yield* emit(ctx, g, () => g.text.trimEnd())
     })
 )

@@ -1,12 +1,12 @@
 /** Tasks: submit one or a plan, show one, list them. */
-import { TaskQueue, ValidationError } from "@abathur/queue"
+import { ValidationError } from "@abathur/queue"
 import { Args } from "@effect/cli"
 import { describeField, FieldDocs } from "@abathur/domain"
 import { Effect, Option } from "effect"
 import * as Render from "../Render.js"
 import { defined, optionalNumeric, parseJson, readPlanFile } from "../Input.js"
 import { makeProgress } from "../Terminal.js"
-import { command, describe, emit, repeatedText, taskIdArg, text, withQueue } from "./Command.js"
+import { command, describe, emit, repeatedText, taskIdArg, text, withTaskQueue } from "./Command.js"
 import { taskLogPath } from "../work/TaskLog.js"
 import { existsSync } from "node:fs"
 
@@ -79,10 +79,9 @@ export const submit = command(
           ? yield* planField(withParent, "idempotencyKey", o.idempotencyKey.value, "--idempotency-key")
           : withParent
         const progress = makeProgress(ctx.app.terminal, "submitting")
-        const result = yield* withQueue(
-          ctx,
-          Effect.flatMap(TaskQueue, (q) => q.submitPlanWithOutcome(withKey, { onProgress: (d, t) => progress.update(d, t) }))
-        ).pipe(Effect.ensuring(Effect.sync(() => progress.finish())))
+        const result = yield* withTaskQueue(ctx, (q) => q.submitPlanWithOutcome(withKey, { onProgress: (d, t) => progress.update(d, t) })).pipe(
+          Effect.ensuring(Effect.sync(() => progress.finish()))
+        )
         return yield* emit(ctx, { tasks: result.tasks }, () => Render.submittedPlan(ctx.c, result.tasks, ctx.app.terminal.width, result.created))
       }
       const inputData = Option.isSome(o.input) ? yield* parseJson("--input", o.input.value) : undefined
@@ -105,10 +104,7 @@ export const submit = command(
         idempotencyKey: Option.getOrUndefined(o.idempotencyKey),
         retryBackoffSeconds: optionalNumeric(o.retryBackoff)
       })
-      const r = yield* withQueue(
-        ctx,
-        Effect.flatMap(TaskQueue, (q) => q.submitWithOutcome(input))
-      )
+      const r = yield* withTaskQueue(ctx, (q) => q.submitWithOutcome(input))
       yield* emit(ctx, r.task, () => Render.submitted(ctx.c, r.task, r.created))
     })
 )
@@ -139,10 +135,7 @@ export const show = command(
   ),
   (o, ctx) =>
     Effect.gen(function* () {
-      const d = yield* withQueue(
-        ctx,
-        Effect.flatMap(TaskQueue, (q) => q.get(o.id))
-      )
+      const d = yield* withTaskQueue(ctx, (q) => q.get(o.id))
       const log = taskLogPath(ctx.db, d.id)
       yield* emit(ctx, d, () => Render.detail(ctx.c, d, ctx.now) + (existsSync(log) ? `\n${ctx.c.dim("log")}  ${log}` : ""))
     })
@@ -171,10 +164,7 @@ export const list = command(
         parentTaskId: Option.getOrUndefined(o.parent),
         limit: optionalNumeric(o.limit)
       })
-      const tasks = yield* withQueue(
-        ctx,
-        Effect.flatMap(TaskQueue, (q) => q.list(input))
-      )
+      const tasks = yield* withTaskQueue(ctx, (q) => q.list(input))
       yield* emit(ctx, tasks, () => Render.taskTable(ctx.c, tasks, ctx.now, ctx.app.terminal.width))
     })
 )

@@ -1,11 +1,11 @@
 /** Workers' side of a lease: claim (`next`), heartbeat, complete, fail, release. */
-import { TaskQueue, ValidationError } from "@abathur/queue"
+import { ValidationError } from "@abathur/queue"
 import { Options } from "@effect/cli"
 import { describeField, FieldDocs } from "@abathur/domain"
 import { Effect, Option } from "effect"
 import * as Render from "../Render.js"
 import { defined, optionalNumeric, parseJson } from "../Input.js"
-import { command, describe, emit, taskIdArg, text, withQueue } from "./Command.js"
+import { command, describe, emit, taskIdArg, text, withTaskQueue } from "./Command.js"
 
 export const next = command(
   "next",
@@ -31,16 +31,10 @@ export const next = command(
       })
       if (Option.isSome(o.limit)) {
         const limited: unknown = { ...input, limit: optionalNumeric(o.limit) } // validated by the queue
-        const tasks = yield* withQueue(
-          ctx,
-          Effect.flatMap(TaskQueue, (q) => q.claimMany(limited))
-        )
+        const tasks = yield* withTaskQueue(ctx, (q) => q.claimMany(limited))
         return yield* emit(ctx, tasks, () => Render.claimedMany(ctx.c, tasks))
       }
-      const task = yield* withQueue(
-        ctx,
-        Effect.flatMap(TaskQueue, (q) => q.claim(input))
-      )
+      const task = yield* withTaskQueue(ctx, (q) => q.claim(input))
       yield* emit(ctx, task, () => Render.claimed(ctx.c, task))
     })
 )
@@ -55,10 +49,7 @@ export const heartbeat = command(
   (o, ctx) =>
     Effect.gen(function* () {
       const input = defined({ leaseToken: Option.getOrUndefined(o.leaseToken), leaseSeconds: optionalNumeric(o.lease) })
-      const task = yield* withQueue(
-        ctx,
-        Effect.flatMap(TaskQueue, (q) => q.heartbeat(o.id, input))
-      )
+      const task = yield* withTaskQueue(ctx, (q) => q.heartbeat(o.id, input))
       yield* emit(ctx, task, () => Render.heartbeat(ctx.c, task))
     })
 )
@@ -92,10 +83,7 @@ export const complete = command(
         ? defined({ worker: Option.getOrUndefined(o.worker), leaseSeconds: optionalNumeric(o.lease), agentType: Option.getOrUndefined(o.agentType) })
         : undefined
       const input = defined({ result, leaseToken: Option.getOrUndefined(o.leaseToken), force: o.force ? true : undefined, next })
-      const r = yield* withQueue(
-        ctx,
-        Effect.flatMap(TaskQueue, (q) => q.complete(o.id, input))
-      )
+      const r = yield* withTaskQueue(ctx, (q) => q.complete(o.id, input))
       yield* emit(ctx, r, () => Render.completed(ctx.c, r))
     })
 )
@@ -115,10 +103,7 @@ export const fail = command(
         leaseToken: Option.getOrUndefined(o.leaseToken),
         force: o.force ? true : undefined
       })
-      const r = yield* withQueue(
-        ctx,
-        Effect.flatMap(TaskQueue, (q) => q.fail(o.id, input))
-      )
+      const r = yield* withTaskQueue(ctx, (q) => q.fail(o.id, input))
       yield* emit(ctx, r, () => Render.failed(ctx.c, r))
     })
 )
@@ -133,10 +118,7 @@ export const release = command(
   (o, ctx) =>
     Effect.gen(function* () {
       const input = defined({ leaseToken: Option.getOrUndefined(o.leaseToken) })
-      const task = yield* withQueue(
-        ctx,
-        Effect.flatMap(TaskQueue, (q) => q.release(o.id, input))
-      )
+      const task = yield* withTaskQueue(ctx, (q) => q.release(o.id, input))
       yield* emit(ctx, task, () => Render.released(ctx.c, task))
     })
 )
