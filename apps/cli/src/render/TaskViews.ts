@@ -1,5 +1,5 @@
 /** Views of tasks: the `list` table, one line per task, `submit`'s answers and `show`. */
-import { type PriorityFactor, PriorityFactors, SourceScores, type Task } from "@abathur/domain"
+import { dependentsForScore, type PriorityFactor, PriorityFactors, SourceScores, type Task } from "@abathur/domain"
 import type { TaskDetail } from "@abathur/queue"
 import type { Colors } from "../Terminal.js"
 import { ago, duration, oneLine, plural, render, score, status, statusColor, statusMarks, table, truncate } from "./Text.js"
@@ -75,8 +75,7 @@ const explain = (factor: PriorityFactor, task: TaskDetail, value: number, now: n
       return value >= 100 ? `due in ${duration(left)}: no slack left${estimate}` : `due in ${duration(left)}${estimate}`
     }
     case "dependency": {
-      // The inverse of 33.33 x log10(1 + n).
-      const n = Math.round(10 ** ((value * 3) / 100) - 1)
+      const n = dependentsForScore(value)
       return value >= 100
         ? "999+ open tasks wait on it"
         : n === 0
