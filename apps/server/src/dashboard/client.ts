@@ -4,6 +4,8 @@
  * `#/` overview (status, throughput, tasks with search and paging, live changes), `#/graph` and
  * `#/graph/<id>` (open work, or one task's neighbourhood), `#/task/<id>` (a task's page),
  * `#/workers`, `#/failures`. Every element is built with textContent: task text is never markup.
+ * This module routes between the views (one module each under views/) and follows the event
+ * stream; Fetch.ts talks to the server, Dom.ts builds elements, Types.ts holds the API's shapes.
  */
 import { $, notice, showTokenForm } from "./Dom.js"
 import { TOKEN_KEY, api, token } from "./Fetch.js"
