@@ -69,7 +69,11 @@ const dashboardClient = {
       })
       // Inside a <script> element, "</script" must not appear.
       const code = client.outputFiles[0].text.replace(/<\/(script)/gi, "<\\/$1")
-      return { contents: `export default ${JSON.stringify(code)}`, loader: "js", watchFiles: Object.keys(client.metafile.inputs).map((f) => resolve(f)) }
+      return {
+        contents: `export default ${JSON.stringify(code)}`,
+        loader: "js",
+        watchFiles: Object.keys(client.metafile.inputs).map((f) => resolve(f))
+      }
     })
   }
 }
