@@ -46,7 +46,8 @@ ${names.map((n) => `export const ${n} = stub`).join("\n")}`,
 }
 
 /**
- * The dashboard's browser script: src/dashboard/client.ts with its layout library (dagre), bundled
+ * The dashboard's browser script: src/dashboard/client.ts (and the modules it imports: views/, Dom.ts,
+ * Fetch.ts, ...) with its layout library (dagre), bundled
  * for browsers and handed to the server's bundle as the text of `abathur:dashboard-client`.
  */
 const dashboardClient = {
@@ -63,11 +64,16 @@ const dashboardClient = {
         platform: "browser",
         target: ["chrome110", "firefox110", "safari16"],
         legalComments: "none",
+        metafile: true,
         logLevel: "warning"
       })
       // Inside a <script> element, "</script" must not appear.
       const code = client.outputFiles[0].text.replace(/<\/(script)/gi, "<\\/$1")
-      return { contents: `export default ${JSON.stringify(code)}`, loader: "js", watchFiles: [join(here, "src/dashboard/client.ts")] }
+      return {
+        contents: `export default ${JSON.stringify(code)}`,
+        loader: "js",
+        watchFiles: Object.keys(client.metafile.inputs).map((f) => resolve(f))
+      }
     })
   }
 }

@@ -7,21 +7,12 @@
 import type { TaskDetail, TaskQueueService } from "@abathur/queue"
 import { TaskQueue, ValidationError } from "@abathur/queue"
 import { Database } from "@abathur/storage"
-import { HttpRouter, HttpServerRequest, HttpServerResponse } from "@effect/platform"
+import { HttpRouter, HttpServerRequest } from "@effect/platform"
 import { Effect, Option } from "effect"
 import { type FileHandle, open } from "node:fs/promises"
 import { dirname, join, resolve } from "node:path"
-import type { ApiRoute } from "./Api.js"
+import { type ApiRoute, json, taskParam } from "./routes/Route.js"
 import { NotFound } from "./ApiError.js"
-
-const json = (body: unknown) => HttpServerResponse.unsafeJson(body)
-const taskParam = {
-  name: "id",
-  in: "path",
-  required: true,
-  description: "The task's id (a UUID).",
-  schema: { type: "string", format: "uuid" }
-} as const
 
 /** Query parameters, refusing names not in `allowed` (as the other routes do). */
 const query = (allowed: ReadonlyArray<string>) =>

@@ -6,260 +6,29 @@
  * same work in-process through TaskQueue (W1's and W3's loops), also in the same child. H1 adds
  * the same cycles on PostgreSQL through 1 and 2 servers sharing one database (see postgres.ts).
  */
-import { mkdirSync } from "node:fs"
 import { join } from "node:path"
-import { areaOf, summarize } from "../cpuprofile.js"
-import {
-  type Answer,
-  BARE_MAIN,
-  bundleModules,
-  HttpClient,
-  type Listening,
-  profileBuildDir,
-  readCpuProfile,
-  runLoops,
-  SERVER_MAIN,
-  startListening
-} from "../http.js"
-import { startBenchPostgres } from "../postgres.js"
+import { runLoops } from "../http.js"
+import { postgresCycles } from "./httpPostgres.js"
 import { openQueue } from "../runtime.js"
 import { readyPlans, SOURCES } from "../seed.js"
-import type { CpuProfileSummary, ResultRow, WorkloadResult } from "../types.js"
-import { fmtInt, fmtMs, fmtRate, prng, randInt, settle, stats, tempDir } from "../util.js"
-import { type Ctx, infoRow, latencyRow, verdict } from "./common.js"
+import type { CpuProfileSummary, WorkloadResult } from "../types.js"
+import { fmtInt, fmtRate, prng, randInt, settle, stats, tempDir } from "../util.js"
+import { type Ctx, infoRow, latencyRow } from "./common.js"
+import {
+  CONCURRENCY,
+  type CpuSpan,
+  cpuRow,
+  cpuSpan,
+  expect,
+  fmtShareOf,
+  inProcessCpuRow,
+  monotonicUs,
+  rate,
+  runFloor,
+  startServer
+} from "./httpRig.js"
 
-/** Concurrent client loops (each keeps one keep-alive connection busy). */
-export const CONCURRENCY = 8
-
-const fmtShareOf = (a: number, b: number, what: string): string =>
-  Number.isFinite(a) && Number.isFinite(b) && b > 0 ? `${((a / b) * 100).toFixed(1)}% of ${what}` : "—"
-
-const rate = (metric: string, value: number, floor: number, unit: string, target?: { min: number }): ResultRow => ({
-  metric,
-  abathur: fmtRate(value, unit),
-  floor: Number.isFinite(floor) ? fmtRate(floor, unit) : "—",
-  ratio: fmtShareOf(value, floor, "floor"),
-  target: target === undefined ? "" : `≥ ${fmtRate(target.min, unit)}`,
-  verdict: target === undefined ? "INFO" : verdict(value >= target.min)
-})
-
-const cpuRow = (metric: string, usPerOp: number, floorUsPerOp: number): ResultRow =>
-  infoRow(
-    metric,
-    Number.isFinite(usPerOp) ? `${usPerOp.toFixed(0)} µs` : "n/a",
-    Number.isFinite(floorUsPerOp) ? `${floorUsPerOp.toFixed(0)} µs` : "—",
-    Number.isFinite(usPerOp) && Number.isFinite(floorUsPerOp) && floorUsPerOp > 0 ? `${(usPerOp / floorUsPerOp).toFixed(1)}× floor` : "—"
-  )
-
-const expect = (a: Answer, status: number, what: string): Answer => {
-  if (a.status !== status) throw new Error(`${what}: HTTP ${a.status} (expected ${status}): ${a.text.slice(0, 400)}`)
-  return a
-}
-
-/** CPU time of the server process and of this (client) process over a measured section. */
-interface CpuSpan {
-  readonly serverMs: number
-  readonly clientMs: number
-}
-
-const cpuSpan = (server: Listening) => {
-  const s0 = server.cpuMs()
-  const c0 = process.cpuUsage()
-  return (): CpuSpan => {
-    const c = process.cpuUsage(c0)
-    return { serverMs: server.cpuMs() - s0, clientMs: (c.user + c.system) / 1000 }
-  }
-}
-
-/** The CPU clock of V8's profiles (CLOCK_MONOTONIC, µs): the measured window of a server profile. */
-const monotonicUs = (): number => Number(process.hrtime.bigint() / 1000n)
-
-// ---- the floor: bare node:http ----------------------------------------------------------------
-
-interface FloorRun {
-  readonly requests: number
-  readonly ms: number
-  readonly lat: Array<number>
-  readonly cpu: CpuSpan
-}
-
-/**
- * The bare server, driven like the workload: `requests` POSTs with a small JSON body over
- * CONCURRENCY keep-alive loops (after a warm-up), alternating the workload's paths.
- */
-const runFloor = async (requests: number, paths: ReadonlyArray<string>, body: unknown): Promise<FloorRun> => {
-  const server = await startListening([BARE_MAIN, "--port", "0", "--host", "127.0.0.1"])
-  const client = new HttpClient(server.port, CONCURRENCY)
-  try {
-    let left = Math.min(2_000, requests)
-    await runLoops(CONCURRENCY, async () => {
-      if (left-- <= 0) return false
-      expect(await client.post(paths[left % paths.length]!, body), 200, "bare server")
-      return true
-    })
-    settle()
-    const lat: Array<number> = []
-    left = requests
-    const span = cpuSpan(server)
-    const t0 = performance.now()
-    await runLoops(CONCURRENCY, async () => {
-      if (left-- <= 0) return false
-      const s = performance.now()
-      expect(await client.post(paths[left % paths.length]!, body), 200, "bare server")
-      lat.push(performance.now() - s)
-      return true
-    })
-    const ms = performance.now() - t0
-    return { requests, ms, lat, cpu: span() }
-  } finally {
-    client.close()
-    await server.stop()
-  }
-}
-
-// ---- abathur-server -----------------------------------------------------------------------------
-
-interface ServerRun {
-  readonly server: Listening
-  readonly client: HttpClient
-  /** Stops the server; with a profile, summarises the measured window of it. */
-  readonly stop: (window?: { fromUs: number; toUs: number }) => Promise<CpuProfileSummary | undefined>
-}
-
-/** The real server on `db`: dist/main.js, or an unminified build under the CPU profiler. */
-const startServer = async (ctx: Ctx, dir: string, db: string): Promise<ServerRun> => {
-  const profileDir = join(dir, "cpu-profile")
-  const main = ctx.options.cpuProfile ? join(profileBuildDir(), "main.js") : SERVER_MAIN
-  const flags = ctx.options.cpuProfile ? ["--cpu-prof", "--cpu-prof-dir", profileDir, "--cpu-prof-interval", "200"] : []
-  if (ctx.options.cpuProfile) mkdirSync(profileDir, { recursive: true })
-  const server = await startListening([...flags, main, "--port", "0", "--host", "127.0.0.1", "--db", db, "--log-level", "warning"])
-  const client = new HttpClient(server.port, CONCURRENCY)
-  return {
-    server,
-    client,
-    stop: async (window) => {
-      client.close()
-      const code = await server.stop()
-      if (code !== 0) throw new Error(`abathur-server exited with ${code}:\n${server.stderr()}`)
-      if (!ctx.options.cpuProfile) return undefined
-      const profile = readCpuProfile(profileDir) as Parameters<typeof summarize>[0]
-      const locate = bundleModules()
-      return summarize(profile, 25, {
-        locate: (url, line) => {
-          const m = locate(url, line)
-          return m.startsWith("src/") ? `apps/server/${m}` : m
-        },
-        area: serverArea,
-        excludeIdle: true,
-        ...(window !== undefined && { window })
-      })
-    }
-  }
-}
-
-/** Areas of the server's profile: its own modules and the HTTP stack besides the queue's. */
-const serverArea = (where: string, fn: string): string => {
-  // In these profiles better-sqlite3's calls show as self time of the repository functions that make them.
-  if (where.includes("/packages/storage/")) return "@abathur/storage (repository, with the SQLite calls it makes)"
-  if (where === "" && fn !== "(garbage collector)" && fn !== "(program)") return "native (Node bindings such as socket writes, V8 builtins)"
-  if (where.startsWith("apps/server/")) return "apps/server (routes, metrics, wake-ups)"
-  if (where.includes("@effect/platform-node") || where.includes("@effect+platform-node")) return "@effect/platform-node (Node HTTP adapter)"
-  if (where.includes("@effect/platform") || where.includes("@effect+platform")) return "@effect/platform (router, request, response)"
-  if (where.startsWith("node:internal/http") || where.startsWith("node:_http") || where.startsWith("node:http")) return "node:http (parser, sockets)"
-  if (where.startsWith("node:net") || where.startsWith("node:internal/stream") || where.startsWith("node:stream")) return "node streams and sockets"
-  return areaOf(where, fn)
-}
-
-// ---- H1 on PostgreSQL ---------------------------------------------------------------------------
-
-/**
- * The same cycles (claim, then complete with the token; CONCURRENCY loops, the same client) on
- * PostgreSQL, through 1 and then 2 abathur-server processes sharing one fresh database (loop w
- * talks to server w mod k). Seeded through the first server's POST /v1/plans. Skipped, with a
- * note, when no PostgreSQL can be started (ABATHUR_BENCH_POSTGRES=0 skips it too).
- */
-const postgresCycles = async (ctx: Ctx, sqliteCycles: number): Promise<{ rows: Array<ResultRow>; notes: Array<string> }> => {
-  if (process.env["ABATHUR_BENCH_POSTGRES"] === "0") return { rows: [], notes: ["PostgreSQL rows skipped (ABATHUR_BENCH_POSTGRES=0)"] }
-  const n = ctx.size(2_000, 200)
-  const warm = Math.min(200, Math.round(n / 10))
-  let pgs: Awaited<ReturnType<typeof startBenchPostgres>>
-  try {
-    pgs = await startBenchPostgres()
-  } catch (error) {
-    return {
-      rows: [],
-      notes: [`PostgreSQL rows skipped: no PostgreSQL server started (${String(error).split("\n")[0]}); set ABATHUR_BENCH_POSTGRES_URL`]
-    }
-  }
-  const rows: Array<ResultRow> = []
-  const notes: Array<string> = [
-    `PostgreSQL: ${pgs.describe}; ${fmtInt(n)} measured cycles per row after ${fmtInt(warm)} warm-up cycles, each row on a fresh database ` +
-      `seeded with ${fmtInt(n + warm)} READY tasks through POST /v1/plans; the same ${CONCURRENCY} loops and client as above, loop w on server w mod k`
-  ]
-  try {
-    for (const k of [1, 2]) {
-      const url = await pgs.database()
-      const servers: Array<Listening> = []
-      const clients: Array<HttpClient> = []
-      try {
-        for (let i = 0; i < k; i++) {
-          const server = await startListening([SERVER_MAIN, "--port", "0", "--host", "127.0.0.1", "--db", url, "--log-level", "warning"])
-          servers.push(server)
-          clients.push(new HttpClient(server.port, CONCURRENCY))
-        }
-        const s0 = performance.now()
-        for (const plan of readyPlans(n + warm, { seed: 52, chunk: 500 })) expect(await clients[0]!.post("/v1/plans", plan), 201, "plan (PostgreSQL)")
-        const seedMs = performance.now() - s0
-        const lat: Array<number> = []
-        const cycle = async (w: number, record: boolean): Promise<void> => {
-          const client = clients[w % k]!
-          const s = performance.now()
-          const claimed = await client.post("/v1/claims", { worker: `w${w}` })
-          if (claimed.status === 204) throw new Error("abathur-server (PostgreSQL): the queue ran dry")
-          const task = JSON.parse(expect(claimed, 200, "claim (PostgreSQL)").text) as { id: string; leaseToken: string }
-          expect(await client.post(`/v1/tasks/${task.id}/complete`, { leaseToken: task.leaseToken }), 200, "complete (PostgreSQL)")
-          if (record) lat.push(performance.now() - s)
-        }
-        let warmLeft = warm
-        await runLoops(CONCURRENCY, async (w) => {
-          if (warmLeft-- <= 0) return false
-          await cycle(w, false)
-          return true
-        })
-        settle()
-        let todo = n
-        const t0 = performance.now()
-        await runLoops(CONCURRENCY, async (w) => {
-          if (todo-- <= 0) return false
-          await cycle(w, true)
-          return true
-        })
-        const cycles = n / ((performance.now() - t0) / 1000)
-        const l = stats(lat)
-        const label = `${k} server${k === 1 ? "" : "s"}`
-        rows.push(
-          infoRow(
-            `throughput on PostgreSQL, ${label} (claim + complete cycles)`,
-            fmtRate(cycles, "cycles/s"),
-            "—",
-            fmtShareOf(cycles, sqliteCycles, "SQLite's (first row)")
-          ),
-          infoRow(`cycle p50 / p99 on PostgreSQL, ${label}`, `${fmtMs(l.p50)} / ${fmtMs(l.p99)}`)
-        )
-        notes.push(`PostgreSQL, ${label}: seeding ${fmtInt(n + warm)} tasks took ${fmtMs(seedMs)}`)
-      } finally {
-        for (const c of clients) c.close()
-        for (const server of servers) {
-          const code = await server.stop()
-          if (code !== 0) notes.push(`warning: abathur-server on PostgreSQL exited with ${code}: ${server.stderr().slice(-400)}`)
-        }
-      }
-    }
-  } finally {
-    await pgs.stop()
-  }
-  return { rows, notes }
-}
+export { CONCURRENCY } from "./httpRig.js"
 
 // ---- H1 ---------------------------------------------------------------------------------------
 
@@ -423,15 +192,6 @@ export const h1 = async (ctx: Ctx): Promise<WorkloadResult> => {
     cleanup()
   }
 }
-
-/** The same work's CPU in-process, and how much more the server spends on it. */
-const inProcessCpuRow = (metric: string, inProcessCpuUs: number, serverUs: number) =>
-  infoRow(
-    metric,
-    Number.isFinite(inProcessCpuUs) ? `${inProcessCpuUs.toFixed(0)} µs` : "—",
-    "—",
-    Number.isFinite(inProcessCpuUs) ? `server spends ${(serverUs / inProcessCpuUs).toFixed(2)}× it` : "—"
-  )
 
 // ---- H2 ---------------------------------------------------------------------------------------
 

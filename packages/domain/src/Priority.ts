@@ -94,6 +94,12 @@ export const urgencyScore = (deadline: number | null, estimatedDurationSeconds: 
 
 export const dependencyScore = (openDependents: number): number => clamp((100 / 3) * Math.log10(1 + Math.max(0, openDependents)))
 
+/**
+ * The open direct dependents a dependency score stands for: the inverse of `dependencyScore`
+ * (what `show` explains); at the cap, 999 or more.
+ */
+export const dependentsForScore = (score: number): number => Math.round(10 ** ((clamp(score) * 3) / 100) - 1)
+
 export const starvationScore = (waitingSince: number, now: number, horizonSeconds: number): number =>
   clamp((100 * (now - waitingSince)) / 1000 / horizonSeconds)
 

@@ -6,6 +6,7 @@ import {
   combine,
   defaultPrioritySettings,
   dependencyScore,
+  dependentsForScore,
   formatIssues,
   nextUrgencyRefreshAt,
   priorityBreakdown,
@@ -92,6 +93,11 @@ describe("factor scores", () => {
       expect(dependencyScore(99)).toBeCloseTo(66.67, 2)
       expect(dependencyScore(999)).toBeCloseTo(100, 10)
       expect(dependencyScore(1_000_000)).toBe(100)
+    })
+
+    it("is read back as the number of dependents it stands for (what `show` explains)", () => {
+      for (let n = 0; n <= 999; n++) expect(dependentsForScore(dependencyScore(n))).toBe(n)
+      expect(dependentsForScore(100)).toBe(999)
     })
 
     it("grows with every extra dependent until the cap", () => {

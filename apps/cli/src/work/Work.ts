@@ -18,13 +18,13 @@ import { type LogLevel, runPool, type WorkSummary } from "./WorkerPool.js"
 
 /**
  * `abathur work --exec CMD`: the command-line face of the worker pool. The flags are parsed
- * here; `Cli.ts` adds the global options and registers the command.
+ * here; `commands/AgentCommands.ts` registers the command (with the global options).
  */
 
 const text = (name: string, pseudo: string, description: string) =>
   Options.text(name).pipe(Options.withPseudoName(pseudo), Options.withDescription(description), Options.optional)
 
-/** The flags of `abathur work` (the global options come from Cli.ts). */
+/** The flags of `abathur work` (the global options come from commands/App.ts). */
 export const workOptions = {
   exec: text(
     "exec",
@@ -53,7 +53,7 @@ export interface WorkFlags {
   readonly server: Option.Option<string>
 }
 
-/** What `work` needs from the app (a subset of Cli.ts's context). */
+/** What `work` needs from the app (a subset of the commands' context, commands/Command.ts). */
 export interface WorkContext {
   readonly app: {
     readonly env: Readonly<Record<string, string | undefined>>

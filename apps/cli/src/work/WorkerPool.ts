@@ -1,14 +1,19 @@
 import type { ClaimedTask, JsonValue } from "@abathur/domain"
-import { Cause, Effect, Either, Fiber, Queue, Runtime } from "effect"
-import { BackendError, type ClaimRequest, isLost, type WorkBackend, type WorkError } from "./Backend.js"
-import { type Child, type ChildExit, lastBytes, resultOf, STDERR_ERROR_BYTES } from "./Child.js"
+import { Effect, Either, Fiber, Queue, Runtime } from "effect"
+import { type ClaimRequest, isLost, type WorkBackend, type WorkError } from "./Backend.js"
+import { watchChanges } from "./ChangeWatch.js"
+import { type ChildExit, resultOf } from "./Child.js"
+import { describe, guard, makeLeaseKeeper, short, transient } from "./LeaseKeeper.js"
 import { makeSpawner } from "./Spawner.js"
 import type { StatusSnapshot } from "./StatusLine.js"
+import { childSpec, type Entry, endingOf, failureOf, newEntry, seconds } from "./TaskRun.js"
 
 /**
  * The worker pool behind `abathur work`: claims ready tasks, runs the command once per task (at
  * most `concurrency` at a time), renews leases while children run, and reports each outcome. The
- * queue decides what a report means (retries, cascades); the pool only calls it.
+ * queue decides what a report means (retries, cascades); the pool only calls it. One task's run
+ * (what the child is given, what its exit means) is in TaskRun.ts, the leases in LeaseKeeper.ts,
+ * the watch on other processes' commits in ChangeWatch.ts.
  */
 
 export interface PoolOptions {
@@ -59,47 +64,6 @@ export interface WorkSummary {
   readonly timedOut: number
 }
 
-interface Entry {
-  readonly task: ClaimedTask
-  readonly startedAt: number
-  child: Child | null
-  exited: boolean
-  timedOut: boolean
-  /** Why the task is no longer ours (cancelled, reclaimed), or null. */
-  lost: string | null
-  /** Killed by a second signal: give the task back. */
-  forced: boolean
-}
-
-/** The largest prompt passed in ABATHUR_TASK_PROMPT (Linux refuses single variables over 128 KiB). */
-const PROMPT_ENV_BYTES = 120 * 1024
-
-const promptForEnv = (prompt: string): string => {
-  const clean = prompt.replace(/\0/g, "")
-  const bytes = Buffer.from(clean, "utf8")
-  return bytes.length <= PROMPT_ENV_BYTES ? clean : lastBytes(bytes.subarray(0, PROMPT_ENV_BYTES), PROMPT_ENV_BYTES).replace(/\uFFFD$/, "")
-}
-
-/** The Task JSON the child reads on stdin (the lease stays with the worker). */
-const stdinFor = (task: ClaimedTask): string => {
-  const { leaseToken: _token, leaseExpiresAt: _expires, ...rest } = task
-  return `${JSON.stringify(rest)}\n`
-}
-
-const short = (id: string) => id.slice(0, 8)
-
-/** Text for people from an error of the queue, the server or a defect. */
-const describe = (error: WorkError | Cause.Cause<WorkError>): string =>
-  Cause.isCause(error) ? (Cause.pretty(error).split("\n")[0] ?? "unexpected failure") : `${error._tag}: ${error.message}`
-
-/** Turns defects (e.g. SQLITE_BUSY past the busy timeout) into transient backend errors. */
-const guard = <A>(effect: Effect.Effect<A, WorkError>): Effect.Effect<A, WorkError> =>
-  Effect.catchAllDefect(effect, (defect) =>
-    Effect.fail(new BackendError({ message: defect instanceof Error ? defect.message : String(defect), transient: true }))
-  )
-
-const transient = (error: WorkError) => error._tag === "BackendError" && error.transient
-
 export const runPool = (backend: WorkBackend, options: PoolOptions, io: PoolIo): Effect.Effect<WorkSummary, WorkError> =>
   Effect.gen(function* () {
     const graceMs = options.killGraceMs ?? 5000
@@ -135,50 +99,9 @@ export const runPool = (backend: WorkBackend, options: PoolOptions, io: PoolIo):
       stopping
     }))
 
+    const { lose, heartbeats, persist } = makeLeaseKeeper(backend, io.log, graceMs)
+
     // ---- one task ------------------------------------------------------------------------
-
-    const lose = (entry: Entry, why: string) =>
-      Effect.suspend(() => {
-        if (entry.lost !== null || entry.exited) return Effect.void
-        entry.lost = why
-        entry.child?.terminate(graceMs)
-        return io.log("warning", `task ${short(entry.task.id)} ${why}: stopping its command (process group ${entry.child?.pid ?? "?"})`)
-      })
-
-    const heartbeats = (entry: Entry, leaseSeconds: number) =>
-      Effect.gen(function* () {
-        const every = Math.min(60_000, Math.max(100, Math.floor((leaseSeconds * 1000) / 3)))
-        while (true) {
-          yield* Effect.sleep(every)
-          const r = yield* Effect.either(guard(backend.heartbeat(entry.task.id, entry.task.leaseToken, leaseSeconds)))
-          if (Either.isLeft(r)) {
-            if (isLost(r.left)) return yield* lose(entry, `was cancelled or reclaimed (${r.left._tag}: ${r.left.message})`)
-            yield* io.log("warning", `task ${short(entry.task.id)}: heartbeat failed, trying again: ${describe(r.left)}`)
-          }
-        }
-      })
-
-    /**
-     * Runs a report until it is recorded or refused for good (transient errors are retried a few
-     * times); a refusal is logged and returned.
-     */
-    const persist = <A>(what: string, entry: Entry, effect: Effect.Effect<A, WorkError>): Effect.Effect<Either.Either<A, WorkError>> =>
-      Effect.gen(function* () {
-        for (let attempt = 0; ; attempt++) {
-          const r = yield* Effect.either(guard(effect))
-          if (Either.isRight(r)) return r
-          if (transient(r.left) && attempt < 8) {
-            yield* io.log("warning", `task ${short(entry.task.id)}: could not ${what} yet (${describe(r.left)}); trying again`)
-            yield* Effect.sleep(Math.min(5000, 100 * 2 ** attempt))
-            continue
-          }
-          const why = isLost(r.left) ? "it was cancelled or reclaimed meanwhile" : describe(r.left)
-          yield* io.log(isLost(r.left) ? "warning" : "error", `task ${short(entry.task.id)}: could not ${what}: ${why}`)
-          return r
-        }
-      })
-
-    const seconds = (ms: number) => `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)}s`
 
     const report = (entry: Entry, exit: ChildExit) =>
       Effect.gen(function* () {
@@ -197,25 +120,7 @@ export const runPool = (backend: WorkBackend, options: PoolOptions, io: PoolIo):
           yield* io.log("info", `task ${id}: its command stopped; the task ${entry.lost}, so nothing is reported`)
           return
         }
-        const stderr = exit.stderr.buffer()
-        const stderrTail = lastBytes(stderr, STDERR_ERROR_BYTES)
-        let error: string | null = null
-        if (exit.spawnError !== null) {
-          error = `cannot run ${options.command}: ${exit.spawnError.message}`
-        } else if (entry.timedOut) {
-          const limit = task.maxExecutionTimeoutSeconds
-          const how = (entry.child?.sent ?? []).includes("SIGKILL") ? `SIGTERM, then SIGKILL ${graceMs / 1000} s later` : "SIGTERM"
-          const head = `timed out after ${limit} s (maxExecutionTimeoutSeconds): the command's process group got ${how}`
-          const room = STDERR_ERROR_BYTES - Buffer.byteLength(head) - 1
-          error = stderr.length > 0 && room > 0 ? `${head}\n${lastBytes(stderr, room)}` : head
-        } else if (exit.code !== 0) {
-          error =
-            stderrTail.trim() !== ""
-              ? stderrTail
-              : exit.signal !== null
-                ? `the command was killed by ${exit.signal} (no output on stderr)`
-                : `the command exited with code ${exit.code} (no output on stderr)`
-        }
+        let error = failureOf(entry, exit, options.command, graceMs)
         if (error === null) {
           const result = resultOf(exit.stdout) as JsonValue
           // Complete and claim this slot's next task in one transaction, while there is work to take.
@@ -243,13 +148,7 @@ export const runPool = (backend: WorkBackend, options: PoolOptions, io: PoolIo):
         if (r.retried) counts.retried++
         else counts.failed++
         const lastLine = error.trim().split("\n").pop() ?? ""
-        const what = entry.timedOut
-          ? "timed out"
-          : exit.spawnError !== null
-            ? "could not start"
-            : exit.signal !== null
-              ? `killed by ${exit.signal}`
-              : `exit code ${exit.code}`
+        const what = endingOf(entry, exit)
         yield* io.log(
           r.retried ? "warning" : "error",
           `task ${id} failed (${what}) after ${seconds(exit.durationMs)}${r.retried ? `, will be retried (${task.retryCount + 1} of ${task.maxRetries})` : ", no retries left"}: ${lastLine.slice(0, 200)}`
@@ -260,17 +159,7 @@ export const runPool = (backend: WorkBackend, options: PoolOptions, io: PoolIo):
       Effect.gen(function* () {
         const { task } = entry
         const leaseSeconds = options.leaseSeconds ?? task.maxExecutionTimeoutSeconds
-        const child = spawner.start({
-          file: options.file,
-          argv: options.argv,
-          env: { ABATHUR_TASK_ID: task.id, ABATHUR_TASK_PROMPT: promptForEnv(task.prompt) },
-          cwd: options.cwd,
-          stdin: stdinFor(task),
-          logPath: options.logPath === null ? null : options.logPath(task.id),
-          // The lease is renewed every third of it: a command of a dead worker must go within that.
-          orphanGraceMs: Math.floor((leaseSeconds * 1000) / 4),
-          logHeader: `# abathur work: task ${task.id}, attempt ${task.retryCount + 1} of ${task.maxRetries + 1}, by ${options.worker} at ${new Date(entry.startedAt).toISOString()}: ${options.command}\n`
-        })
+        const child = spawner.start(childSpec(entry, options, leaseSeconds))
         entry.child = child
         changed()
         yield* io.log("debug", `task ${short(task.id)} started: ${task.summary}`)
@@ -305,7 +194,7 @@ export const runPool = (backend: WorkBackend, options: PoolOptions, io: PoolIo):
     const start = (task: ClaimedTask, counted = false) =>
       Effect.gen(function* () {
         if (!counted) claimed++
-        const entry: Entry = { task, startedAt: Date.now(), child: null, exited: false, timedOut: false, lost: null, forced: false }
+        const entry = newEntry(task)
         running.set(task.id, entry)
         yield* Effect.fork(runTask(entry))
       })
@@ -345,71 +234,6 @@ export const runPool = (backend: WorkBackend, options: PoolOptions, io: PoolIo):
         if (status.right !== "running" && !entry.exited) yield* lose(entry, status.right === null ? "was deleted" : `is ${status.right} now`)
       }
     })
-
-    /**
-     * Wakes the loop when another process commits. The backend's change events (a file watch on
-     * the WAL) cost nothing while nothing happens; without them the version is polled every
-     * `pollMs`. A change also looks for cancelled tasks among the running ones (at most every
-     * 250 ms). Plain callbacks rather than a fiber loop: an idle worker must cost next to nothing.
-     */
-    const watchChanges = (version: () => Effect.Effect<number>): (() => void) => {
-      const read = () => Effect.runSync(Effect.orElseSucceed(version(), () => Number.NaN))
-      let last = read()
-      let dirty = false
-      let checking = false
-      let checkedAt = 0
-      let checkTimer: NodeJS.Timeout | null = null
-      let pending: NodeJS.Timeout | null = null
-      const maybeCheck = () => {
-        if (!dirty || checking || running.size === 0) return
-        const wait = 250 - (Date.now() - checkedAt)
-        if (wait > 0) {
-          checkTimer ??= setTimeout(() => {
-            checkTimer = null
-            maybeCheck()
-          }, wait)
-          return
-        }
-        dirty = false
-        checking = true
-        checkedAt = Date.now()
-        Runtime.runFork(runtime)(
-          checkRunning.pipe(
-            Effect.ensuring(
-              Effect.sync(() => {
-                checking = false
-                maybeCheck()
-              })
-            )
-          )
-        )
-      }
-      const look = () => {
-        pending = null
-        const v = read()
-        if (v === last) return
-        last = v
-        dirty = true
-        notify()
-        maybeCheck()
-      }
-      // A commit writes several pages: one look per burst of events.
-      const event = () => {
-        pending ??= setTimeout(look, 5)
-      }
-      let poll: NodeJS.Timeout | null = null
-      const polling = () => {
-        poll ??= setInterval(look, pollMs)
-      }
-      const unwatch = backend.watch?.(event, polling) ?? null
-      if (unwatch === null) polling()
-      return () => {
-        unwatch?.()
-        if (poll !== null) clearInterval(poll)
-        if (pending !== null) clearTimeout(pending)
-        if (checkTimer !== null) clearTimeout(checkTimer)
-      }
-    }
 
     // ---- the loop ------------------------------------------------------------------------
 
@@ -461,7 +285,18 @@ export const runPool = (backend: WorkBackend, options: PoolOptions, io: PoolIo):
     const spawner = makeSpawner({ ...options.env, ...backend.childEnv })
     spawner.warm()
     const remove = io.onSignal(onSignal)
-    const unwatch = backend.version === null ? null : watchChanges(backend.version)
+    const unwatch =
+      backend.version === null
+        ? null
+        : watchChanges({
+            backend,
+            version: backend.version,
+            pollMs,
+            runtime,
+            changed: notify,
+            busy: () => running.size > 0,
+            check: checkRunning
+          })
 
     /** Claims for the free slots: up to that many tasks in one transaction (within --max-tasks). */
     const claimFree = (waitSeconds: number) => {
