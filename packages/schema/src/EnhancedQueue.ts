@@ -38,6 +38,7 @@ interface TaskFacts {
   readonly dependencies: SqlValue | undefined
 }
 
+/** The version 2 tasks DDL under another table name (its self-reference stays `tasks`). */
 const tasksTableDdl = (name: string): string => TASKS_V2.replace(/CREATE TABLE tasks \(/, `CREATE TABLE ${name} (`)
 
 /** Migration 2's body. Runs inside the migrator's transaction, with foreign keys off. */
