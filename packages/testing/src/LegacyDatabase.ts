@@ -6,7 +6,7 @@
  * random stream, so the order of its draws is what makes a seed give the same database again.
  * The formats and tables of the Python implementation are in LegacyShapes.ts.
  */
-import { SCHEMA_MIGRATIONS, TASKS_V1 } from "@abathur/schema"
+import { SCHEMA_MIGRATIONS, TASK_COLUMNS_V1, TASKS_V1 } from "@abathur/schema"
 import BetterSqlite3 from "better-sqlite3"
 import { mulberry32 } from "./Builders.js"
 import { formatLegacy, PYTHON_COLUMNS, SESSIONS_DDL } from "./LegacyShapes.js"
@@ -145,25 +145,7 @@ export const createLegacyDatabase = (path: string, options: LegacyDatabaseOption
     }
 
     const columns = [
-      "id",
-      "prompt",
-      "agent_type",
-      "priority",
-      "status",
-      "input_data",
-      "result_data",
-      "error_message",
-      "retry_count",
-      "max_retries",
-      "max_execution_timeout_seconds",
-      "submitted_at",
-      "started_at",
-      "completed_at",
-      "last_updated_at",
-      "created_by",
-      "parent_task_id",
-      "dependencies",
-      "session_id",
+      ...TASK_COLUMNS_V1,
       ...(legacyColumns ? ["source", "calculated_priority", "deadline", "estimated_duration_seconds", "dependency_depth", "dependency_type"] : [])
     ]
     const insertTask = db.prepare(`INSERT INTO tasks (${columns.join(", ")}) VALUES (${columns.map((c) => `@${c}`).join(", ")})`)

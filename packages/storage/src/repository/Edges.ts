@@ -33,8 +33,17 @@ const neighbourSql = (near: "dependent_task_id" | "prerequisite_task_id", far: "
      FROM task_dependencies d JOIN tasks t ON t.id = d.${far}
      WHERE d.${near} = ? ORDER BY d.created_at, d.rowid`
 
+/** The edges whose `end` is in an IN list (the statement text the two bulk reads below share). */
+const edgesWhereIn = (end: "dependent_task_id" | "prerequisite_task_id") => (ph: string) =>
+  `SELECT dependent_task_id AS dependentTaskId, prerequisite_task_id AS prerequisiteTaskId,
+             dependency_type AS dependencyType, on_failure AS onFailure, resolved_at AS resolvedAt
+           FROM task_dependencies WHERE ${end} IN (${ph})`
+const edgesWhereDependentIn = edgesWhereIn("dependent_task_id")
+const edgesWherePrerequisiteIn = edgesWhereIn("prerequisite_task_id")
+
 export const makeEdges = (sql: Sql) => {
   const { all, get, pluck, stmt, insertMany } = sql
+  const edgeRows = (sql: string, part: ReadonlyArray<string>) => all<Edge>(sql, ...part)
   return {
     insertDependency: (dep: TaskDependency): void => {
       try {
@@ -178,25 +187,10 @@ export const makeEdges = (sql: Sql) => {
     /** Every edge whose both ends are among `ids`. */
     edgesAmong: (ids: ReadonlyArray<string>): Array<Edge> => {
       const set = new Set(ids)
-      return inChunks(
-        ids,
-        (ph) =>
-          `SELECT dependent_task_id AS dependentTaskId, prerequisite_task_id AS prerequisiteTaskId,
-             dependency_type AS dependencyType, on_failure AS onFailure, resolved_at AS resolvedAt
-           FROM task_dependencies WHERE dependent_task_id IN (${ph})`,
-        (sql, part) => all<Edge>(sql, ...part)
-      ).filter((e) => set.has(e.prerequisiteTaskId))
+      return inChunks(ids, edgesWhereDependentIn, edgeRows).filter((e) => set.has(e.prerequisiteTaskId))
     },
 
     /** Dependents (through any edge) of these tasks. */
-    dependentsOfMany: (ids: ReadonlyArray<string>): Array<Edge> =>
-      inChunks(
-        ids,
-        (ph) =>
-          `SELECT dependent_task_id AS dependentTaskId, prerequisite_task_id AS prerequisiteTaskId,
-             dependency_type AS dependencyType, on_failure AS onFailure, resolved_at AS resolvedAt
-           FROM task_dependencies WHERE prerequisite_task_id IN (${ph})`,
-        (sql, part) => all<Edge>(sql, ...part)
-      )
+    dependentsOfMany: (ids: ReadonlyArray<string>): Array<Edge> => inChunks(ids, edgesWherePrerequisiteIn, edgeRows)
   }
 }
