@@ -25,7 +25,7 @@ export type { ListFilter, PlanSubmission, StatusCounts } from "./repository/Task
  * hierarchy and the waits-for graph, audit, maintenance). The groups are joined once, here;
  * a call goes straight to its group's function.
  */
-export const makeTaskRepository = (db: BetterSqlite3.Database) => {
+export const makeTaskRepository = (db: BetterSqlite3.Database): TaskStore => {
   const sql = makeSql(db)
   return {
     ...makeTransactions(db),
@@ -38,7 +38,15 @@ export const makeTaskRepository = (db: BetterSqlite3.Database) => {
   }
 }
 
-export type TaskStore = ReturnType<typeof makeTaskRepository>
+/** Every method of the task repository (declared per group, so that each keeps its doc comment). */
+export interface TaskStore
+  extends ReturnType<typeof makeTransactions>,
+    ReturnType<typeof makeTasks>,
+    ReturnType<typeof makeClaims>,
+    ReturnType<typeof makeHierarchy>,
+    ReturnType<typeof makeEdges>,
+    ReturnType<typeof makeAudit>,
+    ReturnType<typeof makeMaintenance> {}
 
 /** The task repository as an Effect service. */
 export class TaskRepository extends Context.Tag("@abathur/storage/TaskRepository")<TaskRepository, TaskStore>() {
