@@ -72,3 +72,26 @@ export const auditReasons = (db: Database.Database, taskId: string): Array<strin
   (db.prepare("SELECT reason FROM task_audit WHERE task_id = ? ORDER BY id").all(taskId) as Array<{ reason: string }>).map((r) => r.reason)
 
 export const uuid = (n: number): string => `00000000-0000-4000-8000-${n.toString(16).padStart(12, "0")}`
+
+/** The instant the legacy upgrade tests migrate at. */
+export const NOW = "2026-11-26T06:04:11.123Z"
+export const now = () => new Date(NOW)
+
+/** A legacy tasks table as loose as SQLite allows: no NOT NULL, no CHECK. */
+export const LOOSE_V1 = `
+CREATE TABLE tasks (
+  id TEXT PRIMARY KEY, prompt TEXT, agent_type TEXT, priority INTEGER, status TEXT, input_data TEXT,
+  result_data TEXT, error_message TEXT, retry_count INTEGER, max_retries INTEGER,
+  max_execution_timeout_seconds INTEGER, submitted_at TIMESTAMP, started_at TIMESTAMP,
+  completed_at TIMESTAMP, last_updated_at TIMESTAMP, created_by TEXT, parent_task_id TEXT,
+  dependencies TEXT, session_id TEXT
+)`
+
+/** The dependency edges of a migrated database, as [dependent, prerequisite], sorted. */
+export const edges = (db: Database.Database): Array<[string, string]> =>
+  (
+    db.prepare("SELECT dependent_task_id AS d, prerequisite_task_id AS p FROM task_dependencies ORDER BY d, p").all() as Array<{
+      d: string
+      p: string
+    }>
+  ).map((e) => [e.d, e.p])

@@ -110,3 +110,15 @@ export const thrown = (f: () => unknown): unknown => {
   }
   throw new Error("expected the call to throw")
 }
+
+/** An id no test inserts. */
+export const MISSING = "00000000-0000-4000-8000-0000000000ee"
+
+/** A fresh repository with these tasks inserted (in order). */
+export const withTasks = (...tasks: ReadonlyArray<StoredTask>): Opened => {
+  const opened = openRepo()
+  opened.repo.transaction(() => {
+    for (const t of tasks) opened.repo.insertTask(t)
+  })
+  return opened
+}

@@ -1,6 +1,6 @@
 /** The repository's hierarchy bookkeeping: counters along ancestors, gates, edges by policy, idempotency. */
 import { describe, expect, it } from "vitest"
-import { at, makeDependency, makeTask, openRepo } from "./helpers.js"
+import { at, makeDependency, makeTask, MISSING, openRepo, withTasks } from "../helpers.js"
 
 const setup = () => {
   const { db, repo } = openRepo()
@@ -66,5 +66,31 @@ describe("hierarchy bookkeeping in the repository", () => {
     expect(repo.getPlanSubmission("p")).toBeNull()
     repo.insertPlanSubmission("p", { fingerprint: "f", taskKeys: { a: root.id } }, at(5))
     expect(repo.getPlanSubmission("p")).toEqual({ fingerprint: "f", taskKeys: { a: root.id } })
+  })
+})
+
+describe("hierarchy", () => {
+  it("childIds, countChildren, rootIds and childrenOfMany follow parent links", () => {
+    const root1 = makeTask({ submittedAt: at(0) })
+    const root2 = makeTask({ submittedAt: at(1) })
+    const child2 = makeTask({ parentTaskId: root1.id, submittedAt: at(3) })
+    const child1 = makeTask({ parentTaskId: root1.id, submittedAt: at(2) })
+    const grandchild = makeTask({ parentTaskId: child1.id, submittedAt: at(4) })
+    const { repo } = withTasks(root1, root2, child2, child1, grandchild)
+    expect(repo.childIds(root1.id)).toEqual([child1.id, child2.id])
+    expect(repo.childIds(root2.id)).toEqual([])
+    expect(repo.countChildren(root1.id)).toBe(2)
+    expect(repo.countChildren(child1.id)).toBe(1)
+    expect(repo.countChildren(MISSING)).toBe(0)
+    expect(repo.rootIds()).toEqual([root1.id, root2.id])
+    const pairs = repo.childrenOfMany([root1.id, child1.id, root2.id])
+    expect(pairs.sort((x, y) => x.id.localeCompare(y.id))).toEqual(
+      [
+        { id: child1.id, parentId: root1.id },
+        { id: child2.id, parentId: root1.id },
+        { id: grandchild.id, parentId: child1.id }
+      ].sort((x, y) => x.id.localeCompare(y.id))
+    )
+    expect(repo.childrenOfMany([])).toEqual([])
   })
 })

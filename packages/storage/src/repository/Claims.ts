@@ -1,0 +1,129 @@
+/**
+ * The claim order, leases and priority refreshes: the heads of the READY classes, expired leases,
+ * the next instants a task becomes claimable or a lease runs out, and the stored priorities.
+ */
+import type { TaskSource, TaskStatus } from "@abathur/domain"
+import type { Sql } from "./Sql.js"
+
+/** What the priority of a task due for a refresh depends on. */
+export interface RefreshFacts {
+  readonly id: string
+  readonly status: TaskStatus
+  readonly priority: number
+  readonly source: TaskSource
+  readonly deadline: string | null
+  readonly estimatedDurationSeconds: number | null
+  readonly submittedAt: string
+  readonly notBefore: string | null
+  readonly openDependents: number
+}
+
+/** A task due for a refresh: what its priority depends on but the count of its dependents, and its rank. */
+export interface DueRefresh extends Omit<RefreshFacts, "openDependents"> {
+  readonly rank: number | null
+  readonly starved: boolean
+}
+
+interface DueRefreshRow extends Omit<DueRefresh, "starved"> {
+  readonly starved: number
+}
+
+/** The best READY task of one class of the claim order. */
+export interface ReadyHead {
+  readonly id: string
+  readonly rank: number
+  readonly starved: boolean
+  readonly submittedAt: string
+}
+
+interface ReadyHeadRow {
+  readonly id: string
+  readonly rank: number | null
+  readonly submittedAt: string
+}
+
+/** The priority columns a refresh writes. */
+export interface StoredPriority {
+  readonly calculatedPriority: number
+  readonly priorityRank: number | null
+  readonly priorityStarved: boolean
+  readonly priorityRefreshAt: string | null
+}
+
+export const makeClaims = (sql: Sql) => {
+  const { all, get, pluck, stmt } = sql
+  return {
+    /**
+     * The head of each class of the claim order among READY tasks (a READY task without a rank
+     * waits for its `notBefore` and is not claimable) (optionally of one agent
+     * type): the best not yet starved and the best starved, by rank then age. The caller
+     * compares the two at the current instant.
+     */
+    readyHeads: (agentType: string | null): Array<ReadyHead> => {
+      const heads: Array<ReadyHead> = []
+      for (const starved of [0, 1]) {
+        const row =
+          agentType === null
+            ? get<ReadyHeadRow>(
+                `SELECT id, priority_rank AS rank, submitted_at AS submittedAt FROM tasks INDEXED BY idx_tasks_ready_rank
+                 WHERE status = 'ready' AND priority_starved = ? AND priority_rank IS NOT NULL
+                 ORDER BY priority_rank DESC, submitted_at ASC LIMIT 1`,
+                starved
+              )
+            : get<ReadyHeadRow>(
+                `SELECT id, priority_rank AS rank, submitted_at AS submittedAt FROM tasks INDEXED BY idx_tasks_ready_agent_rank
+                 WHERE status = 'ready' AND agent_type = ? AND priority_starved = ? AND priority_rank IS NOT NULL
+                 ORDER BY priority_rank DESC, submitted_at ASC LIMIT 1`,
+                agentType,
+                starved
+              )
+        if (row !== undefined) heads.push({ ...row, rank: row.rank ?? Number.NEGATIVE_INFINITY, starved: starved === 1 })
+      }
+      return heads
+    },
+
+    /** RUNNING tasks whose lease expired at or before `now`. */
+    expiredLeases: (now: string): Array<string> =>
+      // Named: without statistics the planner may read every RUNNING task (it did through the index schema v5 dropped).
+      pluck(
+        "SELECT id FROM tasks INDEXED BY idx_tasks_lease_expiry WHERE status = 'running' AND lease_expires_at <= ? ORDER BY lease_expires_at",
+        now
+      ),
+
+    /**
+     * The earliest `notBefore` of a READY task that waits for it (out of the claim order until a
+     * refresh at that instant ranks it); null when none waits.
+     */
+    nextNotBefore: (): string | null =>
+      get<{ at: string | null }>(
+        "SELECT min(not_before) AS at FROM tasks INDEXED BY idx_tasks_not_before WHERE status = 'ready' AND priority_rank IS NULL"
+      )?.at ?? null,
+
+    /** The earliest lease expiry among RUNNING tasks. */
+    nextLeaseExpiry: (): string | null =>
+      // One step down the partial index; the planner's own choice read every RUNNING task.
+      get<{ at: string | null }>("SELECT min(lease_expires_at) AS at FROM tasks INDEXED BY idx_tasks_lease_expiry WHERE status = 'running'")?.at ??
+      null,
+
+    /** Tasks whose stored priority is due for a refresh at `at` (the earliest `limit`), with their stored rank. */
+    dueForRefresh: (at: string, limit?: number): Array<DueRefresh> =>
+      all<DueRefreshRow>(
+        `SELECT id, status, priority, source, deadline, estimated_duration_seconds AS estimatedDurationSeconds,
+           submitted_at AS submittedAt, not_before AS notBefore, priority_rank AS rank, priority_starved AS starved
+         FROM tasks WHERE priority_refresh_at <= ? ORDER BY priority_refresh_at LIMIT ?`,
+        at,
+        limit ?? -1
+      ).map((r) => ({ ...r, starved: r.starved === 1 })),
+
+    /** Stores a task's computed priority, its place in the claim order and its next refresh time. */
+    setPriority: (id: string, p: StoredPriority): void => {
+      stmt("UPDATE tasks SET calculated_priority = ?, priority_rank = ?, priority_starved = ?, priority_refresh_at = ? WHERE id = ?").run(
+        p.calculatedPriority,
+        p.priorityRank,
+        p.priorityStarved ? 1 : 0,
+        p.priorityRefreshAt,
+        id
+      )
+    }
+  }
+}

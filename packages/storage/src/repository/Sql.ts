@@ -1,0 +1,90 @@
+/**
+ * The statement layer every group of the task repository shares: one cache of prepared
+ * statements per repository, and the few ways of running them (rows, one row, first column,
+ * long IN lists in chunks, many rows per INSERT).
+ */
+import type { TaskStatus } from "@abathur/domain"
+import type BetterSqlite3 from "better-sqlite3"
+
+/** The open statuses as an SQL list. */
+export const OPEN = "('pending', 'blocked', 'ready', 'running')"
+
+/** A status as an SQL literal, from the closed set of statuses (never text from outside). */
+const STATUS_LITERALS: Readonly<Record<TaskStatus, string>> = {
+  pending: "'pending'",
+  blocked: "'blocked'",
+  ready: "'ready'",
+  running: "'running'",
+  completed: "'completed'",
+  failed: "'failed'",
+  cancelled: "'cancelled'"
+}
+export const statusLiteral = (status: TaskStatus): string => {
+  const literal = Object.hasOwn(STATUS_LITERALS, status) ? STATUS_LITERALS[status] : undefined
+  if (literal === undefined) throw new TypeError(`not a task status: ${JSON.stringify(status)}`)
+  return literal
+}
+
+/** SQLite allows 32766 bound parameters; stay well below for IN lists. */
+const CHUNK = 500
+
+export const chunks = <A>(items: ReadonlyArray<A>): Array<ReadonlyArray<A>> => {
+  const out: Array<ReadonlyArray<A>> = []
+  for (let i = 0; i < items.length; i += CHUNK) out.push(items.slice(i, i + CHUNK))
+  return out
+}
+
+export const placeholders = (n: number) => Array.from({ length: n }, () => "?").join(", ")
+
+/** Runs a query with a long IN list in chunks and concatenates the results. */
+export const inChunks = <R>(ids: ReadonlyArray<string>, sql: (ph: string) => string, run: (sql: string, ids: ReadonlyArray<string>) => Array<R>) => {
+  const out: Array<R> = []
+  for (const part of chunks(ids)) out.push(...run(sql(placeholders(part.length)), part))
+  return out
+}
+
+/** `rows` groups of `columns` placeholders, for a VALUES list. */
+export const rowsOf = (columns: number, rows: number) => {
+  const one = `(${placeholders(columns)})`
+  return Array.from({ length: rows }, () => one).join(", ")
+}
+
+/** The statement cache of one repository over `db`. Statements are prepared once and reused. */
+export const makeSql = (db: BetterSqlite3.Database) => {
+  const cache = new Map<string, BetterSqlite3.Statement>()
+  const stmt = (sql: string): BetterSqlite3.Statement => {
+    let s = cache.get(sql)
+    if (s === undefined) {
+      s = db.prepare(sql)
+      cache.set(sql, s)
+    }
+    return s
+  }
+  const all = <R>(sql: string, ...params: ReadonlyArray<unknown>) => stmt(sql).all(...params) as Array<R>
+  const get = <R>(sql: string, ...params: ReadonlyArray<unknown>) => stmt(sql).get(...params) as R | undefined
+  const pluck = (sql: string, ...params: ReadonlyArray<unknown>) =>
+    (
+      stmt(sql)
+        .raw(true)
+        .all(...params) as Array<Array<string>>
+    ).map((r) => r[0]!)
+
+  // Set-based inserts (a plan): many rows per statement, in blocks of 64, 32, ..., 1 rows so
+  // that at most seven statements of each kind are prepared.
+  const insertMany = <A>(items: ReadonlyArray<A>, sqlFor: (rows: number) => string, values: (item: A, into: Array<unknown>) => void): void => {
+    let i = 0
+    for (let block = 64; block >= 1; block >>= 1) {
+      while (items.length - i >= block) {
+        const params: Array<unknown> = []
+        for (let k = i; k < i + block; k++) values(items[k]!, params)
+        stmt(sqlFor(block)).run(...params)
+        i += block
+      }
+    }
+  }
+
+  return { stmt, all, get, pluck, insertMany }
+}
+
+/** The statement layer of one repository. */
+export type Sql = ReturnType<typeof makeSql>
