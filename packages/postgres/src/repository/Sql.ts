@@ -1,0 +1,71 @@
+/**
+ * What every group of the PostgreSQL task repository shares: the connection, the statement helpers,
+ * the row mapping and the classification of constraint errors.
+ */
+import { ConstraintViolation, rowToTask, type StoredTask, type TaskRow } from "@abathur/storage"
+import type { QueryResult } from "pg"
+import type { Queryable, Step } from "../Step.js"
+
+export const OPEN = "('pending', 'blocked', 'ready', 'running')"
+
+/** A `tasks` row as node-postgres returns it (booleans where SQLite has 0/1, plus `seq`). */
+export type PgTaskRow = Omit<TaskRow, "priority_starved" | "ancestor_gated"> & {
+  readonly priority_starved: boolean
+  readonly ancestor_gated: boolean
+}
+
+/** Maps a `tasks` row to the model, through the SQLite mapper (one mapping for both stores). */
+export const pgRowToTask = (row: PgTaskRow): StoredTask =>
+  rowToTask({ ...row, priority_starved: row.priority_starved ? 1 : 0, ancestor_gated: row.ancestor_gated ? 1 : 0 })
+
+/** Classifies a PostgreSQL constraint error as the SQLite repository does, or returns null. */
+export const classifyPgConstraint = (error: unknown): ConstraintViolation | null => {
+  if (!(error instanceof Error)) return null
+  const { code, constraint } = error as { code?: unknown; constraint?: unknown }
+  const kind =
+    code === "23503"
+      ? "missing-task"
+      : code === "23505"
+        ? constraint === "task_dependencies_pair"
+          ? "duplicate-dependency"
+          : "duplicate-task"
+        : code === "23514"
+          ? constraint === "task_dependencies_not_self"
+            ? "self-dependency"
+            : "check"
+          : null
+  return kind === null ? null : new ConstraintViolation({ kind, message: error.message })
+}
+
+/** The connection and the statement helpers every group runs its SQL with. */
+export class PgSql {
+  constructor(readonly client: Queryable) {}
+
+  /** The rows of one statement. */
+  *rows<R>(sql: string, params: ReadonlyArray<unknown> = []): Step<Array<R>> {
+    const res = (yield this.client.query(sql, params as Array<unknown>)) as QueryResult
+    return res.rows as Array<R>
+  }
+
+  *one<R>(sql: string, params: ReadonlyArray<unknown> = []): Step<R | undefined> {
+    return (yield* this.rows<R>(sql, params))[0]
+  }
+
+  *run(sql: string, params: ReadonlyArray<unknown> = []): Step<number> {
+    const res = (yield this.client.query(sql, params as Array<unknown>)) as QueryResult
+    return res.rowCount ?? 0
+  }
+
+  /** A statement whose constraint errors become ConstraintViolation. */
+  *guarded(sql: string, params: ReadonlyArray<unknown>): Step<void> {
+    try {
+      yield this.client.query(sql, params as Array<unknown>)
+    } catch (error) {
+      throw classifyPgConstraint(error) ?? error
+    }
+  }
+
+  *ids(sql: string, params: ReadonlyArray<unknown> = []): Step<Array<string>> {
+    return (yield* this.rows<{ id: string }>(sql, params)).map((r) => r.id)
+  }
+}
