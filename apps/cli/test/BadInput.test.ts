@@ -7,6 +7,9 @@ import { dumpDatabase, MISSING_ID, run, Sandbox, type Task, tempDir } from "./su
 /**
  * Bad input of every kind: each gets the contract's tag and exit code, the Error JSON on stderr
  * (nothing on stdout) with --json, one line on stderr without it, and leaves the database unchanged.
+ *
+ * It stays whole (issue 12): most of it is one table of cases over one fixture, and the check that
+ * the database reads the same after all of them belongs with that table.
  */
 
 interface Fixture {

@@ -1,3 +1,8 @@
+/**
+ * The HTTP API route by route against one real server. It stays whole (issue 12): the server is
+ * shared through the file, and the /metrics test at its end reads the claims, completions and
+ * failures that the earlier tests made.
+ */
 import { describe, expect, it } from "vitest"
 import { sharedServer } from "./support/server.js"
 

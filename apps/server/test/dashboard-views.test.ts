@@ -3,6 +3,9 @@
  * a 15-task plan with subtasks and edges, partly run through the HTTP API, then the graph, task
  * pages (fields, priority, links, audit, work log, actions), workers, failures, search, paging and
  * throughput. Screenshots at 1280x800 go to test-artifacts/ (gitignored).
+ *
+ * It stays whole (issue 12): the tests walk one browser page, in order, through one server and one
+ * fixture that each step changes (a retry, a release, a cancel), so they cannot run apart.
  */
 import { existsSync, mkdirSync, writeFileSync } from "node:fs"
 import { dirname, join } from "node:path"

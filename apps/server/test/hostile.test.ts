@@ -9,6 +9,8 @@ import { client, type RunningServer, startServer } from "./support/server.js"
 // foreign, oversized, deep, slow and unauthenticated requests. For every one: an answer (never a
 // hang: each request has a client timeout), never a 5xx, the contract's Error shape, and after the
 // whole batch the database holds exactly what it held before (no request here may write).
+// It stays whole (issue 12): most of it is the one table of cases, sent as one batch against one
+// pair of servers and checked against one snapshot of each database.
 
 const TOKEN = "hostile-s3cret-token"
 

@@ -2,6 +2,10 @@
  * An invariant checker for DESIGN.md section 3, over the rows of the queue's tables as read by
  * plain SQL (the SQLite reads are here; a store under test supplies its own through StoreProbe),
  * so that it does not trust the engine or the repository it checks.
+ *
+ * It stays whole (issue 12): `violationsIn` is one pass over the tables whose checks share the maps
+ * it builds (edges by task, subtree counts, the waits-for graph); the row reads and formulas beside
+ * it serve it and the property test.
  */
 import {
   calculatePriority,

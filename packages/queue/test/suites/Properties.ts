@@ -4,6 +4,9 @@
  * operation changed nothing and failed with one of the contract's tags, and each accepted
  * operation did what the contract says. Over a store (called for SQLite by Properties.test.ts,
  * for PostgreSQL by @abathur/postgres).
+ *
+ * It stays whole (issue 12): it is one property with its model, the command arbitraries and the
+ * `step` that states what each command must do to the tables, and the parts mean little apart.
  */
 import { randomUUID } from "node:crypto"
 import { formatTimestamp, type PlanNodeInput, type TaskSource } from "@abathur/domain"
