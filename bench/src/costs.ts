@@ -53,7 +53,7 @@ export class CostMeter {
         out[key] = (...args: Array<unknown>) => this.frame(name, () => fn(...args))
       }
     }
-    return out as TaskStore
+    return out as unknown as TaskStore
   }
 
   /** The cost lines, largest first, per operation. */
