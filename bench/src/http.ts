@@ -89,6 +89,16 @@ export const runLoops = async (workers: number, step: (worker: number) => Promis
   )
 }
 
+/** Runs `count` calls of `step` in all, over `workers` loops at once (loop w passes w). */
+export const runCount = (workers: number, count: number, step: (worker: number) => Promise<void>): Promise<void> => {
+  let left = count
+  return runLoops(workers, async (w) => {
+    if (left-- <= 0) return false
+    await step(w)
+    return true
+  })
+}
+
 export interface Listening {
   readonly url: string
   readonly port: number

@@ -7,7 +7,7 @@
  * the same cycles on PostgreSQL through 1 and 2 servers sharing one database (see postgres.ts).
  */
 import { join } from "node:path"
-import { runLoops } from "../http.js"
+import { runCount } from "../http.js"
 import { postgresCycles } from "./httpPostgres.js"
 import { openQueue } from "../runtime.js"
 import { readyPlans, SOURCES } from "../seed.js"
@@ -93,22 +93,12 @@ export const h1 = async (ctx: Ctx): Promise<WorkloadResult> => {
     let profile: CpuProfileSummary | undefined
     let left = -1
     try {
-      let warmLeft = warm
-      await runLoops(CONCURRENCY, async (w) => {
-        if (warmLeft-- <= 0) return false
-        await cycle(w, false)
-        return true
-      })
+      await runCount(CONCURRENCY, warm, (w) => cycle(w, false))
       settle()
-      let todo = n
       const span = cpuSpan(run.server)
       const from = monotonicUs()
       const c0 = performance.now()
-      await runLoops(CONCURRENCY, async (w) => {
-        if (todo-- <= 0) return false
-        await cycle(w, true)
-        return true
-      })
+      await runCount(CONCURRENCY, n, (w) => cycle(w, true))
       ms = performance.now() - c0
       const to = monotonicUs()
       cpu = span()
@@ -241,22 +231,12 @@ export const h2 = async (ctx: Ctx): Promise<WorkloadResult> => {
         expect(await run.client.post("/v1/tasks", inputs[next++]), 201, "submit")
         if (record) lat.push(performance.now() - s)
       }
-      let warmLeft = warm
-      await runLoops(CONCURRENCY, async () => {
-        if (warmLeft-- <= 0) return false
-        await submit(false)
-        return true
-      })
+      await runCount(CONCURRENCY, warm, () => submit(false))
       settle()
-      let todo = n
       const span = cpuSpan(run.server)
       const from = monotonicUs()
       const t0 = performance.now()
-      await runLoops(CONCURRENCY, async () => {
-        if (todo-- <= 0) return false
-        await submit(true)
-        return true
-      })
+      await runCount(CONCURRENCY, n, () => submit(true))
       ms = performance.now() - t0
       const to = monotonicUs()
       cpu = span()

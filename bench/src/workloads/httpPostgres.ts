@@ -2,7 +2,7 @@
  * H1 on PostgreSQL: the same claim + complete cycles as H1 (the same client and loops) through
  * 1 and then 2 abathur-server processes sharing one fresh database (see ../postgres.ts).
  */
-import { HttpClient, type Listening, runLoops, SERVER_MAIN, startListening } from "../http.js"
+import { HttpClient, type Listening, runCount, SERVER_MAIN, startListening } from "../http.js"
 import { startBenchPostgres } from "../postgres.js"
 import { readyPlans } from "../seed.js"
 import type { ResultRow } from "../types.js"
@@ -58,20 +58,10 @@ export const postgresCycles = async (ctx: Ctx, sqliteCycles: number): Promise<{ 
           expect(await client.post(`/v1/tasks/${task.id}/complete`, { leaseToken: task.leaseToken }), 200, "complete (PostgreSQL)")
           if (record) lat.push(performance.now() - s)
         }
-        let warmLeft = warm
-        await runLoops(CONCURRENCY, async (w) => {
-          if (warmLeft-- <= 0) return false
-          await cycle(w, false)
-          return true
-        })
+        await runCount(CONCURRENCY, warm, (w) => cycle(w, false))
         settle()
-        let todo = n
         const t0 = performance.now()
-        await runLoops(CONCURRENCY, async (w) => {
-          if (todo-- <= 0) return false
-          await cycle(w, true)
-          return true
-        })
+        await runCount(CONCURRENCY, n, (w) => cycle(w, true))
         const cycles = n / ((performance.now() - t0) / 1000)
         const l = stats(lat)
         const label = `${k} server${k === 1 ? "" : "s"}`
