@@ -3,6 +3,7 @@
  * shared through the file, and the /metrics test at its end reads the claims, completions and
  * failures that the earlier tests made.
  */
+import { CONTRACT_TASK_KEYS } from "@abathur/testing"
 import { describe, expect, it } from "vitest"
 import { sharedServer } from "./support/server.js"
 
@@ -22,39 +23,7 @@ describe("tasks", () => {
     expect(r.status).toBe(201)
     expect(r.headers.get("content-type")).toContain("application/json")
     const t = r.body
-    expect(Object.keys(t).sort()).toEqual(
-      [
-        "id",
-        "prompt",
-        "summary",
-        "agentType",
-        "priority",
-        "status",
-        "source",
-        "dependencyType",
-        "calculatedPriority",
-        "deadline",
-        "estimatedDurationSeconds",
-        "dependencyDepth",
-        "parentTaskId",
-        "sessionId",
-        "inputData",
-        "resultData",
-        "errorMessage",
-        "retryCount",
-        "maxRetries",
-        "maxExecutionTimeoutSeconds",
-        "submittedAt",
-        "startedAt",
-        "completedAt",
-        "lastUpdatedAt",
-        "createdBy",
-        "notBefore",
-        "idempotencyKey",
-        "stallCount",
-        "retryBackoffSeconds"
-      ].sort()
-    )
+    expect(Object.keys(t).sort()).toEqual(CONTRACT_TASK_KEYS)
     expect(t).toMatchObject({ summary: "Write the parser", priority: 7, source: "agent_planner", status: "ready", inputData: { repo: "x" } })
     expect(t.leaseToken).toBeUndefined()
   })

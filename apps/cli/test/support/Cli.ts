@@ -1,4 +1,4 @@
-import { dumpDatabase } from "@abathur/testing"
+import { CONTRACT_TASK_KEYS, dumpDatabase } from "@abathur/testing"
 import { tempDir as sharedTempDir } from "@abathur/testing/vitest"
 import { spawn } from "node:child_process"
 import { existsSync } from "node:fs"
@@ -110,37 +110,7 @@ export class Sandbox {
 }
 
 /** The contract's Task keys (a claimed task adds leaseToken and leaseExpiresAt). */
-export const TaskKeys = [
-  "id",
-  "prompt",
-  "summary",
-  "agentType",
-  "priority",
-  "status",
-  "source",
-  "dependencyType",
-  "calculatedPriority",
-  "deadline",
-  "estimatedDurationSeconds",
-  "dependencyDepth",
-  "parentTaskId",
-  "sessionId",
-  "inputData",
-  "resultData",
-  "errorMessage",
-  "retryCount",
-  "maxRetries",
-  "maxExecutionTimeoutSeconds",
-  "submittedAt",
-  "startedAt",
-  "completedAt",
-  "lastUpdatedAt",
-  "createdBy",
-  "notBefore",
-  "idempotencyKey",
-  "stallCount",
-  "retryBackoffSeconds"
-].sort()
+export const TaskKeys = CONTRACT_TASK_KEYS
 
 export interface Task {
   readonly id: string
