@@ -1,8 +1,9 @@
 import { TaskQueue, ValidationError } from "@abathur/queue"
-import { HttpRouter, HttpServerRequest, type HttpServerResponse } from "@effect/platform"
+import { HttpRouter, HttpServerError, HttpServerRequest, type HttpServerResponse } from "@effect/platform"
 import { NodeHttpServerRequest } from "@effect/platform-node"
-import { Cause, Effect, FiberRef, LogLevel } from "effect"
+import { Cause, Effect, Exit, FiberRef, LogLevel, Option, Runtime } from "effect"
 import { timingSafeEqual } from "node:crypto"
+import type { IncomingMessage, ServerResponse } from "node:http"
 import { errorResponse, Forbidden, internalError, NotFound, Unauthorized } from "./ApiError.js"
 import { BodyAborted } from "./Body.js"
 import { dashboardRoutes } from "./DashboardApi.js"
@@ -13,10 +14,10 @@ import { dependencyRoutes } from "./routes/DependencyRoutes.js"
 import { eventRoute, eventStreams } from "./routes/EventRoutes.js"
 import { leaseRoutes } from "./routes/LeaseRoutes.js"
 import { readRoutes } from "./routes/ReadRoutes.js"
-import type { ApiRoute, Handler } from "./routes/Route.js"
+import type { ApiRoute } from "./routes/Route.js"
 import { serverRoutes } from "./routes/ServerRoutes.js"
 import { taskRoutes } from "./routes/TaskRoutes.js"
-import { Wakeup } from "./Wakeup.js"
+import { type Shutdown, Wakeup } from "./Wakeup.js"
 
 export type { ApiRoute } from "./routes/Route.js"
 
@@ -39,7 +40,7 @@ export const routes: ReadonlyArray<ApiRoute> = [
 // ---- the application -------------------------------------------------------------------------
 
 /** Renders whatever a handler failed with as the contract's error document. */
-const toResponse = (handler: Handler, method: string, route: string) =>
+const toResponse = <R>(handler: Effect.Effect<HttpServerResponse.HttpServerResponse, unknown, R>, method: string, route: string) =>
   handler.pipe(
     Effect.catchAll((error) =>
       typeof error === "object" && error !== null && "_tag" in error && typeof error._tag === "string" && "message" in error
@@ -79,10 +80,16 @@ const observed = <R>(
       const seconds = (performance.now() - started) / 1000
       metrics.observeRequest(method, route, response.status, seconds)
       if (!debug) return Effect.succeed(response)
-      return Effect.flatMap(HttpServerRequest.HttpServerRequest, (req) =>
+      // (the fast path, which has no platform request, is off at the debug level)
+      return Effect.flatMap(Effect.serviceOption(HttpServerRequest.HttpServerRequest), (req) =>
         Effect.as(
           Effect.logDebug("request").pipe(
-            Effect.annotateLogs({ method: req.method, url: redacted(req.url), status: response.status, ms: Math.round(seconds * 100000) / 100 })
+            Effect.annotateLogs({
+              method,
+              url: Option.match(req, { onNone: () => route, onSome: (r) => redacted(r.url) }),
+              status: response.status,
+              ms: Math.round(seconds * 100000) / 100
+            })
           ),
           response
         )
@@ -99,6 +106,35 @@ const sameSecret = (given: string, expected: string): boolean => {
   const a = Buffer.from(given)
   const b = Buffer.from(expected)
   return a.length === b.length && timingSafeEqual(a, b)
+}
+
+/**
+ * Whether a route's handler runs to its end when the client goes away: a client must not cut a
+ * write between its commit and the publication of its changes (wake-ups, events, metrics). Long
+ * polls and MCP stay interruptible; their writes are guarded one by one.
+ */
+const uninterruptible = (r: ApiRoute): boolean => (r.method === "POST" || r.method === "DELETE") && r.path !== "/v1/claims"
+
+/** A guard's answer: the response, and the route label its request is measured under. */
+interface Refusal {
+  readonly route: "rejected" | "unauthorized"
+  readonly response: HttpServerResponse.HttpServerResponse
+}
+
+/** A task id the router would hand to its route as it is (a UUID's shape, in any case). */
+const UUID_SHAPE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
+
+/** Writes a worker route's response as the platform does (JSON, or an empty 204). */
+const send = (out: ServerResponse, response: HttpServerResponse.HttpServerResponse): void => {
+  if (out.writableEnded) return
+  const body = response.body
+  if (body._tag !== "Uint8Array" && body._tag !== "Empty") {
+    send(out, internalError(`unexpected response body ${body._tag}`))
+    return
+  }
+  out.writeHead(response.status, response.headers)
+  if (body._tag === "Uint8Array") out.end(body.body)
+  else out.end()
 }
 
 /** Methods whose requests carry no body the server reads. */
@@ -139,10 +175,7 @@ export const makeApp = (options: {
     const router = HttpRouter.fromIterable(
       routes.map((r) =>
         HttpRouter.makeRoute(r.method, r.path, observe(r.method, r.path, toResponse(r.handler, r.method, r.path)), {
-          // A client that goes away must not cut a write between its commit and the publication of
-          // its changes (wake-ups, events, metrics). Long polls and MCP stay interruptible; their
-          // writes are guarded one by one.
-          uninterruptible: (r.method === "POST" || r.method === "DELETE") && r.path !== "/v1/claims"
+          uninterruptible: uninterruptible(r)
         })
       )
     )
@@ -151,24 +184,24 @@ export const makeApp = (options: {
       "www-authenticate": 'Bearer realm="abathur"'
     })
 
-    const refuse = (method: string, error: { readonly _tag: string; readonly message: string }, status?: number) =>
-      observe(method, "rejected", Effect.succeed(errorResponse(error, {}, status)))
+    const refusal = (error: { readonly _tag: string; readonly message: string }, status?: number): Refusal => ({
+      route: "rejected",
+      response: errorResponse(error, {}, status)
+    })
 
-    const app = Effect.gen(function* () {
-      const req = yield* HttpServerRequest.HttpServerRequest
-      // the raw Node request: no copy of its headers on every request
-      const source = NodeHttpServerRequest.toIncomingMessage(req)
+    /** The guards (see above), in order: the first that refuses the request, or undefined when all let it through. */
+    const screen = (source: IncomingMessage): Refusal | undefined => {
       const headers = source.headers
+      const method = source.method ?? ""
       const own = options.own()
       // origin-form only: an absolute URL (whose authority would stand for the Host) or `*` is refused
       if (source.url?.charCodeAt(0) !== 0x2f /* / */) {
-        return yield* refuse(req.method, new ValidationError({ message: "the request target must be a path such as /v1/tasks" }))
+        return refusal(new ValidationError({ message: "the request target must be a path such as /v1/tasks" }))
       }
       const host = headers.host
       const verdict = host === undefined ? "malformed" : checkHost(host, own)
       if (verdict === "malformed") {
-        return yield* refuse(
-          req.method,
+        return refusal(
           new ValidationError({
             message:
               host === undefined
@@ -178,8 +211,7 @@ export const makeApp = (options: {
         )
       }
       if (verdict === "foreign" && options.token === null) {
-        return yield* refuse(
-          req.method,
+        return refusal(
           new Forbidden({
             message: `this server answers requests for its loopback address only, not for Host ${JSON.stringify(host)} (set ABATHUR_TOKEN to serve other names)`
           })
@@ -188,8 +220,7 @@ export const makeApp = (options: {
       if (options.token === null) {
         const origin = headers.origin
         if (origin !== undefined && !ownOrigin(origin, host, own)) {
-          return yield* refuse(
-            req.method,
+          return refusal(
             new Forbidden({
               message: `requests from other sites are refused: Origin ${JSON.stringify(origin)} is not this server (set ABATHUR_TOKEN to allow them)`
             })
@@ -197,21 +228,18 @@ export const makeApp = (options: {
         }
       }
       if (options.token !== null) {
-        const url = new URL(req.url, "http://localhost")
+        const url = new URL(source.url, "http://localhost")
         if (!publicPaths.has(url.pathname)) {
-          const given = bearer(req.headers["authorization"]) ?? url.searchParams.get("access_token") ?? undefined
-          if (given === undefined || !sameSecret(given, options.token)) {
-            return yield* observe(req.method, "unauthorized", Effect.succeed(unauthorized))
-          }
+          const given = bearer(headers.authorization) ?? url.searchParams.get("access_token") ?? undefined
+          if (given === undefined || !sameSecret(given, options.token)) return { route: "unauthorized", response: unauthorized }
         }
       }
-      if (!bodiless.has(req.method)) {
+      if (!bodiless.has(method)) {
         const type = headers["content-type"]
         const length = headers["content-length"]
         const hasBody = headers["transfer-encoding"] !== undefined || (length !== undefined && length !== "0")
         if (type !== undefined ? !isJsonMediaType(type) : hasBody) {
-          return yield* refuse(
-            req.method,
+          return refusal(
             new ValidationError({
               message: `the request body must be JSON: send Content-Type: application/json${type === undefined ? "" : ` (not ${JSON.stringify(type)})`}`
             }),
@@ -219,6 +247,14 @@ export const makeApp = (options: {
           )
         }
       }
+      return undefined
+    }
+
+    const app = Effect.gen(function* () {
+      const req = yield* HttpServerRequest.HttpServerRequest
+      // the raw Node request: no copy of its headers on every request
+      const refused = screen(NodeHttpServerRequest.toIncomingMessage(req))
+      if (refused !== undefined) return yield* observe(req.method, refused.route, Effect.succeed(refused.response))
       return yield* router.pipe(
         Effect.catchTag("RouteNotFound", () =>
           observe(
@@ -235,5 +271,44 @@ export const makeApp = (options: {
         )
       )
     }).pipe(Effect.provideService(TaskQueue, instrumented))
-    return app
+
+    // The fast path: the worker routes' requests that every guard lets through go straight to their
+    // handler (the router's own `worker`), observed and rendered as the router does it, in one fiber,
+    // without the platform's request, router and response. Everything else, refusals included, is
+    // left to the application above. Not with debug logs (their record reads the platform's request).
+    const runFork = Runtime.runFork(yield* Effect.runtime<TaskQueue | Wakeup | Shutdown>())
+    const fastRoutes = routes.flatMap((r) => {
+      const worker = r.worker
+      if (worker === undefined || r.method !== "POST" || debug) return []
+      const [prefix = "", suffix = ""] = r.path.split(":id")
+      return [{ route: r, worker, prefix, suffix, hasId: r.path.includes(":id") }]
+    })
+    const fast = (source: IncomingMessage, response: ServerResponse): boolean => {
+      if (source.method !== "POST" || fastRoutes.length === 0) return false
+      const url = source.url ?? ""
+      let id = ""
+      const match = fastRoutes.find((f) => {
+        if (!f.hasId) return url === f.prefix
+        if (!url.startsWith(f.prefix) || !url.endsWith(f.suffix)) return false
+        id = url.slice(f.prefix.length, url.length - f.suffix.length)
+        // what the router would pass on unchanged (no escapes, no other segment); other ids go the long way
+        return UUID_SHAPE.test(id)
+      })
+      if (match === undefined || screen(source) !== undefined) return false
+      const { route, worker } = match
+      const program = observe("POST", route.path, toResponse(worker({ id, source }), "POST", route.path)).pipe(
+        Effect.provideService(TaskQueue, instrumented)
+      )
+      // (as the platform does: the runtime's flags, taken while the server starts, say uninterruptible)
+      const fiber = runFork(uninterruptible(route) ? Effect.uninterruptible(program) : Effect.interruptible(program))
+      fiber.addObserver((exit) => {
+        if (Exit.isSuccess(exit)) send(response, exit.value)
+        else if (!Cause.isInterruptedOnly(exit.cause)) send(response, internalError("the server failed unexpectedly; see its log"))
+      })
+      response.on("close", () => {
+        if (!response.writableEnded) fiber.unsafeInterruptAsFork(HttpServerError.clientAbortFiberId)
+      })
+      return true
+    }
+    return { app, fast }
   })

@@ -60,13 +60,16 @@ export const serve = (options: ServeOptions): Effect.Effect<void, ListenError, S
   Effect.gen(function* () {
     const shutdown = yield* Shutdown
     let own: OwnHosts = ownHosts(options.port) // the bound port once listening (`--port 0` picks one)
-    const app = yield* makeApp({ token: options.token, own: () => own })
+    const { app, fast } = yield* makeApp({ token: options.token, own: () => own })
     // No tracer is configured, so the platform's per-request span (URL parsing, header redaction,
     // attributes) went nowhere but cost CPU on every request (see BENCHMARKS.md, H1).
     const handler = yield* NodeHttpServer.makeHandler(app).pipe(HttpMiddleware.withTracerDisabledWhenEffect(() => true))
     // A request without Host is refused by the application, in the Error shape (Node's own check
     // would answer an empty 400).
-    const server = Http.createServer({ keepAliveTimeout: 5_000, requestTimeout: 120_000, requireHostHeader: false }, handler)
+    // The worker routes' fast path first (it leaves whatever it does not serve to the application).
+    const server = Http.createServer({ keepAliveTimeout: 5_000, requestTimeout: 120_000, requireHostHeader: false }, (request, response) => {
+      if (!fast(request, response)) handler(request, response)
+    })
     server.on("clientError", answerClientError)
     server.on("connect", (_request: Http.IncomingMessage, socket: Duplex) => {
       socket.on("error", () => socket.destroy())

@@ -200,8 +200,10 @@ export const workSignal: Effect.Effect<WorkSignal, never, Wakeup | Shutdown | Sc
 /**
  * The claims' wait (HTTP long polls and MCP `task_claim` with `waitSeconds`), on this server's
  * wake-ups (its own commits, other processes' commits, lease expiries, delayed starts) instead of polling.
+ * It takes the two services only: the signal lives in the scope of the claim that waits (the whole
+ * context would carry the caller's Scope, and the waiting claim would count until that one closed).
  */
 export const waitForWork: Effect.Effect<WaitForWork, never, Wakeup | Shutdown> = Effect.map(
-  Effect.context<Wakeup | Shutdown>(),
-  (context): WaitForWork => Effect.provide(workSignal, context)
+  Effect.all([Wakeup, Shutdown]),
+  ([wakeup, shutdown]): WaitForWork => Effect.provide(workSignal, Context.make(Wakeup, wakeup).pipe(Context.add(Shutdown, shutdown)))
 )

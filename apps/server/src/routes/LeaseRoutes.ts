@@ -1,12 +1,15 @@
-/** Workers' side: claim (with long poll), heartbeat, complete, fail, release. */
+/**
+ * Workers' side: claim (with long poll), heartbeat, complete, fail, release. The first four are worker
+ * routes: the server serves them on its fast path too (see Api.ts), with the same handler.
+ */
 import { MAX_CLAIM_WAIT_SECONDS } from "@abathur/domain"
 import { Effect } from "effect"
-import { optionalJson, requireJson } from "../Body.js"
+import { optionalJson, optionalJsonFrom, requireJsonFrom } from "../Body.js"
 import { waitForWork } from "../Wakeup.js"
-import { actor, type ApiRoute, E400, json, noContent, queue, taskId, taskParam } from "./Route.js"
+import { actor, actorOf, type ApiRoute, E400, json, noContent, queue, taskId, taskParam, workerRoute } from "./Route.js"
 
 export const leaseRoutes: ReadonlyArray<ApiRoute> = [
-  {
+  workerRoute({
     method: "POST",
     path: "/v1/claims",
     doc: {
@@ -24,16 +27,17 @@ export const leaseRoutes: ReadonlyArray<ApiRoute> = [
       },
       errors: E400
     },
-    handler: Effect.gen(function* () {
-      const body = yield* optionalJson
-      const many = typeof body === "object" && body !== null && "limit" in body
-      // Woken when this server makes a task ready, another process commits, a lease expires or a
-      // delayed task's notBefore comes; a shutdown ends the wait (204).
-      const tasks = yield* (yield* queue).claimWaiting(body, { waitForWork: yield* waitForWork })
-      return tasks.length === 0 ? noContent : json(many ? { tasks } : tasks[0])
-    })
-  },
-  {
+    worker: (request) =>
+      Effect.gen(function* () {
+        const body = yield* optionalJsonFrom(request.source)
+        const many = typeof body === "object" && body !== null && "limit" in body
+        // Woken when this server makes a task ready, another process commits, a lease expires or a
+        // delayed task's notBefore comes; a shutdown ends the wait (204).
+        const tasks = yield* (yield* queue).claimWaiting(body, { waitForWork: yield* waitForWork })
+        return tasks.length === 0 ? noContent : json(many ? { tasks } : tasks[0])
+      })
+  }),
+  workerRoute({
     method: "POST",
     path: "/v1/tasks/:id/heartbeat",
     doc: {
@@ -45,12 +49,12 @@ export const leaseRoutes: ReadonlyArray<ApiRoute> = [
       responses: { 200: { description: "The task with its new lease.", schema: "ClaimedTask" } },
       errors: [400, 404, 409]
     },
-    handler: Effect.gen(function* () {
-      const id = yield* taskId
-      return json(yield* (yield* queue).heartbeat(id, yield* optionalJson))
-    })
-  },
-  {
+    worker: (request) =>
+      Effect.gen(function* () {
+        return json(yield* (yield* queue).heartbeat(request.id, yield* optionalJsonFrom(request.source)))
+      })
+  }),
+  workerRoute({
     method: "POST",
     path: "/v1/tasks/:id/complete",
     doc: {
@@ -65,12 +69,12 @@ export const leaseRoutes: ReadonlyArray<ApiRoute> = [
       responses: { 200: { description: "The task and the dependents it unblocked.", schema: "CompleteResult" } },
       errors: [400, 404, 409]
     },
-    handler: Effect.gen(function* () {
-      const id = yield* taskId
-      return json(yield* (yield* queue).complete(id, yield* optionalJson, yield* actor))
-    })
-  },
-  {
+    worker: (request) =>
+      Effect.gen(function* () {
+        return json(yield* (yield* queue).complete(request.id, yield* optionalJsonFrom(request.source), actorOf(request.source.headers)))
+      })
+  }),
+  workerRoute({
     method: "POST",
     path: "/v1/tasks/:id/fail",
     doc: {
@@ -83,12 +87,12 @@ export const leaseRoutes: ReadonlyArray<ApiRoute> = [
       responses: { 200: { description: "The task, whether it was retried, and what was cancelled.", schema: "FailResult" } },
       errors: [400, 404, 409]
     },
-    handler: Effect.gen(function* () {
-      const id = yield* taskId
-      const body = yield* requireJson('"error": what went wrong')
-      return json(yield* (yield* queue).fail(id, body, yield* actor))
-    })
-  },
+    worker: (request) =>
+      Effect.gen(function* () {
+        const body = yield* requireJsonFrom(request.source, '"error": what went wrong')
+        return json(yield* (yield* queue).fail(request.id, body, actorOf(request.source.headers)))
+      })
+  }),
   {
     method: "POST",
     path: "/v1/tasks/:id/release",

@@ -5,7 +5,9 @@
 import { formatIssues } from "@abathur/domain"
 import { TaskQueue, ValidationError } from "@abathur/queue"
 import { HttpRouter, HttpServerRequest, HttpServerResponse } from "@effect/platform"
+import { NodeHttpServerRequest } from "@effect/platform-node"
 import { Effect } from "effect"
+import type { IncomingMessage } from "node:http"
 import type * as z from "zod"
 import type { Metrics } from "../Metrics.js"
 import type { OperationDoc } from "../OpenApi.js"
@@ -23,13 +25,37 @@ export type Env =
 
 export type Handler = Effect.Effect<HttpServerResponse.HttpServerResponse, unknown, Env>
 
+/** What a worker route reads of a request: the task id in its path ("" without one) and the Node request (body, headers). */
+export interface WorkerRequest {
+  readonly id: string
+  readonly source: IncomingMessage
+}
+
+/** A handler of a WorkerRequest: it needs neither the platform's request nor the router's context. */
+export type WorkerHandler = (request: WorkerRequest) => Effect.Effect<HttpServerResponse.HttpServerResponse, unknown, TaskQueue | Wakeup | Shutdown>
+
 export interface ApiRoute {
   readonly method: "GET" | "POST" | "DELETE" | "*"
   /** In the router's syntax (`/v1/tasks/:id`). */
   readonly path: HttpRouter.PathInput
   readonly doc: OperationDoc
   readonly handler: Handler
+  /** The hot worker routes' handler (`handler` calls it): the server's fast path calls it without the router. */
+  readonly worker?: WorkerHandler
 }
+
+/** The request being handled, as a WorkerRequest. */
+const workerRequest: Effect.Effect<WorkerRequest, never, HttpServerRequest.HttpServerRequest | HttpRouter.RouteContext> = Effect.zipWith(
+  HttpRouter.params,
+  HttpServerRequest.HttpServerRequest,
+  (params, request) => ({ id: params["id"] ?? "", source: NodeHttpServerRequest.toIncomingMessage(request) })
+)
+
+/** A worker route: `handler` serves `worker` through the router; the fast path calls `worker` itself. */
+export const workerRoute = (route: Omit<ApiRoute, "handler" | "worker"> & { readonly worker: WorkerHandler }): ApiRoute => ({
+  ...route,
+  handler: Effect.flatMap(workerRequest, route.worker)
+})
 
 export const json = (body: unknown, status = 200) => HttpServerResponse.unsafeJson(body, { status })
 export const noContent = HttpServerResponse.empty({ status: 204 })
@@ -38,10 +64,12 @@ export const queue = TaskQueue
 export const taskId = Effect.map(HttpRouter.params, (p) => p["id"] ?? "")
 
 /** Who acts, from the optional `X-Abathur-Actor` header (kept in the audit trail). */
-export const actor = Effect.map(HttpServerRequest.HttpServerRequest, (req) => {
-  const a = req.headers["x-abathur-actor"]
-  return a === undefined || a.trim() === "" ? {} : { actor: a.trim() }
-})
+export const actorOf = (headers: Readonly<Record<string, string | ReadonlyArray<string> | undefined>>): { readonly actor?: string } => {
+  const a = headers["x-abathur-actor"]
+  return typeof a !== "string" || a.trim() === "" ? {} : { actor: a.trim() }
+}
+
+export const actor = Effect.map(HttpServerRequest.HttpServerRequest, (req) => actorOf(req.headers))
 
 const searchParams = Effect.map(HttpServerRequest.HttpServerRequest, (req) => new URL(req.url, "http://localhost").searchParams)
 
