@@ -38,7 +38,10 @@ export const h1 = async (ctx: Ctx): Promise<WorkloadResult> => {
   const warm = Math.min(1_000, Math.round(n / 10))
   const ref = ctx.withFloor ? Math.min(5_000, Math.round(n / 4)) : 0
   const refWarm = Math.min(200, Math.round(ref / 10))
-  const seeded = n + warm + ref + refWarm
+  // the second run: complete with `next` (one request per cycle); each loop holds one claimed task
+  const nNext = n
+  const warmNext = warm
+  const seeded = n + warm + ref + refWarm + CONCURRENCY + warmNext + nNext
   const { dir, cleanup } = tempDir("abathur-bench-http-")
   try {
     const db = join(dir, "abathur.db")
@@ -88,8 +91,23 @@ export const h1 = async (ctx: Ctx): Promise<WorkloadResult> => {
       expect(await run.client.post(`/v1/tasks/${task.id}/complete`, { leaseToken: task.leaseToken }), 200, "complete")
       if (record) completeLat.push(performance.now() - s)
     }
+    // One request per cycle: complete the held task and claim the next in the same transaction.
+    const held: Array<{ id: string; leaseToken: string } | null> = []
+    const nextLat: Array<number> = []
+    const cycleNext = async (w: number, record: boolean): Promise<void> => {
+      const task = held[w]
+      if (!task) throw new Error("abathur-server: a loop holds no task")
+      const s = performance.now()
+      const done = await run.client.post(`/v1/tasks/${task.id}/complete`, { leaseToken: task.leaseToken, next: { worker: `w${w}` } })
+      if (record) nextLat.push(performance.now() - s)
+      const next = (JSON.parse(expect(done, 200, "complete with next").text) as { next: { id: string; leaseToken: string } | null }).next
+      if (next === null) throw new Error("abathur-server: the queue ran dry")
+      held[w] = next
+    }
     let ms: number
     let cpu: CpuSpan
+    let msNext: number
+    let cpuNext: CpuSpan
     let profile: CpuProfileSummary | undefined
     let left = -1
     try {
@@ -102,6 +120,23 @@ export const h1 = async (ctx: Ctx): Promise<WorkloadResult> => {
       ms = performance.now() - c0
       const to = monotonicUs()
       cpu = span()
+
+      for (let w = 0; w < CONCURRENCY; w++) {
+        held[w] = JSON.parse(expect(await run.client.post("/v1/claims", { worker: `w${w}` }), 200, "claim").text) as {
+          id: string
+          leaseToken: string
+        }
+      }
+      await runCount(CONCURRENCY, warmNext, (w) => cycleNext(w, false))
+      settle()
+      const spanNext = cpuSpan(run.server)
+      const n0 = performance.now()
+      await runCount(CONCURRENCY, nNext, (w) => cycleNext(w, true))
+      msNext = performance.now() - n0
+      cpuNext = spanNext()
+      for (const task of held) {
+        if (task) expect(await run.client.post(`/v1/tasks/${task.id}/complete`, { leaseToken: task.leaseToken }), 200, "complete")
+      }
       const status = JSON.parse(expect(await run.client.request("GET", "/v1/status"), 200, "status").text) as {
         byStatus: { ready: number; running: number }
       }
@@ -114,6 +149,8 @@ export const h1 = async (ctx: Ctx): Promise<WorkloadResult> => {
     if (left !== 0) notes.push(`warning: ${left} tasks still READY or RUNNING after the run`)
 
     const cycles = n / (ms / 1000)
+    const cyclesNext = nNext / (msNext / 1000)
+    const serverNextUs = (cpuNext.serverMs * 1000) / nNext
     // The same cycles on PostgreSQL (1 and 2 servers), not while analysing Abathur's own profile.
     const onPostgres = ctx.withFloor ? await postgresCycles(ctx, cycles) : { rows: [], notes: [] }
     const fReq = floor === undefined ? Number.NaN : floor.requests / (floor.ms / 1000)
@@ -155,10 +192,13 @@ export const h1 = async (ctx: Ctx): Promise<WorkloadResult> => {
         `${fmtInt(n)} cycles (POST /v1/claims, then POST /v1/tasks/{id}/complete with the lease token) by ${CONCURRENCY} concurrent ` +
         `keep-alive loops against abathur-server (dist/main.js as a child process, loopback, a fresh file database seeded with ` +
         `${fmtInt(seeded)} READY tasks, of which ${fmtInt(ref + refWarm)} go to the in-process loop first), after ${fmtInt(warm)} warm-up cycles; floor: a bare node:http server answering a small JSON body, ` +
-        `driven by the same client with ${CONCURRENCY} connections (one cycle = 2 requests); in-process: W3's loop through TaskQueue on the same file`,
+        `driven by the same client with ${CONCURRENCY} connections (one cycle = 2 requests); in-process: W3's loop through TaskQueue on the same file. ` +
+        `Then, on the same server, ${fmtInt(nNext)} cycles of one request each (after ${fmtInt(warmNext)} warm-up cycles): each loop completes the task it holds ` +
+        `with \`next\`, which claims its next task in the same transaction; its floor is the bare server's requests/s (one request per cycle)`,
       rows: [
         rate("throughput (claim + complete cycles)", cycles, fReq / 2, "cycles/s", { min: 5_000 }),
         rate("requests", (2 * n) / (ms / 1000), fReq, "requests/s"),
+        rate("throughput with `next` (complete + claim next, 1 request per cycle; floor: 1 request)", cyclesNext, fReq, "cycles/s"),
         infoRow(
           "in-process claim + complete (TaskQueue, same file, same moment)",
           fmtRate(inProcess, "cycles/s"),
@@ -170,6 +210,8 @@ export const h1 = async (ctx: Ctx): Promise<WorkloadResult> => {
         latencyRow("complete p50", ao.p50, fLat.p50),
         latencyRow("complete p99", ao.p99, fLat.p99),
         cpuRow("server CPU per cycle", serverUs, fServerUs),
+        latencyRow("complete with next p50", stats(nextLat).p50, fLat.p50),
+        cpuRow("server CPU per cycle with `next` (floor: 1 request)", serverNextUs, fServerUs / 2),
         inProcessCpuRow("in-process CPU per cycle (the same claim + complete without HTTP)", inProcessCpuUs, serverUs),
         cpuRow("client CPU per cycle", clientUs, fClientUs),
         ...onPostgres.rows
