@@ -19,7 +19,8 @@ const answer = (r: RawReply) => {
 }
 
 const both = async (path: string, body?: string, headers: Record<string, string> = { "content-type": "application/json" }) => {
-  const send = (port: number) => rawRequest(port, httpText(port, "POST", path, { headers, ...(body !== undefined && { body }) }), { timeoutMs: 10_000 })
+  const send = (port: number) =>
+    rawRequest(port, httpText(port, "POST", path, { headers, ...(body !== undefined && { body }) }), { timeoutMs: 10_000 })
   return { fast: answer(await send(server().port)), routed: answer(await send(routed().port)) }
 }
 
@@ -29,8 +30,7 @@ const metric = async (line: string): Promise<number> => {
   return found === undefined ? 0 : Number(found.slice(line.length + 1))
 }
 
-const requests = (route: string, status: number) =>
-  `abathur_http_request_duration_seconds_count{method="POST",route="${route}",status="${status}"}`
+const requests = (route: string, status: number) => `abathur_http_request_duration_seconds_count{method="POST",route="${route}",status="${status}"}`
 
 describe("the worker routes' fast path", () => {
   it("answers refused requests with the same status, headers and bytes as the router", async () => {
@@ -58,6 +58,16 @@ describe("the worker routes' fast path", () => {
     ]
     for (const [what, path, body] of cases) {
       const r = await both(path, body)
+      expect(r.fast.status, `${what}: ${r.fast.text}`).toBeGreaterThanOrEqual(400)
+      expect(r.fast, what).toEqual(r.routed)
+    }
+    // the guards: the same function refuses on both ways
+    const guarded: Array<[string, string, Record<string, string>]> = [
+      ["a text/plain body", `/v1/tasks/${id}/complete`, { "content-type": "text/plain" }],
+      ["another site's Origin", "/v1/claims", { "content-type": "application/json", origin: "http://evil.example" }]
+    ]
+    for (const [what, path, headers] of guarded) {
+      const r = await both(path, "{}", headers)
       expect(r.fast.status, `${what}: ${r.fast.text}`).toBeGreaterThanOrEqual(400)
       expect(r.fast, what).toEqual(r.routed)
     }
