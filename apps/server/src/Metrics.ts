@@ -24,18 +24,20 @@ const num = (n: number): string => (Number.isFinite(n) ? String(n) : n > 0 ? "+I
 
 class Counter {
   private readonly values = new Map<string, { labels: Labels; value: number }>()
+  /** `key` identifies a cell by its labels (default: all of them); counters bumped on every commit pass a cheaper one. */
   constructor(
     readonly name: string,
-    readonly help: string
+    readonly help: string,
+    private readonly key: (labels: Labels) => string = keyOf
   ) {}
   inc(labels: Labels = {}, by = 1): void {
-    const k = keyOf(labels)
+    const k = this.key(labels)
     const cell = this.values.get(k)
     if (cell === undefined) this.values.set(k, { labels, value: by })
     else cell.value += by
   }
   get(labels: Labels = {}): number {
-    return this.values.get(keyOf(labels))?.value ?? 0
+    return this.values.get(this.key(labels))?.value ?? 0
   }
   render(out: Array<string>): void {
     out.push(`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} counter`)
@@ -104,11 +106,20 @@ export class Metrics extends Context.Tag("@abathur/server/Metrics")<Metrics, Met
       )
       const claims = new Counter(
         "abathur_claims_total",
-        "Claim attempts through this server (HTTP and MCP; a waiting claim may try several times), by result (claimed or empty)."
+        "Claim attempts through this server (HTTP and MCP; a waiting claim may try several times), by result (claimed or empty).",
+        (labels) => labels["result"] ?? ""
       )
-      const completions = new Counter("abathur_completions_total", "Tasks completed through this server.")
-      const failures = new Counter("abathur_failures_total", "Failed attempts reported through this server, by outcome (retried or failed).")
-      const transitions = new Counter("abathur_task_transitions_total", "Task state changes committed by this server, by from and to.")
+      const completions = new Counter("abathur_completions_total", "Tasks completed through this server.", () => "")
+      const failures = new Counter(
+        "abathur_failures_total",
+        "Failed attempts reported through this server, by outcome (retried or failed).",
+        (labels) => labels["outcome"] ?? ""
+      )
+      const transitions = new Counter(
+        "abathur_task_transitions_total",
+        "Task state changes committed by this server, by from and to.",
+        (labels) => `${labels["from"]} ${labels["to"]}`
+      )
       for (const result of ["claimed", "empty"]) claims.inc({ result }, 0)
       completions.inc({}, 0)
       for (const outcome of ["retried", "failed"]) failures.inc({ outcome }, 0)
