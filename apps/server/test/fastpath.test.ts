@@ -85,7 +85,9 @@ describe("the worker routes' fast path", () => {
       completes: await metric(requests("/v1/tasks/:id/complete", 200)),
       refused: await metric(requests("/v1/tasks/:id/complete", 409)),
       claimed: await metric('abathur_claims_total{result="claimed"}'),
-      completions: await metric("abathur_completions_total")
+      completions: await metric("abathur_completions_total"),
+      started: await metric('abathur_task_transitions_total{from="ready",to="running"}'),
+      finished: await metric('abathur_task_transitions_total{from="running",to="completed"}')
     }
     const c = await api.post("/v1/claims", { worker: "counted", agentType: "counted" })
     expect(c.body.id).toBe(t.body.id)
@@ -96,6 +98,8 @@ describe("the worker routes' fast path", () => {
     expect(await metric(requests("/v1/tasks/:id/complete", 409))).toBe(before.refused + 1)
     expect(await metric('abathur_claims_total{result="claimed"}')).toBe(before.claimed + 1)
     expect(await metric("abathur_completions_total")).toBe(before.completions + 1)
+    expect(await metric('abathur_task_transitions_total{from="ready",to="running"}')).toBe(before.started + 1)
+    expect(await metric('abathur_task_transitions_total{from="running",to="completed"}')).toBe(before.finished + 1)
   })
 
   it("a long poll that got its task no longer counts as a waiting claim", async () => {
