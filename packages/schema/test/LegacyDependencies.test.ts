@@ -97,6 +97,8 @@ describe("migration 2 on a legacy database", () => {
       { id: c, dependencies: JSON.stringify([a, b]) },
       { id: d }
     ])
+    // The Python migration's columns (as @abathur/testing's PYTHON_COLUMNS, which this package's
+    // tests cannot import: that package builds on this one), with a column of its own and other indexes.
     db.exec(`
       ALTER TABLE tasks ADD COLUMN source TEXT NOT NULL DEFAULT 'human';
       ALTER TABLE tasks ADD COLUMN calculated_priority REAL NOT NULL DEFAULT 5.0;
