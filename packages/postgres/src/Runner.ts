@@ -4,7 +4,7 @@
  * Store.ts): `Layer.succeed(StoreRunner, makePostgresRunner(pool))` makes the queue run on
  * PostgreSQL.
  */
-import { isQueueError, type QueueError, type WriteKind } from "@abathur/queue"
+import { type QueueError, ruleFailure, type WriteKind } from "@abathur/queue"
 import { Effect, Either } from "effect"
 import type pg from "pg"
 import type { Step, StoreSteps } from "./Step.js"
@@ -40,9 +40,6 @@ export interface PostgresRunnerOptions {
   /** Called on each retry (metrics). */
   readonly onRetry?: (attempt: number, error: unknown) => void
 }
-
-/** A rule's throw: a QueueError is the operation's failure, anything else a defect. */
-const ruleFailure = (error: unknown): Effect.Effect<never, QueueError> => (isQueueError(error) ? Effect.fail(error) : Effect.die(error))
 
 export const makePostgresRunner = (pool: pg.Pool, options: PostgresRunnerOptions = {}): PostgresRunnerService => {
   const attempt = <A>(run: () => Promise<A>) => Effect.either(Effect.tryPromise({ try: run, catch: (error) => error }))
