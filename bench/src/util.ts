@@ -43,6 +43,10 @@ export const stats = (sample: ReadonlyArray<number>): Stats => {
   }
 }
 
+/** `stats` of each sample, in order. */
+export const statsOf = <T extends ReadonlyArray<ReadonlyArray<number>>>(...samples: T): { [K in keyof T]: Stats } =>
+  samples.map((sample) => stats(sample)) as { [K in keyof T]: Stats }
+
 const group = (n: number): string => Math.round(n).toLocaleString("en-US")
 
 export const fmtInt = group

@@ -5,6 +5,7 @@
 // best and median wall times, next to the floor: node itself, and node opening the database with
 // better-sqlite3. Build the CLI first (node build.mjs).
 import { build } from "esbuild"
+import { bundleScript } from "../../../scripts/bundle-script.mjs"
 import { execFileSync, spawnSync } from "node:child_process"
 import { copyFileSync, existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
@@ -20,19 +21,7 @@ const db = join(tmpdir(), `abathur-startup-${tasks}.db`)
 
 if (!existsSync(db)) {
   const maker = join(work, "make-db.mjs")
-  await build({
-    entryPoints: [join(here, "make-db.ts")],
-    outfile: maker,
-    bundle: true,
-    format: "esm",
-    platform: "node",
-    target: "node20",
-    conditions: ["@abathur/source"],
-    external: ["better-sqlite3"],
-    logLevel: "warning",
-    banner: { js: 'import { createRequire as __abathurCreateRequire } from "node:module"; const require = __abathurCreateRequire(import.meta.url);' },
-    nodePaths: [join(here, "../node_modules")]
-  })
+  await bundleScript(build, join(here, "make-db.ts"), maker, { checkpointWorker: false, nodePaths: [join(here, "../node_modules")] })
   // Resolve better-sqlite3 from the CLI's node_modules.
   copyFileSync(maker, join(here, "make-db.tmp.mjs"))
   try {

@@ -1,3 +1,4 @@
+import { mulberry32 } from "@abathur/testing"
 import BetterSqlite3 from "better-sqlite3"
 import { copyFileSync, existsSync, readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
@@ -24,16 +25,10 @@ let pageSize: number
 /** Pages of the healthy file by the b-tree they belong to (`dbstat`), leaf and interior. */
 let pagesOf: Map<string, Array<{ page: number; type: string }>>
 
-/** A deterministic stream of "random" bytes (mulberry32). */
+/** A deterministic stream of "random" bytes: the low byte of each mulberry32 draw (exact: a draw is n / 2^32). */
 const bytes = (seed: number) => {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) & 0xff
-  }
+  const random = mulberry32(seed)
+  return () => (random() * 2 ** 32) & 0xff
 }
 
 /** A copy of the healthy database with `length` random bytes written at `offset` of page `page` (1-based). */

@@ -1,25 +1,8 @@
+import { CONTRACT_MCP_TOOLS } from "@abathur/testing"
 import BetterSqlite3 from "better-sqlite3"
 import { describe, expect, it, vi } from "vitest"
 import { MISSING_ID, Sandbox, type Task } from "./support/Cli.js"
 import { connect } from "./support/McpClient.js"
-
-const ToolNames = [
-  "task_cancel",
-  "task_claim",
-  "task_complete",
-  "task_dependency_add",
-  "task_dependency_remove",
-  "task_enqueue",
-  "task_execution_plan",
-  "task_fail",
-  "task_get",
-  "task_heartbeat",
-  "task_list",
-  "task_plan_submit",
-  "task_queue_status",
-  "task_release",
-  "task_retry"
-]
 
 describe("abathur mcp", () => {
   it("lists the tools and runs a small plan through them; the CLI sees the same queue", async () => {
@@ -27,7 +10,7 @@ describe("abathur mcp", () => {
     const mcp = await connect(s)
     try {
       const { tools } = await mcp.client.listTools()
-      expect(tools.map((t) => t.name).sort()).toEqual(ToolNames)
+      expect(tools.map((t) => t.name).sort()).toEqual(CONTRACT_MCP_TOOLS)
       for (const t of tools) {
         expect(t.description?.length).toBeGreaterThan(20)
         expect(t.inputSchema.type).toBe("object")
@@ -39,6 +22,7 @@ describe("abathur mcp", () => {
       )
       expect(tools.find((t) => t.name === "task_complete")!.inputSchema.required).toContain("taskId")
 
+      // The plan of packages/mcp's own test, here through the built CLI on stdio: alike in shape by design.
       const goal = await mcp.ok("task_enqueue", { prompt: "Release 1.0", source: "human", priority: 9 })
       expect(goal.status).toBe("ready")
       const plan = await mcp.ok("task_plan_submit", {

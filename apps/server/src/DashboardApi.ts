@@ -7,26 +7,12 @@
 import type { TaskDetail, TaskQueueService } from "@abathur/queue"
 import { TaskQueue, ValidationError } from "@abathur/queue"
 import { Database } from "@abathur/storage"
-import { HttpRouter, HttpServerRequest } from "@effect/platform"
+import { HttpRouter } from "@effect/platform"
 import { Effect, Option } from "effect"
 import { type FileHandle, open } from "node:fs/promises"
 import { dirname, join, resolve } from "node:path"
-import { type ApiRoute, json, taskParam } from "./routes/Route.js"
+import { type ApiRoute, json, query, taskParam } from "./routes/Route.js"
 import { NotFound } from "./ApiError.js"
-
-/** Query parameters, refusing names not in `allowed` (as the other routes do). */
-const query = (allowed: ReadonlyArray<string>) =>
-  Effect.flatMap(HttpServerRequest.HttpServerRequest, (req) => {
-    const params = new URL(req.url, "http://localhost").searchParams
-    const unknown = [...new Set(params.keys())].filter((k) => !allowed.includes(k) && k !== "access_token")
-    return unknown.length > 0
-      ? Effect.fail(
-          new ValidationError({
-            message: `unknown query parameter ${unknown.map((k) => JSON.stringify(k)).join(", ")}: accepted: ${allowed.join(", ")}`
-          })
-        )
-      : Effect.succeed(params)
-  })
 
 /** A whole number parameter in [min, max], or the default. */
 const intParam = (params: URLSearchParams, name: string, min: number, max: number, fallback: number) => {

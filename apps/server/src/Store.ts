@@ -1,14 +1,13 @@
-import { QueueConfig, type QueueSettings, TaskQueue } from "@abathur/queue"
-import type { PostgresOpenError } from "@abathur/postgres"
+import { type QueueLayerError, queueLayerFor } from "@abathur/postgres/store"
 import { isPostgresUrl } from "@abathur/postgres/url"
-import { Database, type DatabaseOpenError, type MigrationError, TaskRepository } from "@abathur/storage"
+import { QueueConfig, type QueueSettings, type TaskQueue } from "@abathur/queue"
 import { Effect, Layer, type Scope } from "effect"
 import type { ServerConfig } from "./Config.js"
 
 /**
  * The store the server's queue runs on, chosen by `--db` / `ABATHUR_DB` (CONTRACT, "Storage"):
- * an SQLite file (the default), or PostgreSQL for a `postgres://` or `postgresql://` URL. The
- * PostgreSQL store (and its driver) is loaded only then.
+ * an SQLite file (the default), or PostgreSQL for a `postgres://` or `postgresql://` URL
+ * (`queueLayerFor`, @abathur/postgres/store). The PostgreSQL store (and its driver) is loaded only then.
  */
 
 /** The queue's settings that come from the environment: limits, retry backoff and stalls. */
@@ -20,29 +19,9 @@ export type QueueEnvSettings = Pick<QueueSettings, "limits" | "scheduling">
  */
 export type ChangeFeed = (onChange: (agentType: string | null) => void) => Effect.Effect<void, never, Scope.Scope>
 
-/** The queue over the task repository over the SQLite file. */
-const sqliteQueue = (config: ServerConfig, settings: QueueEnvSettings) =>
-  TaskQueue.layer.pipe(
-    Layer.provideMerge(TaskRepository.layer),
-    Layer.provideMerge(Database.layer({ filename: config.db })),
-    Layer.provide(QueueConfig.layer({ ...settings, groupCommit: true }))
-  )
-
-/** The queue on PostgreSQL (migrated at start; the pool closes with the layer). */
-const postgresQueue = (config: ServerConfig, settings: QueueEnvSettings) =>
-  Layer.unwrapEffect(
-    Effect.map(
-      Effect.promise(() => import("@abathur/postgres")),
-      (pg) => Layer.provide(pg.PostgresQueue.layer({ url: config.db }), QueueConfig.layer(settings))
-    )
-  )
-
-/** The queue for the configured store. */
-export const QueueLive = (
-  config: ServerConfig,
-  settings: QueueEnvSettings
-): Layer.Layer<TaskQueue, MigrationError | DatabaseOpenError | PostgresOpenError> =>
-  isPostgresUrl(config.db) ? postgresQueue(config, settings) : sqliteQueue(config, settings)
+/** The queue for the configured store (`queueLayerFor`, as the CLI's), with group commit on SQLite. */
+export const QueueLive = (config: ServerConfig, settings: QueueEnvSettings): Layer.Layer<TaskQueue, QueueLayerError> =>
+  Layer.provide(queueLayerFor(config.db), QueueConfig.layer({ ...settings, groupCommit: true }))
 
 /**
  * How the server hears of other processes' commits: on PostgreSQL, `LISTEN/NOTIFY` (a task became

@@ -7,15 +7,14 @@
  * It stays whole (issue 12): the tests walk one browser page, in order, through one server and one
  * fixture that each step changes (a retry, a release, a cancel), so they cannot run apart.
  */
-import { existsSync, mkdirSync, writeFileSync } from "node:fs"
+import { mkdirSync, writeFileSync } from "node:fs"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
-import { type Browser, chromium, type Page } from "playwright-core"
+import type { Browser, Page } from "playwright-core"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { haveChromium, launchBrowser } from "./support/browser.js"
 import { client, type Client, type RunningServer, startServer } from "./support/server.js"
 
-const executablePath = process.env["CHROMIUM_PATH"] ?? "/usr/bin/chromium"
-const haveChromium = existsSync(executablePath)
 const artifacts = join(dirname(fileURLToPath(import.meta.url)), "..", "test-artifacts")
 const TOKEN = "views-token"
 /** expect.poll with room for a loaded machine (bounded: 10 s). */
@@ -93,18 +92,7 @@ beforeAll(async () => {
   // Failed attempts retry at once, so that the scene is set without waiting for backoffs.
   server = await startServer({ env: { ABATHUR_TOKEN: TOKEN, ABATHUR_RETRY_BACKOFF: "0" } })
   api = client(server.url, { authorization: `Bearer ${TOKEN}` })
-  browser = await chromium.launch({
-    executablePath,
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-      "--no-first-run"
-    ]
-  })
+  browser = await launchBrowser()
 
   const submitted = await api.post("/v1/plans", plan)
   expect(submitted.status, submitted.text).toBe(201)

@@ -1,10 +1,8 @@
-import { existsSync } from "node:fs"
-import { type Browser, chromium } from "playwright-core"
+import type { Browser } from "playwright-core"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { executablePath, haveChromium, launchBrowser } from "./support/browser.js"
 import { client, type RunningServer, runQueueScript, startServer } from "./support/server.js"
 
-const executablePath = process.env["CHROMIUM_PATH"] ?? "/usr/bin/chromium"
-const haveChromium = existsSync(executablePath)
 /** In CI (`CI` set, and not `false` or `0`) the dashboard must be tested: a missing browser fails. */
 const inCI = !["", "0", "false"].includes((process.env["CI"] ?? "").trim().toLowerCase())
 const missing = `no Chromium at ${executablePath} (apt-get install chromium, or set CHROMIUM_PATH)`
@@ -22,18 +20,7 @@ let browser: Browser
 beforeAll(async () => {
   if (!haveChromium) return
   server = await startServer({ env: { ABATHUR_TOKEN: "dash-token" } })
-  browser = await chromium.launch({
-    executablePath,
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-      "--no-first-run"
-    ]
-  })
+  browser = await launchBrowser()
 })
 afterAll(async () => {
   await browser?.close()

@@ -4,6 +4,7 @@ import { checkHost, hostVerdict, isJsonMediaType, ownHosts, ownOrigin } from "..
 
 // The request guards' string rules (the real server's answers are in guards.test.ts and hostile.test.ts).
 
+// The lists below are inputs for each verdict: alike in shape only.
 describe("Host", () => {
   const own = ownHosts(7420)
   it("loopback names and addresses at the server's port or none", () => {

@@ -1,3 +1,4 @@
+import { CONTRACT_MCP_TOOLS } from "@abathur/testing"
 import { Client } from "@modelcontextprotocol/sdk/client/index.js"
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js"
 import { describe, expect, it } from "vitest"
@@ -24,25 +25,7 @@ describe("MCP over streamable HTTP", () => {
     const mcp = await connect()
     try {
       const { tools } = await mcp.listTools()
-      expect(tools.map((t) => t.name).sort()).toEqual(
-        [
-          "task_enqueue",
-          "task_plan_submit",
-          "task_get",
-          "task_list",
-          "task_claim",
-          "task_complete",
-          "task_fail",
-          "task_cancel",
-          "task_queue_status",
-          "task_execution_plan",
-          "task_heartbeat",
-          "task_release",
-          "task_retry",
-          "task_dependency_add",
-          "task_dependency_remove"
-        ].sort()
-      )
+      expect(tools.map((t) => t.name).sort()).toEqual(CONTRACT_MCP_TOOLS)
       const enqueue = tools.find((t) => t.name === "task_enqueue")!
       expect(enqueue.inputSchema.properties).toHaveProperty("prompt")
     } finally {

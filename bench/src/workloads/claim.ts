@@ -6,7 +6,7 @@ import { copyGraph, floorClaim, floorComplete, iso, openFloor } from "../floor.j
 import { openQueue, type QueueHandle } from "../runtime.js"
 import { readyPlans } from "../seed.js"
 import type { WorkloadResult } from "../types.js"
-import { fmtInt, fmtMs, fmtRate, settle, stats, tempDir } from "../util.js"
+import { fmtInt, fmtMs, fmtRate, settle, stats, statsOf, tempDir } from "../util.js"
 import { type Ctx, infoRow, lap, latencyRow, rateRow, verdict } from "./common.js"
 
 /** Operations slower than 100 ms: a claim that refreshed a batch of stored scores falling due together. */
@@ -79,10 +79,7 @@ export const w3 = async (ctx: Ctx): Promise<WorkloadResult> => {
     const rate = n / (ms / 1000)
     const floorRate = n / (floorMs / 1000)
     const share = rate / floorRate
-    const ac = stats(aClaim),
-      ao = stats(aComplete),
-      fc = stats(fClaim),
-      fo = stats(fComplete)
+    const [ac, ao, fc, fo] = statsOf(aClaim, aComplete, fClaim, fComplete)
     return {
       id: "W3",
       title: "Claim and complete ready tasks in one process",

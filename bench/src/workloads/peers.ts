@@ -100,6 +100,24 @@ const planOf = (inputs: ReadonlyArray<Input>) => ({
 const SAME_SCHEMA_INSERT = `INSERT INTO tasks (id, prompt, summary, priority, status, source, submitted_at, last_updated_at,
   calculated_priority, priority_refresh_at) VALUES (?, ?, ?, ?, 'ready', ?, ?, ?, ?, ?)`
 
+/**
+ * The four sides of a row, each on a file of its own: Abathur's queue, plainjob, the bare SQL
+ * queue and the same-schema floor (with its insert); `close` closes them all.
+ */
+const openSides = async (file: (name: string) => string) => {
+  const h = await openQueue(file("abathur"))
+  const pj = defineQueue({ connection: better(openPlain(file("plainjob"))), logger: silent })
+  const bare = openBare(file("bare"))
+  const db = openFloor(file("floor"))
+  const close = async () => {
+    await h.dispose()
+    pj.close()
+    bare.db.close()
+    db.close()
+  }
+  return { h, pj, bare, db, insert: db.prepare(SAME_SCHEMA_INSERT), close }
+}
+
 export const peers = async (ctx: Ctx): Promise<WorkloadResult> => {
   const started = performance.now()
   const nSubmit = ctx.size(10_000)
@@ -117,11 +135,7 @@ export const peers = async (ctx: Ctx): Promise<WorkloadResult> => {
     // over minutes, weighs on each of them alike.
     {
       const inputs = inputsOf(nSubmit + warm, 3)
-      const h = await openQueue(file("abathur"))
-      const pj = defineQueue({ connection: better(openPlain(file("plainjob"))), logger: silent })
-      const bare = openBare(file("bare"))
-      const db = openFloor(file("floor"))
-      const insert = db.prepare(SAME_SCHEMA_INSERT)
+      const { h, pj, bare, db, insert, close } = await openSides(file)
       const tx = db.transaction((t: Input) => {
         const now = Date.now()
         const at = iso(now)
@@ -137,10 +151,7 @@ export const peers = async (ctx: Ctx): Promise<WorkloadResult> => {
       const [a, p, b, f] = turns(sides.length, REPS, nSubmit, (side, from, to) => {
         for (let i = from; i < to; i++) sides[side]!(inputs[i % nSubmit]!)
       })
-      await h.dispose()
-      pj.close()
-      bare.db.close()
-      db.close()
+      await close()
       rows.push(
         peerRow(
           `${fmtInt(nSubmit)} single submits`,
@@ -161,11 +172,7 @@ export const peers = async (ctx: Ctx): Promise<WorkloadResult> => {
         p: Array<number> = [],
         b: Array<number> = [],
         f: Array<number> = []
-      const h = await openQueue(file("abathur"))
-      const pj = defineQueue({ connection: better(openPlain(file("plainjob"))), logger: silent })
-      const bare = openBare(file("bare"))
-      const db = openFloor(file("floor"))
-      const insert = db.prepare(SAME_SCHEMA_INSERT)
+      const { h, pj, bare, db, insert, close } = await openSides(file)
       const floorMany = db.transaction((inputs: ReadonlyArray<Input>) => {
         const now = Date.now()
         const at = iso(now)
@@ -187,10 +194,7 @@ export const peers = async (ctx: Ctx): Promise<WorkloadResult> => {
           f.push(tf)
         }
       }
-      await h.dispose()
-      pj.close()
-      bare.db.close()
-      db.close()
+      await close()
       rows.push(
         peerRow(
           `${fmtInt(nPlan)} independent tasks in one call`,

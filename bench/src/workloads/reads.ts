@@ -6,7 +6,7 @@ import { type Db, openFloor } from "../floor.js"
 import { openQueue } from "../runtime.js"
 import { type MillionShape, seedLongLivedQueue } from "../seed.js"
 import type { WorkloadResult } from "../types.js"
-import { fmtInt, fmtMs, settle, stats, tempDir } from "../util.js"
+import { fmtInt, fmtMs, settle, stats, statsOf, tempDir } from "../util.js"
 import { type Ctx, infoRow, lap, latencyRow } from "./common.js"
 
 const OPEN = "('pending', 'blocked', 'ready', 'running')"
@@ -148,10 +148,7 @@ export const w7 = async (ctx: Ctx): Promise<WorkloadResult> => {
     await hs.dispose()
     if (total !== statusSize) notes.push(`warning: status reports ${total} tasks, expected ${statusSize}`)
 
-    const ap = stats(aPlan),
-      fp = stats(fPlan),
-      as = stats(aStatus),
-      fs = stats(fStatus)
+    const [ap, fp, as, fs] = statsOf(aPlan, fPlan, aStatus, fStatus)
     return {
       id: "W7",
       title: "Execution plan of open tasks; queue status over a million tasks",

@@ -35,6 +35,7 @@ const properties = (node: unknown, path = "#"): Array<{ path: string; schema: Js
   return out
 }
 
+// Named as the server names its components (apps/server/src/Schemas.ts), a list of the domain's own: alike in shape only.
 const inputs: ReadonlyArray<readonly [string, z.ZodType]> = [
   ["SubmitTaskInput", SubmitTaskInput],
   ["PlanInput", PlanInput],

@@ -1,6 +1,7 @@
 /** The MCP server under test: a client over an in-memory transport to a server over a fresh queue file; the contract's tool names. */
 import { QueueConfig, TaskQueue } from "@abathur/queue"
 import { Database, TaskRepository } from "@abathur/storage"
+import { CONTRACT_MCP_TOOLS } from "@abathur/testing"
 import { tempDir } from "@abathur/testing/vitest"
 import { Client } from "@modelcontextprotocol/sdk/client/index.js"
 import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js"
@@ -10,23 +11,8 @@ import { join } from "node:path"
 import { beforeEach, expect } from "vitest"
 import { makeMcpServer, type WaitForWork } from "../src/index.js"
 
-export const ToolNames = [
-  "task_enqueue",
-  "task_plan_submit",
-  "task_get",
-  "task_list",
-  "task_claim",
-  "task_complete",
-  "task_fail",
-  "task_cancel",
-  "task_queue_status",
-  "task_execution_plan",
-  "task_heartbeat",
-  "task_release",
-  "task_retry",
-  "task_dependency_add",
-  "task_dependency_remove"
-]
+/** The contract's tool names (@abathur/testing). */
+export const ToolNames = CONTRACT_MCP_TOOLS
 
 /** Every property of every object schema in a JSON Schema document (nested, and under $defs), with its path. */
 export const propertiesOf = (node: unknown, path = "#"): Array<{ path: string; schema: Record<string, unknown> }> => {

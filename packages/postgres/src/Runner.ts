@@ -4,7 +4,7 @@
  * Store.ts): `Layer.succeed(StoreRunner, makePostgresRunner(pool))` makes the queue run on
  * PostgreSQL.
  */
-import { isQueueError, type QueueError } from "@abathur/queue"
+import { type QueueError, ruleFailure, type WriteKind } from "@abathur/queue"
 import { Effect, Either } from "effect"
 import type pg from "pg"
 import type { Step, StoreSteps } from "./Step.js"
@@ -15,7 +15,7 @@ export type Rule<A> = (store: StoreSteps, now: number) => Step<A>
 
 /** The queue's `StoreRunnerService`, structurally. */
 export interface PostgresRunnerService {
-  readonly write: <A, B>(rule: Rule<A>, committed: (result: A) => Effect.Effect<B, QueueError>) => Effect.Effect<B, QueueError>
+  readonly write: <A, B>(rule: Rule<A>, committed: (result: A) => Effect.Effect<B, QueueError>, kind?: WriteKind) => Effect.Effect<B, QueueError>
   readonly read: <A>(rule: Rule<A>) => Effect.Effect<A, QueueError>
   readonly dataVersion: () => Effect.Effect<number>
 }
@@ -41,35 +41,28 @@ export interface PostgresRunnerOptions {
   readonly onRetry?: (attempt: number, error: unknown) => void
 }
 
-/** A rule's throw: a QueueError is the operation's failure, anything else a defect. */
-const ruleFailure = (error: unknown): Effect.Effect<never, QueueError> => (isQueueError(error) ? Effect.fail(error) : Effect.die(error))
-
 export const makePostgresRunner = (pool: pg.Pool, options: PostgresRunnerOptions = {}): PostgresRunnerService => {
   const attempt = <A>(run: () => Promise<A>) => Effect.either(Effect.tryPromise({ try: run, catch: (error) => error }))
 
-  const writeOptions: { isolation: Isolation; writeLock: boolean; sharedClaims: boolean } =
-    options.writes === "serializable"
-      ? { isolation: "SERIALIZABLE", writeLock: false, sharedClaims: false }
-      : { isolation: "READ COMMITTED", writeLock: true, sharedClaims: options.claims !== "exclusive" }
+  const writeOptions: { isolation: Isolation; writeLock: boolean } =
+    options.writes === "serializable" ? { isolation: "SERIALIZABLE", writeLock: false } : { isolation: "READ COMMITTED", writeLock: true }
+  const sharedClaims = options.writes !== "serializable" && options.claims !== "exclusive"
 
   return {
     /**
-     * One transaction per rule (see `WriteMode`); the time a rule runs at is read once BEGIN (and
-     * the write lock) are done (a rule that started before the lock was held starts again if the
-     * clock moved), and a serialization failure or deadlock reruns the rule. Uninterruptible: a
+     * One transaction per rule (see `WriteMode`; a `claim` holds the write lock shared unless claims
+     * are `exclusive`); the time a rule runs at is read once BEGIN (and the write lock) are done,
+     * and a serialization failure or deadlock reruns the rule. Uninterruptible: a
      * committed change is always published through `committed`.
      */
-    write: (rule, committed) =>
-      Effect.clockWith((clock) => {
-        // The time the rule was last given: the lock is taken at its first step (sharedClaims),
-        // and a rule whose time fell behind while it waited starts again at the new time.
-        let at = 0
-        return Effect.uninterruptible(
+    write: (rule, committed, kind) =>
+      Effect.clockWith((clock) =>
+        Effect.uninterruptible(
           Effect.flatMap(
             attempt(() =>
-              runTransaction(pool, (store) => rule(store, (at = clock.unsafeCurrentTimeMillis())), {
+              runTransaction(pool, (store) => rule(store, clock.unsafeCurrentTimeMillis()), {
                 ...writeOptions,
-                stale: () => clock.unsafeCurrentTimeMillis() !== at,
+                sharedClaim: sharedClaims && kind === "claim",
                 ...(options.maxAttempts !== undefined && { maxAttempts: options.maxAttempts }),
                 ...(options.onRetry !== undefined && { onRetry: options.onRetry })
               })
@@ -77,7 +70,7 @@ export const makePostgresRunner = (pool: pg.Pool, options: PostgresRunnerOptions
             Either.match({ onLeft: ruleFailure, onRight: committed })
           )
         )
-      }),
+      ),
 
     /** One REPEATABLE READ, READ ONLY transaction: every read of the rule sees one snapshot, and it never conflicts. */
     read: (rule) =>

@@ -26,6 +26,7 @@ export interface PgMigration {
 
 const T = `TEXT COLLATE "C"`
 
+// Alike in shape to SQLite's DDL (packages/schema, Ddl.ts) by design: the same names in another dialect.
 export const TASKS_V1 = `
 CREATE TABLE tasks (
   id ${T} PRIMARY KEY,

@@ -19,19 +19,13 @@ export interface TransactionOptions {
    */
   readonly writeLock?: boolean
   /**
-   * With `writeLock`: claims share the write lock (see `CLAIM_METHODS`). The lock is taken at the
-   * rule's first step: shared when that is a claim's (`expiredLeases`), so that claims run beside
-   * each other, deciding only on rows they lock (`FOR UPDATE SKIP LOCKED`), and never beside any
-   * other writer; exclusive otherwise. A claim that finds an expired lease to recover (a cascade
-   * over many rows), or takes a step no claim takes, rolls back and runs again under the exclusive lock.
+   * With `writeLock`: this rule is a claim (the queue says so: `StoreRunner.write`'s `kind`), and
+   * takes the write lock shared, so that claims run beside each other, deciding only on rows they
+   * lock (`FOR UPDATE SKIP LOCKED`), and never beside any other writer. A claim that finds an
+   * expired lease to recover (a cascade over many rows), or takes a step no claim takes (see
+   * `CLAIM_METHODS`), rolls back and runs again under the exclusive lock.
    */
-  readonly sharedClaims?: boolean
-  /**
-   * With `sharedClaims`: whether the time the rule was given is behind the clock (the lock is
-   * taken after the rule starts). If so, once the lock is held the rule starts again, with the
-   * time read then, so that times follow the commit order. Default: always start again.
-   */
-  readonly stale?: () => boolean
+  readonly sharedClaim?: boolean
   /** Attempts before a serialization failure or deadlock is given up and thrown (default 100). */
   readonly maxAttempts?: number
   /** Called before each retry (attempt = the number of the attempt that failed), for metrics and tests. */
@@ -44,25 +38,13 @@ export const isRetryable = (error: unknown): boolean => {
   return code === "40001" || code === "40P01"
 }
 
-/** A claim that needs the exclusive lock (see `sharedClaims`); never seen by callers. */
+/** A claim that needs the exclusive lock (see `sharedClaim`); never seen by callers. */
 class Escalate extends Error {}
 
-/** What a gated step yields to ask the driver for the lock. */
-const LOCK: unique symbol = Symbol("lock")
-
-/**
- * Runs one generator to its end, awaiting each promise it yields and resuming it with the result
- * or the error. `onLock` answers the lock request of a gated step (`sharedClaims`): the generator
- * to go on with (the same one, resumed, or a new one, started).
- */
-export const drive = async <A>(gen: Step<A>, onLock?: (gen: Step<A>) => Promise<Step<A>>): Promise<A> => {
+/** Runs one generator to its end, awaiting each promise it yields and resuming it with the result or the error. */
+export const drive = async <A>(gen: Step<A>): Promise<A> => {
   let next = gen.next()
   while (!next.done) {
-    if ((next.value as unknown) === LOCK && onLock !== undefined) {
-      const after = await onLock(gen)
-      next = after === gen ? gen.next() : (gen = after).next()
-      continue
-    }
     let value: unknown
     try {
       value = await next.value
@@ -119,7 +101,7 @@ export const runTransaction = async <A>(pool: pg.Pool, rule: (store: PgTaskRepos
   }
   client.on("error", lost)
   // A claim that found work for the exclusive lock runs again under it.
-  let exclusive = options.sharedClaims !== true
+  let exclusive = options.sharedClaim !== true
   try {
     for (let attempt = 1; ; attempt++) {
       // A retryable failure seen by any statement dooms the attempt, even if the rule caught it.
@@ -138,36 +120,26 @@ export const runTransaction = async <A>(pool: pg.Pool, rule: (store: PgTaskRepos
         const repo = new PgTaskRepository(watched)
         let value: A
         if (options.writeLock === true && !exclusive) {
-          // The lock is taken at the first step: shared for a claim, exclusive otherwise.
-          let mode: "shared" | "exclusive" | undefined
-          const gated = Object.create(repo) as PgTaskRepository
-          const steps = gated as unknown as Record<string, (...args: Array<unknown>) => Step<unknown>>
+          await client.query("SELECT pg_advisory_xact_lock_shared($1)", [WRITE_LOCK])
+          // Under the shared lock, only a claim's steps, and no expired lease to recover.
+          const claimOnly = Object.create(repo) as PgTaskRepository
+          const steps = claimOnly as unknown as Record<string, (...args: Array<unknown>) => Step<unknown>>
           for (const method of StoreMethodNames) {
             const step = (repo as unknown as Record<string, (...args: Array<unknown>) => Step<unknown>>)[method]!
             steps[method] = function* (...args: Array<unknown>): Step<unknown> {
-              if (mode === undefined) {
-                mode = method === "expiredLeases" ? "shared" : "exclusive"
-                yield LOCK as unknown as PromiseLike<unknown>
-              }
-              if (mode === "shared" && !CLAIM_METHODS.has(method)) {
+              if (!CLAIM_METHODS.has(method)) {
                 escalate = true
                 throw new Escalate(`a claim's rule took the step ${method}`)
               }
               const result = yield* step.apply(repo, args)
-              if (mode === "shared" && method === "expiredLeases" && (result as Array<unknown>).length > 0) {
+              if (method === "expiredLeases" && (result as Array<unknown>).length > 0) {
                 escalate = true
                 throw new Escalate("expired leases to recover")
               }
               return result
             }
           }
-          value = await drive(rule(gated), async (gen) => {
-            await client.query(mode === "shared" ? "SELECT pg_advisory_xact_lock_shared($1)" : "SELECT pg_advisory_xact_lock($1)", [WRITE_LOCK])
-            if (options.stale?.() === false) return gen
-            // Nothing was read yet: the rule starts again at the time read now.
-            gen.return(undefined as never)
-            return rule(gated)
-          })
+          value = await drive(rule(claimOnly))
         } else {
           if (options.writeLock === true) await client.query("SELECT pg_advisory_xact_lock($1)", [WRITE_LOCK])
           value = await drive(rule(repo))

@@ -165,13 +165,17 @@ describe("concurrent claimers on separate connections", () => {
     const holding = deferred<string>()
     const release = deferred()
     const held = Effect.runPromise(
-      makePostgresRunner(a, mode).write(function* (store) {
-        yield* store.expiredLeases(new Date().toISOString())
-        const heads = yield* store.readyHeads(null)
-        holding.resolve(heads[0]!.id)
-        yield release.promise
-        return heads[0]!.id
-      }, Effect.succeed)
+      makePostgresRunner(a, mode).write(
+        function* (store) {
+          yield* store.expiredLeases(new Date().toISOString())
+          const heads = yield* store.readyHeads(null)
+          holding.resolve(heads[0]!.id)
+          yield release.promise
+          return heads[0]!.id
+        },
+        Effect.succeed,
+        "claim"
+      )
     )
     const head = await holding.promise
     try {

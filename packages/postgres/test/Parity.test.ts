@@ -2,29 +2,17 @@
  * Every store method against the SQLite repository: the same calls on the same rows give the
  * same models on both stores (insert, select, update, edges, hierarchy, audit, stats, prune).
  */
-import { Task, TaskDependency } from "@abathur/domain"
+import { TaskDependency } from "@abathur/domain"
 import { makeTaskRepository, openDatabase, type StoredTask, type TaskStore } from "@abathur/storage"
 import type pg from "pg"
 import { beforeAll, describe, expect, it } from "vitest"
 import { migrate, PgTaskRepository, runTransaction, type StoreMethods, StoreMethodNames } from "../src/index.js"
+import { at, makeTask as storedTask } from "../../storage/test/helpers.js"
 import { freshDatabase } from "./helpers.js"
 
-const at = (minutes: number): string => new Date(Date.UTC(2026, 0, 1, 0, 0, 0) + minutes * 60_000).toISOString()
-
-const makeTask = (fields: Record<string, unknown> = {}, bookkeeping: Partial<StoredTask> = {}): StoredTask => ({
-  ...Task.parse({ prompt: "Do the thing", submittedAt: at(0), lastUpdatedAt: at(0), ...fields }),
-  leaseToken: null,
-  leaseExpiresAt: null,
-  workerId: null,
-  priorityRefreshAt: null,
-  priorityRank: null,
-  priorityStarved: false,
-  cancelledBy: null,
-  idempotencyFingerprint: null,
-  subtree: { open: 0, completed: 0, failed: 0, cancelled: 0 },
-  ancestorGated: false,
-  ...bookkeeping
-})
+/** A stored task (storage's test builder) submitted at minute 0 unless told. */
+const makeTask = (fields: Partial<StoredTask> = {}, bookkeeping: Partial<StoredTask> = {}): StoredTask =>
+  storedTask({ submittedAt: at(0), lastUpdatedAt: at(0), ...fields, ...bookkeeping })
 
 const edge = (dependent: StoredTask, prerequisite: StoredTask, fields: Record<string, unknown> = {}) =>
   TaskDependency.parse({ dependentTaskId: dependent.id, prerequisiteTaskId: prerequisite.id, createdAt: at(1), ...fields })

@@ -78,16 +78,20 @@ describe("the PostgreSQL runner", () => {
     // The lock the transaction holds once the rule took its first step: a claim's (expired leases) or another.
     const inside = (runner: ReturnType<typeof makePostgresRunner>, claim: boolean) =>
       Effect.runPromise(
-        runner.write(function* (store) {
-          if (claim) yield* store.expiredLeases("2000-01-01T00:00:00.000Z")
-          else yield* store.statusCounts()
-          const rows = yield* (store as unknown as PgTaskRepository).rows<{ iso: string; lock: string | null }>(
-            `SELECT current_setting('transaction_isolation') AS iso,
+        runner.write(
+          function* (store) {
+            if (claim) yield* store.expiredLeases("2000-01-01T00:00:00.000Z")
+            else yield* store.statusCounts()
+            const rows = yield* (store as unknown as PgTaskRepository).rows<{ iso: string; lock: string | null }>(
+              `SELECT current_setting('transaction_isolation') AS iso,
                  (SELECT mode FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid() AND objid = $1) AS lock`,
-            [WRITE_LOCK]
-          )
-          return rows[0]
-        }, Effect.succeed)
+              [WRITE_LOCK]
+            )
+            return rows[0]
+          },
+          Effect.succeed,
+          claim ? "claim" : "write"
+        )
       )
     expect(await inside(makePostgresRunner(pool), false)).toEqual({ iso: "read committed", lock: "ExclusiveLock" })
     expect(await inside(makePostgresRunner(pool), true)).toEqual({ iso: "read committed", lock: "ShareLock" })

@@ -89,6 +89,7 @@ export function* bump(tx: Tx, fromId: string, delta: SubtreeCounts, cause: strin
 /**
  * Moves a task to another state (`transition`) and keeps the hierarchy's bookkeeping: its own
  * subtree state and its ancestors' counters. The flips are acted on by Cascade's `drain`.
+ * (Its parameters are `transition`'s, and `cause`: alike in shape by design.)
  */
 export function* setStatus(
   tx: Tx,

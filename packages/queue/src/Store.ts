@@ -91,15 +91,23 @@ export type TaskStore = {
  */
 export type Rule<A> = (store: TaskStore, now: number) => Step<A>
 
+/**
+ * What a write is, as the queue tells its runner: `claim` for a claim (claim, claimMany,
+ * claimWaiting, and recover, a claim's first step), which a store may run beside other claims
+ * (PostgreSQL's shared write lock); `write` for every other. The SQLite runner ignores it.
+ */
+export type WriteKind = "claim" | "write"
+
 /** Runs rules in transactions over one store. */
 export interface StoreRunnerService {
   /**
    * Runs `rule` in one write transaction, at the time read once the write lock is held. After
    * the commit, calls `committed` with the rule's result at once (synchronously, uninterrupted:
    * it publishes the changes) and answers what it answers. A rule that throws changes nothing:
-   * a QueueError fails the effect, anything else is a defect.
+   * a QueueError fails the effect, anything else is a defect. `kind` says what the rule does
+   * (default `write`).
    */
-  readonly write: <A, B>(rule: Rule<A>, committed: (result: A) => Effect.Effect<B, QueueError>) => Effect.Effect<B, QueueError>
+  readonly write: <A, B>(rule: Rule<A>, committed: (result: A) => Effect.Effect<B, QueueError>, kind?: WriteKind) => Effect.Effect<B, QueueError>
   /** Runs `rule` against one read snapshot at the current time. */
   readonly read: <A>(rule: Rule<A>) => Effect.Effect<A, QueueError>
   /** A number that changes whenever any connection (any process) commits to the database. */

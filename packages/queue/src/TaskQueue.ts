@@ -49,7 +49,7 @@ import { type QueueError, TaskNotFound, ValidationError } from "./QueueError.js"
 import { refreshDue } from "./Ranking.js"
 import { activity, auditOf, detail, graph, list, status, tree } from "./Reads.js"
 import { SqliteRunner } from "./SqliteStore.js"
-import { type Step, StoreRunner } from "./Store.js"
+import { type Step, StoreRunner, type WriteKind } from "./Store.js"
 import { submit, submitPlan } from "./Submit.js"
 import { Tx } from "./Tx.js"
 import type { Input } from "./Typed.js"
@@ -218,12 +218,16 @@ export const make = Effect.gen(function* () {
   }
 
   /** Runs an operation in one write transaction (a new run each time the runner starts it); publishes its changes after commit. */
-  const write = <A>(op: Operation<A>): Effect.Effect<A, QueueError> =>
-    runner.write(function* (store, now): Step<Outcome<A>> {
-      const tx = new Tx(store, settings)
-      const value = yield* op(tx, now)
-      return { value, changes: tx.changes }
-    }, answer)
+  const write = <A>(op: Operation<A>, kind?: WriteKind): Effect.Effect<A, QueueError> =>
+    runner.write(
+      function* (store, now): Step<Outcome<A>> {
+        const tx = new Tx(store, settings)
+        const value = yield* op(tx, now)
+        return { value, changes: tx.changes }
+      },
+      answer,
+      kind
+    )
 
   /** Runs an operation against one read snapshot. */
   const read = <A>(op: Operation<A>): Effect.Effect<A, QueueError> => runner.read((store, now) => op(new Tx(store, settings), now))
@@ -255,15 +259,15 @@ export const make = Effect.gen(function* () {
         const i = validate(RemoveDependencyInput, { prerequisiteId })
         return explained(yield* removeDependency(tx, dep, i.prerequisiteId, now, actorOf(options)))
       }),
-    claim: (input = {}) => write((tx, now) => claim(tx, validate(ClaimInput, input), now)),
+    claim: (input = {}) => write((tx, now) => claim(tx, validate(ClaimInput, input), now), "claim"),
     claimMany: (input = {}) =>
       write((tx, now) => {
         const i = validate(ClaimInput, input)
         return claimUpTo(tx, i, i.limit ?? 1, now)
-      }),
+      }, "claim"),
     claimWaiting: (input = {}, options = {}) =>
       Effect.flatMap(Effect.try({ try: () => validate(ClaimInput, input), catch: (error) => error as ValidationError }), (i) => {
-        const attempt = write((tx, now) => claimUpTo(tx, i, i.limit ?? 1, now))
+        const attempt = write((tx, now) => claimUpTo(tx, i, i.limit ?? 1, now), "claim")
         const watched = options.onAttempt === undefined ? attempt : Effect.tap(attempt, (claimed) => Effect.sync(() => options.onAttempt?.(claimed)))
         return claimWaiting(watched, i.waitSeconds ?? 0, options.waitForWork ?? pollForWork())
       }),
@@ -292,7 +296,7 @@ export const make = Effect.gen(function* () {
     recover: () =>
       write(function* (tx, now) {
         return { recovered: yield* recover(tx, now) }
-      }),
+      }, "claim"),
     prune: (input = {}, options) =>
       write((tx, now) => {
         const i = validate(PruneInput, input)

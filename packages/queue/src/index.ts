@@ -12,7 +12,8 @@ export {
   storeMethods,
   StoreRunner,
   type StoreRunnerService,
-  type TaskStore
+  type TaskStore,
+  type WriteKind
 } from "./Store.js"
 export { makeSqliteRunner, SqliteRunner } from "./SqliteStore.js"
 export * from "./TaskQueue.js"

@@ -17,7 +17,7 @@ import BetterSqlite3 from "better-sqlite3"
 import { Effect, Layer } from "effect"
 import { build } from "esbuild"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { checkpointWorker } from "../../../scripts/checkpoint-worker.mjs"
+import { bundleScript } from "../../../scripts/bundle-script.mjs"
 import { defaultQueueSettings, QueueConfig } from "../src/QueueConfig.js"
 import { TaskQueue } from "../src/TaskQueue.js"
 import { findViolations } from "./Invariants.js"
@@ -66,21 +66,8 @@ interface Worker {
 const bundleDir = mkdtempSync(join(packageRoot, "node_modules", ".cache-crash-"))
 beforeAll(async () => {
   bundled = join(bundleDir, "crashWorker.mjs")
-  const { metafile } = await build({
-    entryPoints: [join(here, "fixtures", "crashWorker.mjs")],
-    outfile: bundled,
-    bundle: true,
-    format: "esm",
-    platform: "node",
-    target: "node20",
-    conditions: ["@abathur/source"],
-    external: ["better-sqlite3"],
-    banner: { js: 'import { createRequire as __cr } from "node:module"; const require = __cr(import.meta.url);' },
-    metafile: true,
-    logLevel: "warning"
-  })
-  // The background checkpointer's worker, beside the bundle (as the apps' builds do).
-  await checkpointWorker(build, metafile)
+  // The background checkpointer's worker goes beside the bundle (as the apps' builds do).
+  await bundleScript(build, join(here, "fixtures", "crashWorker.mjs"), bundled)
 })
 
 const started: Array<Worker> = []

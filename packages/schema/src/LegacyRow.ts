@@ -4,6 +4,7 @@
  * carried over as it is (the migration writes each note to the task's audit trail).
  */
 import { randomUUID } from "node:crypto"
+import { TASK_COLUMNS_V1 } from "./Ddl.js"
 import type { SqlRow, SqlValue } from "./Sqlite.js"
 import { formatTimestamp, parseLegacyTimestamp } from "./Timestamp.js"
 
@@ -11,27 +12,16 @@ const STATUSES = new Set(["pending", "blocked", "ready", "running", "completed",
 const SOURCES = new Set(["human", "agent_requirements", "agent_planner", "agent_implementation"])
 export const DEPENDENCY_TYPES = new Set(["sequential", "parallel"])
 
-/** Version 2 columns, in the order of the insert below. */
+/** Version 1's columns that version 2 keeps by name, in their order (`dependencies` becomes edges). */
+type CarriedColumn = Exclude<(typeof TASK_COLUMNS_V1)[number], "id" | "prompt" | "dependencies">
+const CARRIED_V1 = TASK_COLUMNS_V1.filter((c): c is CarriedColumn => c !== "id" && c !== "prompt" && c !== "dependencies")
+
+/** Version 2 columns, in the order of the insert below: version 1's, with `summary`, then the queue's own. */
 export const V2_COLUMNS = [
   "id",
   "prompt",
   "summary",
-  "agent_type",
-  "priority",
-  "status",
-  "input_data",
-  "result_data",
-  "error_message",
-  "retry_count",
-  "max_retries",
-  "max_execution_timeout_seconds",
-  "submitted_at",
-  "started_at",
-  "completed_at",
-  "last_updated_at",
-  "created_by",
-  "parent_task_id",
-  "session_id",
+  ...CARRIED_V1,
   "source",
   "dependency_type",
   "calculated_priority",

@@ -21,6 +21,7 @@ export interface Migration {
 }
 
 /** Every migration, in order. Append only: a released migration is never changed. */
+// The entries are alike in shape only: each names its own step.
 export const Migrations: ReadonlyArray<Migration> = [
   {
     version: 1,

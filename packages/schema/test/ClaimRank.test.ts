@@ -2,8 +2,7 @@
 import type Database from "better-sqlite3"
 import { describe, expect, it } from "vitest"
 import { LATEST_VERSION, MigrationError, Migrations, migrate, readVersion } from "../src/index.js"
-import type { Migration } from "../src/index.js"
-import { dump, openDatabase, uuid } from "./helpers.js"
+import { dump, failingMigration, openDatabase, uuid } from "./helpers.js"
 
 const NOW = "2026-11-26T06:04:11.123Z"
 const fixedNow = () => new Date(NOW)
@@ -152,13 +151,7 @@ describe("migration 3 (claim-rank) from a version 2 database", () => {
   it("is rolled back, columns, indexes and refresh times, when a later migration fails", () => {
     const db = v2Database()
     const before = dump(db)
-    const boom: Migration = {
-      version: 4,
-      name: "boom",
-      up: () => {
-        throw new Error("boom")
-      }
-    }
+    const boom = failingMigration(4)
     const error = (() => {
       try {
         migrate(db, { migrations: [...V3, boom], backup: false })

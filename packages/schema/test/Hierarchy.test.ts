@@ -6,7 +6,7 @@
 import type Database from "better-sqlite3"
 import { describe, expect, it } from "vitest"
 import { LATEST_VERSION, Migrations, migrate, readVersion } from "../src/index.js"
-import { openDatabase, uuid } from "./helpers.js"
+import { failingMigration, openDatabase, uuid } from "./helpers.js"
 
 const NOW = "2026-12-03T08:00:00.000Z"
 const at = (minutes: number): string => new Date(Date.UTC(2026, 0, 1) + minutes * 60_000).toISOString()
@@ -98,14 +98,7 @@ describe("migration 4 (hierarchy) from a version 3 database", () => {
   it("is all or nothing: a failure after it rolls its columns and changes back", () => {
     const db = v3Database()
     const before = JSON.stringify(db.prepare("SELECT * FROM tasks ORDER BY id").all())
-    const boom = {
-      version: LATEST_VERSION + 1,
-      name: "boom",
-      up: () => {
-        throw new Error("boom")
-      }
-    }
-    expect(() => migrate(db, { migrations: [...Migrations, boom], backup: false })).toThrow(/boom/)
+    expect(() => migrate(db, { migrations: [...Migrations, failingMigration()], backup: false })).toThrow(/boom/)
     expect(readVersion(db)).toBe(3)
     expect(JSON.stringify(db.prepare("SELECT * FROM tasks ORDER BY id").all())).toBe(before)
   })

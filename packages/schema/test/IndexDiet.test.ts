@@ -5,16 +5,7 @@
 import type Database from "better-sqlite3"
 import { describe, expect, it } from "vitest"
 import { LATEST_VERSION, Migrations, migrate, readVersion } from "../src/index.js"
-import { createV1, openDatabase, uuid } from "./helpers.js"
-
-const SEED_INDEXES = [
-  "idx_task_dependencies_prerequisite",
-  "idx_task_dependencies_dependent",
-  "idx_tasks_ready_priority",
-  "idx_tasks_source_created",
-  "idx_tasks_deadline",
-  "idx_tasks_blocked"
-]
+import { createV1, failingMigration, openDatabase, SEED_INDEXES, uuid } from "./helpers.js"
 
 const at = (minutes: number): string => new Date(Date.UTC(2026, 0, 1) + minutes * 60_000).toISOString()
 
@@ -126,14 +117,7 @@ describe("migration 5 (index diet)", () => {
 
   it("is all or nothing: a failure after it leaves the index and the version as they were", () => {
     const db = v4Database()
-    const boom = {
-      version: LATEST_VERSION + 1,
-      name: "boom",
-      up: () => {
-        throw new Error("boom")
-      }
-    }
-    expect(() => migrate(db, { migrations: [...Migrations, boom], backup: false })).toThrow(/boom/)
+    expect(() => migrate(db, { migrations: [...Migrations, failingMigration()], backup: false })).toThrow(/boom/)
     expect(readVersion(db)).toBe(4)
     expect(indexes(db)).toContain("idx_tasks_status_submitted")
   })

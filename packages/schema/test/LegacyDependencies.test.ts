@@ -1,5 +1,6 @@
 /** Migration 2 on a legacy database: dependencies and parents (unknown, self, cyclic, the old Python migration's edges). */
 import { describe, expect, it } from "vitest"
+import { PYTHON_TASK_COLUMNS } from "../../testing/src/LegacyShapes.js"
 import { migrate } from "../src/index.js"
 import { auditReasons, createV1, edges, NOW, now, openDatabase, row, uuid } from "./helpers.js"
 
@@ -97,13 +98,8 @@ describe("migration 2 on a legacy database", () => {
       { id: c, dependencies: JSON.stringify([a, b]) },
       { id: d }
     ])
-    db.exec(`
-      ALTER TABLE tasks ADD COLUMN source TEXT NOT NULL DEFAULT 'human';
-      ALTER TABLE tasks ADD COLUMN calculated_priority REAL NOT NULL DEFAULT 5.0;
-      ALTER TABLE tasks ADD COLUMN deadline TIMESTAMP;
-      ALTER TABLE tasks ADD COLUMN estimated_duration_seconds INTEGER;
-      ALTER TABLE tasks ADD COLUMN dependency_depth INTEGER DEFAULT 0;
-      ALTER TABLE tasks ADD COLUMN dependency_type TEXT NOT NULL DEFAULT 'sequential';
+    // The Python migration's columns, a column of its own, and its own edge table and indexes.
+    db.exec(`${PYTHON_TASK_COLUMNS}
       ALTER TABLE tasks ADD COLUMN feature_branch TEXT;
       CREATE TABLE task_dependencies (
         id TEXT PRIMARY KEY, dependent_task_id TEXT NOT NULL, prerequisite_task_id TEXT NOT NULL,

@@ -4,16 +4,8 @@ import * as path from "node:path"
 import { describe, expect, it } from "vitest"
 import { LATEST_VERSION, MigrationError, Migrations, migrate, readVersion } from "../src/index.js"
 import type { Migration } from "../src/index.js"
-import { createV1, dump, openDatabase, tempDir, uuid } from "./helpers.js"
+import { createV1, dump, openDatabase, SEED_INDEXES, tempDir, uuid } from "./helpers.js"
 
-const SEED_INDEXES = [
-  "idx_task_dependencies_prerequisite",
-  "idx_task_dependencies_dependent",
-  "idx_tasks_ready_priority",
-  "idx_tasks_source_created",
-  "idx_tasks_deadline",
-  "idx_tasks_blocked"
-]
 /** The queue's own indexes of v2, less idx_tasks_ready_agent_priority (dropped by v3) and idx_tasks_status_submitted (v5). */
 const QUEUE_INDEXES = [
   "idx_tasks_ready_submitted",

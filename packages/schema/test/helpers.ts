@@ -5,7 +5,9 @@ import { afterEach } from "vitest"
 import { dumpDatabase as dump } from "../../testing/src/DatabaseDump.js"
 import { tempDir } from "../../testing/src/Vitest.js"
 import { TASKS_V1 } from "../src/Ddl.js"
+import { LATEST_VERSION, type Migration } from "../src/Migrations.js"
 
+export { SEED_INDEXES } from "./SeedIndexes.js"
 export { dump, tempDir }
 
 const open: Array<Database.Database> = []
@@ -95,3 +97,12 @@ export const edges = (db: Database.Database): Array<[string, string]> =>
       p: string
     }>
   ).map((e) => [e.d, e.p])
+
+/** A migration that throws "boom" (after the last one unless `version` says otherwise): for the all-or-nothing tests. */
+export const failingMigration = (version: number = LATEST_VERSION + 1): Migration => ({
+  version,
+  name: "boom",
+  up: () => {
+    throw new Error("boom")
+  }
+})

@@ -1,4 +1,15 @@
-import type { DependencyType, JsonObject, JsonValue, OnFailure, SubtreeCounts, Task, TaskDependency, TaskSource, TaskStatus } from "@abathur/domain"
+import type {
+  AuditEntry,
+  DependencyType,
+  JsonObject,
+  JsonValue,
+  OnFailure,
+  SubtreeCounts,
+  Task,
+  TaskDependency,
+  TaskSource,
+  TaskStatus
+} from "@abathur/domain"
 
 /** A row of `tasks` as better-sqlite3 returns it. */
 export interface TaskRow {
@@ -225,3 +236,19 @@ export const TaskColumns = {
 
 /** The fields of a task the queue may change after submission. */
 export type TaskPatch = { -readonly [K in keyof typeof TaskColumns]?: StoredTask[K] }
+
+/**
+ * `task_audit` as an `AuditEntry`, for both stores: the columns an insert names, an entry's values
+ * in that order, and the select list that reads a row back as an entry (aliases quoted: PostgreSQL
+ * folds unquoted names to lower case).
+ */
+export const AUDIT_INSERT_COLUMNS = "task_id, from_status, to_status, at, actor, reason"
+export const auditValues = (e: AuditEntry): [string, string | null, string, string, string | null, string | null] => [
+  e.taskId,
+  e.fromStatus,
+  e.toStatus,
+  e.at,
+  e.actor,
+  e.reason
+]
+export const AUDIT_ENTRY_COLUMNS = `task_id AS "taskId", from_status AS "fromStatus", to_status AS "toStatus", at, actor, reason`

@@ -1,16 +1,7 @@
 /** The seed's integration tests and query-plan checks (phase 1), against a real migrated file. */
 import { describe, expect, it, vi } from "vitest"
 import { makeTaskRepository } from "../src/TaskRepository.js"
-import { at, makeDependency, makeTask, openRepo } from "./helpers.js"
-
-const SEED_INDEXES = [
-  "idx_task_dependencies_prerequisite",
-  "idx_task_dependencies_dependent",
-  "idx_tasks_ready_priority",
-  "idx_tasks_source_created",
-  "idx_tasks_deadline",
-  "idx_tasks_blocked"
-]
+import { at, makeDependency, makeTask, openRepo, SEED_INDEXES } from "./helpers.js"
 
 /** A plan line naming exactly this index (not one whose name merely starts with it). */
 const usesIndex = (plan: ReadonlyArray<string>, index: string): boolean =>

@@ -7,17 +7,10 @@
 import type BetterSqlite3 from "better-sqlite3"
 import { describe, expect, it, vi } from "vitest"
 import { makeTaskRepository, type TaskStore } from "../src/TaskRepository.js"
-import { at, makeDependency, makeTask, openRepo } from "./helpers.js"
+import { at, makeDependency, makeTask, openRepo, SEED_INDEXES } from "./helpers.js"
 
 /** The seed's six (phase 1): they stay whatever the queries do. */
-const SEED = new Set([
-  "idx_task_dependencies_prerequisite",
-  "idx_task_dependencies_dependent",
-  "idx_tasks_ready_priority",
-  "idx_tasks_source_created",
-  "idx_tasks_deadline",
-  "idx_tasks_blocked"
-])
+const SEED: ReadonlySet<string> = new Set(SEED_INDEXES)
 
 const ID = "00000000-0000-4000-8000-000000000001"
 

@@ -14,6 +14,7 @@ import { type DatabaseHandle, type DatabaseOptions, openDatabase } from "../src/
 import { makeTaskRepository, type TaskStore } from "../src/TaskRepository.js"
 import type { StoredTask } from "../src/TaskRows.js"
 
+export { SEED_INDEXES } from "../../schema/test/SeedIndexes.js"
 export { dump, tempDir }
 
 const handles: Array<BetterSqlite3.Database> = []

@@ -35,3 +35,22 @@ export const CONTRACT_TASK_KEYS: ReadonlyArray<string> = [
   "stallCount",
   "retryBackoffSeconds"
 ].sort()
+
+/** The MCP tools of the contract (CONTRACT.md, "MCP"), sorted. */
+export const CONTRACT_MCP_TOOLS: ReadonlyArray<string> = [
+  "task_enqueue",
+  "task_plan_submit",
+  "task_get",
+  "task_list",
+  "task_claim",
+  "task_complete",
+  "task_fail",
+  "task_cancel",
+  "task_queue_status",
+  "task_execution_plan",
+  "task_heartbeat",
+  "task_release",
+  "task_retry",
+  "task_dependency_add",
+  "task_dependency_remove"
+].sort()

@@ -67,15 +67,18 @@ CREATE TABLE agents (
 CREATE INDEX idx_agents_task ON agents(task_id);
 `
 
-// The old Python migration created the seed's task_dependencies table: the same DDL as v2's.
-export const PYTHON_COLUMNS = `
+/** The columns the old Python migration added to the tasks table. */
+export const PYTHON_TASK_COLUMNS = `
 ALTER TABLE tasks ADD COLUMN source TEXT NOT NULL DEFAULT 'human';
 ALTER TABLE tasks ADD COLUMN calculated_priority REAL NOT NULL DEFAULT 5.0;
 ALTER TABLE tasks ADD COLUMN deadline TIMESTAMP;
 ALTER TABLE tasks ADD COLUMN estimated_duration_seconds INTEGER;
 ALTER TABLE tasks ADD COLUMN dependency_depth INTEGER DEFAULT 0;
 ALTER TABLE tasks ADD COLUMN dependency_type TEXT NOT NULL DEFAULT 'sequential';
-${TASK_DEPENDENCIES_V2};
+`
+
+// The old Python migration created the seed's task_dependencies table: the same DDL as v2's.
+export const PYTHON_COLUMNS = `${PYTHON_TASK_COLUMNS}${TASK_DEPENDENCIES_V2};
 CREATE INDEX IF NOT EXISTS idx_task_dependencies_prerequisite
   ON task_dependencies(prerequisite_task_id, resolved_at) WHERE resolved_at IS NULL;
 CREATE INDEX IF NOT EXISTS idx_task_dependencies_dependent

@@ -1,5 +1,5 @@
 import { parseTimestamp, summarize } from "@abathur/domain"
-import { LATEST_VERSION, Migrations, migrate, readVersion } from "@abathur/schema"
+import { LATEST_VERSION, Migrations, migrate, readVersion, TASK_COLUMNS_V1 } from "@abathur/schema"
 import BetterSqlite3 from "better-sqlite3"
 import { existsSync, mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
@@ -72,19 +72,18 @@ const taskDifferences = (legacy: Row, migrated: Row, depth: number): Array<strin
   const check = (column: string, actual: unknown, expected: unknown) => {
     if (!Object.is(actual, expected)) differences.push(`${id}.${column}: ${JSON.stringify(actual)} != ${JSON.stringify(expected)}`)
   }
-  const same = [
-    "id",
-    "prompt",
-    "agent_type",
-    "priority",
-    "status",
-    "input_data",
-    "result_data",
-    "error_message",
-    "max_execution_timeout_seconds",
-    "created_by",
-    "session_id"
-  ]
+  // Every legacy column is kept as it is, but those the migration converts (checked below).
+  const converted = new Set([
+    "retry_count",
+    "max_retries",
+    "submitted_at",
+    "started_at",
+    "completed_at",
+    "last_updated_at",
+    "parent_task_id",
+    "dependencies"
+  ])
+  const same = TASK_COLUMNS_V1.filter((column) => !converted.has(column))
   for (const column of same) check(column, migrated[column], legacy[column])
   check("retry_count", migrated["retry_count"], legacy["retry_count"] ?? 0)
   check("max_retries", migrated["max_retries"], legacy["max_retries"] ?? 3)

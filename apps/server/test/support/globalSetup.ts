@@ -4,7 +4,7 @@ import { mkdirSync, mkdtempSync, rmSync } from "node:fs"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 import type { TestProject } from "vitest/node"
-import { checkpointWorker } from "../../../../scripts/checkpoint-worker.mjs"
+import { bundleScript } from "../../../../scripts/bundle-script.mjs"
 
 declare module "vitest" {
   export interface ProvidedContext {
@@ -24,21 +24,8 @@ export default async function setup(project: TestProject) {
   mkdirSync(cache, { recursive: true })
   const dir = mkdtempSync(join(cache, "abathur-server-fixtures-"))
   const queueScript = join(dir, "queueScript.mjs")
-  const { metafile } = await build({
-    entryPoints: [join(root, "test/fixtures/queueScript.ts")],
-    outfile: queueScript,
-    bundle: true,
-    format: "esm",
-    platform: "node",
-    target: "node20",
-    conditions: ["@abathur/source"],
-    external: ["better-sqlite3"],
-    banner: { js: 'import { createRequire as __cr } from "node:module"; const require = __cr(import.meta.url);' },
-    metafile: true,
-    logLevel: "warning"
-  })
-  // The background checkpointer's worker, beside the bundle (as build.mjs does).
-  await checkpointWorker(build, metafile)
+  // The background checkpointer's worker goes beside the bundle (as build.mjs does).
+  await bundleScript(build, join(root, "test/fixtures/queueScript.ts"), queueScript)
   project.provide("serverMain", join(root, "dist", "main.js"))
   project.provide("queueScript", queueScript)
   return () => rmSync(dir, { recursive: true, force: true })

@@ -1,18 +1,16 @@
 /**
  * The audit trail: records in, a task's history, activity per minute and recent failures.
  */
-import type { ActivityMinute, AuditEntry } from "@abathur/storage"
+import { AUDIT_ENTRY_COLUMNS, AUDIT_INSERT_COLUMNS, type ActivityMinute, type AuditEntry, auditValues } from "@abathur/storage"
 import type { Step } from "../Step.js"
 import { PgSql } from "./Sql.js"
-
-const AUDIT_COLUMNS = `task_id AS "taskId", from_status AS "fromStatus", to_status AS "toStatus", at, actor, reason`
 
 /** The audit group of the PostgreSQL task repository (composed in ../PgTaskRepository.ts). */
 export class Audit extends PgSql {
   /** Records many entries in one statement, in order. */
   *insertAudits(entries: ReadonlyArray<AuditEntry>): Step<void> {
     if (entries.length === 0) return
-    const cols = "task_id, from_status, to_status, at, actor, reason"
+    const cols = AUDIT_INSERT_COLUMNS
     yield* this.run(
       `INSERT INTO task_audit (${cols}) SELECT ${cols} FROM json_populate_recordset(NULL::task_audit, $1::json) WITH ORDINALITY ORDER BY ordinality`,
       [
@@ -24,18 +22,11 @@ export class Audit extends PgSql {
   }
 
   *insertAudit(entry: AuditEntry): Step<void> {
-    yield* this.run("INSERT INTO task_audit (task_id, from_status, to_status, at, actor, reason) VALUES ($1, $2, $3, $4, $5, $6)", [
-      entry.taskId,
-      entry.fromStatus,
-      entry.toStatus,
-      entry.at,
-      entry.actor,
-      entry.reason
-    ])
+    yield* this.run(`INSERT INTO task_audit (${AUDIT_INSERT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)`, auditValues(entry))
   }
 
   *auditOf(taskId: string): Step<Array<AuditEntry>> {
-    return yield* this.rows<AuditEntry>(`SELECT ${AUDIT_COLUMNS} FROM task_audit WHERE task_id = $1 ORDER BY id`, [taskId])
+    return yield* this.rows<AuditEntry>(`SELECT ${AUDIT_ENTRY_COLUMNS} FROM task_audit WHERE task_id = $1 ORDER BY id`, [taskId])
   }
 
   /**
@@ -60,7 +51,7 @@ export class Audit extends PgSql {
   /** Failed attempts (retried or final) since `since`, newest first, at most `limit`. */
   *recentFailures(since: string, limit: number): Step<Array<AuditEntry>> {
     return yield* this.rows<AuditEntry>(
-      `SELECT ${AUDIT_COLUMNS} FROM task_audit WHERE at >= $1
+      `SELECT ${AUDIT_ENTRY_COLUMNS} FROM task_audit WHERE at >= $1
          AND (to_status = 'failed' OR (from_status = 'running' AND to_status = 'ready' AND reason LIKE 'attempt failed%'))
        ORDER BY id DESC LIMIT $2`,
       [since, limit]

@@ -3,6 +3,7 @@
  * it (activity per minute, recent failures) through a bisection of its ids by time.
  */
 import type { ActivityMinute, AuditEntry } from "@abathur/domain"
+import { AUDIT_ENTRY_COLUMNS, AUDIT_INSERT_COLUMNS, auditValues } from "../TaskRows.js"
 import { rowsOf, type Sql } from "./Sql.js"
 
 export const makeAudit = (sql: Sql) => {
@@ -32,24 +33,17 @@ export const makeAudit = (sql: Sql) => {
     insertAudits: (entries: ReadonlyArray<AuditEntry>): void =>
       insertMany(
         entries,
-        (n) => `INSERT INTO task_audit (task_id, from_status, to_status, at, actor, reason) VALUES ${rowsOf(6, n)}`,
-        (e, into) => void into.push(e.taskId, e.fromStatus, e.toStatus, e.at, e.actor, e.reason)
+        (n) => `INSERT INTO task_audit (${AUDIT_INSERT_COLUMNS}) VALUES ${rowsOf(6, n)}`,
+        (e, into) => void into.push(...auditValues(e))
       ),
 
     insertAudit: (entry: AuditEntry): void => {
-      stmt("INSERT INTO task_audit (task_id, from_status, to_status, at, actor, reason) VALUES (?, ?, ?, ?, ?, ?)").run(
-        entry.taskId,
-        entry.fromStatus,
-        entry.toStatus,
-        entry.at,
-        entry.actor,
-        entry.reason
-      )
+      stmt(`INSERT INTO task_audit (${AUDIT_INSERT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)`).run(...auditValues(entry))
     },
 
     auditOf: (taskId: string): Array<AuditEntry> =>
       all<AuditEntry>(
-        `SELECT task_id AS taskId, from_status AS fromStatus, to_status AS toStatus, at, actor, reason
+        `SELECT ${AUDIT_ENTRY_COLUMNS}
          FROM task_audit WHERE task_id = ? ORDER BY id`,
         taskId
       ),
@@ -79,7 +73,7 @@ export const makeAudit = (sql: Sql) => {
     /** Failed attempts (retried or final) since `since`, newest first, at most `limit`. */
     recentFailures: (since: string, limit: number): Array<AuditEntry> =>
       all<AuditEntry>(
-        `SELECT task_id AS taskId, from_status AS fromStatus, to_status AS toStatus, at, actor, reason
+        `SELECT ${AUDIT_ENTRY_COLUMNS}
          FROM task_audit WHERE id >= ? AND at >= ?
            AND (to_status = 'failed' OR (from_status = 'running' AND to_status = 'ready' AND reason LIKE 'attempt failed%'))
          ORDER BY id DESC LIMIT ?`,
