@@ -135,7 +135,8 @@ export function* heartbeat(
 
 /**
  * Completes a RUNNING task. Edges on it (and on each ancestor whose subtree it completes)
- * resolve; `unblocked` lists every task that became READY (dependents and their subtasks).
+ * resolve; `unblocked` lists every task that became READY (dependents and their subtasks) by
+ * this completion (not by earlier ones of the same transaction: `completeMany`).
  */
 export function* complete(
   tx: Tx,
@@ -146,6 +147,7 @@ export function* complete(
 ): Step<{ task: Task; unblocked: Array<string> }> {
   const task = yield* load(tx, id)
   checkLease(task, options.leaseToken, "complete", options.force !== true)
+  const readiedBefore = tx.readied.length
   const at = formatTimestamp(now)
   const who = actor ?? task.workerId
   const done = yield* setStatus(
@@ -158,7 +160,7 @@ export function* complete(
     "completed"
   )
   yield* drain(tx, now, who)
-  return { task: view(tx, done, now), unblocked: [...tx.readied] }
+  return { task: view(tx, done, now), unblocked: tx.readied.slice(readiedBefore) }
 }
 
 /** One failed attempt: back to READY (after the backoff) while retries remain, else FAILED with its cascade. */
