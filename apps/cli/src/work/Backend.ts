@@ -61,7 +61,10 @@ export interface WorkBackend {
    * refuses the batch, and nothing is written.
    */
   readonly completeMany?:
-    | ((items: ReadonlyArray<Completion>, next?: { readonly request: ClaimRequest; readonly limit: number }) => Effect.Effect<ReadonlyArray<ClaimedTask>, WorkError>)
+    | ((
+        items: ReadonlyArray<Completion>,
+        next?: { readonly request: ClaimRequest; readonly limit: number }
+      ) => Effect.Effect<ReadonlyArray<ClaimedTask>, WorkError>)
     | undefined
   readonly fail: (id: string, leaseToken: string, error: string) => Effect.Effect<{ readonly retried: boolean }, WorkError>
   /** A RUNNING task back to READY without spending a retry. */

@@ -49,7 +49,12 @@ export const makeGroupCommit = (backend: WorkBackend, options: GroupCommitOption
       const wanted = batch.filter((w) => w.next).length
       const limit = wanted === 0 ? 0 : options.nextLimit(wanted)
       const r = yield* Effect.either(
-        guard(completeMany(batch.map((w) => w.completion), limit > 0 ? { request: options.request, limit } : undefined))
+        guard(
+          completeMany(
+            batch.map((w) => w.completion),
+            limit > 0 ? { request: options.request, limit } : undefined
+          )
+        )
       )
       if (Either.isLeft(r)) {
         yield* options.log("debug", `${batch.length} completions refused as one batch (${describe(r.left)}): reporting them one by one`)

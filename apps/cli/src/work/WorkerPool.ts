@@ -110,7 +110,9 @@ export const runPool = (backend: WorkBackend, options: PoolOptions, io: PoolIo):
       others: (gathered) => running.size - gathered,
       // Checked again when the batch commits: a signal or --max-tasks may have come meanwhile.
       nextLimit: (wanted) =>
-        stopping !== null || draining || polling ? 0 : Math.min(wanted, options.maxTasks === undefined ? wanted : Math.max(0, options.maxTasks - claimed)),
+        stopping !== null || draining || polling
+          ? 0
+          : Math.min(wanted, options.maxTasks === undefined ? wanted : Math.max(0, options.maxTasks - claimed)),
       request,
       log: io.log
     })

@@ -56,42 +56,44 @@ export const completeManyRules = (store: StoreUnderTest) => {
       )
     )
 
-    queueTest("a dependent unblocked by several items is listed once, by the item that unblocked it; a parent's last subtask releases its dependents", () =>
-      Effect.gen(function* () {
-        const q = yield* TaskQueue
-        const { tasks } = yield* q.submitPlan({
-          tasks: [
-            aNode("a", { agentType: "a" }),
-            aNode("b", { agentType: "b" }),
-            aNode("afterA", { dependsOn: ["a"], agentType: "later" }),
-            aNode("afterBoth", { dependsOn: ["a", "b"], agentType: "later" }),
-            aNode("parent", { agentType: "parent", children: [aNode("c1", { agentType: "sub" }), aNode("c2", { agentType: "sub" })] }),
-            aNode("ship", { dependsOn: ["parent"], agentType: "later" })
+    queueTest(
+      "a dependent unblocked by several items is listed once, by the item that unblocked it; a parent's last subtask releases its dependents",
+      () =>
+        Effect.gen(function* () {
+          const q = yield* TaskQueue
+          const { tasks } = yield* q.submitPlan({
+            tasks: [
+              aNode("a", { agentType: "a" }),
+              aNode("b", { agentType: "b" }),
+              aNode("afterA", { dependsOn: ["a"], agentType: "later" }),
+              aNode("afterBoth", { dependsOn: ["a", "b"], agentType: "later" }),
+              aNode("parent", { agentType: "parent", children: [aNode("c1", { agentType: "sub" }), aNode("c2", { agentType: "sub" })] }),
+              aNode("ship", { dependsOn: ["parent"], agentType: "later" })
+            ]
+          })
+          const id = (k: string) => tasks[k]!.id
+          // The umbrella task completes first; its dependent waits for its subtasks.
+          const parent = yield* q.claim({ agentType: "parent" })
+          yield* q.complete(parent!.id, { leaseToken: parent!.leaseToken })
+          expect(yield* statuses([id("ship")])).toEqual(["blocked"])
+          const held = [
+            ...(yield* q.claimMany({ agentType: "a" })),
+            ...(yield* q.claimMany({ agentType: "b" })),
+            ...(yield* q.claimMany({ agentType: "sub", limit: 2 }))
           ]
+          expect(held.map((t) => t.id).sort()).toEqual([id("a"), id("b"), id("c1"), id("c2")].sort())
+          const r = yield* q.completeMany(held.map((t) => ({ id: t.id, leaseToken: t.leaseToken })))
+          const unblocked = new Map(r.completed.map((c) => [c.task.id, c.unblocked]))
+          expect(unblocked.get(id("a"))).toEqual([id("afterA")])
+          expect(unblocked.get(id("b"))).toEqual([id("afterBoth")])
+          // Whichever subtask came last in the batch closed the parent's subtree.
+          const lastSub = held.findLast((t) => t.id === id("c1") || t.id === id("c2"))!.id
+          const firstSub = lastSub === id("c1") ? id("c2") : id("c1")
+          expect(unblocked.get(lastSub)).toEqual([id("ship")])
+          expect(unblocked.get(firstSub)).toEqual([])
+          expect(yield* statuses(["afterA", "afterBoth", "ship"].map(id))).toEqual(["ready", "ready", "ready"])
+          yield* checkInvariants()
         })
-        const id = (k: string) => tasks[k]!.id
-        // The umbrella task completes first; its dependent waits for its subtasks.
-        const parent = yield* q.claim({ agentType: "parent" })
-        yield* q.complete(parent!.id, { leaseToken: parent!.leaseToken })
-        expect(yield* statuses([id("ship")])).toEqual(["blocked"])
-        const held = [
-          ...(yield* q.claimMany({ agentType: "a" })),
-          ...(yield* q.claimMany({ agentType: "b" })),
-          ...(yield* q.claimMany({ agentType: "sub", limit: 2 }))
-        ]
-        expect(held.map((t) => t.id).sort()).toEqual([id("a"), id("b"), id("c1"), id("c2")].sort())
-        const r = yield* q.completeMany(held.map((t) => ({ id: t.id, leaseToken: t.leaseToken })))
-        const unblocked = new Map(r.completed.map((c) => [c.task.id, c.unblocked]))
-        expect(unblocked.get(id("a"))).toEqual([id("afterA")])
-        expect(unblocked.get(id("b"))).toEqual([id("afterBoth")])
-        // Whichever subtask came last in the batch closed the parent's subtree.
-        const lastSub = held.findLast((t) => t.id === id("c1") || t.id === id("c2"))!.id
-        const firstSub = lastSub === id("c1") ? id("c2") : id("c1")
-        expect(unblocked.get(lastSub)).toEqual([id("ship")])
-        expect(unblocked.get(firstSub)).toEqual([])
-        expect(yield* statuses(["afterA", "afterBoth", "ship"].map(id))).toEqual(["ready", "ready", "ready"])
-        yield* checkInvariants()
-      })
     )
 
     queueTest("a refused item anywhere in the batch changes nothing, and the error names it", () =>
@@ -117,9 +119,7 @@ export const completeManyRules = (store: StoreUnderTest) => {
           expect(yield* dump).toBe(before)
         }
         expect((yield* flip(q.completeMany([]))).message).toMatch(/at least one/)
-        expect(
-          (yield* flip(q.completeMany(Array.from({ length: 101 }, () => ({ id: missing }))))).message
-        ).toMatch(/at most 100/)
+        expect((yield* flip(q.completeMany(Array.from({ length: 101 }, () => ({ id: missing }))))).message).toMatch(/at most 100/)
         expect((yield* flip(q.completeMany([a], { next: { limit: 0 } }))).message).toMatch(/limit must be at least 1/)
         expect(yield* statuses(held.map((t) => t.id))).toEqual(["running", "running", "running"])
         expect(yield* dump).toBe(before)
@@ -143,7 +143,10 @@ export const completeManyRules = (store: StoreUnderTest) => {
         }
         expect(yield* statuses(held.map((t) => t.id))).toEqual(["completed", "completed", "completed"])
         // The tasks handed out are the worker's: their tokens complete them.
-        const again = yield* q.completeMany(r.next.map((t) => ({ id: t.id, leaseToken: t.leaseToken })), { next: { limit: 1 } })
+        const again = yield* q.completeMany(
+          r.next.map((t) => ({ id: t.id, leaseToken: t.leaseToken })),
+          { next: { limit: 1 } }
+        )
         expect(again.next).toEqual([])
         yield* checkInvariants()
       })

@@ -582,14 +582,18 @@ const step = (cmd: Cmd, ctx: Ctx, settings: QueueSettings, index: number) =>
             ? ["ValidationError"]
             : (items.find((it) => it.expected !== "ok")?.expected ?? "ok")
         check = (r: { completed: Array<{ task: { id: string }; unblocked: Array<string> }>; next: Array<ClaimedRow> }, after) => {
-          expect(r.completed.map((c) => c.task.id), where).toEqual(ids)
+          expect(
+            r.completed.map((c) => c.task.id),
+            where
+          ).toEqual(ids)
           for (const id of ids) expect(after.find((x) => x.id === id)!.status, where).toBe("completed")
           const unblocked = r.completed.flatMap((c) => c.unblocked)
           expect(new Set(unblocked).size, `${where}: a task unblocked twice`).toBe(unblocked.length)
           const claimedIds = new Set(r.next.map((c) => c.id))
           // Tasks the batch made READY (less those its next claims took), apart from leases the claims recovered.
           const readied = after.filter(
-            (x) => !ids.includes(x.id) && x.status === "ready" && beforeById.get(x.id)?.status !== "ready" && beforeById.get(x.id)?.status !== "running"
+            (x) =>
+              !ids.includes(x.id) && x.status === "ready" && beforeById.get(x.id)?.status !== "ready" && beforeById.get(x.id)?.status !== "running"
           )
           expect(sorted(readied.map((x) => x.id)), where).toEqual(sorted(unblocked.filter((u) => !claimedIds.has(u))))
           if (cmd.next === null) expect(r.next, where).toEqual([])
