@@ -8,7 +8,8 @@
 // Each variant: a fresh file migrated to the latest schema, then the variant's DDL; `seeded` READY
 // tasks (plans of 5,000, a third of agent type "coder"); then, each from an empty WAL (TRUNCATE
 // checkpoint, automatic checkpoints off): `ops` single submits, one plan of `ops` tasks, `ops`
-// completions with `next` (the next claim in the same transaction, as `abathur work` does).
+// completions with `next` (the next claim in the same transaction, as `abathur work` does), and
+// `ops` tasks completed by `completeMany` in batches of 32 with `next` (limit 32).
 import { defaultQueueSettings, QueueConfig, TaskQueue } from "@abathur/queue"
 import { migrate } from "@abathur/schema"
 import { Database, TaskRepository } from "@abathur/storage"
@@ -54,11 +55,16 @@ const pages = (db, f) => {
   const bytes = statSync(`${db.name}-wal`).size
   return Math.max(0, bytes - 32) / (db.pragma("page_size", { simple: true }) + 24)
 }
-const line = (name, submit, plan, cycle, cycleWhat) =>
-  console.log(`| ${name} | ${(submit / N).toFixed(1)} | ${(plan / N).toFixed(2)} | ${(cycle / N).toFixed(1)} ${cycleWhat} |`)
+const BATCH = 32
+const line = (name, submit, plan, cycle, cycleWhat, batch) =>
+  console.log(
+    `| ${name} | ${(submit / N).toFixed(1)} | ${(plan / N).toFixed(2)} | ${(cycle / N).toFixed(1)} ${cycleWhat} | ${batch === null ? "no batch API" : (batch / N).toFixed(2)} |`
+  )
 
-console.log(`| schema | pages per single submit | pages per task of a ${N}-task plan | pages per claim + complete |`)
-console.log("|---|---:|---:|---:|")
+console.log(
+  `| schema | pages per single submit | pages per task of a ${N}-task plan | pages per claim + complete | pages per task, completeMany of ${BATCH} with next |`
+)
+console.log("|---|---:|---:|---:|---:|")
 try {
   let k = 0
   for (const [name, ddl] of Object.entries(variants)) {
@@ -101,7 +107,15 @@ try {
     const cycle = pages(db, () => {
       for (let i = 0; i < N; i++) c = rt.runSync(q.complete(c.id, { leaseToken: c.leaseToken, next: { worker: "w" } })).next
     })
-    line(name, submit, plan, cycle, "(one transaction)")
+    let held = rt.runSync(q.claimMany({ worker: "w", limit: BATCH }))
+    const batch = pages(db, () => {
+      for (let i = 0; i < N; i += BATCH) {
+        const k = Math.min(BATCH, N - i)
+        const items = held.slice(0, k).map((t) => ({ id: t.id, leaseToken: t.leaseToken }))
+        held = [...held.slice(k), ...rt.runSync(q.completeMany(items, { next: { worker: "w", limit: k } })).next]
+      }
+    })
+    line(name, submit, plan, cycle, "(one transaction)", batch)
     await rt.dispose()
   }
   const db = new BetterSqlite3(join(dir, "plainjob.db"))
@@ -126,7 +140,7 @@ try {
   const cycle = pages(db, () => {
     for (let i = 0; i < N; i++) pj.markJobAsDone(pj.getAndMarkJobAsProcessing("b").id)
   })
-  line("plainjob 0.0.14 (add, addMany, getAndMarkJobAsProcessing + markJobAsDone)", submit, plan, cycle, "(two transactions)")
+  line("plainjob 0.0.14 (add, addMany, getAndMarkJobAsProcessing + markJobAsDone)", submit, plan, cycle, "(two transactions)", null)
   pj.close()
 } finally {
   rmSync(dir, { recursive: true, force: true })

@@ -20,6 +20,29 @@ await new Promise((r) => setTimeout(r, 150 + Math.floor(Math.random() * 100)))
 appendFileSync("events.log", "end " + id + " " + Date.now() + "\\n")
 `
 
+/**
+ * Runs `work -n 4` until the queue is empty, its first four commands ending together: each waits
+ * for the file "go", made while the worker is stopped (SIGSTOP), so that it hears of the four exits
+ * at once when it goes on, as a busy worker does of children that end close together. `meanwhile`
+ * runs while it is stopped (with the ids of the four tasks). Later commands end at once.
+ */
+const endTogether = async (s: WorkSandbox, meanwhile?: (started: ReadonlyArray<string>) => Promise<void>) => {
+  const script = `echo $ABATHUR_TASK_ID >> started; if [ ! -e go ]; then while [ ! -e go ]; do sleep 0.01; done; echo x >> ended; fi`
+  const worker = s.start(["work", "-n", "4", "--until-empty", "--shell", "--exec", script, "--log-level", "debug", "--json"])
+  await waitFor("four commands to start", () => s.lines("started").length === 4, 20_000)
+  const first = s.lines("started").map(([id]) => id!)
+  worker.signal("SIGSTOP")
+  try {
+    await meanwhile?.(first)
+    s.file("go", "")
+    await waitFor("the four commands to end", () => s.lines("ended").length === 4, 20_000)
+    await new Promise((r) => setTimeout(r, 300))
+  } finally {
+    worker.signal("SIGCONT")
+  }
+  return { result: await worker.done, first }
+}
+
 describe("abathur work", () => {
   it.concurrent("drains a plan of 30 tasks with dependencies, 4 at a time, each once and after its prerequisites", async () => {
     const s = new WorkSandbox()
@@ -296,6 +319,35 @@ setInterval(() => {}, 1000)
     )
     // complete --next: each task started in the transaction that completed the one before it.
     for (let i = 1; i < done.length; i++) expect(done[i]!.startedAt).toBe(done[i - 1]!.completedAt)
+  })
+
+  it.concurrent("reports children that finish together in one transaction (group commit), then the next tasks they claimed", async () => {
+    const s = new WorkSandbox()
+    for (let i = 0; i < 6; i++) await s.submit(`together ${i}`)
+    const { result, first } = await endTogether(s)
+    expect(summaryOf(result)).toEqual({ completed: 6, failed: 0, retried: 0, timedOut: 0 })
+    const tasks = [...(await s.tasks()).values()] as unknown as Array<{ id: string; startedAt: string; completedAt: string }>
+    const together = tasks.filter((t) => first.includes(t.id))
+    // One transaction reads the clock once: the four completions share their instant, and the two
+    // tasks left were claimed by that same transaction (completeMany with next).
+    expect(new Set(together.map((t) => t.completedAt)).size).toBe(1)
+    const rest = tasks.filter((t) => !first.includes(t.id))
+    expect(rest.map((t) => t.startedAt)).toEqual([together[0]!.completedAt, together[0]!.completedAt])
+    expect(result.stderr).toMatch(/4 tasks completed in one transaction/)
+  })
+
+  it.concurrent("a batch refused for one lost task is reported one by one: the others' results are kept", async () => {
+    const s = new WorkSandbox()
+    for (let i = 0; i < 4; i++) await s.submit(`together ${i}`)
+    let cancelled = ""
+    const { result, first } = await endTogether(s, async (started) => {
+      cancelled = started[2]!
+      expect((await s.json(["cancel", cancelled])).task.status).toBe("cancelled")
+    })
+    expect(summaryOf(result)).toEqual({ completed: 3, failed: 0, retried: 0, timedOut: 0 })
+    expect(result.stderr).toMatch(/4 completions refused as one batch \(InvalidTransition/)
+    const tasks = await s.tasks()
+    expect(first.map((id) => tasks.get(id)!.status)).toEqual(first.map((id) => (id === cancelled ? "cancelled" : "completed")))
   })
 
   it.concurrent("wakes promptly for a task submitted by another process, and stops after --max-tasks", async () => {

@@ -146,6 +146,8 @@ export class Metrics extends Context.Tag("@abathur/server/Metrics")<Metrics, Met
               }
             }),
           complete: (id, input, options) => Effect.tap(q.complete(id, input, options), () => Effect.sync(() => completions.inc())),
+          completeMany: (items, options) =>
+            Effect.tap(q.completeMany(items, options), (r) => Effect.sync(() => completions.inc({}, r.completed.length))),
           fail: (id, input, options) =>
             Effect.tap(q.fail(id, input, options), (r) => Effect.sync(() => failures.inc({ outcome: r.retried ? "retried" : "failed" })))
         }),

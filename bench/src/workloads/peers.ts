@@ -18,6 +18,8 @@ import { fmtInt, prng, randInt, settle, tempDir } from "../util.js"
 import type { Ctx } from "./common.js"
 
 const REPS = 3
+/** Tasks per transaction in the batch row (claimMany / completeMany). */
+const BATCH = 32
 
 const silent: Logger = { error: () => {}, warn: () => {}, info: () => {}, debug: () => {} }
 
@@ -61,6 +63,18 @@ const openBare = (file: string) => {
      RETURNING id, payload`
   )
   const complete = db.prepare("UPDATE jobs SET status = 2 WHERE id = ? AND status = 1")
+  const claimUpTo = db.prepare(
+    `UPDATE jobs SET status = 1 WHERE id IN (SELECT id FROM jobs WHERE status = 0 ORDER BY priority DESC, id LIMIT ?)
+     RETURNING id`
+  )
+  const done = (id: number) => {
+    if (complete.run(id).changes !== 1) throw new Error(`bare: job ${id} is not running`)
+  }
+  /** Completes these jobs and claims up to `limit` more, in one transaction. */
+  const completeMany = db.transaction((ids: ReadonlyArray<number>, limit: number) => {
+    for (const id of ids) done(id)
+    return (claimUpTo.all(limit) as Array<{ id: number }>).map((r) => r.id)
+  })
   const insertMany = db.transaction((rows: ReadonlyArray<Input>) => {
     const now = Date.now()
     for (const r of rows) insert.run(r.payload, r.priority, now)
@@ -70,9 +84,9 @@ const openBare = (file: string) => {
     submit: (r: Input) => insert.run(r.payload, r.priority, Date.now()),
     submitMany: (rows: ReadonlyArray<Input>) => insertMany.immediate(rows),
     claim: () => (claim.get() as { id: number } | undefined)?.id,
-    complete: (id: number) => {
-      if (complete.run(id).changes !== 1) throw new Error(`bare: job ${id} is not running`)
-    }
+    complete: done,
+    claimMany: (limit: number) => (claimUpTo.all(limit) as Array<{ id: number }>).map((r) => r.id),
+    completeMany: (ids: ReadonlyArray<number>, limit: number) => completeMany.immediate(ids, limit)
   }
 }
 
@@ -211,7 +225,8 @@ export const peers = async (ctx: Ctx): Promise<WorkloadResult> => {
 
     // ---- 3. claim + complete, one worker --------------------------------------------------------
     {
-      const total = REPS * nCycle + warm
+      // Each side's tasks: the per-task sides' and the batch sides' (`claimMany`, `completeMany`).
+      const total = REPS * nCycle + warm + BATCH
       const inputs = inputsOf(total, 31)
       const seed = (h: Awaited<ReturnType<typeof openQueue>>) => {
         for (let i = 0; i < total; i += 10_000) h.run(h.q.submitPlan(planOf(inputs.slice(i, i + 10_000))))
@@ -254,8 +269,9 @@ export const peers = async (ctx: Ctx): Promise<WorkloadResult> => {
       const insert = db.prepare(SAME_SCHEMA_INSERT)
       db.transaction(() => {
         const now = Date.now()
-        for (let i = 0; i < total; i++) {
-          const t = inputs[i]!
+        // Twice the tasks: the per-task floor and the batched one take from this file.
+        for (let i = 0; i < 2 * total; i++) {
+          const t = inputs[i % total]!
           const at = iso(now + i)
           insert.run(crypto.randomUUID(), t.prompt, t.prompt, t.priority, t.source, at, at, t.priority * 10, iso(now + 216_000))
         }
@@ -267,15 +283,45 @@ export const peers = async (ctx: Ctx): Promise<WorkloadResult> => {
         if (id === null) throw new Error("floor: the queue ran dry")
         complete(id)
       }
+      // In batches: Abathur claims BATCH tasks once, then each `completeMany` completes `k` of the
+      // tasks it holds and claims `k` more in the same transaction (`next`); the bare table does the
+      // same in one transaction (k UPDATEs, one claiming UPDATE ... LIMIT k); the same-schema floor
+      // runs k of its claim + complete in one transaction. plainjob has no batch API.
+      const hb = await openQueue(file("abathur"))
+      seed(hb)
+      let held = hb.run(hb.q.claimMany({ worker: "bench", limit: BATCH }))
+      const abathurBatch = (k: number) => {
+        const items = held.slice(0, k).map((t) => ({ id: t.id, leaseToken: t.leaseToken }))
+        if (items.length < k) throw new Error("abathur: the queue ran dry")
+        held = [...held.slice(k), ...hb.run(hb.q.completeMany(items, { next: { worker: "bench", limit: k } })).next]
+      }
+      const bareB = openBare(file("bare"))
+      for (let i = 0; i < total; i += 10_000) bareB.submitMany(inputs.slice(i, i + 10_000))
+      let bareHeld = bareB.claimMany(BATCH)
+      const bareBatch = (k: number) => {
+        if (bareHeld.length < k) throw new Error("bare: the queue ran dry")
+        bareHeld = [...bareHeld.slice(k), ...bareB.completeMany(bareHeld.slice(0, k), k)]
+      }
+      const floorBatch = db.transaction((k: number) => {
+        for (let i = 0; i < k; i++) floorCycle()
+      })
+      const inBatches = (step: (k: number) => void) => (from: number, to: number) => {
+        for (let i = from; i < to; i += BATCH) step(Math.min(BATCH, to - i))
+      }
       const sides = [withNext, pjCycle, bareCycle, floorCycle, twoCalls]
+      const batchSides = [inBatches(abathurBatch), inBatches(bareBatch), inBatches((k) => floorBatch.immediate(k))]
       for (const side of sides) for (let i = 0; i < warm; i++) side()
-      const [a, p, b, f, a2] = turns(sides.length, REPS, nCycle, (side, from, to) => {
+      for (const side of batchSides) side(0, warm)
+      const [a, p, b, f, a2, ab, bb, fb] = turns(sides.length + batchSides.length, REPS, nCycle, (side, from, to) => {
+        if (side >= sides.length) return batchSides[side - sides.length]!(from, to)
         for (let i = from; i < to; i++) sides[side]!()
       })
       await hn.dispose()
       await h2.dispose()
+      await hb.dispose()
       pj.close()
       bare.db.close()
+      bareB.db.close()
       db.close()
       rows.push(
         peerRow(
@@ -299,6 +345,20 @@ export const peers = async (ctx: Ctx): Promise<WorkloadResult> => {
           f!,
           { plainjob: Number.NaN },
           "Abathur: claim, then complete with the lease token (two transactions, what a client without `next` does); the peers' figures are the row above's"
+        )
+      )
+      rows.push(
+        peerRow(
+          `${fmtInt(nCycle)} claim + complete, one worker, batches of ${BATCH}`,
+          nCycle,
+          ab!,
+          p!,
+          bb!,
+          fb!,
+          { plainjob: 1.5 },
+          `Abathur: claimMany (limit ${BATCH}) once, then completeMany of ${BATCH} held tasks with next (limit ${BATCH}): one transaction per ${BATCH} tasks / ` +
+            `plainjob has no batch API: its figure is the per-task row's (getAndMarkJobAsProcessing + markJobAsDone) / ` +
+            `bare: ${BATCH} completing UPDATEs and one claiming UPDATE ... LIMIT ${BATCH} ... RETURNING in one transaction / same-schema floor: ${BATCH} claims + completes in one transaction`
         )
       )
     }

@@ -96,6 +96,51 @@ export const CompleteInput = z.strictObject({
 })
 export type CompleteInput = z.input<typeof CompleteInput>
 
+/** How many tasks one transaction claims or completes at most (`limit`, `completeMany`). */
+export const MAX_BATCH = 100
+
+/** One task of `completeMany`: its id and what a single `complete` takes (no `next`: the batch has one). */
+export const CompleteManyItem = z.strictObject({
+  id: TaskId,
+  result: JsonValue.optional(),
+  leaseToken: leaseToken.optional(),
+  force
+})
+export type CompleteManyItem = z.input<typeof CompleteManyItem>
+
+/** The tasks of one `completeMany` (1..100, each id once). */
+export const CompleteManyItems = z
+  .array(CompleteManyItem, { error: "items must be a list of tasks to complete" })
+  .min(1, { error: "items must name at least one task" })
+  .max(MAX_BATCH, { error: `items must name at most ${MAX_BATCH} tasks` })
+  .superRefine((items, ctx) => {
+    const first = new Map<string, number>()
+    items.forEach((item, i) => {
+      const seen = first.get(item.id)
+      if (seen === undefined) first.set(item.id, i)
+      else ctx.addIssue({ code: "custom", path: [i, "id"], message: `task ${item.id} is named twice in one batch (items ${seen} and ${i})` })
+    })
+  })
+export type CompleteManyItems = z.input<typeof CompleteManyItems>
+
+/** What `completeMany` claims in the same transaction: up to `limit` tasks, as a claim with `limit`. */
+export const NextClaimsInput = z.strictObject({
+  ...NextClaimInput.shape,
+  limit: z
+    .number({ error: "limit must be a number" })
+    .int({ error: "limit must be a whole number" })
+    .min(1, { error: "limit must be at least 1" })
+    .max(MAX_BATCH, { error: `limit must be at most ${MAX_BATCH}` })
+})
+export type NextClaimsInput = z.input<typeof NextClaimsInput>
+
+/** `completeMany`: the tasks, completed in order in one transaction; with `next`, the claims that follow in it. */
+export const CompleteManyInput = z.strictObject({
+  items: CompleteManyItems,
+  next: NextClaimsInput.optional()
+})
+export type CompleteManyInput = z.input<typeof CompleteManyInput>
+
 export const FailInput = z.strictObject({
   error: z
     .string({ error: "error is required: say what went wrong" })

@@ -150,6 +150,13 @@ export const CompleteResult = z.object({ task: Task, unblocked: Ids, next: Claim
 })
 export type CompleteResult = z.output<typeof CompleteResult>
 
+/** `completeMany`: per task what `complete` answers, in the order given; then the tasks claimed by `next`. */
+export const CompleteManyResult = z.object({ completed: z.array(CompleteResult.omit({ next: true })), next: z.array(ClaimedTask) }).meta({
+  description:
+    "Per task of the batch, in its order, the completed task and the dependents it made ready; then the tasks `next` claimed in the same transaction, best first ([] without `next` or when none was ready)."
+})
+export type CompleteManyResult = z.output<typeof CompleteManyResult>
+
 /** A claim with `limit`: the tasks claimed in one transaction. */
 export const ClaimedTasks = z.object({ tasks: z.array(ClaimedTask) }).meta({
   description: "The tasks claimed in one transaction (`limit`), best first."

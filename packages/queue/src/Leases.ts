@@ -80,8 +80,21 @@ export interface ClaimOptions {
 
 /** Claims the most important READY task whose `notBefore` has passed, or returns null. */
 export function* claim(tx: Tx, options: ClaimOptions, now: number): Step<ClaimedTask | null> {
+  yield* beforeClaims(tx, now)
+  return yield* claimBest(tx, options, now)
+}
+
+/**
+ * What claims at `now` need first: expired leases recovered, due priorities refreshed. Once per
+ * instant is enough: a claim leaves no lease expired at `now` and no priority due at `now`.
+ */
+function* beforeClaims(tx: Tx, now: number): Step<void> {
   yield* recover(tx, now)
   yield* refreshDue(tx, now)
+}
+
+/** Claims the best READY task, leases and priorities being up to date at `now` (`beforeClaims`). */
+function* claimBest(tx: Tx, options: ClaimOptions, now: number): Step<ClaimedTask | null> {
   const id = yield* bestReady(tx, options.agentType ?? null, now)
   if (id === null) return null
   const task = yield* load(tx, id)
@@ -107,11 +120,12 @@ export function* claim(tx: Tx, options: ClaimOptions, now: number): Step<Claimed
   return claimed(tx, next, now)
 }
 
-/** Claims up to `limit` tasks at `now`, best first. */
+/** Claims up to `limit` tasks at `now`, best first (recovery and refreshes run once, before the first). */
 export function* claimUpTo(tx: Tx, options: ClaimOptions, limit: number, now: number): Step<Array<ClaimedTask>> {
   const out: Array<ClaimedTask> = []
+  yield* beforeClaims(tx, now)
   while (out.length < limit) {
-    const task = yield* claim(tx, options, now)
+    const task = yield* claimBest(tx, options, now)
     if (task === null) break
     out.push(task)
   }
@@ -135,7 +149,8 @@ export function* heartbeat(
 
 /**
  * Completes a RUNNING task. Edges on it (and on each ancestor whose subtree it completes)
- * resolve; `unblocked` lists every task that became READY (dependents and their subtasks).
+ * resolve; `unblocked` lists every task that became READY (dependents and their subtasks) by
+ * this completion (not by earlier ones of the same transaction: `completeMany`).
  */
 export function* complete(
   tx: Tx,
@@ -146,6 +161,7 @@ export function* complete(
 ): Step<{ task: Task; unblocked: Array<string> }> {
   const task = yield* load(tx, id)
   checkLease(task, options.leaseToken, "complete", options.force !== true)
+  const readiedBefore = tx.readied.length
   const at = formatTimestamp(now)
   const who = actor ?? task.workerId
   const done = yield* setStatus(
@@ -158,7 +174,7 @@ export function* complete(
     "completed"
   )
   yield* drain(tx, now, who)
-  return { task: view(tx, done, now), unblocked: [...tx.readied] }
+  return { task: view(tx, done, now), unblocked: tx.readied.slice(readiedBefore) }
 }
 
 /** One failed attempt: back to READY (after the backoff) while retries remain, else FAILED with its cascade. */

@@ -5,6 +5,10 @@ import {
   adoptPlan,
   type CancelResult,
   type CompleteResult,
+  CompleteManyInput,
+  type CompleteManyItems,
+  type CompleteManyResult,
+  type NextClaimsInput,
   explainPriority,
   type FailResult,
   type ListedTask,
@@ -36,7 +40,7 @@ import {
   TaskId
 } from "@abathur/domain"
 import type { AuditEntry, TaskRepository } from "@abathur/storage"
-export type { CompleteResult, TaskDetail } from "@abathur/domain"
+export type { CompleteManyResult, CompleteResult, TaskDetail } from "@abathur/domain"
 import { Context, Effect, Layer, PubSub, type Queue, type Scope } from "effect"
 import { cancel, evaluatePending, retry } from "./Cascade.js"
 import { type ClaimWaitOptions, claimWaiting, pollForWork } from "./ClaimWaiting.js"
@@ -61,6 +65,11 @@ export interface Actor {
 
 /** Options of `submit` and `submitPlan`: who acts, and the source of a task that names none. */
 export interface SubmitOptions extends Actor, SubmitDefaults {}
+
+/** Options of `completeMany`: who acts, and what to claim next in the same transaction. */
+export interface CompleteManyOptions extends Actor {
+  readonly next?: NextClaimsInput | undefined
+}
 
 export interface ProgressOptions {
   readonly onProgress?: ((done: number, total: number) => void) | undefined
@@ -111,6 +120,13 @@ export interface TaskQueueService {
    * the same transaction and answers it as `next` (null when nothing is ready).
    */
   readonly complete: <I>(id: string, input?: Input<I, CompleteInput>, options?: Actor) => Effect.Effect<CompleteResult, QueueError>
+  /**
+   * Completes 1..100 RUNNING tasks in one transaction, in the order given, each as `complete`
+   * would (lease token or `force`, edges, `unblocked`, audit rows); with `next`, then claims up to
+   * `next.limit` tasks in the same transaction. All or nothing: one refused item (its error names
+   * its id; an id named twice is a ValidationError) and no task changes.
+   */
+  readonly completeMany: <I>(items: Input<I, CompleteManyItems>, options?: CompleteManyOptions) => Effect.Effect<CompleteManyResult, QueueError>
   readonly fail: <I>(id: string, input: Input<I, FailInput>, options?: Actor) => Effect.Effect<FailResult, QueueError>
   readonly release: <I>(id: string, input?: Input<I, ReleaseInput>, options?: Actor) => Effect.Effect<Task, QueueError>
   readonly cancel: (id: string, options?: Actor & { readonly reason?: string }) => Effect.Effect<CancelResult, QueueError>
@@ -280,6 +296,15 @@ export const make = Effect.gen(function* () {
         if (i.next === undefined) return done
         // The worker's next task, in the same transaction: one commit for the pair.
         return { ...done, next: yield* claim(tx, i.next, now) }
+      }),
+    completeMany: (items, options = {}) =>
+      write(function* (tx, now): Step<CompleteManyResult> {
+        const i = validate(CompleteManyInput, { items, ...(options.next !== undefined && { next: options.next }) })
+        const actor = actorOf(options)
+        // One after the other, each by the single complete's rule: as many completes in a row would.
+        const completed: CompleteManyResult["completed"] = []
+        for (const item of i.items) completed.push(yield* complete(tx, item.id, item, now, actor))
+        return { completed, next: i.next === undefined ? [] : yield* claimUpTo(tx, i.next, i.next.limit, now) }
       }),
     fail: (taskId, input, options) =>
       write((tx, now) => {

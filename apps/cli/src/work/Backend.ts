@@ -24,6 +24,13 @@ export interface ClaimRequest {
   readonly agentType?: string | undefined
 }
 
+/** A task's successful end, as the worker reports it. */
+export interface Completion {
+  readonly id: string
+  readonly leaseToken: string
+  readonly result: JsonValue
+}
+
 export interface WorkBackend {
   /** Where the tasks come from, for messages. */
   readonly label: string
@@ -48,6 +55,17 @@ export interface WorkBackend {
     result: JsonValue,
     next?: ClaimRequest
   ) => Effect.Effect<ClaimedTask | null | undefined, WorkError>
+  /**
+   * Completes several tasks in one transaction, in order (the in-process stores only: absent over
+   * HTTP); with `next`, claims up to `next.limit` tasks in it and answers them. One refused item
+   * refuses the batch, and nothing is written.
+   */
+  readonly completeMany?:
+    | ((
+        items: ReadonlyArray<Completion>,
+        next?: { readonly request: ClaimRequest; readonly limit: number }
+      ) => Effect.Effect<ReadonlyArray<ClaimedTask>, WorkError>)
+    | undefined
   readonly fail: (id: string, leaseToken: string, error: string) => Effect.Effect<{ readonly retried: boolean }, WorkError>
   /** A RUNNING task back to READY without spending a retry. */
   readonly release: (id: string, leaseToken: string, reason: string) => Effect.Effect<void, WorkError>
@@ -90,6 +108,14 @@ export const localBackend = (queue: TaskQueueService, dbPath: string): WorkBacke
   heartbeat: (id, leaseToken, leaseSeconds) => Effect.asVoid(queue.heartbeat(id, { leaseToken, leaseSeconds })),
   complete: (id, leaseToken, result, next) =>
     Effect.map(queue.complete(id, { leaseToken, result, ...(next !== undefined && { next: claimInput(next) }) }), (r) => r.next),
+  completeMany: (items, next) =>
+    Effect.map(
+      queue.completeMany(
+        items.map(({ id, leaseToken, result }) => ({ id, leaseToken, result })),
+        next === undefined ? {} : { next: { ...claimInput(next.request), limit: next.limit } }
+      ),
+      (r) => r.next
+    ),
   fail: (id, leaseToken, error) => Effect.map(queue.fail(id, { leaseToken, error }), (r) => ({ retried: r.retried })),
   release: (id, leaseToken, reason) => Effect.asVoid(queue.release(id, { leaseToken, reason })),
   openCounts: () => Effect.map(queue.status(), (s) => ({ ready: s.byStatus.ready, running: s.byStatus.running })),

@@ -3,6 +3,7 @@ import { Effect, Either, Fiber, Queue, Runtime } from "effect"
 import { type ClaimRequest, isLost, type WorkBackend, type WorkError } from "./Backend.js"
 import { watchChanges } from "./ChangeWatch.js"
 import { type ChildExit, resultOf } from "./Child.js"
+import { makeGroupCommit } from "./GroupCommit.js"
 import { describe, guard, makeLeaseKeeper, short, transient } from "./LeaseKeeper.js"
 import { makeSpawner } from "./Spawner.js"
 import type { StatusSnapshot } from "./StatusLine.js"
@@ -64,6 +65,9 @@ export interface WorkSummary {
   readonly timedOut: number
 }
 
+/** How long a completion waits at most for others to share its transaction (while other children run). */
+const GROUP_COMMIT_MS = 3
+
 export const runPool = (backend: WorkBackend, options: PoolOptions, io: PoolIo): Effect.Effect<WorkSummary, WorkError> =>
   Effect.gen(function* () {
     const graceMs = options.killGraceMs ?? 5000
@@ -100,6 +104,18 @@ export const runPool = (backend: WorkBackend, options: PoolOptions, io: PoolIo):
     }))
 
     const { lose, heartbeats, persist } = makeLeaseKeeper(backend, io.log, graceMs)
+    /** Completions of children that finish close together go in one transaction (in-process stores). */
+    const complete = makeGroupCommit(backend, {
+      windowMs: GROUP_COMMIT_MS,
+      others: (gathered) => running.size - gathered,
+      // Checked again when the batch commits: a signal or --max-tasks may have come meanwhile.
+      nextLimit: (wanted) =>
+        stopping !== null || draining || polling
+          ? 0
+          : Math.min(wanted, options.maxTasks === undefined ? wanted : Math.max(0, options.maxTasks - claimed)),
+      request,
+      log: io.log
+    })
 
     // ---- one task ------------------------------------------------------------------------
 
@@ -125,7 +141,7 @@ export const runPool = (backend: WorkBackend, options: PoolOptions, io: PoolIo):
           const result = resultOf(exit.stdout) as JsonValue
           // Complete and claim this slot's next task in one transaction, while there is work to take.
           const more = stopping === null && !draining && !polling && (options.maxTasks === undefined || claimed < options.maxTasks)
-          const done = yield* persist("complete it", entry, backend.complete(task.id, task.leaseToken, result, more ? request : undefined))
+          const done = yield* persist("complete it", entry, complete({ id: task.id, leaseToken: task.leaseToken, result }, more))
           if (Either.isRight(done)) {
             const next = done.right
             if (next !== undefined && next !== null) {

@@ -80,6 +80,18 @@ type Cmd =
       /** complete only: claim the next task in the same transaction. */
       readonly next: boolean
     }
+  | {
+      readonly _tag: "completeMany"
+      /** Up to `count` RUNNING tasks from the `n`th on; `stray`: one more of any kind; `dup`: the first again. */
+      readonly count: number
+      readonly n: number
+      readonly stray: Pick | null
+      readonly dup: boolean
+      /** The item (modulo their number) whose token is `token` (null: none); the others give their current one. */
+      readonly odd: number
+      readonly token: TokenMode | null
+      readonly next: number | null
+    }
   | { readonly _tag: "cancel" | "retry"; readonly target: Pick }
   | { readonly _tag: "recover" | "refresh" | "inspect" }
   | { readonly _tag: "prune"; readonly olderThan: string; readonly dryRun: boolean; readonly status: string | null }
@@ -166,6 +178,19 @@ const cmdArb: fc.Arbitrary<Cmd> = fc.oneof(
       next: tag === "complete" ? fc.boolean() : fc.constant(false)
     })
   })),
+  {
+    weight: 3,
+    arbitrary: fc.record({
+      _tag: fc.constant("completeMany" as const),
+      count: fc.integer({ min: 1, max: 5 }),
+      n: fc.nat(1000),
+      stray: fc.option(pickArb(["any"]), { nil: null, freq: 4 }),
+      dup: fc.integer({ min: 0, max: 9 }).map((n) => n === 0),
+      odd: fc.nat(3),
+      token: fc.option(tokenArb, { nil: null, freq: 2 }),
+      next: fc.option(fc.integer({ min: 1, max: 3 }), { nil: null })
+    })
+  },
   { weight: 2, arbitrary: fc.record({ _tag: fc.constant("cancel" as const), target: pickArb(["open", "open", "any"]) }) },
   { weight: 2, arbitrary: fc.record({ _tag: fc.constant("retry" as const), target: pickArb(["failed", "failed", "any"]) }) },
   { weight: 1, arbitrary: fc.constant({ _tag: "recover" as const }) },
@@ -292,6 +317,41 @@ const step = (cmd: Cmd, ctx: Ctx, settings: QueueSettings, index: number) =>
       const best = Math.max(mine, ...readyNow.map(truth))
       expect(mine, where).toBeGreaterThanOrEqual(best - 2)
       ctx.tokens.set(c.id, [...(ctx.tokens.get(c.id) ?? []), c.leaseToken])
+    }
+
+    /**
+     * The lease part of a report on `id` (token as `mode` says; `forceable`: complete and fail take
+     * `force`), and what the queue must answer to it from the tables before the step.
+     */
+    const leaseOf = (id: string, mode: TokenMode, forceable: boolean) => {
+      const row = beforeById.get(id)
+      const current = row?.lease_token ?? undefined
+      const issued = ctx.tokens.get(id) ?? []
+      const token =
+        mode === "current"
+          ? current
+          : mode === "stale"
+            ? (issued.find((t) => t !== current) ?? randomUUID())
+            : mode === "random"
+              ? randomUUID()
+              : mode === "empty"
+                ? ""
+                : undefined
+      const lease: { leaseToken?: string; force?: boolean } =
+        token === undefined ? (mode === "force" && forceable ? { force: true } : {}) : { leaseToken: token }
+      const expected: Expected =
+        token === ""
+          ? ["ValidationError"]
+          : row === undefined
+            ? ["TaskNotFound"]
+            : row.status !== "running"
+              ? ["InvalidTransition"]
+              : token !== undefined && token !== current
+                ? ["LeaseMismatch"]
+                : mode === "none" && forceable
+                  ? ["LeaseMismatch"] // a RUNNING task is its worker's unless an operator forces it
+                  : "ok"
+      return { row, current, lease, expected }
     }
 
     switch (cmd._tag) {
@@ -455,25 +515,7 @@ const step = (cmd: Cmd, ctx: Ctx, settings: QueueSettings, index: number) =>
       case "fail":
       case "release": {
         const id = target(cmd.target)
-        const row = beforeById.get(id)
-        const current = row?.lease_token ?? undefined
-        const issued = ctx.tokens.get(id) ?? []
-        const token =
-          cmd.token === "current"
-            ? current
-            : cmd.token === "stale"
-              ? (issued.find((t) => t !== current) ?? randomUUID())
-              : cmd.token === "random"
-                ? randomUUID()
-                : cmd.token === "empty"
-                  ? ""
-                  : undefined
-        const lease =
-          token === undefined
-            ? cmd.token === "force" && (cmd._tag === "complete" || cmd._tag === "fail")
-              ? { force: true }
-              : {}
-            : { leaseToken: token }
+        const { row, current, lease, expected: refused } = leaseOf(id, cmd.token, cmd._tag === "complete" || cmd._tag === "fail")
         op =
           cmd._tag === "heartbeat"
             ? q.heartbeat(id, { ...lease, ...(cmd.leaseSeconds !== null && { leaseSeconds: cmd.leaseSeconds }) })
@@ -482,18 +524,7 @@ const step = (cmd: Cmd, ctx: Ctx, settings: QueueSettings, index: number) =>
               : cmd._tag === "fail"
                 ? q.fail(id, { ...lease, error: `attempt broke at step ${index}` })
                 : q.release(id, lease)
-        expected =
-          token === ""
-            ? ["ValidationError"]
-            : row === undefined
-              ? ["TaskNotFound"]
-              : row.status !== "running"
-                ? ["InvalidTransition"]
-                : token !== undefined && token !== current
-                  ? ["LeaseMismatch"]
-                  : cmd.token === "none" && (cmd._tag === "complete" || cmd._tag === "fail")
-                    ? ["LeaseMismatch"] // a RUNNING task is its worker's unless an operator forces it
-                    : "ok"
+        expected = refused
         check = (r: any, after) => {
           const mine = after.find((x) => x.id === id)!
           const changedTo = (status: string) =>
@@ -531,6 +562,50 @@ const step = (cmd: Cmd, ctx: Ctx, settings: QueueSettings, index: number) =>
           } else {
             expect(["ready", "blocked"], where).toContain(mine.status)
             expect(mine.retry_count, where).toBe(retryCountBefore(id))
+          }
+        }
+        break
+      }
+      case "completeMany": {
+        const running = idsWith({ from: "running", n: 0 })
+        const ids = Array.from({ length: Math.min(cmd.count, running.length) }, (_, i) => running[(cmd.n + i) % running.length]!)
+        if (cmd.stray !== null || ids.length === 0) ids.splice(cmd.n % (ids.length + 1), 0, target(cmd.stray ?? { from: "any", n: cmd.n }))
+        if (cmd.dup) ids.push(ids[0]!)
+        const items = ids.map((id, i) => ({ id, ...leaseOf(id, i === cmd.odd % ids.length ? (cmd.token ?? "current") : "current", true) }))
+        op = q.completeMany(
+          items.map((it) => ({ id: it.id, ...it.lease, result: { step: index } })),
+          cmd.next === null ? {} : { next: { worker: "w", limit: cmd.next } }
+        )
+        // Validation (a malformed token, an id named twice) before any item; then the first refused item, in order.
+        expected =
+          new Set(ids).size < ids.length || items.some((it) => it.lease.leaseToken === "")
+            ? ["ValidationError"]
+            : (items.find((it) => it.expected !== "ok")?.expected ?? "ok")
+        check = (r: { completed: Array<{ task: { id: string }; unblocked: Array<string> }>; next: Array<ClaimedRow> }, after) => {
+          expect(
+            r.completed.map((c) => c.task.id),
+            where
+          ).toEqual(ids)
+          for (const id of ids) expect(after.find((x) => x.id === id)!.status, where).toBe("completed")
+          const unblocked = r.completed.flatMap((c) => c.unblocked)
+          expect(new Set(unblocked).size, `${where}: a task unblocked twice`).toBe(unblocked.length)
+          const claimedIds = new Set(r.next.map((c) => c.id))
+          // Tasks the batch made READY (less those its next claims took), apart from leases the claims recovered.
+          const readied = after.filter(
+            (x) =>
+              !ids.includes(x.id) && x.status === "ready" && beforeById.get(x.id)?.status !== "ready" && beforeById.get(x.id)?.status !== "running"
+          )
+          expect(sorted(readied.map((x) => x.id)), where).toEqual(sorted(unblocked.filter((u) => !claimedIds.has(u))))
+          if (cmd.next === null) expect(r.next, where).toEqual([])
+          else {
+            expect(r.next.length, where).toBeLessThanOrEqual(cmd.next)
+            const readyNow = after.filter(claimable)
+            if (r.next.length < cmd.next)
+              expect(
+                readyNow.map((x) => x.id),
+                where
+              ).toEqual([])
+            for (const c of r.next) checkClaimed(c, readyNow, after, null, null, where)
           }
         }
         break

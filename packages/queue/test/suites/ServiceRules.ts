@@ -10,6 +10,7 @@ import type { TreeNode } from "../../src/Model.js"
 import { errorBody, type ValidationError } from "../../src/QueueError.js"
 import { TaskQueue } from "../../src/TaskQueue.js"
 import { checkInvariants } from "../Invariants.js"
+import { completeManyRules } from "./CompleteMany.js"
 import { dump as databaseDump, flip, statuses, type StoreUnderTest, suiteOver } from "../StoreUnderTest.js"
 
 export const serviceRules = (store: StoreUnderTest) => {
@@ -262,4 +263,6 @@ export const serviceRules = (store: StoreUnderTest) => {
       })
     )
   })
+
+  completeManyRules(store)
 }
