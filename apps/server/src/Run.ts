@@ -8,12 +8,17 @@ import { existsSync } from "node:fs"
 import type { ServerConfig } from "./Config.js"
 import { Metrics } from "./Metrics.js"
 import { serve } from "./Server.js"
-import { changeFeedFor, type QueueEnvSettings, QueueLive } from "./Store.js"
+import { OpenStore } from "@abathur/postgres/store"
+import { changeFeedOf, type QueueEnvSettings, QueueLive } from "./Store.js"
 import { Shutdown, Wakeup } from "./Wakeup.js"
 
 /** Everything the HTTP application uses. */
 const AppLive = (config: ServerConfig, settings: QueueEnvSettings) =>
-  Layer.mergeAll(Metrics.layer, Wakeup.layer({ feed: changeFeedFor(config) }), Shutdown.layer).pipe(Layer.provideMerge(QueueLive(config, settings)))
+  Layer.mergeAll(
+    Metrics.layer,
+    Layer.unwrapEffect(Effect.map(OpenStore, (store) => Wakeup.layer({ feed: changeFeedOf(store) }))),
+    Shutdown.layer
+  ).pipe(Layer.provideMerge(QueueLive(config, settings)))
 
 /** The server: listening while the layer lives; released before the database closes. */
 export const MainLive = (config: ServerConfig, settings: QueueEnvSettings) =>

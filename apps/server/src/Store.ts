@@ -1,5 +1,4 @@
-import { type QueueLayerError, queueLayerFor } from "@abathur/postgres/store"
-import { isPostgresUrl } from "@abathur/postgres/url"
+import { type OpenStore, type OpenStoreService, type QueueLayerError, queueLayerFor } from "@abathur/postgres/store"
 import { QueueConfig, type QueueSettings, type TaskQueue } from "@abathur/queue"
 import { Effect, Layer, type Scope } from "effect"
 import type { ServerConfig } from "./Config.js"
@@ -19,31 +18,28 @@ export type QueueEnvSettings = Pick<QueueSettings, "limits" | "scheduling">
  */
 export type ChangeFeed = (onChange: (agentType: string | null) => void) => Effect.Effect<void, never, Scope.Scope>
 
-/** The queue for the configured store (`queueLayerFor`, as the CLI's), with group commit on SQLite. */
-export const QueueLive = (config: ServerConfig, settings: QueueEnvSettings): Layer.Layer<TaskQueue, QueueLayerError> =>
+/** The queue and its open store for the configured database (`queueLayerFor`, as the CLI's), with group commit on SQLite. */
+export const QueueLive = (config: ServerConfig, settings: QueueEnvSettings): Layer.Layer<TaskQueue | OpenStore, QueueLayerError> =>
   Layer.provide(queueLayerFor(config.db), QueueConfig.layer({ ...settings, groupCommit: true }))
 
 /**
- * How the server hears of other processes' commits: on PostgreSQL, `LISTEN/NOTIFY` (a task became
- * READY on any server); on SQLite, null (the wake-ups poll `PRAGMA data_version`, a cheap
- * in-memory read).
+ * How the server hears of other processes' commits: on PostgreSQL, the open store's
+ * `LISTEN/NOTIFY` (a task became READY on any server); on SQLite, null (the wake-ups poll
+ * `PRAGMA data_version`, a cheap in-memory read).
  */
-export const changeFeedFor = (config: ServerConfig): ChangeFeed | null =>
-  !isPostgresUrl(config.db)
-    ? null
-    : (onChange) =>
-        Effect.asVoid(
-          Effect.acquireRelease(
-            Effect.flatMap(
-              Effect.promise(() => import("@abathur/postgres")),
-              (pg) =>
-                Effect.tryPromise(() => pg.listenReady({ url: config.db, onReady: onChange })).pipe(
-                  // Not listening (the server went away since the pool opened): long polls still
-                  // end at their own commits, lease expiries and their timeout.
-                  Effect.tapError((error) => Effect.logWarning(`cannot LISTEN for other servers' work: ${String(error)}`)),
-                  Effect.option
-                )
-            ),
-            (listener) => (listener._tag === "Some" ? Effect.promise(() => listener.value.close()) : Effect.void)
-          )
-        )
+export const changeFeedOf = (store: OpenStoreService): ChangeFeed | null => {
+  const listenReady = store.listenReady
+  if (listenReady === null) return null
+  return (onChange) =>
+    Effect.asVoid(
+      Effect.acquireRelease(
+        Effect.tryPromise(() => listenReady(onChange)).pipe(
+          // Not listening (the server went away since the pool opened): long polls still
+          // end at their own commits, lease expiries and their timeout.
+          Effect.tapError((error) => Effect.logWarning(`cannot LISTEN for other servers' work: ${String(error)}`)),
+          Effect.option
+        ),
+        (listener) => (listener._tag === "Some" ? Effect.promise(() => listener.value.close()) : Effect.void)
+      )
+    )
+}

@@ -104,15 +104,17 @@ export const runPool = (backend: WorkBackend, options: PoolOptions, io: PoolIo):
     }))
 
     const { lose, heartbeats, persist } = makeLeaseKeeper(backend, io.log, graceMs)
+    /** How many of `wanted` next tasks may be claimed now: none once stopping, draining or polling, none past --max-tasks. */
+    const claimable = (wanted: number): number =>
+      stopping !== null || draining || polling
+        ? 0
+        : Math.min(wanted, options.maxTasks === undefined ? wanted : Math.max(0, options.maxTasks - claimed))
     /** Completions of children that finish close together go in one transaction (in-process stores). */
     const complete = makeGroupCommit(backend, {
       windowMs: GROUP_COMMIT_MS,
       others: (gathered) => running.size - gathered,
       // Checked again when the batch commits: a signal or --max-tasks may have come meanwhile.
-      nextLimit: (wanted) =>
-        stopping !== null || draining || polling
-          ? 0
-          : Math.min(wanted, options.maxTasks === undefined ? wanted : Math.max(0, options.maxTasks - claimed)),
+      nextLimit: claimable,
       request,
       log: io.log
     })
@@ -140,7 +142,7 @@ export const runPool = (backend: WorkBackend, options: PoolOptions, io: PoolIo):
         if (error === null) {
           const result = resultOf(exit.stdout) as JsonValue
           // Complete and claim this slot's next task in one transaction, while there is work to take.
-          const more = stopping === null && !draining && !polling && (options.maxTasks === undefined || claimed < options.maxTasks)
+          const more = claimable(1) > 0
           const done = yield* persist("complete it", entry, complete({ id: task.id, leaseToken: task.leaseToken, result }, more))
           if (Either.isRight(done)) {
             const next = done.right
