@@ -30,9 +30,9 @@ export type WriteMode = "serial" | "serializable"
 export interface PostgresRunnerOptions {
   readonly writes?: WriteMode
   /**
-   * With `serial` writes: `shared` (the default), claims hold the write lock shared, beside each
-   * other and never beside another write (README, "Isolation"); `exclusive`, one at a time like
-   * every other write.
+   * With `serial` writes: `shared` (the default), claims and finishes (complete, heartbeat) hold the
+   * write lock shared, beside each other and never beside another write (README, "Isolation");
+   * `exclusive`, one at a time like every other write.
    */
   readonly claims?: "shared" | "exclusive"
   /** Attempts of a write before a serialization failure is given up (default 100). */
@@ -46,12 +46,12 @@ export const makePostgresRunner = (pool: pg.Pool, options: PostgresRunnerOptions
 
   const writeOptions: { isolation: Isolation; writeLock: boolean } =
     options.writes === "serializable" ? { isolation: "SERIALIZABLE", writeLock: false } : { isolation: "READ COMMITTED", writeLock: true }
-  const sharedClaims = options.writes !== "serializable" && options.claims !== "exclusive"
+  const sharedWrites = options.writes !== "serializable" && options.claims !== "exclusive"
 
   return {
     /**
-     * One transaction per rule (see `WriteMode`; a `claim` holds the write lock shared unless claims
-     * are `exclusive`); the time a rule runs at is read once BEGIN (and the write lock) are done,
+     * One transaction per rule (see `WriteMode`; a `claim` or `finish` holds the write lock shared
+     * unless claims are `exclusive`); the time a rule runs at is read once BEGIN (and the write lock) are done,
      * and a serialization failure or deadlock reruns the rule. Uninterruptible: a
      * committed change is always published through `committed`.
      */
@@ -62,7 +62,7 @@ export const makePostgresRunner = (pool: pg.Pool, options: PostgresRunnerOptions
             attempt(() =>
               runTransaction(pool, (store) => rule(store, clock.unsafeCurrentTimeMillis()), {
                 ...writeOptions,
-                sharedClaim: sharedClaims && kind === "claim",
+                shared: sharedWrites && (kind === "claim" || kind === "finish"),
                 ...(options.maxAttempts !== undefined && { maxAttempts: options.maxAttempts }),
                 ...(options.onRetry !== undefined && { onRetry: options.onRetry })
               })

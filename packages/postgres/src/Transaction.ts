@@ -19,13 +19,14 @@ export interface TransactionOptions {
    */
   readonly writeLock?: boolean
   /**
-   * With `writeLock`: this rule is a claim (the queue says so: `StoreRunner.write`'s `kind`), and
-   * takes the write lock shared, so that claims run beside each other, deciding only on rows they
-   * lock (`FOR UPDATE SKIP LOCKED`), and never beside any other writer. A claim that finds an
-   * expired lease to recover (a cascade over many rows), or takes a step no claim takes (see
-   * `CLAIM_METHODS`), rolls back and runs again under the exclusive lock.
+   * With `writeLock`: this rule is a claim or a finish (the queue says so: `StoreRunner.write`'s
+   * `kind`), and takes the write lock shared, so that claims, completions and heartbeats run beside
+   * each other, deciding only on rows they lock (heads `FOR UPDATE SKIP LOCKED`, every task they
+   * read `FOR UPDATE`), and never beside any other writer. A rule that finds an expired lease to
+   * recover or an edge to resolve (a cascade over other tasks' rows), or takes a step outside
+   * `SHARED_METHODS` (e.g. a parent's counters), rolls back and runs again under the exclusive lock.
    */
-  readonly sharedClaim?: boolean
+  readonly shared?: boolean
   /** Attempts before a serialization failure or deadlock is given up and thrown (default 100). */
   readonly maxAttempts?: number
   /** Called before each retry (attempt = the number of the attempt that failed), for metrics and tests. */
@@ -38,7 +39,7 @@ export const isRetryable = (error: unknown): boolean => {
   return code === "40001" || code === "40P01"
 }
 
-/** A claim that needs the exclusive lock (see `sharedClaim`); never seen by callers. */
+/** A shared rule that needs the exclusive lock (see `shared`); never seen by callers. */
 class Escalate extends Error {}
 
 /** Runs one generator to its end, awaiting each promise it yields and resuming it with the result or the error. */
@@ -61,14 +62,16 @@ export const drive = async <A>(gen: Step<A>): Promise<A> => {
 export const WRITE_LOCK = 0x61626177
 
 /**
- * The steps of a claim (the queue's `claim`: expired leases, due refreshes, heads, then the
- * head RUNNING with its audit row): what a rule holding the write lock shared may take. Each
- * decides on rows the claim has locked: the heads and due refreshes `FOR UPDATE SKIP LOCKED`,
- * `updateTask` and `setPriority` only on those, `countOpenDependents` on edges and statuses that
- * no claim changes (READY and RUNNING are both open); audit rows are appended and the status
- * counters kept per connection (task_stats' shards).
+ * The steps a rule holding the write lock shared may take: a claim's (expired leases, due
+ * refreshes, heads, then the head RUNNING with its audit row) and a finish's on a task without a
+ * parent (the task read and updated, its audit row, its edges resolved). Each decides on rows the
+ * rule has locked: the heads and due refreshes `FOR UPDATE SKIP LOCKED`, every `getTask`
+ * `FOR UPDATE`, `updateTask` and `setPriority` only on those, `countOpenDependents` on edges and
+ * statuses that no shared rule changes (READY and RUNNING are both open); audit rows are appended
+ * and the status counters kept per connection (task_stats' shards). `expiredLeases` that finds a
+ * lease and `resolveEdges` that resolves an edge escalate (see `shared`).
  */
-export const CLAIM_METHODS: ReadonlySet<string> = new Set([
+export const SHARED_METHODS: ReadonlySet<string> = new Set([
   "expiredLeases",
   "dueForRefresh",
   "countOpenDependents",
@@ -76,8 +79,15 @@ export const CLAIM_METHODS: ReadonlySet<string> = new Set([
   "updateTask",
   "readyHeads",
   "getTask",
-  "insertAudit"
+  "insertAudit",
+  "resolveEdges"
 ])
+
+/** The shared steps that escalate when they find work beyond the rule's own rows. */
+const ESCALATING: Readonly<Record<string, string>> = {
+  expiredLeases: "expired leases to recover",
+  resolveEdges: "edges to resolve"
+}
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
 
@@ -100,13 +110,13 @@ export const runTransaction = async <A>(pool: pg.Pool, rule: (store: PgTaskRepos
     broken = error
   }
   client.on("error", lost)
-  // A claim that found work for the exclusive lock runs again under it.
-  let exclusive = options.sharedClaim !== true
+  // A shared rule that found work for the exclusive lock runs again under it.
+  let exclusive = options.shared !== true
   try {
     for (let attempt = 1; ; attempt++) {
       // A retryable failure seen by any statement dooms the attempt, even if the rule caught it.
       let conflict: unknown
-      // Likewise a claim that must run again under the exclusive lock.
+      // Likewise a shared rule that must run again under the exclusive lock.
       let escalate = false
       const watched: PgTaskRepository["client"] = {
         query: (text, values) =>
@@ -116,32 +126,36 @@ export const runTransaction = async <A>(pool: pg.Pool, rule: (store: PgTaskRepos
           })
       }
       try {
-        await client.query(begin)
+        // BEGIN and the write lock in one round trip (one simple query; the key is a constant).
+        const lock = options.writeLock !== true ? "" : exclusive ? "pg_advisory_xact_lock" : "pg_advisory_xact_lock_shared"
+        await client.query(lock === "" ? begin : `${begin}; SELECT ${lock}(${WRITE_LOCK})`)
         const repo = new PgTaskRepository(watched)
         let value: A
         if (options.writeLock === true && !exclusive) {
-          await client.query("SELECT pg_advisory_xact_lock_shared($1)", [WRITE_LOCK])
-          // Under the shared lock, only a claim's steps, and no expired lease to recover.
-          const claimOnly = Object.create(repo) as PgTaskRepository
-          const steps = claimOnly as unknown as Record<string, (...args: Array<unknown>) => Step<unknown>>
+          // Under the shared lock, only the shared steps, each task read locked, no cascade.
+          const sharedOnly = Object.create(repo) as PgTaskRepository
+          const steps = sharedOnly as unknown as Record<string, (...args: Array<unknown>) => Step<unknown>>
           for (const method of StoreMethodNames) {
-            const step = (repo as unknown as Record<string, (...args: Array<unknown>) => Step<unknown>>)[method]!
+            const step =
+              method === "getTask"
+                ? (repo.getTaskForUpdate as (...args: Array<unknown>) => Step<unknown>)
+                : (repo as unknown as Record<string, (...args: Array<unknown>) => Step<unknown>>)[method]!
             steps[method] = function* (...args: Array<unknown>): Step<unknown> {
-              if (!CLAIM_METHODS.has(method)) {
+              if (!SHARED_METHODS.has(method)) {
                 escalate = true
-                throw new Escalate(`a claim's rule took the step ${method}`)
+                throw new Escalate(`a shared rule took the step ${method}`)
               }
               const result = yield* step.apply(repo, args)
-              if (method === "expiredLeases" && (result as Array<unknown>).length > 0) {
+              const why = ESCALATING[method]
+              if (why !== undefined && (result as Array<unknown>).length > 0) {
                 escalate = true
-                throw new Escalate("expired leases to recover")
+                throw new Escalate(why)
               }
               return result
             }
           }
-          value = await drive(rule(claimOnly))
+          value = await drive(rule(sharedOnly))
         } else {
-          if (options.writeLock === true) await client.query("SELECT pg_advisory_xact_lock($1)", [WRITE_LOCK])
           value = await drive(rule(repo))
         }
         if (escalate) throw new Escalate("escalated")

@@ -93,10 +93,13 @@ export type Rule<A> = (store: TaskStore, now: number) => Step<A>
 
 /**
  * What a write is, as the queue tells its runner: `claim` for a claim (claim, claimMany,
- * claimWaiting, and recover, a claim's first step), which a store may run beside other claims
- * (PostgreSQL's shared write lock); `write` for every other. The SQLite runner ignores it.
+ * claimWaiting, and recover, a claim's first step); `finish` for the end or the heartbeat of a
+ * worker's attempt (complete, completeMany, heartbeat), which decides on the worker's own tasks
+ * unless it resolves edges or touches a parent; `write` for every other. A store may run claims and
+ * finishes beside each other (PostgreSQL's shared write lock, escalating to the exclusive lock when
+ * a rule reaches further); the SQLite runner ignores it.
  */
-export type WriteKind = "claim" | "write"
+export type WriteKind = "claim" | "finish" | "write"
 
 /** Runs rules in transactions over one store. */
 export interface StoreRunnerService {

@@ -287,7 +287,7 @@ export const make = Effect.gen(function* () {
         const watched = options.onAttempt === undefined ? attempt : Effect.tap(attempt, (claimed) => Effect.sync(() => options.onAttempt?.(claimed)))
         return claimWaiting(watched, i.waitSeconds ?? 0, options.waitForWork ?? pollForWork())
       }),
-    heartbeat: (taskId, input = {}) => write((tx, now) => heartbeat(tx, id(taskId), validate(HeartbeatInput, input), now)),
+    heartbeat: (taskId, input = {}) => write((tx, now) => heartbeat(tx, id(taskId), validate(HeartbeatInput, input), now), "finish"),
     complete: (taskId, input = {}, options) =>
       write(function* (tx, now): Step<CompleteResult> {
         const tid = id(taskId)
@@ -296,7 +296,7 @@ export const make = Effect.gen(function* () {
         if (i.next === undefined) return done
         // The worker's next task, in the same transaction: one commit for the pair.
         return { ...done, next: yield* claim(tx, i.next, now) }
-      }),
+      }, "finish"),
     completeMany: (items, options = {}) =>
       write(function* (tx, now): Step<CompleteManyResult> {
         const i = validate(CompleteManyInput, { items, ...(options.next !== undefined && { next: options.next }) })
@@ -305,7 +305,7 @@ export const make = Effect.gen(function* () {
         const completed: CompleteManyResult["completed"] = []
         for (const item of i.items) completed.push(yield* complete(tx, item.id, item, now, actor))
         return { completed, next: i.next === undefined ? [] : yield* claimUpTo(tx, i.next, i.next.limit, now) }
-      }),
+      }, "finish"),
     fail: (taskId, input, options) =>
       write((tx, now) => {
         const tid = id(taskId)

@@ -4,7 +4,7 @@
  */
 import type { DueRefresh, ReadyHead, StoredPriority } from "@abathur/storage"
 import type { Step } from "../Step.js"
-import { PgSql } from "./Sql.js"
+import { type PgTaskRow, PgSql } from "./Sql.js"
 
 /** The claims group of the PostgreSQL task repository (composed in ../PgTaskRepository.ts). */
 export class Claims extends PgSql {
@@ -16,25 +16,22 @@ export class Claims extends PgSql {
    * wait for each other.
    */
   *readyHeads(agentType: string | null): Step<Array<ReadyHead>> {
-    const heads: Array<ReadyHead> = []
-    for (const starved of [false, true]) {
-      const row =
-        agentType === null
-          ? yield* this.one<{ id: string; rank: number | null; submittedAt: string }>(
-              `SELECT id, priority_rank AS rank, submitted_at AS "submittedAt" FROM tasks
-               WHERE status = 'ready' AND priority_starved = $1 AND priority_rank IS NOT NULL
-               ORDER BY priority_rank DESC, submitted_at ASC, seq ASC LIMIT 1 FOR UPDATE SKIP LOCKED`,
-              [starved]
-            )
-          : yield* this.one<{ id: string; rank: number | null; submittedAt: string }>(
-              `SELECT id, priority_rank AS rank, submitted_at AS "submittedAt" FROM tasks
-               WHERE status = 'ready' AND agent_type = $1 AND priority_starved = $2 AND priority_rank IS NOT NULL
-               ORDER BY priority_rank DESC, submitted_at ASC, seq ASC LIMIT 1 FOR UPDATE SKIP LOCKED`,
-              [agentType, starved]
-            )
-      if (row !== undefined) heads.push({ ...row, rank: row.rank ?? Number.NEGATIVE_INFINITY, starved })
-    }
-    return heads
+    // Both heads in one round trip; their whole rows are kept for the load that follows a claim's
+    // choice (`takeLocked`).
+    const head = (n: number) =>
+      `SELECT * FROM tasks WHERE status = 'ready' ${agentType === null ? "" : "AND agent_type = $3"} AND priority_starved = $${n}
+         AND priority_rank IS NOT NULL ORDER BY priority_rank DESC, submitted_at ASC, seq ASC LIMIT 1 FOR UPDATE SKIP LOCKED`
+    const rows = yield* this.rows<PgTaskRow>(
+      `WITH fresh AS (${head(1)}), starved AS (${head(2)}) SELECT * FROM fresh UNION ALL SELECT * FROM starved`,
+      agentType === null ? [false, true] : [false, true, agentType]
+    )
+    this.keepLocked(rows)
+    return rows.map((r) => ({
+      id: r.id,
+      rank: r.priority_rank ?? Number.NEGATIVE_INFINITY,
+      submittedAt: r.submitted_at,
+      starved: r.priority_starved
+    }))
   }
 
   /** RUNNING tasks whose lease expired at or before `now`. */

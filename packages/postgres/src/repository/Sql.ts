@@ -41,8 +41,26 @@ export const classifyPgConstraint = (error: unknown): ConstraintViolation | null
 export class PgSql {
   constructor(readonly client: Queryable) {}
 
+  /**
+   * The rows the last statement read and locked (`FOR UPDATE`), by id, for the step right after it
+   * (`takeLocked`): a claim loads the head it chose without a second round trip. Any statement
+   * clears them, so a row is only ever taken before anything could change it.
+   */
+  private locked: ReadonlyMap<string, PgTaskRow> | null = null
+
+  protected keepLocked(rows: ReadonlyArray<PgTaskRow>): void {
+    this.locked = new Map(rows.map((r) => [r.id, r]))
+  }
+
+  protected takeLocked(id: string): PgTaskRow | undefined {
+    const row = this.locked?.get(id)
+    this.locked = null
+    return row
+  }
+
   /** The rows of one statement. */
   *rows<R>(sql: string, params: ReadonlyArray<unknown> = []): Step<Array<R>> {
+    this.locked = null
     const res = (yield this.client.query(sql, params as Array<unknown>)) as QueryResult
     return res.rows as Array<R>
   }
@@ -52,12 +70,14 @@ export class PgSql {
   }
 
   *run(sql: string, params: ReadonlyArray<unknown> = []): Step<number> {
+    this.locked = null
     const res = (yield this.client.query(sql, params as Array<unknown>)) as QueryResult
     return res.rowCount ?? 0
   }
 
   /** A statement whose constraint errors become ConstraintViolation. */
   *guarded(sql: string, params: ReadonlyArray<unknown>): Step<void> {
+    this.locked = null
     try {
       yield this.client.query(sql, params as Array<unknown>)
     } catch (error) {

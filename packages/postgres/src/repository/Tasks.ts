@@ -31,7 +31,13 @@ export class Tasks extends PgSql {
   }
 
   *getTask(id: string): Step<StoredTask | null> {
-    const row = yield* this.one<PgTaskRow>("SELECT * FROM tasks WHERE id = $1", [id])
+    const row = this.takeLocked(id) ?? (yield* this.one<PgTaskRow>("SELECT * FROM tasks WHERE id = $1", [id]))
+    return row === undefined ? null : pgRowToTask(row)
+  }
+
+  /** `getTask`, the row locked until the transaction ends (a rule under the shared write lock). */
+  *getTaskForUpdate(id: string): Step<StoredTask | null> {
+    const row = this.takeLocked(id) ?? (yield* this.one<PgTaskRow>("SELECT * FROM tasks WHERE id = $1 FOR UPDATE", [id]))
     return row === undefined ? null : pgRowToTask(row)
   }
 
