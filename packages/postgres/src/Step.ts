@@ -1,4 +1,4 @@
-import type { QueryResult } from "pg"
+import type { QueryConfig, QueryResult } from "pg"
 
 /**
  * The store seam is the queue's (packages/queue/src/Store.ts): the step type, the method names
@@ -8,5 +8,5 @@ export { type Step, type StoreMethods, storeMethods as StoreMethodNames, type Ta
 
 /** What a store needs of a connection: node-postgres' `query` (a pooled client in a transaction). */
 export interface Queryable {
-  query(text: string, values?: Array<unknown>): Promise<QueryResult>
+  query(query: string | QueryConfig<Array<unknown>>, values?: Array<unknown>): Promise<QueryResult>
 }

@@ -89,6 +89,38 @@ const ESCALATING: Readonly<Record<string, string>> = {
   resolveEdges: "edges to resolve"
 }
 
+type AnyStep = (...args: Array<unknown>) => Step<unknown>
+
+/**
+ * The repository as a rule under the shared write lock sees it (see `shared`): each step of
+ * `SHARED_METHODS` runs as the repository's (`getTask` as `getTaskForUpdate`); any other step, or
+ * an escalating step that finds work, marks it `escalated` and throws. The steps are defined once,
+ * on the prototype.
+ */
+class SharedSteps extends PgTaskRepository {
+  escalated = false
+}
+const base = PgTaskRepository.prototype as unknown as Record<string, AnyStep>
+for (const method of StoreMethodNames) {
+  const why = ESCALATING[method]
+  const allowed = SHARED_METHODS.has(method)
+  const step = method === "getTask" ? base["getTaskForUpdate"]! : base[method]!
+  Object.defineProperty(SharedSteps.prototype, method, {
+    value: function* (this: SharedSteps, ...args: Array<unknown>): Step<unknown> {
+      if (!allowed) {
+        this.escalated = true
+        throw new Escalate(`a shared rule took the step ${method}`)
+      }
+      const result = yield* step.apply(this, args)
+      if (why !== undefined && (result as Array<unknown>).length > 0) {
+        this.escalated = true
+        throw new Escalate(why)
+      }
+      return result
+    }
+  })
+}
+
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
 
 /**
@@ -119,8 +151,8 @@ export const runTransaction = async <A>(pool: pg.Pool, rule: (store: PgTaskRepos
       // Likewise a shared rule that must run again under the exclusive lock.
       let escalate = false
       const watched: PgTaskRepository["client"] = {
-        query: (text, values) =>
-          client.query(text, values).catch((error: unknown) => {
+        query: (query, values) =>
+          (typeof query === "string" ? client.query(query, values) : client.query(query)).catch((error: unknown) => {
             if (isRetryable(error)) conflict ??= error
             throw error
           })
@@ -129,34 +161,17 @@ export const runTransaction = async <A>(pool: pg.Pool, rule: (store: PgTaskRepos
         // BEGIN and the write lock in one round trip (one simple query; the key is a constant).
         const lock = options.writeLock !== true ? "" : exclusive ? "pg_advisory_xact_lock" : "pg_advisory_xact_lock_shared"
         await client.query(lock === "" ? begin : `${begin}; SELECT ${lock}(${WRITE_LOCK})`)
-        const repo = new PgTaskRepository(watched)
         let value: A
         if (options.writeLock === true && !exclusive) {
           // Under the shared lock, only the shared steps, each task read locked, no cascade.
-          const sharedOnly = Object.create(repo) as PgTaskRepository
-          const steps = sharedOnly as unknown as Record<string, (...args: Array<unknown>) => Step<unknown>>
-          for (const method of StoreMethodNames) {
-            const step =
-              method === "getTask"
-                ? (repo.getTaskForUpdate as (...args: Array<unknown>) => Step<unknown>)
-                : (repo as unknown as Record<string, (...args: Array<unknown>) => Step<unknown>>)[method]!
-            steps[method] = function* (...args: Array<unknown>): Step<unknown> {
-              if (!SHARED_METHODS.has(method)) {
-                escalate = true
-                throw new Escalate(`a shared rule took the step ${method}`)
-              }
-              const result = yield* step.apply(repo, args)
-              const why = ESCALATING[method]
-              if (why !== undefined && (result as Array<unknown>).length > 0) {
-                escalate = true
-                throw new Escalate(why)
-              }
-              return result
-            }
+          const shared = new SharedSteps(watched)
+          try {
+            value = await drive(rule(shared))
+          } finally {
+            escalate = shared.escalated
           }
-          value = await drive(rule(sharedOnly))
         } else {
-          value = await drive(rule(repo))
+          value = await drive(rule(new PgTaskRepository(watched)))
         }
         if (escalate) throw new Escalate("escalated")
         if (conflict !== undefined) throw conflict

@@ -3,7 +3,7 @@
  * the row mapping and the classification of constraint errors.
  */
 import { ConstraintViolation, rowToTask, type StoredTask, type TaskRow } from "@abathur/storage"
-import type { QueryResult } from "pg"
+import type { QueryConfig, QueryResult } from "pg"
 import type { Queryable, Step } from "../Step.js"
 
 export const OPEN = "('pending', 'blocked', 'ready', 'running')"
@@ -37,6 +37,24 @@ export const classifyPgConstraint = (error: unknown): ConstraintViolation | null
   return kind === null ? null : new ConstraintViolation({ kind, message: error.message })
 }
 
+/** The name of each statement text prepared so far (the same on every connection of the process). */
+const statementNames = new Map<string, string>()
+
+/**
+ * A statement with parameters as a named prepared statement: each connection parses and analyses
+ * its text once, then only binds and runs it (node-postgres prepares a name on first use per
+ * connection). The texts are the repository's own, a bounded set (parameters, never values, vary).
+ */
+const prepared = (text: string, params: ReadonlyArray<unknown>): QueryConfig<Array<unknown>> | string => {
+  if (params.length === 0) return text
+  let name = statementNames.get(text)
+  if (name === undefined) {
+    name = `abathur_${statementNames.size + 1}`
+    statementNames.set(text, name)
+  }
+  return { name, text, values: params as Array<unknown> }
+}
+
 /** The connection and the statement helpers every group runs its SQL with. */
 export class PgSql {
   constructor(readonly client: Queryable) {}
@@ -58,10 +76,15 @@ export class PgSql {
     return row
   }
 
+  private query(sql: string, params: ReadonlyArray<unknown>): Promise<QueryResult> {
+    const q = prepared(sql, params)
+    return typeof q === "string" ? this.client.query(q) : this.client.query(q)
+  }
+
   /** The rows of one statement. */
   *rows<R>(sql: string, params: ReadonlyArray<unknown> = []): Step<Array<R>> {
     this.locked = null
-    const res = (yield this.client.query(sql, params as Array<unknown>)) as QueryResult
+    const res = (yield this.query(sql, params)) as QueryResult
     return res.rows as Array<R>
   }
 
@@ -71,7 +94,7 @@ export class PgSql {
 
   *run(sql: string, params: ReadonlyArray<unknown> = []): Step<number> {
     this.locked = null
-    const res = (yield this.client.query(sql, params as Array<unknown>)) as QueryResult
+    const res = (yield this.query(sql, params)) as QueryResult
     return res.rowCount ?? 0
   }
 
@@ -79,7 +102,7 @@ export class PgSql {
   *guarded(sql: string, params: ReadonlyArray<unknown>): Step<void> {
     this.locked = null
     try {
-      yield this.client.query(sql, params as Array<unknown>)
+      yield this.query(sql, params)
     } catch (error) {
       throw classifyPgConstraint(error) ?? error
     }
