@@ -1,3 +1,4 @@
+import type { ClaimOutlook } from "@abathur/storage"
 import type pg from "pg"
 import { PgTaskRepository } from "./PgTaskRepository.js"
 import { type Step, StoreMethodNames } from "./Step.js"
@@ -68,8 +69,8 @@ export const WRITE_LOCK = 0x61626177
  * rule has locked: the heads and due refreshes `FOR UPDATE SKIP LOCKED`, every `getTask`
  * `FOR UPDATE`, `updateTask` and `setPriority` only on those, `countOpenDependents` on edges and
  * statuses that no shared rule changes (READY and RUNNING are both open); audit rows are appended
- * and the status counters kept per connection (task_stats' shards). `expiredLeases` that finds a
- * lease and `resolveEdges` that resolves an edge escalate (see `shared`).
+ * and the status counters kept per connection (task_stats' shards). `expiredLeases` or
+ * `claimOutlook` that finds a lease and `resolveEdges` that resolves an edge escalate (see `shared`).
  */
 export const SHARED_METHODS: ReadonlySet<string> = new Set([
   "expiredLeases",
@@ -78,15 +79,17 @@ export const SHARED_METHODS: ReadonlySet<string> = new Set([
   "setPriority",
   "updateTask",
   "readyHeads",
+  "claimOutlook",
   "getTask",
   "insertAudit",
   "resolveEdges"
 ])
 
-/** The shared steps that escalate when they find work beyond the rule's own rows. */
-const ESCALATING: Readonly<Record<string, string>> = {
-  expiredLeases: "expired leases to recover",
-  resolveEdges: "edges to resolve"
+/** The shared steps that escalate when they find work beyond the rule's own rows: why, or null. */
+const ESCALATING: Readonly<Record<string, (result: unknown) => string | null>> = {
+  expiredLeases: (ids) => ((ids as Array<unknown>).length > 0 ? "expired leases to recover" : null),
+  claimOutlook: (outlook) => ((outlook as ClaimOutlook).expired.length > 0 ? "expired leases to recover" : null),
+  resolveEdges: (ids) => ((ids as Array<unknown>).length > 0 ? "edges to resolve" : null)
 }
 
 type AnyStep = (...args: Array<unknown>) => Step<unknown>
@@ -112,9 +115,10 @@ for (const method of StoreMethodNames) {
         throw new Escalate(`a shared rule took the step ${method}`)
       }
       const result = yield* step.apply(this, args)
-      if (why !== undefined && (result as Array<unknown>).length > 0) {
+      const reason = why?.(result) ?? null
+      if (reason !== null) {
         this.escalated = true
-        throw new Escalate(why)
+        throw new Escalate(reason)
       }
       return result
     }

@@ -140,6 +140,9 @@ describe("the PostgreSQL store and the SQLite repository", () => {
     await same("dueForRefresh", at(30))
     await same("dueForRefresh", at(30), 1)
     await same("dueForRefresh", at(0))
+    await same("claimOutlook", at(30), null)
+    await same("claimOutlook", at(30), "coder")
+    await same("claimOutlook", at(0), null)
     await same("idsWithStatus", "ready")
     await same("openTaskIds")
     for (const filter of [

@@ -3,7 +3,7 @@
  * priorities), heartbeats, and the ends of an attempt (complete, fail with retries, release).
  */
 import { type ClaimedTask, formatTimestamp, type JsonValue, MAX_DURATION_SECONDS, retryBackoffMs, type Task } from "@abathur/domain"
-import type { StoredTask } from "@abathur/storage"
+import type { ReadyHead, StoredTask } from "@abathur/storage"
 import { drain, requeued } from "./Cascade.js"
 import { InvalidTransition, LeaseMismatch } from "./QueueError.js"
 import { bestReady, claimed, refreshDue, view } from "./Ranking.js"
@@ -51,7 +51,11 @@ const checkLease = (task: StoredTask, leaseToken: string | undefined, action: st
  * stall bound, FAILED with its dependents cancelled.
  */
 export function* recover(tx: Tx, now: number): Step<Array<string>> {
-  const expired = yield* tx.store.expiredLeases(formatTimestamp(now))
+  return yield* recoverLeases(tx, yield* tx.store.expiredLeases(formatTimestamp(now)), now)
+}
+
+/** `recover` of the leases `expired` (read at `now`). */
+function* recoverLeases(tx: Tx, expired: Array<string>, now: number): Step<Array<string>> {
   const max = tx.settings.scheduling.maxStalls
   for (const id of expired) {
     const task = yield* load(tx, id)
@@ -80,22 +84,30 @@ export interface ClaimOptions {
 
 /** Claims the most important READY task whose `notBefore` has passed, or returns null. */
 export function* claim(tx: Tx, options: ClaimOptions, now: number): Step<ClaimedTask | null> {
-  yield* beforeClaims(tx, now)
-  return yield* claimBest(tx, options, now)
+  return yield* claimBest(tx, options, now, yield* beforeClaims(tx, options, now))
 }
 
 /**
  * What claims at `now` need first: expired leases recovered, due priorities refreshed. Once per
- * instant is enough: a claim leaves no lease expired at `now` and no priority due at `now`.
+ * instant is enough: a claim leaves no lease expired at `now` and no priority due at `now`. One
+ * read (`claimOutlook`) answers the common case, nothing to recover or refresh, with the heads of
+ * the claim order too: they are returned then, and null when recovery or refreshes moved them.
  */
-function* beforeClaims(tx: Tx, now: number): Step<void> {
-  yield* recover(tx, now)
+function* beforeClaims(tx: Tx, options: ClaimOptions, now: number): Step<Array<ReadyHead> | null> {
+  const outlook = yield* tx.store.claimOutlook(formatTimestamp(now), options.agentType ?? null)
+  if (outlook.expired.length === 0 && outlook.due.length === 0) return outlook.heads
+  yield* recoverLeases(tx, outlook.expired, now)
+  // Recovery may have made more tasks due (a task back to READY): read them again.
   yield* refreshDue(tx, now)
+  return null
 }
 
-/** Claims the best READY task, leases and priorities being up to date at `now` (`beforeClaims`). */
-function* claimBest(tx: Tx, options: ClaimOptions, now: number): Step<ClaimedTask | null> {
-  const id = yield* bestReady(tx, options.agentType ?? null, now)
+/**
+ * Claims the best READY task, leases and priorities being up to date at `now` (`beforeClaims`),
+ * among `heads` when they were just read.
+ */
+function* claimBest(tx: Tx, options: ClaimOptions, now: number, heads: Array<ReadyHead> | null = null): Step<ClaimedTask | null> {
+  const id = yield* bestReady(tx, options.agentType ?? null, now, heads)
   if (id === null) return null
   const task = yield* load(tx, id)
   // Inputs are bounded (7 days), but a row written by an older version may hold any timeout:
@@ -123,9 +135,10 @@ function* claimBest(tx: Tx, options: ClaimOptions, now: number): Step<ClaimedTas
 /** Claims up to `limit` tasks at `now`, best first (recovery and refreshes run once, before the first). */
 export function* claimUpTo(tx: Tx, options: ClaimOptions, limit: number, now: number): Step<Array<ClaimedTask>> {
   const out: Array<ClaimedTask> = []
-  yield* beforeClaims(tx, now)
+  let heads = yield* beforeClaims(tx, options, now)
   while (out.length < limit) {
-    const task = yield* claimBest(tx, options, now)
+    const task = yield* claimBest(tx, options, now, heads)
+    heads = null
     if (task === null) break
     out.push(task)
   }

@@ -64,6 +64,9 @@ export const sqliteStore = (repo: Repository): TaskStore => ({
   dependentsOfMany: function* (ids) {
     return repo.dependentsOfMany(ids)
   },
+  claimOutlook: function* (at, agentType) {
+    return repo.claimOutlook(at, agentType)
+  },
   dueForRefresh: function* (at, limit) {
     return repo.dueForRefresh(at, limit)
   },

@@ -28,6 +28,7 @@ export const storeMethods = [
   "childIds",
   "childStates",
   "childrenOfMany",
+  "claimOutlook",
   "countChildren",
   "countOpenDependents",
   "countPrerequisites",

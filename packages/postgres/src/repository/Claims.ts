@@ -2,9 +2,34 @@
  * Claims and priority refreshes: the heads of the claim order (locked `FOR UPDATE SKIP LOCKED`),
  * expired leases, the next wake-up times, the tasks due for a refresh and the stored priority.
  */
-import type { DueRefresh, ReadyHead, StoredPriority } from "@abathur/storage"
+import type { ClaimOutlook, DueRefresh, ReadyHead, StoredPriority } from "@abathur/storage"
 import type { Step } from "../Step.js"
 import { type PgTaskRow, PgSql } from "./Sql.js"
+
+/**
+ * The CTEs `fresh` and `starved`: the head of each class of the claim order among READY tasks with
+ * a rank (of the agent type bound to `agentParam` when given), locked `FOR UPDATE SKIP LOCKED`.
+ */
+const headsSql = (agentParam: string | null): string => {
+  const head = (starved: boolean) =>
+    `SELECT * FROM tasks WHERE status = 'ready' ${agentParam === null ? "" : `AND agent_type = ${agentParam}`} AND priority_starved = ${starved}
+       AND priority_rank IS NOT NULL ORDER BY priority_rank DESC, submitted_at ASC, seq ASC LIMIT 1 FOR UPDATE SKIP LOCKED`
+  return `fresh AS (${head(false)}), starved AS (${head(true)})`
+}
+
+/** A task due for a refresh, from its row. */
+const dueRefreshOf = (r: PgTaskRow): DueRefresh => ({
+  id: r.id,
+  status: r.status as DueRefresh["status"],
+  priority: r.priority,
+  source: r.source as DueRefresh["source"],
+  deadline: r.deadline,
+  estimatedDurationSeconds: r.estimated_duration_seconds,
+  submittedAt: r.submitted_at,
+  notBefore: r.not_before,
+  rank: r.priority_rank,
+  starved: r.priority_starved
+})
 
 /** The claims group of the PostgreSQL task repository (composed in ../PgTaskRepository.ts). */
 export class Claims extends PgSql {
@@ -18,13 +43,36 @@ export class Claims extends PgSql {
   *readyHeads(agentType: string | null): Step<Array<ReadyHead>> {
     // Both heads in one round trip; their whole rows are kept for the load that follows a claim's
     // choice (`takeLocked`).
-    const head = (n: number) =>
-      `SELECT * FROM tasks WHERE status = 'ready' ${agentType === null ? "" : "AND agent_type = $3"} AND priority_starved = $${n}
-         AND priority_rank IS NOT NULL ORDER BY priority_rank DESC, submitted_at ASC, seq ASC LIMIT 1 FOR UPDATE SKIP LOCKED`
     const rows = yield* this.rows<PgTaskRow>(
-      `WITH fresh AS (${head(1)}), starved AS (${head(2)}) SELECT * FROM fresh UNION ALL SELECT * FROM starved`,
-      agentType === null ? [false, true] : [false, true, agentType]
+      `WITH ${headsSql(agentType === null ? null : "$1")} SELECT * FROM fresh UNION ALL SELECT * FROM starved`,
+      agentType === null ? [] : [agentType]
     )
+    return this.heads(rows)
+  }
+
+  /**
+   * A claim's first reads in one round trip: the expired leases, the tasks due for a refresh
+   * (locked as `dueForRefresh` locks them) and the heads of the claim order (as `readyHeads`).
+   */
+  *claimOutlook(at: string, agentType: string | null): Step<ClaimOutlook> {
+    const rows = yield* this.rows<PgTaskRow & { part: number }>(
+      `WITH expired AS (SELECT * FROM tasks WHERE status = 'running' AND lease_expires_at <= $1),
+         due AS (SELECT * FROM tasks WHERE priority_refresh_at <= $1 ORDER BY priority_refresh_at FOR UPDATE SKIP LOCKED),
+         ${headsSql(agentType === null ? null : "$2")}
+       SELECT 1 AS part, '' AS k, * FROM fresh UNION ALL SELECT 2, '', * FROM starved
+       UNION ALL SELECT 3, priority_refresh_at, * FROM due UNION ALL SELECT 4, lease_expires_at, * FROM expired
+       ORDER BY part, k`,
+      agentType === null ? [at] : [at, agentType]
+    )
+    return {
+      heads: this.heads(rows.filter((r) => r.part <= 2)),
+      due: rows.filter((r) => r.part === 3).map(dueRefreshOf),
+      expired: rows.filter((r) => r.part === 4).map((r) => r.id)
+    }
+  }
+
+  /** The heads of the claim order from their rows, kept for the load that follows (`takeLocked`). */
+  private heads(rows: ReadonlyArray<PgTaskRow>): Array<ReadyHead> {
     this.keepLocked(rows)
     return rows.map((r) => ({
       id: r.id,

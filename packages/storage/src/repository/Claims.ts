@@ -42,6 +42,16 @@ interface ReadyHeadRow {
   readonly submittedAt: string
 }
 
+/**
+ * What a claim reads first: the expired leases to recover, the tasks due for a refresh, and the
+ * heads of the claim order, which stand only while the other two are empty.
+ */
+export interface ClaimOutlook {
+  readonly expired: Array<string>
+  readonly due: Array<DueRefresh>
+  readonly heads: Array<ReadyHead>
+}
+
 /** The priority columns a refresh writes. */
 export interface StoredPriority {
   readonly calculatedPriority: number
@@ -52,7 +62,7 @@ export interface StoredPriority {
 
 export const makeClaims = (sql: Sql) => {
   const { all, get, pluck, stmt } = sql
-  return {
+  const claims = {
     /**
      * The head of each class of the claim order among READY tasks (a READY task without a rank
      * waits for its `notBefore` and is not claimable) (optionally of one agent
@@ -125,5 +135,17 @@ export const makeClaims = (sql: Sql) => {
         id
       )
     }
+  }
+  return {
+    ...claims,
+    /**
+     * A claim's first reads at `at` in one step (PostgreSQL answers them in one round trip; here
+     * they are the three statements of `expiredLeases`, `dueForRefresh` and `readyHeads`).
+     */
+    claimOutlook: (at: string, agentType: string | null): ClaimOutlook => ({
+      expired: claims.expiredLeases(at),
+      due: claims.dueForRefresh(at),
+      heads: claims.readyHeads(agentType)
+    })
   }
 }

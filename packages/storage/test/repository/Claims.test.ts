@@ -145,6 +145,21 @@ describe("the ready queue", () => {
     expect(repo.expiredLeases(at(99))).toEqual([])
   })
 
+  it("claimOutlook reads the expired leases, the due refreshes and the heads of the claim order at once", () => {
+    const expired = makeTask({ status: "running", leaseExpiresAt: at(10) })
+    const running = makeTask({ status: "running", leaseExpiresAt: at(40) })
+    const due = makeTask({ status: "ready", priorityRank: 2, priorityRefreshAt: at(15) })
+    const best = makeTask({ status: "ready", agentType: "coder", priorityRank: 9, priorityRefreshAt: at(50) })
+    const { repo } = withTasks(expired, running, due, best)
+    expect(repo.claimOutlook(at(20), null)).toEqual({
+      expired: [expired.id],
+      due: repo.dueForRefresh(at(20)),
+      heads: repo.readyHeads(null)
+    })
+    expect(repo.claimOutlook(at(20), null).due.map((d) => d.id)).toEqual([due.id])
+    expect(repo.claimOutlook(at(5), "coder")).toEqual({ expired: [], due: [], heads: [expect.objectContaining({ id: best.id })] })
+  })
+
   it("nextLeaseExpiry is null on an empty database", () => {
     expect(openRepo().repo.nextLeaseExpiry()).toBeNull()
   })
