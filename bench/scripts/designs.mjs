@@ -4,6 +4,7 @@
 //
 //   npx -y pnpm@10.34.9 --filter "@abathur/bench..." run build
 //   cd bench && node scripts/designs.mjs [submits=10000] [plan=10000] [cycles=20000] [reps=3] [pages=1000]
+//   cd bench && node scripts/designs.mjs ablate [submits] [plan] [cycles] [reps] [pages]
 //
 // About five minutes on 2 shared cores with the defaults; `node scripts/designs.mjs 1000 1000 2000 3 300` is a smoke test.
 //
@@ -33,7 +34,9 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { better, defineQueue } from "plainjob"
 
-const arg = (i, d) => Number(process.argv[2 + i] ?? d)
+const ABLATE = process.argv[2] === "ablate"
+const args = process.argv.slice(ABLATE ? 3 : 2)
+const arg = (i, d) => Number(args[i] ?? d)
 const N_SUBMIT = arg(0, 10_000)
 const N_PLAN = arg(1, 10_000)
 const N_CYCLE = arg(2, 20_000)
@@ -539,7 +542,7 @@ const designSide = (file, d) => {
  * refreshes), `claimOne(now)`, `completeOne(claimed, now)`; `rowCounts()` counts READY, RUNNING and
  * COMPLETED tasks from the rows, for the check of task_stats and of the audit rows after the run.
  */
-const sideOf = (db, file, { tx, submitAll, recover, claimOne, completeOne }, rowCounts) => {
+const sideOf = (db, file, { tx, submitAll, recover, claimOne, completeOne, less = {} }, rowCounts) => {
   const claimTx = tx(() => {
     const now = Date.now()
     recover(iso(now))
@@ -590,19 +593,22 @@ const sideOf = (db, file, { tx, submitAll, recover, claimOne, completeOne }, row
       )
       const rows = rowCounts()
       for (const s of ["ready", "running", "completed"])
-        if (stats[s] !== rows[s]) throw new Error(`designs: ${file}: task_stats says ${stats[s]} ${s}, the rows ${rows[s]}`)
+        if (!less.counts && stats[s] !== rows[s]) throw new Error(`designs: ${file}: task_stats says ${stats[s]} ${s}, the rows ${rows[s]}`)
       const audits = db.prepare("SELECT count(*) FROM task_audit").pluck().get()
       const expected = rows.ready + 2 * rows.running + 3 * rows.completed
-      if (audits !== expected) throw new Error(`designs: ${file}: ${audits} audit rows, expected ${expected}`)
+      if (!less.audit && audits !== expected) throw new Error(`designs: ${file}: ${audits} audit rows, expected ${expected}`)
     },
     close: () => db.close()
   }
 }
 
 /** Design E (see LEAN_QUEUE): D's split with the READY rows keyed by the claim order and RUNNING rows apart. */
-const leanSide = (file) => {
+const leanSide = (file, less = {}) => {
   const db = open(file)
   buildSchema(db, DESIGNS.E)
+  if (less.seed) db.exec("DROP INDEX idx_tasks_ready_priority; DROP INDEX idx_tasks_source_created")
+  if (less.agent) db.exec("DROP INDEX idx_ready_agent_rank")
+  if (less.lookups) db.exec("DROP INDEX idx_ready_refresh")
   const bump = db.prepare("UPDATE task_stats SET task_count = task_count + ?, priority_sum = priority_sum + ? WHERE status = ?")
   const delta = new Map()
   const count = (status, n, pri) => {
@@ -614,7 +620,7 @@ const leanSide = (file) => {
   const tx = (f) =>
     db.transaction((...a) => {
       const out = f(...a)
-      for (const [status, [n, pri]] of delta) if (n !== 0 || pri !== 0) bump.run(n, pri, status)
+      if (!less.counts) for (const [status, [n, pri]] of delta) if (n !== 0 || pri !== 0) bump.run(n, pri, status)
       delta.clear()
       return out
     }).immediate
@@ -625,7 +631,7 @@ const leanSide = (file) => {
   const auditRow = db.prepare(
     "INSERT INTO task_audit (task_id, prev_id, from_status, to_status, at, actor, reason) VALUES (?, ?, ?, ?, ?, ?, NULL) RETURNING id"
   )
-  const audit = (rid, prev, from, to, at) => auditRow.get(rid, prev, from, to, at, "bench").id
+  const audit = (rid, prev, from, to, at) => (less.audit ? null : auditRow.get(rid, prev, from, to, at, "bench").id)
   const insertReady = db.prepare(
     "INSERT INTO task_ready (starved, rank, submitted_at, rid, agent_type, refresh_at, audit_head) VALUES (0, ?, ?, ?, ?, ?, ?)"
   )
@@ -637,8 +643,11 @@ const leanSide = (file) => {
     count("ready", 1, pri)
   }
   const expired = db.prepare("SELECT rid FROM task_running WHERE lease_expires_at <= ?").pluck()
-  const due = db.prepare("SELECT rid, rank, starved FROM task_ready INDEXED BY idx_ready_refresh WHERE refresh_at <= ? ORDER BY refresh_at LIMIT 100")
+  const due = less.lookups
+    ? null
+    : db.prepare("SELECT rid, rank, starved FROM task_ready INDEXED BY idx_ready_refresh WHERE refresh_at <= ? ORDER BY refresh_at LIMIT 100")
   const recover = (at) => {
+    if (less.lookups) return
     expired.all(at)
     due.all(at)
   }
@@ -674,7 +683,7 @@ const leanSide = (file) => {
     const r = release.get(c.key, c.token)
     if (r === undefined) throw new Error(`designs: task ${c.key} is not running with this lease`)
     const done = finish.get(r.started_at, at, at, r.worker_id, audit(c.key, r.audit_head, "running", "completed", at), c.key)
-    resolve.all(at, c.key)
+    if (!less.resolve) resolve.all(at, c.key)
     if (done.parent_task_id !== null) throw new Error("designs: no parents in these workloads")
     count("running", -1, -r.rank)
     count("completed", 1, done.calculated_priority)
@@ -682,7 +691,7 @@ const leanSide = (file) => {
   const submitAll = (ts, now) => {
     for (const t of ts) submitRow(t, now)
   }
-  return sideOf(db, file, { tx, submitAll, recover, claimOne, completeOne }, () => ({
+  return sideOf(db, file, { tx, submitAll, recover, claimOne, completeOne, less }, () => ({
     ready: db.prepare("SELECT count(*) FROM task_ready").pluck().get(),
     running: db.prepare("SELECT count(*) FROM task_running").pluck().get(),
     completed: db.prepare("SELECT count(*) FROM tasks WHERE status = 'completed'").pluck().get()
@@ -738,21 +747,40 @@ const NAMES = {
   E: "E: D with READY rows keyed by the claim order, RUNNING rows apart"
 }
 
+/**
+ * `ablate`: design E less one of the things Abathur keeps per task at a time, then less all of them:
+ * what each costs (not a design: each row gives something up).
+ */
+const LESS = {
+  "E less the audit rows": { audit: true },
+  "E less the per-status counts": { counts: true },
+  "E less the seed's two indexes it writes (idx_tasks_ready_priority, idx_tasks_source_created)": { seed: true },
+  "E less the agent-type claim index": { agent: true },
+  "E less the refresh index and the lease and refresh lookups": { lookups: true },
+  "E less the edge resolution at completion": { resolve: true },
+  "E less all six": { audit: true, counts: true, seed: true, agent: true, lookups: true, resolve: true }
+}
+if (ABLATE) {
+  for (const k of ["today", "A", "B", "C", "D"]) delete NAMES[k]
+  Object.assign(NAMES, Object.fromEntries(Object.keys(LESS).map((k) => [k, k])))
+}
+
 const dir = mkdtempSync(join(tmpdir(), "abathur-designs-"))
 const started = performance.now()
 try {
   const keys = Object.keys(NAMES)
-  const sides = keys.map((k) =>
-    k === "plainjob"
-      ? plainjobSide(join(dir, `${k}.db`))
-      : k === "bare"
-        ? bareSide(join(dir, `${k}.db`))
-        : k === "E"
-          ? leanSide(join(dir, `${k}.db`))
-          : designSide(join(dir, `${k}.db`), DESIGNS[k])
-  )
+  const sideFor = (k, i) => {
+    const file = join(dir, `side-${i}.db`)
+    if (k === "plainjob") return plainjobSide(file)
+    if (k === "bare") return bareSide(file)
+    if (k === "E") return leanSide(file)
+    if (k in LESS) return leanSide(file, LESS[k])
+    return designSide(file, DESIGNS[k])
+  }
+  const sides = keys.map(sideFor)
+
   // Every side starts with the same READY tasks; submits and plans add more before the cycles.
-  const consumed = 3 * N_CYCLE + 4 * N_PAGES + 4 * BATCH + 2000
+  const consumed = 3 * (N_CYCLE + REPS) + 4 * N_PAGES + 4 * BATCH + 2000
   const added = N_SUBMIT + REPS * N_PLAN + N_PAGES * 2 + 600
   const seedTasks = inputs(Math.max(10_000, consumed - added + 10_000))
   for (const side of sides) for (let i = 0; i < seedTasks.length; i += 5000) side.submitMany(seedTasks.slice(i, i + 5000))
@@ -767,11 +795,11 @@ try {
   console.error(`set-up ${((performance.now() - started) / 1000).toFixed(1)} s; ${seedTasks.length} tasks seeded per side`)
 
   const results = {}
-  const submitInputs = inputs(N_SUBMIT)
-  const cursor = sides.map(() => 0)
   // Submits and cycles: the workload's operations split into REPS repetitions (a run of about five
   // minutes on 2 shared cores); plans: one call of N_PLAN tasks per repetition.
   const perRep = (n) => Math.ceil(n / REPS)
+  const submitInputs = inputs(perRep(N_SUBMIT) * REPS)
+  const cursor = sides.map(() => 0)
   results.submit = inTurns(sides, perRep(N_SUBMIT), (side, k, s) => {
     for (let i = 0; i < k; i++) side.submit(submitInputs[cursor[s] + i])
     cursor[s] += k
@@ -828,8 +856,8 @@ try {
   const W = [
     ["submit", `${N_SUBMIT.toLocaleString("en")} single submits`, 1.0],
     ["plan", `${N_PLAN.toLocaleString("en")} tasks in one call`, 0.5],
-    ["next", `${N_CYCLE.toLocaleString("en")} claim + complete, one transaction per cycle (next claim inside)`, 1.5],
-    ["two", `${N_CYCLE.toLocaleString("en")} claim + complete, two transactions`, 1.5],
+    ["next", `${N_CYCLE.toLocaleString("en")} claim + complete, 1 transaction per cycle (next claim inside)`, 1.5],
+    ["two", `${N_CYCLE.toLocaleString("en")} claim + complete, 2 transactions per cycle`, 1.5],
     ["batch", `${N_CYCLE.toLocaleString("en")} claim + complete in batches of ${BATCH}`, 1.5]
   ]
   const pj = 0
