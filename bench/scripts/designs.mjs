@@ -868,6 +868,11 @@ try {
     const cells = W.map(([w]) => `${(results[w][s].rate / results[w][pj].rate).toFixed(2)}×`)
     console.log(`| ${NAMES[k]} | ${indexCount[s]} | ${cells.join(" | ")} |`)
   }
+  console.log("\nThe same by CPU: plainjob's CPU µs per operation over the side's (less sensitive to a shared machine's load)\n")
+  console.log(`| side | ${W.map(([w]) => w).join(" | ")} |`)
+  console.log(`|---|${W.map(() => "---:").join("|")}|`)
+  for (const [s, k] of keys.entries())
+    console.log(`| ${NAMES[k]} | ${W.map(([w]) => `${(results[w][pj].cpuPerOp / results[w][s].cpuPerOp).toFixed(2)}×`).join(" | ")} |`)
   console.log("\nJobs/s (median), CPU µs per operation (all repetitions), WAL pages per operation\n")
   console.log(`| side | ${W.map(([w]) => `${w}: jobs/s | µs CPU | pages`).join(" | ")} |`)
   console.log(`|---|${W.map(() => "---:|---:|---:").join("|")}|`)
