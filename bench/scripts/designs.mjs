@@ -609,6 +609,7 @@ const leanSide = (file, less = {}) => {
   if (less.seed) db.exec("DROP INDEX idx_tasks_ready_priority; DROP INDEX idx_tasks_source_created")
   if (less.agent) db.exec("DROP INDEX idx_ready_agent_rank")
   if (less.lookups) db.exec("DROP INDEX idx_ready_refresh")
+  if (less.uuidIndex) db.exec("CREATE UNIQUE INDEX idx_tasks_uuid ON tasks(id)")
   const bump = db.prepare("UPDATE task_stats SET task_count = task_count + ?, priority_sum = priority_sum + ? WHERE status = ?")
   const delta = new Map()
   const count = (status, n, pri) => {
@@ -749,9 +750,11 @@ const NAMES = {
 
 /**
  * `ablate`: design E less one of the things Abathur keeps per task at a time, then less all of them:
- * what each costs (not a design: each row gives something up).
+ * what each costs (not a design: each row gives something up); and E with the index on the uuid
+ * that a TEXT id needs when it cannot be derived from the integer key.
  */
 const LESS = {
+  "E plus a unique index on the uuid (ids not derived from the integer key)": { uuidIndex: true },
   "E less the audit rows": { audit: true },
   "E less the per-status counts": { counts: true },
   "E less the seed's two indexes it writes (idx_tasks_ready_priority, idx_tasks_source_created)": { seed: true },
