@@ -692,11 +692,91 @@ const leanSide = (file, less = {}) => {
   const submitAll = (ts, now) => {
     for (const t of ts) submitRow(t, now)
   }
-  return sideOf(db, file, { tx, submitAll, recover, claimOne, completeOne, less }, () => ({
+  const side = sideOf(db, file, { tx, submitAll, recover, claimOne, completeOne, less }, () => ({
     ready: db.prepare("SELECT count(*) FROM task_ready").pluck().get(),
     running: db.prepare("SELECT count(*) FROM task_running").pluck().get(),
     completed: db.prepare("SELECT count(*) FROM tasks WHERE status = 'completed'").pluck().get()
   }))
+  if (!less.setBased) return side
+  // Batches in set-based statements: a statement per step for the whole batch (the held tasks and
+  // the claimed ones passed as JSON arrays), where the per-task batch runs each step once per task.
+  const releaseMany = db.prepare(
+    `DELETE FROM task_running WHERE (rid, lease_token) IN (SELECT value ->> '$[0]', value ->> '$[1]' FROM json_each(?))
+     RETURNING rid, started_at, worker_id, rank, audit_head`
+  )
+  const auditMany = db.prepare(
+    `INSERT INTO task_audit (task_id, prev_id, from_status, to_status, at, actor)
+     SELECT value ->> '$[0]', value ->> '$[1]', ?, ?, ?, 'bench' FROM json_each(?) RETURNING id, task_id`
+  )
+  const finishMany = db.prepare(
+    `UPDATE tasks SET status = 'completed', started_at = v.value ->> '$[1]', completed_at = ?, last_updated_at = ?, worker_id = v.value ->> '$[2]',
+       audit_head = v.value ->> '$[3]'
+     FROM json_each(?) AS v WHERE tasks.rid = v.value ->> '$[0]' AND +tasks.status = 'ready' RETURNING parent_task_id, calculated_priority`
+  )
+  const resolveMany = db
+    .prepare(
+      `UPDATE task_dependencies SET resolved_at = ? WHERE prerequisite_task_id IN (SELECT value FROM json_each(?)) AND resolved_at IS NULL
+       RETURNING dependent_task_id`
+    )
+    .pluck()
+  const takeReady = db.prepare(
+    `DELETE FROM task_ready WHERE (starved, rank, submitted_at, rid) IN
+       (SELECT starved, rank, submitted_at, rid FROM task_ready WHERE starved = ? ORDER BY rank DESC, submitted_at, rid LIMIT ?)
+     RETURNING rid, rank, audit_head`
+  )
+  const runningMany = db.prepare(
+    `INSERT INTO task_running (rid, lease_expires_at, lease_token, worker_id, started_at, rank, audit_head)
+     SELECT value ->> '$[0]', ?, value ->> '$[1]', 'bench', ?, value ->> '$[2]', value ->> '$[3]' FROM json_each(?)`
+  )
+  const rowsOf = db.prepare("SELECT * FROM tasks WHERE rid IN (SELECT value FROM json_each(?))")
+  let held = []
+  const batchTx = tx((k) => {
+    const now = Date.now()
+    const at = iso(now)
+    const done = held.slice(0, k)
+    const released = releaseMany.all(JSON.stringify(done.map((c) => [c.key, c.token])))
+    if (released.length !== done.length) throw new Error("designs: a held task is not running with its lease")
+    const heads = new Map(
+      auditMany.all("running", "completed", at, JSON.stringify(released.map((r) => [r.rid, r.audit_head]))).map((a) => [a.task_id, a.id])
+    )
+    const finished = finishMany.all(at, at, JSON.stringify(released.map((r) => [r.rid, r.started_at, r.worker_id, heads.get(r.rid)])))
+    if (finished.length !== done.length) throw new Error("designs: a completed task was not open")
+    resolveMany.all(at, JSON.stringify(released.map((r) => r.rid)))
+    for (const [i, r] of released.entries()) {
+      if (finished[i].parent_task_id !== null) throw new Error("designs: no parents in these workloads")
+      count("running", -1, -r.rank)
+      count("completed", 1, finished[i].calculated_priority)
+    }
+    recover(at)
+    const taken = takeReady.all(1, k)
+    if (taken.length < k) taken.push(...takeReady.all(0, k - taken.length))
+    if (taken.length < k) throw new Error("designs: the queue ran dry")
+    const claimHeads = new Map(
+      auditMany.all("ready", "running", at, JSON.stringify(taken.map((r) => [r.rid, r.audit_head]))).map((a) => [a.task_id, a.id])
+    )
+    const claimed = taken.map((r) => ({ key: r.rid, token: crypto.randomUUID(), rank: r.rank }))
+    runningMany.run(iso(now + LEASE_MS), at, JSON.stringify(claimed.map((c) => [c.key, c.token, c.rank, claimHeads.get(c.key)])))
+    const rows = rowsOf.all(JSON.stringify(claimed.map((c) => c.key)))
+    if (rows.length !== k) throw new Error("designs: a claimed task has no row")
+    for (const c of claimed) {
+      count("ready", -1, -c.rank)
+      count("running", 1, c.rank)
+    }
+    held = [...held.slice(k), ...claimed]
+  })
+  const claimMany = tx((k) => {
+    const now = Date.now()
+    recover(iso(now))
+    return Array.from({ length: k }, () => claimOne(now))
+  })
+  return {
+    ...side,
+    only: ["batch"],
+    batch: (k) => {
+      if (held.length < BATCH) held = [...held, ...claimMany(BATCH - held.length)]
+      batchTx(k)
+    }
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -712,7 +792,7 @@ const cpuNow = () => {
  * Runs `n` operations of every side in each of `REPS` repetitions, the sides taking turns in slices of a tenth;
  * returns per side the median ops/s and the CPU µs per operation (over all repetitions).
  */
-const inTurns = (sides, n, run, slices = 10) => {
+const inTurns = (w, sides, n, run, slices = 10) => {
   const ms = sides.map(() => Array.from({ length: REPS }, () => 0))
   const cpu = sides.map(() => 0)
   const slice = Math.max(1, Math.ceil(n / slices))
@@ -720,6 +800,7 @@ const inTurns = (sides, n, run, slices = 10) => {
     for (let from = 0; from < n; from += slice) {
       const to = Math.min(n, from + slice)
       for (let s = 0; s < sides.length; s++) {
+        if (sides[s].only !== undefined && !sides[s].only.includes(w)) continue
         const c0 = cpuNow()
         const t0 = performance.now()
         run(sides[s], to - from, s)
@@ -745,7 +826,8 @@ const NAMES = {
   B: "B: integer key, audit chains, engine counts",
   C: "C: B + seed ready index = claim order, partial parent index",
   D: "D: A + B + partial parent index",
-  E: "E: D with READY rows keyed by the claim order, RUNNING rows apart"
+  E: "E: D with READY rows keyed by the claim order, RUNNING rows apart",
+  Eset: "E, batches in set-based statements (one statement per step for the whole batch)"
 }
 
 /**
@@ -764,7 +846,7 @@ const LESS = {
   "E less all six": { audit: true, counts: true, seed: true, agent: true, lookups: true, resolve: true }
 }
 if (ABLATE) {
-  for (const k of ["today", "A", "B", "C", "D"]) delete NAMES[k]
+  for (const k of ["today", "A", "B", "C", "D", "Eset"]) delete NAMES[k]
   Object.assign(NAMES, Object.fromEntries(Object.keys(LESS).map((k) => [k, k])))
 }
 
@@ -777,6 +859,7 @@ try {
     if (k === "plainjob") return plainjobSide(file)
     if (k === "bare") return bareSide(file)
     if (k === "E") return leanSide(file)
+    if (k === "Eset") return leanSide(file, { setBased: true })
     if (k in LESS) return leanSide(file, LESS[k])
     return designSide(file, DESIGNS[k])
   }
@@ -803,42 +886,44 @@ try {
   const perRep = (n) => Math.ceil(n / REPS)
   const submitInputs = inputs(perRep(N_SUBMIT) * REPS)
   const cursor = sides.map(() => 0)
-  results.submit = inTurns(sides, perRep(N_SUBMIT), (side, k, s) => {
+  results.submit = inTurns("submit", sides, perRep(N_SUBMIT), (side, k, s) => {
     for (let i = 0; i < k; i++) side.submit(submitInputs[cursor[s] + i])
     cursor[s] += k
   })
   console.error(`submits done ${((performance.now() - started) / 1000).toFixed(1)} s`)
   const planInputs = inputs(N_PLAN)
-  results.plan = inTurns(sides, N_PLAN, (side) => side.submitMany(planInputs), 1)
+  results.plan = inTurns("plan", sides, N_PLAN, (side) => side.submitMany(planInputs), 1)
   console.error(`plans done ${((performance.now() - started) / 1000).toFixed(1)} s`)
-  results.next = inTurns(sides, perRep(N_CYCLE), (side, k) => {
+  results.next = inTurns("next", sides, perRep(N_CYCLE), (side, k) => {
     for (let i = 0; i < k; i++) side.cycleNext()
   })
   console.error(`cycles (one transaction) done ${((performance.now() - started) / 1000).toFixed(1)} s`)
-  results.two = inTurns(sides, perRep(N_CYCLE), (side, k) => {
+  results.two = inTurns("two", sides, perRep(N_CYCLE), (side, k) => {
     for (let i = 0; i < k; i++) side.cycleTwo()
   })
   console.error(`cycles (two transactions) done ${((performance.now() - started) / 1000).toFixed(1)} s`)
-  results.batch = inTurns(sides, perRep(N_CYCLE), (side, k) => {
+  results.batch = inTurns("batch", sides, perRep(N_CYCLE), (side, k) => {
     for (let i = 0; i < k; i += BATCH) side.batch(Math.min(BATCH, k - i))
   })
   console.error(`batches done ${((performance.now() - started) / 1000).toFixed(1)} s`)
 
   // Pages per operation, from an empty WAL with automatic checkpoints off.
-  const pages = sides.map((side) => {
+  const skip = (s, w) => sides[s].only !== undefined && !sides[s].only.includes(w)
+  const pages = sides.map((side, s) => {
     side.db.pragma("wal_autocheckpoint = 0")
+    const measure = (w, f) => (skip(s, w) ? Number.NaN : walPages(side.db, f))
     const p = {
-      submit: walPages(side.db, () => {
+      submit: measure("submit", () => {
         for (const t of inputs(N_PAGES)) side.submit(t)
       }),
-      plan: walPages(side.db, () => side.submitMany(inputs(N_PAGES))),
-      next: walPages(side.db, () => {
+      plan: measure("plan", () => side.submitMany(inputs(N_PAGES))),
+      next: measure("next", () => {
         for (let i = 0; i < N_PAGES; i++) side.cycleNext()
       }),
-      two: walPages(side.db, () => {
+      two: measure("two", () => {
         for (let i = 0; i < N_PAGES; i++) side.cycleTwo()
       }),
-      batch: walPages(side.db, () => {
+      batch: measure("batch", () => {
         for (let i = 0; i < N_PAGES; i += BATCH) side.batch(Math.min(BATCH, N_PAGES - i))
       })
     }
@@ -868,20 +953,24 @@ try {
   console.log(`| side | indexes | ${W.map(([, title, target]) => `${title} (≥ ${target.toFixed(1)}×)`).join(" | ")} |`)
   console.log(`|---|---:|${W.map(() => "---:").join("|")}|`)
   for (const [s, k] of keys.entries()) {
-    const cells = W.map(([w]) => `${(results[w][s].rate / results[w][pj].rate).toFixed(2)}×`)
+    const cells = W.map(([w]) => (skip(s, w) ? "" : `${(results[w][s].rate / results[w][pj].rate).toFixed(2)}×`))
     console.log(`| ${NAMES[k]} | ${indexCount[s]} | ${cells.join(" | ")} |`)
   }
   console.log("\nThe same by CPU: plainjob's CPU µs per operation over the side's (less sensitive to a shared machine's load)\n")
   console.log(`| side | ${W.map(([w]) => w).join(" | ")} |`)
   console.log(`|---|${W.map(() => "---:").join("|")}|`)
   for (const [s, k] of keys.entries())
-    console.log(`| ${NAMES[k]} | ${W.map(([w]) => `${(results[w][pj].cpuPerOp / results[w][s].cpuPerOp).toFixed(2)}×`).join(" | ")} |`)
+    console.log(
+      `| ${NAMES[k]} | ${W.map(([w]) => (skip(s, w) ? "" : `${(results[w][pj].cpuPerOp / results[w][s].cpuPerOp).toFixed(2)}×`)).join(" | ")} |`
+    )
   console.log("\nJobs/s (median), CPU µs per operation (all repetitions), WAL pages per operation\n")
   console.log(`| side | ${W.map(([w]) => `${w}: jobs/s | µs CPU | pages`).join(" | ")} |`)
   console.log(`|---|${W.map(() => "---:|---:|---:").join("|")}|`)
   for (const [s, k] of keys.entries()) {
-    const cells = W.map(
-      ([w]) => `${Math.round(results[w][s].rate).toLocaleString("en")} | ${results[w][s].cpuPerOp.toFixed(0)} | ${pages[s][w].toFixed(2)}`
+    const cells = W.map(([w]) =>
+      skip(s, w)
+        ? " | | "
+        : `${Math.round(results[w][s].rate).toLocaleString("en")} | ${results[w][s].cpuPerOp.toFixed(0)} | ${pages[s][w].toFixed(2)}`
     )
     console.log(`| ${NAMES[k]} | ${cells.join(" | ")} |`)
   }
