@@ -293,6 +293,15 @@ const buildSchema = (db, d) => {
   if (fk.length > 0) throw new Error(`designs: foreign key check failed: ${JSON.stringify(fk)}`)
 }
 
+/**
+ * The sides on Abathur's schema (BENCHMARKS.md, "Schema designs beside plainjob", says why each):
+ * - today: schema v5 as `migrate` leaves it;
+ * - A: a narrow task_queue (READY and RUNNING rows) that claims and completions write; tasks written at
+ *   submit and at the end (its status stays 'ready' while the task runs);
+ * - B: an INTEGER rowid key (the uuid a plain column), audit as per-task chains, counts by the engine;
+ * - C: B with the seed's READY index as the claim order and the parent index partial;
+ * - D: A on B's table; E: D with READY rows keyed by the claim order and RUNNING rows apart (leanSide).
+ */
 const DESIGNS = {
   today: { key: "uuid", queue: false, audit: "index", counts: "trigger" },
   A: { key: "uuid", queue: true, audit: "index", counts: "engine" },
@@ -602,7 +611,11 @@ const sideOf = (db, file, { tx, submitAll, recover, claimOne, completeOne, less 
   }
 }
 
-/** Design E (see LEAN_QUEUE): D's split with the READY rows keyed by the claim order and RUNNING rows apart. */
+/**
+ * Design E (see LEAN_QUEUE): D's split with the READY rows keyed by the claim order and RUNNING rows
+ * apart. `less` drops one kept thing for the ablation (audit, counts, seed, agent, lookups, resolve),
+ * adds the uuid index (uuidIndex), or runs batches in set-based statements (setBased).
+ */
 const leanSide = (file, less = {}) => {
   const db = open(file)
   buildSchema(db, DESIGNS.E)
