@@ -16,6 +16,7 @@ import {
   newTaskId,
   type OnFailure,
   PlanInput,
+  type PriorityFacts,
   type SubmitTask,
   SubmitTaskInput,
   summarize,
@@ -31,27 +32,46 @@ import { drain, gated } from "./Cascade.js"
 import { checkDeadlock, checkPlanDeadlock, checkPlanHierarchy, checkPrerequisite, checkSubmitHierarchy, insertEdge, resolution } from "./Graph.js"
 import { type SubmitDefaults, validate } from "./Model.js"
 import { DependencyCycle, IdempotencyConflict, TaskNotFound, ValidationError } from "./QueueError.js"
-import { refreshById, scoreAt, taskFacts, view } from "./Ranking.js"
+import { ms, refreshById, scoreAt, view } from "./Ranking.js"
 import { bump } from "./Status.js"
 import type { Step } from "./Store.js"
 import { audit, auditMany, checkLimit, load, type Tx } from "./Tx.js"
 
 const fingerprint = (value: unknown): string => createHash("sha256").update(canonicalJson(value)).digest("hex")
 
+/**
+ * A new task's row, built once: its priority facts come from the input and the submission time
+ * (`at`, `now` formatted once per operation; `atMs` that time read back), not from a first draft
+ * of the row parsed again. The fields keep the order of the stored model (rowToTask's).
+ */
 const newTask = (
   tx: Tx,
-  input: SubmitTask,
+  input: Omit<SubmitTask, "dependsOn">,
   now: number,
+  at: string,
+  atMs: number,
   status: TaskStatus,
   depth: number,
   parentTaskId: string | null,
   openDependents: number,
   extra: { source: TaskSource; ancestorGated: boolean; idempotencyFingerprint: string | null; openBelow?: number }
 ): StoredTask => {
-  const at = formatTimestamp(now)
-  const task: StoredTask = {
-    // Time-ordered in its first 8 hex digits, which still tell tasks apart (domain's Ids.ts).
-    id: newTaskId(),
+  // Time-ordered in its first 8 hex digits, which still tell tasks apart (domain's Ids.ts).
+  const id = newTaskId()
+  const deadline = input.deadline ?? null
+  const estimatedDurationSeconds = input.estimatedDurationSeconds ?? null
+  const notBefore = input.notBefore ?? null
+  const facts: PriorityFacts = {
+    priority: input.priority,
+    source: extra.source,
+    deadline: ms(deadline),
+    estimatedDurationSeconds,
+    openDependents,
+    waitingSince: atMs
+  }
+  const score = scoreAt(tx, status, facts, now, id, notBefore)
+  return {
+    id,
     prompt: input.prompt,
     summary: input.summary ?? summarize(input.prompt),
     agentType: input.agentType,
@@ -59,9 +79,9 @@ const newTask = (
     status,
     source: extra.source,
     dependencyType: input.dependencyType,
-    calculatedPriority: 0,
-    deadline: input.deadline ?? null,
-    estimatedDurationSeconds: input.estimatedDurationSeconds ?? null,
+    calculatedPriority: score.calculatedPriority,
+    deadline,
+    estimatedDurationSeconds,
     dependencyDepth: depth,
     parentTaskId,
     sessionId: input.sessionId ?? null,
@@ -79,19 +99,18 @@ const newTask = (
     leaseToken: null,
     leaseExpiresAt: null,
     workerId: null,
-    priorityRefreshAt: null,
+    priorityRefreshAt: score.priorityRefreshAt,
     cancelledBy: null,
-    priorityRank: null,
-    priorityStarved: false,
-    notBefore: input.notBefore ?? null,
+    priorityRank: score.priorityRank,
+    priorityStarved: score.priorityStarved,
+    notBefore,
     idempotencyKey: input.idempotencyKey ?? null,
     idempotencyFingerprint: extra.idempotencyFingerprint,
     stallCount: 0,
     retryBackoffSeconds: input.retryBackoffSeconds ?? null,
-    subtree: { ...emptySubtree, open: extra.openBelow ?? 0 },
+    subtree: { open: extra.openBelow ?? 0, completed: 0, failed: 0, cancelled: 0 },
     ancestorGated: extra.ancestorGated
   }
-  return { ...task, ...scoreAt(tx, status, taskFacts(task, openDependents), now, task.id, task.notBefore) }
 }
 
 /** The existing task of an idempotency key (same fields), or null; a conflict when the fields differ. */
@@ -149,7 +168,12 @@ export function* submit(
   checkLimit("depth", limits.maxDepth, depth, "dependency depth of the new task")
   const ancestorGated = parent !== null && (yield* gated(tx, parent))
   const waits = ancestorGated || edges.some((e) => e.resolvedAt === null)
-  const task = newTask(tx, input, now, waits ? "blocked" : "ready", depth, parentTaskId, 0, { source, ancestorGated, idempotencyFingerprint: fp })
+  const at = formatTimestamp(now)
+  const task = newTask(tx, input, now, at, ms(at) ?? now, waits ? "blocked" : "ready", depth, parentTaskId, 0, {
+    source,
+    ancestorGated,
+    idempotencyFingerprint: fp
+  })
   yield* tx.store.insertTask(task)
   for (const e of edges) yield* insertEdge(tx, task.id, e.p.id, e.spec.dependencyType ?? input.dependencyType, e.spec.onFailure, now, e.resolvedAt)
   yield* audit(tx, {
@@ -285,6 +309,8 @@ export function* submitPlan(
   // Insert parents before children, then the edges.
   const created = new Map<string, StoredTask>()
   const total = flat.nodes.length
+  const at = formatTimestamp(now)
+  const atMs = ms(at) ?? now
   // Set-based: parents before children, many rows per statement.
   const step = 500
   for (let from = 0; from < total; from += step) {
@@ -292,12 +318,11 @@ export function* submitPlan(
     const entries: Array<AuditEntry> = []
     for (const n of flat.nodes.slice(from, from + step)) {
       const parentId = n.parentKey !== null ? created.get(n.parentKey)!.id : (n.node.parentTaskId ?? null)
-      const input: SubmitTask = { ...n.node, dependsOn: [] }
       const source = n.node.source ?? defaultSource(parentId !== null, options.defaultSource)
       const fp = n.node.idempotencyKey == null ? null : fingerprint({ ...n.node, children: undefined, source })
       const isGated = gatedAbove.get(n.key)!
       const status = isGated || ownWait.get(n.key)! ? "blocked" : "ready"
-      const task = newTask(tx, input, now, status, depth.get(n.key)!, parentId, localDependents.get(n.key) ?? 0, {
+      const task = newTask(tx, n.node, now, at, atMs, status, depth.get(n.key)!, parentId, localDependents.get(n.key) ?? 0, {
         source,
         ancestorGated: isGated,
         idempotencyFingerprint: fp,
@@ -318,7 +343,6 @@ export function* submitPlan(
     yield* auditMany(tx, entries)
     onProgress?.(Math.min(from + step, total), total)
   }
-  const at = formatTimestamp(now)
   const edges: Array<TaskDependency> = []
   const edge = (
     dependentTaskId: string,
