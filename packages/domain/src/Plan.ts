@@ -84,6 +84,7 @@ export const flattenPlan = (plan: Plan): FlatPlan => {
       pending.push({ node: item.node.children[i]!, parentKey: item.node.key })
     }
   }
+  let selfLoop = false
   for (const { node, parentKey } of flat) {
     const local: Array<string> = []
     const external: Array<string> = []
@@ -105,6 +106,7 @@ export const flattenPlan = (plan: Plan): FlatPlan => {
       if (seen.has(mark)) continue
       seen.add(mark)
       ;(isLocal ? local : external).push(ref)
+      if (isLocal && ref === node.key) selfLoop = true
       edges.push({ ref, local: isLocal, onFailure: dep.onFailure, dependencyType: dep.dependencyType })
     }
     nodes.push({
@@ -119,9 +121,18 @@ export const flattenPlan = (plan: Plan): FlatPlan => {
   const byKey = new Map(nodes.map((n) => [n.key, n]))
   const allKeys = nodes.map((n) => n.key)
   const depsOf = (key: string) => byKey.get(key)!.localDependsOn
-  const cycle = findCycleIn(allKeys, depsOf)
-  if (cycle !== null) return { _tag: "Problem", problem: { _tag: "Cycle", cycle } }
-  return { _tag: "Ok", nodes, order: topologicalBatches(allKeys, depsOf).flat() }
+  // Layering places every node unless there is a cycle (it skips a node's edge to itself): only
+  // then is the cycle looked for, to name it.
+  let batches: ReadonlyArray<ReadonlyArray<string>> | null = null
+  if (!selfLoop) {
+    try {
+      batches = topologicalBatches(allKeys, depsOf)
+    } catch {
+      batches = null
+    }
+  }
+  if (batches === null) return { _tag: "Problem", problem: { _tag: "Cycle", cycle: findCycleIn(allKeys, depsOf) ?? [] } }
+  return { _tag: "Ok", nodes, order: batches.flat() }
 }
 
 /**
