@@ -98,11 +98,13 @@ for (const mode of modes) {
   // A first round per build runs colder (compilation): not counted.
   for (const b of builds) round(b, mode)
   const rs = builds.map(() => [])
-  for (let r = 0; r < rounds; r++) builds.forEach((b, i) => rs[i].push(round(b, mode)))
+  for (let r = 0; r < rounds; r++) for (let i = 0; i < builds.length; i++) rs[i].push(round(builds[i], mode))
   builds.forEach((b, i) => {
     const cpus = rs[i].map((r) => r.cpu)
     console.log(
-      `${mode.padEnd(8)} CPU µs/task median ${median(cpus).toFixed(1).padStart(6)} min ${Math.min(...cpus).toFixed(1).padStart(6)}  (${cpus.map((c) => c.toFixed(1)).join(" / ")})  tasks/s ${Math.round(median(rs[i].map((r) => r.rate)))}  [${b.root}]`
+      `${mode.padEnd(8)} CPU µs/task median ${median(cpus).toFixed(1).padStart(6)} min ${Math.min(...cpus)
+        .toFixed(1)
+        .padStart(6)}  (${cpus.map((c) => c.toFixed(1)).join(" / ")})  tasks/s ${Math.round(median(rs[i].map((r) => r.rate)))}  [${b.root}]`
     )
   })
 }

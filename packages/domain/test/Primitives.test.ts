@@ -70,12 +70,9 @@ describe("parseTimestamp", () => {
     "2025-02-29T00:00:00.000Z",
     "1900-02-29T12:00:00.000Z",
     "2025-11-31T23:59:59.999Z"
-  ])(
-    "refuses a day that the month does not have: %j (instead of rolling it into the next month)",
-    (text) => {
-      expect(parseTimestamp(text)).toBeNull()
-    }
-  )
+  ])("refuses a day that the month does not have: %j (instead of rolling it into the next month)", (text) => {
+    expect(parseTimestamp(text)).toBeNull()
+  })
 
   it("accepts the last day of every month, leap years included", () => {
     expect(parseTimestamp("2000-02-29")).toBe(Date.UTC(2000, 1, 29))

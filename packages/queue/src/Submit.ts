@@ -284,7 +284,9 @@ export function* submitPlan(
     const count = n.localDependsOn.length + n.externalDependsOn.length
     checkLimit("dependencies", limits.maxDependencies, count, `prerequisites of plan node ${JSON.stringify(key)}`)
     const d =
-      count === 0 ? 0 : depthFrom([...n.localDependsOn.map((k) => depth[place(k)]!), ...n.externalDependsOn.map((id) => states.get(id)!.dependencyDepth)])
+      count === 0
+        ? 0
+        : depthFrom([...n.localDependsOn.map((k) => depth[place(k)]!), ...n.externalDependsOn.map((id) => states.get(id)!.dependencyDepth)])
     checkLimit("depth", limits.maxDepth, d, `dependency depth of plan node ${JSON.stringify(key)}`)
     depth[place(key)] = d
     for (const k of n.localDependsOn) localDependents[place(k)]!++

@@ -47,7 +47,8 @@ export const makeEdges = (sql: Sql) => {
   const insertEdgeRows = insertMany<TaskDependency>(
     (n) =>
       `INSERT INTO task_dependencies (id, dependent_task_id, prerequisite_task_id, dependency_type, created_at, resolved_at, on_failure) VALUES ${rowsOf(7, n)}`,
-    (dep, into) => void into.push(dep.id, dep.dependentTaskId, dep.prerequisiteTaskId, dep.dependencyType, dep.createdAt, dep.resolvedAt, dep.onFailure)
+    (dep, into) =>
+      void into.push(dep.id, dep.dependentTaskId, dep.prerequisiteTaskId, dep.dependencyType, dep.createdAt, dep.resolvedAt, dep.onFailure)
   )
   return {
     insertDependency: (dep: TaskDependency): void => {
