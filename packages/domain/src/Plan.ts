@@ -1,4 +1,4 @@
-import { findCycleIn, topologicalBatches } from "./Graph.js"
+import { findCycleIn } from "./Graph.js"
 import { TaskId } from "./Primitives.js"
 import type { DependencyType } from "./DependencyType.js"
 import type { OnFailure, Plan, PlanNode } from "./Task.js"
@@ -59,7 +59,8 @@ export const describePlanProblem = (p: PlanProblem): string => {
  */
 export const flattenPlan = (plan: Plan): FlatPlan => {
   const nodes: Array<FlatPlanNode> = []
-  const keys = new Set<string>()
+  /** Each key's place in the flat list. */
+  const keys = new Map<string, number>()
   const idempotencyKeys = new Set<string>()
   const pending: Array<{ node: PlanNode; parentKey: string | null }> = plan.tasks
     .map((node) => ({ node, parentKey: null as string | null }))
@@ -71,7 +72,7 @@ export const flattenPlan = (plan: Plan): FlatPlan => {
     if (item.parentKey !== null && item.node.parentTaskId != null) {
       return { _tag: "Problem", problem: { _tag: "NestedParent", key: item.node.key } }
     }
-    keys.add(item.node.key)
+    keys.set(item.node.key, flat.length)
     const ik = item.node.idempotencyKey
     if (ik != null) {
       if (idempotencyKeys.has(ik)) {
@@ -84,11 +85,12 @@ export const flattenPlan = (plan: Plan): FlatPlan => {
       pending.push({ node: item.node.children[i]!, parentKey: item.node.key })
     }
   }
+  let selfLoop = false
   for (const { node, parentKey } of flat) {
     const local: Array<string> = []
     const external: Array<string> = []
     const edges: Array<FlatPlanEdge> = []
-    const seen = new Set<string>()
+    const seen = node.dependsOn.length > 1 ? new Set<string>() : null
     for (const dep of node.dependsOn) {
       let ref: string
       let isLocal: boolean
@@ -101,10 +103,13 @@ export const flattenPlan = (plan: Plan): FlatPlan => {
         ref = id.data
         isLocal = false
       }
-      const mark = `${isLocal ? "k" : "i"}:${ref}`
-      if (seen.has(mark)) continue
-      seen.add(mark)
+      if (seen !== null) {
+        const mark = `${isLocal ? "k" : "i"}:${ref}`
+        if (seen.has(mark)) continue
+        seen.add(mark)
+      }
       ;(isLocal ? local : external).push(ref)
+      if (isLocal && ref === node.key) selfLoop = true
       edges.push({ ref, local: isLocal, onFailure: dep.onFailure, dependencyType: dep.dependencyType })
     }
     nodes.push({
@@ -116,12 +121,47 @@ export const flattenPlan = (plan: Plan): FlatPlan => {
       edges
     })
   }
-  const byKey = new Map(nodes.map((n) => [n.key, n]))
-  const allKeys = nodes.map((n) => n.key)
-  const depsOf = (key: string) => byKey.get(key)!.localDependsOn
-  const cycle = findCycleIn(allKeys, depsOf)
-  if (cycle !== null) return { _tag: "Problem", problem: { _tag: "Cycle", cycle } }
-  return { _tag: "Ok", nodes, order: topologicalBatches(allKeys, depsOf).flat() }
+  // Layers by place: prerequisites first, plan order within a layer (topologicalBatches' order,
+  // without its maps). A node left over, or one naming itself, means a cycle: only then is the
+  // cycle looked for, to name it.
+  const total = nodes.length
+  const remaining = new Int32Array(total)
+  const dependents: Array<Array<number> | undefined> = new Array(total)
+  for (let i = 0; i < total; i++) {
+    for (const k of nodes[i]!.localDependsOn) {
+      const j = keys.get(k)!
+      if (j === i) continue
+      remaining[i]!++
+      ;(dependents[j] ??= []).push(i)
+    }
+  }
+  const order: Array<string> = []
+  let current: Array<number> = []
+  for (let i = 0; i < total; i++) if (remaining[i] === 0) current.push(i)
+  while (current.length > 0) {
+    const next: Array<number> = []
+    for (const i of current) {
+      order.push(nodes[i]!.key)
+      for (const d of dependents[i] ?? []) if (--remaining[d]! === 0) next.push(d)
+    }
+    next.sort((a, b) => a - b)
+    current = next
+  }
+  if (selfLoop || order.length !== total) {
+    const depsOf = (key: string) => nodes[keys.get(key)!]!.localDependsOn
+    return {
+      _tag: "Problem",
+      problem: {
+        _tag: "Cycle",
+        cycle:
+          findCycleIn(
+            nodes.map((n) => n.key),
+            depsOf
+          ) ?? []
+      }
+    }
+  }
+  return { _tag: "Ok", nodes, order }
 }
 
 /**

@@ -21,6 +21,11 @@ const dateTime = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\
  * Returns epoch milliseconds, or null when the text is not a timestamp.
  */
 export const parseTimestamp = (text: string): number | null => {
+  // The canonical form (formatTimestamp's, every stored time): read without rewriting it.
+  if (canonical.test(text)) {
+    const ms = Date.parse(text)
+    return Number.isNaN(ms) || dayOf(text) > daysIn(yearOf(text), monthOf(text)) ? null : ms
+  }
   const s = text.trim()
   if (!dateTime.test(s) && !dateOnly.test(s)) return null
   let iso = s.replace(" ", "T")
@@ -31,10 +36,24 @@ export const parseTimestamp = (text: string): number | null => {
   const ms = Date.parse(iso)
   if (Number.isNaN(ms)) return null
   // Date.parse rolls a day past the month's end over (2025-02-30 -> March 2): refuse it.
-  const [year, month, day] = s.slice(0, 10).split("-").map(Number) as [number, number, number]
-  const leap = (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0
-  const daysInMonth = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1] ?? 31
-  return day > daysInMonth ? null : ms
+  return dayOf(s) > daysIn(yearOf(s), monthOf(s)) ? null : ms
+}
+
+/** `2026-01-31T17:00:00.000Z`: what formatTimestamp writes. */
+const canonical = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/
+const digits = (s: string, from: number, to: number): number => {
+  let n = 0
+  for (let i = from; i < to; i++) n = n * 10 + (s.charCodeAt(i) - 48)
+  return n
+}
+/** The date fields of a text that starts with `YYYY-MM-DD`. */
+const yearOf = (s: string) => digits(s, 0, 4)
+const monthOf = (s: string) => digits(s, 5, 7)
+const dayOf = (s: string) => digits(s, 8, 10)
+const MONTH_DAYS = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
+const daysIn = (year: number, month: number): number => {
+  if (month === 2 && ((year % 4 === 0 && year % 100 !== 0) || year % 400 === 0)) return 29
+  return MONTH_DAYS[month - 1] ?? 31
 }
 
 /** The canonical form of every stored and printed time: ISO-8601 UTC with milliseconds. */

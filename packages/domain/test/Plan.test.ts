@@ -1,5 +1,6 @@
+import fc from "fast-check"
 import { describe, expect, it } from "vitest"
-import { describePlanProblem, type FlatPlan, flattenPlan, formatIssues, PlanInput, type PlanNodeInput } from "@abathur/domain"
+import { describePlanProblem, type FlatPlan, flattenPlan, formatIssues, PlanInput, type PlanNodeInput, topologicalBatches } from "@abathur/domain"
 
 const EXT = "3f2b8c1e-9d4a-4f6b-8e2a-1c5d7e9f0a2b"
 const EXT2 = "7c9e6679-7425-40de-944b-e07fc1f90ae7"
@@ -143,6 +144,39 @@ describe("flattenPlan", () => {
       { key: "c", prompt: "c", dependsOn: ["a"] }
     ])
     expect(p).toEqual({ _tag: "Cycle", cycle: ["a", "b", "c", "a"] })
+  })
+
+  it("orders any acyclic plan in topologicalBatches' layers (prerequisites first, plan order within a layer)", () => {
+    fc.assert(
+      fc.property(
+        fc
+          .integer({ min: 1, max: 40 })
+          .chain((n) =>
+            fc.tuple(
+              fc.shuffledSubarray([...Array(n).keys()], { minLength: n, maxLength: n }),
+              fc.array(fc.array(fc.nat(), { maxLength: 4 }), { minLength: n, maxLength: n })
+            )
+          ),
+        ([rank, picks]) => {
+          // Node i may depend on nodes of lower rank only: acyclic, in any file order.
+          const n = rank.length
+          const tasks = rank.map((r, i) => {
+            const lower = rank.flatMap((q, j) => (q < r ? [`k${j}`] : []))
+            const deps = lower.length === 0 ? [] : picks[i]!.map((x) => lower[x % lower.length]!)
+            return { key: `k${i}`, prompt: `p${i}`, dependsOn: deps }
+          })
+          const r = ok(tasks)
+          const byKey = new Map(r.nodes.map((node) => [node.key, node.localDependsOn]))
+          expect(r.order).toEqual(
+            topologicalBatches(
+              r.nodes.map((node) => node.key),
+              (k) => byKey.get(k)!
+            ).flat()
+          )
+          expect(r.order).toHaveLength(n)
+        }
+      )
+    )
   })
 
   it("reports a node depending on itself as a cycle", () => {

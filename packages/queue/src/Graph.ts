@@ -116,16 +116,17 @@ export function* checkSubmitHierarchy(tx: Tx, parentTaskId: string | null, prere
 }
 
 /** No node of a plan depends on a node (or an existing task) above or below it in the hierarchy. */
-export function* checkPlanHierarchy(tx: Tx, nodes: ReadonlyArray<FlatPlanNode>, byKey: ReadonlyMap<string, FlatPlanNode>): Step<void> {
+export function* checkPlanHierarchy(tx: Tx, nodes: ReadonlyArray<FlatPlanNode>, nodeOf: (key: string) => FlatPlanNode): Step<void> {
   const keysAbove = (key: string): Array<string> => {
     const out: Array<string> = []
-    for (let k = byKey.get(key)!.parentKey; k !== null; k = byKey.get(k)!.parentKey) out.push(k)
+    for (let k = nodeOf(key).parentKey; k !== null; k = nodeOf(k).parentKey) out.push(k)
     return out
   }
   const externalAbove = new Map<string, Set<string>>()
   for (const n of nodes) {
+    if (n.edges.length === 0) continue
     const chain = keysAbove(n.key)
-    const top = byKey.get(chain[chain.length - 1] ?? n.key)!
+    const top = nodeOf(chain[chain.length - 1] ?? n.key)
     for (const e of n.edges) {
       if (e.local && chain.includes(e.ref)) hierarchyLoop(n.key, e.ref, "ancestor")
       if (e.local && keysAbove(e.ref).includes(n.key)) hierarchyLoop(n.key, e.ref, "descendant")

@@ -5,7 +5,6 @@
 import {
   canonicalJson,
   defaultSource,
-  type DependencyType,
   type DependsOnSpec,
   depthFrom,
   describePlanProblem,
@@ -14,8 +13,8 @@ import {
   formatTimestamp,
   isWaiting,
   newTaskId,
-  type OnFailure,
   PlanInput,
+  type PriorityFacts,
   type SubmitTask,
   SubmitTaskInput,
   summarize,
@@ -31,27 +30,46 @@ import { drain, gated } from "./Cascade.js"
 import { checkDeadlock, checkPlanDeadlock, checkPlanHierarchy, checkPrerequisite, checkSubmitHierarchy, insertEdge, resolution } from "./Graph.js"
 import { type SubmitDefaults, validate } from "./Model.js"
 import { DependencyCycle, IdempotencyConflict, TaskNotFound, ValidationError } from "./QueueError.js"
-import { refreshById, scoreAt, taskFacts, view } from "./Ranking.js"
+import { ms, refreshById, scoreAt, view } from "./Ranking.js"
 import { bump } from "./Status.js"
 import type { Step } from "./Store.js"
 import { audit, auditMany, checkLimit, load, type Tx } from "./Tx.js"
 
 const fingerprint = (value: unknown): string => createHash("sha256").update(canonicalJson(value)).digest("hex")
 
+/**
+ * A new task's row, built once: its priority facts come from the input and the submission time
+ * (`at`, `now` formatted once per operation; `atMs` that time read back), not from a first draft
+ * of the row parsed again. The fields keep the order of the stored model (rowToTask's).
+ */
 const newTask = (
   tx: Tx,
-  input: SubmitTask,
+  input: Omit<SubmitTask, "dependsOn">,
   now: number,
+  at: string,
+  atMs: number,
   status: TaskStatus,
   depth: number,
   parentTaskId: string | null,
   openDependents: number,
   extra: { source: TaskSource; ancestorGated: boolean; idempotencyFingerprint: string | null; openBelow?: number }
 ): StoredTask => {
-  const at = formatTimestamp(now)
-  const task: StoredTask = {
-    // Time-ordered in its first 8 hex digits, which still tell tasks apart (domain's Ids.ts).
-    id: newTaskId(),
+  // Time-ordered in its first 8 hex digits, which still tell tasks apart (domain's Ids.ts).
+  const id = newTaskId()
+  const deadline = input.deadline ?? null
+  const estimatedDurationSeconds = input.estimatedDurationSeconds ?? null
+  const notBefore = input.notBefore ?? null
+  const facts: PriorityFacts = {
+    priority: input.priority,
+    source: extra.source,
+    deadline: ms(deadline),
+    estimatedDurationSeconds,
+    openDependents,
+    waitingSince: atMs
+  }
+  const score = scoreAt(tx, status, facts, now, id, notBefore)
+  return {
+    id,
     prompt: input.prompt,
     summary: input.summary ?? summarize(input.prompt),
     agentType: input.agentType,
@@ -59,9 +77,9 @@ const newTask = (
     status,
     source: extra.source,
     dependencyType: input.dependencyType,
-    calculatedPriority: 0,
-    deadline: input.deadline ?? null,
-    estimatedDurationSeconds: input.estimatedDurationSeconds ?? null,
+    calculatedPriority: score.calculatedPriority,
+    deadline,
+    estimatedDurationSeconds,
     dependencyDepth: depth,
     parentTaskId,
     sessionId: input.sessionId ?? null,
@@ -79,19 +97,18 @@ const newTask = (
     leaseToken: null,
     leaseExpiresAt: null,
     workerId: null,
-    priorityRefreshAt: null,
+    priorityRefreshAt: score.priorityRefreshAt,
     cancelledBy: null,
-    priorityRank: null,
-    priorityStarved: false,
-    notBefore: input.notBefore ?? null,
+    priorityRank: score.priorityRank,
+    priorityStarved: score.priorityStarved,
+    notBefore,
     idempotencyKey: input.idempotencyKey ?? null,
     idempotencyFingerprint: extra.idempotencyFingerprint,
     stallCount: 0,
     retryBackoffSeconds: input.retryBackoffSeconds ?? null,
-    subtree: { ...emptySubtree, open: extra.openBelow ?? 0 },
+    subtree: { open: extra.openBelow ?? 0, completed: 0, failed: 0, cancelled: 0 },
     ancestorGated: extra.ancestorGated
   }
-  return { ...task, ...scoreAt(tx, status, taskFacts(task, openDependents), now, task.id, task.notBefore) }
 }
 
 /** The existing task of an idempotency key (same fields), or null; a conflict when the fields differ. */
@@ -149,7 +166,12 @@ export function* submit(
   checkLimit("depth", limits.maxDepth, depth, "dependency depth of the new task")
   const ancestorGated = parent !== null && (yield* gated(tx, parent))
   const waits = ancestorGated || edges.some((e) => e.resolvedAt === null)
-  const task = newTask(tx, input, now, waits ? "blocked" : "ready", depth, parentTaskId, 0, { source, ancestorGated, idempotencyFingerprint: fp })
+  const at = formatTimestamp(now)
+  const task = newTask(tx, input, now, at, ms(at) ?? now, waits ? "blocked" : "ready", depth, parentTaskId, 0, {
+    source,
+    ancestorGated,
+    idempotencyFingerprint: fp
+  })
   yield* tx.store.insertTask(task)
   for (const e of edges) yield* insertEdge(tx, task.id, e.p.id, e.spec.dependencyType ?? input.dependencyType, e.spec.onFailure, now, e.resolvedAt)
   yield* audit(tx, {
@@ -170,6 +192,8 @@ export function* submit(
   for (const e of edges) if (e.resolvedAt === null && isWaiting(e.p.status)) yield* refreshById(tx, e.p.id, now)
   return { task: view(tx, task, now), created: true }
 }
+
+const noEdges: ReadonlyArray<string | null> = []
 
 /**
  * Submits a plan (a tree of tasks with dependencies by key), all or nothing. With the plan's
@@ -211,8 +235,13 @@ export function* submitPlan(
     throw new ValidationError({ message: describePlanProblem(p) })
   }
   const limits = tx.settings.limits
-  const byKey = new Map(flat.nodes.map((n) => [n.key, n]))
-  const nodeKeys = flat.nodes.flatMap((n) => (n.node.idempotencyKey != null ? [n.node.idempotencyKey] : []))
+  // The plan's nodes by place (parents before children); per-node facts below are arrays by place.
+  const nodes = flat.nodes
+  const total = nodes.length
+  const indexOf = new Map<string, number>()
+  for (let i = 0; i < total; i++) indexOf.set(nodes[i]!.key, i)
+  const place = (key: string): number => indexOf.get(key)!
+  const nodeKeys = nodes.flatMap((n) => (n.node.idempotencyKey != null ? [n.node.idempotencyKey] : []))
   if (nodeKeys.length > 0) {
     for (const [k, tid] of yield* tx.store.idempotencyKeysTaken(nodeKeys)) {
       throw new IdempotencyConflict({
@@ -221,11 +250,11 @@ export function* submitPlan(
       })
     }
   }
-  yield* checkPlanHierarchy(tx, flat.nodes, byKey)
+  yield* checkPlanHierarchy(tx, nodes, (key) => nodes[place(key)]!)
   // Existing tasks the plan names: prerequisites and parents.
-  const external = [...new Set(flat.nodes.flatMap((n) => n.externalDependsOn))]
+  const external = [...new Set(nodes.flatMap((n) => n.externalDependsOn))]
   const states = new Map((yield* tx.store.getTasks(external)).map((t) => [t.id, t]))
-  for (const n of flat.nodes) {
+  for (const n of nodes) {
     for (const e of n.edges) {
       if (e.local) continue
       const s = states.get(e.ref)
@@ -234,13 +263,13 @@ export function* submitPlan(
     }
   }
   const childCount = new Map<string, number>()
-  for (const n of flat.nodes) {
+  for (const n of nodes) {
     const parent = n.parentKey ?? n.node.parentTaskId ?? null
     if (parent !== null) childCount.set(parent, (childCount.get(parent) ?? 0) + 1)
   }
   const externalParents = new Map<string, StoredTask>()
   for (const [parent, count] of childCount) {
-    if (byKey.has(parent)) {
+    if (indexOf.has(parent)) {
       checkLimit("subtasks", limits.maxSubtasks, count, `subtasks of plan node ${JSON.stringify(parent)}`)
     } else {
       externalParents.set(parent, yield* load(tx, parent, "parent task"))
@@ -248,60 +277,74 @@ export function* submitPlan(
     }
   }
   // Depths in dependency order; dependents counted for the priority.
-  const depth = new Map<string, number>()
-  const localDependents = new Map<string, number>()
+  const depth = new Array<number>(total).fill(0)
+  const localDependents = new Array<number>(total).fill(0)
   for (const key of flat.order) {
-    const n = byKey.get(key)!
+    const n = nodes[place(key)]!
     const count = n.localDependsOn.length + n.externalDependsOn.length
     checkLimit("dependencies", limits.maxDependencies, count, `prerequisites of plan node ${JSON.stringify(key)}`)
-    const d = depthFrom([...n.localDependsOn.map((k) => depth.get(k)!), ...n.externalDependsOn.map((id) => states.get(id)!.dependencyDepth)])
+    const d =
+      count === 0
+        ? 0
+        : depthFrom([...n.localDependsOn.map((k) => depth[place(k)]!), ...n.externalDependsOn.map((id) => states.get(id)!.dependencyDepth)])
     checkLimit("depth", limits.maxDepth, d, `dependency depth of plan node ${JSON.stringify(key)}`)
-    depth.set(key, d)
-    for (const k of n.localDependsOn) localDependents.set(k, (localDependents.get(k) ?? 0) + 1)
+    depth[place(key)] = d
+    for (const k of n.localDependsOn) localDependents[place(k)]!++
   }
   // Edges' resolution (a plan's own tasks are open), gates (parents come before children) and
   // the open tasks below each node.
-  const resolvedAt = new Map<string, Array<string | null>>()
-  const ownWait = new Map<string, boolean>()
-  const gatedAbove = new Map<string, boolean>()
-  for (const n of flat.nodes) {
-    const r = n.edges.map((e) => (e.local ? null : resolution(states.get(e.ref)!, e.onFailure, now)))
-    resolvedAt.set(n.key, r)
-    ownWait.set(
-      n.key,
-      r.some((x) => x === null)
-    )
-    const ext = n.parentKey === null && n.node.parentTaskId != null ? externalParents.get(n.node.parentTaskId) : undefined
-    gatedAbove.set(
-      n.key,
-      n.parentKey !== null ? ownWait.get(n.parentKey)! || gatedAbove.get(n.parentKey)! : ext !== undefined && (yield* gated(tx, ext))
-    )
+  const parentOf = new Array<number>(total)
+  const resolvedAt = new Array<ReadonlyArray<string | null>>(total)
+  const ownWait = new Array<boolean>(total)
+  const gatedAbove = new Array<boolean>(total)
+  const gatedParent = new Map<string, boolean>()
+  for (let i = 0; i < total; i++) {
+    const n = nodes[i]!
+    const p = n.parentKey === null ? -1 : place(n.parentKey)
+    parentOf[i] = p
+    const r = n.edges.length === 0 ? noEdges : n.edges.map((e) => (e.local ? null : resolution(states.get(e.ref)!, e.onFailure, now)))
+    resolvedAt[i] = r
+    ownWait[i] = r.some((x) => x === null)
+    if (p !== -1) gatedAbove[i] = ownWait[p]! || gatedAbove[p]!
+    else {
+      const ext = n.node.parentTaskId != null ? externalParents.get(n.node.parentTaskId) : undefined
+      let g = false
+      if (ext !== undefined) {
+        // Read once per existing parent: nothing is written before the inserts.
+        const known = gatedParent.get(ext.id)
+        if (known === undefined) gatedParent.set(ext.id, (g = yield* gated(tx, ext)))
+        else g = known
+      }
+      gatedAbove[i] = g
+    }
   }
-  const openBelow = new Map<string, number>()
-  for (let i = flat.nodes.length - 1; i >= 0; i--) {
-    const n = flat.nodes[i]!
-    if (n.parentKey !== null) openBelow.set(n.parentKey, (openBelow.get(n.parentKey) ?? 0) + 1 + (openBelow.get(n.key) ?? 0))
+  const openBelow = new Array<number>(total).fill(0)
+  for (let i = total - 1; i >= 0; i--) {
+    const p = parentOf[i]!
+    if (p !== -1) openBelow[p] = openBelow[p]! + 1 + openBelow[i]!
   }
   // Insert parents before children, then the edges.
-  const created = new Map<string, StoredTask>()
-  const total = flat.nodes.length
+  const created = new Array<StoredTask>(total)
+  const submittedAt = formatTimestamp(now)
+  const submittedMs = ms(submittedAt) ?? now
   // Set-based: parents before children, many rows per statement.
   const step = 500
   for (let from = 0; from < total; from += step) {
     const rows: Array<StoredTask> = []
     const entries: Array<AuditEntry> = []
-    for (const n of flat.nodes.slice(from, from + step)) {
-      const parentId = n.parentKey !== null ? created.get(n.parentKey)!.id : (n.node.parentTaskId ?? null)
-      const input: SubmitTask = { ...n.node, dependsOn: [] }
+    for (let i = from; i < Math.min(from + step, total); i++) {
+      const n = nodes[i]!
+      const p = parentOf[i]!
+      const parentId = p !== -1 ? created[p]!.id : (n.node.parentTaskId ?? null)
       const source = n.node.source ?? defaultSource(parentId !== null, options.defaultSource)
       const fp = n.node.idempotencyKey == null ? null : fingerprint({ ...n.node, children: undefined, source })
-      const isGated = gatedAbove.get(n.key)!
-      const status = isGated || ownWait.get(n.key)! ? "blocked" : "ready"
-      const task = newTask(tx, input, now, status, depth.get(n.key)!, parentId, localDependents.get(n.key) ?? 0, {
+      const isGated = gatedAbove[i]!
+      const status = isGated || ownWait[i]! ? "blocked" : "ready"
+      const task = newTask(tx, n.node, now, submittedAt, submittedMs, status, depth[i]!, parentId, localDependents[i]!, {
         source,
         ancestorGated: isGated,
         idempotencyFingerprint: fp,
-        openBelow: openBelow.get(n.key) ?? 0
+        openBelow: openBelow[i]!
       })
       rows.push(task)
       entries.push({
@@ -312,34 +355,35 @@ export function* submitPlan(
         actor: actor ?? task.createdBy,
         reason: "submitted in a plan"
       })
-      created.set(n.key, task)
+      created[i] = task
     }
     yield* tx.store.insertTasks(rows)
     yield* auditMany(tx, entries)
     onProgress?.(Math.min(from + step, total), total)
   }
-  const at = formatTimestamp(now)
   const edges: Array<TaskDependency> = []
-  const edge = (
-    dependentTaskId: string,
-    prerequisiteTaskId: string,
-    dependencyType: DependencyType,
-    onFailure: OnFailure,
-    resolvedAt: string | null
-  ) => edges.push({ id: uuidv7(), dependentTaskId, prerequisiteTaskId, dependencyType, onFailure, createdAt: at, resolvedAt })
-  for (const n of flat.nodes) {
-    const task = created.get(n.key)!
-    const r = resolvedAt.get(n.key)!
-    n.edges.forEach((e, i) => {
-      const pid = e.local ? created.get(e.ref)!.id : e.ref
-      edge(task.id, pid, e.dependencyType ?? n.node.dependencyType, e.onFailure, r[i] ?? null)
-    })
+  for (let i = 0; i < total; i++) {
+    const n = nodes[i]!
+    const r = resolvedAt[i]!
+    for (let j = 0; j < n.edges.length; j++) {
+      const e = n.edges[j]!
+      edges.push({
+        id: uuidv7(),
+        dependentTaskId: created[i]!.id,
+        prerequisiteTaskId: e.local ? created[place(e.ref)]!.id : e.ref,
+        dependencyType: e.dependencyType ?? n.node.dependencyType,
+        onFailure: e.onFailure,
+        createdAt: submittedAt,
+        resolvedAt: r[j] ?? null
+      })
+    }
   }
   yield* tx.store.insertDependencies(edges)
   // New open tasks below existing parents: their subtrees may open again.
-  for (const n of flat.nodes) {
+  for (let i = 0; i < total; i++) {
+    const n = nodes[i]!
     if (n.parentKey === null && n.node.parentTaskId != null) {
-      yield* bump(tx, n.node.parentTaskId, { ...emptySubtree, open: 1 + (openBelow.get(n.key) ?? 0) }, created.get(n.key)!.id)
+      yield* bump(tx, n.node.parentTaskId, { ...emptySubtree, open: 1 + openBelow[i]! }, created[i]!.id)
     }
   }
   yield* drain(tx, now, actor)
@@ -348,16 +392,16 @@ export function* submitPlan(
     if (edges.length > 0)
       yield* checkDeadlock(
         tx,
-        [...created.values()].map((t) => t.id),
+        created.map((t) => t.id),
         "this plan"
       )
-  } else if (edges.length > 0 && flat.nodes.some((n) => n.parentKey !== null)) {
+  } else if (edges.length > 0 && nodes.some((n) => n.parentKey !== null)) {
     checkPlanDeadlock(
-      flat.nodes.map((n) => ({
-        id: created.get(n.key)!.id,
-        parentId: n.parentKey === null ? null : created.get(n.parentKey)!.id,
-        openBelow: openBelow.get(n.key) ?? 0,
-        waitsOn: n.edges.filter((e) => e.local).map((e) => created.get(e.ref)!.id)
+      nodes.map((n, i) => ({
+        id: created[i]!.id,
+        parentId: parentOf[i] === -1 ? null : created[parentOf[i]!]!.id,
+        openBelow: openBelow[i]!,
+        waitsOn: n.edges.filter((e) => e.local).map((e) => created[place(e.ref)]!.id)
       }))
     )
   }
@@ -366,11 +410,11 @@ export function* submitPlan(
     if (isWaiting(s.status)) yield* refreshById(tx, id, now)
   }
   const result: Record<string, Task> = {}
-  for (const [key, task] of created) result[key] = view(tx, task, now)
+  for (let i = 0; i < total; i++) result[nodes[i]!.key] = view(tx, created[i]!, now)
   if (plan.idempotencyKey !== undefined && planFp !== null) {
     const taskKeys: Record<string, string> = {}
-    for (const [key, task] of created) taskKeys[key] = task.id
-    yield* tx.store.insertPlanSubmission(plan.idempotencyKey, { fingerprint: planFp, taskKeys }, formatTimestamp(now))
+    for (let i = 0; i < total; i++) taskKeys[nodes[i]!.key] = created[i]!.id
+    yield* tx.store.insertPlanSubmission(plan.idempotencyKey, { fingerprint: planFp, taskKeys }, submittedAt)
   }
   return { tasks: result, created: true }
 }

@@ -198,6 +198,103 @@ export const taskToRow = (task: StoredTask): TaskRow => ({
   ancestor_gated: task.ancestorGated ? 1 : 0
 })
 
+/** The columns of a `tasks` INSERT, in the order `taskValues` gives their values. */
+export const TASK_INSERT_COLUMNS = [
+  "id",
+  "prompt",
+  "summary",
+  "agent_type",
+  "priority",
+  "status",
+  "input_data",
+  "result_data",
+  "error_message",
+  "retry_count",
+  "max_retries",
+  "max_execution_timeout_seconds",
+  "submitted_at",
+  "started_at",
+  "completed_at",
+  "last_updated_at",
+  "created_by",
+  "parent_task_id",
+  "session_id",
+  "source",
+  "dependency_type",
+  "calculated_priority",
+  "deadline",
+  "estimated_duration_seconds",
+  "dependency_depth",
+  "lease_token",
+  "lease_expires_at",
+  "worker_id",
+  "priority_refresh_at",
+  "cancelled_by",
+  "priority_rank",
+  "priority_starved",
+  "not_before",
+  "idempotency_key",
+  "idempotency_fingerprint",
+  "stall_count",
+  "retry_backoff_seconds",
+  "subtree_open",
+  "subtree_completed",
+  "subtree_failed",
+  "subtree_cancelled",
+  "ancestor_gated"
+] as const satisfies ReadonlyArray<keyof TaskRow>
+
+/**
+ * Appends a task's column values to `into` in `TASK_INSERT_COLUMNS` order (what `taskToRow` maps,
+ * without the intermediate row object: the insert path of a plan runs it per task).
+ */
+export const taskValues = (task: StoredTask, into: Array<unknown>): void => {
+  into.push(
+    task.id,
+    task.prompt,
+    task.summary,
+    task.agentType,
+    task.priority,
+    task.status,
+    JSON.stringify(task.inputData),
+    task.resultData === null ? null : JSON.stringify(task.resultData),
+    task.errorMessage,
+    task.retryCount,
+    task.maxRetries,
+    task.maxExecutionTimeoutSeconds,
+    task.submittedAt,
+    task.startedAt,
+    task.completedAt,
+    task.lastUpdatedAt,
+    task.createdBy,
+    task.parentTaskId,
+    task.sessionId,
+    task.source,
+    task.dependencyType,
+    task.calculatedPriority,
+    task.deadline,
+    task.estimatedDurationSeconds,
+    task.dependencyDepth,
+    task.leaseToken,
+    task.leaseExpiresAt,
+    task.workerId,
+    task.priorityRefreshAt,
+    task.cancelledBy,
+    task.priorityRank,
+    task.priorityStarved ? 1 : 0,
+    task.notBefore,
+    task.idempotencyKey,
+    task.idempotencyFingerprint,
+    task.stallCount,
+    task.retryBackoffSeconds,
+    task.subtree.open,
+    task.subtree.completed,
+    task.subtree.failed,
+    task.subtree.cancelled,
+    task.ancestorGated ? 1 : 0
+  )
+}
+
 /** Maps a `task_dependencies` row to the model. */
 export const rowToTaskDependency = (row: TaskDependencyRow): TaskDependency => ({
   id: row.id,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest"
-import { rowToTask, rowToTaskDependency, type StoredTask, taskToRow } from "../src/TaskRows.js"
+import { rowToTask, rowToTaskDependency, type StoredTask, TASK_INSERT_COLUMNS, taskToRow, taskValues } from "../src/TaskRows.js"
 import { at, makeDependency, makeTask, openRepo } from "./helpers.js"
 
 /** A task with every field set away from its default. */
@@ -77,6 +77,16 @@ describe("row mapping", () => {
     expect(taskToRow(bare).priority_starved).toBe(0)
     expect(rowToTask(taskToRow(bare))).toEqual(bare)
     expect(rowToTask({ ...row, priority_starved: 0 }).priorityStarved).toBe(false)
+  })
+
+  it("taskValues gives every column of taskToRow, in TASK_INSERT_COLUMNS order", () => {
+    for (const task of [fullTask("00000000-0000-4000-8000-000000000001"), makeTask()]) {
+      const row = taskToRow(task)
+      expect([...TASK_INSERT_COLUMNS].sort()).toEqual(Object.keys(row).sort())
+      const values: Array<unknown> = ["before"]
+      taskValues(task, values)
+      expect(values).toEqual(["before", ...TASK_INSERT_COLUMNS.map((c) => row[c])])
+    }
   })
 
   it("every field survives a trip through the database", () => {

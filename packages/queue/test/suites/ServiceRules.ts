@@ -3,6 +3,7 @@
  * @abathur/postgres): change notifications, the hierarchy reach of a cancel, plan problems,
  * reads and id prefixes.
  */
+import { Task } from "@abathur/domain"
 import { aNode, aTask } from "@abathur/testing"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Exit, Queue, Scope } from "effect"
@@ -196,6 +197,21 @@ export const serviceRules = (store: StoreUnderTest) => {
         const audit = yield* q.audit(a.id)
         expect(audit.map((x) => x.toStatus)).toEqual(["ready", "running", "completed"])
         expect((yield* flip(q.audit("3f2b8c1e-9d4a-4f6b-8e2a-1c5d7e9f0a2b")))._tag).toBe("TaskNotFound")
+      })
+    )
+
+    queueTest("every answer's task has exactly the public model's fields, in its order (no lease or bookkeeping field)", () =>
+      Effect.gen(function* () {
+        const q = yield* TaskQueue
+        const fields = Object.keys(Task.parse({ prompt: "x" }))
+        const a = yield* q.submit(aTask({ deadline: "2030-01-01T00:00:00Z", idempotencyKey: "fields-a" }))
+        const plan = yield* q.submitPlan({ tasks: [aNode("p", { children: [aNode("c", { dependsOn: ["q"] })] }), aNode("q")] })
+        const claimed = yield* q.claim({ worker: "w" })
+        const answers = [a, ...Object.values(plan.tasks), yield* q.get(a.id), ...(yield* q.list({}))]
+        for (const t of answers) expect(Object.keys(t).filter((k) => fields.includes(k))).toEqual(fields)
+        for (const t of [a, ...Object.values(plan.tasks)]) expect(Object.keys(t)).toEqual(fields)
+        expect(claimed).not.toBeNull()
+        expect(Object.keys(claimed!)).toEqual([...fields, "leaseToken", "leaseExpiresAt"])
       })
     )
   })

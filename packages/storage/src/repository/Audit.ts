@@ -8,6 +8,10 @@ import { rowsOf, type Sql } from "./Sql.js"
 
 export const makeAudit = (sql: Sql) => {
   const { all, get, stmt, insertMany } = sql
+  const insertAuditRows = insertMany<AuditEntry>(
+    (n) => `INSERT INTO task_audit (${AUDIT_INSERT_COLUMNS}) VALUES ${rowsOf(6, n)}`,
+    (e, into) => void into.push(e.taskId, e.fromStatus, e.toStatus, e.at, e.actor, e.reason)
+  )
 
   /**
    * The id of the first audit entry at or after `since`. The trail's ids grow with time (one
@@ -30,15 +34,10 @@ export const makeAudit = (sql: Sql) => {
   }
   return {
     /** Records many entries, several rows per statement. */
-    insertAudits: (entries: ReadonlyArray<AuditEntry>): void =>
-      insertMany(
-        entries,
-        (n) => `INSERT INTO task_audit (${AUDIT_INSERT_COLUMNS}) VALUES ${rowsOf(6, n)}`,
-        (e, into) => void into.push(...auditValues(e))
-      ),
+    insertAudits: (entries: ReadonlyArray<AuditEntry>): void => insertAuditRows(entries),
 
     insertAudit: (entry: AuditEntry): void => {
-      stmt(`INSERT INTO task_audit (${AUDIT_INSERT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)`).run(...auditValues(entry))
+      stmt(`INSERT INTO task_audit (${AUDIT_INSERT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)`).run(auditValues(entry))
     },
 
     auditOf: (taskId: string): Array<AuditEntry> =>

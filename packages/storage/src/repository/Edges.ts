@@ -44,6 +44,12 @@ const edgesWherePrerequisiteIn = edgesWhereIn("prerequisite_task_id")
 export const makeEdges = (sql: Sql) => {
   const { all, get, pluck, stmt, insertMany } = sql
   const edgeRows = (sql: string, part: ReadonlyArray<string>) => all<Edge>(sql, ...part)
+  const insertEdgeRows = insertMany<TaskDependency>(
+    (n) =>
+      `INSERT INTO task_dependencies (id, dependent_task_id, prerequisite_task_id, dependency_type, created_at, resolved_at, on_failure) VALUES ${rowsOf(7, n)}`,
+    (dep, into) =>
+      void into.push(dep.id, dep.dependentTaskId, dep.prerequisiteTaskId, dep.dependencyType, dep.createdAt, dep.resolvedAt, dep.onFailure)
+  )
   return {
     insertDependency: (dep: TaskDependency): void => {
       try {
@@ -59,13 +65,7 @@ export const makeEdges = (sql: Sql) => {
     /** Inserts many dependencies, several rows per statement. */
     insertDependencies: (deps: ReadonlyArray<TaskDependency>): void => {
       try {
-        insertMany(
-          deps,
-          (n) =>
-            `INSERT INTO task_dependencies (id, dependent_task_id, prerequisite_task_id, dependency_type, created_at, resolved_at, on_failure) VALUES ${rowsOf(7, n)}`,
-          (dep, into) =>
-            void into.push(dep.id, dep.dependentTaskId, dep.prerequisiteTaskId, dep.dependencyType, dep.createdAt, dep.resolvedAt, dep.onFailure)
-        )
+        insertEdgeRows(deps)
       } catch (error) {
         throw classifyConstraint(error) ?? error
       }

@@ -69,16 +69,24 @@ export const makeSql = (db: BetterSqlite3.Database) => {
         .all(...params) as Array<Array<string>>
     ).map((r) => r[0]!)
 
-  // Set-based inserts (a plan): many rows per statement, in blocks of 64, 32, ..., 1 rows so
-  // that at most seven statements of each kind are prepared.
-  const insertMany = <A>(items: ReadonlyArray<A>, sqlFor: (rows: number) => string, values: (item: A, into: Array<unknown>) => void): void => {
-    let i = 0
-    for (let block = 64; block >= 1; block >>= 1) {
-      while (items.length - i >= block) {
-        const params: Array<unknown> = []
-        for (let k = i; k < i + block; k++) values(items[k]!, params)
-        stmt(sqlFor(block)).run(...params)
-        i += block
+  /**
+   * A set-based INSERT (a plan): many rows per statement, in blocks of 64, 32, ..., 1 rows, so
+   * that at most seven statements are prepared. Each block size's statement is prepared once (for
+   * the life of the repository, not looked up by its text per block) and bound with one array.
+   */
+  const insertMany = <A>(sqlFor: (rows: number) => string, values: (item: A, into: Array<unknown>) => void) => {
+    const byBlock: Array<BetterSqlite3.Statement | undefined> = []
+    return (items: ReadonlyArray<A>): void => {
+      let i = 0
+      for (let block = 64; block >= 1; block >>= 1) {
+        if (items.length - i < block) continue
+        const s = (byBlock[block] ??= stmt(sqlFor(block)))
+        while (items.length - i >= block) {
+          const params: Array<unknown> = []
+          for (let k = i; k < i + block; k++) values(items[k]!, params)
+          s.run(params)
+          i += block
+        }
       }
     }
   }

@@ -4,7 +4,7 @@
  */
 import type { TaskSource, TaskStatus } from "@abathur/domain"
 import { classifyConstraint } from "../StorageError.js"
-import { rowToTask, type StoredTask, TaskColumns, type TaskPatch, type TaskRow, taskToRow } from "../TaskRows.js"
+import { rowToTask, type StoredTask, TASK_INSERT_COLUMNS, TaskColumns, type TaskPatch, type TaskRow, taskValues } from "../TaskRows.js"
 import { chunks, inChunks, OPEN, placeholders, rowsOf, type Sql, statusLiteral } from "./Sql.js"
 
 /** A plan submitted with an idempotency key: its fingerprint and its tasks by key. */
@@ -33,35 +33,24 @@ export interface StatusCounts {
   readonly oldestWaitingAt: string | null
 }
 
-const insertTaskSql = `INSERT INTO tasks (id, prompt, summary, agent_type, priority, status, input_data, result_data,
-    error_message, retry_count, max_retries, max_execution_timeout_seconds, submitted_at, started_at, completed_at,
-    last_updated_at, created_by, parent_task_id, session_id, source, dependency_type, calculated_priority, deadline,
-    estimated_duration_seconds, dependency_depth, lease_token, lease_expires_at, worker_id, priority_refresh_at, cancelled_by,
-    priority_rank, priority_starved, not_before, idempotency_key, idempotency_fingerprint, stall_count,
-    retry_backoff_seconds, subtree_open, subtree_completed, subtree_failed, subtree_cancelled, ancestor_gated)
-    VALUES (@id, @prompt, @summary, @agent_type, @priority, @status, @input_data, @result_data, @error_message,
-    @retry_count, @max_retries, @max_execution_timeout_seconds, @submitted_at, @started_at, @completed_at,
-    @last_updated_at, @created_by, @parent_task_id, @session_id, @source, @dependency_type, @calculated_priority,
-    @deadline, @estimated_duration_seconds, @dependency_depth, @lease_token, @lease_expires_at, @worker_id,
-    @priority_refresh_at, @cancelled_by, @priority_rank, @priority_starved, @not_before, @idempotency_key,
-    @idempotency_fingerprint, @stall_count, @retry_backoff_seconds, @subtree_open, @subtree_completed, @subtree_failed,
-    @subtree_cancelled, @ancestor_gated)`
-
-// Set-based inserts (a plan) use the same columns as insertTaskSql.
-const insertTaskColumns = /INSERT INTO tasks \(([^)]*)\)/
-  .exec(insertTaskSql)![1]!
-  .split(",")
-  .map((c) => c.trim()) as Array<keyof TaskRow>
+const insertTaskSql = `INSERT INTO tasks (${TASK_INSERT_COLUMNS.join(", ")}) VALUES (${placeholders(TASK_INSERT_COLUMNS.length)})`
 
 export const makeTasks = (sql: Sql) => {
   const { all, get, pluck, stmt, insertMany } = sql
+  // Set-based inserts (a plan): the same columns as insertTaskSql.
+  const insertTaskRows = insertMany<StoredTask>(
+    (n) => `INSERT INTO tasks (${TASK_INSERT_COLUMNS.join(", ")}) VALUES ${rowsOf(TASK_INSERT_COLUMNS.length, n)}`,
+    taskValues
+  )
   /** PENDING tasks, as task_stats counts them (its triggers run in every write's transaction). */
   const pendingCount = (): number => get<{ n: number }>("SELECT task_count AS n FROM task_stats WHERE status = 'pending'")?.n ?? 1
 
   return {
     insertTask: (task: StoredTask): void => {
       try {
-        stmt(insertTaskSql).run(taskToRow(task))
+        const values: Array<unknown> = []
+        taskValues(task, values)
+        stmt(insertTaskSql).run(values)
       } catch (error) {
         throw classifyConstraint(error) ?? error
       }
@@ -70,14 +59,7 @@ export const makeTasks = (sql: Sql) => {
     /** Inserts many tasks (parents before children), several rows per statement. */
     insertTasks: (tasks: ReadonlyArray<StoredTask>): void => {
       try {
-        insertMany(
-          tasks,
-          (n) => `INSERT INTO tasks (${insertTaskColumns.join(", ")}) VALUES ${rowsOf(insertTaskColumns.length, n)}`,
-          (task, into) => {
-            const row = taskToRow(task)
-            for (const c of insertTaskColumns) into.push(row[c])
-          }
-        )
+        insertTaskRows(tasks)
       } catch (error) {
         throw classifyConstraint(error) ?? error
       }
