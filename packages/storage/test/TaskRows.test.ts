@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest"
-import { rowToTask, rowToTaskDependency, type StoredTask, taskToRow } from "../src/TaskRows.js"
+import { rowToTask, rowToTaskDependency, type StoredTask, TASK_COLUMNS, taskToRow, valuesToTask } from "../src/TaskRows.js"
 import { at, makeDependency, makeTask, openRepo } from "./helpers.js"
 
 /** A task with every field set away from its default. */
@@ -77,6 +77,16 @@ describe("row mapping", () => {
     expect(taskToRow(bare).priority_starved).toBe(0)
     expect(rowToTask(taskToRow(bare))).toEqual(bare)
     expect(rowToTask({ ...row, priority_starved: 0 }).priorityStarved).toBe(false)
+  })
+
+  it("TASK_COLUMNS names every column of tasks once, and a row read by position maps as a row by name", () => {
+    const { db } = openRepo()
+    const columns = db.prepare("SELECT name FROM pragma_table_info('tasks')").pluck().all() as Array<string>
+    expect([...TASK_COLUMNS].sort()).toEqual([...columns].sort())
+    expect(new Set(TASK_COLUMNS).size).toBe(TASK_COLUMNS.length)
+    const row = taskToRow(fullTask("00000000-0000-4000-8000-000000000001"))
+    expect(Object.keys(row).sort()).toEqual([...TASK_COLUMNS].sort())
+    expect(valuesToTask(TASK_COLUMNS.map((c) => row[c]))).toEqual(rowToTask(row))
   })
 
   it("every field survives a trip through the database", () => {

@@ -50,6 +50,10 @@ export interface StoredPriority {
   readonly priorityRefreshAt: string | null
 }
 
+const dueForRefreshSql = `SELECT id, status, priority, source, deadline, estimated_duration_seconds AS estimatedDurationSeconds,
+    submitted_at AS submittedAt, not_before AS notBefore, priority_rank AS rank, priority_starved AS starved
+  FROM tasks WHERE priority_refresh_at <= ? ORDER BY priority_refresh_at`
+
 export const makeClaims = (sql: Sql) => {
   const { all, get, pluck, stmt } = sql
   return {
@@ -105,14 +109,16 @@ export const makeClaims = (sql: Sql) => {
       get<{ at: string | null }>("SELECT min(lease_expires_at) AS at FROM tasks INDEXED BY idx_tasks_lease_expiry WHERE status = 'running'")?.at ??
       null,
 
-    /** Tasks whose stored priority is due for a refresh at `at` (the earliest `limit`), with their stored rank. */
+    /**
+     * Tasks whose stored priority is due for a refresh at `at` (the earliest `limit`), with their stored rank.
+     * Every claim runs it (0 rows almost always), so without a limit the SQL has no LIMIT clause: SQLite
+     * (3.53) plans a `LIMIT ?` by its bound value and prepares such a statement again at each run
+     * (~15 µs here, against ~3 µs for the query).
+     */
     dueForRefresh: (at: string, limit?: number): Array<DueRefresh> =>
-      all<DueRefreshRow>(
-        `SELECT id, status, priority, source, deadline, estimated_duration_seconds AS estimatedDurationSeconds,
-           submitted_at AS submittedAt, not_before AS notBefore, priority_rank AS rank, priority_starved AS starved
-         FROM tasks WHERE priority_refresh_at <= ? ORDER BY priority_refresh_at LIMIT ?`,
-        at,
-        limit ?? -1
+      (limit === undefined
+        ? all<DueRefreshRow>(dueForRefreshSql, at)
+        : all<DueRefreshRow>(`${dueForRefreshSql} LIMIT ?`, at, limit)
       ).map((r) => ({ ...r, starved: r.starved === 1 })),
 
     /** Stores a task's computed priority, its place in the claim order and its next refresh time. */

@@ -4,7 +4,7 @@
  */
 import type { TaskSource, TaskStatus } from "@abathur/domain"
 import { classifyConstraint } from "../StorageError.js"
-import { rowToTask, type StoredTask, TaskColumns, type TaskPatch, type TaskRow, taskToRow } from "../TaskRows.js"
+import { rowToTask, type StoredTask, TASK_COLUMNS, TaskColumns, type TaskPatch, type TaskRow, taskToRow, valuesToTask } from "../TaskRows.js"
 import { chunks, inChunks, OPEN, placeholders, rowsOf, type Sql, statusLiteral } from "./Sql.js"
 
 /** A plan submitted with an idempotency key: its fingerprint and its tasks by key. */
@@ -53,8 +53,12 @@ const insertTaskColumns = /INSERT INTO tasks \(([^)]*)\)/
   .split(",")
   .map((c) => c.trim()) as Array<keyof TaskRow>
 
+// Whole tasks are read by position (raw rows), their columns named in TASK_COLUMNS' order.
+const selectedColumns = TASK_COLUMNS.join(", ")
+const selectTaskById = `SELECT ${selectedColumns} FROM tasks WHERE id = ?`
+
 export const makeTasks = (sql: Sql) => {
-  const { all, get, pluck, stmt, insertMany } = sql
+  const { all, get, pluck, stmt, values, valuesAll, insertMany } = sql
   /** PENDING tasks, as task_stats counts them (its triggers run in every write's transaction). */
   const pendingCount = (): number => get<{ n: number }>("SELECT task_count AS n FROM task_stats WHERE status = 'pending'")?.n ?? 1
 
@@ -84,8 +88,8 @@ export const makeTasks = (sql: Sql) => {
     },
 
     getTask: (id: string): StoredTask | null => {
-      const row = get<TaskRow>("SELECT * FROM tasks WHERE id = ?", id)
-      return row === undefined ? null : rowToTask(row)
+      const row = values(selectTaskById, id)
+      return row === undefined ? null : valuesToTask(row)
     },
 
     /**
@@ -105,9 +109,9 @@ export const makeTasks = (sql: Sql) => {
     getTasks: (ids: ReadonlyArray<string>): Array<StoredTask> =>
       inChunks(
         ids,
-        (ph) => `SELECT * FROM tasks WHERE id IN (${ph})`,
-        (sql, part) => all<TaskRow>(sql, ...part)
-      ).map(rowToTask),
+        (ph) => `SELECT ${selectedColumns} FROM tasks WHERE id IN (${ph})`,
+        (sql, part) => valuesAll(sql, ...part)
+      ).map(valuesToTask),
 
     /** Which of these ids exist, with their status and depth. */
     getStates: (ids: ReadonlyArray<string>): Map<string, { status: TaskStatus; depth: number; completedAt: string | null }> => {
