@@ -21,6 +21,11 @@ const dateTime = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\
  * Returns epoch milliseconds, or null when the text is not a timestamp.
  */
 export const parseTimestamp = (text: string): number | null => {
+  // The canonical form (every stored time, formatTimestamp's): Date.parse reads it as it is.
+  if (text.length === 24 && canonical.test(text)) {
+    const ms = Date.parse(text)
+    return Number.isNaN(ms) || !dayFits(Number(text.slice(0, 4)), Number(text.slice(5, 7)), Number(text.slice(8, 10))) ? null : ms
+  }
   const s = text.trim()
   if (!dateTime.test(s) && !dateOnly.test(s)) return null
   let iso = s.replace(" ", "T")
@@ -30,15 +35,29 @@ export const parseTimestamp = (text: string): number | null => {
   iso = iso.replace(/(\.\d{3})\d+/, "$1")
   const ms = Date.parse(iso)
   if (Number.isNaN(ms)) return null
-  // Date.parse rolls a day past the month's end over (2025-02-30 -> March 2): refuse it.
   const [year, month, day] = s.slice(0, 10).split("-").map(Number) as [number, number, number]
+  return dayFits(year, month, day) ? ms : null
+}
+
+const canonical = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
+
+/** Date.parse rolls a day past the month's end over (2025-02-30 -> March 2): such a date is refused. */
+const dayFits = (year: number, month: number, day: number): boolean => {
   const leap = (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0
-  const daysInMonth = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1] ?? 31
-  return day > daysInMonth ? null : ms
+  const daysInMonth = month === 2 && leap ? 29 : (DAYS_IN_MONTH[month - 1] ?? 31)
+  return day <= daysInMonth
 }
 
 /** The canonical form of every stored and printed time: ISO-8601 UTC with milliseconds. */
-export const formatTimestamp = (ms: number): string => new Date(ms).toISOString()
+export const formatTimestamp = (ms: number): string => {
+  // One operation formats its instant several times (audit rows, lease, timestamps): the last one is kept.
+  if (ms === lastFormatted.ms) return lastFormatted.text
+  const text = new Date(ms).toISOString()
+  lastFormatted = { ms, text }
+  return text
+}
+let lastFormatted = { ms: Number.NaN, text: "" }
 
 /** An ISO-8601 timestamp, normalised to UTC (`2026-01-31T17:00:00.000Z`). */
 export const Timestamp = z.string({ error: "a time must be an ISO-8601 string such as 2026-01-31T17:00:00Z" }).transform((s, ctx) => {

@@ -29,7 +29,8 @@ describe("parseTimestamp", () => {
     ["2025-10-10T07:00:00-05:00", NOON],
     ["  2025-10-10 12:00:00  ", NOON],
     ["2025-10-10", Date.UTC(2025, 9, 10)],
-    ["2024-02-29", Date.UTC(2024, 1, 29)]
+    ["2024-02-29", Date.UTC(2024, 1, 29)],
+    ["2024-02-29T23:59:59.999Z", Date.UTC(2024, 1, 29, 23, 59, 59, 999)]
   ])("reads %j", (text, ms) => {
     expect(parseTimestamp(text)).toBe(ms)
   })
@@ -48,6 +49,8 @@ describe("parseTimestamp", () => {
     "2025-13-01",
     "2025-10-32",
     "2025-10-10T12:60:00",
+    "2025-13-01T00:00:00.000Z",
+    "2025-10-10T12:60:00.000Z",
     "2025-10-10T25:00:00",
     "2025-10-10T12:00:00+25:00",
     "1760097600000"
@@ -55,7 +58,7 @@ describe("parseTimestamp", () => {
     expect(parseTimestamp(text)).toBeNull()
   })
 
-  it.each(["2025-02-29", "2025-02-30", "2025-04-31", "2025-06-31T10:00:00Z", "1900-02-29"])(
+  it.each(["2025-02-29", "2025-02-30", "2025-04-31", "2025-06-31T10:00:00Z", "1900-02-29", "2025-02-29T00:00:00.000Z", "2025-04-31T23:59:59.999Z"])(
     "refuses a day that the month does not have: %j (instead of rolling it into the next month)",
     (text) => {
       expect(parseTimestamp(text)).toBeNull()

@@ -24,20 +24,39 @@ export const validate = <S extends z.ZodType>(schema: S, input: unknown): z.outp
   return result.data
 }
 
-/** The public model of a stored task (no lease or bookkeeping fields), as stored. */
-export const publicTask = (t: StoredTask): Task => {
-  const {
-    leaseToken: _l,
-    leaseExpiresAt: _e,
-    workerId: _w,
-    priorityRefreshAt: _p,
-    cancelledBy: _c,
-    priorityRank: _r,
-    priorityStarved: _s,
-    idempotencyFingerprint: _f,
-    subtree: _t,
-    ancestorGated: _g,
-    ...task
-  } = t
-  return task
-}
+/**
+ * The public model of a stored task (no lease or bookkeeping fields), as stored, or with the
+ * score given. Written out field by field (the Task schema's order): one object of one shape,
+ * where taking the bookkeeping out of a copy costs several times more.
+ */
+export const publicTask = (t: StoredTask, calculatedPriority: number = t.calculatedPriority): Task => ({
+  id: t.id,
+  prompt: t.prompt,
+  summary: t.summary,
+  agentType: t.agentType,
+  priority: t.priority,
+  status: t.status,
+  source: t.source,
+  dependencyType: t.dependencyType,
+  calculatedPriority,
+  deadline: t.deadline,
+  estimatedDurationSeconds: t.estimatedDurationSeconds,
+  dependencyDepth: t.dependencyDepth,
+  parentTaskId: t.parentTaskId,
+  sessionId: t.sessionId,
+  inputData: t.inputData,
+  resultData: t.resultData,
+  errorMessage: t.errorMessage,
+  retryCount: t.retryCount,
+  maxRetries: t.maxRetries,
+  maxExecutionTimeoutSeconds: t.maxExecutionTimeoutSeconds,
+  submittedAt: t.submittedAt,
+  startedAt: t.startedAt,
+  completedAt: t.completedAt,
+  lastUpdatedAt: t.lastUpdatedAt,
+  createdBy: t.createdBy,
+  notBefore: t.notBefore,
+  idempotencyKey: t.idempotencyKey,
+  stallCount: t.stallCount,
+  retryBackoffSeconds: t.retryBackoffSeconds
+})

@@ -21,11 +21,16 @@ import {
 } from "@abathur/domain"
 import type { StoredTask, TaskPatch } from "@abathur/storage"
 import { InvalidTransition } from "./QueueError.js"
-import { priorityOf, view } from "./Ranking.js"
+import { priorityOf, scoreNow } from "./Ranking.js"
 import type { Step } from "./Store.js"
 import { audit, type Tx } from "./Tx.js"
 
-/** Moves a task to another state (checked against the state machine) and records it. */
+/**
+ * Moves a task to another state (checked against the state machine) and records it. `task` is
+ * the task as stored (read in this transaction, or returned by the change that last wrote it):
+ * the UPDATE sets only the columns whose value changes, since SQLite maintains every index and
+ * fires every trigger whose columns its SET list names.
+ */
 export function* transition(
   tx: Tx,
   task: StoredTask,
@@ -43,24 +48,29 @@ export function* transition(
     })
   }
   const at = formatTimestamp(now)
-  let next: StoredTask = { ...task, ...patch, status: to, lastUpdatedAt: at }
   const full: TaskPatch = { ...patch, status: to, lastUpdatedAt: at }
   if (isWaiting(to)) {
     // The refreshed priority goes into the same UPDATE as the state change (one statement, not two).
-    const p = yield* priorityOf(tx, next, now)
-    Object.assign(full, p)
-    next = { ...next, ...p }
+    Object.assign(full, yield* priorityOf(tx, { ...task, ...full }, now))
   } else {
     // Out of the claim order: the score stays what it was when the task stopped waiting.
-    const calculatedPriority = view(tx, task, now).calculatedPriority
-    full.calculatedPriority = calculatedPriority
+    full.calculatedPriority = scoreNow(tx, task, now)
     full.priorityRefreshAt = null
     full.priorityRank = null
-    next = { ...next, calculatedPriority, priorityRefreshAt: null, priorityRank: null }
   }
-  yield* tx.store.updateTask(task.id, full)
+  yield* tx.store.updateTask(task.id, changes(task, full))
   yield* audit(tx, { taskId: task.id, fromStatus: task.status, toStatus: to, at, actor, reason })
-  return next
+  return { ...task, ...full }
+}
+
+/** The fields of `patch` whose value differs from the stored task's. */
+const changes = (task: StoredTask, patch: TaskPatch): TaskPatch => {
+  const out: Record<string, unknown> = {}
+  for (const k in patch) {
+    const v = patch[k as keyof TaskPatch]
+    if (v !== task[k as keyof TaskPatch]) out[k] = v
+  }
+  return out as TaskPatch
 }
 
 /** The outcome class of a status, for the subtree counters. */

@@ -53,12 +53,18 @@ const insertTaskColumns = /INSERT INTO tasks \(([^)]*)\)/
   .split(",")
   .map((c) => c.trim()) as Array<keyof TaskRow>
 
+/** The fields updateTask sets (in the order its SQL names them), each with a bit of its own. */
+const patchKeys = Object.keys(TaskColumns).sort() as Array<keyof TaskPatch>
+const patchBit = new Map<string, number>(patchKeys.map((k, i) => [k, 1 << i]))
+
 // Whole tasks are read by position (raw rows), their columns named in TASK_COLUMNS' order.
 const selectedColumns = TASK_COLUMNS.join(", ")
 const selectTaskById = `SELECT ${selectedColumns} FROM tasks WHERE id = ?`
 
 export const makeTasks = (sql: Sql) => {
   const { all, get, pluck, stmt, values, valuesAll, insertMany } = sql
+  /** updateTask's statements, by the bit mask of the fields they set (patchBit). */
+  const updates = new Map<number, { keys: ReadonlyArray<keyof TaskPatch>; statement: ReturnType<typeof stmt> }>()
   /** PENDING tasks, as task_stats counts them (its triggers run in every write's transaction). */
   const pendingCount = (): number => get<{ n: number }>("SELECT task_count AS n FROM task_stats WHERE status = 'pending'")?.n ?? 1
 
@@ -125,15 +131,28 @@ export const makeTasks = (sql: Sql) => {
 
     /** Sets the given fields of a task. */
     updateTask: (id: string, patch: TaskPatch): void => {
-      const keys = Object.keys(patch).sort() as Array<keyof TaskPatch>
-      if (keys.length === 0) return
-      const sql = `UPDATE tasks SET ${keys.map((k) => `${TaskColumns[k]} = ?`).join(", ")} WHERE id = ?`
-      const values = keys.map((k) => {
+      // The set of fields as a bit mask names the statement (no SQL text built per call).
+      let mask = 0
+      for (const k in patch) {
+        const bit = patchBit.get(k)
+        if (bit === undefined) throw new TypeError(`not a field updateTask sets: ${JSON.stringify(k)}`)
+        mask |= bit
+      }
+      if (mask === 0) return
+      let update = updates.get(mask)
+      if (update === undefined) {
+        const keys = patchKeys.filter((k) => (mask & patchBit.get(k)!) !== 0)
+        const columns = keys.map((k) => `${TaskColumns[k]} = ?`).join(", ")
+        update = { keys, statement: stmt(`UPDATE tasks SET ${columns} WHERE id = ?`) }
+        updates.set(mask, update)
+      }
+      const params: Array<unknown> = []
+      for (const k of update.keys) {
         const v = patch[k]
-        if (k === "resultData") return v === null || v === undefined ? null : JSON.stringify(v)
-        return typeof v === "boolean" ? (v ? 1 : 0) : v
-      })
-      stmt(sql).run(...values, id)
+        params.push(k === "resultData" ? (v === null || v === undefined ? null : JSON.stringify(v)) : typeof v === "boolean" ? (v ? 1 : 0) : v)
+      }
+      params.push(id)
+      update.statement.run(...params)
     },
 
     deleteTasks: (ids: ReadonlyArray<string>): number => {
