@@ -19,7 +19,7 @@ import {
   subtreeState,
   type TaskStatus
 } from "@abathur/domain"
-import type { StoredTask, TaskPatch } from "@abathur/storage"
+import { type StoredTask, TaskColumns, type TaskPatch } from "@abathur/storage"
 import { InvalidTransition } from "./QueueError.js"
 import { priorityOf, scoreNow } from "./Ranking.js"
 import type { Step } from "./Store.js"
@@ -48,28 +48,28 @@ export function* transition(
     })
   }
   const at = formatTimestamp(now)
-  const full: TaskPatch = { ...patch, status: to, lastUpdatedAt: at }
+  let next: StoredTask
   if (isWaiting(to)) {
     // The refreshed priority goes into the same UPDATE as the state change (one statement, not two).
-    Object.assign(full, yield* priorityOf(tx, { ...task, ...full }, now))
+    const moved: StoredTask = { ...task, ...patch, status: to, lastUpdatedAt: at }
+    next = { ...moved, ...(yield* priorityOf(tx, moved, now)) }
   } else {
     // Out of the claim order: the score stays what it was when the task stopped waiting.
-    full.calculatedPriority = scoreNow(tx, task, now)
-    full.priorityRefreshAt = null
-    full.priorityRank = null
+    const calculatedPriority = scoreNow(tx, task, now)
+    next = { ...task, ...patch, status: to, lastUpdatedAt: at, calculatedPriority, priorityRefreshAt: null, priorityRank: null }
   }
-  yield* tx.store.updateTask(task.id, changes(task, full))
+  yield* tx.store.updateTask(task.id, changes(task, next))
   yield* audit(tx, { taskId: task.id, fromStatus: task.status, toStatus: to, at, actor, reason })
-  return { ...task, ...full }
+  return next
 }
 
-/** The fields of `patch` whose value differs from the stored task's. */
-const changes = (task: StoredTask, patch: TaskPatch): TaskPatch => {
+/** The fields a change may set (storage's TaskPatch). */
+const patchFields = Object.keys(TaskColumns) as Array<keyof TaskPatch>
+
+/** The fields whose value differs between the stored task and its next state. */
+const changes = (task: StoredTask, next: StoredTask): TaskPatch => {
   const out: Record<string, unknown> = {}
-  for (const k in patch) {
-    const v = patch[k as keyof TaskPatch]
-    if (v !== task[k as keyof TaskPatch]) out[k] = v
-  }
+  for (const k of patchFields) if (next[k] !== task[k]) out[k] = next[k]
   return out as TaskPatch
 }
 

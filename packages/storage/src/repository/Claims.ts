@@ -40,7 +40,22 @@ interface ReadyHeadRow {
   readonly id: string
   readonly rank: number | null
   readonly submittedAt: string
+  readonly starved: number
 }
+
+/** The head of one class of the claim order (`starved` 0 or 1), optionally of one agent type. */
+const readyHead = (starved: 0 | 1, ofType: boolean) =>
+  ofType
+    ? `SELECT * FROM (SELECT id, priority_rank AS rank, submitted_at AS submittedAt, ${starved} AS starved
+         FROM tasks INDEXED BY idx_tasks_ready_agent_rank
+         WHERE status = 'ready' AND agent_type = ? AND priority_starved = ${starved} AND priority_rank IS NOT NULL
+         ORDER BY priority_rank DESC, submitted_at ASC LIMIT 1)`
+    : `SELECT * FROM (SELECT id, priority_rank AS rank, submitted_at AS submittedAt, ${starved} AS starved
+         FROM tasks INDEXED BY idx_tasks_ready_rank
+         WHERE status = 'ready' AND priority_starved = ${starved} AND priority_rank IS NOT NULL
+         ORDER BY priority_rank DESC, submitted_at ASC LIMIT 1)`
+const readyHeadsSql = `${readyHead(0, false)} UNION ALL ${readyHead(1, false)}`
+const readyHeadsOfTypeSql = `${readyHead(0, true)} UNION ALL ${readyHead(1, true)}`
 
 /** The priority columns a refresh writes. */
 export interface StoredPriority {
@@ -63,28 +78,14 @@ export const makeClaims = (sql: Sql) => {
      * type): the best not yet starved and the best starved, by rank then age. The caller
      * compares the two at the current instant.
      */
-    readyHeads: (agentType: string | null): Array<ReadyHead> => {
-      const heads: Array<ReadyHead> = []
-      for (const starved of [0, 1]) {
-        const row =
-          agentType === null
-            ? get<ReadyHeadRow>(
-                `SELECT id, priority_rank AS rank, submitted_at AS submittedAt FROM tasks INDEXED BY idx_tasks_ready_rank
-                 WHERE status = 'ready' AND priority_starved = ? AND priority_rank IS NOT NULL
-                 ORDER BY priority_rank DESC, submitted_at ASC LIMIT 1`,
-                starved
-              )
-            : get<ReadyHeadRow>(
-                `SELECT id, priority_rank AS rank, submitted_at AS submittedAt FROM tasks INDEXED BY idx_tasks_ready_agent_rank
-                 WHERE status = 'ready' AND agent_type = ? AND priority_starved = ? AND priority_rank IS NOT NULL
-                 ORDER BY priority_rank DESC, submitted_at ASC LIMIT 1`,
-                agentType,
-                starved
-              )
-        if (row !== undefined) heads.push({ ...row, rank: row.rank ?? Number.NEGATIVE_INFINITY, starved: starved === 1 })
-      }
-      return heads
-    },
+    readyHeads: (agentType: string | null): Array<ReadyHead> =>
+      // Both heads in one statement (a step less per claim), each one step down its index.
+      (agentType === null ? all<ReadyHeadRow>(readyHeadsSql) : all<ReadyHeadRow>(readyHeadsOfTypeSql, agentType, agentType)).map((row) => ({
+        id: row.id,
+        rank: row.rank ?? Number.NEGATIVE_INFINITY,
+        starved: row.starved === 1,
+        submittedAt: row.submittedAt
+      })),
 
     /** RUNNING tasks whose lease expired at or before `now`. */
     expiredLeases: (now: string): Array<string> =>
