@@ -74,6 +74,7 @@ export const storeMethods = [
   "taskByIdempotencyKey",
   "unresolveEdges",
   "updateTask",
+  "updateTaskFrom",
   "waitEdgesOf",
   "waitRegion"
 ] as const satisfies ReadonlyArray<keyof Repository>
