@@ -64,7 +64,7 @@ export const WRITE_LOCK = 0x61626177
  * The steps of a claim (the queue's `claim`: expired leases, due refreshes, heads, then the
  * head RUNNING with its audit row): what a rule holding the write lock shared may take. Each
  * decides on rows the claim has locked: the heads and due refreshes `FOR UPDATE SKIP LOCKED`,
- * `updateTask`, `updateTaskFrom` and `setPriority` only on those, `countOpenDependents` on edges and statuses that
+ * `updateTask` and `setPriority` only on those, `countOpenDependents` on edges and statuses that
  * no claim changes (READY and RUNNING are both open); audit rows are appended and the status
  * counters kept per connection (task_stats' shards).
  */
@@ -74,7 +74,6 @@ export const CLAIM_METHODS: ReadonlySet<string> = new Set([
   "countOpenDependents",
   "setPriority",
   "updateTask",
-  "updateTaskFrom",
   "readyHeads",
   "getTask",
   "insertAudit"

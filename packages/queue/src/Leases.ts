@@ -7,7 +7,7 @@ import type { StoredTask } from "@abathur/storage"
 import { drain, requeued } from "./Cascade.js"
 import { InvalidTransition, LeaseMismatch } from "./QueueError.js"
 import { bestReady, claimed, refreshDue, view } from "./Ranking.js"
-import { setStatus, start, transition } from "./Status.js"
+import { setStatus, transition } from "./Status.js"
 import type { Step } from "./Store.js"
 import { load, type Tx } from "./Tx.js"
 
@@ -95,24 +95,24 @@ function* beforeClaims(tx: Tx, now: number): Step<void> {
 
 /** Claims the best READY task, leases and priorities being up to date at `now` (`beforeClaims`). */
 function* claimBest(tx: Tx, options: ClaimOptions, now: number): Step<ClaimedTask | null> {
-  const best = yield* bestReady(tx, options.agentType ?? null, now)
-  if (best === null) return null
-  const { head, score } = best
+  const id = yield* bestReady(tx, options.agentType ?? null, now)
+  if (id === null) return null
+  const task = yield* load(tx, id)
   // Inputs are bounded (7 days), but a row written by an older version may hold any timeout:
   // it is brought within the bound here, so that no row can make every claim fail.
-  const timeout = boundedTimeout(head.maxExecutionTimeoutSeconds)
+  const timeout = boundedTimeout(task.maxExecutionTimeoutSeconds)
   const leaseSeconds = options.leaseSeconds ?? timeout
-  const next = yield* start(
+  const next = yield* transition(
     tx,
-    head.id,
-    score,
+    task,
+    "running",
     now,
     {
       startedAt: formatTimestamp(now),
       leaseToken: crypto.randomUUID(),
       leaseExpiresAt: formatTimestamp(now + leaseSeconds * 1000),
       workerId: options.worker ?? null,
-      ...(timeout !== head.maxExecutionTimeoutSeconds && { maxExecutionTimeoutSeconds: timeout })
+      ...(timeout !== task.maxExecutionTimeoutSeconds && { maxExecutionTimeoutSeconds: timeout })
     },
     options.worker ?? null,
     "claimed"

@@ -14,7 +14,7 @@ import {
   type Task,
   type TaskStatus
 } from "@abathur/domain"
-import type { DueRefresh, ReadyHead, RefreshFacts, StoredPriority, StoredTask } from "@abathur/storage"
+import type { DueRefresh, RefreshFacts, StoredPriority, StoredTask } from "@abathur/storage"
 import { type ListedTask, publicTask } from "./Model.js"
 import type { Step } from "./Store.js"
 import type { Tx } from "./Tx.js"
@@ -169,12 +169,14 @@ export const refreshFacts = (f: RefreshFacts): PriorityFacts => ({
   waitingSince: ms(f.submittedAt) ?? 0
 })
 
-/** The best READY task at `now` (ties: oldest first): the better head of the two rank classes, with its score now. */
-export function* bestReady(tx: Tx, agentType: string | null, now: number): Step<{ head: ReadyHead; score: number } | null> {
-  let best: { head: ReadyHead; score: number } | null = null
+/** The best READY task at `now` (ties: oldest first): the better head of the two rank classes. */
+export function* bestReady(tx: Tx, agentType: string | null, now: number): Step<string | null> {
+  let best: { id: string; score: number; submittedAt: string } | null = null
   for (const h of yield* tx.store.readyHeads(agentType)) {
     const score = rankedScore({ rank: h.rank, starved: h.starved, waitingSince: ms(h.submittedAt) ?? 0 }, now, tx.settings.priority)
-    if (best === null || score > best.score || (score === best.score && h.submittedAt < best.head.submittedAt)) best = { head: h, score }
+    if (best === null || score > best.score || (score === best.score && h.submittedAt < best.submittedAt)) {
+      best = { id: h.id, score, submittedAt: h.submittedAt }
+    }
   }
-  return best
+  return best?.id ?? null
 }

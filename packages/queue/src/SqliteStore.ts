@@ -178,9 +178,6 @@ export const sqliteStore = (repo: Repository): TaskStore => ({
   updateTask: function* (id, patch) {
     return repo.updateTask(id, patch)
   },
-  updateTaskFrom: function* (id, from, patch) {
-    return repo.updateTaskFrom(id, from, patch)
-  },
   waitEdgesOf: function* (ids, declared) {
     return repo.waitEdgesOf(ids, declared)
   },

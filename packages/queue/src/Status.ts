@@ -63,29 +63,6 @@ export function* transition(
   return next
 }
 
-/**
- * A claim's transition: a READY task, known from the head of the claim order (its score now
- * given), becomes RUNNING with `patch`, in one statement that returns the task as stored
- * (`updateTaskFrom`: no read of the row first). As `transition` would: leaving the claim order
- * keeps the score it had at `now`; the audit row records it.
- */
-export function* start(tx: Tx, id: string, score: number, now: number, patch: TaskPatch, actor: string | null, reason: string): Step<StoredTask> {
-  const at = formatTimestamp(now)
-  const calculatedPriority = Math.min(100, Math.max(0, score))
-  const next = yield* tx.store.updateTaskFrom(id, "ready", {
-    ...patch,
-    status: "running",
-    lastUpdatedAt: at,
-    calculatedPriority,
-    priorityRefreshAt: null,
-    priorityRank: null
-  })
-  // The head was read READY in this transaction: anything else is a broken store.
-  if (next === null) throw new Error(`task ${id}, the head of the claim order, is not READY`)
-  yield* audit(tx, { taskId: id, fromStatus: "ready", toStatus: "running", at, actor, reason })
-  return next
-}
-
 /** The fields a change may set (storage's TaskPatch). */
 const patchFields = Object.keys(TaskColumns) as Array<keyof TaskPatch>
 

@@ -74,7 +74,6 @@ export const storeMethods = [
   "taskByIdempotencyKey",
   "unresolveEdges",
   "updateTask",
-  "updateTaskFrom",
   "waitEdgesOf",
   "waitRegion"
 ] as const satisfies ReadonlyArray<keyof Repository>

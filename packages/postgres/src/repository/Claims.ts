@@ -6,8 +6,6 @@ import type { DueRefresh, ReadyHead, StoredPriority } from "@abathur/storage"
 import type { Step } from "../Step.js"
 import { PgSql } from "./Sql.js"
 
-type HeadRow = Omit<ReadyHead, "rank" | "starved"> & { readonly rank: number | null }
-
 /** The claims group of the PostgreSQL task repository (composed in ../PgTaskRepository.ts). */
 export class Claims extends PgSql {
   /**
@@ -22,14 +20,14 @@ export class Claims extends PgSql {
     for (const starved of [false, true]) {
       const row =
         agentType === null
-          ? yield* this.one<HeadRow>(
-              `SELECT id, priority_rank AS rank, submitted_at AS "submittedAt", max_execution_timeout_seconds AS "maxExecutionTimeoutSeconds" FROM tasks
+          ? yield* this.one<{ id: string; rank: number | null; submittedAt: string }>(
+              `SELECT id, priority_rank AS rank, submitted_at AS "submittedAt" FROM tasks
                WHERE status = 'ready' AND priority_starved = $1 AND priority_rank IS NOT NULL
                ORDER BY priority_rank DESC, submitted_at ASC, seq ASC LIMIT 1 FOR UPDATE SKIP LOCKED`,
               [starved]
             )
-          : yield* this.one<HeadRow>(
-              `SELECT id, priority_rank AS rank, submitted_at AS "submittedAt", max_execution_timeout_seconds AS "maxExecutionTimeoutSeconds" FROM tasks
+          : yield* this.one<{ id: string; rank: number | null; submittedAt: string }>(
+              `SELECT id, priority_rank AS rank, submitted_at AS "submittedAt" FROM tasks
                WHERE status = 'ready' AND agent_type = $1 AND priority_starved = $2 AND priority_rank IS NOT NULL
                ORDER BY priority_rank DESC, submitted_at ASC, seq ASC LIMIT 1 FOR UPDATE SKIP LOCKED`,
               [agentType, starved]

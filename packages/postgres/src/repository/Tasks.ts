@@ -63,28 +63,6 @@ export class Tasks extends PgSql {
     yield* this.run(sql, [...values, id])
   }
 
-  /**
-   * Sets the given fields of a task whose status is `from` and returns the task as stored now
-   * (UPDATE ... RETURNING); null, and nothing changed, when no task with this id has that status.
-   */
-  *updateTaskFrom(id: string, from: TaskStatus, patch: TaskPatch): Step<StoredTask | null> {
-    const keys = Object.keys(patch).sort() as Array<keyof TaskPatch>
-    const values = keys.map((k) => {
-      const v = patch[k]
-      if (k === "resultData") return v === null || v === undefined ? null : JSON.stringify(v)
-      return v
-    })
-    const n = keys.length
-    const row =
-      n === 0
-        ? yield* this.one<PgTaskRow>("SELECT * FROM tasks WHERE id = $1 AND status = $2", [id, from])
-        : yield* this.one<PgTaskRow>(
-            `UPDATE tasks SET ${keys.map((k, i) => `${TaskColumns[k]} = $${i + 1}`).join(", ")} WHERE id = $${n + 1} AND status = $${n + 2} RETURNING *`,
-            [...values, id, from]
-          )
-    return row === undefined ? null : pgRowToTask(row)
-  }
-
   *deleteTasks(ids: ReadonlyArray<string>): Step<number> {
     if (ids.length === 0) return 0
     return yield* this.run("DELETE FROM tasks WHERE id = ANY($1::text[])", [ids])

@@ -34,8 +34,6 @@ export interface ReadyHead {
   readonly rank: number
   readonly starved: boolean
   readonly submittedAt: string
-  /** Its stored timeout (the default lease of its claim). */
-  readonly maxExecutionTimeoutSeconds: number
 }
 
 interface ReadyHeadRow {
@@ -43,19 +41,16 @@ interface ReadyHeadRow {
   readonly rank: number | null
   readonly submittedAt: string
   readonly starved: number
-  readonly maxExecutionTimeoutSeconds: number
 }
 
 /** The head of one class of the claim order (`starved` 0 or 1), optionally of one agent type. */
 const readyHead = (starved: 0 | 1, ofType: boolean) =>
   ofType
-    ? `SELECT * FROM (SELECT id, priority_rank AS rank, submitted_at AS submittedAt, ${starved} AS starved,
-         max_execution_timeout_seconds AS maxExecutionTimeoutSeconds
+    ? `SELECT * FROM (SELECT id, priority_rank AS rank, submitted_at AS submittedAt, ${starved} AS starved
          FROM tasks INDEXED BY idx_tasks_ready_agent_rank
          WHERE status = 'ready' AND agent_type = ? AND priority_starved = ${starved} AND priority_rank IS NOT NULL
          ORDER BY priority_rank DESC, submitted_at ASC LIMIT 1)`
-    : `SELECT * FROM (SELECT id, priority_rank AS rank, submitted_at AS submittedAt, ${starved} AS starved,
-         max_execution_timeout_seconds AS maxExecutionTimeoutSeconds
+    : `SELECT * FROM (SELECT id, priority_rank AS rank, submitted_at AS submittedAt, ${starved} AS starved
          FROM tasks INDEXED BY idx_tasks_ready_rank
          WHERE status = 'ready' AND priority_starved = ${starved} AND priority_rank IS NOT NULL
          ORDER BY priority_rank DESC, submitted_at ASC LIMIT 1)`
@@ -89,8 +84,7 @@ export const makeClaims = (sql: Sql) => {
         id: row.id,
         rank: row.rank ?? Number.NEGATIVE_INFINITY,
         starved: row.starved === 1,
-        submittedAt: row.submittedAt,
-        maxExecutionTimeoutSeconds: row.maxExecutionTimeoutSeconds
+        submittedAt: row.submittedAt
       })),
 
     /** RUNNING tasks whose lease expired at or before `now`. */

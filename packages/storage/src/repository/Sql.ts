@@ -97,7 +97,7 @@ export const makeSql = (db: BetterSqlite3.Database) => {
     }
   }
 
-  return { stmt, rawStatement: rawStmt, all, get, pluck, values, valuesAll, insertMany }
+  return { stmt, all, get, pluck, values, valuesAll, insertMany }
 }
 
 /** The statement layer of one repository. */

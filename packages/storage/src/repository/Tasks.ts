@@ -3,7 +3,6 @@
  * counts per status, and the idempotency records of tasks and plans.
  */
 import type { TaskSource, TaskStatus } from "@abathur/domain"
-import type BetterSqlite3 from "better-sqlite3"
 import { classifyConstraint } from "../StorageError.js"
 import { rowToTask, type StoredTask, TASK_COLUMNS, TaskColumns, type TaskPatch, type TaskRow, taskToRow, valuesToTask } from "../TaskRows.js"
 import { chunks, inChunks, OPEN, placeholders, rowsOf, type Sql, statusLiteral } from "./Sql.js"
@@ -58,56 +57,14 @@ const insertTaskColumns = /INSERT INTO tasks \(([^)]*)\)/
 const patchKeys = Object.keys(TaskColumns).sort() as Array<keyof TaskPatch>
 const patchBit = new Map<string, number>(patchKeys.map((k, i) => [k, 1 << i]))
 
-/** A prepared UPDATE of some fields of a task (updateTask, updateTaskFrom). */
-interface Update {
-  readonly keys: ReadonlyArray<keyof TaskPatch>
-  readonly statement: BetterSqlite3.Statement
-}
-const FROM_BIT = 1 << 30
-
-/** The values an UPDATE binds for `patch`, in its fields' order. */
-const paramsOf = (update: Update, patch: TaskPatch): Array<unknown> => {
-  const params: Array<unknown> = []
-  for (const k of update.keys) {
-    const v = patch[k]
-    params.push(k === "resultData" ? (v === null || v === undefined ? null : JSON.stringify(v)) : typeof v === "boolean" ? (v ? 1 : 0) : v)
-  }
-  return params
-}
-
 // Whole tasks are read by position (raw rows), their columns named in TASK_COLUMNS' order.
 const selectedColumns = TASK_COLUMNS.join(", ")
 const selectTaskById = `SELECT ${selectedColumns} FROM tasks WHERE id = ?`
-const selectTaskByIdAndStatus = `SELECT ${selectedColumns} FROM tasks WHERE id = ? AND status = ?`
 
 export const makeTasks = (sql: Sql) => {
-  const { all, get, pluck, stmt, rawStatement, values, valuesAll, insertMany } = sql
-  /** updateTask's and updateTaskFrom's statements, by the bit mask of the fields they set (patchBit; bit 30: from). */
-  const updates = new Map<number, Update>()
-  /** The statement that sets the fields of `patch` (the set of fields as a bit mask names it: no SQL text built per call). */
-  const updateOf = (patch: TaskPatch, from: boolean): Update | undefined => {
-    let mask = 0
-    for (const k in patch) {
-      const bit = patchBit.get(k)
-      if (bit === undefined) throw new TypeError(`not a field updateTask sets: ${JSON.stringify(k)}`)
-      mask |= bit
-    }
-    if (mask === 0) return undefined
-    const key = from ? mask | FROM_BIT : mask
-    let update = updates.get(key)
-    if (update === undefined) {
-      const keys = patchKeys.filter((k) => (mask & patchBit.get(k)!) !== 0)
-      const columns = keys.map((k) => `${TaskColumns[k]} = ?`).join(", ")
-      update = {
-        keys,
-        statement: from
-          ? rawStatement(`UPDATE tasks SET ${columns} WHERE id = ? AND status = ? RETURNING ${selectedColumns}`)
-          : stmt(`UPDATE tasks SET ${columns} WHERE id = ?`)
-      }
-      updates.set(key, update)
-    }
-    return update
-  }
+  const { all, get, pluck, stmt, values, valuesAll, insertMany } = sql
+  /** updateTask's statements, by the bit mask of the fields they set (patchBit). */
+  const updates = new Map<number, { keys: ReadonlyArray<keyof TaskPatch>; statement: ReturnType<typeof stmt> }>()
   /** PENDING tasks, as task_stats counts them (its triggers run in every write's transaction). */
   const pendingCount = (): number => get<{ n: number }>("SELECT task_count AS n FROM task_stats WHERE status = 'pending'")?.n ?? 1
 
@@ -174,19 +131,28 @@ export const makeTasks = (sql: Sql) => {
 
     /** Sets the given fields of a task. */
     updateTask: (id: string, patch: TaskPatch): void => {
-      const update = updateOf(patch, false)
-      if (update !== undefined) update.statement.run(...paramsOf(update, patch), id)
-    },
-
-    /**
-     * Sets the given fields of a task whose status is `from` (a claim: of a READY task), and
-     * returns the task as stored now, in the same statement (UPDATE ... RETURNING); null, and
-     * nothing changed, when no task with this id has that status.
-     */
-    updateTaskFrom: (id: string, from: TaskStatus, patch: TaskPatch): StoredTask | null => {
-      const update = updateOf(patch, true)
-      const row = update === undefined ? values(selectTaskByIdAndStatus, id, from) : (update.statement.get(...paramsOf(update, patch), id, from) as Array<unknown> | undefined)
-      return row === undefined ? null : valuesToTask(row)
+      // The set of fields as a bit mask names the statement (no SQL text built per call).
+      let mask = 0
+      for (const k in patch) {
+        const bit = patchBit.get(k)
+        if (bit === undefined) throw new TypeError(`not a field updateTask sets: ${JSON.stringify(k)}`)
+        mask |= bit
+      }
+      if (mask === 0) return
+      let update = updates.get(mask)
+      if (update === undefined) {
+        const keys = patchKeys.filter((k) => (mask & patchBit.get(k)!) !== 0)
+        const columns = keys.map((k) => `${TaskColumns[k]} = ?`).join(", ")
+        update = { keys, statement: stmt(`UPDATE tasks SET ${columns} WHERE id = ?`) }
+        updates.set(mask, update)
+      }
+      const params: Array<unknown> = []
+      for (const k of update.keys) {
+        const v = patch[k]
+        params.push(k === "resultData" ? (v === null || v === undefined ? null : JSON.stringify(v)) : typeof v === "boolean" ? (v ? 1 : 0) : v)
+      }
+      params.push(id)
+      update.statement.run(...params)
     },
 
     deleteTasks: (ids: ReadonlyArray<string>): number => {

@@ -17,14 +17,14 @@ describe("the ready queue", () => {
 
   it("readyHeads gives the head of the one class present", () => {
     const low = makeTask({ status: "ready", priorityRank: -500, submittedAt: at(0) })
-    const high = makeTask({ status: "ready", priorityRank: -100, submittedAt: at(5), maxExecutionTimeoutSeconds: 120 })
+    const high = makeTask({ status: "ready", priorityRank: -100, submittedAt: at(5) })
     const waiting = withTasks(low, high)
-    expect(waiting.repo.readyHeads(null)).toEqual([{ id: high.id, rank: -100, starved: false, submittedAt: at(5), maxExecutionTimeoutSeconds: 120 }])
+    expect(waiting.repo.readyHeads(null)).toEqual([{ id: high.id, rank: -100, starved: false, submittedAt: at(5) }])
 
     const starvedLow = makeTask({ status: "ready", priorityRank: 12, priorityStarved: true, submittedAt: at(1) })
     const starvedHigh = makeTask({ status: "ready", priorityRank: 30.5, priorityStarved: true, submittedAt: at(2) })
     const starved = withTasks(starvedLow, starvedHigh)
-    expect(starved.repo.readyHeads(null)).toEqual([{ id: starvedHigh.id, rank: 30.5, starved: true, submittedAt: at(2), maxExecutionTimeoutSeconds: 3600 }])
+    expect(starved.repo.readyHeads(null)).toEqual([{ id: starvedHigh.id, rank: 30.5, starved: true, submittedAt: at(2) }])
   })
 
   it("readyHeads gives the head of each class, not starved first; ranks of different classes are not compared", () => {
@@ -36,8 +36,8 @@ describe("the ready queue", () => {
     const notReady = makeTask({ status: "blocked", priorityRank: 99, priorityStarved: true, submittedAt: at(0) })
     const { repo } = withTasks(starvedNext, waitingNext, notReady, starvedHead, waitingHead)
     expect(repo.readyHeads(null)).toEqual([
-      { id: waitingHead.id, rank: -1_000, starved: false, submittedAt: at(4), maxExecutionTimeoutSeconds: 3600 },
-      { id: starvedHead.id, rank: 40, starved: true, submittedAt: at(3), maxExecutionTimeoutSeconds: 3600 }
+      { id: waitingHead.id, rank: -1_000, starved: false, submittedAt: at(4) },
+      { id: starvedHead.id, rank: 40, starved: true, submittedAt: at(3) }
     ])
     // A claimed head gives way to the next of its class; the other class is unchanged.
     repo.updateTask(starvedHead.id, { status: "running" })
@@ -57,10 +57,10 @@ describe("the ready queue", () => {
     const coderHighOlder = makeTask({ status: "ready", agentType: "coder", priorityRank: 6, submittedAt: at(1) })
     const coderPending = makeTask({ status: "pending", agentType: "coder", priorityRank: 99, priorityStarved: true })
     const { repo } = withTasks(general, generalStarved, coderLow, coderHigh, coderHighOlder, coderPending)
-    expect(repo.readyHeads("coder")).toEqual([{ id: coderHighOlder.id, rank: 6, starved: false, submittedAt: at(1), maxExecutionTimeoutSeconds: 3600 }])
+    expect(repo.readyHeads("coder")).toEqual([{ id: coderHighOlder.id, rank: 6, starved: false, submittedAt: at(1) }])
     expect(repo.readyHeads("general")).toEqual([
-      { id: general.id, rank: 10, starved: false, submittedAt: at(0), maxExecutionTimeoutSeconds: 3600 },
-      { id: generalStarved.id, rank: 90, starved: true, submittedAt: at(0), maxExecutionTimeoutSeconds: 3600 }
+      { id: general.id, rank: 10, starved: false, submittedAt: at(0) },
+      { id: generalStarved.id, rank: 90, starved: true, submittedAt: at(0) }
     ])
     expect(repo.readyHeads("reviewer")).toEqual([])
     expect(repo.readyHeads(null).map((h) => h.id)).toEqual([general.id, generalStarved.id])
@@ -84,7 +84,7 @@ describe("the ready queue", () => {
     const unranked = makeTask({ status: "ready", priorityRank: null, submittedAt: at(0), notBefore: at(60), priorityRefreshAt: at(60) })
     const ranked = makeTask({ status: "ready", priorityRank: -1e12, submittedAt: at(5) })
     const { repo } = withTasks(unranked, ranked)
-    expect(repo.readyHeads(null)).toEqual([{ id: ranked.id, rank: -1e12, starved: false, submittedAt: at(5), maxExecutionTimeoutSeconds: 3600 }])
+    expect(repo.readyHeads(null)).toEqual([{ id: ranked.id, rank: -1e12, starved: false, submittedAt: at(5) }])
     expect(repo.nextNotBefore()).toBe(at(60))
     repo.updateTask(ranked.id, { status: "running" })
     expect(repo.readyHeads(null)).toEqual([])

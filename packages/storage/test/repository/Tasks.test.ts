@@ -118,27 +118,6 @@ describe("updateTask", () => {
   })
 })
 
-describe("updateTaskFrom", () => {
-  it("sets the fields of a task in the given status and returns it as stored now; another status or id changes nothing", () => {
-    const task = makeTask({ status: "ready", priorityRank: 3, priorityStarved: true, resultData: { x: 1 } })
-    const other = makeTask({ status: "running" })
-    const { repo } = withTasks(task, other)
-    const patch: TaskPatch = { status: "running", leaseToken: "tok", workerId: "w1", priorityRank: null, priorityStarved: false, resultData: [1, "a"] }
-    expect(repo.updateTaskFrom(other.id, "ready", patch)).toBeNull()
-    expect(repo.getTask(other.id)).toEqual(other)
-    expect(repo.updateTaskFrom(MISSING, "ready", patch)).toBeNull()
-    const claimed = repo.updateTaskFrom(task.id, "ready", patch)
-    expect(claimed).toEqual({ ...task, ...patch })
-    expect(repo.getTask(task.id)).toEqual(claimed)
-    // Now RUNNING: a second claim of it finds nothing and changes nothing.
-    expect(repo.updateTaskFrom(task.id, "ready", { status: "running", leaseToken: "other" })).toBeNull()
-    expect(repo.getTask(task.id)?.leaseToken).toBe("tok")
-    // An empty patch reads the task when it has that status.
-    expect(repo.updateTaskFrom(task.id, "running", {})).toEqual(claimed)
-    expect(repo.updateTaskFrom(task.id, "ready", {})).toBeNull()
-  })
-})
-
 describe("deleteTasks", () => {
   it("deletes the tasks with their edges and audit rows, and counts them", () => {
     const [a, b, c] = [makeTask(), makeTask(), makeTask()]
