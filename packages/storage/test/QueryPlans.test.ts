@@ -195,6 +195,15 @@ describe("the claim's statements", () => {
       for (const sql of sqls) expect(sql, call.toString()).not.toMatch(/\b(LIMIT|OFFSET)\s+\?/i)
     }
   })
+
+  it("read and write the task row by its primary key", () => {
+    const { db } = populated()
+    for (const call of [(r: TaskStore) => r.getTask(ID), (r: TaskStore) => r.updateTask(ID, { status: "completed", leaseToken: null })]) {
+      const sqls = statementsOf(db, call)
+      expect(sqls).toHaveLength(1)
+      expect(planOf(db, sqls[0]!), sqls[0]).toMatch(/^SEARCH tasks USING INDEX sqlite_autoindex_tasks_1 \(id=\?\)$/)
+    }
+  })
 })
 
 describe("the queries that lost idx_tasks_status_submitted answer as before", () => {
