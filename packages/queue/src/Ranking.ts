@@ -99,25 +99,24 @@ export const scoreAt = (tx: Tx, status: TaskStatus, facts: PriorityFacts, now: n
  * The public model of a task at `now`: a waiting task's score is what its rank stands for
  * now (starvation grows while it waits, without a write); other tasks keep their last score.
  */
-export const view = (tx: Tx, t: StoredTask, now: number): Task => {
-  const task = publicTask(t)
-  if (!isWaiting(t.status) || t.priorityRank === null) return task
+export const view = (tx: Tx, t: StoredTask, now: number): Task => publicTask(t, scoreNow(tx, t, now))
+
+/** A task's score at `now`: what a waiting task's rank stands for now, else the stored score. */
+export const scoreNow = (tx: Tx, t: StoredTask, now: number): number => {
+  if (!isWaiting(t.status) || t.priorityRank === null) return t.calculatedPriority
   const waitingSince = ms(t.submittedAt) ?? 0
   const score = rankedScore({ rank: t.priorityRank, starved: t.priorityStarved, waitingSince }, now, tx.settings.priority)
-  return { ...task, calculatedPriority: Math.min(100, Math.max(0, score)) }
+  return Math.min(100, Math.max(0, score))
 }
 
 /** The public model, with the worker and lease end of a RUNNING task (never its lease token). */
 export const listed = (tx: Tx, t: StoredTask, now: number): ListedTask => {
   const task = view(tx, t, now)
-  return t.status === "running" ? { ...task, worker: t.workerId, leaseExpiresAt: t.leaseExpiresAt } : task
+  return t.status === "running" ? Object.assign(task, { worker: t.workerId, leaseExpiresAt: t.leaseExpiresAt }) : task
 }
 
-export const claimed = (tx: Tx, t: StoredTask, now: number): ClaimedTask => ({
-  ...view(tx, t, now),
-  leaseToken: t.leaseToken ?? "",
-  leaseExpiresAt: t.leaseExpiresAt ?? ""
-})
+export const claimed = (tx: Tx, t: StoredTask, now: number): ClaimedTask =>
+  Object.assign(view(tx, t, now), { leaseToken: t.leaseToken ?? "", leaseExpiresAt: t.leaseExpiresAt ?? "" })
 
 export function* refreshById(tx: Tx, id: string, now: number): Step<void> {
   const task = yield* tx.store.getTask(id)

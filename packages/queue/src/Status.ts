@@ -19,13 +19,18 @@ import {
   subtreeState,
   type TaskStatus
 } from "@abathur/domain"
-import type { StoredTask, TaskPatch } from "@abathur/storage"
+import { type StoredTask, TaskColumns, type TaskPatch } from "@abathur/storage"
 import { InvalidTransition } from "./QueueError.js"
-import { priorityOf, view } from "./Ranking.js"
+import { priorityOf, scoreNow } from "./Ranking.js"
 import type { Step } from "./Store.js"
 import { audit, type Tx } from "./Tx.js"
 
-/** Moves a task to another state (checked against the state machine) and records it. */
+/**
+ * Moves a task to another state (checked against the state machine) and records it. `task` is
+ * the task as stored (read in this transaction, or returned by the change that last wrote it):
+ * the UPDATE sets only the columns whose value changes, since SQLite maintains every index and
+ * fires every trigger whose columns its SET list names.
+ */
 export function* transition(
   tx: Tx,
   task: StoredTask,
@@ -43,24 +48,29 @@ export function* transition(
     })
   }
   const at = formatTimestamp(now)
-  let next: StoredTask = { ...task, ...patch, status: to, lastUpdatedAt: at }
-  const full: TaskPatch = { ...patch, status: to, lastUpdatedAt: at }
+  let next: StoredTask
   if (isWaiting(to)) {
     // The refreshed priority goes into the same UPDATE as the state change (one statement, not two).
-    const p = yield* priorityOf(tx, next, now)
-    Object.assign(full, p)
-    next = { ...next, ...p }
+    const moved: StoredTask = { ...task, ...patch, status: to, lastUpdatedAt: at }
+    next = { ...moved, ...(yield* priorityOf(tx, moved, now)) }
   } else {
     // Out of the claim order: the score stays what it was when the task stopped waiting.
-    const calculatedPriority = view(tx, task, now).calculatedPriority
-    full.calculatedPriority = calculatedPriority
-    full.priorityRefreshAt = null
-    full.priorityRank = null
-    next = { ...next, calculatedPriority, priorityRefreshAt: null, priorityRank: null }
+    const calculatedPriority = scoreNow(tx, task, now)
+    next = { ...task, ...patch, status: to, lastUpdatedAt: at, calculatedPriority, priorityRefreshAt: null, priorityRank: null }
   }
-  yield* tx.store.updateTask(task.id, full)
+  yield* tx.store.updateTask(task.id, changes(task, next))
   yield* audit(tx, { taskId: task.id, fromStatus: task.status, toStatus: to, at, actor, reason })
   return next
+}
+
+/** The fields a change may set (storage's TaskPatch). */
+const patchFields = Object.keys(TaskColumns) as Array<keyof TaskPatch>
+
+/** The fields whose value differs between the stored task and its next state. */
+const changes = (task: StoredTask, next: StoredTask): TaskPatch => {
+  const out: Record<string, unknown> = {}
+  for (const k of patchFields) if (next[k] !== task[k]) out[k] = next[k]
+  return out as TaskPatch
 }
 
 /** The outcome class of a status, for the subtree counters. */

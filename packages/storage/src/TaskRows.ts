@@ -104,53 +104,109 @@ const parseObject = (text: string | null): JsonObject => {
   return value !== null && typeof value === "object" && !Array.isArray(value) ? (value as JsonObject) : {}
 }
 
-/** Maps a `tasks` row to the model. */
-export const rowToTask = (row: TaskRow): StoredTask => ({
-  id: row.id,
-  prompt: row.prompt,
-  summary: row.summary,
-  agentType: row.agent_type,
-  priority: row.priority,
-  status: row.status as TaskStatus,
-  source: row.source as TaskSource,
-  dependencyType: row.dependency_type as DependencyType,
-  calculatedPriority: row.calculated_priority,
-  deadline: row.deadline,
-  estimatedDurationSeconds: row.estimated_duration_seconds,
-  dependencyDepth: row.dependency_depth,
-  parentTaskId: row.parent_task_id,
-  sessionId: row.session_id,
-  inputData: parseObject(row.input_data),
-  resultData: parseJson(row.result_data),
-  errorMessage: row.error_message,
-  retryCount: row.retry_count,
-  maxRetries: row.max_retries,
-  maxExecutionTimeoutSeconds: row.max_execution_timeout_seconds,
-  submittedAt: row.submitted_at,
-  startedAt: row.started_at,
-  completedAt: row.completed_at,
-  lastUpdatedAt: row.last_updated_at,
-  createdBy: row.created_by,
-  leaseToken: row.lease_token,
-  leaseExpiresAt: row.lease_expires_at,
-  workerId: row.worker_id,
-  priorityRefreshAt: row.priority_refresh_at,
-  cancelledBy: row.cancelled_by,
-  priorityRank: row.priority_rank,
-  priorityStarved: row.priority_starved === 1,
-  notBefore: row.not_before,
-  idempotencyKey: row.idempotency_key,
-  idempotencyFingerprint: row.idempotency_fingerprint,
-  stallCount: row.stall_count,
-  retryBackoffSeconds: row.retry_backoff_seconds,
+/**
+ * Every column of `tasks`, in the order of a row read by position: reads of whole tasks select
+ * these and take each row as an array (better-sqlite3's raw mode), which costs about half of a
+ * row as an object with 42 named properties.
+ */
+export const TASK_COLUMNS = [
+  "id",
+  "prompt",
+  "summary",
+  "agent_type",
+  "priority",
+  "status",
+  "source",
+  "dependency_type",
+  "calculated_priority",
+  "deadline",
+  "estimated_duration_seconds",
+  "dependency_depth",
+  "parent_task_id",
+  "session_id",
+  "input_data",
+  "result_data",
+  "error_message",
+  "retry_count",
+  "max_retries",
+  "max_execution_timeout_seconds",
+  "submitted_at",
+  "started_at",
+  "completed_at",
+  "last_updated_at",
+  "created_by",
+  "lease_token",
+  "lease_expires_at",
+  "worker_id",
+  "priority_refresh_at",
+  "cancelled_by",
+  "priority_rank",
+  "priority_starved",
+  "not_before",
+  "idempotency_key",
+  "idempotency_fingerprint",
+  "stall_count",
+  "retry_backoff_seconds",
+  "subtree_open",
+  "subtree_completed",
+  "subtree_failed",
+  "subtree_cancelled",
+  "ancestor_gated"
+] as const satisfies ReadonlyArray<keyof TaskRow>
+
+/** The position of each column in a row read as TASK_COLUMNS. */
+const col = Object.fromEntries(TASK_COLUMNS.map((c, i) => [c, i])) as Record<(typeof TASK_COLUMNS)[number], number>
+
+/** Maps a `tasks` row read by position (the values of TASK_COLUMNS, in that order) to the model. */
+export const valuesToTask = (v: ReadonlyArray<unknown>): StoredTask => ({
+  id: v[col.id] as string,
+  prompt: v[col.prompt] as string,
+  summary: v[col.summary] as string,
+  agentType: v[col.agent_type] as string,
+  priority: v[col.priority] as number,
+  status: v[col.status] as TaskStatus,
+  source: v[col.source] as TaskSource,
+  dependencyType: v[col.dependency_type] as DependencyType,
+  calculatedPriority: v[col.calculated_priority] as number,
+  deadline: v[col.deadline] as string | null,
+  estimatedDurationSeconds: v[col.estimated_duration_seconds] as number | null,
+  dependencyDepth: v[col.dependency_depth] as number,
+  parentTaskId: v[col.parent_task_id] as string | null,
+  sessionId: v[col.session_id] as string | null,
+  inputData: parseObject(v[col.input_data] as string | null),
+  resultData: parseJson(v[col.result_data] as string | null),
+  errorMessage: v[col.error_message] as string | null,
+  retryCount: v[col.retry_count] as number,
+  maxRetries: v[col.max_retries] as number,
+  maxExecutionTimeoutSeconds: v[col.max_execution_timeout_seconds] as number,
+  submittedAt: v[col.submitted_at] as string,
+  startedAt: v[col.started_at] as string | null,
+  completedAt: v[col.completed_at] as string | null,
+  lastUpdatedAt: v[col.last_updated_at] as string,
+  createdBy: v[col.created_by] as string | null,
+  leaseToken: v[col.lease_token] as string | null,
+  leaseExpiresAt: v[col.lease_expires_at] as string | null,
+  workerId: v[col.worker_id] as string | null,
+  priorityRefreshAt: v[col.priority_refresh_at] as string | null,
+  cancelledBy: v[col.cancelled_by] as string | null,
+  priorityRank: v[col.priority_rank] as number | null,
+  priorityStarved: v[col.priority_starved] === 1,
+  notBefore: v[col.not_before] as string | null,
+  idempotencyKey: v[col.idempotency_key] as string | null,
+  idempotencyFingerprint: v[col.idempotency_fingerprint] as string | null,
+  stallCount: v[col.stall_count] as number,
+  retryBackoffSeconds: v[col.retry_backoff_seconds] as number | null,
   subtree: {
-    open: row.subtree_open,
-    completed: row.subtree_completed,
-    failed: row.subtree_failed,
-    cancelled: row.subtree_cancelled
+    open: v[col.subtree_open] as number,
+    completed: v[col.subtree_completed] as number,
+    failed: v[col.subtree_failed] as number,
+    cancelled: v[col.subtree_cancelled] as number
   },
-  ancestorGated: row.ancestor_gated === 1
+  ancestorGated: v[col.ancestor_gated] === 1
 })
+
+/** Maps a `tasks` row to the model. */
+export const rowToTask = (row: TaskRow): StoredTask => valuesToTask(TASK_COLUMNS.map((c) => row[c]))
 
 /** Maps a model to the column values of a `tasks` row (named parameters). */
 export const taskToRow = (task: StoredTask): TaskRow => ({

@@ -180,6 +180,32 @@ describe("index diet (schema v5)", () => {
   }
 })
 
+describe("the claim's statements", () => {
+  it("bind no LIMIT or OFFSET (SQLite plans those by their bound value and prepares the statement again at every run)", () => {
+    const { db } = populated()
+    for (const call of [
+      (r: TaskStore) => r.readyHeads(null),
+      (r: TaskStore) => r.readyHeads("coder"),
+      (r: TaskStore) => r.expiredLeases(at(1)),
+      (r: TaskStore) => r.dueForRefresh(at(1)),
+      (r: TaskStore) => r.getTask(ID)
+    ]) {
+      const sqls = statementsOf(db, call)
+      expect(sqls.length).toBeGreaterThan(0)
+      for (const sql of sqls) expect(sql, call.toString()).not.toMatch(/\b(LIMIT|OFFSET)\s+\?/i)
+    }
+  })
+
+  it("read and write the task row by its primary key", () => {
+    const { db } = populated()
+    for (const call of [(r: TaskStore) => r.getTask(ID), (r: TaskStore) => r.updateTask(ID, { status: "completed", leaseToken: null })]) {
+      const sqls = statementsOf(db, call)
+      expect(sqls).toHaveLength(1)
+      expect(planOf(db, sqls[0]!), sqls[0]).toMatch(/^SEARCH tasks USING INDEX sqlite_autoindex_tasks_1 \(id=\?\)$/)
+    }
+  })
+})
+
 describe("the queries that lost idx_tasks_status_submitted answer as before", () => {
   it("lists, ids by status, open ids, oldest waiting and the earliest lease", () => {
     const { repo } = populated()

@@ -1,5 +1,14 @@
 import { describe, expect, it } from "vitest"
-import { rowToTask, rowToTaskDependency, type StoredTask, TASK_INSERT_COLUMNS, taskToRow, taskValues } from "../src/TaskRows.js"
+import {
+  rowToTask,
+  rowToTaskDependency,
+  type StoredTask,
+  TASK_COLUMNS,
+  TASK_INSERT_COLUMNS,
+  taskToRow,
+  taskValues,
+  valuesToTask
+} from "../src/TaskRows.js"
 import { at, makeDependency, makeTask, openRepo } from "./helpers.js"
 
 /** A task with every field set away from its default. */
@@ -87,6 +96,16 @@ describe("row mapping", () => {
       taskValues(task, values)
       expect(values).toEqual(["before", ...TASK_INSERT_COLUMNS.map((c) => row[c])])
     }
+  })
+
+  it("TASK_COLUMNS names every column of tasks once, and a row read by position maps as a row by name", () => {
+    const { db } = openRepo()
+    const columns = db.prepare("SELECT name FROM pragma_table_info('tasks')").pluck().all() as Array<string>
+    expect([...TASK_COLUMNS].sort()).toEqual([...columns].sort())
+    expect(new Set(TASK_COLUMNS).size).toBe(TASK_COLUMNS.length)
+    const row = taskToRow(fullTask("00000000-0000-4000-8000-000000000001"))
+    expect(Object.keys(row).sort()).toEqual([...TASK_COLUMNS].sort())
+    expect(valuesToTask(TASK_COLUMNS.map((c) => row[c]))).toEqual(rowToTask(row))
   })
 
   it("every field survives a trip through the database", () => {

@@ -40,6 +40,7 @@ interface ReadyHeadRow {
   readonly id: string
   readonly rank: number | null
   readonly submittedAt: string
+  readonly starved: number
 }
 
 /**
@@ -51,6 +52,19 @@ export interface ClaimOutlook {
   readonly due: Array<DueRefresh>
   readonly heads: Array<ReadyHead>
 }
+/** The head of one class of the claim order (`starved` 0 or 1), optionally of one agent type. */
+const readyHead = (starved: 0 | 1, ofType: boolean) =>
+  ofType
+    ? `SELECT * FROM (SELECT id, priority_rank AS rank, submitted_at AS submittedAt, ${starved} AS starved
+         FROM tasks INDEXED BY idx_tasks_ready_agent_rank
+         WHERE status = 'ready' AND agent_type = ? AND priority_starved = ${starved} AND priority_rank IS NOT NULL
+         ORDER BY priority_rank DESC, submitted_at ASC LIMIT 1)`
+    : `SELECT * FROM (SELECT id, priority_rank AS rank, submitted_at AS submittedAt, ${starved} AS starved
+         FROM tasks INDEXED BY idx_tasks_ready_rank
+         WHERE status = 'ready' AND priority_starved = ${starved} AND priority_rank IS NOT NULL
+         ORDER BY priority_rank DESC, submitted_at ASC LIMIT 1)`
+const readyHeadsSql = `${readyHead(0, false)} UNION ALL ${readyHead(1, false)}`
+const readyHeadsOfTypeSql = `${readyHead(0, true)} UNION ALL ${readyHead(1, true)}`
 
 /** The priority columns a refresh writes. */
 export interface StoredPriority {
@@ -59,6 +73,10 @@ export interface StoredPriority {
   readonly priorityStarved: boolean
   readonly priorityRefreshAt: string | null
 }
+
+const dueForRefreshSql = `SELECT id, status, priority, source, deadline, estimated_duration_seconds AS estimatedDurationSeconds,
+    submitted_at AS submittedAt, not_before AS notBefore, priority_rank AS rank, priority_starved AS starved
+  FROM tasks WHERE priority_refresh_at <= ? ORDER BY priority_refresh_at`
 
 export const makeClaims = (sql: Sql) => {
   const { all, get, pluck, stmt } = sql
@@ -69,28 +87,14 @@ export const makeClaims = (sql: Sql) => {
      * type): the best not yet starved and the best starved, by rank then age. The caller
      * compares the two at the current instant.
      */
-    readyHeads: (agentType: string | null): Array<ReadyHead> => {
-      const heads: Array<ReadyHead> = []
-      for (const starved of [0, 1]) {
-        const row =
-          agentType === null
-            ? get<ReadyHeadRow>(
-                `SELECT id, priority_rank AS rank, submitted_at AS submittedAt FROM tasks INDEXED BY idx_tasks_ready_rank
-                 WHERE status = 'ready' AND priority_starved = ? AND priority_rank IS NOT NULL
-                 ORDER BY priority_rank DESC, submitted_at ASC LIMIT 1`,
-                starved
-              )
-            : get<ReadyHeadRow>(
-                `SELECT id, priority_rank AS rank, submitted_at AS submittedAt FROM tasks INDEXED BY idx_tasks_ready_agent_rank
-                 WHERE status = 'ready' AND agent_type = ? AND priority_starved = ? AND priority_rank IS NOT NULL
-                 ORDER BY priority_rank DESC, submitted_at ASC LIMIT 1`,
-                agentType,
-                starved
-              )
-        if (row !== undefined) heads.push({ ...row, rank: row.rank ?? Number.NEGATIVE_INFINITY, starved: starved === 1 })
-      }
-      return heads
-    },
+    readyHeads: (agentType: string | null): Array<ReadyHead> =>
+      // Both heads in one statement (a step less per claim), each one step down its index.
+      (agentType === null ? all<ReadyHeadRow>(readyHeadsSql) : all<ReadyHeadRow>(readyHeadsOfTypeSql, agentType, agentType)).map((row) => ({
+        id: row.id,
+        rank: row.rank ?? Number.NEGATIVE_INFINITY,
+        starved: row.starved === 1,
+        submittedAt: row.submittedAt
+      })),
 
     /** RUNNING tasks whose lease expired at or before `now`. */
     expiredLeases: (now: string): Array<string> =>
@@ -115,15 +119,17 @@ export const makeClaims = (sql: Sql) => {
       get<{ at: string | null }>("SELECT min(lease_expires_at) AS at FROM tasks INDEXED BY idx_tasks_lease_expiry WHERE status = 'running'")?.at ??
       null,
 
-    /** Tasks whose stored priority is due for a refresh at `at` (the earliest `limit`), with their stored rank. */
+    /**
+     * Tasks whose stored priority is due for a refresh at `at` (the earliest `limit`), with their stored rank.
+     * Every claim runs it (0 rows almost always), so without a limit the SQL has no LIMIT clause: SQLite
+     * (3.53) plans a `LIMIT ?` by its bound value and prepares such a statement again at each run
+     * (~15 µs here, against ~3 µs for the query).
+     */
     dueForRefresh: (at: string, limit?: number): Array<DueRefresh> =>
-      all<DueRefreshRow>(
-        `SELECT id, status, priority, source, deadline, estimated_duration_seconds AS estimatedDurationSeconds,
-           submitted_at AS submittedAt, not_before AS notBefore, priority_rank AS rank, priority_starved AS starved
-         FROM tasks WHERE priority_refresh_at <= ? ORDER BY priority_refresh_at LIMIT ?`,
-        at,
-        limit ?? -1
-      ).map((r) => ({ ...r, starved: r.starved === 1 })),
+      (limit === undefined ? all<DueRefreshRow>(dueForRefreshSql, at) : all<DueRefreshRow>(`${dueForRefreshSql} LIMIT ?`, at, limit)).map((r) => ({
+        ...r,
+        starved: r.starved === 1
+      })),
 
     /** Stores a task's computed priority, its place in the claim order and its next refresh time. */
     setPriority: (id: string, p: StoredPriority): void => {

@@ -60,6 +60,20 @@ export const makeSql = (db: BetterSqlite3.Database) => {
     }
     return s
   }
+  // Statements whose rows come back as arrays of column values (raw mode), cached apart.
+  const rawCache = new Map<string, BetterSqlite3.Statement>()
+  const rawStmt = (sql: string): BetterSqlite3.Statement => {
+    let s = rawCache.get(sql)
+    if (s === undefined) {
+      s = db.prepare(sql).raw(true)
+      rawCache.set(sql, s)
+    }
+    return s
+  }
+  /** The first row's column values, in the order selected; undefined when there is none. */
+  const values = (sql: string, ...params: ReadonlyArray<unknown>) => rawStmt(sql).get(...params) as Array<unknown> | undefined
+  /** Every row's column values, in the order selected. */
+  const valuesAll = (sql: string, ...params: ReadonlyArray<unknown>) => rawStmt(sql).all(...params) as Array<Array<unknown>>
   const all = <R>(sql: string, ...params: ReadonlyArray<unknown>) => stmt(sql).all(...params) as Array<R>
   const get = <R>(sql: string, ...params: ReadonlyArray<unknown>) => stmt(sql).get(...params) as R | undefined
   const pluck = (sql: string, ...params: ReadonlyArray<unknown>) =>
@@ -91,7 +105,7 @@ export const makeSql = (db: BetterSqlite3.Database) => {
     }
   }
 
-  return { stmt, all, get, pluck, insertMany }
+  return { stmt, all, get, pluck, values, valuesAll, insertMany }
 }
 
 /** The statement layer of one repository. */

@@ -4,7 +4,17 @@
  */
 import type { TaskSource, TaskStatus } from "@abathur/domain"
 import { classifyConstraint } from "../StorageError.js"
-import { rowToTask, type StoredTask, TASK_INSERT_COLUMNS, TaskColumns, type TaskPatch, type TaskRow, taskValues } from "../TaskRows.js"
+import {
+  rowToTask,
+  type StoredTask,
+  TASK_COLUMNS,
+  TASK_INSERT_COLUMNS,
+  TaskColumns,
+  type TaskPatch,
+  type TaskRow,
+  taskValues,
+  valuesToTask
+} from "../TaskRows.js"
 import { chunks, inChunks, OPEN, placeholders, rowsOf, type Sql, statusLiteral } from "./Sql.js"
 
 /** A plan submitted with an idempotency key: its fingerprint and its tasks by key. */
@@ -35,13 +45,23 @@ export interface StatusCounts {
 
 const insertTaskSql = `INSERT INTO tasks (${TASK_INSERT_COLUMNS.join(", ")}) VALUES (${placeholders(TASK_INSERT_COLUMNS.length)})`
 
+/** The fields updateTask sets (in the order its SQL names them), each with a bit of its own. */
+const patchKeys = Object.keys(TaskColumns).sort() as Array<keyof TaskPatch>
+const patchBit = new Map<string, number>(patchKeys.map((k, i) => [k, 1 << i]))
+
+// Whole tasks are read by position (raw rows), their columns named in TASK_COLUMNS' order.
+const selectedColumns = TASK_COLUMNS.join(", ")
+const selectTaskById = `SELECT ${selectedColumns} FROM tasks WHERE id = ?`
+
 export const makeTasks = (sql: Sql) => {
-  const { all, get, pluck, stmt, insertMany } = sql
+  const { all, get, pluck, stmt, values, valuesAll, insertMany } = sql
   // Set-based inserts (a plan): the same columns as insertTaskSql.
   const insertTaskRows = insertMany<StoredTask>(
     (n) => `INSERT INTO tasks (${TASK_INSERT_COLUMNS.join(", ")}) VALUES ${rowsOf(TASK_INSERT_COLUMNS.length, n)}`,
     taskValues
   )
+  /** updateTask's statements, by the bit mask of the fields they set (patchBit). */
+  const updates = new Map<number, { keys: ReadonlyArray<keyof TaskPatch>; statement: ReturnType<typeof stmt> }>()
   /** PENDING tasks, as task_stats counts them (its triggers run in every write's transaction). */
   const pendingCount = (): number => get<{ n: number }>("SELECT task_count AS n FROM task_stats WHERE status = 'pending'")?.n ?? 1
 
@@ -66,8 +86,8 @@ export const makeTasks = (sql: Sql) => {
     },
 
     getTask: (id: string): StoredTask | null => {
-      const row = get<TaskRow>("SELECT * FROM tasks WHERE id = ?", id)
-      return row === undefined ? null : rowToTask(row)
+      const row = values(selectTaskById, id)
+      return row === undefined ? null : valuesToTask(row)
     },
 
     /**
@@ -87,9 +107,9 @@ export const makeTasks = (sql: Sql) => {
     getTasks: (ids: ReadonlyArray<string>): Array<StoredTask> =>
       inChunks(
         ids,
-        (ph) => `SELECT * FROM tasks WHERE id IN (${ph})`,
-        (sql, part) => all<TaskRow>(sql, ...part)
-      ).map(rowToTask),
+        (ph) => `SELECT ${selectedColumns} FROM tasks WHERE id IN (${ph})`,
+        (sql, part) => valuesAll(sql, ...part)
+      ).map(valuesToTask),
 
     /** Which of these ids exist, with their status and depth. */
     getStates: (ids: ReadonlyArray<string>): Map<string, { status: TaskStatus; depth: number; completedAt: string | null }> => {
@@ -103,15 +123,28 @@ export const makeTasks = (sql: Sql) => {
 
     /** Sets the given fields of a task. */
     updateTask: (id: string, patch: TaskPatch): void => {
-      const keys = Object.keys(patch).sort() as Array<keyof TaskPatch>
-      if (keys.length === 0) return
-      const sql = `UPDATE tasks SET ${keys.map((k) => `${TaskColumns[k]} = ?`).join(", ")} WHERE id = ?`
-      const values = keys.map((k) => {
+      // The set of fields as a bit mask names the statement (no SQL text built per call).
+      let mask = 0
+      for (const k in patch) {
+        const bit = patchBit.get(k)
+        if (bit === undefined) throw new TypeError(`not a field updateTask sets: ${JSON.stringify(k)}`)
+        mask |= bit
+      }
+      if (mask === 0) return
+      let update = updates.get(mask)
+      if (update === undefined) {
+        const keys = patchKeys.filter((k) => (mask & patchBit.get(k)!) !== 0)
+        const columns = keys.map((k) => `${TaskColumns[k]} = ?`).join(", ")
+        update = { keys, statement: stmt(`UPDATE tasks SET ${columns} WHERE id = ?`) }
+        updates.set(mask, update)
+      }
+      const params: Array<unknown> = []
+      for (const k of update.keys) {
         const v = patch[k]
-        if (k === "resultData") return v === null || v === undefined ? null : JSON.stringify(v)
-        return typeof v === "boolean" ? (v ? 1 : 0) : v
-      })
-      stmt(sql).run(...values, id)
+        params.push(k === "resultData" ? (v === null || v === undefined ? null : JSON.stringify(v)) : typeof v === "boolean" ? (v ? 1 : 0) : v)
+      }
+      params.push(id)
+      update.statement.run(...params)
     },
 
     deleteTasks: (ids: ReadonlyArray<string>): number => {

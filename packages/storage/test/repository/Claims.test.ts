@@ -172,6 +172,8 @@ describe("the ready queue", () => {
     expect(repo.dueForRefresh(at(9)).map((f) => f.id)).toEqual([])
     expect(repo.dueForRefresh(at(10)).map((f) => f.id)).toEqual([sooner.id])
     expect(repo.dueForRefresh(at(60)).map((f) => f.id)).toEqual([sooner.id, later.id])
+    expect(repo.dueForRefresh(at(60), 1).map((f) => f.id)).toEqual([sooner.id])
+    expect(repo.dueForRefresh(at(60), 2).map((f) => f.id)).toEqual([sooner.id, later.id])
   })
 
   it("idsWithStatus and openTaskIds list in submission order", () => {
