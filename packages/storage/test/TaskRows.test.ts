@@ -1,14 +1,5 @@
 import { describe, expect, it } from "vitest"
-import {
-  rowToTask,
-  rowToTaskDependency,
-  type StoredTask,
-  TASK_COLUMNS,
-  TASK_INSERT_COLUMNS,
-  taskToRow,
-  taskValues,
-  valuesToTask
-} from "../src/TaskRows.js"
+import { rowToTask, rowToTaskDependency, type StoredTask, TASK_COLUMNS, taskToRow, taskValues, valuesToTask } from "../src/TaskRows.js"
 import { at, makeDependency, makeTask, openRepo } from "./helpers.js"
 
 /** A task with every field set away from its default. */
@@ -88,13 +79,13 @@ describe("row mapping", () => {
     expect(rowToTask({ ...row, priority_starved: 0 }).priorityStarved).toBe(false)
   })
 
-  it("taskValues gives every column of taskToRow, in TASK_INSERT_COLUMNS order", () => {
+  it("taskValues gives every column of taskToRow, in TASK_COLUMNS order", () => {
     for (const task of [fullTask("00000000-0000-4000-8000-000000000001"), makeTask()]) {
       const row = taskToRow(task)
-      expect([...TASK_INSERT_COLUMNS].sort()).toEqual(Object.keys(row).sort())
+      expect([...TASK_COLUMNS].sort()).toEqual(Object.keys(row).sort())
       const values: Array<unknown> = ["before"]
       taskValues(task, values)
-      expect(values).toEqual(["before", ...TASK_INSERT_COLUMNS.map((c) => row[c])])
+      expect(values).toEqual(["before", ...TASK_COLUMNS.map((c) => row[c])])
     }
   })
 

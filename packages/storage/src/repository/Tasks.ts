@@ -4,17 +4,7 @@
  */
 import type { TaskSource, TaskStatus } from "@abathur/domain"
 import { classifyConstraint } from "../StorageError.js"
-import {
-  rowToTask,
-  type StoredTask,
-  TASK_COLUMNS,
-  TASK_INSERT_COLUMNS,
-  TaskColumns,
-  type TaskPatch,
-  type TaskRow,
-  taskValues,
-  valuesToTask
-} from "../TaskRows.js"
+import { rowToTask, type StoredTask, TASK_COLUMNS, TaskColumns, type TaskPatch, type TaskRow, taskValues, valuesToTask } from "../TaskRows.js"
 import { chunks, inChunks, OPEN, placeholders, rowsOf, type Sql, statusLiteral } from "./Sql.js"
 
 /** A plan submitted with an idempotency key: its fingerprint and its tasks by key. */
@@ -43,7 +33,7 @@ export interface StatusCounts {
   readonly oldestWaitingAt: string | null
 }
 
-const insertTaskSql = `INSERT INTO tasks (${TASK_INSERT_COLUMNS.join(", ")}) VALUES (${placeholders(TASK_INSERT_COLUMNS.length)})`
+const insertTaskSql = `INSERT INTO tasks (${TASK_COLUMNS.join(", ")}) VALUES (${placeholders(TASK_COLUMNS.length)})`
 
 /** The fields updateTask sets (in the order its SQL names them), each with a bit of its own. */
 const patchKeys = Object.keys(TaskColumns).sort() as Array<keyof TaskPatch>
@@ -57,7 +47,7 @@ export const makeTasks = (sql: Sql) => {
   const { all, get, pluck, stmt, values, valuesAll, insertMany } = sql
   // Set-based inserts (a plan): the same columns as insertTaskSql.
   const insertTaskRows = insertMany<StoredTask>(
-    (n) => `INSERT INTO tasks (${TASK_INSERT_COLUMNS.join(", ")}) VALUES ${rowsOf(TASK_INSERT_COLUMNS.length, n)}`,
+    (n) => `INSERT INTO tasks (${TASK_COLUMNS.join(", ")}) VALUES ${rowsOf(TASK_COLUMNS.length, n)}`,
     taskValues
   )
   /** updateTask's statements, by the bit mask of the fields they set (patchBit). */
