@@ -10,15 +10,11 @@
 // checkpoint, automatic checkpoints off): `ops` single submits, one plan of `ops` tasks, `ops`
 // completions with `next` (the next claim in the same transaction, as `abathur work` does), and
 // `ops` tasks completed by `completeMany` in batches of 32 with `next` (limit 32).
-import { defaultQueueSettings, QueueConfig, TaskQueue } from "@abathur/queue"
-import { migrate } from "@abathur/schema"
-import { Database, TaskRepository } from "@abathur/storage"
 import BetterSqlite3 from "better-sqlite3"
-import { Layer, ManagedRuntime } from "effect"
-import { mkdtempSync, rmSync, statSync } from "node:fs"
-import { tmpdir } from "node:os"
+import { statSync } from "node:fs"
 import { join } from "node:path"
 import { better, defineQueue } from "plainjob"
+import { loadBuild, openQueue, seedReady, withTempDir } from "./queue.mjs"
 
 const N = Number(process.argv[2] ?? 2000)
 const SEEDED = Number(process.argv[3] ?? 20000)
@@ -47,7 +43,6 @@ const variants = {
   ]
 }
 
-const dir = mkdtempSync(join(tmpdir(), "abathur-pages-"))
 /** Pages `f` wrote to the WAL (from an empty one; automatic checkpoints are off). */
 const pages = (db, f) => {
   db.pragma("wal_checkpoint(TRUNCATE)")
@@ -65,34 +60,19 @@ console.log(
   `| schema | pages per single submit | pages per task of a ${N}-task plan | pages per claim + complete | pages per task, completeMany of ${BATCH} with next |`
 )
 console.log("|---|---:|---:|---:|---:|")
-try {
+const build = await loadBuild()
+await withTempDir("pages", async (dir) => {
   let k = 0
   for (const [name, ddl] of Object.entries(variants)) {
     const file = join(dir, `v${++k}.db`)
     const raw = new BetterSqlite3(file)
     raw.pragma("journal_mode = WAL")
-    migrate(raw, { backup: false })
+    build.migrate(raw, { backup: false })
     for (const s of ddl) raw.exec(s)
     raw.close()
-    const layer = TaskQueue.layer.pipe(
-      Layer.provideMerge(TaskRepository.layer),
-      Layer.provideMerge(Database.layer({ filename: file, backgroundCheckpoint: false })),
-      Layer.provide(QueueConfig.layer({ limits: defaultQueueSettings.limits })),
-      Layer.orDie
-    )
-    const rt = ManagedRuntime.make(layer)
-    const q = await rt.runPromise(TaskQueue)
-    const { db } = await rt.runPromise(Database)
+    const { rt, q, db } = openQueue(build, file, { backgroundCheckpoint: false })
     db.pragma("wal_autocheckpoint = 0")
-    for (let i = 0; i < SEEDED; i += 5000) {
-      const tasks = Array.from({ length: Math.min(5000, SEEDED - i) }, (_, j) => ({
-        key: `k${j}`,
-        prompt: `task ${i + j} with a prompt of some length`,
-        priority: (i + j) % 11,
-        agentType: (i + j) % 3 === 0 ? "coder" : "general"
-      }))
-      rt.runSync(q.submitPlan({ tasks }))
-    }
+    seedReady({ rt, q }, SEEDED, (i) => (i % 3 === 0 ? "coder" : "general"))
     const submit = pages(db, () => {
       for (let j = 0; j < N; j++) rt.runSync(q.submit({ prompt: `single ${j} with a prompt of some length`, priority: j % 11 }))
     })
@@ -142,6 +122,4 @@ try {
   })
   line("plainjob 0.0.14 (add, addMany, getAndMarkJobAsProcessing + markJobAsDone)", submit, plan, cycle, "(two transactions)", null)
   pj.close()
-} finally {
-  rmSync(dir, { recursive: true, force: true })
-}
+})

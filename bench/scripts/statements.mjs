@@ -41,40 +41,25 @@ BetterSqlite3.prototype.exec = function (sql) {
   return out
 }
 
-const { defaultQueueSettings, QueueConfig, TaskQueue } = await import("@abathur/queue")
-const { Database, TaskRepository } = await import("@abathur/storage")
-const { Layer, ManagedRuntime } = await import("effect")
-const { mkdtempSync, rmSync } = await import("node:fs")
-const { tmpdir } = await import("node:os")
 const { join } = await import("node:path")
+const { loadBuild, openQueue, planOf, seedReady, withTempDir } = await import("./queue.mjs")
 
 const mode = process.argv[2] ?? "next"
 const N = Number(process.argv[3] ?? 2000)
-const dir = mkdtempSync(join(tmpdir(), "abathur-statements-"))
-try {
-  const layer = TaskQueue.layer.pipe(
-    Layer.provideMerge(TaskRepository.layer),
-    Layer.provideMerge(Database.layer({ filename: join(dir, "statements.db") })),
-    Layer.provide(QueueConfig.layer({ limits: defaultQueueSettings.limits })),
-    Layer.orDie
-  )
-  const rt = ManagedRuntime.make(layer)
-  const q = await rt.runPromise(TaskQueue)
-  const plan = (n, from) => ({
-    tasks: Array.from({ length: n }, (_, j) => ({ key: `k${j}`, prompt: `task ${from + j} with a prompt`, priority: (from + j) % 11 }))
-  })
+await withTempDir("statements", async (dir) => {
+  const { rt, q } = openQueue(await loadBuild(), join(dir, "statements.db"))
   let operation
   if (mode === "submit") {
     let i = 0
-    operation = () => rt.runSync(q.submit({ prompt: `task ${i++} with a prompt`, priority: i % 11 }))
+    operation = () => rt.runSync(q.submit({ prompt: `task ${i++} with a prompt of some length`, priority: i % 11 }))
   } else if (mode === "plan") {
     let i = 0
     operation = () => {
-      rt.runSync(q.submitPlan(plan(100, i)))
+      rt.runSync(q.submitPlan(planOf(100, i)))
       i += 100
     }
   } else {
-    for (let i = 0; i < 3 * N + 400; i += 5000) rt.runSync(q.submitPlan(plan(5000, i)))
+    seedReady({ rt, q }, 3 * N + 400)
     let held = rt.runSync(q.claim({ worker: "w1" }))
     operation =
       mode === "next"
@@ -108,6 +93,4 @@ try {
     `\nin statements: ${(Number(total) / per / 1000).toFixed(0)} µs; CPU (user + system, every thread): ${((cpu.user + cpu.system) / per).toFixed(0)} µs per ${perTask === 1 ? "operation" : "task"}`
   )
   await rt.dispose()
-} finally {
-  rmSync(dir, { recursive: true, force: true })
-}
+})

@@ -12,50 +12,28 @@
 // thread) per task of each round, their median and minimum, each round on a fresh file. The
 // machine is shared: compare two builds in one run, their rounds alternating, e.g.
 //   node bench/scripts/submitcpu.mjs /tmp/base,. submit,plan10k 9
-import { mkdtempSync, realpathSync, rmSync } from "node:fs"
-import { tmpdir } from "node:os"
-import { dirname, join, resolve } from "node:path"
-import { fileURLToPath, pathToFileURL } from "node:url"
+import { join, resolve } from "node:path"
+import { pathToFileURL } from "node:url"
+import { here, loadBuild, median, openQueue, withTempDir } from "./queue.mjs"
 
-const here = dirname(fileURLToPath(import.meta.url))
 // One root, or several separated by commas: their rounds then alternate in this one process (the
 // fairest comparison on a shared machine: the builds take turns within the same seconds).
-const roots = (process.argv[2] ?? join(here, "..", "..")).split(",").map((r) => resolve(r))
+const roots = (process.argv[2] ?? here).split(",").map((r) => resolve(r))
 const modes = (process.argv[3] ?? "submit,plan100,plan10k,w2").split(",")
 const rounds = Number(process.argv[4] ?? 3)
 
-const { hierarchicalPlan } = await import(pathToFileURL(join(here, "..", "dist", "seed.js")).href)
+const { hierarchicalPlan } = await import(pathToFileURL(join(here, "bench", "dist", "seed.js")).href)
 const builds = []
-for (const root of roots) {
-  const load = (pkg) => import(pathToFileURL(join(root, "packages", pkg, "dist", "index.js")).href)
-  const { defaultQueueSettings, QueueConfig, TaskQueue } = await load("queue")
-  const { Database, TaskRepository } = await load("storage")
-  // The same instance of effect as the packages' own (resolved through the queue's dependencies).
-  const effectDir = realpathSync(join(root, "packages", "queue", "node_modules", "effect"))
-  const { Layer, ManagedRuntime } = await import(pathToFileURL(join(effectDir, "dist", "esm", "index.js")).href)
-  builds.push({ root, defaultQueueSettings, QueueConfig, TaskQueue, Database, TaskRepository, Layer, ManagedRuntime })
-}
+for (const root of roots) builds.push(await loadBuild(root))
 
 const SOURCES = ["human", "agent_requirements", "agent_planner", "agent_implementation"]
 const inputOf = (i) => ({ prompt: `independent task ${i}: write the unit tests of one module`, priority: i % 11, source: SOURCES[i % 4] })
 const planOf = (n, from) => ({ tasks: Array.from({ length: n }, (_, j) => ({ key: `t${j}`, ...inputOf(from + j) })) })
 
-const open = (b, file) => {
-  const layer = b.TaskQueue.layer.pipe(
-    b.Layer.provideMerge(b.TaskRepository.layer),
-    b.Layer.provideMerge(b.Database.layer({ filename: file })),
-    b.Layer.provide(b.QueueConfig.layer({ limits: b.defaultQueueSettings.limits })),
-    b.Layer.orDie
-  )
-  const rt = b.ManagedRuntime.make(layer)
-  return { rt, q: rt.runSync(b.TaskQueue) }
-}
-
 /** One round: `warm` operations, then `ops` measured; CPU µs per task. */
-const round = (b, mode) => {
-  const dir = mkdtempSync(join(tmpdir(), "abathur-submitcpu-"))
-  try {
-    const { rt, q } = open(b, join(dir, "q.db"))
+const round = (b, mode) =>
+  withTempDir("submitcpu", (dir) => {
+    const { rt, q } = openQueue(b, join(dir, "q.db"))
     let op, warm, ops, perOp
     if (mode === "submit") {
       let i = 0
@@ -88,17 +66,13 @@ const round = (b, mode) => {
     rt.runSync(q.status())
     void rt.dispose()
     return { cpu: (cpu.user + cpu.system) / (ops * perOp), rate: (ops * perOp) / (wall / 1000) }
-  } finally {
-    rmSync(dir, { recursive: true, force: true })
-  }
-}
+  })
 
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
 for (const mode of modes) {
   // A first round per build runs colder (compilation): not counted.
-  for (const b of builds) round(b, mode)
+  for (const b of builds) await round(b, mode)
   const rs = builds.map(() => [])
-  for (let r = 0; r < rounds; r++) for (let i = 0; i < builds.length; i++) rs[i].push(round(builds[i], mode))
+  for (let r = 0; r < rounds; r++) for (let i = 0; i < builds.length; i++) rs[i].push(await round(builds[i], mode))
   builds.forEach((b, i) => {
     const cpus = rs[i].map((r) => r.cpu)
     console.log(
