@@ -47,6 +47,46 @@ describe("abathur-server on PostgreSQL", () => {
     for (const stopped of await Promise.all([a.stop(), b.stop()])) expect(stopped.code).toBe(0)
   })
 
+  it("a lease taken through server A expires: a claim already waiting on server B gets the task, before its wait ends", async () => {
+    const a = await startServer({ db: db.url(), env })
+    const b = await startServer({ db: db.url(), env })
+    const apiA = client(a.url)
+    const apiB = client(b.url)
+    const emptyClaims = async (c: Client) => Number(/^abathur_claims_total\{result="empty"\} (\d+)$/m.exec((await c.get("/metrics")).text)?.[1] ?? -1)
+    // B's claims are waiting before the lease is taken (the first, for work that never comes, keeps
+    // B's wake-ups watching): B read the earliest lease expiry when its waiting began, and then
+    // there was none.
+    const idle = apiB.post("/v1/claims", { worker: "idle", agentType: "nobody", waitSeconds: 60 })
+    for (let i = 0; i < 500 && (await waitingClaims(apiB)) < 1; i++) await sleep(20)
+    expect(await waitingClaims(apiB)).toBe(1)
+    const emptyBefore = await emptyClaims(apiB)
+    const submitted = await apiA.post("/v1/tasks", { prompt: "outlive your worker", agentType: "coder" })
+    expect(submitted.status, submitted.text).toBe(201)
+    // B heard of the READY task (its idle claim looked again and found nothing for its type).
+    for (let i = 0; i < 500 && (await emptyClaims(apiB)) <= emptyBefore; i++) await sleep(20)
+    await sleep(300)
+    // A worker on A takes it with a short lease, and dies (no heartbeat, no completion).
+    const dying = await apiA.post("/v1/claims", { worker: "dies", agentType: "coder", leaseSeconds: 2 })
+    expect(dying.status, dying.text).toBe(200)
+    expect(dying.body.id).toBe(submitted.body.id)
+    // A claim on B, waiting up to 45 s: it gets the task once the lease expires (B learns of the
+    // lease from A's commit), not only when its wait ends (its last attempt would then recover it).
+    const started = performance.now()
+    const recovered = await apiB.post("/v1/claims", { worker: "heir", agentType: "coder", waitSeconds: 45 })
+    const waited = performance.now() - started
+    expect(recovered.status, recovered.text).toBe(200)
+    expect(recovered.body.id).toBe(submitted.body.id)
+    expect(recovered.body.leaseToken).not.toBe(dying.body.leaseToken)
+    // Not a speed bound: the lease expires 2 s in; unwoken, the claim would have waited all 45 s.
+    expect(waited, "the claim on B waited until its wait ended").toBeLessThan(40_000)
+    console.log(`lease taken on A, expired after 2 s: recovered by a claim waiting on B after ${(waited / 1000).toFixed(2)} s`)
+    // The dead worker's lease is fenced out.
+    const late = await apiA.post(`/v1/tasks/${submitted.body.id}/complete`, { leaseToken: dying.body.leaseToken })
+    expect(late.status).toBe(409)
+    for (const stopped of await Promise.all([a.stop(), b.stop()])) expect(stopped.code).toBe(0)
+    expect((await idle).status).toBe(204)
+  }, 90_000)
+
   it("two servers, 8 HTTP workers, a DAG of 2,000 tasks: each completed exactly once, in dependency order", async () => {
     const servers = await Promise.all([startServer({ db: db.url(), env }), startServer({ db: db.url(), env })])
     const apis = servers.map((s) => client(s.url))
