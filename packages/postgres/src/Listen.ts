@@ -1,5 +1,5 @@
 import pg from "pg"
-import { READY_CHANNEL } from "./Schema.js"
+import { LEASE_CHANNEL, READY_CHANNEL } from "./Schema.js"
 
 export interface ReadyListener {
   /** Stops listening and closes the connection. */
@@ -14,6 +14,12 @@ export interface ListenOptions {
    * server's), and with `null` after a reconnection (notifications may have been missed: look).
    */
   readonly onReady: (agentType: string | null) => void
+  /**
+   * When given, also called when a task entered RUNNING in a committed transaction (any server's
+   * claim: a new lease, whose expiry makes the task claimable again; migration 4's trigger). After
+   * a reconnection only `onReady(null)` is called: it stands for both.
+   */
+  readonly onLease?: () => void
   /** Pause before reconnecting after the connection dropped (default 1000 ms, doubling up to 30 s). */
   readonly reconnectMs?: number
 }
@@ -21,7 +27,8 @@ export interface ListenOptions {
 /**
  * Wake-ups across servers: one dedicated connection that `LISTEN`s on the ready channel (migration
  * 2's trigger notifies it at commit), so a server wakes its waiting workers when any server makes
- * work READY, without polling. Reconnects on its own when the connection drops.
+ * work READY, without polling; with `onLease`, on the lease channel too (migration 4), so that it
+ * knows when a lease taken anywhere expires. Reconnects on its own when the connection drops.
  */
 export const listenReady = async (options: ListenOptions): Promise<ReadyListener> => {
   let closed = false
@@ -41,6 +48,7 @@ export const listenReady = async (options: ListenOptions): Promise<ReadyListener
     const c = new pg.Client({ connectionString: options.url })
     c.on("notification", (msg) => {
       if (msg.channel === READY_CHANNEL) options.onReady(msg.payload ?? null)
+      else if (msg.channel === LEASE_CHANNEL) options.onLease?.()
     })
     const lost = () => {
       if (closed || client !== c) return
@@ -53,7 +61,7 @@ export const listenReady = async (options: ListenOptions): Promise<ReadyListener
     client = c
     try {
       await c.connect()
-      await c.query(`LISTEN ${READY_CHANNEL}`)
+      await c.query(options.onLease === undefined ? `LISTEN ${READY_CHANNEL}` : `LISTEN ${READY_CHANNEL}; LISTEN ${LEASE_CHANNEL}`)
       pause = options.reconnectMs ?? 1000
     } catch (error) {
       if (client === c) client = null

@@ -222,11 +222,32 @@ DROP INDEX IF EXISTS idx_tasks_open_depth;
 CREATE INDEX idx_tasks_open_depth ON tasks(dependency_depth) WHERE status IN ('pending', 'blocked', 'ready', 'running') AND dependency_depth > 0;
 `
 
+/**
+ * Version 4: lease expiries seen by every server. A task that enters RUNNING (a claim, with a new
+ * lease) notifies the channel `abathur_lease` at commit, without a payload (one notification per
+ * transaction, none for a rollback): a server whose claims wait reads the earliest lease expiry
+ * again, so that it recovers a lease taken through another server when that lease expires. A
+ * heartbeat (RUNNING stays RUNNING) notifies nobody: a later expiry only makes a wake-up early.
+ */
+const LEASE_NOTIFY_V4 = `
+CREATE FUNCTION abathur_notify_lease() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM pg_notify('abathur_lease', '');
+  RETURN NULL;
+END $$;
+CREATE TRIGGER trg_tasks_notify_lease AFTER UPDATE OF status ON tasks
+  FOR EACH ROW WHEN (NEW.status = 'running' AND OLD.status IS DISTINCT FROM 'running') EXECUTE FUNCTION abathur_notify_lease();
+`
+
+/** The channel a task that entered RUNNING (a new lease) is announced on (no payload). */
+export const LEASE_CHANNEL = "abathur_lease"
+
 /** Every migration, in order. Append only: a released migration is never changed. */
 export const PgMigrations: ReadonlyArray<PgMigration> = [
   { version: 1, name: "queue", up: TASKS_V1 + STATS_V1 + INDEXES_V1 },
   { version: 2, name: "ready-notify", up: READY_NOTIFY_V2 },
-  { version: 3, name: "index-diet", up: INDEX_DIET_V3 }
+  { version: 3, name: "index-diet", up: INDEX_DIET_V3 },
+  { version: 4, name: "lease-notify", up: LEASE_NOTIFY_V4 }
 ]
 
 /** The schema version this code writes. */

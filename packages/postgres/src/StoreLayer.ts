@@ -26,9 +26,10 @@ export interface OpenStoreService {
   readonly migration: OpenedMigration
   /**
    * PostgreSQL only: hears other processes make tasks READY (LISTEN/NOTIFY), so that a worker
-   * wakes without polling. Null on SQLite (watch the WAL file, or `PRAGMA data_version`).
+   * wakes without polling, and with `onLease` take leases (a task entered RUNNING: its expiry
+   * makes it claimable again). Null on SQLite (watch the WAL file, or `PRAGMA data_version`).
    */
-  readonly listenReady: ((onReady: (agentType: string | null) => void) => Promise<ReadyListener>) | null
+  readonly listenReady: ((onReady: (agentType: string | null) => void, onLease?: () => void) => Promise<ReadyListener>) | null
 }
 
 /** The open store beside the queue. */
@@ -65,7 +66,8 @@ const postgresQueue = (url: string, options: QueueLayerOptions) =>
           Effect.map(pg.Postgres, (db) => ({
             kind: "postgres" as const,
             migration: { ...db.migration, backup: null },
-            listenReady: (onReady: (agentType: string | null) => void) => pg.listenReady({ url, onReady })
+            listenReady: (onReady: (agentType: string | null) => void, onLease?: () => void) =>
+              pg.listenReady({ url, onReady, ...(onLease !== undefined && { onLease }) })
           }))
         ).pipe(
           Layer.provideMerge(pg.PostgresQueue.layer({ url, ...(options.maxConnections !== undefined && { maxConnections: options.maxConnections }) }))

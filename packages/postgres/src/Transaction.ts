@@ -40,6 +40,17 @@ export const isRetryable = (error: unknown): boolean => {
   return code === "40001" || code === "40P01"
 }
 
+/**
+ * A prepared statement whose cached plan PostgreSQL refuses because its result columns changed
+ * ("cached plan must not change result type", 0A000): another process changed the schema (a newer
+ * version migrating) since this connection prepared it. The connection is replaced and the
+ * transaction rerun; a fresh connection prepares every statement again.
+ */
+export const isStalePlan = (error: unknown): boolean => {
+  const { code, routine, message } = (error ?? {}) as { code?: unknown; routine?: unknown; message?: unknown }
+  return code === "0A000" && (routine === "RevalidateCachedQuery" || (typeof message === "string" && message.includes("cached plan")))
+}
+
 /** A shared rule that needs the exclusive lock (see `shared`); never seen by callers. */
 class Escalate extends Error {}
 
@@ -137,7 +148,7 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 export const runTransaction = async <A>(pool: pg.Pool, rule: (store: PgTaskRepository) => Step<A>, options: TransactionOptions = {}): Promise<A> => {
   const begin = `BEGIN ISOLATION LEVEL ${options.isolation ?? "SERIALIZABLE"}${options.readOnly === true ? " READ ONLY" : ""}`
   const maxAttempts = options.maxAttempts ?? 100
-  const client = await pool.connect()
+  let client = await pool.connect()
   let broken: Error | undefined
   // The server may end the connection while it is checked out (idle_in_transaction_session_timeout,
   // a restart): node-postgres then emits "error" on the client, which must not crash the process;
@@ -146,18 +157,32 @@ export const runTransaction = async <A>(pool: pg.Pool, rule: (store: PgTaskRepos
     broken = error
   }
   client.on("error", lost)
+  // The connection's prepared statements outlived a schema change: discard it, take another.
+  let held = true
+  const replace = async (stale: unknown): Promise<void> => {
+    client.off("error", lost)
+    client.release(stale instanceof Error ? stale : new Error("stale prepared statements"))
+    held = false
+    broken = undefined
+    client = await pool.connect()
+    held = true
+    client.on("error", lost)
+  }
   // A shared rule that found work for the exclusive lock runs again under it.
   let exclusive = options.shared !== true
   try {
     for (let attempt = 1; ; attempt++) {
       // A retryable failure seen by any statement dooms the attempt, even if the rule caught it.
       let conflict: unknown
+      // Likewise a prepared statement whose plan went stale (see `isStalePlan`).
+      let stale: unknown
       // Likewise a shared rule that must run again under the exclusive lock.
       let escalate = false
       const watched: PgTaskRepository["client"] = {
         query: (query, values) =>
           (typeof query === "string" ? client.query(query, values) : client.query(query)).catch((error: unknown) => {
             if (isRetryable(error)) conflict ??= error
+            else if (isStalePlan(error)) stale ??= error
             throw error
           })
       }
@@ -179,6 +204,7 @@ export const runTransaction = async <A>(pool: pg.Pool, rule: (store: PgTaskRepos
         }
         if (escalate) throw new Escalate("escalated")
         if (conflict !== undefined) throw conflict
+        if (stale !== undefined) throw stale
         await client.query("COMMIT")
         return value
       } catch (error) {
@@ -192,6 +218,11 @@ export const runTransaction = async <A>(pool: pg.Pool, rule: (store: PgTaskRepos
           exclusive = true
           continue
         }
+        if (stale !== undefined && conflict === undefined && attempt < maxAttempts) {
+          options.onRetry?.(attempt, stale)
+          await replace(stale)
+          continue
+        }
         const cause = conflict ?? error
         if (!isRetryable(cause) || attempt >= maxAttempts) throw error
         options.onRetry?.(attempt, cause)
@@ -199,7 +230,9 @@ export const runTransaction = async <A>(pool: pg.Pool, rule: (store: PgTaskRepos
       }
     }
   } finally {
-    client.off("error", lost)
-    client.release(broken)
+    if (held) {
+      client.off("error", lost)
+      client.release(broken)
+    }
   }
 }

@@ -61,11 +61,61 @@ describe("wake-ups across servers", () => {
     }
   })
 
+  it("with onLease, announce a task that entered RUNNING (a new lease) at commit, once per transaction, and nothing for a heartbeat or a rollback", async () => {
+    const ready: Array<string | null> = []
+    const leases: Array<string> = []
+    const listener = await listenReady({ url, onReady: (agentType) => void ready.push(agentType), onLease: () => void leases.push("lease") })
+    try {
+      const [first, second, third] = [task("ready", "leased"), task("ready", "leased"), task("ready", "leased")]
+      await runTransaction(pool, (s) => s.insertTasks([first, second, third]))
+      expect(await collect(ready, 1)).toEqual(["leased"])
+      const lease = (id: string, expires: string) => ({ status: "running" as const, leaseToken: `t-${id}`, leaseExpiresAt: expires })
+      // Two claims in one transaction: one announcement.
+      await runTransaction(pool, function* (s) {
+        yield* s.updateTask(first.id, lease(first.id, "2026-01-01T00:01:00.000Z"))
+        yield* s.updateTask(second.id, lease(second.id, "2026-01-01T00:02:00.000Z"))
+      })
+      expect(await collect(leases, 1)).toEqual(["lease"])
+      // A heartbeat (RUNNING stays RUNNING, a later expiry) and a rolled-back claim: nothing.
+      await runTransaction(pool, (s) => s.updateTask(first.id, { status: "running", leaseExpiresAt: "2026-01-01T00:05:00.000Z" }))
+      await expect(
+        runTransaction(pool, function* (s) {
+          yield* s.updateTask(third.id, lease(third.id, "2026-01-01T00:03:00.000Z"))
+          throw new Error("changed its mind")
+        })
+      ).rejects.toThrow("changed its mind")
+      // Then a claim that commits: the second announcement, and the only other one.
+      await runTransaction(pool, (s) => s.updateTask(third.id, lease(third.id, "2026-01-01T00:04:00.000Z")))
+      expect(await collect(leases, 2)).toEqual(["lease", "lease"])
+      await new Promise((resolve) => setTimeout(resolve, 200))
+      expect(leases).toEqual(["lease", "lease"])
+      expect(ready).toEqual(["leased"])
+    } finally {
+      await listener.close()
+    }
+  })
+
+  it("without onLease, hear nothing of leases", async () => {
+    const heard: Array<string | null> = []
+    const listener = await listenReady({ url, onReady: (agentType) => void heard.push(agentType) })
+    try {
+      const claimed = task("ready", "quiet")
+      await runTransaction(pool, (s) => s.insertTask(claimed))
+      expect(await collect(heard, 1)).toEqual(["quiet"])
+      await runTransaction(pool, (s) => s.updateTask(claimed.id, { status: "running", leaseToken: "t", leaseExpiresAt: "2026-01-01T00:01:00.000Z" }))
+      const channels = await pool.query<{ n: number }>("SELECT count(*)::integer AS n FROM pg_stat_activity WHERE query = 'LISTEN abathur_ready'")
+      expect(channels.rows[0]!.n).toBe(1)
+      expect(heard).toEqual(["quiet"])
+    } finally {
+      await listener.close()
+    }
+  })
+
   it("reconnect after the connection is lost, and say so (notifications may have been missed)", async () => {
     const heard: Array<string | null> = []
     const listener = await listenReady({ url, reconnectMs: 20, onReady: (agentType) => void heard.push(agentType) })
     try {
-      await pool.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query = 'LISTEN abathur_ready' AND pid <> pg_backend_pid()")
+      await pool.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE 'LISTEN abathur_%' AND pid <> pg_backend_pid()")
       expect(await collect(heard, 1)).toEqual([null])
       await runTransaction(pool, (s) => s.insertTask(task("ready", "reviewer")))
       expect(await collect(heard, 2)).toEqual([null, "reviewer"])

@@ -24,14 +24,15 @@ describe("migrations", () => {
   it("create the schema once: a second run (and a concurrent one) applies nothing", async () => {
     const { pool } = await freshDatabase()
     const [a, b] = await Promise.all([migrate(pool), migrate(pool)])
-    expect([a.applied, b.applied].sort((x, y) => y.length - x.length)).toEqual([[1, 2, 3], []])
+    expect([a.applied, b.applied].sort((x, y) => y.length - x.length)).toEqual([[1, 2, 3, 4], []])
     const again = await migrate(pool)
     expect(again).toEqual({ fromVersion: PG_LATEST_VERSION, toVersion: PG_LATEST_VERSION, applied: [] })
     const versions = await pool.query("SELECT version, name FROM schema_migrations ORDER BY version")
     expect(versions.rows).toEqual([
       { version: 1, name: "queue" },
       { version: 2, name: "ready-notify" },
-      { version: 3, name: "index-diet" }
+      { version: 3, name: "index-diet" },
+      { version: 4, name: "lease-notify" }
     ])
   })
 
@@ -65,10 +66,10 @@ describe("migrations", () => {
     await pool.query(
       "INSERT INTO tasks (id, prompt, status, submitted_at, last_updated_at) VALUES ('t1', 'p', 'blocked', '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z')"
     )
-    expect(await migrate(pool)).toEqual({ fromVersion: 1, toVersion: PG_LATEST_VERSION, applied: [2, 3] })
+    expect(await migrate(pool)).toEqual({ fromVersion: 1, toVersion: PG_LATEST_VERSION, applied: [2, 3, 4] })
     expect((await pool.query("SELECT id FROM tasks")).rows).toEqual([{ id: "t1" }])
     const triggers = await pool.query("SELECT tgname FROM pg_trigger WHERE tgname LIKE 'trg_tasks_notify%' ORDER BY 1")
-    expect(triggers.rows.map((r) => r.tgname)).toEqual(["trg_tasks_notify_ready_insert", "trg_tasks_notify_ready_update"])
+    expect(triggers.rows.map((r) => r.tgname)).toEqual(["trg_tasks_notify_lease", "trg_tasks_notify_ready_insert", "trg_tasks_notify_ready_update"])
   })
 
   it("refuse a database newer than the code and leave it unchanged", async () => {

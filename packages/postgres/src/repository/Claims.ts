@@ -4,7 +4,7 @@
  */
 import type { ClaimOutlook, DueRefresh, ReadyHead, StoredPriority } from "@abathur/storage"
 import type { Step } from "../Step.js"
-import { type PgTaskRow, PgSql } from "./Sql.js"
+import { type PgTaskRow, PgSql, TASK_ROW } from "./Sql.js"
 
 /**
  * The CTEs `fresh` and `starved`: the head of each class of the claim order among READY tasks with
@@ -12,7 +12,7 @@ import { type PgTaskRow, PgSql } from "./Sql.js"
  */
 const headsSql = (agentParam: string | null): string => {
   const head = (starved: boolean) =>
-    `SELECT * FROM tasks WHERE status = 'ready' ${agentParam === null ? "" : `AND agent_type = ${agentParam}`} AND priority_starved = ${starved}
+    `SELECT ${TASK_ROW} FROM tasks WHERE status = 'ready' ${agentParam === null ? "" : `AND agent_type = ${agentParam}`} AND priority_starved = ${starved}
        AND priority_rank IS NOT NULL ORDER BY priority_rank DESC, submitted_at ASC, seq ASC LIMIT 1 FOR UPDATE SKIP LOCKED`
   return `fresh AS (${head(false)}), starved AS (${head(true)})`
 }
@@ -44,7 +44,7 @@ export class Claims extends PgSql {
     // Both heads in one round trip; their whole rows are kept for the load that follows a claim's
     // choice (`takeLocked`).
     const rows = yield* this.rows<PgTaskRow>(
-      `WITH ${headsSql(agentType === null ? null : "$1")} SELECT * FROM fresh UNION ALL SELECT * FROM starved`,
+      `WITH ${headsSql(agentType === null ? null : "$1")} SELECT ${TASK_ROW} FROM fresh UNION ALL SELECT ${TASK_ROW} FROM starved`,
       agentType === null ? [] : [agentType]
     )
     return this.heads(rows)
@@ -56,11 +56,11 @@ export class Claims extends PgSql {
    */
   *claimOutlook(at: string, agentType: string | null): Step<ClaimOutlook> {
     const rows = yield* this.rows<PgTaskRow & { part: number }>(
-      `WITH expired AS (SELECT * FROM tasks WHERE status = 'running' AND lease_expires_at <= $1),
-         due AS (SELECT * FROM tasks WHERE priority_refresh_at <= $1 ORDER BY priority_refresh_at FOR UPDATE SKIP LOCKED),
+      `WITH expired AS (SELECT ${TASK_ROW} FROM tasks WHERE status = 'running' AND lease_expires_at <= $1),
+         due AS (SELECT ${TASK_ROW} FROM tasks WHERE priority_refresh_at <= $1 ORDER BY priority_refresh_at FOR UPDATE SKIP LOCKED),
          ${headsSql(agentType === null ? null : "$2")}
-       SELECT 1 AS part, '' AS k, * FROM fresh UNION ALL SELECT 2, '', * FROM starved
-       UNION ALL SELECT 3, priority_refresh_at, * FROM due UNION ALL SELECT 4, lease_expires_at, * FROM expired
+       SELECT 1 AS part, '' AS k, ${TASK_ROW} FROM fresh UNION ALL SELECT 2, '', ${TASK_ROW} FROM starved
+       UNION ALL SELECT 3, priority_refresh_at, ${TASK_ROW} FROM due UNION ALL SELECT 4, lease_expires_at, ${TASK_ROW} FROM expired
        ORDER BY part, k`,
       agentType === null ? [at] : [at, agentType]
     )

@@ -2,7 +2,7 @@
  * What every group of the PostgreSQL task repository shares: the connection, the statement helpers,
  * the row mapping and the classification of constraint errors.
  */
-import { ConstraintViolation, rowToTask, type StoredTask, type TaskRow } from "@abathur/storage"
+import { ConstraintViolation, rowToTask, type StoredTask, TASK_COLUMNS, type TaskRow } from "@abathur/storage"
 import type { QueryConfig, QueryResult } from "pg"
 import type { Queryable, Step } from "../Step.js"
 
@@ -13,6 +13,13 @@ export type PgTaskRow = Omit<TaskRow, "priority_starved" | "ancestor_gated"> & {
   readonly priority_starved: boolean
   readonly ancestor_gated: boolean
 }
+
+/**
+ * The columns of a `tasks` row as this code reads it, by name, never `*`: a prepared statement
+ * keeps its result columns when another process (a newer version) adds a column to `tasks`, where
+ * PostgreSQL would refuse a cached `SELECT *` plan ("cached plan must not change result type").
+ */
+export const TASK_ROW = TASK_COLUMNS.join(", ")
 
 /** Maps a `tasks` row to the model, through the SQLite mapper (one mapping for both stores). */
 export const pgRowToTask = (row: PgTaskRow): StoredTask =>

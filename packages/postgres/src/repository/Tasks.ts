@@ -5,7 +5,7 @@
 import type { TaskStatus } from "@abathur/domain"
 import { type ListFilter, type PlanSubmission, type StatusCounts, type StoredTask, TaskColumns, type TaskPatch, taskToRow } from "@abathur/storage"
 import type { Step } from "../Step.js"
-import { OPEN, pgRowToTask, PgSql, type PgTaskRow } from "./Sql.js"
+import { OPEN, pgRowToTask, PgSql, type PgTaskRow, TASK_ROW } from "./Sql.js"
 
 /** The column values of a task for `json_populate_recordset` (booleans as booleans). */
 const taskToPgRow = (task: StoredTask) => ({
@@ -31,13 +31,13 @@ export class Tasks extends PgSql {
   }
 
   *getTask(id: string): Step<StoredTask | null> {
-    const row = this.takeLocked(id) ?? (yield* this.one<PgTaskRow>("SELECT * FROM tasks WHERE id = $1", [id]))
+    const row = this.takeLocked(id) ?? (yield* this.one<PgTaskRow>(`SELECT ${TASK_ROW} FROM tasks WHERE id = $1`, [id]))
     return row === undefined ? null : pgRowToTask(row)
   }
 
   /** `getTask`, the row locked until the transaction ends (a rule under the shared write lock). */
   *getTaskForUpdate(id: string): Step<StoredTask | null> {
-    const row = this.takeLocked(id) ?? (yield* this.one<PgTaskRow>("SELECT * FROM tasks WHERE id = $1 FOR UPDATE", [id]))
+    const row = this.takeLocked(id) ?? (yield* this.one<PgTaskRow>(`SELECT ${TASK_ROW} FROM tasks WHERE id = $1 FOR UPDATE`, [id]))
     return row === undefined ? null : pgRowToTask(row)
   }
 
@@ -53,7 +53,7 @@ export class Tasks extends PgSql {
 
   *getTasks(ids: ReadonlyArray<string>): Step<Array<StoredTask>> {
     if (ids.length === 0) return []
-    return (yield* this.rows<PgTaskRow>("SELECT * FROM tasks WHERE id = ANY($1::text[])", [ids])).map(pgRowToTask)
+    return (yield* this.rows<PgTaskRow>(`SELECT ${TASK_ROW} FROM tasks WHERE id = ANY($1::text[])`, [ids])).map(pgRowToTask)
   }
 
   /** Sets the given fields of a task. */
@@ -102,7 +102,7 @@ export class Tasks extends PgSql {
     const filtered = where.length > 0 ? `WHERE ${where.join(" AND ")}` : ""
     const order = "ORDER BY calculated_priority DESC, submitted_at ASC, seq ASC"
     const page = filter.limit === undefined && filter.offset === undefined ? "" : `LIMIT ${p(filter.limit ?? null)} OFFSET ${p(filter.offset ?? 0)}`
-    return (yield* this.rows<PgTaskRow>(`SELECT * FROM tasks ${filtered} ${order} ${page}`, params)).map(pgRowToTask)
+    return (yield* this.rows<PgTaskRow>(`SELECT ${TASK_ROW} FROM tasks ${filtered} ${order} ${page}`, params)).map(pgRowToTask)
   }
 
   /** Counts and sums per status (kept by triggers), deepest open task, oldest waiting task. */
@@ -131,7 +131,7 @@ export class Tasks extends PgSql {
 
   /** The task submitted with this idempotency key, if any. */
   *taskByIdempotencyKey(key: string): Step<StoredTask | null> {
-    const row = yield* this.one<PgTaskRow>("SELECT * FROM tasks WHERE idempotency_key = $1", [key])
+    const row = yield* this.one<PgTaskRow>(`SELECT ${TASK_ROW} FROM tasks WHERE idempotency_key = $1`, [key])
     return row === undefined ? null : pgRowToTask(row)
   }
 
