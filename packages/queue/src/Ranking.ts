@@ -128,31 +128,34 @@ export function* refreshById(tx: Tx, id: string, now: number): Step<void> {
  * whose urgency has risen by a step, or that have just crossed the starvation horizon.
  */
 export function* refreshDue(tx: Tx, now: number): Step<number> {
-  // One query reads every due task; one prepared UPDATE per task writes it back (only a task
-  // with a deadline needs its dependents counted).
+  // The crossings of the horizon in one statement (after a long idle nearly every READY task
+  // crosses at once: one UPDATE per task took seconds); then one query reads the tasks still due
+  // (deadlines, instants waited for) and one prepared UPDATE per task writes each back.
+  const crossed = yield* crossHorizons(tx, now)
   const due = yield* tx.store.dueForRefresh(formatTimestamp(now))
-  for (const f of due) if (!(yield* crossHorizon(tx, f, now))) yield* rerank(tx, f, now)
-  return due.length
+  for (const f of due) yield* rerank(tx, f, now)
+  return crossed + due.length
 }
 
 /**
- * Moves a READY task without a deadline into the starved class once it is within one refresh
- * step of the horizon (its refresh time is set early, see `scoreAt`): its score stops growing
- * at its rank's value at the horizon, at most a step above the formula until then, and nothing
- * about it moves with time any more (no need to count its dependents). False when that does
- * not apply.
+ * Moves READY tasks without a deadline into the starved class once they are within one refresh
+ * step of the horizon (their refresh time is set early, see `scoreAt`): a task's score stops
+ * growing at its rank's value at the horizon, at most a step above the formula until then, and
+ * nothing about it moves with time any more (no need to count its dependents). Every task due
+ * for that at `now` moves in one statement (SQL), its rank `rankedScore` at its horizon to the
+ * micropoint, as computed here (tested for parity).
  */
-function* crossHorizon(tx: Tx, f: DueRefresh, now: number): Step<boolean> {
+function* crossHorizons(tx: Tx, now: number): Step<number> {
   const p = tx.settings.priority
   const rate = starvationRate(p)
-  const waitingSince = ms(f.submittedAt) ?? 0
-  const horizonAt = waitingSince + p.starvationHorizonSeconds * 1000
-  if (f.deadline !== null || f.rank === null || f.starved || rate === 0 || now < horizonAt - p.refreshStep / rate) return false
-  const score = rankedScore({ rank: f.rank, starved: false, waitingSince }, horizonAt, p)
-  // The stored score (calculated_priority) keeps its last value: reads derive the score from
-  // the rank, and leaving it spares an index and the statistics trigger per crossing.
-  yield* tx.store.updateTask(f.id, { priorityRank: score, priorityStarved: true, priorityRefreshAt: null })
-  return true
+  if (rate === 0) return 0
+  return yield* tx.store.crossHorizons({
+    at: formatTimestamp(now),
+    atMs: now,
+    rate,
+    horizonMs: p.starvationHorizonSeconds * 1000,
+    leadMs: p.refreshStep / rate
+  })
 }
 
 function* rerank(tx: Tx, f: DueRefresh, now: number): Step<void> {

@@ -178,6 +178,28 @@ describe("the freshness bound", () => {
     })
   )
 
+  queueTest("after a long idle the first claim moves every task across the horizon in one statement, not one per task", () =>
+    Effect.gen(function* () {
+      const q = yield* TaskQueue
+      const { db } = yield* Database
+      yield* q.submitPlan({ tasks: Array.from({ length: 400 }, (_, i) => ({ key: `t${i}`, prompt: `t${i}`, priority: i % 11 })) })
+      // A quiet night: every task is past its horizon at the next claim.
+      yield* TestClock.adjust(Duration.hours(8))
+      const due = (db.prepare("SELECT count(*) AS n FROM tasks WHERE priority_refresh_at IS NOT NULL").get() as { n: number }).n
+      expect(due).toBe(400)
+      // Count the statements the claim runs (every prepared statement runs through these).
+      const proto = Object.getPrototypeOf(db.prepare("SELECT 1")) as Record<"run" | "get" | "all" | "iterate" | "raw", unknown>
+      const spies = (["run", "get", "all", "iterate"] as const).map((m) => vi.spyOn(proto as never, m as never))
+      const first = yield* q.claim({ worker: "w" })
+      const statements = spies.reduce((n, s) => n + s.mock.calls.length, 0)
+      for (const s of spies) s.mockRestore()
+      expect(first).not.toBeNull()
+      expect(statements, "statements run by the first claim after the idle").toBeLessThanOrEqual(12)
+      expect((db.prepare("SELECT count(*) AS n FROM tasks WHERE priority_starved = 1 AND status = 'ready'").get() as { n: number }).n).toBe(399)
+      yield* checkInvariants({ freshness: true })
+    })
+  )
+
   queueTest("a task with a deadline is refreshed as its urgency rises, and not after the deadline", () =>
     Effect.gen(function* () {
       const q = yield* TaskQueue
