@@ -71,7 +71,17 @@ export function* priorityOf(tx: Tx, task: StoredTask, now: number, openDependent
  */
 export const scoreAt = (tx: Tx, status: TaskStatus, facts: PriorityFacts, now: number, id: string, notBefore: string | null): StoredPriority => {
   const p = tx.settings.priority
-  const r = priorityRank(facts, now, p)
+  const rate = starvationRate(p)
+  const horizonAt = facts.waitingSince + p.starvationHorizonSeconds * 1000
+  // How long before the horizon a task may cross it: starvation's last refresh step.
+  const lead = rate > 0 ? p.refreshStep / rate : 0
+  // A READY task with a deadline re-ranked within that step crosses now, its starvation at the
+  // horizon's value (at most a step above the formula until then, as for a task without one) and
+  // its urgency at `now`; so the crossings of a plan's deadline tasks spread like the others'.
+  const early = status === "ready" && facts.deadline !== null && rate > 0 && now < horizonAt && now >= horizonAt - lead
+  // (Waiting from a millisecond more than the horizon before `now`: starvation is capped, and so
+  // the task counts as past the horizon whatever the rounding.)
+  const r = priorityRank(early ? { ...facts, waitingSince: facts.waitingSince - (horizonAt - now) - 1 } : facts, now, p)
   const startAt = notBefore === null ? null : ms(notBefore)
   if (status === "ready" && startAt !== null && startAt > now) {
     // Waiting for its instant: out of the claim index (no rank) until the due refresh at that
@@ -79,13 +89,13 @@ export const scoreAt = (tx: Tx, status: TaskStatus, facts: PriorityFacts, now: n
     return { calculatedPriority: r.calculatedPriority, priorityRank: null, priorityStarved: false, priorityRefreshAt: notBefore }
   }
   let refreshAt = r.refreshAt
-  const rate = starvationRate(p)
-  if (refreshAt !== null && !r.starved && facts.deadline === null && rate > 0) {
+  if (refreshAt !== null && !r.starved && rate > 0) {
     // Tasks submitted together reach the horizon together: each crosses at an instant of its
     // own within the last refresh step before it (by its id), so that a busy queue spreads a
-    // big plan's crossing over many claims instead of stalling one of them.
-    const horizonAt = facts.waitingSince + p.starvationHorizonSeconds * 1000
-    refreshAt = Math.max(now, Math.ceil(horizonAt - spreadOf(id) * (p.refreshStep / rate)))
+    // big plan's crossing over many claims instead of stalling one of them. (A task with a
+    // deadline keeps an earlier urgency step.)
+    const crossAt = Math.max(now, Math.ceil(horizonAt - spreadOf(id) * lead))
+    refreshAt = facts.deadline === null ? crossAt : Math.min(refreshAt, crossAt)
   }
   return {
     calculatedPriority: r.calculatedPriority,
