@@ -208,8 +208,7 @@ export const w4 = async (ctx: Ctx): Promise<WorkloadResult> => {
     if (slow !== null) notes.push(slow)
     const byTime = lat.map((_, i) => i).sort((a, b) => lat[a]! - lat[b]!)
     const slowest = byTime.slice(Math.floor(byTime.length * 0.99))
-    const gcOf = (i: number) =>
-      gcs.reduce((ms, [s, d]) => ms + Math.max(0, Math.min(s + d, starts[i]! + lat[i]!) - Math.max(s, starts[i]!)), 0)
+    const gcOf = (i: number) => gcs.reduce((ms, [s, d]) => ms + Math.max(0, Math.min(s + d, starts[i]! + lat[i]!) - Math.max(s, starts[i]!)), 0)
     const sum = (xs: ReadonlyArray<number>) => xs.reduce((a, b) => a + b, 0)
     const slowReranked = slowest.map((i) => reranked[i]!)
     const slowGc = slowest.map(gcOf)

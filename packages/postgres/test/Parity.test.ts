@@ -273,10 +273,23 @@ describe("the PostgreSQL store and the SQLite repository", () => {
     const int = (k: number) => Math.floor(rand() * k)
     const tasks = Array.from({ length: 300 }, (_, i) => {
       const submitted = now - int(2 * horizonMs + 1)
-      const facts = { priority: int(11), source: "human" as const, deadline: null, estimatedDurationSeconds: null, openDependents: int(30), waitingSince: submitted }
+      const facts = {
+        priority: int(11),
+        source: "human" as const,
+        deadline: null,
+        estimatedDurationSeconds: null,
+        openDependents: int(30),
+        waitingSince: submitted
+      }
       const r = priorityRank(facts, submitted + int(horizonMs / 2), p)
       return makeTask(
-        { prompt: `crossing ${i}`, priority: facts.priority, submittedAt: formatTimestamp(submitted), lastUpdatedAt: formatTimestamp(submitted), status: "ready" },
+        {
+          prompt: `crossing ${i}`,
+          priority: facts.priority,
+          submittedAt: formatTimestamp(submitted),
+          lastUpdatedAt: formatTimestamp(submitted),
+          status: "ready"
+        },
         {
           calculatedPriority: r.calculatedPriority,
           priorityRank: r.rank,
@@ -291,7 +304,10 @@ describe("the PostgreSQL store and the SQLite repository", () => {
     expect(await same("crossHorizons", crossing)).toBeGreaterThan(100)
     await same("crossHorizons", crossing)
     // Every field, ranks to the last bit (their JSON is the shortest text that reads back as the same number).
-    await sameSet("getTasks", tasks.map((t) => t.id))
+    await sameSet(
+      "getTasks",
+      tasks.map((t) => t.id)
+    )
     await same("readyHeads", null)
   })
 })

@@ -4,15 +4,7 @@
  * the horizon, to the micropoint); the claim order depends on those ranks to the last bit (ties
  * go to the older task), so they must be the very same numbers.
  */
-import {
-  formatTimestamp,
-  parseTimestamp,
-  PrioritySettings,
-  priorityRank,
-  rankedScore,
-  starvationRate,
-  type TaskSource
-} from "@abathur/domain"
+import { formatTimestamp, parseTimestamp, PrioritySettings, priorityRank, rankedScore, starvationRate, type TaskSource } from "@abathur/domain"
 import { describe, expect, it } from "vitest"
 import type { StoredTask } from "../src/TaskRows.js"
 import { makeTask, withTasks } from "./helpers.js"
@@ -40,7 +32,11 @@ const crossedOneByOne = (t: StoredTask, now: number, p: PrioritySettings): numbe
 const SETTINGS: ReadonlyArray<PrioritySettings> = [
   PrioritySettings.parse({}),
   PrioritySettings.parse({ starvationHorizonSeconds: 900, refreshStep: 0.25 }),
-  PrioritySettings.parse({ weights: { base: 3, urgency: 0.7, dependency: 0.3, starvation: 2.2, source: 0.1 }, starvationHorizonSeconds: 7777.7, refreshStep: 1 })
+  PrioritySettings.parse({
+    weights: { base: 3, urgency: 0.7, dependency: 0.3, starvation: 2.2, source: 0.1 },
+    starvationHorizonSeconds: 7777.7,
+    refreshStep: 1
+  })
 ]
 
 describe("crossHorizons", () => {
@@ -94,7 +90,11 @@ describe("crossHorizons", () => {
         const after = repo.getTask(t.id)!
         const rank = expected[i]!
         if (rank === null) {
-          expect([after.priorityRank, after.priorityStarved, after.priorityRefreshAt], t.id).toEqual([t.priorityRank, t.priorityStarved, t.priorityRefreshAt])
+          expect([after.priorityRank, after.priorityStarved, after.priorityRefreshAt], t.id).toEqual([
+            t.priorityRank,
+            t.priorityStarved,
+            t.priorityRefreshAt
+          ])
         } else {
           expect(Object.is(after.priorityRank, rank), `${t.id}: ${after.priorityRank} against ${rank}`).toBe(true)
           expect(after.priorityStarved).toBe(true)

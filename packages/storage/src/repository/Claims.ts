@@ -168,8 +168,7 @@ export const makeClaims = (sql: Sql) => {
      * its score at the horizon, in one statement; the number of tasks moved. The stored score
      * (calculated_priority) is left, as one crossing at a time leaves it.
      */
-    crossHorizons: (c: HorizonCrossing): number =>
-      stmt(crossHorizonsSql).run(c.rate, c.horizonMs, c.at, c.horizonMs, c.leadMs, c.atMs).changes,
+    crossHorizons: (c: HorizonCrossing): number => stmt(crossHorizonsSql).run(c.rate, c.horizonMs, c.at, c.horizonMs, c.leadMs, c.atMs).changes,
 
     /** Stores a task's computed priority, its place in the claim order and its next refresh time. */
     setPriority: (id: string, p: StoredPriority): void => {
