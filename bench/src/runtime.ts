@@ -1,6 +1,6 @@
 /** Abathur as a user runs it: the real TaskQueue service over a file database, one runtime. */
 import { defaultQueueSettings, QueueConfig, type QueueLimits, TaskQueue, type TaskQueueService } from "@abathur/queue"
-import { Database, makeTaskRepository, TaskRepository } from "@abathur/storage"
+import { Database, makeTaskRepository, TaskRepository, type TaskStore } from "@abathur/storage"
 import { Effect, type Exit, Layer, ManagedRuntime } from "effect"
 import type { CostMeter } from "./costs.js"
 
@@ -17,6 +17,8 @@ export interface QueueOptions {
   readonly limits?: Partial<QueueLimits>
   /** Time every repository call (the cost breakdown); off for the measured runs. */
   readonly meter?: CostMeter | undefined
+  /** Wraps the repository (outside the meter's wrapper): counters a workload reads, such as W4's per claim. */
+  readonly tap?: ((store: TaskStore) => TaskStore) | undefined
 }
 
 /**
@@ -24,13 +26,17 @@ export interface QueueOptions {
  * its defaults) and QueueConfig.layer, and builds one ManagedRuntime for the workload.
  */
 export const openQueue = async (filename: string, options: QueueOptions = {}): Promise<QueueHandle> => {
-  const meter = options.meter
+  const { meter, tap } = options
   const repository =
-    meter === undefined
+    meter === undefined && tap === undefined
       ? TaskRepository.layer
       : Layer.effect(
           TaskRepository,
-          Effect.map(Database, (handle) => meter.wrap(makeTaskRepository(handle.db)))
+          Effect.map(Database, (handle) => {
+            const store = makeTaskRepository(handle.db)
+            const metered = meter === undefined ? store : meter.wrap(store)
+            return tap === undefined ? metered : tap(metered)
+          })
         )
   const layer = TaskQueue.layer.pipe(
     Layer.provide(repository),

@@ -7,6 +7,7 @@ import { isPostgresUrl } from "@abathur/postgres/url"
 import { existsSync } from "node:fs"
 import type { ServerConfig } from "./Config.js"
 import { Metrics } from "./Metrics.js"
+import { Refresher } from "./Refresher.js"
 import { serve } from "./Server.js"
 import { OpenStore } from "@abathur/postgres/store"
 import { changeFeedOf, type QueueEnvSettings, QueueLive } from "./Store.js"
@@ -17,7 +18,8 @@ const AppLive = (config: ServerConfig, settings: QueueEnvSettings) =>
   Layer.mergeAll(
     Metrics.layer,
     Layer.unwrapEffect(Effect.map(OpenStore, (store) => Wakeup.layer({ feed: changeFeedOf(store) }))),
-    Shutdown.layer
+    Shutdown.layer,
+    Refresher.layer()
   ).pipe(Layer.provideMerge(QueueLive(config, settings)))
 
 /** The server: listening while the layer lives; released before the database closes. */

@@ -1,7 +1,9 @@
 /** W3 (claim + complete throughput) and W4 (claim latency with deadlines). */
 import { defaultPrioritySettings, type PlanInput, starvationRate } from "@abathur/domain"
+import type { TaskStore } from "@abathur/storage"
 import BetterSqlite3 from "better-sqlite3"
 import { join } from "node:path"
+import { PerformanceObserver } from "node:perf_hooks"
 import { copyGraph, floorClaim, floorComplete, iso, openFloor } from "../floor.js"
 import { openQueue, type QueueHandle } from "../runtime.js"
 import { readyPlans } from "../seed.js"
@@ -9,12 +11,56 @@ import type { WorkloadResult } from "../types.js"
 import { fmtInt, fmtMs, fmtRate, settle, stats, statsOf, tempDir } from "../util.js"
 import { type Ctx, infoRow, lap, latencyRow, rateRow, verdict } from "./common.js"
 
-/** Operations slower than 100 ms: a claim that refreshed a batch of stored scores falling due together. */
+/** Operations slower than 100 ms (W4 says what its slowest claims did: `claimTap`). */
 export const slowNote = (what: string, lat: ReadonlyArray<number>): string | null => {
   const slow = lat.filter((x) => x >= 100)
   if (slow.length === 0) return null
   const total = slow.reduce((a, b) => a + b, 0)
-  return `${slow.length} ${what} took 100 ms or more (${fmtMs(total)} in all, largest ${fmtMs(Math.max(...slow))}): claims that re-ranked many tasks falling due at that instant (tasks crossing the starvation horizon together, or deadlines)`
+  return `${slow.length} ${what} took 100 ms or more (${fmtMs(total)} in all, largest ${fmtMs(Math.max(...slow))})`
+}
+
+/**
+ * Counters of what claims do, read around each claim: repository calls (statements, but for the
+ * transaction wrapper) and rows re-ranked (one per `setPriority`, the rows `crossHorizons` moved).
+ */
+const claimTap = () => {
+  const counts = { calls: 0, reranked: 0 }
+  const tap = (store: TaskStore): TaskStore => {
+    const out: Record<string, unknown> = {}
+    for (const [key, value] of Object.entries(store)) {
+      if (typeof value !== "function" || key === "transaction" || key === "read") {
+        out[key] = value
+        continue
+      }
+      const fn = value as (...args: Array<unknown>) => unknown
+      out[key] = (...args: Array<unknown>) => {
+        counts.calls++
+        const result = fn(...args)
+        if (key === "setPriority") counts.reranked++
+        else if (key === "crossHorizons") counts.reranked += result as number
+        return result
+      }
+    }
+    return out as unknown as TaskStore
+  }
+  return { counts, tap }
+}
+
+/** Garbage collections (start, duration in ms) while `body` runs, observed through perf_hooks. */
+const withGcLog = async (body: () => Promise<void>): Promise<Array<readonly [number, number]>> => {
+  const gcs: Array<readonly [number, number]> = []
+  const observer = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) gcs.push([e.startTime, e.duration])
+  })
+  observer.observe({ entryTypes: ["gc"] })
+  try {
+    await body()
+    // Entries are delivered after the synchronous loop: let them arrive.
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  } finally {
+    observer.disconnect()
+  }
+  return gcs
 }
 
 /** Submits the plans through the service; returns the set-up rate. */
@@ -116,7 +162,8 @@ export const w4 = async (ctx: Ctx): Promise<WorkloadResult> => {
   const { dir, cleanup } = tempDir()
   try {
     const file = join(dir, "abathur.db")
-    const h = await openQueue(file, { meter: ctx.meter })
+    const { counts, tap } = claimTap()
+    const h = await openQueue(file, { meter: ctx.meter, tap })
     const setupRate = submitAll(h, readyPlans(n, { seed: 41, deadlineShare: 0.1 }), n)
     const withDeadline = (h.run(h.q.list({ status: "ready" })) as ReadonlyArray<{ deadline: string | null }>).filter(
       (t) => t.deadline !== null
@@ -138,12 +185,39 @@ export const w4 = async (ctx: Ctx): Promise<WorkloadResult> => {
 
     for (let i = 0; i < warm; i++) h.run(h.q.claim({ worker: "bench" }))
     const lat: Array<number> = []
-    await ctx.measure("claim", claims, () => {
-      for (let i = 0; i < claims; i++) lap(lat, () => ctx.call(() => h.run(h.q.claim({ worker: "bench" }))))
-    })
+    // Per claim: its start, repository calls and rows re-ranked (what the slowest 1% did).
+    const starts: Array<number> = []
+    const calls: Array<number> = []
+    const reranked: Array<number> = []
+    const gcs = await withGcLog(() =>
+      ctx
+        .measure("claim", claims, () => {
+          for (let i = 0; i < claims; i++) {
+            const c0 = counts.calls
+            const r0 = counts.reranked
+            starts.push(performance.now())
+            lap(lat, () => ctx.call(() => h.run(h.q.claim({ worker: "bench" }))))
+            calls.push(counts.calls - c0)
+            reranked.push(counts.reranked - r0)
+          }
+        })
+        .then(() => undefined)
+    )
 
     const slow = slowNote("of Abathur's claims", lat)
     if (slow !== null) notes.push(slow)
+    const byTime = lat.map((_, i) => i).sort((a, b) => lat[a]! - lat[b]!)
+    const slowest = byTime.slice(Math.floor(byTime.length * 0.99))
+    const gcOf = (i: number) => gcs.reduce((ms, [s, d]) => ms + Math.max(0, Math.min(s + d, starts[i]! + lat[i]!) - Math.max(s, starts[i]!)), 0)
+    const sum = (xs: ReadonlyArray<number>) => xs.reduce((a, b) => a + b, 0)
+    const slowReranked = slowest.map((i) => reranked[i]!)
+    const slowGc = slowest.map(gcOf)
+    notes.push(
+      `the slowest 1% of the timed claims (${fmtInt(slowest.length)}, ${fmtMs(lat[slowest[0]!]!)} and up): ` +
+        `${fmtInt(slowReranked.filter((r) => r > 0).length)} re-ranked a task (${fmtInt(sum(slowReranked))} rows; all ${fmtInt(claims)} claims: ${fmtInt(sum(reranked))}), ` +
+        `${(sum(slowest.map((i) => calls[i]!)) / slowest.length).toFixed(1)} repository calls each (every claim: ${(sum(calls) / calls.length).toFixed(1)}), ` +
+        `${fmtInt(slowGc.filter((g) => g > 0).length)} overlapped a garbage collection (${fmtMs(sum(slowGc))} of their ${fmtMs(sum(slowest.map((i) => lat[i]!)))})`
+    )
 
     // A queue left alone: the same rows moved back in time as if nobody had claimed for a while
     // (submission, deadline and refresh times earlier by the idle span; ranks of tasks short of
@@ -166,9 +240,14 @@ export const w4 = async (ctx: Ctx): Promise<WorkloadResult> => {
           .run(starvationRate(defaultPrioritySettings) * idle.ms)
         const due = (side.prepare("SELECT count(*) AS n FROM tasks WHERE priority_refresh_at <= ?").get(iso(Date.now())) as { n: number }).n
         side.close()
+        const r0 = counts.reranked
+        const c0 = counts.calls
         const t0 = performance.now()
         h.run(h.q.claim({ worker: "bench" }))
         const first = performance.now() - t0
+        notes.push(
+          `first claim after ${idle.label} idle: ${fmtInt(counts.reranked - r0)} rows re-ranked in ${fmtInt(counts.calls - c0)} repository calls`
+        )
         const t1 = performance.now()
         h.run(h.q.claim({ worker: "bench" }))
         const next = performance.now() - t1

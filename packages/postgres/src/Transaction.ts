@@ -77,8 +77,8 @@ export const WRITE_LOCK = 0x61626177
  * The steps a rule holding the write lock shared may take: a claim's (expired leases, due
  * refreshes, heads, then the head RUNNING with its audit row) and a finish's on a task without a
  * parent (the task read and updated, its audit row, its edges resolved). Each decides on rows the
- * rule has locked: the heads and due refreshes `FOR UPDATE SKIP LOCKED`, every `getTask`
- * `FOR UPDATE`, `updateTask` and `setPriority` only on those, `countOpenDependents` on edges and
+ * rule has locked: the heads and due refreshes `FOR UPDATE SKIP LOCKED` (`crossHorizons` locks
+ * its own so), every `getTask` `FOR UPDATE`, `updateTask` and `setPriority` only on those, `countOpenDependents` on edges and
  * statuses that no shared rule changes (READY and RUNNING are both open); audit rows are appended
  * and the status counters kept per connection (task_stats' shards). `expiredLeases` or
  * `claimOutlook` that finds a lease and `resolveEdges` that resolves an edge escalate (see `shared`).
@@ -86,6 +86,7 @@ export const WRITE_LOCK = 0x61626177
 export const SHARED_METHODS: ReadonlySet<string> = new Set([
   "expiredLeases",
   "dueForRefresh",
+  "crossHorizons",
   "countOpenDependents",
   "setPriority",
   "updateTask",

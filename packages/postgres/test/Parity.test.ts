@@ -2,7 +2,7 @@
  * Every store method against the SQLite repository: the same calls on the same rows give the
  * same models on both stores (insert, select, update, edges, hierarchy, audit, stats, prune).
  */
-import { TaskDependency } from "@abathur/domain"
+import { defaultPrioritySettings, formatTimestamp, priorityRank, starvationRate, TaskDependency } from "@abathur/domain"
 import { makeTaskRepository, openDatabase, type StoredTask, type TaskStore } from "@abathur/storage"
 import type pg from "pg"
 import { beforeAll, describe, expect, it } from "vitest"
@@ -257,5 +257,57 @@ describe("the PostgreSQL store and the SQLite repository", () => {
     await same("statusCounts")
     await same("auditOf", G.id)
     await same("openTaskIds")
+  })
+
+  it("cross the starvation horizon set-wise to the same ranks, bit for bit", async () => {
+    const p = defaultPrioritySettings
+    const rate = starvationRate(p)
+    const horizonMs = p.starvationHorizonSeconds * 1000
+    const leadMs = p.refreshStep / rate
+    const now = Date.UTC(2026, 11, 4, 0, 0, 0, 123)
+    let seed = 20261204
+    const rand = () => {
+      seed = (seed * 1103515245 + 12345) % 2147483648
+      return seed / 2147483648
+    }
+    const int = (k: number) => Math.floor(rand() * k)
+    const tasks = Array.from({ length: 300 }, (_, i) => {
+      const submitted = now - int(2 * horizonMs + 1)
+      const facts = {
+        priority: int(11),
+        source: "human" as const,
+        deadline: null,
+        estimatedDurationSeconds: null,
+        openDependents: int(30),
+        waitingSince: submitted
+      }
+      const r = priorityRank(facts, submitted + int(horizonMs / 2), p)
+      return makeTask(
+        {
+          prompt: `crossing ${i}`,
+          priority: facts.priority,
+          submittedAt: formatTimestamp(submitted),
+          lastUpdatedAt: formatTimestamp(submitted),
+          status: "ready"
+        },
+        {
+          calculatedPriority: r.calculatedPriority,
+          priorityRank: r.rank,
+          priorityStarved: false,
+          priorityRefreshAt: formatTimestamp(i % 10 === 0 ? now + 1 : now - int(horizonMs)),
+          ...(i % 10 === 1 && { deadline: formatTimestamp(now + 3_600_000) })
+        }
+      )
+    })
+    await same("insertTasks", tasks)
+    const crossing = { at: formatTimestamp(now), atMs: now, rate, horizonMs, leadMs }
+    expect(await same("crossHorizons", crossing)).toBeGreaterThan(100)
+    await same("crossHorizons", crossing)
+    // Every field, ranks to the last bit (their JSON is the shortest text that reads back as the same number).
+    await sameSet(
+      "getTasks",
+      tasks.map((t) => t.id)
+    )
+    await same("readyHeads", null)
   })
 })

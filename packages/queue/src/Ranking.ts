@@ -71,7 +71,17 @@ export function* priorityOf(tx: Tx, task: StoredTask, now: number, openDependent
  */
 export const scoreAt = (tx: Tx, status: TaskStatus, facts: PriorityFacts, now: number, id: string, notBefore: string | null): StoredPriority => {
   const p = tx.settings.priority
-  const r = priorityRank(facts, now, p)
+  const rate = starvationRate(p)
+  const horizonAt = facts.waitingSince + p.starvationHorizonSeconds * 1000
+  // How long before the horizon a task may cross it: starvation's last refresh step.
+  const lead = rate > 0 ? p.refreshStep / rate : 0
+  // A READY task with a deadline re-ranked within that step crosses now, its starvation at the
+  // horizon's value (at most a step above the formula until then, as for a task without one) and
+  // its urgency at `now`; so the crossings of a plan's deadline tasks spread like the others'.
+  const early = status === "ready" && facts.deadline !== null && rate > 0 && now < horizonAt && now >= horizonAt - lead
+  // (Waiting from a millisecond more than the horizon before `now`: starvation is capped, and so
+  // the task counts as past the horizon whatever the rounding.)
+  const r = priorityRank(early ? { ...facts, waitingSince: facts.waitingSince - (horizonAt - now) - 1 } : facts, now, p)
   const startAt = notBefore === null ? null : ms(notBefore)
   if (status === "ready" && startAt !== null && startAt > now) {
     // Waiting for its instant: out of the claim index (no rank) until the due refresh at that
@@ -79,13 +89,13 @@ export const scoreAt = (tx: Tx, status: TaskStatus, facts: PriorityFacts, now: n
     return { calculatedPriority: r.calculatedPriority, priorityRank: null, priorityStarved: false, priorityRefreshAt: notBefore }
   }
   let refreshAt = r.refreshAt
-  const rate = starvationRate(p)
-  if (refreshAt !== null && !r.starved && facts.deadline === null && rate > 0) {
+  if (refreshAt !== null && !r.starved && rate > 0) {
     // Tasks submitted together reach the horizon together: each crosses at an instant of its
     // own within the last refresh step before it (by its id), so that a busy queue spreads a
-    // big plan's crossing over many claims instead of stalling one of them.
-    const horizonAt = facts.waitingSince + p.starvationHorizonSeconds * 1000
-    refreshAt = Math.max(now, Math.ceil(horizonAt - spreadOf(id) * (p.refreshStep / rate)))
+    // big plan's crossing over many claims instead of stalling one of them. (A task with a
+    // deadline keeps an earlier urgency step.)
+    const crossAt = Math.max(now, Math.ceil(horizonAt - spreadOf(id) * lead))
+    refreshAt = facts.deadline === null ? crossAt : Math.min(refreshAt, crossAt)
   }
   return {
     calculatedPriority: r.calculatedPriority,
@@ -128,31 +138,34 @@ export function* refreshById(tx: Tx, id: string, now: number): Step<void> {
  * whose urgency has risen by a step, or that have just crossed the starvation horizon.
  */
 export function* refreshDue(tx: Tx, now: number): Step<number> {
-  // One query reads every due task; one prepared UPDATE per task writes it back (only a task
-  // with a deadline needs its dependents counted).
+  // The crossings of the horizon in one statement (after a long idle nearly every READY task
+  // crosses at once: one UPDATE per task took seconds); then one query reads the tasks still due
+  // (deadlines, instants waited for) and one prepared UPDATE per task writes each back.
+  const crossed = yield* crossHorizons(tx, now)
   const due = yield* tx.store.dueForRefresh(formatTimestamp(now))
-  for (const f of due) if (!(yield* crossHorizon(tx, f, now))) yield* rerank(tx, f, now)
-  return due.length
+  for (const f of due) yield* rerank(tx, f, now)
+  return crossed + due.length
 }
 
 /**
- * Moves a READY task without a deadline into the starved class once it is within one refresh
- * step of the horizon (its refresh time is set early, see `scoreAt`): its score stops growing
- * at its rank's value at the horizon, at most a step above the formula until then, and nothing
- * about it moves with time any more (no need to count its dependents). False when that does
- * not apply.
+ * Moves READY tasks without a deadline into the starved class once they are within one refresh
+ * step of the horizon (their refresh time is set early, see `scoreAt`): a task's score stops
+ * growing at its rank's value at the horizon, at most a step above the formula until then, and
+ * nothing about it moves with time any more (no need to count its dependents). Every task due
+ * for that at `now` moves in one statement (SQL), its rank `rankedScore` at its horizon to the
+ * micropoint, as computed here (tested for parity).
  */
-function* crossHorizon(tx: Tx, f: DueRefresh, now: number): Step<boolean> {
+function* crossHorizons(tx: Tx, now: number): Step<number> {
   const p = tx.settings.priority
   const rate = starvationRate(p)
-  const waitingSince = ms(f.submittedAt) ?? 0
-  const horizonAt = waitingSince + p.starvationHorizonSeconds * 1000
-  if (f.deadline !== null || f.rank === null || f.starved || rate === 0 || now < horizonAt - p.refreshStep / rate) return false
-  const score = rankedScore({ rank: f.rank, starved: false, waitingSince }, horizonAt, p)
-  // The stored score (calculated_priority) keeps its last value: reads derive the score from
-  // the rank, and leaving it spares an index and the statistics trigger per crossing.
-  yield* tx.store.updateTask(f.id, { priorityRank: score, priorityStarved: true, priorityRefreshAt: null })
-  return true
+  if (rate === 0) return 0
+  return yield* tx.store.crossHorizons({
+    at: formatTimestamp(now),
+    atMs: now,
+    rate,
+    horizonMs: p.starvationHorizonSeconds * 1000,
+    leadMs: p.refreshStep / rate
+  })
 }
 
 function* rerank(tx: Tx, f: DueRefresh, now: number): Step<void> {

@@ -70,6 +70,9 @@ export const sqliteStore = (repo: Repository): TaskStore => ({
   dueForRefresh: function* (at, limit) {
     return repo.dueForRefresh(at, limit)
   },
+  crossHorizons: function* (c) {
+    return repo.crossHorizons(c)
+  },
   edgesAmong: function* (ids) {
     return repo.edgesAmong(ids)
   },

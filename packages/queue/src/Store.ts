@@ -33,6 +33,7 @@ export const storeMethods = [
   "countOpenDependents",
   "countPrerequisites",
   "countUnresolved",
+  "crossHorizons",
   "deleteDependency",
   "deleteTasks",
   "dependentsOf",

@@ -178,6 +178,61 @@ describe("the freshness bound", () => {
     })
   )
 
+  queueTest("after a long idle the first claim moves every task across the horizon in one statement, not one per task", () =>
+    Effect.gen(function* () {
+      const q = yield* TaskQueue
+      const { db } = yield* Database
+      yield* q.submitPlan({ tasks: Array.from({ length: 400 }, (_, i) => ({ key: `t${i}`, prompt: `t${i}`, priority: i % 11 })) })
+      // A quiet night: every task is past its horizon at the next claim.
+      yield* TestClock.adjust(Duration.hours(8))
+      const due = (db.prepare("SELECT count(*) AS n FROM tasks WHERE priority_refresh_at IS NOT NULL").get() as { n: number }).n
+      expect(due).toBe(400)
+      // Count the statements the claim runs (every prepared statement runs through these).
+      const proto = Object.getPrototypeOf(db.prepare("SELECT 1")) as Record<"run" | "get" | "all" | "iterate" | "raw", unknown>
+      const spies = (["run", "get", "all", "iterate"] as const).map((m) => vi.spyOn(proto as never, m as never))
+      const first = yield* q.claim({ worker: "w" })
+      const statements = spies.reduce((n, s) => n + s.mock.calls.length, 0)
+      for (const s of spies) s.mockRestore()
+      expect(first).not.toBeNull()
+      expect(statements, "statements run by the first claim after the idle").toBeLessThanOrEqual(12)
+      expect((db.prepare("SELECT count(*) AS n FROM tasks WHERE priority_starved = 1 AND status = 'ready'").get() as { n: number }).n).toBe(399)
+      yield* checkInvariants({ freshness: true })
+    })
+  )
+
+  queueTest("a plan's tasks with a deadline cross the horizon spread over many claims too, not all at its instant", () =>
+    Effect.gen(function* () {
+      const q = yield* TaskQueue
+      const { db } = yield* Database
+      const starved = () => (db.prepare("SELECT count(*) AS n FROM tasks WHERE priority_starved = 1").get() as { n: number }).n
+      const start = yield* Clock.currentTimeMillis
+      // Deadlines two days away: urgency hardly moves, so the horizon is what falls due.
+      yield* q.submitPlan({
+        tasks: Array.from({ length: 300 }, (_, i) => ({
+          key: `t${i}`,
+          prompt: `t${i}`,
+          priority: i % 11,
+          deadline: formatTimestamp(start + 2 * 86_400_000 + i * 60_000)
+        }))
+      })
+      yield* TestClock.adjust(Duration.minutes(56))
+      const crossed: Array<number> = []
+      let before = starved()
+      for (let i = 0; i < 15; i++) {
+        yield* TestClock.adjust(Duration.seconds(20))
+        const c = yield* q.claim({ worker: "w" })
+        yield* q.release(c!.id, { leaseToken: c!.leaseToken })
+        const now = starved()
+        crossed.push(now - before)
+        before = now
+        yield* checkInvariants({ freshness: true, tolerance: 0.5 })
+      }
+      expect(before).toBe(300)
+      expect(crossed.filter((n) => n > 0).length).toBeGreaterThanOrEqual(8)
+      expect(Math.max(...crossed)).toBeLessThan(100)
+    })
+  )
+
   queueTest("a task with a deadline is refreshed as its urgency rises, and not after the deadline", () =>
     Effect.gen(function* () {
       const q = yield* TaskQueue

@@ -12,7 +12,7 @@ import { makeTransactions } from "./repository/Transactions.js"
 
 /** One audit record (a submission or a state change) and one minute of activity: the domain's answers. */
 export type { ActivityMinute, AuditEntry } from "@abathur/domain"
-export type { ClaimOutlook, DueRefresh, ReadyHead, RefreshFacts, StoredPriority } from "./repository/Claims.js"
+export type { ClaimOutlook, DueRefresh, HorizonCrossing, ReadyHead, RefreshFacts, StoredPriority } from "./repository/Claims.js"
 export type { Edge, Neighbour } from "./repository/Edges.js"
 export type { GateFacts, SubtreeRow, WaitFactRow, WaitRegionRow } from "./repository/Hierarchy.js"
 export type { ListFilter, PlanSubmission, StatusCounts } from "./repository/Tasks.js"

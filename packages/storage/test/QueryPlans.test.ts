@@ -22,7 +22,14 @@ const JUSTIFIED: ReadonlyArray<{ index: string; serves?: string; calls: Readonly
   { index: "idx_tasks_ready_rank", calls: [(r) => r.readyHeads(null)] },
   { index: "idx_tasks_ready_agent_rank", calls: [(r) => r.readyHeads("coder")] },
   { index: "idx_tasks_lease_expiry", calls: [(r) => r.expiredLeases(at(1)), (r) => r.nextLeaseExpiry(), (r) => r.idsWithStatus("running")] },
-  { index: "idx_tasks_priority_refresh", calls: [(r) => r.dueForRefresh(at(1))] },
+  {
+    index: "idx_tasks_priority_refresh",
+    calls: [
+      (r) => r.dueForRefresh(at(1)),
+      (r) => r.claimOutlook(at(1), null),
+      (r) => r.crossHorizons({ at: at(1), atMs: 1000, rate: 1e-6, horizonMs: 3_600_000, leadMs: 216_000 })
+    ]
+  },
   { index: "idx_tasks_open_depth", calls: [(r) => r.statusCounts()] },
   { index: "idx_tasks_ready_submitted", calls: [(r) => r.statusCounts(), (r) => r.idsWithStatus("ready")] },
   { index: "idx_tasks_not_before", calls: [(r) => r.nextNotBefore()] },
@@ -149,6 +156,7 @@ describe("index diet (schema v5)", () => {
           (r: TaskStore) => r.readyHeads(null),
           (r: TaskStore) => r.expiredLeases(at(1)),
           (r: TaskStore) => r.dueForRefresh(at(1)),
+          (r: TaskStore) => r.crossHorizons({ at: at(1), atMs: 1000, rate: 1e-6, horizonMs: 3_600_000, leadMs: 216_000 }),
           (r: TaskStore) => r.nextLeaseExpiry(),
           (r: TaskStore) => r.statusCounts()
         ]) {

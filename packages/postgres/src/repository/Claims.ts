@@ -2,7 +2,7 @@
  * Claims and priority refreshes: the heads of the claim order (locked `FOR UPDATE SKIP LOCKED`),
  * expired leases, the next wake-up times, the tasks due for a refresh and the stored priority.
  */
-import type { ClaimOutlook, DueRefresh, ReadyHead, StoredPriority } from "@abathur/storage"
+import type { ClaimOutlook, DueRefresh, HorizonCrossing, ReadyHead, StoredPriority } from "@abathur/storage"
 import type { Step } from "../Step.js"
 import { type PgTaskRow, PgSql, TASK_ROW } from "./Sql.js"
 
@@ -51,13 +51,14 @@ export class Claims extends PgSql {
   }
 
   /**
-   * A claim's first reads in one round trip: the expired leases, the tasks due for a refresh
-   * (locked as `dueForRefresh` locks them) and the heads of the claim order (as `readyHeads`).
+   * A claim's first reads in one round trip: the expired leases, the earliest task due for a
+   * refresh (locked as `dueForRefresh` locks them; the refresh reads the rest) and the heads of
+   * the claim order (as `readyHeads`).
    */
   *claimOutlook(at: string, agentType: string | null): Step<ClaimOutlook> {
     const rows = yield* this.rows<PgTaskRow & { part: number }>(
       `WITH expired AS (SELECT ${TASK_ROW} FROM tasks WHERE status = 'running' AND lease_expires_at <= $1),
-         due AS (SELECT ${TASK_ROW} FROM tasks WHERE priority_refresh_at <= $1 ORDER BY priority_refresh_at FOR UPDATE SKIP LOCKED),
+         due AS (SELECT ${TASK_ROW} FROM tasks WHERE priority_refresh_at <= $1 ORDER BY priority_refresh_at LIMIT 1 FOR UPDATE SKIP LOCKED),
          ${headsSql(agentType === null ? null : "$2")}
        SELECT 1 AS part, '' AS k, ${TASK_ROW} FROM fresh UNION ALL SELECT 2, '', ${TASK_ROW} FROM starved
        UNION ALL SELECT 3, priority_refresh_at, ${TASK_ROW} FROM due UNION ALL SELECT 4, lease_expires_at, ${TASK_ROW} FROM expired
@@ -111,6 +112,23 @@ export class Claims extends PgSql {
          submitted_at AS "submittedAt", not_before AS "notBefore", priority_rank AS rank, priority_starved AS starved
        FROM tasks WHERE priority_refresh_at <= $1 ORDER BY priority_refresh_at LIMIT $2 FOR UPDATE SKIP LOCKED`,
       [at, limit ?? null]
+    )
+  }
+
+  /**
+   * Moves every task without a deadline whose crossing of the starvation horizon is due into the
+   * starved class, its rank its score at the horizon, in one statement (as SQLite's, with the same
+   * float8 operations in the same order: the ranks are equal to the last bit); the number moved.
+   * Each is locked `FOR UPDATE SKIP LOCKED`, as `dueForRefresh` locks them.
+   */
+  *crossHorizons(c: HorizonCrossing): Step<number> {
+    const submittedMs = "(extract(epoch FROM submitted_at::timestamptz) * 1000)::float8"
+    return yield* this.run(
+      `UPDATE tasks SET priority_rank = floor((priority_rank + $1::float8 * (${submittedMs} + $2::float8)) * 1e6::float8 + 0.5::float8) / 1e6::float8,
+         priority_starved = true, priority_refresh_at = NULL
+       WHERE id IN (SELECT id FROM tasks WHERE priority_refresh_at <= $3 AND deadline IS NULL AND NOT priority_starved AND priority_rank IS NOT NULL
+         AND ${submittedMs} + $2::float8 - $4::float8 <= $5::float8 FOR UPDATE SKIP LOCKED)`,
+      [c.rate, c.horizonMs, c.at, c.leadMs, c.atMs]
     )
   }
 

@@ -1,3 +1,4 @@
+import { calculatePriority } from "@abathur/domain"
 import { aNode, aTask } from "@abathur/testing"
 import { describe, expect } from "@effect/vitest"
 import { Effect, TestClock } from "effect"
@@ -59,6 +60,58 @@ export const claimsAndReads = (store: StoreUnderTest) => {
           expect(yield* statuses([after.id])).toEqual(["cancelled"])
         }),
       { scheduling: { ...defaultQueueSettings.scheduling, maxStalls: 1 } }
+    )
+
+    queueTest("after hours idle (every task past the starvation horizon at once), claims still come best first, ties oldest first", () =>
+      Effect.gen(function* () {
+        const q = yield* TaskQueue
+        const sources = ["human", "agent_requirements", "agent_planner", "agent_implementation"] as const
+        // Three plans 20 minutes apart (their waits differ), some tasks with a far deadline.
+        for (let batch = 0; batch < 3; batch++) {
+          yield* q.submitPlan({
+            tasks: Array.from({ length: 40 }, (_, i) =>
+              aNode(`b${batch}t${i}`, {
+                priority: (i * 7 + batch) % 11,
+                source: sources[(i + batch) % 4]!,
+                ...(i % 9 === 0 && { deadline: new Date(Date.UTC(1970, 0, 3) + i * 60_000).toISOString(), estimatedDurationSeconds: 600 })
+              })
+            )
+          })
+          yield* TestClock.adjust("20 minutes")
+        }
+        // Nobody claims for three hours: every task crosses the horizon before the next claim.
+        yield* TestClock.adjust("3 hours")
+        const now = Date.UTC(1970, 0, 1) + 3 * 20 * 60_000 + 3 * 3_600_000
+        const p = defaultQueueSettings.priority
+        const claimed: Array<{ score: number; truth: number; submittedAt: string; deadline: boolean }> = []
+        for (;;) {
+          const c = yield* q.claim()
+          if (c === null) break
+          const truth = calculatePriority(
+            {
+              priority: c.priority,
+              source: c.source,
+              deadline: c.deadline === null ? null : Date.parse(c.deadline),
+              estimatedDurationSeconds: c.estimatedDurationSeconds,
+              openDependents: 0,
+              waitingSince: Date.parse(c.submittedAt)
+            },
+            now,
+            p
+          )
+          claimed.push({ score: c.calculatedPriority, truth, submittedAt: c.submittedAt, deadline: c.deadline !== null })
+        }
+        expect(claimed).toHaveLength(120)
+        for (const [i, c] of claimed.entries()) {
+          // Each at its true score (capped starvation; a deadline's urgency within the refresh step).
+          expect(Math.abs(c.score - c.truth), `claim ${i}`).toBeLessThanOrEqual(c.deadline ? 0.5 : 1e-6)
+          const next = claimed[i + 1]
+          if (next === undefined) continue
+          // Best first; among equal scores, the older first.
+          expect(c.score, `claim ${i}`).toBeGreaterThanOrEqual(next.score)
+          if (c.score === next.score) expect(c.submittedAt <= next.submittedAt, `claim ${i}`).toBe(true)
+        }
+      })
     )
 
     queueTest("completing a BLOCKED task is InvalidTransition; without a token only an operator's force completes", () =>

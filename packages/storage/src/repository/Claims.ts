@@ -49,6 +49,7 @@ interface ReadyHeadRow {
  */
 export interface ClaimOutlook {
   readonly expired: Array<string>
+  /** The earliest task due for a refresh, if any (whether to refresh: `dueForRefresh` reads them all). */
   readonly due: Array<DueRefresh>
   readonly heads: Array<ReadyHead>
 }
@@ -77,6 +78,36 @@ export interface StoredPriority {
 const dueForRefreshSql = `SELECT id, status, priority, source, deadline, estimated_duration_seconds AS estimatedDurationSeconds,
     submitted_at AS submittedAt, not_before AS notBefore, priority_rank AS rank, priority_starved AS starved
   FROM tasks WHERE priority_refresh_at <= ? ORDER BY priority_refresh_at`
+
+/**
+ * The crossing of the starvation horizon, for every task it is due for at one instant (see
+ * `crossHorizons`): the instant (ISO and epoch ms), the starvation rate (points per ms), the
+ * horizon (ms) and how long before it a task may cross (ms: a refresh step's worth of starvation).
+ */
+export interface HorizonCrossing {
+  readonly at: string
+  readonly atMs: number
+  readonly rate: number
+  readonly horizonMs: number
+  readonly leadMs: number
+}
+
+/**
+ * A task's submission in epoch ms, from its ISO text: `unixepoch(..., 'subsec')` is in seconds
+ * with the milliseconds as a fraction, rounded back to the exact integer the queue's
+ * `parseTimestamp` gives.
+ */
+const submittedMs = "round(unixepoch(submitted_at, 'subsec') * 1000)"
+
+/**
+ * The rank at the horizon is the queue's `rankedScore` there, to the micropoint: rank + rate x
+ * (submission + horizon), the same floating-point operations in the same order, rounded as
+ * `Math.round` rounds a non-negative number (floor of x + 0.5, exact for x >= 1).
+ */
+const crossHorizonsSql = `UPDATE tasks INDEXED BY idx_tasks_priority_refresh SET priority_rank = floor((priority_rank + ? * (${submittedMs} + ?)) * 1e6 + 0.5) / 1e6,
+    priority_starved = 1, priority_refresh_at = NULL
+  WHERE priority_refresh_at <= ? AND deadline IS NULL AND priority_starved = 0 AND priority_rank IS NOT NULL
+    AND ${submittedMs} + ? - ? <= ?`
 
 export const makeClaims = (sql: Sql) => {
   const { all, get, pluck, stmt } = sql
@@ -131,6 +162,14 @@ export const makeClaims = (sql: Sql) => {
         starved: r.starved === 1
       })),
 
+    /**
+     * Moves every task without a deadline whose crossing of the starvation horizon is due (refresh
+     * due, not starved, ranked, within `leadMs` of its horizon) into the starved class, its rank
+     * its score at the horizon, in one statement; the number of tasks moved. The stored score
+     * (calculated_priority) is left, as one crossing at a time leaves it.
+     */
+    crossHorizons: (c: HorizonCrossing): number => stmt(crossHorizonsSql).run(c.rate, c.horizonMs, c.at, c.horizonMs, c.leadMs, c.atMs).changes,
+
     /** Stores a task's computed priority, its place in the claim order and its next refresh time. */
     setPriority: (id: string, p: StoredPriority): void => {
       stmt("UPDATE tasks SET calculated_priority = ?, priority_rank = ?, priority_starved = ?, priority_refresh_at = ? WHERE id = ?").run(
@@ -150,7 +189,9 @@ export const makeClaims = (sql: Sql) => {
      */
     claimOutlook: (at: string, agentType: string | null): ClaimOutlook => ({
       expired: claims.expiredLeases(at),
-      due: claims.dueForRefresh(at),
+      // The earliest one only (a literal LIMIT): after a long idle every READY task may be due, and
+      // the refresh reads them again anyway.
+      due: all<DueRefreshRow>(`${dueForRefreshSql} LIMIT 1`, at).map((r) => ({ ...r, starved: r.starved === 1 })),
       heads: claims.readyHeads(agentType)
     })
   }
