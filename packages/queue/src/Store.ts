@@ -60,6 +60,7 @@ export const storeMethods = [
   "listTasks",
   "nextLeaseExpiry",
   "nextNotBefore",
+  "openGraph",
   "openTaskIds",
   "prerequisiteDepths",
   "prerequisitesOf",
