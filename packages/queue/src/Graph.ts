@@ -263,8 +263,10 @@ export function* addDependency(
   yield* checkDeadlock(tx, [dependentId], "this dependency", { dependentId, prerequisiteId })
   if (resolvedAt === null) {
     if (!wasGated) yield* gateClosed(tx, dependent, now, actor, `new prerequisite ${prerequisiteId}`)
-    // Fresh: the prerequisite may be below the dependent, just blocked with it.
-    yield* refreshById(tx, prerequisiteId, now)
+    // Fresh: the prerequisite may be below the dependent, just blocked with it. A task with no
+    // parent is below nothing, and is not downstream of the dependent (no cycle): unchanged here.
+    if (prerequisite.parentTaskId === null) yield* refresh(tx, prerequisite, now)
+    else yield* refreshById(tx, prerequisiteId, now)
   }
   return yield* detail(tx, dependentId, now)
 }
