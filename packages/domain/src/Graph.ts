@@ -143,6 +143,53 @@ export const topologicalBatches = (
   return batches
 }
 
+/**
+ * `topologicalBatches` over positions, for a large graph: nodes `0 .. n - 1`, edge `k` saying
+ * that `dependents[k]` waits for `prerequisites[k]`. Batch 0 holds the positions with no
+ * prerequisite, batch k those whose prerequisites are all in earlier batches; each batch in
+ * ascending order (topologicalBatches' "given order"). An edge of a node to itself is ignored.
+ */
+export const positionBatches = (n: number, dependents: ArrayLike<number>, prerequisites: ArrayLike<number>): Array<Array<number>> => {
+  const m = dependents.length
+  const remaining = new Int32Array(n)
+  // Each position's dependents, packed: out[start[p]] .. out[start[p + 1] - 1].
+  const start = new Int32Array(n + 1)
+  for (let k = 0; k < m; k++) {
+    const d = dependents[k]!
+    const p = prerequisites[k]!
+    if (d === p) continue
+    remaining[d]!++
+    start[p + 1]!++
+  }
+  for (let i = 0; i < n; i++) start[i + 1]! += start[i]!
+  const fill = start.slice(0, n)
+  const out = new Int32Array(start[n]!)
+  for (let k = 0; k < m; k++) {
+    const d = dependents[k]!
+    const p = prerequisites[k]!
+    if (d !== p) out[fill[p]!++] = d
+  }
+  const batches: Array<Array<number>> = []
+  let current: Array<number> = []
+  for (let i = 0; i < n; i++) if (remaining[i] === 0) current.push(i)
+  let placed = 0
+  while (current.length > 0) {
+    batches.push(current)
+    placed += current.length
+    const next: Array<number> = []
+    for (const p of current) {
+      for (let j = start[p]!; j < start[p + 1]!; j++) {
+        const d = out[j]!
+        if (--remaining[d]! === 0) next.push(d)
+      }
+    }
+    next.sort((a, b) => a - b)
+    current = next
+  }
+  if (placed !== n) throw new Error("positionBatches: the graph has a cycle")
+  return batches
+}
+
 /** `dependency_depth`: 0 without prerequisites, else 1 + the largest prerequisite depth. */
 export const depthFrom = (prerequisiteDepths: Iterable<number>): number => {
   let depth = 0

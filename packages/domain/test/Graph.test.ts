@@ -1,6 +1,6 @@
 import fc from "fast-check"
 import { describe, expect, it, vi } from "vitest"
-import { type DepthNode, depthFrom, findCycle, findCycleIn, topologicalBatches } from "@abathur/domain"
+import { type DepthNode, depthFrom, findCycle, findCycleIn, positionBatches, topologicalBatches } from "@abathur/domain"
 
 /** A graph by "depends on" edges, with depths computed from them. */
 const graph = (edges: Record<string, ReadonlyArray<string>>) => {
@@ -261,6 +261,51 @@ describe("topologicalBatches", () => {
           const expected = prereqs.length === 0 ? 0 : 1 + Math.max(...prereqs.map((p) => layer.get(p)!))
           expect(layer.get(id)).toBe(expected)
         }
+      })
+    )
+  })
+})
+
+describe("positionBatches (topologicalBatches over positions)", () => {
+  it("layers a diamond, ascending positions within a batch, and ignores an edge of a node to itself", () => {
+    // 3 waits for 1 and 2, which wait for 0; 1 also names itself.
+    expect(positionBatches(4, [3, 3, 1, 2, 1], [1, 2, 0, 0, 1])).toEqual([[0], [1, 2], [3]])
+    // Freed in the reverse order of their positions.
+    expect(positionBatches(4, [0, 1], [3, 2])).toEqual([[2, 3], [0, 1]])
+  })
+
+  it("returns no batch for no nodes and throws on a cycle", () => {
+    expect(positionBatches(0, [], [])).toEqual([])
+    expect(() => positionBatches(3, [0, 1], [1, 0])).toThrow(/cycle/)
+  })
+
+  it("gives topologicalBatches' batches for any acyclic graph and any order of the nodes (property)", () => {
+    const arb = fc
+      .integer({ min: 1, max: 30 })
+      .chain((n) =>
+        fc.tuple(
+          fc.constant(n),
+          fc.uniqueArray(fc.tuple(fc.nat(n - 1), fc.nat(n - 1)), { maxLength: 80, selector: ([a, b]) => `${a}>${b}` }),
+          fc.shuffledSubarray(
+            Array.from({ length: n }, (_, i) => i),
+            { minLength: n }
+          )
+        )
+      )
+    fc.assert(
+      fc.property(arb, ([n, pairs, order]) => {
+        // Node `a` depends on `b` when a > b (acyclic); `order` places the nodes.
+        const acyclic = pairs.filter(([a, b]) => a > b)
+        const ids = order.map((i) => `n${i}`)
+        const position = new Map(order.map((node, at) => [node, at]))
+        const edges: Record<string, Array<string>> = {}
+        for (const [a, b] of acyclic) (edges[`n${a}`] ??= []).push(`n${b}`)
+        const byPosition = positionBatches(
+          n,
+          acyclic.map(([a]) => position.get(a)!),
+          acyclic.map(([, b]) => position.get(b)!)
+        )
+        expect(byPosition.map((batch) => batch.map((at) => ids[at]))).toEqual(topologicalBatches(ids, (id) => edges[id] ?? []))
       })
     )
   })

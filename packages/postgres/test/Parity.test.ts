@@ -3,7 +3,7 @@
  * same models on both stores (insert, select, update, edges, hierarchy, audit, stats, prune).
  */
 import { defaultPrioritySettings, formatTimestamp, priorityRank, starvationRate, TaskDependency } from "@abathur/domain"
-import { makeTaskRepository, openDatabase, type StoredTask, type TaskStore } from "@abathur/storage"
+import { makeTaskRepository, type OpenGraph, openDatabase, type StoredTask, type TaskStore } from "@abathur/storage"
 import type pg from "pg"
 import { beforeAll, describe, expect, it } from "vitest"
 import { migrate, PgTaskRepository, runTransaction, type StoreMethods, StoreMethodNames } from "../src/index.js"
@@ -41,6 +41,15 @@ const sameSet = async (method: StoreMethods, ...args: Array<unknown>): Promise<v
     .map(key)
     .sort()
   expect(actual, method).toEqual(expected)
+}
+
+/** openGraph on both stores: the same open tasks in the same order, the same edges among them (in no defined order). */
+const sameOpenGraph = async (): Promise<{ ids: Array<string>; edges: Array<string> }> => {
+  const named = (g: OpenGraph) => ({ ids: g.ids, edges: g.dependents.map((d, k) => `${g.ids[d]} -> ${g.ids[g.prerequisites[k]!]}`).sort() })
+  const expected = named(sqlite.openGraph())
+  expect(named(await runTransaction(pool, (store) => store.openGraph())), "openGraph").toEqual(expected)
+  expect(expected.ids).toEqual(sqlite.openTaskIds())
+  return expected
 }
 
 /** Both stores refuse the call with the same ConstraintViolation kind. */
@@ -181,6 +190,7 @@ describe("the PostgreSQL store and the SQLite repository", () => {
     await same("hasUnresolved", B.id)
     await same("countUnresolved", B.id)
     await sameSet("edgesAmong", [A.id, B.id, C2.id, G.id])
+    expect((await sameOpenGraph()).edges.length).toBeGreaterThan(0)
     await sameSet("dependentsOfMany", [A.id, B.id])
     await sameSet("gateFacts", [A.id, B.id, C2.id, G.id, R.id])
     await same("resolveEdges", A.id, at(6), true)
@@ -257,6 +267,7 @@ describe("the PostgreSQL store and the SQLite repository", () => {
     await same("statusCounts")
     await same("auditOf", G.id)
     await same("openTaskIds")
+    await sameOpenGraph()
   })
 
   it("cross the starvation horizon set-wise to the same ranks, bit for bit", async () => {

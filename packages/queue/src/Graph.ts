@@ -14,9 +14,9 @@ import {
   formatTimestamp,
   isTerminal,
   type OnFailure,
+  positionBatches,
   subtreeState,
   type TaskStatus,
-  topologicalBatches,
   describeWaitCycle,
   findWaitCycle,
   gate,
@@ -263,8 +263,10 @@ export function* addDependency(
   yield* checkDeadlock(tx, [dependentId], "this dependency", { dependentId, prerequisiteId })
   if (resolvedAt === null) {
     if (!wasGated) yield* gateClosed(tx, dependent, now, actor, `new prerequisite ${prerequisiteId}`)
-    // Fresh: the prerequisite may be below the dependent, just blocked with it.
-    yield* refreshById(tx, prerequisiteId, now)
+    // Fresh: the prerequisite may be below the dependent, just blocked with it. A task with no
+    // parent is below nothing, and is not downstream of the dependent (no cycle): unchanged here.
+    if (prerequisite.parentTaskId === null) yield* refresh(tx, prerequisite, now)
+    else yield* refreshById(tx, prerequisiteId, now)
   }
   return yield* detail(tx, dependentId, now)
 }
@@ -328,17 +330,13 @@ export function* removeDependency(tx: Tx, dependentId: string, prerequisiteId: s
 export function* executionPlan(tx: Tx, ids: ReadonlyArray<string> | undefined): Step<ExecutionPlan> {
   let batches: Array<Array<string>>
   if (ids === undefined || ids.length === 0) {
-    const scope = yield* tx.store.openTaskIds()
-    if (yield* tx.store.anyLiveSubtask()) batches = waitBatches((yield* readWaitGraph(tx.store, scope, false)).graph, scope)
-    else {
-      // No hierarchy to follow: the open tasks' edges alone, layered.
-      const prereqs = new Map<string, Array<string>>()
-      for (const e of yield* tx.store.edgesAmong(scope)) {
-        const list = prereqs.get(e.dependentTaskId)
-        if (list === undefined) prereqs.set(e.dependentTaskId, [e.prerequisiteTaskId])
-        else list.push(e.prerequisiteTaskId)
-      }
-      batches = topologicalBatches(scope, (id) => prereqs.get(id) ?? []).map((b) => [...b])
+    if (yield* tx.store.anyLiveSubtask()) {
+      const scope = yield* tx.store.openTaskIds()
+      batches = waitBatches((yield* readWaitGraph(tx.store, scope, false)).graph, scope)
+    } else {
+      // No hierarchy to follow: the open tasks' edges alone, layered over their positions.
+      const open = yield* tx.store.openGraph()
+      batches = positionBatches(open.ids.length, open.dependents, open.prerequisites).map((b) => b.map((i) => open.ids[i]!))
     }
   } else {
     // The named open tasks and every open task they wait for (the region's waited-for tasks).

@@ -139,6 +139,9 @@ export const sqliteStore = (repo: Repository): TaskStore => ({
   nextNotBefore: function* () {
     return repo.nextNotBefore()
   },
+  openGraph: function* () {
+    return repo.openGraph()
+  },
   openTaskIds: function* () {
     return repo.openTaskIds()
   },

@@ -61,6 +61,7 @@ export const storeMethods = [
   "listTasks",
   "nextLeaseExpiry",
   "nextNotBefore",
+  "openGraph",
   "openTaskIds",
   "prerequisiteDepths",
   "prerequisitesOf",

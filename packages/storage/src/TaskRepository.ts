@@ -15,7 +15,8 @@ export type { ActivityMinute, AuditEntry } from "@abathur/domain"
 export type { ClaimOutlook, DueRefresh, HorizonCrossing, ReadyHead, RefreshFacts, StoredPriority } from "./repository/Claims.js"
 export type { Edge, Neighbour } from "./repository/Edges.js"
 export type { GateFacts, SubtreeRow, WaitFactRow, WaitRegionRow } from "./repository/Hierarchy.js"
-export type { ListFilter, PlanSubmission, StatusCounts } from "./repository/Tasks.js"
+export type { ListFilter, OpenGraph, PlanSubmission, StatusCounts } from "./repository/Tasks.js"
+export { openGraphOf } from "./repository/Tasks.js"
 
 /**
  * The task repository over better-sqlite3: rows in, models out, no business rules.

@@ -177,6 +177,18 @@ describe("index diet (schema v5)", () => {
         expect(/^\s*SCAN tasks$/m.test(plan.replace(/^.*SCAN tasks USING.*$/gm, ""))).toBe(pending > 0)
       })
 
+      it("the execution plan's open graph walks the open tasks' partial indexes and each one's prerequisites by the edges' unique index", () => {
+        const { db, repo } = open()
+        const plans = statementsOf(db, (r) => r.openGraph()).map((sql) => planOf(db, sql))
+        const plan = plans.join("\n")
+        for (const index of ["idx_tasks_ready_submitted", "idx_tasks_blocked", "idx_tasks_lease_expiry"]) expect(walks(plan, index)).toBe(true)
+        expect(plan).toMatch(/SEARCH d USING COVERING INDEX sqlite_autoindex_task_dependencies_\d \(dependent_task_id=\?\)/)
+        // Never the whole edge table; the tasks table only while task_stats counts PENDING tasks.
+        expect(plan).not.toMatch(/SCAN (d|task_dependencies)\b/)
+        const pending = repo.statusCounts().byStatus.pending
+        expect(/^\s*SCAN tasks$/m.test(plan.replace(/^.*SCAN tasks USING.*$/gm, ""))).toBe(pending > 0)
+      })
+
       it("a list of READY tasks comes in list order from the seed's index (no sort)", () => {
         const { db } = open()
         const plan = statementsOf(db, (r) => r.listTasks({ statuses: ["ready"], limit: 10 }))

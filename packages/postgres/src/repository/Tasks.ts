@@ -3,7 +3,7 @@
  * counts per status, the cancellations a task caused, and the idempotency records of tasks and plans.
  */
 import type { TaskStatus } from "@abathur/domain"
-import { type ListFilter, type PlanSubmission, type StatusCounts, type StoredTask, TaskColumns, type TaskPatch, taskToRow } from "@abathur/storage"
+import { type ListFilter, type OpenGraph, openGraphOf, type PlanSubmission, type StatusCounts, type StoredTask, TaskColumns, type TaskPatch, taskToRow } from "@abathur/storage"
 import type { Step } from "../Step.js"
 import { OPEN, pgRowToTask, PgSql, type PgTaskRow, TASK_ROW } from "./Sql.js"
 
@@ -81,6 +81,16 @@ export class Tasks extends PgSql {
   /** Every open task, for the execution plan. */
   *openTaskIds(): Step<Array<string>> {
     return yield* this.ids(`SELECT id FROM tasks WHERE status IN ${OPEN} ORDER BY submitted_at, seq`)
+  }
+
+  /** The open tasks (openTaskIds' order) and the edges among them, as positions, for the execution plan. */
+  *openGraph(): Step<OpenGraph> {
+    const row = (yield* this.one<{ ids: Array<string> | null; dependents: Array<string> | null; prerequisites: Array<string> | null }>(
+      `SELECT (SELECT json_agg(id ORDER BY submitted_at, seq) FROM tasks WHERE status IN ${OPEN}) AS ids,
+         json_agg(d.dependent_task_id) AS dependents, json_agg(d.prerequisite_task_id) AS prerequisites
+       FROM tasks o JOIN task_dependencies d ON d.dependent_task_id = o.id WHERE o.status IN ${OPEN}`
+    ))!
+    return openGraphOf(row.ids ?? [], row.dependents ?? [], row.prerequisites ?? [])
   }
 
   *listTasks(filter: ListFilter): Step<Array<StoredTask>> {

@@ -33,6 +33,49 @@ export interface StatusCounts {
   readonly oldestWaitingAt: string | null
 }
 
+/**
+ * The open tasks with their submission time and rowid (`r`): READY, BLOCKED and RUNNING ones from
+ * their partial indexes, PENDING ones (transient) from the table only when task_stats counts some.
+ */
+const openTasks = (pending: boolean) =>
+  `SELECT id, submitted_at, rowid AS r FROM tasks INDEXED BY idx_tasks_ready_submitted WHERE status = 'ready'
+   UNION ALL SELECT id, submitted_at, rowid FROM tasks INDEXED BY idx_tasks_blocked WHERE status = 'blocked'
+   UNION ALL SELECT id, submitted_at, rowid FROM tasks INDEXED BY idx_tasks_lease_expiry WHERE status = 'running'
+   ${pending ? "UNION ALL SELECT id, submitted_at, rowid FROM tasks WHERE status = 'pending'" : ""}`
+
+/** The open tasks and the edges among them, for the execution plan. */
+export interface OpenGraph {
+  /** Every open task, oldest first (openTaskIds' order). */
+  readonly ids: Array<string>
+  /** Edge k: `ids[dependents[k]]` depends on `ids[prerequisites[k]]` (positions in `ids`), in no particular order. */
+  readonly dependents: Array<number>
+  readonly prerequisites: Array<number>
+}
+
+/**
+ * An OpenGraph from the open tasks' ids (oldest first) and edges given by their ends' ids, each
+ * edge's dependent open: edges on a prerequisite that is not open are left out. (One mapping for
+ * every store.)
+ */
+export const openGraphOf = (
+  ids: Array<string>,
+  dependentIds: ReadonlyArray<string>,
+  prerequisiteIds: ReadonlyArray<string>
+): OpenGraph => {
+  const position = new Map<string, number>()
+  for (let i = 0; i < ids.length; i++) position.set(ids[i]!, i)
+  const dependents: Array<number> = []
+  const prerequisites: Array<number> = []
+  for (let k = 0; k < prerequisiteIds.length; k++) {
+    const p = position.get(prerequisiteIds[k]!)
+    const d = position.get(dependentIds[k]!)
+    if (p === undefined || d === undefined) continue
+    dependents.push(d)
+    prerequisites.push(p)
+  }
+  return { ids, dependents, prerequisites }
+}
+
 const insertTaskSql = `INSERT INTO tasks (${TASK_COLUMNS.join(", ")}) VALUES (${placeholders(TASK_COLUMNS.length)})`
 
 /** The fields updateTask sets (in the order its SQL names them), each with a bit of its own. */
@@ -164,19 +207,25 @@ export const makeTasks = (sql: Sql) => {
       }
     },
 
+    /** Every open task, oldest first (see openTasks), for the execution plan under a hierarchy. */
+    openTaskIds: (): Array<string> => pluck(`SELECT id FROM (${openTasks(pendingCount() > 0)}) ORDER BY submitted_at, r`),
+
     /**
-     * Every open task, oldest first, for the execution plan: READY, BLOCKED and RUNNING ones from
-     * their partial indexes, PENDING ones (transient) from the table only when task_stats counts some.
+     * The open tasks (openTaskIds' order) and the edges among them, as positions, for the
+     * execution plan: the open tasks from their partial indexes, then each one's prerequisites
+     * through the edges' unique index (no read of the prerequisite's row: its position says it is
+     * open). Each statement brings its rows to JavaScript as JSON arrays, in one value.
      */
-    openTaskIds: (): Array<string> =>
-      pluck(
-        `SELECT id FROM (
-           SELECT id, submitted_at, rowid AS r FROM tasks INDEXED BY idx_tasks_ready_submitted WHERE status = 'ready'
-           UNION ALL SELECT id, submitted_at, rowid FROM tasks INDEXED BY idx_tasks_blocked WHERE status = 'blocked'
-           UNION ALL SELECT id, submitted_at, rowid FROM tasks INDEXED BY idx_tasks_lease_expiry WHERE status = 'running'
-           ${pendingCount() === 0 ? "" : "UNION ALL SELECT id, submitted_at, rowid FROM tasks WHERE status = 'pending'"}
-         ) ORDER BY submitted_at, r`
-      ),
+    openGraph: (): OpenGraph => {
+      const pending = pendingCount() > 0
+      const ids = values(`SELECT json_group_array(id ORDER BY submitted_at, r) FROM (${openTasks(pending)})`)![0] as string
+      // One row in, one step of each aggregate: the two arrays stay aligned.
+      const [dependents, prerequisites] = values(
+        `SELECT json_group_array(o.id), json_group_array(d.prerequisite_task_id) FROM (${openTasks(pending)}) o
+         JOIN task_dependencies d ON d.dependent_task_id = o.id`
+      )! as [string, string]
+      return openGraphOf(JSON.parse(ids) as Array<string>, JSON.parse(dependents) as Array<string>, JSON.parse(prerequisites) as Array<string>)
+    },
 
     listTasks: (filter: ListFilter): Array<StoredTask> => {
       const where: Array<string> = []

@@ -1,6 +1,6 @@
 /** The task repository: the claim order, leases and priority refreshes. */
 import { describe, expect, it } from "vitest"
-import { at, makeTask, MISSING, openRepo, withTasks } from "../helpers.js"
+import { at, makeDependency, makeTask, MISSING, openRepo, withTasks } from "../helpers.js"
 
 describe("the ready queue", () => {
   it("readyHeads is empty when no task is READY", () => {
@@ -193,6 +193,37 @@ describe("the ready queue", () => {
     expect(repo.idsWithStatus("completed")).toEqual([id(3)])
     expect(repo.idsWithStatus("failed")).toEqual([id(6)])
     expect(repo.openTaskIds()).toEqual([id(1), id(2), id(0), id(4), id(5)])
+  })
+
+  it("openGraph gives the open tasks in openTaskIds' order and the edges whose both ends are open, as positions", () => {
+    const tasks = [
+      makeTask({ status: "ready", submittedAt: at(3) }),
+      makeTask({ status: "pending", submittedAt: at(1) }),
+      makeTask({ status: "blocked", submittedAt: at(2) }),
+      makeTask({ status: "completed", submittedAt: at(0) }),
+      makeTask({ status: "running", submittedAt: at(4) }),
+      makeTask({ status: "blocked", submittedAt: at(5) }),
+      makeTask({ status: "failed", submittedAt: at(6) })
+    ]
+    const { repo } = withTasks(...tasks)
+    const id = (i: number) => tasks[i]!.id
+    const edge = (d: number, p: number, resolvedAt: string | null = null) => repo.insertDependency(makeDependency(id(d), id(p), { resolvedAt }))
+    edge(2, 0)
+    edge(5, 2)
+    edge(5, 4, at(9)) // resolved, between open tasks: still an edge among them
+    edge(5, 3, at(1)) // on a COMPLETED prerequisite: left out
+    edge(6, 2) // from a FAILED dependent: left out
+    edge(2, 1)
+    const graph = repo.openGraph()
+    expect(graph.ids).toEqual(repo.openTaskIds())
+    expect(graph.ids).toEqual([id(1), id(2), id(0), id(4), id(5)])
+    const named = graph.dependents.map((d, k) => `${graph.ids[d]} -> ${graph.ids[graph.prerequisites[k]!]}`).sort()
+    expect(named).toEqual([`${id(2)} -> ${id(0)}`, `${id(5)} -> ${id(2)}`, `${id(5)} -> ${id(4)}`, `${id(2)} -> ${id(1)}`].sort())
+  })
+
+  it("openGraph of a queue with no open task is empty", () => {
+    const { repo } = withTasks(makeTask({ status: "completed" }))
+    expect(repo.openGraph()).toEqual({ ids: [], dependents: [], prerequisites: [] })
   })
 
   it("ties in submission time keep insertion order", () => {
