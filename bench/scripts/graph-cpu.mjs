@@ -49,7 +49,8 @@ const phase = (name, calls, f) => {
   if (session !== undefined) writeFileSync(join(profileDir, `${name.replace(/ /g, "-")}.cpuprofile`), JSON.stringify(post("Profiler.stop").profile))
   if (meter !== undefined) {
     console.log(`${name}: ${calls} calls`)
-    for (const l of meter.report(name, calls, m.wall).lines) console.log(`  ${l.name.padEnd(40)} ${String(l.calls).padStart(6)} calls ${l.usPerOp.toFixed(1).padStart(8)} µs/op`)
+    for (const l of meter.report(name, calls, m.wall).lines)
+      console.log(`  ${l.name.padEnd(40)} ${String(l.calls).padStart(6)} calls ${l.usPerOp.toFixed(1).padStart(8)} µs/op`)
   }
   return m
 }
@@ -106,15 +107,18 @@ try {
     const n = graph.nodes.length
     const depth = graph.nodes.map((x) => x.depth)
     const dependents = graph.nodes.map(() => [])
-    graph.nodes.forEach((x, i) => x.deps.forEach((d) => dependents[d].push(i)))
+    graph.nodes.forEach((x, i) => {
+      for (const d of x.deps) dependents[d].push(i)
+    })
     // Cycles: `a -> b` where b depends on a (one or two steps); the graph does not change.
     let seed = 7
-    const rand = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648)
+    const rand = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648
     const cycles = []
     while (cycles.length < CALLS) {
       const a = Math.floor(rand() * n)
       let b = a
-      for (let s = 0, k = 1 + Math.floor(rand() * 2); s < k && dependents[b].length > 0; s++) b = dependents[b][Math.floor(rand() * dependents[b].length)]
+      for (let s = 0, k = 1 + Math.floor(rand() * 2); s < k && dependents[b].length > 0; s++)
+        b = dependents[b][Math.floor(rand() * dependents[b].length)]
       if (b !== a) cycles.push([a, b])
     }
     // Legal edges across components (no cycle possible) from a task nothing depends on to a deeper
@@ -134,7 +138,10 @@ try {
     const kindOf = (exit) =>
       Exit.isSuccess(exit)
         ? "legal"
-        : Option.match(Cause.failureOption(exit.cause), { onNone: () => "other", onSome: (e) => (e instanceof DependencyCycle ? "cycle" : `other: ${e._tag} ${e.message}`) })
+        : Option.match(Cause.failureOption(exit.cause), {
+            onNone: () => "other",
+            onSome: (e) => (e instanceof DependencyCycle ? "cycle" : `other: ${e._tag} ${e.message}`)
+          })
     const run = (pairs, expect) => () => {
       for (const [a, b] of pairs) {
         const k = kindOf(rt.runSyncExit(q.addDependency(ids[a], { prerequisiteId: ids[b] })))
@@ -145,7 +152,9 @@ try {
     const c = phase("cycle rejected", CALLS, run(cycles, "cycle"))
     const l = phase("legal", legal.length, run(legal, "legal"))
     console.log(`dep: ${n} tasks; cycle rejected ${(c.cpu / CALLS).toFixed(0)} µs CPU per call (${((c.wall / CALLS) * 1000).toFixed(0)} µs wall)`)
-    console.log(`dep: ${legal.length} legal (walks) ${(l.cpu / legal.length).toFixed(0)} µs CPU per call (${((l.wall / legal.length) * 1000).toFixed(0)} µs wall)`)
+    console.log(
+      `dep: ${legal.length} legal (walks) ${(l.cpu / legal.length).toFixed(0)} µs CPU per call (${((l.wall / legal.length) * 1000).toFixed(0)} µs wall)`
+    )
     await rt.dispose()
   }
 } finally {

@@ -271,7 +271,10 @@ describe("positionBatches (topologicalBatches over positions)", () => {
     // 3 waits for 1 and 2, which wait for 0; 1 also names itself.
     expect(positionBatches(4, [3, 3, 1, 2, 1], [1, 2, 0, 0, 1])).toEqual([[0], [1, 2], [3]])
     // Freed in the reverse order of their positions.
-    expect(positionBatches(4, [0, 1], [3, 2])).toEqual([[2, 3], [0, 1]])
+    expect(positionBatches(4, [0, 1], [3, 2])).toEqual([
+      [2, 3],
+      [0, 1]
+    ])
   })
 
   it("returns no batch for no nodes and throws on a cycle", () => {
@@ -280,18 +283,16 @@ describe("positionBatches (topologicalBatches over positions)", () => {
   })
 
   it("gives topologicalBatches' batches for any acyclic graph and any order of the nodes (property)", () => {
-    const arb = fc
-      .integer({ min: 1, max: 30 })
-      .chain((n) =>
-        fc.tuple(
-          fc.constant(n),
-          fc.uniqueArray(fc.tuple(fc.nat(n - 1), fc.nat(n - 1)), { maxLength: 80, selector: ([a, b]) => `${a}>${b}` }),
-          fc.shuffledSubarray(
-            Array.from({ length: n }, (_, i) => i),
-            { minLength: n }
-          )
+    const arb = fc.integer({ min: 1, max: 30 }).chain((n) =>
+      fc.tuple(
+        fc.constant(n),
+        fc.uniqueArray(fc.tuple(fc.nat(n - 1), fc.nat(n - 1)), { maxLength: 80, selector: ([a, b]) => `${a}>${b}` }),
+        fc.shuffledSubarray(
+          Array.from({ length: n }, (_, i) => i),
+          { minLength: n }
         )
       )
+    )
     fc.assert(
       fc.property(arb, ([n, pairs, order]) => {
         // Node `a` depends on `b` when a > b (acyclic); `order` places the nodes.

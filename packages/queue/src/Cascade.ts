@@ -192,7 +192,11 @@ function* syncEdges(tx: Tx, task: StoredTask, now: number, actor: string | null)
   for (const p of yield* tx.store.prerequisitesOf(task.id)) {
     const s = subtreeState(p.status, { open: p.subtreeOpen, completed: 0, failed: p.subtreeBad, cancelled: 0 })
     const should = edgeResolved(p.onFailure, s)
-    if (should !== (p.resolvedAt !== null)) yield* tx.store.setEdgeResolved(task.id, p.taskId, should ? formatTimestamp(now) : null)
+    if (should !== (p.resolvedAt !== null)) {
+      yield* tx.store.setEdgeResolved(task.id, p.taskId, should ? formatTimestamp(now) : null)
+      // An open edge counts toward its prerequisite's dependency factor: a waiting one is re-ranked.
+      if (isWaiting(p.status)) yield* refreshById(tx, p.taskId, now)
+    }
   }
   const isGated = task.ancestorGated || (yield* tx.store.hasUnresolved(task.id))
   if (wasGated && !isGated) {

@@ -131,6 +131,29 @@ describe("the freshness bound", () => {
     { timeout: 60_000 }
   )
 
+  queueTest("an `ignore` edge that opens again when its dependent goes back to waiting re-ranks the prerequisite", () =>
+    Effect.gen(function* () {
+      const q = yield* TaskQueue
+      const p = yield* q.submit({ prompt: "prerequisite", maxRetries: 0 })
+      const d = yield* q.submit({ prompt: "dependent", dependsOn: [{ id: p.id, onFailure: "ignore" }] })
+      const first = yield* q.claim({ worker: "w" })
+      expect(first!.id).toBe(p.id)
+      // P fails: the `ignore` edge resolves and D runs; then P is retried while D runs.
+      yield* q.fail(p.id, { leaseToken: first!.leaseToken, error: "broke" })
+      const running = yield* q.claim({ worker: "w" })
+      expect(running!.id).toBe(d.id)
+      yield* q.retry(p.id)
+      const before = (yield* scores).find((s) => s.id === p.id)!
+      // D goes back to waiting: P's subtree is open again, so D waits for P and P has an open dependent.
+      yield* q.release(d.id, { leaseToken: running!.leaseToken })
+      expect((yield* q.get(d.id)).status).toBe("blocked")
+      const after = (yield* scores).find((s) => s.id === p.id)!
+      expect(after.truth).toBeGreaterThan(before.truth)
+      expect(Math.abs(after.stored - after.truth)).toBeLessThanOrEqual(1)
+      yield* checkInvariants({ freshness: true })
+    })
+  )
+
   queueTest("a task without a deadline is refreshed once while it waits: when it crosses the starvation horizon", () =>
     Effect.gen(function* () {
       const q = yield* TaskQueue

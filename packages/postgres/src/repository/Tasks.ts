@@ -3,7 +3,17 @@
  * counts per status, the cancellations a task caused, and the idempotency records of tasks and plans.
  */
 import type { TaskStatus } from "@abathur/domain"
-import { type ListFilter, type OpenGraph, openGraphOf, type PlanSubmission, type StatusCounts, type StoredTask, TaskColumns, type TaskPatch, taskToRow } from "@abathur/storage"
+import {
+  type ListFilter,
+  type OpenGraph,
+  openGraphOf,
+  type PlanSubmission,
+  type StatusCounts,
+  type StoredTask,
+  TaskColumns,
+  type TaskPatch,
+  taskToRow
+} from "@abathur/storage"
 import type { Step } from "../Step.js"
 import { OPEN, pgRowToTask, PgSql, type PgTaskRow, TASK_ROW } from "./Sql.js"
 

@@ -778,7 +778,10 @@ export const runnerBounds = {
   markInterruptAsFailure: true
 } as const satisfies fc.Parameters<unknown>
 
-/** The property over a store: `store.propertyRuns` sequences of 60 steps (PROP_SEED fixes the seed). */
+/**
+ * The property over a store: `store.propertyRuns` sequences of 60 steps (PROP_SEED fixes the seed;
+ * PROP_SEED with the PROP_PATH of a failure replays its counterexample alone).
+ */
 export const properties = (store: StoreUnderTest) => {
   /**
    * The test services (TestClock) are built once and shared by the runs: building them costs
@@ -801,6 +804,7 @@ export const properties = (store: StoreUnderTest) => {
       await fc.assert(fc.asyncProperty(fc.constantFrom(small, defaultQueueSettings), fc.array(cmdArb, { minLength: 60, maxLength: 60 }), run), {
         numRuns: store.propertyRuns,
         ...(process.env["PROP_SEED"] !== undefined && { seed: Number(process.env["PROP_SEED"]) }),
+        ...(process.env["PROP_PATH"] !== undefined && { path: process.env["PROP_PATH"] }),
         ...runnerBounds
       })
     })

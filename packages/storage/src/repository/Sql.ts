@@ -76,12 +76,8 @@ export const makeSql = (db: BetterSqlite3.Database) => {
   const valuesAll = (sql: string, ...params: ReadonlyArray<unknown>) => rawStmt(sql).all(...params) as Array<Array<unknown>>
   const all = <R>(sql: string, ...params: ReadonlyArray<unknown>) => stmt(sql).all(...params) as Array<R>
   const get = <R>(sql: string, ...params: ReadonlyArray<unknown>) => stmt(sql).get(...params) as R | undefined
-  const pluck = (sql: string, ...params: ReadonlyArray<unknown>) =>
-    (
-      stmt(sql)
-        .raw(true)
-        .all(...params) as Array<Array<string>>
-    ).map((r) => r[0]!)
+  /** The first column of every row. */
+  const pluck = (sql: string, ...params: ReadonlyArray<unknown>) => (rawStmt(sql).all(...params) as Array<Array<string>>).map((r) => r[0]!)
 
   /**
    * A set-based INSERT (a plan): many rows per statement, in blocks of 64, 32, ..., 1 rows, so

@@ -57,11 +57,7 @@ export interface OpenGraph {
  * edge's dependent open: edges on a prerequisite that is not open are left out. (One mapping for
  * every store.)
  */
-export const openGraphOf = (
-  ids: Array<string>,
-  dependentIds: ReadonlyArray<string>,
-  prerequisiteIds: ReadonlyArray<string>
-): OpenGraph => {
+export const openGraphOf = (ids: Array<string>, dependentIds: ReadonlyArray<string>, prerequisiteIds: ReadonlyArray<string>): OpenGraph => {
   const position = new Map<string, number>()
   for (let i = 0; i < ids.length; i++) position.set(ids[i]!, i)
   const dependents: Array<number> = []
