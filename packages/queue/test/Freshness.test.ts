@@ -37,6 +37,27 @@ const scores = Effect.gen(function* () {
   }))
 })
 
+/**
+ * Fifteen claims 20 seconds apart, each released at once, with the invariants (freshness within
+ * `tolerance`) checked after each: how many tasks each claim moved into the starved class.
+ */
+const claimEvery20Seconds = (starved: () => number, tolerance?: number) =>
+  Effect.gen(function* () {
+    const q = yield* TaskQueue
+    const crossed: Array<number> = []
+    let before = starved()
+    for (let i = 0; i < 15; i++) {
+      yield* TestClock.adjust(Duration.seconds(20))
+      const c = yield* q.claim({ worker: "w" })
+      yield* q.release(c!.id, { leaseToken: c!.leaseToken })
+      const now = starved()
+      crossed.push(now - before)
+      before = now
+      yield* checkInvariants({ freshness: true, ...(tolerance !== undefined && { tolerance }) })
+    }
+    return { crossed, starvedAtEnd: before }
+  })
+
 describe("the freshness bound", () => {
   queueTest(
     "at every claim, stored scores are within 1 point of the formula and the claim within 2 of the true best",
@@ -183,18 +204,8 @@ describe("the freshness bound", () => {
       // From four minutes before the horizon, a claim every 20 seconds: each task crosses at an
       // instant of its own within the last refresh step (3.6 minutes) before its horizon.
       yield* TestClock.adjust(Duration.minutes(56))
-      const crossed: Array<number> = []
-      let before = starved()
-      for (let i = 0; i < 15; i++) {
-        yield* TestClock.adjust(Duration.seconds(20))
-        const c = yield* q.claim({ worker: "w" })
-        yield* q.release(c!.id, { leaseToken: c!.leaseToken })
-        const now = starved()
-        crossed.push(now - before)
-        before = now
-        yield* checkInvariants({ freshness: true })
-      }
-      expect(before).toBe(300)
+      const { crossed, starvedAtEnd } = yield* claimEvery20Seconds(starved)
+      expect(starvedAtEnd).toBe(300)
       // Spread: many claims moved some, none moved a third of them.
       expect(crossed.filter((n) => n > 0).length).toBeGreaterThanOrEqual(8)
       expect(Math.max(...crossed)).toBeLessThan(100)
@@ -239,18 +250,8 @@ describe("the freshness bound", () => {
         }))
       })
       yield* TestClock.adjust(Duration.minutes(56))
-      const crossed: Array<number> = []
-      let before = starved()
-      for (let i = 0; i < 15; i++) {
-        yield* TestClock.adjust(Duration.seconds(20))
-        const c = yield* q.claim({ worker: "w" })
-        yield* q.release(c!.id, { leaseToken: c!.leaseToken })
-        const now = starved()
-        crossed.push(now - before)
-        before = now
-        yield* checkInvariants({ freshness: true, tolerance: 0.5 })
-      }
-      expect(before).toBe(300)
+      const { crossed, starvedAtEnd } = yield* claimEvery20Seconds(starved, 0.5)
+      expect(starvedAtEnd).toBe(300)
       expect(crossed.filter((n) => n > 0).length).toBeGreaterThanOrEqual(8)
       expect(Math.max(...crossed)).toBeLessThan(100)
     })
